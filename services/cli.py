@@ -1,0 +1,194 @@
+"""The `canbao` command: run the whole system, one service, migrations, and operations tools."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+from shared.settings import DEFAULT_PORTS, SERVICES, get_settings
+
+STATE_DIR = Path(os.environ.get("CANBAO_STATE_DIR", ".canbao"))
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from shared.observability import configure_logging
+
+    settings = get_settings()
+    configure_logging(settings.log_level)
+    if args.migrate:
+        from shared.migrations import upgrade
+
+        upgrade(args.service, settings.database_url)
+    uvicorn.run(
+        f"services.{args.service}.app:create_app",
+        factory=True,
+        host=args.host or settings.host,
+        port=args.port or settings.port_for(args.service),
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=20,
+    )
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from shared.migrations import upgrade
+
+    url = get_settings().database_url
+    unknown = set(args.services) - set(SERVICES)
+    if unknown:
+        print(f"unknown service(s): {', '.join(sorted(unknown))}", file=sys.stderr)
+        return 2
+    for service in args.services or SERVICES:
+        upgrade(service, url)
+        print(f"{service}: migrations applied")
+    return 0
+
+
+def _wait_ready(port: int, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2) as r:
+                if r.status == 200:
+                    return True
+        except Exception:
+            pass
+        time.sleep(0.3)
+    return False
+
+
+def cmd_dev(args: argparse.Namespace) -> int:
+    from shared.devinfra import EmbeddedPostgres, TansuBroker, create_database
+    from shared.migrations import upgrade_all
+
+    STATE_DIR.mkdir(exist_ok=True)
+    env = dict(os.environ)
+    env.setdefault("CANBAO_ENVIRONMENT", "development")
+    pg: EmbeddedPostgres | None = None
+    broker: TansuBroker | None = None
+    children: list[tuple[str, subprocess.Popen[bytes]]] = []
+    stopping = False
+
+    def stop_everything(*_: object) -> None:
+        nonlocal stopping
+        if stopping:
+            return
+        stopping = True
+        print("\nstopping...", flush=True)
+        for _, child in children:
+            if child.poll() is None:
+                child.send_signal(signal.SIGTERM)
+        for name, child in children:
+            try:
+                child.wait(25)
+            except subprocess.TimeoutExpired:
+                print(f"  {name} did not stop in time; killing it")
+                child.kill()
+        if broker:
+            broker.stop()
+        if pg:
+            pg.stop()
+        print("stopped.", flush=True)
+
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    try:
+        if "CANBAO_DATABASE_URL" in os.environ:
+            server_url = os.environ["CANBAO_DATABASE_URL"]
+            db_url = server_url
+            db_where = "from CANBAO_DATABASE_URL"
+        else:
+            pg = EmbeddedPostgres(STATE_DIR.resolve() / "pg")
+            server_url = pg.start()
+            db_url = asyncio.run(create_database(server_url, "canbao"))
+            db_where = f"embedded PostgreSQL 18, data in {STATE_DIR / 'pg'}"
+        env["CANBAO_DATABASE_URL"] = db_url
+        if "CANBAO_KAFKA_BOOTSTRAP_SERVERS" in os.environ:
+            bootstrap = os.environ["CANBAO_KAFKA_BOOTSTRAP_SERVERS"]
+            kafka_where = "from CANBAO_KAFKA_BOOTSTRAP_SERVERS"
+        else:
+            broker = TansuBroker(port=args.kafka_port, log_path=STATE_DIR / "tansu.log")
+            bootstrap = broker.start()
+            env["CANBAO_KAFKA_IDEMPOTENT_PRODUCER"] = "false"
+            kafka_where = "embedded tansu broker (in memory)"
+        env["CANBAO_KAFKA_BOOTSTRAP_SERVERS"] = bootstrap
+        os.environ.update({k: env[k] for k in ("CANBAO_DATABASE_URL", "CANBAO_KAFKA_BOOTSTRAP_SERVERS")})
+        get_settings.cache_clear()
+        upgrade_all(db_url)
+        for service in SERVICES:
+            log = open(STATE_DIR / f"{service}.log", "ab")  # noqa: SIM115
+            children.append((service, subprocess.Popen(
+                [sys.executable, "-m", "services.cli", "serve", service],
+                env=env, stdout=log, stderr=subprocess.STDOUT,
+            )))
+        print("Canbao is starting:")
+        print(f"  postgres     {db_where}")
+        print(f"  kafka        {bootstrap} ({kafka_where})")
+        for service in SERVICES:
+            port = DEFAULT_PORTS[service]
+            ok = _wait_ready(port, args.ready_timeout)
+            state = "ready" if ok else f"NOT READY (see {STATE_DIR / (service + '.log')})"
+            print(f"  {service:<12} http://127.0.0.1:{port}  docs: /docs  {state}", flush=True)
+        print("Logs in .canbao/*.log. Ctrl-C stops everything.", flush=True)
+        while True:
+            for name, child in children:
+                if child.poll() is not None:
+                    print(f"{name} exited with {child.returncode}; stopping", flush=True)
+                    return 1
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        stop_everything()
+
+
+def cmd_dlt_replay(args: argparse.Namespace) -> int:
+    from shared.dlt import replay
+
+    count = asyncio.run(replay(get_settings(), args.consumer, limit=args.limit))
+    print(f"replayed {count} messages from the dead-letter topic of {args.consumer}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="canbao", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    dev = sub.add_parser("dev", help="run the whole system on this machine")
+    dev.add_argument("--kafka-port", type=int, default=9092)
+    dev.add_argument("--ready-timeout", type=float, default=90)
+    dev.set_defaults(func=cmd_dev)
+
+    serve = sub.add_parser("serve", help="run one service (what a container runs)")
+    serve.add_argument("service", choices=SERVICES)
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.add_argument("--migrate", action="store_true", help="apply its migrations first")
+    serve.set_defaults(func=cmd_serve)
+
+    migrate = sub.add_parser("migrate", help="apply database migrations")
+    migrate.add_argument("services", nargs="*", help=f"some of {', '.join(SERVICES)}; default all")
+    migrate.set_defaults(func=cmd_migrate)
+
+    dlt = sub.add_parser("dlt", help="dead-letter topics")
+    dlt_sub = dlt.add_subparsers(dest="dlt_command", required=True)
+    replay = dlt_sub.add_parser("replay", help="publish dead-lettered messages to their topic again")
+    replay.add_argument("consumer", help="consumer name, e.g. eligibility")
+    replay.add_argument("--limit", type=int, default=None)
+    replay.set_defaults(func=cmd_dlt_replay)
+
+    args = parser.parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,45 @@
+"""Canbao eligibility engine: versioned plan files and a determination that explains itself.
+
+Pure code: no I/O apart from reading policy files in PolicyCatalog.load.
+"""
+
+from .batch import BatchColumns, BatchResult, determine_batch
+from .catalog import DEFAULT_POLICY_DIR, PlanKey, PolicyCatalog, load_policy_file
+from .codes import AGE_BASES, BUDGET_LINES, GROUP_CODES, GROUP_NAMES_ZH, INSURED_CATEGORIES
+from .determine import Determination, GroupMembership, PersonFacts, SubsidyLine, determine
+from .errors import (
+    EligibilityError,
+    PlanNotFound,
+    PolicyFileError,
+    UnknownGroupCode,
+    UnknownInsuredCategory,
+)
+from .policy import Policy
+from .trace import TraceEntry
+
+__all__ = [
+    "AGE_BASES",
+    "BUDGET_LINES",
+    "DEFAULT_POLICY_DIR",
+    "GROUP_CODES",
+    "GROUP_NAMES_ZH",
+    "INSURED_CATEGORIES",
+    "BatchColumns",
+    "BatchResult",
+    "Determination",
+    "EligibilityError",
+    "GroupMembership",
+    "PersonFacts",
+    "PlanKey",
+    "PlanNotFound",
+    "Policy",
+    "PolicyCatalog",
+    "PolicyFileError",
+    "SubsidyLine",
+    "TraceEntry",
+    "UnknownGroupCode",
+    "UnknownInsuredCategory",
+    "determine",
+    "determine_batch",
+    "load_policy_file",
+]

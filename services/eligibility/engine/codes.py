@@ -1,0 +1,55 @@
+"""Canonical codes shared by policy files, the engine and its callers (see DOMAIN.md)."""
+
+from __future__ import annotations
+
+GROUP_CODES: tuple[str, ...] = (
+    "extreme_poverty",
+    "minimum_living_allowance",
+    "low_income_margin",
+    "poverty_monitoring",
+    "relapsed_poverty",
+    "lifted_out_of_poverty",
+    "orphan",
+    "unsupported_child",
+    "child_in_difficulty",
+    "severe_disability",
+    "entitled_veteran",
+    "family_planning_household",
+)
+
+GROUP_NAMES_ZH: dict[str, str] = {
+    "extreme_poverty": "特困人员",
+    "minimum_living_allowance": "低保对象",
+    "low_income_margin": "低保边缘家庭成员",
+    "poverty_monitoring": "防止返贫监测帮扶对象",
+    "relapsed_poverty": "返贫致贫人口",
+    "lifted_out_of_poverty": "脱贫享受政策人口",
+    "orphan": "孤儿",
+    "unsupported_child": "事实无人抚养儿童",
+    "child_in_difficulty": "困境儿童",
+    "severe_disability": "重度残疾人",
+    "entitled_veteran": "抚恤定补优抚对象",
+    "family_planning_household": "农村独女户/双女户/独生子女伤亡病残家庭",
+}
+
+BUDGET_LINES: tuple[str, ...] = (
+    "medical_assistance_fund",
+    "city_finance",
+    "county_finance",
+    "township_finance",
+    "rural_revitalization",
+)
+
+INSURED_CATEGORIES: tuple[str, ...] = ("adult", "minor", "student")
+
+AGE_BASES: tuple[str, ...] = ("age_reached_in_plan_year", "age_on_jan_1_of_plan_year")
+
+GROUP_BIT: dict[str, int] = {code: 1 << i for i, code in enumerate(GROUP_CODES)}
+
+
+_LABELS: dict[str, str] = {code: f"{code} ({zh})" for code, zh in GROUP_NAMES_ZH.items()}
+
+
+def group_label(code: str) -> str:
+    """'minimum_living_allowance (低保对象)' for traces a clerk reads."""
+    return _LABELS.get(code, code)

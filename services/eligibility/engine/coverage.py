@@ -1,0 +1,52 @@
+"""When coverage starts: payment timing against the plan's periods, and waiting periods."""
+
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+from dataclasses import dataclass
+
+from .policy import Policy
+
+
+@dataclass(frozen=True)
+class PaymentTiming:
+    in_period: bool  # not paid, or paid no later than the collection period / publicity week
+    in_extension: bool  # after that, but within the extension for subsidized people
+
+
+def payment_timing(policy: Policy, paid_on: dt.date | None) -> PaymentTiming:
+    in_period = paid_on is None or paid_on <= policy.in_period_until
+    ext = policy.subsidized_until
+    in_extension = not in_period and ext is not None and paid_on is not None and paid_on <= ext
+    return PaymentTiming(in_period, in_extension)
+
+
+def add_months(day: dt.date, months: int) -> dt.date:
+    index = day.month - 1 + months
+    year, month = day.year + index // 12, index % 12 + 1
+    return dt.date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+def late_coverage_start(
+    policy: Policy, paid_on: dt.date, broken_years: int, paid_back_years: int
+) -> tuple[dt.date, str]:
+    """(coverage start, explanation) for a payment after the collection period."""
+    w = policy.late_payment.waiting
+    extra = w.per_further_broken_year * max(0, broken_years - 1)
+    extra = max(0, extra - w.reduced_per_paid_back_year * paid_back_years)
+    total = w.fixed + extra
+    if w.max_total is not None:
+        total = min(total, w.max_total)
+    start = paid_on if w.count_from == "payment_date" else paid_on.replace(day=1)
+    begins = start + dt.timedelta(days=total) if w.unit == "days" else add_months(start, total)
+    detail = f"waiting period {total} {w.unit} counted from the {w.count_from.replace('_', ' ')}"
+    if extra:
+        detail += (
+            f" ({w.fixed} fixed + {extra} for {broken_years} years of broken enrollment, "
+            f"{paid_back_years} paid back)"
+        )
+    if begins < policy.plan_start:
+        begins = policy.plan_start
+        detail += "; not before the plan year starts"
+    return begins, detail

@@ -1,0 +1,100 @@
+"""What every payment channel adapter produces, and how it says no.
+
+An adapter turns one inbound HTTP notification (headers + raw body bytes) into a
+`PaymentNotification`, or raises a `ChannelRejected` subclass. It does no I/O: the caller
+supplies `now`, the database and the HTTP framework live elsewhere.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Literal, NamedTuple, Protocol
+
+NotificationKind = Literal["payment", "refund", "close"]
+
+# Normalized status vocabulary shared by notifications and statement lines. Only
+# "succeeded" moves money; the channel's own status word stays in `raw`.
+STATUS_SUCCEEDED = "succeeded"
+STATUS_PENDING = "pending"
+STATUS_FAILED = "failed"
+STATUS_CLOSED = "closed"
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentNotification:
+    channel: str
+    event_id: str  # the channel's id for this notification: dedupe on (channel, event_id)
+    kind: NotificationKind
+    channel_txn_id: str  # payment: the channel's transaction id; WeChat refund: refund_id
+    order_no: str  # our order number (out_trade_no)
+    amount_fen: int  # payment/close: order total; refund: the refunded amount (see adapter)
+    paid_at: datetime  # aware UTC: payment, refund or close time as the channel reports it
+    status: str  # one of the STATUS_* values above
+    raw: dict[str, Any] = field(compare=False)  # verified, decrypted channel payload
+
+    def __post_init__(self) -> None:
+        if self.paid_at.tzinfo is None or self.paid_at.utcoffset() != timedelta(0):
+            raise ValueError("paid_at must be an aware UTC datetime")
+        if type(self.amount_fen) is not int or self.amount_fen < 0:
+            raise ValueError("amount_fen must be a non-negative int")
+
+
+class ChannelRejected(Exception):
+    """The notification must not be trusted. `code` is stable, `reason` is for humans."""
+
+    default_code = "rejected"
+
+    def __init__(self, reason: str, code: str | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.code = code or self.default_code
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(code={self.code!r}, reason={self.reason!r})"
+
+
+class SignatureInvalid(ChannelRejected):
+    default_code = "signature_invalid"
+
+
+class TimestampOutOfTolerance(ChannelRejected):
+    default_code = "timestamp_out_of_tolerance"
+
+
+class UnknownKeySerial(ChannelRejected):
+    default_code = "unknown_key_serial"
+
+
+class PayloadInvalid(ChannelRejected):
+    default_code = "payload_invalid"
+
+
+class ChannelResponse(NamedTuple):
+    """What the HTTP layer sends back: (status_code, content_type or None, body)."""
+
+    status_code: int
+    content_type: str | None
+    body: bytes
+
+
+class ChannelAdapter(Protocol):
+    channel: str
+
+    def verify_and_parse(
+        self, headers: Mapping[str, str], body: bytes, now: datetime
+    ) -> PaymentNotification: ...
+
+    def success_response(self) -> ChannelResponse: ...
+
+    def failure_response(self, error: BaseException) -> ChannelResponse: ...
+
+
+def rejection_status(error: BaseException) -> int:
+    """HTTP status for a failure answer: 401 for authenticity, 400 for content, 500 otherwise."""
+    if isinstance(error, (SignatureInvalid, TimestampOutOfTolerance, UnknownKeySerial)):
+        return 401
+    if isinstance(error, PayloadInvalid):
+        return 400
+    return 500

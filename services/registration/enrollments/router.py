@@ -1,0 +1,41 @@
+from __future__ import annotations
+
+import uuid
+
+from fastapi import APIRouter, Request, status
+
+from services.registration.enrollments.schemas import (
+    EnrollmentCreate,
+    EnrollmentPublic,
+    EnrollmentStop,
+)
+from services.registration.enrollments.service import EnrollmentService
+from shared.db import SessionDep
+
+router = APIRouter(prefix="/v1/enrollments", tags=["enrollments"])
+
+
+def _service(request: Request, session: SessionDep) -> EnrollmentService:
+    return EnrollmentService(session, request.app.state.runtime.outbox)
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=EnrollmentPublic)
+async def enroll(body: EnrollmentCreate, request: Request, session: SessionDep) -> EnrollmentPublic:
+    async with session.begin():
+        e = await _service(request, session).enroll(body)
+    return EnrollmentPublic(**e.__dict__)
+
+
+@router.get("/{person_id}/{plan_year}", response_model=EnrollmentPublic)
+async def get_enrollment(person_id: uuid.UUID, plan_year: int, request: Request,
+                         session: SessionDep) -> EnrollmentPublic:
+    e = await _service(request, session).get(person_id, plan_year)
+    return EnrollmentPublic(**e.__dict__)
+
+
+@router.post("/{person_id}/{plan_year}/stop", response_model=EnrollmentPublic)
+async def stop_enrollment(person_id: uuid.UUID, plan_year: int, body: EnrollmentStop,
+                          request: Request, session: SessionDep) -> EnrollmentPublic:
+    async with session.begin():
+        e = await _service(request, session).stop(person_id, plan_year, body)
+    return EnrollmentPublic(**e.__dict__)

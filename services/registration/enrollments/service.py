@@ -1,0 +1,76 @@
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.registration import events
+from services.registration.enrollments.repository import EnrollmentRepository, EnrollmentRow
+from services.registration.enrollments.schemas import EnrollmentCreate, EnrollmentStop
+from services.registration.persons.repository import PersonRepository
+from shared.errors import Conflict, NotFound
+from shared.outbox import Outbox
+
+
+def default_category(birth_date: dt.date, plan_year: int, has_school: bool) -> str:
+    if has_school:
+        return "student"
+    jan1 = dt.date(plan_year, 1, 1)
+    age = jan1.year - birth_date.year - ((jan1.month, jan1.day) < (birth_date.month, birth_date.day))
+    return "minor" if age < 18 else "adult"
+
+
+class EnrollmentService:
+    def __init__(self, session: AsyncSession, outbox: Outbox) -> None:
+        self.session = session
+        self.outbox = outbox
+        self.repo = EnrollmentRepository(session)
+        self.persons = PersonRepository(session)
+
+    async def enroll(self, data: EnrollmentCreate, today: dt.date | None = None) -> EnrollmentRow:
+        person = await self.persons.get(data.person_id, for_update=True)
+        if person is None:
+            raise NotFound("no such person", code="person_not_found")
+        existing = await self.repo.get(data.person_id, data.plan_year)
+        if existing is not None and existing.status == "registered":
+            raise Conflict(f"already enrolled for {data.plan_year}", code="already_enrolled")
+        category = data.insured_category or default_category(
+            person.birth_date, data.plan_year, has_school=False)
+        enrollment = EnrollmentRow(
+            person_id=person.id, plan_year=data.plan_year, status="registered", reason=None,
+            insured_category=category, county_code=person.county_code,
+            township_code=person.township_code, village_code=person.village_code,
+            registered_on=data.registered_on or today or dt.date.today(),
+            revision=(existing.revision + 1) if existing else 1,
+        )
+        if existing is None:
+            await self.repo.insert(enrollment)
+            event_type = events.ENROLLMENT_REGISTERED
+        else:
+            await self.repo.update_status(enrollment)
+            event_type = events.ENROLLMENT_CHANGED
+        await self._publish(event_type, enrollment)
+        return enrollment
+
+    async def stop(self, person_id: uuid.UUID, plan_year: int, data: EnrollmentStop) -> EnrollmentRow:
+        enrollment = await self.repo.get(person_id, plan_year)
+        if enrollment is None:
+            raise NotFound("no such enrollment", code="enrollment_not_found")
+        enrollment.status, enrollment.reason = data.status, data.reason
+        enrollment.revision += 1
+        await self.repo.update_status(enrollment)
+        await self._publish(events.ENROLLMENT_CHANGED, enrollment)
+        return enrollment
+
+    async def get(self, person_id: uuid.UUID, plan_year: int) -> EnrollmentRow:
+        enrollment = await self.repo.get(person_id, plan_year)
+        if enrollment is None:
+            raise NotFound("no such enrollment", code="enrollment_not_found")
+        return enrollment
+
+    async def _publish(self, event_type: str, e: EnrollmentRow) -> None:
+        await self.outbox.add(
+            self.session, topic=events.TOPIC_OF[event_type], event_type=event_type,
+            data=events.enrollment_payload(e), key=str(e.person_id), subject=str(e.person_id),
+        )

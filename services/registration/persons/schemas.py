@@ -1,0 +1,44 @@
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+from pydantic import BaseModel, ConfigDict, Field
+
+CODE12 = r"^\d{12}$"
+
+
+class PersonBase(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    name: str = Field(min_length=1, max_length=64)
+    phone: str | None = Field(None, pattern=r"^\+?[0-9\-]{5,20}$")
+    township_code: str = Field(pattern=CODE12, description="12-digit statistical township code")
+    village_code: str | None = Field(None, pattern=CODE12)
+    household_no: str | None = Field(None, min_length=1, max_length=32)
+    relation_to_head: str | None = Field(None, max_length=16)
+    hukou_region_code: str | None = Field(None, pattern=r"^\d{6}(\d{6})?$")
+    residence_permit: bool = False
+    school: str | None = Field(None, max_length=128)
+
+
+class PersonCreate(PersonBase):
+    id_number: str = Field(min_length=15, max_length=18)
+
+
+class PersonLookup(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    id_number: str = Field(min_length=15, max_length=18)
+
+
+class PersonPublic(BaseModel):
+    person_id: uuid.UUID
+    id_number_masked: str
+    name_masked: str
+    birth_date: dt.date
+    sex: str
+    county_code: str
+    township_code: str | None
+    village_code: str | None
+    household_id: uuid.UUID | None
+    revision: int

@@ -1,0 +1,58 @@
+"""Township enrollment targets (参保任务数) per plan year."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Path, Request
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import text
+
+from services.registration import events
+from shared.db import SessionDep
+
+router = APIRouter(prefix="/v1/targets", tags=["targets"])
+S = "registration"
+
+
+class TargetSet(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    target: int = Field(ge=0, le=100_000_000)
+
+
+class TargetPublic(BaseModel):
+    plan_year: int
+    township_code: str
+    target: int
+
+
+@router.put("/{plan_year}/{township_code}", response_model=TargetPublic)
+async def set_target(
+    body: TargetSet, request: Request, session: SessionDep,
+    plan_year: int = Path(ge=2000, le=2100),
+    township_code: str = Path(pattern=r"^\d{12}$"),
+) -> TargetPublic:
+    async with session.begin():
+        await session.execute(
+            text(f"""INSERT INTO {S}.targets (plan_year, township_code, target)
+                     VALUES (:y, :t, :n) ON CONFLICT (plan_year, township_code)
+                     DO UPDATE SET target = EXCLUDED.target, updated_at = now()"""),
+            {"y": plan_year, "t": township_code, "n": body.target},
+        )
+        await request.app.state.runtime.outbox.add(
+            session, topic=events.TOPIC_OF[events.TARGET_SET], event_type=events.TARGET_SET,
+            data={"plan_year": plan_year, "township_code": township_code,
+                  "county_code": township_code[:6], "target": body.target},
+            key=township_code, subject=township_code,
+        )
+    return TargetPublic(plan_year=plan_year, township_code=township_code, target=body.target)
+
+
+@router.get("/{plan_year}", response_model=list[TargetPublic])
+async def list_targets(session: SessionDep, plan_year: int = Path(ge=2000, le=2100),
+                       county_code: str | None = None) -> list[TargetPublic]:
+    rows = await session.execute(
+        text(f"""SELECT plan_year, township_code, target FROM {S}.targets
+                 WHERE plan_year = :y AND (CAST(:c AS text) IS NULL OR township_code LIKE :c || '%')
+                 ORDER BY township_code"""),
+        {"y": plan_year, "c": county_code},
+    )
+    return [TargetPublic(plan_year=r[0], township_code=r[1], target=r[2]) for r in rows]

@@ -1,0 +1,1 @@
+"""Canbao's own small library shared by the four services."""

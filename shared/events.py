@@ -1,0 +1,83 @@
+"""CloudEvents 1.0 envelope and its Kafka binary-mode binding.
+
+In binary mode the event attributes travel as `ce_*` headers, the payload as the
+message value and the partition key as the message key. Identical `source` + `id`
+means the same event: consumers deduplicate on that pair.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any
+
+import orjson
+from pydantic import BaseModel, ConfigDict, Field
+
+CONTENT_TYPE = "application/json"
+
+
+class MalformedEvent(ValueError):
+    """A Kafka message that is not a CloudEvent we can read; it goes to the dead-letter topic."""
+
+
+class CloudEvent(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    id: str = Field(default_factory=lambda: str(uuid.uuid4()))
+    source: str
+    type: str
+    time: dt.datetime = Field(default_factory=lambda: dt.datetime.now(dt.UTC))
+    subject: str | None = None
+    datacontenttype: str = CONTENT_TYPE
+    specversion: str = "1.0"
+    data: dict[str, Any] = Field(default_factory=dict)
+    # Extension attributes: the partition key (an opaque aggregate id) and the
+    # correlation id that ties an event to the request that caused it.
+    partitionkey: str | None = None
+    correlationid: str | None = None
+
+    def to_kafka(self) -> tuple[bytes | None, bytes, list[tuple[str, bytes]]]:
+        headers = [
+            ("ce_specversion", self.specversion.encode()),
+            ("ce_id", self.id.encode()),
+            ("ce_source", self.source.encode()),
+            ("ce_type", self.type.encode()),
+            ("ce_time", self.time.isoformat().encode()),
+            ("content-type", self.datacontenttype.encode()),
+        ]
+        if self.subject:
+            headers.append(("ce_subject", self.subject.encode()))
+        if self.correlationid:
+            headers.append(("ce_correlationid", self.correlationid.encode()))
+        key = self.partitionkey.encode() if self.partitionkey else None
+        return key, orjson.dumps(self.data), headers
+
+    @classmethod
+    def from_kafka(
+        cls, key: bytes | None, value: bytes | None, headers: list[tuple[str, bytes]] | tuple
+    ) -> CloudEvent:
+        attrs: dict[str, str] = {}
+        try:
+            for name, raw in headers or ():
+                if name.startswith("ce_"):
+                    attrs[name[3:]] = raw.decode()
+                elif name == "content-type":
+                    attrs["datacontenttype"] = raw.decode()
+            for required in ("id", "source", "type", "specversion"):
+                if not attrs.get(required):
+                    raise MalformedEvent(f"missing CloudEvents attribute ce_{required}")
+            if attrs["specversion"] != "1.0":
+                raise MalformedEvent(f"unsupported specversion {attrs['specversion']}")
+            data = orjson.loads(value) if value else {}
+            if not isinstance(data, dict):
+                raise MalformedEvent("event data is not a JSON object")
+            return cls(
+                data=data,
+                partitionkey=key.decode() if key else None,
+                **attrs,  # type: ignore[arg-type]
+            )
+        except MalformedEvent:
+            raise
+        except Exception as exc:  # undecodable bytes, bad JSON, bad time...
+            raise MalformedEvent(f"{type(exc).__name__}: {exc}") from exc

@@ -1,0 +1,74 @@
+"""JSON logs carrying a correlation id, and the Prometheus metrics every service exposes."""
+
+from __future__ import annotations
+
+import contextvars
+import json
+import logging
+import sys
+import uuid
+
+from prometheus_client import Counter, Gauge, Histogram
+
+correlation_id: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "correlation_id", default=None
+)
+
+
+def new_correlation_id() -> str:
+    return uuid.uuid4().hex
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S%z"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        cid = correlation_id.get()
+        if cid:
+            entry["correlation_id"] = cid
+        for key in ("service", "event_id", "topic", "consumer"):
+            value = getattr(record, key, None)
+            if value is not None:
+                entry[key] = value
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry, ensure_ascii=False)
+
+
+def configure_logging(level: str = "INFO") -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    for noisy in ("aiokafka", "kafka"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+REQUEST_LATENCY = Histogram(
+    "canbao_http_request_seconds",
+    "HTTP request latency",
+    ["service", "method", "route", "status"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+)
+OUTBOX_BACKLOG = Gauge("canbao_outbox_backlog", "Outbox rows not yet published", ["service"])
+OUTBOX_PUBLISHED = Counter("canbao_outbox_published_total", "Events published", ["service"])
+EVENTS_CONSUMED = Counter(
+    "canbao_events_consumed_total", "Events applied by consumers", ["service", "consumer"]
+)
+EVENTS_DUPLICATE = Counter(
+    "canbao_events_duplicate_total", "Events skipped as already applied", ["service", "consumer"]
+)
+DEAD_LETTERS = Counter(
+    "canbao_dead_letters_total", "Messages sent to a dead-letter topic", ["service", "consumer"]
+)
+CONSUMER_LAG = Gauge(
+    "canbao_consumer_lag", "Messages behind the end of the partition", ["service", "consumer"]
+)
+PAYMENTS_BY_CHANNEL = Counter(
+    "canbao_payments_total", "Payment notifications accepted", ["channel", "kind"]
+)

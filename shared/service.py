@@ -1,0 +1,232 @@
+"""What every service has: the app factory, health and readiness, metrics, and the event bus
+(one producer, the outbox relay, and the inbox consumers) running beside the HTTP server."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiokafka import AIOKafkaProducer
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from shared.db import make_engine, make_sessionmaker, ping
+from shared.errors import install_error_handlers
+from shared.inbox import Handler, InboxConsumer
+from shared.kafka import broker_reachable, ensure_topics, make_consumer, make_producer
+from shared.migrations import current_revision, head_revision
+from shared.observability import REQUEST_LATENCY, correlation_id, new_correlation_id
+from shared.outbox import Outbox, OutboxRelay
+from shared.settings import Settings, get_settings
+from shared.topics import PRODUCED_BY, dead_letter_topic
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ConsumerSpec:
+    name: str
+    topics: tuple[str, ...]
+    handler: Handler
+
+
+@dataclass
+class Runtime:
+    """The process-wide parts of one service, kept on `app.state.runtime`."""
+
+    name: str
+    settings: Settings
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    outbox: Outbox
+    consumer_specs: Sequence[ConsumerSpec] = ()
+    producer: AIOKafkaProducer | None = None
+    relay: OutboxRelay | None = None
+    consumers: list[InboxConsumer] = field(default_factory=list)
+    stop: asyncio.Event = field(default_factory=asyncio.Event)
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    bus_ready: bool = False
+
+    @property
+    def topics(self) -> set[str]:
+        wanted = set(PRODUCED_BY[self.name])
+        for spec in self.consumer_specs:
+            wanted.update(spec.topics)
+            wanted.add(dead_letter_topic(spec.name))
+        return wanted
+
+    async def start(self) -> None:
+        self.tasks.append(asyncio.create_task(self._run_bus(), name=f"{self.name}-bus"))
+
+    async def _run_bus(self) -> None:
+        """Connect to the broker (waiting for it if it is down), then run relay and consumers."""
+        backoff = 0.5
+        while not self.stop.is_set():
+            producer = make_producer(self.settings)
+            try:
+                await ensure_topics(self.settings, self.topics)
+                await producer.start()
+                break
+            except Exception as exc:
+                await producer.stop()
+                log.warning("%s: broker not available (%s); retrying in %.1fs", self.name, exc, backoff)
+                try:
+                    await asyncio.wait_for(self.stop.wait(), backoff)
+                except TimeoutError:
+                    pass
+                backoff = min(backoff * 2, 10.0)
+        else:
+            return
+        self.producer = producer
+        s = self.settings
+        workers: list[asyncio.Task[None]] = []
+        if s.relay_enabled:
+            self.relay = OutboxRelay(
+                self.engine, self.name, producer,
+                batch_size=s.relay_batch_size,
+                poll_interval=s.relay_poll_interval_ms / 1000,
+                lease_seconds=s.relay_lease_seconds,
+                max_backoff=s.relay_max_backoff_seconds,
+            )
+            workers.append(asyncio.create_task(self.relay.run(self.stop), name=f"{self.name}-relay"))
+        if s.consumers_enabled:
+            for spec in self.consumer_specs:
+                consumer = InboxConsumer(
+                    name=spec.name, schema=self.name, topics=spec.topics, handler=spec.handler,
+                    sessions=self.sessions,
+                    consumer_factory=lambda spec=spec: make_consumer(s, spec.name, spec.topics),
+                    dlt_producer=producer, max_failures=s.consumer_max_failures, service=self.name,
+                )
+                self.consumers.append(consumer)
+                workers.append(asyncio.create_task(consumer.run(self.stop), name=spec.name))
+        self.bus_ready = True
+        await asyncio.gather(*workers)
+
+    async def shutdown(self, timeout: float = 15.0) -> None:
+        """Stop taking new work, let in-flight batches finish, then close connections."""
+        self.stop.set()
+        if self.tasks:
+            done, pending = await asyncio.wait(self.tasks, timeout=timeout)
+            for task in pending:
+                task.cancel()
+            for task in done:
+                if not task.cancelled() and task.exception():
+                    log.error("%s: %s ended with %r", self.name, task.get_name(), task.exception())
+        if self.producer is not None:
+            await self.producer.stop()
+        await self.engine.dispose()
+
+    async def readiness(self) -> dict[str, Any]:
+        checks: dict[str, Any] = {}
+        try:
+            await asyncio.wait_for(ping(self.engine), 2)
+            checks["database"] = "ok"
+            current = await current_revision(self.engine, self.name)
+            head = head_revision(self.name)
+            checks["migrations"] = "ok" if current == head else f"at {current}, head is {head}"
+        except Exception as exc:
+            checks["database"] = f"unreachable: {type(exc).__name__}"
+        checks["broker"] = "ok" if await broker_reachable(self.settings) else "unreachable"
+        checks["event_bus"] = "ok" if self.bus_ready else "starting"
+        return checks
+
+
+class _ObservabilityMiddleware:
+    """Correlation ids in and out, and request latency, as plain ASGI (cheap on hot paths)."""
+
+    def __init__(self, app: Any, service: str) -> None:
+        self.app = app
+        self.service = service
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        incoming = next(
+            (v.decode() for k, v in scope["headers"] if k == b"x-correlation-id"), None
+        )
+        cid = incoming if incoming and len(incoming) <= 64 else new_correlation_id()
+        token = correlation_id.set(cid)
+        status = {"code": 500}
+        started = time.perf_counter()
+
+        async def send_wrapper(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                status["code"] = message["status"]
+                message.setdefault("headers", [])
+                message["headers"] = [*message["headers"], (b"x-correlation-id", cid.encode())]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        finally:
+            route = scope.get("route")
+            path = getattr(route, "path", "unmatched")
+            REQUEST_LATENCY.labels(self.service, scope["method"], path, str(status["code"])).observe(
+                time.perf_counter() - started
+            )
+            correlation_id.reset(token)
+
+
+def create_service_app(
+    name: str,
+    *,
+    routers: Sequence[APIRouter] = (),
+    consumers: Sequence[ConsumerSpec] = (),
+    settings: Settings | None = None,
+    title: str | None = None,
+    on_startup: Callable[[Runtime], Any] | None = None,
+) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = make_engine(settings)
+        runtime = Runtime(
+            name=name, settings=settings, engine=engine, sessions=make_sessionmaker(engine),
+            outbox=Outbox(name), consumer_specs=consumers,
+        )
+        app.state.runtime = runtime
+        app.state.sessions = runtime.sessions
+        app.state.settings = settings
+        if on_startup is not None:
+            result = on_startup(runtime)
+            if asyncio.iscoroutine(result):
+                await result
+        await runtime.start()
+        try:
+            yield
+        finally:
+            await runtime.shutdown()
+
+    app = FastAPI(title=title or f"Canbao {name}", version="0.1.0", lifespan=lifespan)
+    install_error_handlers(app)
+    app.add_middleware(_ObservabilityMiddleware, service=name)
+
+    @app.get("/healthz", tags=["operations"])
+    async def healthz() -> dict[str, str]:
+        return {"status": "alive", "service": name}
+
+    @app.get("/readyz", tags=["operations"])
+    async def readyz(request: Request) -> JSONResponse:
+        checks = await request.app.state.runtime.readiness()
+        ready = all(v == "ok" for v in checks.values())
+        return JSONResponse(
+            {"status": "ready" if ready else "not_ready", "service": name, "checks": checks},
+            status_code=200 if ready else 503,
+        )
+
+    @app.get("/metrics", tags=["operations"], include_in_schema=False)
+    async def metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    for router in routers:
+        app.include_router(router)
+    return app

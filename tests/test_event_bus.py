@@ -1,0 +1,250 @@
+"""The event bus against the real broker and database: outbox -> relay -> Kafka -> inbox."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+
+import pytest
+from aiokafka import AIOKafkaConsumer
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+from shared.db import make_engine, make_sessionmaker
+from shared.dlt import replay
+from shared.events import CloudEvent
+from shared.inbox import InboxConsumer
+from shared.kafka import ensure_topics, make_consumer, make_producer
+from shared.outbox import Outbox, OutboxRelay
+from shared.testing.infra import TestInfra
+from shared.topics import dead_letter_topic
+
+SCHEMA = "reporting"  # any migrated schema has outbox and inbox tables
+
+
+@pytest.fixture
+async def engine(infra: TestInfra) -> AsyncIterator[AsyncEngine]:
+    engine = make_engine(infra.settings())
+    async with engine.begin() as conn:
+        await conn.execute(text("CREATE TABLE IF NOT EXISTS public.applied "
+                                "(consumer text, event_id text, n int)"))
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture
+def topic() -> str:
+    return f"test.bus.{uuid.uuid4().hex[:8]}"
+
+
+async def _clear_outbox(engine: AsyncEngine) -> None:
+    async with engine.begin() as conn:
+        await conn.execute(text(f"UPDATE {SCHEMA}.outbox SET sent_at = now() WHERE sent_at IS NULL"))
+        await conn.execute(text(f"UPDATE {SCHEMA}.outbox_lease SET lease_until = '-infinity'"))
+        await conn.execute(text(f"DELETE FROM {SCHEMA}.outbox_relay"))
+
+
+async def _write_events(engine: AsyncEngine, topic: str, n: int, keys: int = 7) -> None:
+    outbox = Outbox(SCHEMA)
+    async with engine.begin() as conn:
+        await outbox.add_many(
+            conn, [(topic, "test.thing_happened.v1", {"i": i}, f"person-{i % keys}") for i in range(n)]
+        )
+
+
+def _recording_handler(consumer: str, fail_on: set[int] | None = None):  # noqa: ANN202
+    async def handle(session: AsyncSession, event: CloudEvent) -> None:
+        if fail_on and event.data.get("i") in fail_on:
+            raise ValueError(f"cannot apply event {event.data['i']}")
+        await session.execute(
+            text("INSERT INTO public.applied (consumer, event_id, n) VALUES (:c, :e, :n)"),
+            {"c": consumer, "e": event.id, "n": event.data.get("i")},
+        )
+
+    return handle
+
+
+async def _applied(engine: AsyncEngine, consumer: str) -> list[int]:
+    async with engine.connect() as conn:
+        rows = await conn.execute(text("SELECT n FROM public.applied WHERE consumer = :c ORDER BY n"),
+                                  {"c": consumer})
+        return [r[0] for r in rows]
+
+
+async def _kafka_messages(infra: TestInfra, topic: str, expect: int, timeout: float = 15) -> list:
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=infra.bootstrap_servers,
+                                auto_offset_reset="earliest", group_id=f"probe-{uuid.uuid4().hex}",
+                                session_timeout_ms=3000, heartbeat_interval_ms=500)
+    await consumer.start()
+    got: list = []
+    try:
+        deadline = asyncio.get_running_loop().time() + timeout
+        while len(got) < expect and asyncio.get_running_loop().time() < deadline:
+            batch = await consumer.getmany(timeout_ms=300)
+            for records in batch.values():
+                got.extend(records)
+        # a short grace period to catch extra (duplicate) deliveries
+        batch = await consumer.getmany(timeout_ms=500)
+        for records in batch.values():
+            got.extend(records)
+    finally:
+        await consumer.stop()
+    return got
+
+
+def _consumer(infra: TestInfra, engine: AsyncEngine, name: str, topic: str, handler, producer):  # noqa: ANN001, ANN202
+    settings = infra.settings()
+    return InboxConsumer(
+        name=name, schema=SCHEMA, topics=[topic], handler=handler,
+        sessions=make_sessionmaker(engine),
+        consumer_factory=lambda: make_consumer(settings, name, [topic]),
+        dlt_producer=producer, max_failures=2,
+    )
+
+
+async def _run_until(predicate, timeout: float = 20) -> None:  # noqa: ANN001
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not await predicate():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("condition not reached in time")
+        await asyncio.sleep(0.1)
+
+
+async def test_relay_killed_before_publishing_loses_nothing(infra: TestInfra, engine: AsyncEngine,
+                                                           topic: str) -> None:
+    settings = infra.settings()
+    await ensure_topics(settings, [topic])
+    await _clear_outbox(engine)
+    await _write_events(engine, topic, 200)  # committed; no relay has run yet
+
+    # A relay that dies after claiming its shards and reading the batch, before Kafka got it.
+    producer = make_producer(settings)
+    await producer.start()
+    doomed = OutboxRelay(engine, SCHEMA, producer, lease_seconds=2)
+
+    async def die(*_a, **_k):  # noqa: ANN002, ANN003, ANN202
+        raise asyncio.CancelledError  # the process is gone
+
+    doomed.producer = type("Dead", (), {"send": die})()  # type: ignore[assignment]
+    with pytest.raises(asyncio.CancelledError):
+        await doomed.run_once()
+
+    # A second relay takes over once the dead one's leases expire.
+    survivor = OutboxRelay(engine, SCHEMA, producer, lease_seconds=2)
+    published = 0
+    deadline = asyncio.get_running_loop().time() + 15
+    while published < 200 and asyncio.get_running_loop().time() < deadline:
+        published += await survivor.run_once()
+        await asyncio.sleep(0.1)
+    await producer.stop()
+    messages = await _kafka_messages(infra, topic, 200)
+    assert sorted(int(m.value.decode().split(":")[1].strip(" }")) for m in messages) == list(range(200))
+
+
+async def test_relay_killed_after_publishing_before_marking_is_applied_once(
+    infra: TestInfra, engine: AsyncEngine, topic: str
+) -> None:
+    settings = infra.settings()
+    await ensure_topics(settings, [topic])
+    await _clear_outbox(engine)
+    await _write_events(engine, topic, 50)
+    producer = make_producer(settings)
+    await producer.start()
+    doomed = OutboxRelay(engine, SCHEMA, producer, lease_seconds=2)
+    doomed._mark_sent = text("SELECT pg_terminate_backend(pg_backend_pid())")  # dies at the mark
+    with pytest.raises(Exception):
+        await doomed.run_once()
+    survivor = OutboxRelay(engine, SCHEMA, producer, lease_seconds=2)
+    async def drained() -> bool:
+        await survivor.run_once()
+        return await survivor.backlog() == 0
+    await _run_until(drained)
+
+    consumer = _consumer(infra, engine, f"c-{topic}", topic, _recording_handler(f"c-{topic}"), producer)
+    stop = asyncio.Event()
+    task = asyncio.create_task(consumer.run(stop))
+    try:
+        async def all_seen() -> bool:
+            return consumer.applied + consumer.duplicates >= 100
+        await _run_until(all_seen)
+    finally:
+        stop.set()
+        await task
+        await producer.stop()
+    assert await _applied(engine, f"c-{topic}") == list(range(50))  # each once
+    assert consumer.duplicates == 50
+
+
+async def test_event_delivered_twice_is_applied_once(infra: TestInfra, engine: AsyncEngine,
+                                                     topic: str) -> None:
+    settings = infra.settings()
+    await ensure_topics(settings, [topic])
+    producer = make_producer(settings)
+    await producer.start()
+    event = CloudEvent(source="test", type="test.thing_happened.v1", data={"i": 1}, partitionkey="p1")
+    other = CloudEvent(source="test", type="test.thing_happened.v1", data={"i": 2}, partitionkey="p1")
+    for e in (event, event, other, event):
+        key, value, headers = e.to_kafka()
+        await producer.send_and_wait(topic, value=value, key=key, headers=headers)
+    name = f"dup-{topic}"
+    consumer = _consumer(infra, engine, name, topic, _recording_handler(name), producer)
+    stop = asyncio.Event()
+    task = asyncio.create_task(consumer.run(stop))
+    try:
+        async def seen() -> bool:
+            return consumer.applied + consumer.duplicates >= 4
+        await _run_until(seen)
+    finally:
+        stop.set()
+        await task
+    # and a restarted consumer group re-reading nothing new applies nothing
+    assert await _applied(engine, name) == [1, 2]
+    assert consumer.duplicates == 2
+    await producer.stop()
+
+
+async def test_poison_message_goes_to_dead_letter_and_consumer_carries_on(
+    infra: TestInfra, engine: AsyncEngine, topic: str
+) -> None:
+    settings = infra.settings()
+    name = f"poison-{topic}"
+    await ensure_topics(settings, [topic, dead_letter_topic(name)])
+    producer = make_producer(settings)
+    await producer.start()
+    for i in range(10):
+        e = CloudEvent(source="test", type="test.thing_happened.v1", data={"i": i}, partitionkey="k")
+        key, value, headers = e.to_kafka()
+        await producer.send_and_wait(topic, value=value, key=key, headers=headers)
+    # a message that is not a CloudEvent at all
+    await producer.send_and_wait(topic, value=b"\xff not json", key=b"k")
+    consumer = _consumer(infra, engine, name, topic, _recording_handler(name, fail_on={3}), producer)
+    stop = asyncio.Event()
+    task = asyncio.create_task(consumer.run(stop))
+    try:
+        async def done() -> bool:
+            return consumer.applied == 9 and consumer.dead_lettered == 2
+        await _run_until(done)
+    finally:
+        stop.set()
+        await task
+    assert await _applied(engine, name) == [0, 1, 2, 4, 5, 6, 7, 8, 9]
+    dead = await _kafka_messages(infra, dead_letter_topic(name), 2)
+    reasons = sorted(dict(m.headers)["dlt_reason"].decode() for m in dead)
+    assert reasons[0].startswith("ValueError: cannot apply event 3")
+    assert reasons[1].startswith("malformed event")
+
+    # After the fix, replaying the dead-letter topic applies the event once.
+    fixed = _consumer(infra, engine, name, topic, _recording_handler(name), producer)
+    stop = asyncio.Event()
+    task = asyncio.create_task(fixed.run(stop))
+    try:
+        assert await replay(settings, name) == 2
+        async def replayed() -> bool:
+            return fixed.applied == 1 and fixed.dead_lettered == 1  # the malformed one again
+        await _run_until(replayed)
+    finally:
+        stop.set()
+        await task
+        await producer.stop()
+    assert await _applied(engine, name) == list(range(10))
