@@ -71,9 +71,14 @@ def cmd_dev(args: argparse.Namespace) -> int:
     from shared.devinfra import EmbeddedPostgres, TansuBroker, create_database
     from shared.migrations import upgrade_all
 
+    from shared.auth import ensure_dev_keypair
+
     STATE_DIR.mkdir(exist_ok=True)
     env = dict(os.environ)
     env.setdefault("CANBAO_ENVIRONMENT", "development")
+    # A development signing key, so that `canbao token` mints tokens the services accept.
+    ensure_dev_keypair(STATE_DIR / "keys")
+    env.setdefault("CANBAO_JWT_PUBLIC_KEYS_DIR", str((STATE_DIR / "keys").resolve()))
     pg: EmbeddedPostgres | None = None
     broker: TansuBroker | None = None
     children: list[tuple[str, subprocess.Popen[bytes]]] = []
@@ -138,7 +143,9 @@ def cmd_dev(args: argparse.Namespace) -> int:
             ok = _wait_ready(port, args.ready_timeout)
             state = "ready" if ok else f"NOT READY (see {STATE_DIR / (service + '.log')})"
             print(f"  {service:<12} http://127.0.0.1:{port}  docs: /docs  {state}", flush=True)
-        print("Logs in .canbao/*.log. Ctrl-C stops everything.", flush=True)
+        print(f"Tokens: canbao token --role administrator --region 370481 "
+              f"(keys in {STATE_DIR / 'keys'})")
+        print(f"Logs in {STATE_DIR}/*.log. Ctrl-C stops everything.", flush=True)
         while True:
             for name, child in children:
                 if child.poll() is not None:
@@ -179,6 +186,8 @@ def build_parser() -> argparse.ArgumentParser:
     migrate.add_argument("services", nargs="*", help=f"some of {', '.join(SERVICES)}; default all")
     migrate.set_defaults(func=cmd_migrate)
 
+    sub.add_parser("token", help="mint a development token (canbao token --help)", add_help=False)
+
     dlt = sub.add_parser("dlt", help="dead-letter topics")
     dlt_sub = dlt.add_subparsers(dest="dlt_command", required=True)
     replay = dlt_sub.add_parser("replay", help="publish dead-lettered messages to their topic again")
@@ -189,6 +198,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] == "token":
+        from shared.auth import token_command
+
+        return token_command(argv[1:])
     args = build_parser().parse_args(argv)
     return int(args.func(args))
 

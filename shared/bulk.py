@@ -24,6 +24,17 @@ async def driver_connection(session: AsyncSession | AsyncConnection) -> Any:
     return raw.driver_connection
 
 
+def outbox_records(outbox: Outbox,
+                   events: Iterable[tuple[str, str, dict[str, Any], str | None]]) -> list[tuple[Any, ...]]:
+    """Outbox rows as COPY records (build them off the event loop, e.g. in a worker thread)."""
+    return [tuple(r[c] for c in OUTBOX_COLUMNS)
+            for r in (_row(outbox.source, t, et, d, k, k) for t, et, d, k in events)]
+
+
+async def copy_outbox_records(pg: Any, outbox: Outbox, records: list[Sequence[Any]]) -> int:
+    return await _copy(pg, outbox, records) if records else 0
+
+
 async def copy_events(
     pg: Any, outbox: Outbox, events: Iterable[tuple[str, str, dict[str, Any], str | None]],
     chunk: int = 50_000,

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import shutil
 import socket
 import subprocess
 import time
@@ -35,6 +36,7 @@ class EmbeddedPostgres:
     """A PostgreSQL 18 server with its data in `data_dir`, reached through a Unix socket."""
 
     data_dir: Path
+    remove_on_stop: bool = False
     _server: object | None = None
 
     def start(self) -> str:
@@ -59,6 +61,8 @@ class EmbeddedPostgres:
         except subprocess.CalledProcessError as exc:
             log.warning("embedded postgres did not stop cleanly: %s", exc)
         self._server = None
+        if self.remove_on_stop:
+            shutil.rmtree(self.data_dir, ignore_errors=True)
 
 
 def database_url(server_url: str, database: str) -> str:

@@ -59,7 +59,7 @@ class EventRouter:
 
 
 def is_transient(exc: BaseException) -> bool:
-    """Database or network unavailable: retry forever, never dead-letter."""
+    """Database or network unavailable, or a concurrency conflict: retry, never dead-letter."""
     if isinstance(exc, OperationalError | InterfaceError | ConnectionError | OSError | TimeoutError):
         return True
     if isinstance(exc, DBAPIError) and exc.connection_invalidated:
@@ -72,6 +72,9 @@ def is_transient(exc: BaseException) -> bool:
         "InterfaceError",
         "AdminShutdownError",
         "TooManyConnectionsError",
+        # Concurrency conflicts: retrying the same batch is the cure, not the dead-letter topic.
+        "DeadlockDetectedError",
+        "SerializationError",
     }
 
 

@@ -4,18 +4,28 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from services.registration.common import MAX_UPLOAD_BYTES, BodySizeLimit
 from services.registration.enrollments.router import router as enrollments
+from services.registration.intake.router import router as intake
+from services.registration.lists.router import router as lists
 from services.registration.memberships.router import router as memberships
+from services.registration.persons.router import households
 from services.registration.persons.router import router as persons
+from services.registration.reference.router import router as reference
+from services.registration.regions.router import router as regions
 from services.registration.targets.router import router as targets
 from shared.service import create_service_app
 from shared.settings import Settings
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    return create_service_app(
+def create_app(settings: Settings | None = None, *,
+               max_upload_bytes: int = MAX_UPLOAD_BYTES) -> FastAPI:
+    app = create_service_app(
         "registration",
-        routers=[persons, enrollments, memberships, targets],
+        routers=[persons, households, enrollments, memberships, targets, regions, lists, intake,
+                 reference],
         settings=settings,
         title="Canbao registration",
     )
+    app.add_middleware(BodySizeLimit, limit=max_upload_bytes)
+    return app

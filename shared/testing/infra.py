@@ -66,7 +66,8 @@ async def start_test_infra(state_dir: Path) -> TestInfra:
     server_url = os.environ.get("CANBAO_TEST_DATABASE_URL") or os.environ.get("CANBAO_DATABASE_URL")
     pg = None
     if not server_url:
-        pg = EmbeddedPostgres(state_dir / "test-pg")
+        # One server per test run: concurrent runs on one machine never stop each other's.
+        pg = EmbeddedPostgres(state_dir / f"test-pg-{os.getpid()}", remove_on_stop=True)
         server_url = await asyncio.to_thread(pg.start)
     db_name = f"canbao_test_{uuid.uuid4().hex[:8]}"
     database_url = await create_database(server_url, db_name, drop_first=True)

@@ -4,7 +4,14 @@ Pure code: no I/O apart from reading policy files in PolicyCatalog.load.
 """
 
 from .batch import BatchColumns, BatchResult, determine_batch
-from .catalog import DEFAULT_POLICY_DIR, PlanKey, PolicyCatalog, load_policy_file
+from .catalog import (
+    DEFAULT_POLICY_DIR,
+    PlanKey,
+    PolicyCatalog,
+    load_policy_file,
+    parse_policy,
+    region_chain,
+)
 from .codes import AGE_BASES, BUDGET_LINES, GROUP_CODES, GROUP_NAMES_ZH, INSURED_CATEGORIES
 from .determine import Determination, GroupMembership, PersonFacts, SubsidyLine, determine
 from .errors import (
@@ -42,4 +49,6 @@ __all__ = [
     "determine",
     "determine_batch",
     "load_policy_file",
+    "parse_policy",
+    "region_chain",
 ]

@@ -45,6 +45,41 @@ def _format_loc(loc: tuple[int | str, ...]) -> str:
     return out or "(top level)"
 
 
+def parse_policy(content: str | dict[str, Any], name: str = "draft") -> Policy:
+    """Validate a plan given as YAML text or an already parsed mapping (a draft, not a file).
+
+    Same schema and checks as a policy file; problems raise PolicyFileError naming the field.
+    """
+    raw: Any = content
+    if isinstance(content, str):
+        try:
+            raw = yaml.load(content, Loader=_UniqueKeyLoader)  # noqa: S506 - SafeLoader subclass
+        except yaml.YAMLError as exc:
+            raise PolicyFileError(name, [f"not valid YAML: {exc}"]) from None
+    if not isinstance(raw, dict):
+        raise PolicyFileError(name, ["the plan must be a mapping at the top level"])
+    try:
+        model = PolicyFile.model_validate(raw)
+    except ValidationError as exc:
+        problems = [f"{_format_loc(err['loc'])}: {err['msg']}" for err in exc.errors()]
+        raise PolicyFileError(name, problems) from None
+    return build_policy(model, raw, None)
+
+
+def region_chain(region_code: str) -> list[str]:
+    """Where a region's plan may come from, most specific first: county -> city -> province.
+
+    GB/T 2260: 140623 (a county) lies in city 140600, which lies in province 140000.
+    """
+    code = str(region_code)
+    chain = [code]
+    if len(code) == 6 and code.isdigit():
+        for parent in (code[:4] + "00", code[:2] + "0000"):
+            if parent not in chain:
+                chain.append(parent)
+    return chain
+
+
 def load_policy_file(path: Path) -> Policy:
     """Parse and validate one file; any problem raises PolicyFileError naming file and field."""
     try:
@@ -102,6 +137,26 @@ class PolicyCatalog:
             return self._policies[(str(region_code), int(plan_year))]
         except KeyError:
             raise PlanNotFound(str(region_code), int(plan_year)) from None
+
+    def find(self, region_code: str, plan_year: int) -> Policy | None:
+        """The plan that covers a region: its own, else its city's, else its province's."""
+        for code in region_chain(region_code):
+            policy = self._policies.get((code, int(plan_year)))
+            if policy is not None:
+                return policy
+        return None
+
+    def resolve(self, region_code: str, plan_year: int) -> Policy:
+        policy = self.find(region_code, plan_year)
+        if policy is None:
+            raise PlanNotFound(str(region_code), int(plan_year))
+        return policy
+
+    def with_policy(self, policy: Policy) -> PolicyCatalog:
+        """A copy in which `policy` replaces the plan for its region and year."""
+        found = dict(self._policies)
+        found[(policy.region_code, policy.plan_year)] = policy
+        return PolicyCatalog(found)
 
     def plans(self) -> list[PlanKey]:
         return [PlanKey(r, y) for (r, y) in sorted(self._policies)]

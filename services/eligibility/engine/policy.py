@@ -45,6 +45,8 @@ class Policy:
     version: str
     path: Path | None = None
     standards_fen: dict[str, int] = field(default_factory=dict)
+    # the parsed file content the version is the hash of (what is stored with the plan)
+    raw: Any = field(default=None, compare=False, repr=False)
 
     # --- identity -------------------------------------------------------------
     @property
@@ -166,4 +168,6 @@ class Policy:
 
 def build_policy(model: PolicyFile, raw: Any, path: Path | None = None) -> Policy:
     standards = {cat: s.fen for s in model.standards for cat in s.categories}
-    return Policy(model=model, version=content_version(raw), path=path, standards_fen=standards)
+    return Policy(
+        model=model, version=content_version(raw), path=path, standards_fen=standards, raw=raw
+    )

@@ -10,6 +10,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 S = "registration"
 _COLUMNS = ("person_id, plan_year, status, reason, insured_category, county_code, "
             "township_code, village_code, registered_on, revision")
+# a person on the employee-scheme list whose status is not stopped or ended
+ACTIVE_EMPLOYEE_SCHEME = f"""EXISTS (SELECT 1 FROM {S}.reference_persons r
+    WHERE r.kind = 'employee_insurance' AND r.active AND r.id_number_hash = p.id_number_hash)"""
 
 
 @dataclass
@@ -49,7 +52,42 @@ class EnrollmentRepository:
     async def update_status(self, e: EnrollmentRow) -> None:
         await self.session.execute(
             text(f"""UPDATE {S}.enrollments SET status = :status, reason = :reason,
-                       revision = :revision, updated_at = now()
+                       insured_category = :insured_category, county_code = :county_code,
+                       township_code = :township_code, village_code = :village_code,
+                       registered_on = :registered_on, revision = :revision, updated_at = now()
                      WHERE person_id = :person_id AND plan_year = :plan_year"""),
             e.__dict__,
         )
+
+    async def in_employee_scheme(self, person_id: uuid.UUID) -> bool:
+        return bool((await self.session.execute(
+            text(f"SELECT {ACTIVE_EMPLOYEE_SCHEME} FROM {S}.persons p WHERE p.id = :p"),
+            {"p": person_id})).scalar())
+
+    async def parent_has_residence_permit(self, person_id: uuid.UUID) -> bool:
+        return bool((await self.session.execute(
+            text(f"""SELECT EXISTS (SELECT 1 FROM {S}.persons p JOIN {S}.persons m
+                       ON m.household_id = p.household_id AND m.id <> p.id
+                     WHERE p.id = :p AND m.residence_permit
+                       AND m.birth_date < p.birth_date - interval '14 years')"""),
+            {"p": person_id})).scalar())
+
+    async def rollover(self, from_year: int, to_year: int, county: str | None,
+                       registered_on: dt.date) -> list[EnrollmentRow]:
+        """Everyone registered in `from_year` (and not since found in the employee scheme)
+        enrolled in `to_year`, where not enrolled yet; category re-derived for the new year."""
+        rows = await self.session.execute(
+            text(f"""INSERT INTO {S}.enrollments ({_COLUMNS})
+                     SELECT e.person_id, :to, 'registered', NULL,
+                       CASE WHEN p.school IS NOT NULL THEN 'student'
+                            WHEN p.birth_date > make_date(:to, 1, 1) - interval '18 years'
+                              THEN 'minor' ELSE 'adult' END,
+                       p.county_code, p.township_code, p.village_code, :on, 1
+                     FROM {S}.enrollments e JOIN {S}.persons p ON p.id = e.person_id
+                     WHERE e.plan_year = :from AND e.status = 'registered'
+                       AND (CAST(:county AS text) IS NULL OR p.county_code = :county)
+                       AND NOT {ACTIVE_EMPLOYEE_SCHEME}
+                     ON CONFLICT (person_id, plan_year) DO NOTHING
+                     RETURNING {_COLUMNS}"""),
+            {"from": from_year, "to": to_year, "county": county, "on": registered_on})
+        return [EnrollmentRow(*r) for r in rows]

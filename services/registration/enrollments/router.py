@@ -8,6 +8,8 @@ from services.registration.enrollments.schemas import (
     EnrollmentCreate,
     EnrollmentPublic,
     EnrollmentStop,
+    RolloverRequest,
+    RolloverResult,
 )
 from services.registration.enrollments.service import EnrollmentService
 from shared.db import SessionDep
@@ -24,6 +26,16 @@ async def enroll(body: EnrollmentCreate, request: Request, session: SessionDep) 
     async with session.begin():
         e = await _service(request, session).enroll(body)
     return EnrollmentPublic(**e.__dict__)
+
+
+@router.post("/rollover", response_model=RolloverResult)
+async def rollover(body: RolloverRequest, request: Request, session: SessionDep) -> RolloverResult:
+    """Enroll last year's registered enrollees (存量人员) in the new plan year, in bulk."""
+    async with session.begin():
+        n = await _service(request, session).rollover(body.from_year, body.to_year,
+                                                      body.county_code, body.registered_on)
+    return RolloverResult(from_year=body.from_year, to_year=body.to_year,
+                          county_code=body.county_code, enrolled=n)
 
 
 @router.get("/{person_id}/{plan_year}", response_model=EnrollmentPublic)

@@ -39,3 +39,19 @@ class EnrollmentPublic(BaseModel):
     village_code: str | None
     registered_on: dt.date
     revision: int
+
+
+class RolloverRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    from_year: int = Field(ge=2000, le=2100)
+    to_year: int = Field(ge=2000, le=2100)
+    county_code: str | None = Field(None, pattern=r"^\d{6}$")
+    registered_on: dt.date | None = None
+
+
+class RolloverResult(BaseModel):
+    from_year: int
+    to_year: int
+    county_code: str | None
+    enrolled: int

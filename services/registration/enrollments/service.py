@@ -8,9 +8,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.registration import events
 from services.registration.enrollments.repository import EnrollmentRepository, EnrollmentRow
 from services.registration.enrollments.schemas import EnrollmentCreate, EnrollmentStop
+from services.registration.enrollments.scope import ScopeFacts, check_scope
 from services.registration.persons.repository import PersonRepository
-from shared.errors import Conflict, NotFound
+from shared.bulk import copy_events, driver_connection
+from shared.errors import Conflict, DomainError, NotFound
 from shared.outbox import Outbox
+
+
+class OutOfScope(DomainError):
+    status_code = 422
+    code = "out_of_scope"
 
 
 def default_category(birth_date: dt.date, plan_year: int, has_school: bool) -> str:
@@ -36,7 +43,16 @@ class EnrollmentService:
         if existing is not None and existing.status == "registered":
             raise Conflict(f"already enrolled for {data.plan_year}", code="already_enrolled")
         category = data.insured_category or default_category(
-            person.birth_date, data.plan_year, has_school=False)
+            person.birth_date, data.plan_year, has_school=person.school is not None)
+        refusal = check_scope(ScopeFacts(
+            county_code=person.county_code, hukou_region_code=person.hukou_region_code,
+            residence_permit=person.residence_permit, category=category,
+            in_employee_scheme=await self.repo.in_employee_scheme(person.id),
+            parent_has_residence_permit=(category == "minor" and not person.residence_permit
+                                         and await self.repo.parent_has_residence_permit(person.id)),
+        ))
+        if refusal is not None:
+            raise OutOfScope(refusal.message, code=refusal.code)
         enrollment = EnrollmentRow(
             person_id=person.id, plan_year=data.plan_year, status="registered", reason=None,
             insured_category=category, county_code=person.county_code,
@@ -57,6 +73,8 @@ class EnrollmentService:
         enrollment = await self.repo.get(person_id, plan_year)
         if enrollment is None:
             raise NotFound("no such enrollment", code="enrollment_not_found")
+        if enrollment.status == "ended":
+            raise Conflict("the enrollment has ended", code="enrollment_ended")
         enrollment.status, enrollment.reason = data.status, data.reason
         enrollment.revision += 1
         await self.repo.update_status(enrollment)
@@ -68,6 +86,19 @@ class EnrollmentService:
         if enrollment is None:
             raise NotFound("no such enrollment", code="enrollment_not_found")
         return enrollment
+
+    async def rollover(self, from_year: int, to_year: int, county: str | None,
+                       today: dt.date | None = None) -> int:
+        """Last year's registered enrollees into the new plan year, in bulk, with their
+        enrollment_registered events; running it again adds only who is still missing."""
+        if to_year <= from_year:
+            raise DomainError("--to must be after --from", code="invalid_years", status_code=422)
+        rolled = await self.repo.rollover(from_year, to_year, county, today or dt.date.today())
+        topic = events.TOPIC_OF[events.ENROLLMENT_REGISTERED]
+        await copy_events(await driver_connection(self.session), self.outbox, (
+            (topic, events.ENROLLMENT_REGISTERED, events.enrollment_payload(e), str(e.person_id))
+            for e in rolled))
+        return len(rolled)
 
     async def _publish(self, event_type: str, e: EnrollmentRow) -> None:
         await self.outbox.add(

@@ -42,3 +42,46 @@ class PersonPublic(BaseModel):
     village_code: str | None
     household_id: uuid.UUID | None
     revision: int
+
+
+class PersonUpdate(BaseModel):
+    """Fields to change; absent fields stay as they are, null clears an optional one."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    name: str | None = Field(None, min_length=1, max_length=64)
+    phone: str | None = Field(None, pattern=r"^\+?[0-9\-]{5,20}$")
+    township_code: str | None = Field(None, pattern=CODE12)
+    village_code: str | None = Field(None, pattern=CODE12)
+    household_no: str | None = Field(None, min_length=1, max_length=32)
+    relation_to_head: str | None = Field(None, max_length=16)
+    hukou_region_code: str | None = Field(None, pattern=r"^\d{6}(\d{6})?$")
+    residence_permit: bool | None = None
+    school: str | None = Field(None, max_length=128)
+
+
+class PersonDetail(PersonPublic):
+    relation_to_head: str | None = None
+    hukou_region_code: str | None = None
+    residence_permit: bool = False
+    school: str | None = None
+    phone_masked: str | None = None
+
+
+class PersonPage(BaseModel):
+    items: list[PersonDetail]
+    next_cursor: str | None
+
+
+class HistoryEntry(BaseModel):
+    revision: int
+    changed_at: dt.datetime
+    changes: dict[str, dict[str, object]]
+
+
+class HouseholdPublic(BaseModel):
+    household_id: uuid.UUID
+    household_no: str
+    village_code: str | None
+    head_person_id: uuid.UUID | None
+    members: list[PersonDetail]

@@ -1,23 +1,36 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.registration import events
-from services.registration.persons.repository import PersonRepository, PersonRow
-from services.registration.persons.schemas import PersonCreate
+from services.registration.persons.repository import (
+    SNAPSHOT_FIELDS,
+    PersonRepository,
+    PersonRow,
+)
+from services.registration.persons.schemas import PersonCreate, PersonUpdate
 from shared.errors import Conflict, Invalid, NotFound
-from shared.idnumber import InvalidIdNumber, parse_id_number
+from shared.idnumber import IdNumber, InvalidIdNumber, parse_id_number
 from shared.outbox import Outbox
 from shared.pii import PiiVault
 
+HEAD = "户主"
 
-def parse_or_422(id_number: str):  # noqa: ANN201 - IdNumber
+
+def parse_or_422(id_number: str) -> IdNumber:
     try:
         return parse_id_number(id_number)
     except InvalidIdNumber as exc:
         raise Invalid(f"id_number: {exc}", field="id_number", code="invalid_id_number") from None
+
+
+def check_village(township_code: str | None, village_code: str | None) -> None:
+    if village_code and township_code and not village_code.startswith(township_code[:9]):
+        raise Invalid("village_code is not in township_code", field="village_code",
+                      code="village_not_in_township")
 
 
 class PersonService:
@@ -27,19 +40,16 @@ class PersonService:
         self.vault = vault
         self.repo = PersonRepository(session)
 
-    async def register(self, data: PersonCreate) -> PersonRow:
+    async def register(self, data: PersonCreate, *, household_id: uuid.UUID | None = None) -> PersonRow:
         ident = parse_or_422(data.id_number)
-        if data.village_code and not data.village_code.startswith(data.township_code[:9]):
-            raise Invalid("village_code is not in township_code", field="village_code")
+        check_village(data.township_code, data.village_code)
         id_hash = self.vault.lookup_hash(ident.value)
         if await self.repo.by_hash(id_hash) is not None:
             raise Conflict("a person with this ID number is already registered",
                            code="person_exists")
         person_id = uuid.uuid4()
-        household_id = (
-            await self.repo.household_id(data.household_no, data.village_code)
-            if data.household_no else None
-        )
+        if household_id is None and data.household_no:
+            household_id = await self.repo.household_id(data.household_no, data.village_code)
         values = {
             "id": person_id,
             "id_number_hash": id_hash,
@@ -59,16 +69,61 @@ class PersonService:
             "school": data.school,
         }
         await self.repo.insert(values)
+        if household_id is not None and data.relation_to_head == HEAD:
+            await self.repo.set_head(household_id, person_id)
         person = await self.repo.get(person_id)
         assert person is not None
-        await self.repo.record_history(person_id, 1, {k: v for k, v in values.items()
-                                                      if k not in ("id_number_enc",)})
-        await self.outbox.add(
-            self.session, topic=events.TOPIC_OF[events.PERSON_REGISTERED],
-            event_type=events.PERSON_REGISTERED, data=events.person_payload(person),
-            key=str(person_id), subject=str(person_id),
-        )
+        await self.repo.record_history(person_id, 1, person.snapshot())
+        await self._publish(events.PERSON_REGISTERED, person)
         return person
+
+    async def update(self, person_id: uuid.UUID, data: PersonUpdate) -> PersonRow:
+        person = await self.repo.get(person_id, for_update=True)
+        if person is None:
+            raise NotFound("no such person", code="person_not_found")
+        given = data.model_dump(exclude_unset=True)
+        changes: dict[str, Any] = {}
+        if "household_no" in given:
+            no = given.pop("household_no")
+            village = given.get("village_code", person.village_code)
+            given["household_id"] = await self.repo.household_id(no, village) if no else None
+        if "township_code" in given:
+            if given["township_code"] is None:
+                raise Invalid("township_code cannot be cleared", field="township_code")
+            given["county_code"] = given["township_code"][:6]
+        if "name" in given and not given["name"]:
+            raise Invalid("name cannot be cleared", field="name")
+        if given.get("residence_permit") is None:
+            given.pop("residence_permit", None)
+        check_village(given.get("township_code", person.township_code),
+                      given.get("village_code", person.village_code))
+        for key, value in given.items():
+            if getattr(person, key) != value:
+                changes[key] = value
+        if not changes:
+            return person
+        revision = await self.repo.update(person_id, changes)
+        if changes.get("household_id") and given.get("relation_to_head", person.relation_to_head) == HEAD:
+            await self.repo.set_head(changes["household_id"], person_id)
+        elif changes.get("relation_to_head") == HEAD and person.household_id:
+            await self.repo.set_head(person.household_id, person_id)
+        updated = await self.repo.get(person_id)
+        assert updated is not None and updated.revision == revision
+        await self.repo.record_history(person_id, revision, updated.snapshot())
+        await self._publish(events.PERSON_CHANGED, updated)
+        return updated
+
+    async def history(self, person_id: uuid.UUID) -> list[tuple[int, Any, dict[str, dict[str, Any]]]]:
+        await self.get(person_id)
+        out: list[tuple[int, Any, dict[str, dict[str, Any]]]] = []
+        previous: dict[str, Any] = {}
+        for revision, changed_at, snapshot in await self.repo.history(person_id):
+            changes = {k: {"from": previous.get(k), "to": snapshot.get(k)}
+                       for k in SNAPSHOT_FIELDS
+                       if snapshot.get(k) != previous.get(k) and (previous or snapshot.get(k) is not None)}
+            out.append((revision, changed_at, changes))
+            previous = snapshot
+        return out
 
     async def get(self, person_id: uuid.UUID) -> PersonRow:
         person = await self.repo.get(person_id)
@@ -82,3 +137,15 @@ class PersonService:
         if person is None:
             raise NotFound("no person with this ID number", code="person_not_found")
         return person
+
+    async def household(self, household_id: uuid.UUID) -> tuple[tuple[str, Any, Any], list[PersonRow]]:
+        household = await self.repo.household(household_id)
+        if household is None:
+            raise NotFound("no such household", code="household_not_found")
+        return household, await self.repo.members(household_id)
+
+    async def _publish(self, event_type: str, person: PersonRow) -> None:
+        await self.outbox.add(
+            self.session, topic=events.TOPIC_OF[event_type], event_type=event_type,
+            data=events.person_payload(person), key=str(person.id), subject=str(person.id),
+        )

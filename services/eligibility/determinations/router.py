@@ -1,0 +1,44 @@
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from fastapi import APIRouter, Request
+
+from services.eligibility.determinations.preview import preview
+from services.eligibility.determinations.repository import DeterminationRepository
+from services.eligibility.determinations.schemas import PreviewRequest, PreviewResponse
+from shared.db import SessionDep
+from shared.errors import NotFound
+
+router = APIRouter(prefix="/v1/determinations", tags=["determinations"])
+
+
+@router.post("/preview", response_model=PreviewResponse)
+async def preview_determination(body: PreviewRequest, request: Request) -> dict[str, Any]:
+    """What a person would owe under the plan for a region and year, who pays the rest, and why.
+
+    Stateless: nothing is stored. The region may be a county under a city's or province's plan.
+    """
+    return preview(request.app.state.plans.catalog, body)
+
+
+@router.get("/{person_id}/{plan_year}")
+async def person_determinations(person_id: uuid.UUID, plan_year: int,
+                                session: SessionDep) -> dict[str, Any]:
+    """The current determination of a person for a plan year and every earlier one."""
+    repo = DeterminationRepository(session)
+    history = await repo.history(person_id, plan_year)
+    pending = await repo.pending(person_id, plan_year)
+    if not history and pending is None:
+        raise NotFound(f"no determination for person {person_id} and plan year {plan_year}",
+                       code="determination_not_found")
+    return {
+        "person_id": str(person_id), "plan_year": plan_year,
+        "current": history[0] if history else None,
+        "pending_plan": {"county_code": pending["county_code"],
+                         "since": pending["since"].isoformat(),
+                         "reason": "no plan is loaded for this region and plan year"}
+        if pending else None,
+        "history": history,
+    }

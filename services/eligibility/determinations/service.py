@@ -1,0 +1,137 @@
+"""Keep one current determination per person and plan year, following the person's facts."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import uuid
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.eligibility.determinations.repository import DeterminationRepository, same_result
+from services.eligibility.engine import GROUP_CODES, GroupMembership, PersonFacts, determine
+from services.eligibility.facts.repository import FactsRepository
+from services.eligibility.plans.registry import PlanRegistry
+from shared.outbox import Outbox
+from shared.topics import ELIGIBILITY_DETERMINATION
+
+log = logging.getLogger(__name__)
+
+CHANGED = "eligibility.determination_changed.v1"
+ADJUSTMENT_DUE = "eligibility.adjustment_due.v1"
+_KNOWN = frozenset(GROUP_CODES)
+
+
+def event_payload(person_id: uuid.UUID | str, plan_year: int, revision: int,
+                  result: dict[str, Any], determined_at: dt.datetime) -> dict[str, Any]:
+    cov = result["coverage_start"]
+    return {
+        "person_id": str(person_id), "plan_year": plan_year, "revision": revision,
+        "enrolled": result["enrolled"], "region_code": result["region_code"],
+        "county_code": result["county_code"], "township_code": result["township_code"],
+        "village_code": result["village_code"], "policy_version": result["policy_version"],
+        "insured_category": result["insured_category"], "standard_fen": result["standard_fen"],
+        "personal_fen": result["personal_fen"], "surcharge_fen": result["surcharge_fen"],
+        "subsidies": result["subsidies"],
+        "coverage_start": cov.isoformat() if isinstance(cov, dt.date) else cov,
+        "determined_at": determined_at.isoformat(),
+    }
+
+
+def refund_due(paid_fen: int, result: dict[str, Any]) -> int:
+    """What goes back to a person who paid more than the new determination asks of them."""
+    owed = result["personal_fen"] + result["surcharge_fen"] if result["enrolled"] else 0
+    return max(0, paid_fen - owed)
+
+
+class DeterminationService:
+    def __init__(self, session: AsyncSession, outbox: Outbox, plans: PlanRegistry) -> None:
+        self.session = session
+        self.outbox = outbox
+        self.plans = plans
+        self.facts = FactsRepository(session)
+        self.repo = DeterminationRepository(session)
+
+    async def follow(self, person_id: uuid.UUID, plan_year: int | None, cause: str) -> None:
+        """Re-determine the person for one plan year, or every year they are enrolled in."""
+        await self.repo.lock_shared()
+        years = [plan_year] if plan_year is not None else await self.facts.plan_years(person_id)
+        for year in years:
+            await self.redetermine(person_id, year, cause)
+
+    async def redetermine(self, person_id: uuid.UUID, plan_year: int, cause: str) -> bool:
+        """Returns True when a new current determination was recorded."""
+        person = await self.facts.person(person_id)
+        enrollment = await self.facts.enrollment(person_id, plan_year)
+        if person is None or enrollment is None:
+            return False  # the rest of the facts have not arrived yet
+        policy = self.plans.find(enrollment.county_code, plan_year)
+        if policy is None:
+            await self.repo.set_pending(person_id, plan_year, enrollment.county_code)
+            log.warning("eligibility: no plan for county %s and plan year %s; person %s is "
+                        "pending until such a plan is loaded", enrollment.county_code,
+                        plan_year, person_id)
+            return False
+        await self.repo.clear_pending(person_id, plan_year)
+        enrolled = enrollment.status == "registered"
+        result: dict[str, Any] = {
+            "enrolled": enrolled, "region_code": policy.region_code,
+            "county_code": enrollment.county_code, "township_code": enrollment.township_code,
+            "village_code": enrollment.village_code, "policy_version": policy.version,
+        }
+        if enrolled:
+            groups = []
+            for g in await self.facts.groups(person_id):
+                if g.group_code not in _KNOWN:
+                    log.warning("eligibility: person %s holds unknown group code %r; ignored",
+                                person_id, g.group_code)
+                    continue
+                groups.append(GroupMembership(g.group_code, g.certified_on, g.ends_on,
+                                              g.later_birth_on))
+            facts = PersonFacts(
+                birth_date=person.birth_date, insured_category=enrollment.insured_category,
+                groups=tuple(groups), registered_on=enrollment.registered_on,
+            )
+            d = determine(policy, facts).to_dict()
+            d["coverage_start"] = dt.date.fromisoformat(d["coverage_start"])
+            del d["policy_version"]
+            result.update(d)
+        else:
+            result.update({
+                "insured_category": enrollment.insured_category, "standard_fen": 0,
+                "personal_fen": 0, "surcharge_fen": 0, "subsidies": [],
+                "coverage_start": policy.plan_start, "assumptions": [],
+                "trace": [{"rule_id": "enrollment", "matched": False, "outcome": "not enrolled",
+                           "reason": f"enrollment {enrollment.status}; nothing is due"}],
+            })
+        current = await self.repo.current(person_id, plan_year)
+        if same_result(current, result):
+            return False
+        det_id, at = await self.repo.record(person_id, plan_year, result, cause)
+        payload = event_payload(person_id, plan_year, det_id, result, at)
+        key = str(person_id)
+        await self.outbox.add(self.session, topic=ELIGIBILITY_DETERMINATION, event_type=CHANGED,
+                              data=payload, key=key, subject=key)
+        paid = await self.facts.paid_fen(person_id, plan_year)
+        if paid > 0 and current is not None:
+            refund = refund_due(paid, result)
+            if refund > 0:
+                await self.outbox.add(
+                    self.session, topic=ELIGIBILITY_DETERMINATION, event_type=ADJUSTMENT_DUE,
+                    data={**payload, "paid_fen": paid, "refund_due_fen": refund},
+                    key=key, subject=key)
+        return True
+
+    async def redetermine_pending(self, batch: int = 500) -> int:
+        """Persons waiting for a plan whose plan is now loaded; returns how many were decided."""
+        done = 0
+        after: tuple[uuid.UUID, int] | None = None
+        while True:
+            rows = await self.repo.pending_batch(after, batch)
+            if not rows:
+                return done
+            for person_id, year, county in rows:
+                if self.plans.find(county, year) is not None:
+                    done += await self.redetermine(person_id, year, "plan_loaded")
+            after = (rows[-1][0], rows[-1][1])

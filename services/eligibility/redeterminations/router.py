@@ -1,0 +1,38 @@
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from fastapi import APIRouter, Request, status
+from pydantic import BaseModel, Field
+
+from services.eligibility.redeterminations.service import Redeterminator
+
+router = APIRouter(prefix="/v1/redeterminations", tags=["redeterminations"])
+
+
+class RedeterminationCreate(BaseModel):
+    region_code: str = Field(pattern=r"^\d{6}$")
+    plan_year: int = Field(ge=2000, le=2100)
+
+
+def start_job(request_app: Any, job_id: int) -> None:
+    runtime = request_app.state.runtime
+    redeterminator: Redeterminator = request_app.state.redeterminator
+    task = asyncio.create_task(redeterminator.run(job_id, stop=runtime.stop),
+                               name=f"redetermination-{job_id}")
+    request_app.state.jobs.add(task)
+    task.add_done_callback(request_app.state.jobs.discard)
+
+
+@router.post("", status_code=status.HTTP_202_ACCEPTED)
+async def start_redetermination(body: RedeterminationCreate, request: Request) -> dict[str, Any]:
+    """Re-determine everyone enrolled under the region's plan for the year, in the background."""
+    job = await request.app.state.redeterminator.create(body.region_code, body.plan_year)
+    start_job(request.app, job["id"])
+    return job
+
+
+@router.get("/{job_id}")
+async def redetermination_progress(job_id: int, request: Request) -> dict[str, Any]:
+    return await request.app.state.redeterminator.get(job_id)  # type: ignore[no-any-return]

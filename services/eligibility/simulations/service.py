@@ -1,0 +1,83 @@
+"""What-if: a draft plan run against the registered population, next to the plan in force.
+
+Nothing is written and nothing is published."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from services.eligibility.engine import PolicyFileError, parse_policy
+from services.eligibility.plans.registry import PlanRegistry
+from services.eligibility.redeterminations.population import (
+    compute,
+    counties_of,
+    read_chunk,
+    summarize,
+)
+from shared.errors import Invalid
+
+
+def _difference(draft: dict[str, Any], current: dict[str, Any]) -> dict[str, Any]:
+    lines = set(draft["budget_lines"]) | set(current["budget_lines"])
+    zero = {"headcount": 0, "amount_fen": 0}
+    return {
+        "personal_fen": draft["personal_fen"] - current["personal_fen"],
+        "budget_lines": {
+            line: {k: draft["budget_lines"].get(line, zero)[k]
+                   - current["budget_lines"].get(line, zero)[k] for k in zero}
+            for line in sorted(lines)
+        },
+    }
+
+
+async def simulate(engine: AsyncEngine, plans: PlanRegistry, plan: str | dict[str, Any],
+                   chunk_size: int = 200_000) -> dict[str, Any]:
+    try:
+        draft = parse_policy(plan, "draft plan")
+    except PolicyFileError as exc:
+        raise Invalid(f"plan: {'; '.join(exc.problems)}", field="plan",
+                      code="invalid_plan") from None
+    started = time.perf_counter()
+    region, year = draft.region_code, draft.plan_year
+    current = plans.find(region, year)
+    if current is not None and current.region_code != region:
+        current = None  # the draft would be the region's own plan; there is none today
+    catalog = plans.catalog.with_policy(draft)
+    totals: dict[str, dict[str, Any]] = {"draft": {}, "current": {}}
+    async with engine.connect() as conn:
+        apg = (await conn.get_raw_connection()).driver_connection
+        counties = await counties_of(apg, catalog, region, year)
+        after = None
+        population = 0
+        while True:
+            chunk = await read_chunk(apg, year, counties, after, chunk_size,
+                                     registered_only=True)
+            if chunk is None:
+                break
+            population += len(chunk)
+            summarize(compute(draft, chunk), chunk.township, totals["draft"])
+            if current is not None:
+                summarize(compute(current, chunk), chunk.township, totals["current"])
+            after = chunk.person_ids[-1]
+    empty = {"headcount": 0, "standard_fen": 0, "personal_fen": 0, "surcharge_fen": 0,
+             "budget_lines": {}}
+    d_total = totals["draft"].get("total", empty)
+    c_total = totals["current"].get("total", empty) if current is not None else None
+    townships = []
+    for code in sorted(totals["draft"].get("townships", {})):
+        d = totals["draft"]["townships"][code]
+        c = totals["current"].get("townships", {}).get(code) if current is not None else None
+        townships.append({"township_code": code or None, "draft": d, "current": c,
+                          "difference": _difference(d, c) if c else None})
+    return {
+        "region_code": region, "plan_year": year, "draft_version": draft.version,
+        "current_version": current.version if current is not None else None,
+        "counties": counties, "population": population,
+        "draft": d_total, "current": c_total,
+        "difference": _difference(d_total, c_total) if c_total else None,
+        "townships": townships,
+        "seconds": round(time.perf_counter() - started, 3),
+    }

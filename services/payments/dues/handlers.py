@@ -1,0 +1,71 @@
+"""Consumer of registration.person.v1 and eligibility.determination.v1: who can be billed,
+what they owe now. A changed amount closes the open order and issues a new one."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.payments.dues.repository import DueRepository
+from services.payments.orders.repository import OrderRepository
+from services.payments.refunds.repository import RefundRepository
+from shared.events import CloudEvent
+from shared.inbox import EventRouter
+
+log = logging.getLogger(__name__)
+
+PERSON_TYPES = ("registration.person_registered.v1", "registration.person_changed.v1")
+DETERMINATION_CHANGED = "eligibility.determination_changed.v1"
+ADJUSTMENT_DUE = "eligibility.adjustment_due.v1"
+
+router = EventRouter()
+
+
+@router.on(*PERSON_TYPES)
+async def on_person(session: AsyncSession, event: CloudEvent) -> None:
+    await DueRepository(session).upsert_person(event.data)
+
+
+async def apply_determination(session: AsyncSession, data: dict) -> bool:  # type: ignore[type-arg]
+    dues = DueRepository(session)
+    if not await dues.upsert_due(data):
+        return False  # older than the determination we hold: reordered or replayed
+    await refresh_order(session, uuid.UUID(data["person_id"]), int(data["plan_year"]))
+    return True
+
+
+async def refresh_order(session: AsyncSession, person_id: uuid.UUID, plan_year: int) -> None:
+    """Make the live order agree with the current determination."""
+    due = await DueRepository(session).get(person_id, plan_year)
+    orders = OrderRepository(session)
+    live = await orders.live(person_id, plan_year)
+    owes = due is not None and due.enrolled and due.personal_fen > 0
+    if live is not None and live.status == "open":
+        if owes and due is not None and live.amount_fen == due.personal_fen:
+            return
+        await orders.close(live.order_no)
+        live = None
+    if live is None and owes and due is not None:
+        await orders.issue(person_id, plan_year, due.personal_fen, due.revision)
+
+
+@router.on(DETERMINATION_CHANGED)
+async def on_determination(session: AsyncSession, event: CloudEvent) -> None:
+    await apply_determination(session, event.data)
+
+
+@router.on(ADJUSTMENT_DUE)
+async def on_adjustment(session: AsyncSession, event: CloudEvent) -> None:
+    data = event.data
+    await apply_determination(session, data)
+    refund_fen = int(data.get("refund_due_fen") or 0)
+    if refund_fen <= 0:
+        return
+    person_id, plan_year = uuid.UUID(data["person_id"]), int(data["plan_year"])
+    paid = await OrderRepository(session).paid_for(person_id, plan_year)
+    await RefundRepository(session).add_due(
+        person_id=person_id, plan_year=plan_year, due_revision=int(data["revision"]),
+        order_no=paid.order_no if paid else None, paid_fen=int(data.get("paid_fen") or 0),
+        amount_fen=refund_fen, reason="determination changed after payment")

@@ -1,0 +1,129 @@
+"""Persons payments can bill (from registration) and their current determinations (from
+eligibility). Both are upserts guarded by the aggregate's revision: older events are no-ops."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+S = "payments"
+
+
+@dataclass
+class DueRow:
+    person_id: uuid.UUID
+    plan_year: int
+    revision: int
+    enrolled: bool
+    region_code: str
+    insured_category: str | None
+    standard_fen: int
+    personal_fen: int
+    subsidies: list[dict[str, Any]]
+    coverage_start: dt.date | None
+    birth_date: dt.date | None
+    county_code: str | None
+    township_code: str | None
+    village_code: str | None
+
+    def subsidy_of(self, budget_line: str) -> int:
+        return sum(int(s["amount_fen"]) for s in self.subsidies
+                   if s.get("funding_source") == budget_line)
+
+
+def _date(value: str | None) -> dt.date | None:
+    return dt.date.fromisoformat(value) if value else None
+
+
+class DueRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def upsert_person(self, d: dict[str, Any]) -> bool:
+        result = await self.session.execute(text(
+            f"""INSERT INTO {S}.persons (person_id, id_number_hash, id_number_masked, name_masked,
+                    birth_date, county_code, township_code, village_code, revision)
+                VALUES (:person_id, :id_number_hash, :id_number_masked, :name_masked, :birth_date,
+                        :county_code, :township_code, :village_code, :revision)
+                ON CONFLICT (person_id) DO UPDATE SET
+                    id_number_hash = EXCLUDED.id_number_hash,
+                    id_number_masked = EXCLUDED.id_number_masked,
+                    name_masked = EXCLUDED.name_masked, birth_date = EXCLUDED.birth_date,
+                    county_code = EXCLUDED.county_code, township_code = EXCLUDED.township_code,
+                    village_code = EXCLUDED.village_code, revision = EXCLUDED.revision
+                WHERE {S}.persons.revision < EXCLUDED.revision"""),
+            {"person_id": uuid.UUID(d["person_id"]), "id_number_hash": d["id_number_hash"],
+             "id_number_masked": d["id_number_masked"], "name_masked": d["name_masked"],
+             "birth_date": _date(d.get("birth_date")), "county_code": d["county_code"],
+             "township_code": d.get("township_code"), "village_code": d.get("village_code"),
+             "revision": int(d["revision"])})
+        return result.rowcount == 1  # type: ignore[attr-defined]
+
+    async def upsert_due(self, d: dict[str, Any]) -> bool:
+        """True when this determination is now the current one (newer than what we held)."""
+        result = await self.session.execute(text(
+            f"""INSERT INTO {S}.dues (person_id, plan_year, revision, enrolled, region_code,
+                    county_code, township_code, village_code, policy_version, insured_category,
+                    standard_fen, personal_fen, surcharge_fen, subsidies, coverage_start,
+                    updated_at)
+                VALUES (:person_id, :plan_year, :revision, :enrolled, :region_code, :county_code,
+                        :township_code, :village_code, :policy_version, :insured_category,
+                        :standard_fen, :personal_fen, :surcharge_fen, CAST(:subsidies AS jsonb),
+                        :coverage_start, now())
+                ON CONFLICT (person_id, plan_year) DO UPDATE SET
+                    revision = EXCLUDED.revision, enrolled = EXCLUDED.enrolled,
+                    region_code = EXCLUDED.region_code, county_code = EXCLUDED.county_code,
+                    township_code = EXCLUDED.township_code, village_code = EXCLUDED.village_code,
+                    policy_version = EXCLUDED.policy_version,
+                    insured_category = EXCLUDED.insured_category,
+                    standard_fen = EXCLUDED.standard_fen, personal_fen = EXCLUDED.personal_fen,
+                    surcharge_fen = EXCLUDED.surcharge_fen, subsidies = EXCLUDED.subsidies,
+                    coverage_start = EXCLUDED.coverage_start, updated_at = now()
+                WHERE {S}.dues.revision < EXCLUDED.revision"""),
+            {"person_id": uuid.UUID(d["person_id"]), "plan_year": int(d["plan_year"]),
+             "revision": int(d["revision"]), "enrolled": bool(d.get("enrolled", True)),
+             "region_code": d.get("region_code") or d.get("county_code") or "",
+             "county_code": d.get("county_code"), "township_code": d.get("township_code"),
+             "village_code": d.get("village_code"),
+             "policy_version": d.get("policy_version") or "",
+             "insured_category": d.get("insured_category"),
+             "standard_fen": int(d.get("standard_fen", 0)),
+             "personal_fen": int(d.get("personal_fen", 0)),
+             "surcharge_fen": int(d.get("surcharge_fen", 0)),
+             "subsidies": orjson.dumps(d.get("subsidies") or []).decode(),
+             "coverage_start": _date(d.get("coverage_start"))})
+        return result.rowcount == 1  # type: ignore[attr-defined]
+
+    async def get(self, person_id: uuid.UUID, plan_year: int, *,
+                  lock: bool = False) -> DueRow | None:
+        suffix = " FOR SHARE OF d" if lock else ""
+        row = (await self.session.execute(text(
+            f"""SELECT d.person_id, d.plan_year, d.revision, d.enrolled, d.region_code,
+                       d.insured_category, d.standard_fen, d.personal_fen, d.subsidies,
+                       d.coverage_start, p.birth_date,
+                       coalesce(d.county_code, p.county_code),
+                       coalesce(d.township_code, p.township_code),
+                       coalesce(d.village_code, p.village_code)
+                FROM {S}.dues d LEFT JOIN {S}.persons p USING (person_id)
+                WHERE d.person_id = :p AND d.plan_year = :y{suffix}"""),
+            {"p": person_id, "y": plan_year})).first()
+        return DueRow(*row) if row else None
+
+    async def many(self, person_ids: list[uuid.UUID], plan_year: int) -> dict[uuid.UUID, DueRow]:
+        rows = (await self.session.execute(text(
+            f"""SELECT d.person_id, d.plan_year, d.revision, d.enrolled, d.region_code,
+                       d.insured_category, d.standard_fen, d.personal_fen, d.subsidies,
+                       d.coverage_start, p.birth_date,
+                       coalesce(d.county_code, p.county_code),
+                       coalesce(d.township_code, p.township_code),
+                       coalesce(d.village_code, p.village_code)
+                FROM {S}.dues d LEFT JOIN {S}.persons p USING (person_id)
+                WHERE d.person_id = ANY(:ids) AND d.plan_year = :y"""),
+            {"ids": person_ids, "y": plan_year})).all()
+        return {r[0]: DueRow(*r) for r in rows}

@@ -1,0 +1,95 @@
+"""Orders: one open or paid order per person and year; status only moves forward
+(open -> paid -> refunded, open -> closed)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+S = "payments"
+
+
+def new_order_no(plan_year: int) -> str:
+    """'CB2025' + 20 hex digits: 26 characters, within WeChat's 32 and Alipay's 64."""
+    return f"CB{plan_year}{os.urandom(10).hex().upper()}"
+
+
+@dataclass
+class OrderRow:
+    order_no: str
+    person_id: uuid.UUID
+    plan_year: int
+    amount_fen: int
+    due_revision: int
+    status: str
+    channel: str | None
+    channel_txn_id: str | None
+    coverage_start: dt.date | None
+    paid_at: dt.datetime | None
+
+
+_COLS = ("order_no, person_id, plan_year, amount_fen, due_revision, status, channel, "
+         "channel_txn_id, coverage_start, paid_at")
+
+
+class OrderRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def get(self, order_no: str, *, for_update: bool = False) -> OrderRow | None:
+        lock = " FOR UPDATE" if for_update else ""
+        row = (await self.session.execute(
+            text(f"SELECT {_COLS} FROM {S}.orders WHERE order_no = :o{lock}"), {"o": order_no}
+        )).first()
+        return OrderRow(*row) if row else None
+
+    async def live(self, person_id: uuid.UUID, plan_year: int) -> OrderRow | None:
+        row = (await self.session.execute(text(
+            f"""SELECT {_COLS} FROM {S}.orders WHERE person_id = :p AND plan_year = :y
+                AND status IN ('open', 'paid') FOR UPDATE"""), {"p": person_id, "y": plan_year}
+        )).first()
+        return OrderRow(*row) if row else None
+
+    async def issue(self, person_id: uuid.UUID, plan_year: int, amount_fen: int,
+                    due_revision: int) -> None:
+        """Open an order unless one is already open or paid (the partial unique index)."""
+        await self.session.execute(text(
+            f"""INSERT INTO {S}.orders (order_no, person_id, plan_year, amount_fen, due_revision,
+                                       status)
+                VALUES (:o, :p, :y, :a, :r, 'open')
+                ON CONFLICT (person_id, plan_year) WHERE status IN ('open', 'paid') DO NOTHING"""),
+            {"o": new_order_no(plan_year), "p": person_id, "y": plan_year, "a": amount_fen,
+             "r": due_revision})
+
+    async def close(self, order_no: str) -> bool:
+        result = await self.session.execute(text(
+            f"""UPDATE {S}.orders SET status = 'closed', updated_at = now()
+                WHERE order_no = :o AND status = 'open'"""), {"o": order_no})
+        return result.rowcount == 1  # type: ignore[attr-defined]
+
+    async def mark_paid(self, order_no: str, channel: str, channel_txn_id: str,
+                        paid_at: dt.datetime, coverage_start: dt.date | None) -> bool:
+        result = await self.session.execute(text(
+            f"""UPDATE {S}.orders SET status = 'paid', channel = :c, channel_txn_id = :t,
+                       paid_at = :at, coverage_start = :cs, updated_at = now()
+                WHERE order_no = :o AND status = 'open'"""),
+            {"o": order_no, "c": channel, "t": channel_txn_id, "at": paid_at,
+             "cs": coverage_start})
+        return result.rowcount == 1  # type: ignore[attr-defined]
+
+    async def mark_refunded(self, order_no: str) -> bool:
+        result = await self.session.execute(text(
+            f"""UPDATE {S}.orders SET status = 'refunded', updated_at = now()
+                WHERE order_no = :o AND status = 'paid'"""), {"o": order_no})
+        return result.rowcount == 1  # type: ignore[attr-defined]
+
+    async def paid_for(self, person_id: uuid.UUID, plan_year: int) -> OrderRow | None:
+        row = (await self.session.execute(text(
+            f"""SELECT {_COLS} FROM {S}.orders WHERE person_id = :p AND plan_year = :y
+                AND status = 'paid'"""), {"p": person_id, "y": plan_year})).first()
+        return OrderRow(*row) if row else None

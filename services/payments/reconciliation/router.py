@@ -1,0 +1,39 @@
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from fastapi import APIRouter, Query, Request
+
+from services.payments.reconciliation.service import ReconciliationService
+from shared.db import SessionDep
+from shared.errors import NotFound
+
+router = APIRouter(tags=["reconciliation"])
+MAX_STATEMENT_BYTES = 200 * 1024 * 1024
+
+
+@router.post("/v1/statements/{channel}", status_code=201,
+             summary="Reconcile a daily channel statement (raw file as the request body)")
+async def post_statement(channel: str, request: Request, session: SessionDep,
+                         date: dt.date | None = None) -> dict[str, Any]:
+    if channel not in request.app.state.adapters:
+        raise NotFound(f"channel {channel!r} is not configured", code="unknown_channel")
+    data = await request.body()
+    async with session.begin():
+        return await ReconciliationService(session, request.app.state.runtime.outbox).reconcile(
+            channel, data, date)
+
+
+@router.get("/v1/reconciliations/compare",
+            summary="Tax (channel statements) versus medical insurance (ledger), any date range")
+async def compare(request: Request, session: SessionDep,
+                  from_: dt.date = Query(alias="from"),
+                  to: dt.date = Query()) -> dict[str, Any]:
+    return await ReconciliationService(session, request.app.state.runtime.outbox).compare(
+        from_, to)
+
+
+@router.get("/v1/reconciliations/{rec_id}")
+async def get_reconciliation(rec_id: int, request: Request, session: SessionDep) -> dict[str, Any]:
+    return await ReconciliationService(session, request.app.state.runtime.outbox).get(rec_id)

@@ -1,0 +1,204 @@
+"""Daily statement reconciliation on (channel, channel_txn_id, kind).
+
+Each statement line is `matched`, `amount_mismatch`, `status_mismatch` (the channel says the
+money did not move, we booked it) or `channel_only` (the webhook was missed: the line is posted
+through the same idempotent intake as a webhook, origin 'statement'). Ledger entries of the day
+missing from the statement are `carried` for one day, since a channel may settle a payment made
+just before midnight on the next day's statement; still missing from the next statement, they
+become `ledger_only` there and are alerted.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections import Counter
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.payments import events
+from services.payments.channels import STATUS_SUCCEEDED, PaymentNotification
+from services.payments.channels._support import CHINA_TZ
+from services.payments.ledger.repository import LedgerRepository
+from services.payments.reconciliation.repository import ReconciliationRepository
+from services.payments.statements import (
+    Statement,
+    StatementInvalid,
+    StatementLine,
+    parse_alipay_business_detail,
+    parse_bank_statement,
+    parse_wechatpay_trade_bill,
+)
+from services.payments.webhooks.ingest import store_in
+from shared.errors import Conflict, DomainError, Invalid, NotFound
+from shared.outbox import Outbox
+
+log = logging.getLogger(__name__)
+
+
+def day_bounds(first: dt.date, last: dt.date | None = None) -> tuple[dt.datetime, dt.datetime]:
+    """[start of `first`, end of `last`) in Beijing time, as aware datetimes."""
+    start = dt.datetime.combine(first, dt.time(), CHINA_TZ)
+    end = dt.datetime.combine((last or first) + dt.timedelta(days=1), dt.time(), CHINA_TZ)
+    return start, end
+
+
+def parse_statement(channel: str, data: bytes) -> Statement:
+    try:
+        if channel == "wechatpay":
+            return parse_wechatpay_trade_bill(data)
+        if channel == "alipay":
+            return parse_alipay_business_detail(data)
+        return parse_bank_statement(data, channel)
+    except StatementInvalid as exc:
+        raise DomainError(f"the statement cannot be used: {exc}", code="statement_invalid",
+                          status_code=422, details={"line": exc.line}) from None
+
+
+def _totals(amounts: list[tuple[str, int]]) -> dict[str, int]:
+    return {"payment_fen": sum(a for k, a in amounts if k == "payment"),
+            "refund_fen": sum(a for k, a in amounts if k == "refund"),
+            "count": len(amounts)}
+
+
+class ReconciliationService:
+    def __init__(self, session: AsyncSession, outbox: Outbox) -> None:
+        self.session = session
+        self.outbox = outbox
+        self.repo = ReconciliationRepository(session)
+        self.ledger = LedgerRepository(session)
+
+    async def reconcile(self, channel: str, data: bytes,
+                        statement_date: dt.date | None) -> dict[str, Any]:
+        statement = parse_statement(channel, data)
+        lines = list(statement.lines)
+        day = statement_date or _most_common_day(lines)
+        rec_id = await self.repo.create(channel, day)
+        if rec_id is None:
+            raise Conflict(f"the {channel} statement of {day} was already reconciled",
+                           code="already_reconciled")
+        await self.repo.add_lines(rec_id, lines)
+        start, end = day_bounds(day)
+        known = await self.ledger.by_keys(channel, [(x.channel_txn_id, x.kind) for x in lines])
+        items: list[dict[str, Any]] = []
+        seen: set[tuple[str, str]] = set()
+        posted = 0
+        for line in lines:
+            key = (line.channel_txn_id, line.kind)
+            seen.add(key)
+            entry = known.get(key)
+            item = {"channel": channel, "channel_txn_id": line.channel_txn_id, "kind": line.kind,
+                    "order_no": line.order_no, "statement_amount_fen": line.amount_fen,
+                    "ledger_amount_fen": entry.amount_fen if entry else None,
+                    "ledger_id": entry.id if entry else None, "detail": None}
+            if line.status != STATUS_SUCCEEDED or line.kind == "close":
+                if entry is not None:
+                    item.update(result="status_mismatch",
+                                detail=f"the channel says {line.status}, the ledger has the money")
+                else:
+                    item.update(result="ignored", detail=f"{line.kind} {line.status}: no money")
+            elif entry is None:
+                if await store_in(self.session, _as_notification(line, day), {},
+                                  b"", "statement"):
+                    posted += 1
+                item.update(result="channel_only",
+                            detail="missed webhook: posted from the statement")
+            elif entry.amount_fen != line.amount_fen:
+                item.update(result="amount_mismatch",
+                            detail=f"statement {line.amount_fen} fen, ledger {entry.amount_fen}")
+            else:
+                item.update(result="matched")
+            items.append(item)
+        await self.repo.add_items(rec_id, items)
+
+        ledger_day = await self.ledger.for_day(channel, start, end)
+        carried = [{"channel": channel, "channel_txn_id": e.channel_txn_id, "kind": e.kind,
+                    "order_no": e.order_no, "statement_amount_fen": None,
+                    "ledger_amount_fen": e.amount_fen, "ledger_id": e.id, "result": "carried",
+                    "detail": "not on the statement yet: carried one day",
+                    "carry_status": "pending"}
+                   for e in ledger_day if (e.channel_txn_id, e.kind) not in seen]
+        for c in carried:
+            await self.repo.add_items(rec_id, [c])
+        alerts = []
+        for old in await self.repo.pending_carried(channel, day):
+            if (old["channel_txn_id"], old["kind"]) in seen:
+                await self.repo.set_carry(old["id"], "settled")
+                continue
+            await self.repo.set_carry(old["id"], "alerted")
+            alerts.append({"channel": channel, "channel_txn_id": old["channel_txn_id"],
+                           "kind": old["kind"], "order_no": old["order_no"],
+                           "statement_amount_fen": None,
+                           "ledger_amount_fen": old["ledger_amount_fen"],
+                           "ledger_id": old["ledger_id"], "result": "ledger_only",
+                           "detail": f"booked {old['statement_date']}, on no statement since"})
+        await self.repo.add_items(rec_id, alerts)
+        for alert in alerts:
+            log.error("reconciliation %s %s: ledger-only %s %s", channel, day,
+                      alert["kind"], alert["channel_txn_id"])
+        counts = Counter(i["result"] for i in items + alerts)
+        counts.update(result for result in ("carried",) for _ in carried)
+        statement_totals = _totals([(x.kind, x.amount_fen) for x in lines
+                                    if x.status == STATUS_SUCCEEDED])
+        ledger_totals = _totals([(e.kind, e.amount_fen) for e in ledger_day])
+        summary = {
+            "reconciliation_id": rec_id, "channel": channel, "statement_date": day.isoformat(),
+            "counts": {k: counts.get(k, 0) for k in (
+                "matched", "channel_only", "ledger_only", "amount_mismatch", "status_mismatch",
+                "carried", "ignored")},
+            "declared": {"count": statement.summary.count,
+                         "payment_fen": statement.summary.total_fen,
+                         "refund_fen": statement.summary.refund_total_fen},
+            "declared_totals_match": True,  # the parsers refuse a statement whose lines don't add up
+            "statement_totals": statement_totals, "ledger_totals": ledger_totals,
+            "totals_match": (statement_totals["payment_fen"] == ledger_totals["payment_fen"]
+                             and statement_totals["refund_fen"] == ledger_totals["refund_fen"]),
+            "posted_from_statement": posted,
+            "completed_at": dt.datetime.now(dt.UTC).isoformat(),
+        }
+        summary["clean"] = (summary["totals_match"] and not alerts and all(
+            counts.get(k, 0) == 0 for k in ("channel_only", "amount_mismatch", "status_mismatch")))
+        await self.repo.finish(rec_id, summary)
+        await self.outbox.add(self.session,
+                              topic=events.TOPIC_OF[events.RECONCILIATION_COMPLETED],
+                              event_type=events.RECONCILIATION_COMPLETED, data=summary,
+                              key=channel, subject=str(rec_id))
+        return summary
+
+    async def get(self, rec_id: int) -> dict[str, Any]:
+        found = await self.repo.get(rec_id)
+        if found is None:
+            raise NotFound("no such reconciliation", code="reconciliation_not_found")
+        return found
+
+    async def compare(self, first: dt.date, last: dt.date) -> dict[str, Any]:
+        if last < first:
+            raise Invalid("`to` is before `from`", field="to")
+        start, end = day_bounds(first, last)
+        channels = await self.repo.compare(start, end)
+        for entry in channels.values():
+            diff = {}
+            for kind in ("payment", "refund"):
+                s = entry["statement"].get(kind, {"count": 0, "total_fen": 0})
+                l = entry["ledger"].get(kind, {"count": 0, "total_fen": 0})  # noqa: E741
+                diff[kind] = {"count": s["count"] - l["count"],
+                              "total_fen": s["total_fen"] - l["total_fen"]}
+            entry["difference"] = diff
+            entry["agrees"] = all(v["total_fen"] == 0 and v["count"] == 0 for v in diff.values())
+        return {"from": first.isoformat(), "to": last.isoformat(), "channels": channels}
+
+
+def _most_common_day(lines: list[StatementLine]) -> dt.date:
+    if not lines:
+        raise Invalid("an empty statement needs ?date=YYYY-MM-DD", field="date")
+    days = Counter(x.occurred_at.astimezone(CHINA_TZ).date() for x in lines)
+    return days.most_common(1)[0][0]
+
+
+def _as_notification(line: StatementLine, day: dt.date) -> PaymentNotification:
+    return PaymentNotification(
+        channel=line.channel, event_id=f"statement:{day}:{line.kind}:{line.channel_txn_id}",
+        kind=line.kind, channel_txn_id=line.channel_txn_id, order_no=line.order_no,
+        amount_fen=line.amount_fen, paid_at=line.occurred_at.astimezone(dt.UTC),
+        status=line.status, raw={"statement_date": day.isoformat()})

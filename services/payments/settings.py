@@ -1,0 +1,86 @@
+"""Payments' own settings: channel keys and secrets, read from CANBAO_PAYMENTS_* variables.
+
+Maps are JSON-encoded, e.g.
+    CANBAO_PAYMENTS_WECHATPAY_PLATFORM_KEYS='{"PUB_KEY_ID_0114...": "-----BEGIN PUBLIC KEY-----..."}'
+    CANBAO_PAYMENTS_WEBHOOK_SECRETS='{"bank_ccb": ["whsec_..."], "tax_hall": ["whsec_..."]}'
+A channel without configuration is simply not accepted (its webhook answers 404); nothing is
+generated here, in any environment.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from functools import lru_cache
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from services.payments.channels import (
+    AlipayAdapter,
+    AlipayConfig,
+    ChannelAdapter,
+    StandardWebhooksAdapter,
+    StandardWebhooksConfig,
+    WeChatPayAdapter,
+    WeChatPayConfig,
+)
+
+RESERVED_CHANNELS = frozenset({"wechatpay", "alipay", "government"})
+_CHANNEL_NAME = re.compile(r"^[a-z][a-z0-9_]{1,39}$")
+
+
+class PaymentsSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CANBAO_PAYMENTS_", extra="ignore")
+
+    wechatpay_platform_keys: dict[str, str] = Field(default_factory=dict)
+    wechatpay_apiv3_key: str | None = None
+    wechatpay_mchid: str | None = None
+    wechatpay_appid: str | None = None
+
+    alipay_app_id: str | None = None
+    alipay_seller_id: str | None = None
+    alipay_public_key: str | None = None
+
+    # Standard Webhooks channels (banks, POS operators, tax halls): channel -> whsec_ secrets.
+    webhook_secrets: dict[str, list[str]] = Field(default_factory=dict)
+    webhook_tolerance_seconds: int = Field(300, ge=30, le=3600)
+
+    # Connections of the hot paths (webhooks, bill lookup), per worker process.
+    pool_size: int = Field(10, ge=1, le=200)
+
+    @field_validator("webhook_secrets")
+    @classmethod
+    def _channel_names(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        for name in value:
+            if name in RESERVED_CHANNELS or not _CHANNEL_NAME.match(name):
+                raise ValueError(f"{name!r} cannot be a Standard Webhooks channel name")
+        return value
+
+    def adapters(self) -> dict[str, ChannelAdapter]:
+        """One adapter per configured channel; a half-configured channel is an error."""
+        adapters: dict[str, ChannelAdapter] = {}
+        if self.wechatpay_platform_keys or self.wechatpay_apiv3_key:
+            if not (self.wechatpay_platform_keys and self.wechatpay_apiv3_key):
+                raise ValueError("WeChat Pay needs both platform keys and the APIv3 key")
+            adapters["wechatpay"] = WeChatPayAdapter(WeChatPayConfig(
+                platform_keys=self.wechatpay_platform_keys, apiv3_key=self.wechatpay_apiv3_key,
+                mchid=self.wechatpay_mchid, appid=self.wechatpay_appid,
+                tolerance=timedelta(seconds=self.webhook_tolerance_seconds)))
+        alipay = (self.alipay_app_id, self.alipay_seller_id, self.alipay_public_key)
+        if any(alipay):
+            if not all(alipay):
+                raise ValueError("Alipay needs app_id, seller_id and the Alipay public key")
+            adapters["alipay"] = AlipayAdapter(AlipayConfig(
+                app_id=self.alipay_app_id or "", seller_id=self.alipay_seller_id or "",
+                alipay_public_key=self.alipay_public_key or ""))
+        for channel, secrets in self.webhook_secrets.items():
+            adapters[channel] = StandardWebhooksAdapter(StandardWebhooksConfig(
+                channel=channel, secrets=tuple(secrets),
+                tolerance=timedelta(seconds=self.webhook_tolerance_seconds)))
+        return adapters
+
+
+@lru_cache
+def get_payments_settings() -> PaymentsSettings:
+    return PaymentsSettings()

@@ -1,0 +1,88 @@
+"""Suspense (挂账): money we received but could not apply to an open order."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+S = "payments"
+
+
+@dataclass
+class SuspenseRow:
+    id: int
+    ledger_id: int | None
+    channel: str
+    channel_txn_id: str
+    kind: str
+    order_no: str | None
+    person_id: uuid.UUID | None
+    plan_year: int | None
+    amount_fen: int
+    reason: str
+    detail: str | None
+    status: str
+    resolution: dict[str, Any] | None
+    created_at: dt.datetime
+    resolved_at: dt.datetime | None
+
+
+_COLS = ("id, ledger_id, channel, channel_txn_id, kind, order_no, person_id, plan_year, "
+         "amount_fen, reason, detail, status, resolution, created_at, resolved_at")
+
+
+class SuspenseRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def open(self, *, ledger_id: int, channel: str, channel_txn_id: str, kind: str,
+                   order_no: str | None, person_id: uuid.UUID | None, plan_year: int | None,
+                   amount_fen: int, reason: str, detail: str) -> SuspenseRow | None:
+        row = (await self.session.execute(text(
+            f"""INSERT INTO {S}.suspense (ledger_id, channel, channel_txn_id, kind, order_no,
+                    person_id, plan_year, amount_fen, reason, detail)
+                VALUES (:l, :c, :t, :k, :o, :p, :y, :a, :r, :d)
+                ON CONFLICT (channel, channel_txn_id, kind) DO NOTHING RETURNING {_COLS}"""),
+            {"l": ledger_id, "c": channel, "t": channel_txn_id, "k": kind, "o": order_no,
+             "p": person_id, "y": plan_year, "a": amount_fen, "r": reason, "d": detail})).first()
+        return SuspenseRow(*row) if row else None
+
+    async def get(self, suspense_id: int, *, for_update: bool = False) -> SuspenseRow | None:
+        lock = " FOR UPDATE" if for_update else ""
+        row = (await self.session.execute(
+            text(f"SELECT {_COLS} FROM {S}.suspense WHERE id = :id{lock}"), {"id": suspense_id}
+        )).first()
+        return SuspenseRow(*row) if row else None
+
+    async def list(self, status: str | None, limit: int, offset: int) -> list[SuspenseRow]:
+        where = "WHERE status = :s" if status else ""
+        rows = (await self.session.execute(text(
+            f"SELECT {_COLS} FROM {S}.suspense {where} ORDER BY id LIMIT :n OFFSET :off"),
+            {"s": status, "n": limit, "off": offset})).all()
+        return [SuspenseRow(*r) for r in rows]
+
+    async def resolve(self, suspense_id: int, resolution: dict[str, Any]) -> SuspenseRow:
+        row = (await self.session.execute(text(
+            f"""UPDATE {S}.suspense SET status = 'resolved', resolved_at = now(),
+                       resolution = CAST(:r AS jsonb)
+                WHERE id = :id RETURNING {_COLS}"""),
+            {"id": suspense_id, "r": orjson.dumps(resolution).decode()})).one()
+        return SuspenseRow(*row)
+
+
+def suspense_payload(row: SuspenseRow) -> dict[str, Any]:
+    return {
+        "suspense_id": row.id, "channel": row.channel, "channel_txn_id": row.channel_txn_id,
+        "kind": row.kind, "order_no": row.order_no,
+        "person_id": str(row.person_id) if row.person_id else None, "plan_year": row.plan_year,
+        "amount_fen": row.amount_fen, "reason": row.reason, "status": row.status,
+        "resolution": row.resolution, "opened_at": row.created_at.isoformat(),
+        "resolved_at": row.resolved_at.isoformat() if row.resolved_at else None,
+        "revision": 2 if row.status == "resolved" else 1,
+    }

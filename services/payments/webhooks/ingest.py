@@ -1,0 +1,99 @@
+"""Durable intake of a verified notification: the raw notification, its normalized form and the
+work-queue event (payments.notification.v1) in one statement, hence one transaction.
+
+Idempotent on (channel, event_id): a replay inserts nothing and is still answered as success.
+The same path takes statement lines the webhook never delivered (origin 'statement').
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+import asyncpg
+import orjson
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.payments import events
+from services.payments.channels import PaymentNotification
+from shared.observability import correlation_id
+from shared.outbox import shard_of
+
+S = "payments"
+SOURCE = "canbao/payments"
+_KEPT_HEADERS = frozenset({"authorization", "cookie", "proxy-authorization"})
+
+_COLUMNS = ("nid", "channel", "event_id", "origin", "headers", "body", "normalized",
+            "oid", "topic", "pkey", "shard", "etype", "source", "subject", "cid", "data")
+_SQL = """
+WITH n AS (
+    INSERT INTO {S}.notifications (id, channel, event_id, origin, headers, body, normalized)
+    VALUES ({nid}, {channel}, {event_id}, {origin}, CAST({headers} AS jsonb), {body},
+            CAST({normalized} AS jsonb))
+    ON CONFLICT (channel, event_id) DO NOTHING
+    RETURNING id
+)
+INSERT INTO {S}.outbox (event_id, topic, partition_key, shard, event_type, source, subject,
+                        correlation_id, data)
+SELECT {oid}, {topic}, {pkey}, {shard}, {etype}, {source}, {subject}, {cid},
+       CAST({data} AS jsonb)
+FROM n RETURNING seq
+"""
+ASYNCPG_SQL = _SQL.format(S=S, **{c: f"${i + 1}::text" if c in ("headers", "normalized", "data")
+                                  else f"${i + 1}" for i, c in enumerate(_COLUMNS)})
+SQLALCHEMY_SQL = text(_SQL.format(S=S, **{c: f":{c}" for c in _COLUMNS}))
+
+
+def refunded_txn_id(n: PaymentNotification) -> str | None:
+    """The channel's id of the payment a refund gives back, when the channel says so."""
+    if n.kind != "refund":
+        return None
+    resource = n.raw.get("resource")
+    if isinstance(resource, dict) and resource.get("transaction_id"):
+        return str(resource["transaction_id"])  # WeChat Pay: the ledger key is refund_id
+    if n.channel == "alipay":
+        return n.channel_txn_id  # Alipay refunds carry the trade's own trade_no
+    return None
+
+
+def work_item(n: PaymentNotification, notification_id: uuid.UUID, origin: str) -> dict[str, Any]:
+    return {
+        "notification_id": str(notification_id), "channel": n.channel, "event_id": n.event_id,
+        "kind": n.kind, "channel_txn_id": n.channel_txn_id, "order_no": n.order_no,
+        "amount_fen": n.amount_fen, "paid_at": n.paid_at.isoformat(), "status": n.status,
+        "origin": origin, "refunds_txn_id": refunded_txn_id(n),
+    }
+
+
+def _values(n: PaymentNotification, headers: Mapping[str, str], body: bytes,
+            origin: str) -> dict[str, Any]:
+    nid = uuid.uuid4()
+    item = work_item(n, nid, origin)
+    kept = {k.lower(): v for k, v in headers.items() if k.lower() not in _KEPT_HEADERS}
+    return {
+        "nid": nid, "channel": n.channel, "event_id": n.event_id, "origin": origin,
+        "headers": orjson.dumps(kept).decode(), "body": body,
+        "normalized": orjson.dumps({**item, "raw": n.raw}).decode(),
+        "oid": uuid.uuid4(), "topic": events.TOPIC_OF[events.NOTIFICATION_RECEIVED],
+        "pkey": n.order_no, "shard": shard_of(n.order_no),
+        "etype": events.NOTIFICATION_RECEIVED, "source": SOURCE, "subject": n.order_no,
+        "cid": correlation_id.get(), "data": orjson.dumps(item).decode(),
+    }
+
+
+async def store(pool: asyncpg.Pool, n: PaymentNotification, headers: Mapping[str, str],
+                body: bytes) -> bool:
+    """Store a webhook notification; True if new, False if a replay. Durable on return."""
+    values = _values(n, headers, body, "webhook")
+    async with pool.acquire() as conn:
+        seq = await conn.fetchval(ASYNCPG_SQL, *(values[c] for c in _COLUMNS))
+    return seq is not None
+
+
+async def store_in(session: AsyncSession, n: PaymentNotification, headers: Mapping[str, str],
+                   body: bytes, origin: str) -> bool:
+    """The same inside a larger transaction (reconciliation posting missed lines)."""
+    values = _values(n, headers, body, origin)
+    return (await session.execute(SQLALCHEMY_SQL, values)).scalar() is not None

@@ -1,0 +1,167 @@
+"""Reference data from other offices and what it reveals: who should be enrolled and is not
+(应保未保), and who is insured twice (enrolled here and in the employee scheme)."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import orjson
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.registration.regions import load_regions
+from services.registration.regions.codes import InvalidRegionCode, pad_code
+from services.registration.uploads import (
+    RowError,
+    iter_reference_batches,
+    parse_township_population,
+)
+from shared.bulk import driver_connection
+from shared.idnumber import mask_id_number
+from shared.pii import PiiVault
+
+S = "registration"
+PERSON_KINDS = ("household_register", "employee_pension", "employee_insurance")
+KINDS = (*PERSON_KINDS, "township_population")
+_INACTIVE = ("死亡", "迁出", "注销", "终止", "暂停", "停保", "停止", "中断")
+
+
+def is_active(kind: str, fields: dict[str, str]) -> bool:
+    """Whether the row still counts: a living resident, a current employee pensioner or
+    employee-scheme enrollee. Resident-scheme pensions (城乡居民) are not employee pensions."""
+    status = fields.get("status", "")
+    if any(word in status for word in _INACTIVE):
+        return False
+    if kind == "employee_pension" and "居民" in fields.get("scheme", ""):
+        return False
+    return True
+
+
+def _code(text_value: str | None) -> str | None:
+    if not text_value:
+        return None
+    try:
+        return pad_code(text_value)
+    except InvalidRegionCode:
+        return None
+
+
+class ReferenceService:
+    def __init__(self, session: AsyncSession, vault: PiiVault) -> None:
+        self.session = session
+        self.vault = vault
+
+    async def _unchanged(self, kind: str, sha256: str) -> bool:
+        row = (await self.session.execute(
+            text(f"SELECT content_sha256 FROM {S}.reference_uploads WHERE kind = :k"),
+            {"k": kind})).first()
+        return row is not None and row[0] == sha256
+
+    async def replace_persons(self, kind: str, content: bytes,
+                              filename: str | None) -> tuple[str, int, list[RowError]]:
+        """The whole list of `kind` replaced by this file, or nothing (errors returned)."""
+        sha256 = hashlib.sha256(content).hexdigest()
+        if await self._unchanged(kind, sha256):
+            return "unchanged", 0, []
+        records: list[tuple[Any, ...]] = []
+        errors: list[RowError] = []
+        seen: dict[str, int] = {}
+        for batch in iter_reference_batches(kind, content, filename=filename):
+            errors.extend(batch.errors)
+            for r in batch.rows:
+                id_hash = self.vault.lookup_hash(r.id_number)
+                if id_hash in seen:
+                    errors.append(RowError(r.row_number, "身份证号", mask_id_number(r.id_number),
+                                           f"与第 {seen[id_hash]} 行身份证号重复", "duplicate_row"))
+                    continue
+                seen[id_hash] = r.row_number
+                f = r.fields
+                village = _code(f.get("village_code"))
+                township = _code(f.get("township_code")) or (village[:9] + "000" if village else None)
+                records.append((kind, id_hash, mask_id_number(r.id_number), r.name,
+                                f.get("household_number"), township, village,
+                                is_active(kind, f), orjson.dumps(f).decode()))
+        if errors:
+            return "rejected", 0, errors
+        await self.session.execute(text(f"DELETE FROM {S}.reference_persons WHERE kind = :k"),
+                                   {"k": kind})
+        pg = await driver_connection(self.session)
+        await pg.copy_records_to_table(
+            "reference_persons", schema_name=S, records=records,
+            columns=["kind", "id_number_hash", "id_number_masked", "name", "household_number",
+                     "township_code", "village_code", "active", "fields"])
+        await self._record(kind, sha256, len(records))
+        return "applied", len(records), []
+
+    async def _record(self, kind: str, sha256: str, rows: int) -> None:
+        await self.session.execute(
+            text(f"""INSERT INTO {S}.reference_uploads (kind, content_sha256, row_count)
+                     VALUES (:k, :s, :n) ON CONFLICT (kind) DO UPDATE SET
+                     content_sha256 = EXCLUDED.content_sha256, row_count = EXCLUDED.row_count,
+                     uploaded_at = now()"""), {"k": kind, "s": sha256, "n": rows})
+
+    async def replace_population(self, content: bytes, filename: str | None, county_code: str,
+                                 year: int | None) -> tuple[str, int, list[RowError]]:
+        parsed = parse_township_population(content, filename=filename)
+        errors = list(parsed.errors)
+        tree = load_regions()
+        county = tree.get(county_code)
+        rows = []
+        for r in parsed.rows:
+            region = tree.find_child(county.code, r.township_code or r.township) if county else None
+            if region is None:
+                errors.append(RowError(r.row_number, "乡镇", r.township_code or r.township,
+                                       f"{county_code} 下没有这个乡镇（街道）", "unknown_township"))
+                continue
+            row_year = r.year or year
+            if row_year is None:
+                errors.append(RowError(r.row_number, "统计年度", "", "缺少统计年度（或在上传时填写 year）",
+                                       "missing_year"))
+                continue
+            rows.append({"t": region.code, "y": row_year, "r": r.registered, "s": r.resident})
+        if errors:
+            return "rejected", 0, errors
+        await self.session.execute(
+            text(f"""INSERT INTO {S}.township_population (township_code, year, registered, resident)
+                     VALUES (:t, :y, :r, :s) ON CONFLICT (township_code, year) DO UPDATE SET
+                     registered = EXCLUDED.registered, resident = EXCLUDED.resident"""), rows)
+        await self._record("township_population", parsed.content_sha256, len(rows))
+        return "applied", len(rows), []
+
+    async def missing(self, village_code: str, plan_year: int, after: str | None,
+                      limit: int) -> list[Any]:
+        rows = await self.session.execute(text(f"""
+            SELECT r.id_number_hash, r.id_number_masked, r.name, r.household_number,
+                   r.village_code, p.id,
+                   CASE WHEN p.id IS NULL THEN 'not_registered'
+                        WHEN e.status IS NULL THEN 'not_enrolled'
+                        ELSE 'enrollment_' || e.status END
+            FROM {S}.reference_persons r
+            LEFT JOIN {S}.persons p ON p.id_number_hash = r.id_number_hash
+            LEFT JOIN {S}.enrollments e ON e.person_id = p.id AND e.plan_year = :y
+            WHERE r.kind = 'household_register' AND r.active AND r.village_code = :v
+              AND (e.status IS NULL OR e.status <> 'registered')
+              AND NOT EXISTS (SELECT 1 FROM {S}.reference_persons x
+                  WHERE x.kind IN ('employee_insurance', 'employee_pension') AND x.active
+                    AND x.id_number_hash = r.id_number_hash)
+              AND (CAST(:after AS text) IS NULL OR r.id_number_hash > :after)
+            ORDER BY r.id_number_hash LIMIT :lim"""),
+            {"v": village_code, "y": plan_year, "after": after, "lim": limit})
+        return list(rows)
+
+    async def duplicates(self, plan_year: int, county_code: str | None, village_code: str | None,
+                         after: str | None, limit: int) -> list[Any]:
+        rows = await self.session.execute(text(f"""
+            SELECT p.id, p.id_number_masked, p.name, e.village_code, e.township_code,
+                   r.fields ->> 'employer'
+            FROM {S}.enrollments e JOIN {S}.persons p ON p.id = e.person_id
+            JOIN {S}.reference_persons r ON r.kind = 'employee_insurance' AND r.active
+                 AND r.id_number_hash = p.id_number_hash
+            WHERE e.plan_year = :y AND e.status = 'registered'
+              AND (CAST(:c AS text) IS NULL OR e.county_code = :c)
+              AND (CAST(:v AS text) IS NULL OR e.village_code = :v)
+              AND (CAST(:after AS uuid) IS NULL OR p.id > CAST(:after AS uuid))
+            ORDER BY p.id LIMIT :lim"""),
+            {"y": plan_year, "c": county_code, "v": village_code, "after": after, "lim": limit})
+        return list(rows)

@@ -1,0 +1,139 @@
+"""Regions API: the shipped MCA division tree (provinces to townships, read from the file
+shipped with the service) plus villages uploaded per county and kept in the database."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, File, Form, Path, Query, Request, UploadFile
+from pydantic import BaseModel
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.registration.common import (
+    decode_cursor,
+    encode_cursor,
+    read_upload,
+    refuse_upload,
+)
+from services.registration.regions import Region, RegionTree, load_regions, parse_village_upload
+from services.registration.regions.codes import InvalidRegionCode, pad_code
+from shared.db import SessionDep
+from shared.errors import Invalid, NotFound
+
+router = APIRouter(prefix="/v1/regions", tags=["regions"])
+S = "registration"
+CODE = Path(pattern=r"^\d{6}(\d{3})?(\d{3})?$")
+
+
+class RegionPublic(BaseModel):
+    code: str
+    division_code: str
+    parent_code: str | None
+    level: str
+    name: str
+    path_name: str | None = None
+
+
+class RegionPage(BaseModel):
+    items: list[RegionPublic]
+    next_cursor: str | None
+
+
+async def villages_of(session: AsyncSession, township: str) -> list[Region]:
+    rows = await session.execute(
+        text(f"SELECT code, township_code, name FROM {S}.villages WHERE township_code = :t "
+             "ORDER BY code"), {"t": township})
+    return [Region(r[0], r[1], "village", r[2]) for r in rows]
+
+
+async def tree_with_villages(session: AsyncSession, county_code: str | None = None) -> RegionTree:
+    """The shipped tree plus the uploaded villages (of one county, or all)."""
+    rows = await session.execute(
+        text(f"SELECT code, township_code, name FROM {S}.villages "
+             "WHERE CAST(:c AS text) IS NULL OR code LIKE :c || '%'"),
+        {"c": county_code[:6] if county_code else None})
+    extra = [Region(r[0], r[1], "village", r[2]) for r in rows]
+    return load_regions().with_regions(extra) if extra else load_regions()
+
+
+def _public(region: Region, tree: RegionTree | None = None) -> RegionPublic:
+    return RegionPublic(code=region.code, division_code=region.division_code,
+                        parent_code=region.parent_code, level=region.level, name=region.name,
+                        path_name=tree.path_name(region.code) if tree else None)
+
+
+async def _find(session: AsyncSession, code: str) -> Region:
+    try:
+        full = pad_code(code)
+    except InvalidRegionCode as exc:
+        raise Invalid(str(exc), field="code", code="invalid_region_code") from None
+    region = load_regions().get(full)
+    if region is None:
+        row = (await session.execute(
+            text(f"SELECT code, township_code, name FROM {S}.villages WHERE code = :c"),
+            {"c": full})).first()
+        if row is None:
+            raise NotFound(f"no region {code}", code="region_not_found")
+        region = Region(row[0], row[1], "village", row[2])
+    return region
+
+
+@router.get("/{code}", response_model=RegionPublic)
+async def get_region(session: SessionDep, code: str = CODE) -> RegionPublic:
+    region = await _find(session, code)
+    tree = load_regions()
+    if region.level == "village":
+        public = _public(region)
+        public.path_name = tree.path_name(region.parent_code or "") + region.name
+        return public
+    return _public(region, tree)
+
+
+@router.get("/{code}/children", response_model=RegionPage)
+async def region_children(session: SessionDep, code: str = CODE, cursor: str | None = None,
+                          limit: int = Query(200, ge=1, le=1000)) -> RegionPage:
+    region = await _find(session, code)
+    if region.level == "village":
+        children: list[Region] = []
+    elif region.level == "township":
+        children = load_regions().children(region.code) + await villages_of(session, region.code)
+    else:
+        children = load_regions().children(region.code)
+    children.sort(key=lambda r: r.code)
+    after = decode_cursor(cursor)
+    if after:
+        children = [c for c in children if c.code > str(after)]
+    page = children[:limit]
+    more = len(children) > limit
+    return RegionPage(items=[_public(c) for c in page],
+                      next_cursor=encode_cursor(page[-1].code) if more and page else None)
+
+
+class VillageUploadResult(BaseModel):
+    status: str
+    added: int
+    content_sha256: str
+
+
+@router.post("/villages", response_model=VillageUploadResult)
+async def upload_villages(request: Request, session: SessionDep, file: UploadFile = File(...),
+                          county_code: str | None = Form(None)) -> VillageUploadResult:
+    content = await read_upload(file)
+    if county_code is not None and load_regions().get(county_code) is None:
+        raise Invalid(f"no county {county_code}", field="county_code", code="unknown_region")
+    async with session.begin():
+        tree = await tree_with_villages(session)
+        parsed = parse_village_upload(content, tree, filename=file.filename,
+                                      county_code=county_code)
+        if parsed.errors:
+            if all(e.code == "already_exists" for e in parsed.errors):
+                return VillageUploadResult(status="unchanged", added=0,
+                                           content_sha256=parsed.content_sha256)
+            raise await refuse_upload(request, "villages", file.filename,
+                                      parsed.content_sha256, parsed.errors)
+        await session.execute(
+            text(f"""INSERT INTO {S}.villages (code, township_code, name, urban_rural, upload_sha256)
+                     VALUES (:c, :t, :n, :u, :s)"""),
+            [{"c": v.region.code, "t": v.region.parent_code, "n": v.region.name,
+              "u": v.urban_rural, "s": parsed.content_sha256} for v in parsed.villages])
+    return VillageUploadResult(status="applied", added=len(parsed.villages),
+                               content_sha256=parsed.content_sha256)

@@ -1,0 +1,25 @@
+"""Reporting: progress, publicity and reminder lists, funding applications, fund and
+reconciliation summaries, and the 督办 dashboard, all from projections of other services' events."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from services.reporting.dashboard.router import router as dashboard
+from services.reporting.funds.router import router as funds
+from services.reporting.lists.router import router as lists
+from services.reporting.progress.router import router as progress
+from services.reporting.projections.handlers import CONSUMER, TOPICS
+from services.reporting.projections.handlers import router as handlers
+from shared.service import ConsumerSpec, create_service_app
+from shared.settings import Settings
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    return create_service_app(
+        "reporting",
+        routers=[progress, lists, funds, dashboard],
+        consumers=[ConsumerSpec(CONSUMER, TOPICS, handlers)],
+        settings=settings,
+        title="Canbao reporting",
+    )

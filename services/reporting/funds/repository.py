@@ -1,0 +1,48 @@
+"""Fund and reconciliation figures from counters and the reconciliation projection."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+S = "reporting"
+
+
+async def paid_by_county(session: AsyncSession, plan_year: int, county_code: str | None
+                         ) -> list[dict[str, Any]]:
+    rows = await session.execute(text(f"""
+        SELECT county_code, sum(registered)::int AS registered,
+               sum(paid_person)::int AS paid_person, sum(paid_government)::int AS paid_government,
+               sum(paid_person_fen)::bigint AS paid_person_fen,
+               sum(paid_government_fen)::bigint AS paid_government_fen
+        FROM {S}.progress WHERE plan_year = :y
+          AND (CAST(:c AS text) IS NULL OR county_code = :c)
+        GROUP BY county_code ORDER BY county_code"""), {"y": plan_year, "c": county_code})
+    return [dict(r._mapping) for r in rows]
+
+
+async def subsidies_by_county(session: AsyncSession, plan_year: int, county_code: str | None
+                              ) -> list[dict[str, Any]]:
+    rows = await session.execute(text(f"""
+        SELECT county_code, budget_line, sum(headcount)::int AS headcount,
+               sum(amount_fen)::bigint AS amount_fen
+        FROM {S}.funding WHERE plan_year = :y AND (CAST(:c AS text) IS NULL OR county_code = :c)
+        GROUP BY county_code, budget_line ORDER BY county_code, budget_line"""),
+        {"y": plan_year, "c": county_code})
+    return [dict(r._mapping) for r in rows]
+
+
+async def reconciliations(session: AsyncSession, channel: str | None, date_from: dt.date | None,
+                          date_to: dt.date | None) -> list[dict[str, Any]]:
+    rows = await session.execute(text(f"""
+        SELECT reconciliation_key, channel, statement_date, completed_at, payload
+        FROM {S}.reconciliations
+        WHERE (CAST(:ch AS text) IS NULL OR channel = :ch)
+          AND (CAST(:f AS date) IS NULL OR statement_date >= :f)
+          AND (CAST(:t AS date) IS NULL OR statement_date <= :t)
+        ORDER BY statement_date DESC NULLS LAST, channel"""),
+        {"ch": channel, "f": date_from, "t": date_to})
+    return [dict(r._mapping) for r in rows]

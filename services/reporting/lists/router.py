@@ -1,0 +1,86 @@
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, Field
+
+from services.reporting.exports import file_response
+from services.reporting.lists import service
+from services.reporting.templating import templates
+from shared.db import SessionDep
+from shared.errors import Invalid
+
+router = APIRouter(prefix="/v1", tags=["lists"])
+
+VillageCode = Annotated[str, Query(pattern=r"^\d{12}$")]
+PlanYear = Annotated[int, Query(ge=2000, le=2100)]
+
+
+@router.get("/publicity-lists", response_model=None)
+async def get_publicity_list(
+    request: Request, session: SessionDep, village_code: VillageCode, plan_year: PlanYear,
+    format: Literal["json", "csv", "xlsx", "html"] = "json",  # noqa: A002
+) -> dict[str, Any] | Response:
+    data = await service.publicity_list(session, village_code, plan_year,
+                                        request.app.state.settings.policies_dir)
+    if format == "json":
+        return JSONResponse(data)  # plain values already: skip re-encoding
+    table = service.publicity_table(data)
+    if format == "html":
+        return templates.TemplateResponse(request, "publicity.html",
+                                          {"data": data, "table": table})
+    return file_response([table], format, f"publicity-{village_code}-{plan_year}")
+
+
+@router.get("/reminders", response_model=None)
+async def get_reminders(
+    session: SessionDep, village_code: VillageCode, plan_year: PlanYear,
+    format: Literal["json", "csv", "xlsx"] = "json",  # noqa: A002
+) -> dict[str, Any] | Response:
+    data = await service.reminder_list(session, village_code, plan_year)
+    if format == "json":
+        return data
+    return file_response([service.reminder_table(data)], format,
+                         f"reminders-{village_code}-{plan_year}")
+
+
+class ReasonIn(BaseModel):
+    reason: Literal["worker_away", "employee_scheme", "died", "enlisted", "insured_elsewhere",
+                    "refuses", "other"]
+    note: str | None = Field(None, max_length=500)
+    recorded_by: str | None = Field(None, max_length=100)
+
+
+@router.post("/reminders/{person_id}/{plan_year}/reason", status_code=200)
+async def post_reason(session: SessionDep, person_id: str, plan_year: int,
+                      body: ReasonIn) -> dict[str, Any]:
+    try:
+        uuid.UUID(person_id)
+    except ValueError:
+        raise Invalid("person_id is not a UUID", field="person_id") from None
+    saved = await service.record_reason(session, person_id, plan_year, body.reason, body.note,
+                                        body.recorded_by)
+    await session.commit()
+    return saved
+
+
+@router.get("/funding-applications", response_model=None)
+async def get_funding_applications(
+    request: Request, session: SessionDep,
+    county_code: Annotated[str, Query(pattern=r"^\d{6}$")], plan_year: PlanYear,
+    budget_line: str | None = None, include_persons: bool = False,
+    as_of: dt.date | None = None,
+    format: Literal["json", "csv", "xlsx"] = "json",  # noqa: A002
+) -> dict[str, Any] | Response:
+    data = await service.funding_application(
+        session, county_code, plan_year, budget_line,
+        include_persons=include_persons or format != "json", as_of=as_of,
+        policies_dir=request.app.state.settings.policies_dir)
+    if format == "json":
+        return data
+    return file_response(service.funding_tables(data), format,
+                         f"funding-{county_code}-{plan_year}-{budget_line or 'all'}")

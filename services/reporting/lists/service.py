@@ -1,0 +1,213 @@
+"""Publicity lists (公示表), reminder lists (催缴提醒) and funding applications (资金申请)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.reporting.exports import Table
+from services.reporting.lists import repository as repo
+from services.reporting.names import region_name
+from services.reporting.plans import plan_for
+from services.reporting.progress.service import today_in_china
+from shared.errors import Invalid, NotFound
+from shared.money import fen_to_yuan
+
+REASONS = {
+    "worker_away": "外出务工",
+    "employee_scheme": "参加职工医保",
+    "died": "死亡",
+    "enlisted": "参军入伍",
+    "insured_elsewhere": "在外地参保",
+    "refuses": "拒绝缴费",
+    "other": "其他",
+}
+SITUATIONS = {"renewal": "上年参保、本年未缴费", "registered": "已登记、未缴费"}
+PAYERS = {"person": "个人缴费", "government": "政府代缴"}
+BUDGET_LINES = {
+    "medical_assistance_fund": "医疗救助资金",
+    "city_finance": "市级财政",
+    "county_finance": "县级财政",
+    "township_finance": "镇街财政",
+    "rural_revitalization": "乡村振兴资金",
+}
+
+
+def list_title(budget_line: str) -> str:
+    """The medical assistance fund pays the civil-affairs and poverty groups (政府资助人员);
+    the other budget lines pay proxy payments for special groups (政府代缴人员)."""
+    return "政府资助人员名单" if budget_line == "medical_assistance_fund" else "政府代缴人员名单"
+
+
+def county_of_village(village_code: str) -> str:
+    return village_code[:6]
+
+
+async def publicity_list(session: AsyncSession, village_code: str, plan_year: int,
+                         policies_dir: str | None = None) -> dict[str, Any]:
+    plan = plan_for(county_of_village(village_code), plan_year, policies_dir)
+    people = await repo.paid_in_village(session, village_code, plan_year)
+    rows = [{
+        "no": i, "person_id": str(p["person_id"]), "name": p["name_masked"],
+        "id_number": p["id_number_masked"], "amount_fen": p["paid_fen"],
+        "amount_yuan": fen_to_yuan(p["paid_fen"]), "paid_on": p["paid_on"].isoformat(),
+        "payer": p["paid_by"], "payer_name": PAYERS.get(p["paid_by"], p["paid_by"]),
+    } for i, p in enumerate(people, start=1)]
+    township = village_code[:9] + "000"
+    return {
+        "village_code": village_code, "village_name": region_name(village_code),
+        "township_code": township, "township_name": region_name(township),
+        "county_name": region_name(county_of_village(village_code)),
+        "plan_year": plan_year,
+        "publicity_from": plan.publicity_from.isoformat() if plan else None,
+        "publicity_until": plan.publicity_until.isoformat() if plan else None,
+        "minimum_days": 5, "count": len(rows),
+        "total_fen": sum(r["amount_fen"] for r in rows), "rows": rows,
+    }
+
+
+def publicity_table(data: dict[str, Any]) -> Table:
+    period = (f"公示期：{data['publicity_from']} 至 {data['publicity_until']}"
+              if data["publicity_from"] else "公示期不少于5天")
+    return Table(
+        title=f"{data['plan_year']}年度城乡居民基本医疗保险参保缴费公示表",
+        subtitle=f"{data['county_name']}{data['township_name']}{data['village_name']}　{period}",
+        columns=[("no", "序号"), ("name", "姓名"), ("id_number", "身份证号码"),
+                 ("amount_yuan", "缴费金额（元）"), ("paid_on", "缴费日期"),
+                 ("payer_name", "缴费方式")],
+        rows=data["rows"],
+    )
+
+
+async def reminder_list(session: AsyncSession, village_code: str, plan_year: int
+                        ) -> dict[str, Any]:
+    people = await repo.unpaid_in_village(session, village_code, plan_year)
+    rows = [{
+        "no": i, "person_id": str(p["person_id"]), "name": p["name_masked"],
+        "id_number": p["id_number_masked"], "situation": p["situation"],
+        "situation_name": SITUATIONS[p["situation"]],
+        # Events carry no phone numbers; staff with the right role read them in registration.
+        "phone": None,
+        "reason": p["reason"], "reason_name": REASONS.get(p["reason"] or "", ""),
+        "note": p["note"],
+        "recorded_at": p["recorded_at"].isoformat() if p["recorded_at"] else None,
+    } for i, p in enumerate(people, start=1)]
+    return {
+        "village_code": village_code, "village_name": region_name(village_code),
+        "plan_year": plan_year, "count": len(rows),
+        "without_reason": sum(1 for r in rows if not r["reason"]),
+        "phone_source": "registration (GET /v1/persons/{person_id}, staff role); "
+                        "not carried by events",
+        "rows": rows,
+    }
+
+
+def reminder_table(data: dict[str, Any]) -> Table:
+    return Table(
+        title=f"{data['plan_year']}年度城乡居民医保未缴费人员提醒名单",
+        subtitle=f"{data['village_name']}　共{data['count']}人",
+        columns=[("no", "序号"), ("name", "姓名"), ("id_number", "身份证号码"),
+                 ("person_id", "人员编号"), ("situation_name", "情况"), ("phone", "联系电话"),
+                 ("reason_name", "未缴费原因"), ("note", "备注")],
+        rows=data["rows"],
+    )
+
+
+async def record_reason(session: AsyncSession, person_id: str, plan_year: int, reason: str,
+                        note: str | None, recorded_by: str | None) -> dict[str, Any]:
+    if reason not in REASONS:
+        raise Invalid(f"unknown reason {reason!r}; one of {', '.join(REASONS)}", field="reason")
+    note = (note or "").strip() or None
+    if reason == "other" and not note:
+        raise Invalid("reason 'other' needs a note saying why", field="note",
+                      code="note_required")
+    if not await repo.person_known(session, person_id):
+        raise NotFound(f"person {person_id} is not known to reporting", code="person_not_found")
+    saved = await repo.save_reason(session, person_id, plan_year, reason, note, recorded_by)
+    return {**saved, "person_id": str(saved["person_id"]),
+            "reason_name": REASONS[reason], "recorded_at": saved["recorded_at"].isoformat()}
+
+
+async def funding_application(session: AsyncSession, county_code: str, plan_year: int,
+                              budget_line: str | None, *, include_persons: bool,
+                              as_of: dt.date | None = None,
+                              policies_dir: str | None = None) -> dict[str, Any]:
+    if budget_line is not None and budget_line not in BUDGET_LINES:
+        raise Invalid(f"unknown budget line {budget_line!r}", field="budget_line")
+    as_of = as_of or today_in_china()
+    plan = plan_for(county_code, plan_year, policies_dir)
+    counters = await repo.funding_counters(session, county_code, plan_year, budget_line)
+    summary = [{
+        **c, "township_name": region_name(c["township_code"]),
+        "budget_line_name": BUDGET_LINES.get(c["budget_line"], c["budget_line"]),
+        "amount_yuan": fen_to_yuan(c["amount_fen"]), "list": list_title(c["budget_line"]),
+    } for c in counters]
+    totals: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for c in counters:
+        totals[c["budget_line"]]["headcount"] += c["headcount"]
+        totals[c["budget_line"]]["amount_fen"] += c["amount_fen"]
+        totals[c["budget_line"]]["paid_headcount"] += c["paid_headcount"]
+    final_date = plan.final_list_date if plan else None
+    missed_open = final_date is not None and as_of > final_date
+    out: dict[str, Any] = {
+        "county_code": county_code, "county_name": region_name(county_code),
+        "plan_year": plan_year, "budget_line": budget_line, "as_of": as_of.isoformat(),
+        "final_list_date": final_date.isoformat() if final_date else None,
+        "by_budget_line": [{"budget_line": b, "budget_line_name": BUDGET_LINES.get(b, b),
+                            "list": list_title(b), **v, "amount_yuan": fen_to_yuan(v["amount_fen"])}
+                           for b, v in sorted(totals.items())],
+        "summary": summary,
+        "missed_payments": None,
+    }
+    if missed_open:
+        missed = await repo.subsidized_people(session, county_code, plan_year, budget_line,
+                                              unpaid_only=True)
+        out["missed_payments"] = _person_rows(missed)
+    if include_persons:
+        out["persons"] = _person_rows(
+            await repo.subsidized_people(session, county_code, plan_year, budget_line))
+    return out
+
+
+def _person_rows(people: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{
+        "no": i, "person_id": str(p["person_id"]), "township_code": p["township_code"],
+        "township_name": region_name(p["township_code"]), "village_code": p["village_code"],
+        "name": p["name_masked"], "id_number": p["id_number_masked"],
+        "budget_line": p["budget_line"],
+        "budget_line_name": BUDGET_LINES.get(p["budget_line"], p["budget_line"]),
+        "list": list_title(p["budget_line"]), "rule_id": p["rule_id"],
+        "amount_fen": p["amount_fen"], "amount_yuan": fen_to_yuan(p["amount_fen"]),
+        "paid": p["paid_by"] is not None,
+        "paid_on": p["paid_on"].isoformat() if p["paid_on"] else None,
+    } for i, p in enumerate(people, start=1)]
+
+
+def funding_tables(data: dict[str, Any]) -> list[Table]:
+    head = f"{data['county_name']} {data['plan_year']}年度"
+    tables = [Table(
+        title=f"{head}政府资助参保资金申请汇总表",
+        subtitle=f"截至 {data['as_of']}",
+        columns=[("budget_line_name", "资金渠道"), ("township_name", "镇（街道）"),
+                 ("rule_id", "资助类别"), ("headcount", "人数"),
+                 ("amount_yuan", "资助金额（元）"), ("paid_headcount", "已缴费人数")],
+        rows=data["summary"],
+    )]
+    person_columns = [("no", "序号"), ("township_name", "镇（街道）"), ("village_code", "村（居）"),
+                      ("name", "姓名"), ("id_number", "身份证号码"), ("rule_id", "资助类别"),
+                      ("budget_line_name", "资金渠道"), ("amount_yuan", "资助金额（元）")]
+    by_list: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for row in data.get("persons") or []:
+        by_list[row["list"]].append(row)
+    for title, rows in sorted(by_list.items()):
+        tables.append(Table(title=f"{head}{title}", subtitle=f"共{len(rows)}人",
+                            columns=person_columns, rows=rows))
+    if data["missed_payments"] is not None:
+        tables.append(Table(
+            title=f"{head}政府资助人员漏缴名单",
+            subtitle=f"最终名单日期 {data['final_list_date']} 后仍未缴费",
+            columns=person_columns, rows=data["missed_payments"]))
+    return tables

@@ -1,0 +1,46 @@
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse, Response
+
+from services.reporting.exports import Table, file_response
+from services.reporting.progress import service
+from shared.db import SessionDep
+
+router = APIRouter(prefix="/v1", tags=["progress"])
+
+
+def progress_table(data: dict[str, Any]) -> Table:
+    unit = "村（社区）" if data["level"] == "village" else "镇（街道）"
+    return Table(
+        title=f"{data['county_name']} {data['plan_year']}年度居民医保参保缴费进度",
+        subtitle=f"截至 {data['as_of']}",
+        columns=[("rank", "排名"), ("name", unit), ("code", "区划代码"), ("target", "任务数"),
+                 ("registered", "登记人数"), ("paid", "缴费人数"), ("paid_person", "个人缴费"),
+                 ("paid_government", "政府代缴"), ("rate", "完成率（%）"),
+                 ("change_since_yesterday", "较昨日新增")],
+        rows=data["rows"],
+    )
+
+
+@router.get("/progress", response_model=None)
+async def get_progress(
+    request: Request, session: SessionDep,
+    county_code: Annotated[str, Query(pattern=r"^\d{6}$")],
+    plan_year: Annotated[int, Query(ge=2000, le=2100)],
+    level: Literal["township", "village"] = "township",
+    township_code: Annotated[str | None, Query(pattern=r"^\d{12}$")] = None,
+    as_of: dt.date | None = None,
+    format: Literal["json", "csv", "xlsx"] = "json",  # noqa: A002
+) -> dict[str, Any] | Response:
+    data = await service.progress(
+        session, county_code=county_code, plan_year=plan_year, level=level,
+        township_code=township_code, as_of=as_of,
+        policies_dir=request.app.state.settings.policies_dir)
+    if format == "json":
+        return JSONResponse(data)  # plain values already: skip re-encoding
+    return file_response([progress_table(data)], format,
+                         f"progress-{county_code}-{plan_year}-{level}")

@@ -1,0 +1,76 @@
+"""Event factories for reporting tests: payloads exactly as docs/EVENTS.md describes them."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any
+
+from shared.events import CloudEvent
+
+
+def event(type_: str, data: dict[str, Any], key: str | None = None, **kw: Any) -> CloudEvent:
+    source = "/" + type_.split(".")[0]
+    return CloudEvent(source=source, type=type_, data=data,
+                      partitionkey=key or data.get("person_id"), **kw)
+
+
+def person(person_id: str, *, village: str, birth_date: str = "1980-01-01", revision: int = 1,
+           name: str = "张*三", id_masked: str = "370481********123X") -> CloudEvent:
+    return event("registration.person_registered.v1", {
+        "person_id": person_id, "revision": revision, "birth_date": birth_date, "sex": "male",
+        "id_number_hash": "ab" * 16, "id_number_masked": id_masked, "name_masked": name,
+        "county_code": village[:6], "township_code": village[:9] + "000",
+        "village_code": village, "household_id": None})
+
+
+def enrollment(person_id: str, plan_year: int, *, village: str, status: str = "registered",
+               category: str = "adult", revision: int = 1) -> CloudEvent:
+    return event("registration.enrollment_registered.v1" if revision == 1
+                 else "registration.enrollment_changed.v1", {
+        "person_id": person_id, "plan_year": plan_year, "status": status,
+        "reason": None if status == "registered" else "moved_away",
+        "insured_category": category, "county_code": village[:6],
+        "township_code": village[:9] + "000", "village_code": village,
+        "registered_on": f"{plan_year - 1}-10-08", "revision": revision})
+
+
+def determination(person_id: str, plan_year: int, *, village: str, revision: int = 1,
+                  subsidies: list[tuple[str, str, int]] = (), enrolled: bool = True,
+                  standard_fen: int = 40000, category: str = "adult") -> CloudEvent:
+    lines = [{"rule_id": r, "funding_source": b, "amount_fen": a} for b, r, a in subsidies]
+    return event("eligibility.determination_changed.v1", {
+        "person_id": person_id, "plan_year": plan_year, "revision": revision,
+        "enrolled": enrolled, "region_code": village[:6], "county_code": village[:6],
+        "township_code": village[:9] + "000", "village_code": village,
+        "policy_version": "0" * 64, "insured_category": category,
+        "standard_fen": standard_fen,
+        "personal_fen": standard_fen - sum(a for _, _, a in subsidies), "surcharge_fen": 0,
+        "subsidies": lines, "coverage_start": f"{plan_year}-01-01",
+        "determined_at": f"{plan_year - 1}-10-08T10:00:00+00:00"})
+
+
+def payment(person_id: str, plan_year: int, *, village: str, order_no: str | None = None,
+            kind: str = "paid", payer: str = "person", amount_fen: int = 40000,
+            paid_at: str | None = None, revision: int = 1) -> CloudEvent:
+    types = {"paid": "payments.payment_received.v1", "refunded": "payments.payment_refunded.v1",
+             "reversed": "payments.payment_reversed.v1"}
+    return event(types[kind], {
+        "person_id": person_id, "plan_year": plan_year,
+        "order_no": order_no or f"CB{uuid.uuid4().hex[:16]}", "channel": "wechatpay",
+        "channel_txn_id": uuid.uuid4().hex, "kind": kind, "payer": payer,
+        "amount_fen": amount_fen,
+        "paid_at": paid_at or f"{plan_year - 1}-12-01T10:00:00+08:00",
+        "coverage_start": f"{plan_year}-01-01", "county_code": village[:6],
+        "township_code": village[:9] + "000", "village_code": village, "revision": revision})
+
+
+def target(township: str, plan_year: int, value: int,
+           time: dt.datetime | None = None) -> CloudEvent:
+    return event("registration.target_set.v1", {
+        "plan_year": plan_year, "township_code": township, "county_code": township[:6],
+        "target": value}, key=township, **({"time": time} if time else {}))
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())

@@ -1,0 +1,177 @@
+"""An append-only audit log per service schema: who did what to which resource, and how it went.
+
+    audit_table_sql(schema, *, app_role=None) -> list[str]
+        DDL for `<schema>.audit_log`, run one statement at a time (in an Alembic migration:
+        `for statement in audit_table_sql("registration"): op.execute(statement)`). Triggers
+        refuse UPDATE, DELETE and TRUNCATE for every role, the owner included; with `app_role`
+        the application role also gets only SELECT and INSERT. (An owner can still drop the
+        trigger: in production let the migration role own the table and the services connect
+        as `app_role`.)
+    await record(session_or_conn, schema, *, actor, action, resource, outcome="ok",
+                 client_ip=None, details=None, role=None, region=None) -> int
+        Appends one entry and returns its id. `actor` may be a `shared.auth.Principal` (then
+        role and region come from it). The correlation id of the current request is added.
+        Written in the caller's transaction: the entry commits or rolls back with the change it
+        describes. To record a refusal, use a connection of its own.
+    await query(conn, schema, *, actor=None, action=None, since=None, until=None, limit=100,
+                cursor=None) -> AuditPage
+        Newest first; `AuditPage.next_cursor` (opaque) fetches the following page.
+
+`session_or_conn` / `conn`: an SQLAlchemy AsyncSession or AsyncConnection, or an asyncpg
+Connection.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from sqlalchemy import text
+
+from shared.observability import correlation_id
+
+_IDENT = re.compile(r"[a-z_][a-z0-9_]{0,62}")
+OUTCOMES = ("ok", "denied", "failed")
+MAX_QUERY_LIMIT = 1000
+
+
+def _schema(schema: str) -> str:
+    if not _IDENT.fullmatch(schema):
+        raise ValueError(f"not a schema name: {schema!r}")
+    return schema
+
+
+def audit_table_sql(schema: str, *, app_role: str | None = None) -> list[str]:
+    s = _schema(schema)
+    statements = [
+        f"""CREATE TABLE IF NOT EXISTS {s}.audit_log (
+            id bigserial PRIMARY KEY,
+            at timestamptz NOT NULL DEFAULT now(),
+            actor text NOT NULL,
+            role text,
+            region text,
+            action text NOT NULL,
+            resource text NOT NULL,
+            outcome text NOT NULL DEFAULT 'ok',
+            client_ip inet,
+            correlation_id text,
+            details jsonb NOT NULL DEFAULT '{{}}'::jsonb
+        )""",
+        f"CREATE INDEX IF NOT EXISTS audit_log_at ON {s}.audit_log (at)",
+        f"CREATE INDEX IF NOT EXISTS audit_log_actor_id ON {s}.audit_log (actor, id)",
+        f"CREATE INDEX IF NOT EXISTS audit_log_action_id ON {s}.audit_log (action, id)",
+        f"""CREATE OR REPLACE FUNCTION {s}.audit_log_refuse_change() RETURNS trigger
+            LANGUAGE plpgsql AS $$
+            BEGIN
+                RAISE EXCEPTION 'audit_log is append-only: % refused', TG_OP
+                    USING ERRCODE = 'insufficient_privilege';
+            END
+            $$""",
+        f"""CREATE OR REPLACE TRIGGER audit_log_append_only
+            BEFORE UPDATE OR DELETE ON {s}.audit_log
+            FOR EACH ROW EXECUTE FUNCTION {s}.audit_log_refuse_change()""",
+        f"""CREATE OR REPLACE TRIGGER audit_log_no_truncate
+            BEFORE TRUNCATE ON {s}.audit_log
+            FOR EACH STATEMENT EXECUTE FUNCTION {s}.audit_log_refuse_change()""",
+        f"REVOKE UPDATE, DELETE, TRUNCATE ON {s}.audit_log FROM PUBLIC",
+    ]
+    if app_role is not None:
+        role = _schema(app_role)
+        statements += [
+            f"REVOKE ALL ON {s}.audit_log FROM {role}",
+            f"GRANT SELECT, INSERT ON {s}.audit_log TO {role}",
+            f"GRANT USAGE ON SEQUENCE {s}.audit_log_id_seq TO {role}",
+        ]
+    return statements
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    id: int
+    at: dt.datetime
+    actor: str
+    role: str | None
+    region: str | None
+    action: str
+    resource: str
+    outcome: str
+    client_ip: str | None
+    correlation_id: str | None
+    details: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class AuditPage:
+    entries: list[AuditEntry]
+    next_cursor: str | None
+
+
+def _is_asyncpg(conn: Any) -> bool:
+    return type(conn).__module__.startswith("asyncpg")
+
+
+def _to_asyncpg(sql: str, names: list[str]) -> str:
+    for i, name in enumerate(names, 1):
+        sql = sql.replace(f":{name}", f"${i}")
+    return sql
+
+
+async def record(session_or_conn: Any, schema: str, *, actor: Any, action: str, resource: str,
+                 outcome: str = "ok", client_ip: str | None = None,
+                 details: dict[str, Any] | None = None, role: str | None = None,
+                 region: str | None = None) -> int:
+    s = _schema(schema)
+    if outcome not in OUTCOMES:
+        raise ValueError(f"outcome must be one of {OUTCOMES}")
+    if not isinstance(actor, str):  # a Principal
+        fields = actor.audit_fields()
+        actor, role, region = fields["actor"], role or fields["role"], region or fields["region"]
+    params = {"actor": actor, "role": role, "region": region, "action": action,
+              "resource": resource, "outcome": outcome, "client_ip": client_ip,
+              "cid": correlation_id.get(), "details": orjson.dumps(details or {}).decode()}
+    names = list(params)
+    sql = (f"INSERT INTO {s}.audit_log (actor, role, region, action, resource, outcome, "
+           "client_ip, correlation_id, details) VALUES (:actor, :role, :region, :action, "
+           ":resource, :outcome, CAST(:client_ip AS inet), :cid, CAST(:details AS jsonb)) "
+           "RETURNING id")
+    if _is_asyncpg(session_or_conn):
+        return int(await session_or_conn.fetchval(_to_asyncpg(sql, names),
+                                                  *(params[n] for n in names)))
+    result = await session_or_conn.execute(text(sql), params)
+    return int(result.scalar_one())
+
+
+async def query(conn: Any, schema: str, *, actor: str | None = None, action: str | None = None,
+                since: dt.datetime | None = None, until: dt.datetime | None = None,
+                limit: int = 100, cursor: str | None = None) -> AuditPage:
+    s = _schema(schema)
+    limit = max(1, min(limit, MAX_QUERY_LIMIT))
+    before: int | None = None
+    if cursor:
+        if not cursor.isdigit():
+            raise ValueError("cursor is not valid")
+        before = int(cursor)
+    params = {"actor": actor, "action": action, "since": since, "until": until,
+              "before": before, "limit": limit + 1}
+    names = list(params)
+    sql = (f"SELECT id, at, actor, role, region, action, resource, outcome, "
+           f"host(client_ip) AS client_ip, correlation_id, details::text AS details "
+           f"FROM {s}.audit_log WHERE "
+           "(CAST(:actor AS text) IS NULL OR actor = :actor) "
+           "AND (CAST(:action AS text) IS NULL OR action = :action) "
+           "AND (CAST(:since AS timestamptz) IS NULL OR at >= :since) "
+           "AND (CAST(:until AS timestamptz) IS NULL OR at < :until) "
+           "AND (CAST(:before AS bigint) IS NULL OR id < :before) "
+           "ORDER BY id DESC LIMIT :limit")
+    if _is_asyncpg(conn):
+        rows = [dict(r) for r in await conn.fetch(_to_asyncpg(sql, names),
+                                                  *(params[n] for n in names))]
+    else:
+        rows = [dict(r) for r in (await conn.execute(text(sql), params)).mappings().all()]
+    more = len(rows) > limit
+    rows = rows[:limit]
+    entries = [AuditEntry(**{**r, "details": orjson.loads(r["details"])}) for r in rows]
+    return AuditPage(entries, str(entries[-1].id) if more and entries else None)

@@ -1,0 +1,243 @@
+"""Request limits as plain ASGI middlewares (no Starlette BaseHTTPMiddleware: cheap on hot paths).
+
+`BodySizeLimitMiddleware(app, max_body_bytes=..., max_upload_bytes=..., overrides={prefix: n})`
+    Refuses a request body larger than its limit with 413
+    `{"error": {"code": "request_too_large", "message": ..., "limit_bytes": n}}`: at once when
+    Content-Length says so (the body is never read), otherwise while the body streams in
+    (chunked uploads are counted as they arrive; the application then sees the client as
+    gone and whatever it answers is dropped). The limit is the longest matching path-prefix
+    override, else `max_upload_bytes` for `multipart/form-data`, else `max_body_bytes`.
+
+`install_limits(app, security_settings)` adds both, configured from `SecuritySettings`.
+
+`RateLimitMiddleware(app, limits={prefix: RateLimit(rate, burst)}, default=None, ...)`
+    A token bucket per (path prefix, client). The client is the hash of the Authorization
+    header when there is one (the token is not verified here: that is the auth layer's job,
+    and hashing keeps tokens out of memory dumps), else the client IP from the ASGI scope
+    (run uvicorn with `--proxy-headers --forwarded-allow-ips=<proxy>` behind a proxy so that
+    this is the real client). A request with no token left is answered 429
+    `{"error": {"code": "rate_limited", ...}}` with `Retry-After` (whole seconds).
+
+    Buckets live in the worker process: with N workers or N replicas a client may get up to
+    N times the configured rate. That is deliberate (no shared store on the hot path); put a
+    global limit at the ingress if one is needed. At most `max_clients` buckets are kept (LRU);
+    an evicted client starts again with a full bucket.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import time
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+if TYPE_CHECKING:
+    from starlette.applications import Starlette
+
+    from shared.security_settings import SecuritySettings
+
+Scope = dict[str, Any]
+Message = dict[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+DEFAULT_EXEMPT = ("/healthz", "/readyz", "/metrics")
+
+
+@dataclass(frozen=True)
+class RateLimit:
+    """`rate` requests per second on average, up to `burst` at once."""
+
+    rate: float
+    burst: int
+
+    def __post_init__(self) -> None:
+        if self.rate <= 0 or self.burst < 1:
+            raise ValueError("a rate limit needs rate > 0 and burst >= 1")
+
+
+def longest_prefix(path: str, prefixes: Iterable[str]) -> str | None:
+    best: str | None = None
+    for prefix in prefixes:
+        if path.startswith(prefix) and (best is None or len(prefix) > len(best)):
+            best = prefix
+    return best
+
+
+async def send_json_error(send: Send, status: int, code: str, message: str,
+                          headers: Iterable[tuple[bytes, bytes]] = (), **details: Any) -> None:
+    body = orjson.dumps({"error": {"code": code, "message": message, **details}})
+    await send({
+        "type": "http.response.start",
+        "status": status,
+        "headers": [(b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()), *headers],
+    })
+    await send({"type": "http.response.body", "body": body})
+
+
+def _header(scope: Scope, name: bytes) -> bytes | None:
+    for key, value in scope["headers"]:
+        if key == name:
+            return value  # type: ignore[no-any-return]
+    return None
+
+
+class BodySizeLimitMiddleware:
+    def __init__(self, app: ASGIApp, *, max_body_bytes: int = 1024 * 1024,
+                 max_upload_bytes: int = 50 * 1024 * 1024,
+                 overrides: Mapping[str, int] | None = None) -> None:
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+        self.max_upload_bytes = max_upload_bytes
+        self.overrides = dict(overrides or {})
+
+    def limit_for(self, path: str, content_type: bytes | None) -> int:
+        prefix = longest_prefix(path, self.overrides)
+        if prefix is not None:
+            return self.overrides[prefix]
+        if content_type is not None and content_type.lower().startswith(b"multipart/form-data"):
+            return self.max_upload_bytes
+        return self.max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        limit = self.limit_for(scope["path"], _header(scope, b"content-type"))
+        length = _header(scope, b"content-length")
+        if length is not None and length.isdigit() and int(length) > limit:
+            await _too_large(send, limit)
+            return
+
+        seen = 0
+        started = False  # the application began its response
+        refused = False  # we answered 413 ourselves; drop what the application sends
+
+        async def counting_receive() -> Message:
+            nonlocal seen, refused
+            if refused:
+                return {"type": "http.disconnect"}
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > limit:
+                    refused = True
+                    if not started:
+                        await _too_large(send, limit)
+                    # The application sees a client that went away: Starlette raises
+                    # ClientDisconnect, and whatever it answers then is dropped below.
+                    return {"type": "http.disconnect"}
+            return message
+
+        async def guarded_send(message: Message) -> None:
+            nonlocal started
+            if refused:
+                return
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, counting_receive, guarded_send)
+        except Exception:
+            if not refused:
+                raise
+
+
+async def _too_large(send: Send, limit: int) -> None:
+    await send_json_error(send, 413, "request_too_large",
+                          f"request body larger than {limit} bytes", limit_bytes=limit)
+
+
+class _Bucket:
+    __slots__ = ("tokens", "updated")
+
+    def __init__(self, tokens: float, updated: float) -> None:
+        self.tokens = tokens
+        self.updated = updated
+
+
+class RateLimitMiddleware:
+    def __init__(self, app: ASGIApp, *, limits: Mapping[str, RateLimit] | None = None,
+                 default: RateLimit | None = None, exempt: Iterable[str] = DEFAULT_EXEMPT,
+                 max_clients: int = 100_000,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.app = app
+        self.limits = dict(limits or {})
+        self.default = default
+        self.exempt = tuple(exempt)
+        self.max_clients = max_clients
+        self.clock = clock
+        self._buckets: OrderedDict[tuple[str, bytes], _Bucket] = OrderedDict()
+
+    def _limit_for(self, path: str) -> tuple[str, RateLimit] | None:
+        if path.startswith(self.exempt):
+            return None
+        prefix = longest_prefix(path, self.limits)
+        if prefix is not None:
+            return prefix, self.limits[prefix]
+        return ("*", self.default) if self.default is not None else None
+
+    @staticmethod
+    def client_key(scope: Scope) -> bytes:
+        authorization = _header(scope, b"authorization")
+        if authorization:
+            return b"t" + hashlib.blake2b(authorization, digest_size=16).digest()
+        client = scope.get("client")
+        return b"i" + (client[0].encode() if client else b"?")
+
+    def take(self, prefix: str, limit: RateLimit, client: bytes) -> float:
+        """Take one token; return 0 when allowed, else the seconds until one is available."""
+        now = self.clock()
+        key = (prefix, client)
+        bucket = self._buckets.get(key)
+        if bucket is None:
+            bucket = _Bucket(float(limit.burst), now)
+            self._buckets[key] = bucket
+            if len(self._buckets) > self.max_clients:
+                self._buckets.popitem(last=False)
+        else:
+            self._buckets.move_to_end(key)
+            bucket.tokens = min(float(limit.burst),
+                                bucket.tokens + (now - bucket.updated) * limit.rate)
+            bucket.updated = now
+        if bucket.tokens >= 1.0:
+            bucket.tokens -= 1.0
+            return 0.0
+        return (1.0 - bucket.tokens) / limit.rate
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        found = self._limit_for(scope["path"])
+        if found is not None:
+            wait = self.take(found[0], found[1], self.client_key(scope))
+            if wait > 0:
+                retry_after = max(1, math.ceil(wait))
+                await send_json_error(
+                    send, 429, "rate_limited",
+                    f"too many requests; retry in {retry_after} s",
+                    headers=[(b"retry-after", str(retry_after).encode())],
+                    retry_after_seconds=retry_after,
+                )
+                return
+        await self.app(scope, receive, send)
+
+
+def install_limits(app: Starlette, settings: SecuritySettings) -> None:
+    """Add both middlewares from settings: the rate limiter outside the size limit. Call it
+    before adding the observability middleware so that one stays outermost (Starlette puts
+    the middleware added last on the outside) and 413/429 answers get correlation ids too."""
+    app.add_middleware(BodySizeLimitMiddleware, max_body_bytes=settings.max_body_bytes,
+                       max_upload_bytes=settings.max_upload_bytes, overrides=settings.body_limits)
+    if settings.rate_limit_enabled:
+        app.add_middleware(RateLimitMiddleware, limits=settings.rate_limits,
+                           default=settings.rate_limit_default)
