@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -19,3 +20,8 @@ async def infra() -> AsyncIterator[TestInfra]:
         yield running
     finally:
         running.stop()
+
+
+# Service tests call the APIs without tokens unless they test access control itself
+# (tests/test_access.py turns it on with its own keys).
+os.environ.setdefault("CANBAO_AUTH_ENABLED", "false")

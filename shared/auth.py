@@ -93,7 +93,9 @@ DEPARTMENT_ALIASES = {"agriculture": "rural_revitalization"}
 FULL_ID_ROLES = frozenset({"medical_insurance_officer", "administrator"})
 PII_READ_SCOPE = "pii:read"
 NATIONAL = "000000"
-OPERATIONS_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
+OPERATIONS_PATHS = frozenset({"/healthz", "/readyz", "/metrics", "/docs", "/openapi.json",
+                              "/docs/oauth2-redirect", "/redoc"})
+TOKEN_COOKIE = "canbao_token"
 DEFAULT_REGION_PARAMS = ("county_code", "township_code", "village_code", "region_code")
 MAX_TOKEN_LENGTH = 8192
 
@@ -499,7 +501,10 @@ async def enforce_access(request: Request) -> None:
         request.state.principal = UNAUTHENTICATED_DEVELOPER
         return
     assert control.verifier is not None
-    principal = control.verifier.authenticate(request.headers.get("authorization"))
+    authorization = request.headers.get("authorization")
+    if not authorization and (cookie := request.cookies.get(TOKEN_COOKIE)):
+        authorization = f"Bearer {cookie}"  # server-rendered pages opened in a browser
+    principal = control.verifier.authenticate(authorization)
     request.state.principal = principal
     rule = match_rule(control.rules, request.method, template)
     if rule is None:

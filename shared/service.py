@@ -6,24 +6,36 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from shared import audit
+from shared.access import allow
+from shared.auth import (
+    OPERATIONS_PATHS,
+    AccessControl,
+    AccessRule,
+    PrincipalDep,
+    enforce_access,
+    install_access_control,
+)
 from shared.db import make_engine, make_sessionmaker, ping
 from shared.errors import install_error_handlers
 from shared.inbox import Handler, InboxConsumer
 from shared.kafka import broker_reachable, ensure_topics, make_consumer, make_producer
 from shared.migrations import current_revision, head_revision
 from shared.observability import REQUEST_LATENCY, correlation_id, new_correlation_id
+from shared.limits import install_limits
 from shared.outbox import Outbox, OutboxRelay
+from shared.security_settings import SecuritySettings, get_security_settings
 from shared.settings import Settings, get_settings
 from shared.topics import PRODUCED_BY, dead_letter_topic
 
@@ -175,6 +187,71 @@ class _ObservabilityMiddleware:
             correlation_id.reset(token)
 
 
+class _AuditMiddleware:
+    """Every write (POST, PUT, PATCH, DELETE) on a token-protected route lands in the service's
+    append-only audit log: who, what, when, from where, and how it ended. Public routes
+    (channel webhooks) keep their own record: the raw notification is stored before answering."""
+
+    WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+    def __init__(self, app: Any, service: str, public_paths: frozenset[str]) -> None:
+        self.app = app
+        self.service = service
+        self.public_paths = public_paths
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or scope["method"] not in self.WRITES:
+            await self.app(scope, receive, send)
+            return
+        status = {"code": 500}
+
+        async def send_wrapper(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                status["code"] = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        finally:
+            route = scope.get("route")
+            template = getattr(route, "path_format", None) or scope["path"]
+            if template not in self.public_paths:
+                await self._record(scope, template, status["code"])
+
+    async def _record(self, scope: dict[str, Any], template: str, code: int) -> None:
+        principal = scope.get("state", {}).get("principal")
+        outcome = "ok" if code < 400 else "denied" if code in (401, 403) else "failed"
+        client = scope.get("client")
+        try:
+            runtime: Runtime = scope["app"].state.runtime
+            async with runtime.engine.begin() as conn:
+                await audit.record(
+                    conn, self.service, actor=principal or "anonymous",
+                    action=f"{scope['method']} {template}", resource=scope["path"],
+                    outcome=outcome, client_ip=client[0] if client else None,
+                    details={"status": code},
+                )
+        except Exception:  # the write itself has happened; never turn it into an error
+            log.exception("%s: could not write the audit record", self.service)
+
+
+def _audit_router(service: str) -> APIRouter:
+    router = APIRouter(tags=["operations"])
+
+    @router.get("/v1/audit", summary="The audit log (administrators)")
+    async def read_audit(
+        request: Request, _principal: PrincipalDep,
+        actor: str | None = None, action: str | None = None,
+        limit: int = Query(100, ge=1, le=1000), cursor: str | None = None,
+    ) -> dict[str, Any]:
+        async with request.app.state.runtime.engine.connect() as conn:
+            page = await audit.query(conn, service, actor=actor, action=action, limit=limit,
+                                     cursor=cursor)
+        return {"entries": [e.__dict__ for e in page.entries], "next_cursor": page.next_cursor}
+
+    return router
+
+
 def create_service_app(
     name: str,
     *,
@@ -183,8 +260,17 @@ def create_service_app(
     settings: Settings | None = None,
     title: str | None = None,
     on_startup: Callable[[Runtime], Any] | None = None,
+    access_rules: Mapping[tuple[str, str], AccessRule] | None = None,
+    public_paths: Iterable[str] = (),
+    security: SecuritySettings | None = None,
 ) -> FastAPI:
     settings = settings or get_settings()
+    security = security or get_security_settings()
+    if problems := security.problems_for(settings.environment):
+        raise RuntimeError(f"{name}: " + "; ".join(problems))
+    public = frozenset(OPERATIONS_PATHS | set(public_paths))
+    rules = {**(access_rules or {}), ("GET", "/v1/audit"): allow(scopes=("audit:read",),
+                                                                  regions=False)}
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -206,8 +292,12 @@ def create_service_app(
         finally:
             await runtime.shutdown()
 
-    app = FastAPI(title=title or f"Canbao {name}", version="0.1.0", lifespan=lifespan)
+    app = FastAPI(title=title or f"Canbao {name}", version="0.1.0", lifespan=lifespan,
+                  dependencies=[Depends(enforce_access)])
     install_error_handlers(app)
+    install_access_control(app, AccessControl.from_settings(security, rules, public))
+    app.add_middleware(_AuditMiddleware, service=name, public_paths=public)
+    install_limits(app, security)  # before observability, which stays outermost
     app.add_middleware(_ObservabilityMiddleware, service=name)
 
     @app.get("/healthz", tags=["operations"])
@@ -227,6 +317,6 @@ def create_service_app(
     async def metrics() -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
-    for router in routers:
+    for router in (*routers, _audit_router(name)):
         app.include_router(router)
     return app

@@ -18,6 +18,7 @@ import httpx
 import pytest
 
 from services.payments.channels.standard_webhooks import signed_headers
+from shared.auth import ensure_dev_keypair, mint_token
 from shared.idnumber import check_character
 from shared.testing.infra import TestInfra
 from shared.testing.system import RunningSystem, start_system
@@ -27,10 +28,24 @@ SECRET = "whsec_" + base64.b64encode(b"walking-skeleton-test-secret-32b").decode
 TOWNSHIP = "370481001000"  # 荆河街道, Tengzhou
 
 
+KEYS = ROOT / ".canbao" / "test-keys"
+
+
+def _token(role: str | None, region: str | None = None, scopes: tuple[str, ...] = ()) -> dict[str, str]:
+    private_path, _, kid = ensure_dev_keypair(KEYS)
+    token = mint_token(Path(private_path).read_bytes(), kid, sub=f"skeleton-{role or 'channel'}",
+                       role=role, region=region, scopes=scopes, issuer="canbao", audience="canbao")
+    return {"authorization": f"Bearer {token}"}
+
+
 @pytest.fixture(scope="module")
 async def system(infra: TestInfra) -> AsyncIterator[RunningSystem]:
+    ensure_dev_keypair(KEYS)
     env = infra.env() | {
         "CANBAO_PAYMENTS_WEBHOOK_SECRETS": json.dumps({"bank_ccb": [SECRET]}),
+        # the real thing: every call below carries a signed token
+        "CANBAO_AUTH_ENABLED": "true",
+        "CANBAO_JWT_PUBLIC_KEYS_DIR": str(KEYS),
     }
     running = start_system(env, ROOT / ".canbao" / "test-logs" / uuid.uuid4().hex[:6])
     try:
@@ -52,24 +67,32 @@ async def eventually(probe: Callable[[], Awaitable[Any]], timeout: float = 30) -
 
 
 def _id_number() -> str:
-    first17 = "370481" + "1980" + "0101" + f"{int.from_bytes(os.urandom(2), 'big') % 1000:03d}"
+    """Born 1980 (45 in 2025: no age subsidy), on a random day, so unique in the session."""
+    day = dt.date(1980, 1, 1) + dt.timedelta(days=int.from_bytes(os.urandom(2), "big") % 365)
+    first17 = "370481" + day.strftime("%Y%m%d") + f"{int.from_bytes(os.urandom(2), 'big') % 1000:03d}"
     return first17 + check_character(first17)
 
 
 async def test_registered_person_pays_and_is_counted_in_their_township(system: RunningSystem) -> None:
     id_number = _id_number()
+    clerk = _token("township_staff", TOWNSHIP)
+    channel = _token(None, scopes=("payments:bills",))
+    supervisor = _token("supervisor", "370481")
     async with httpx.AsyncClient(timeout=10) as http:
+        unauthenticated = await http.post(f"{system.url('registration')}/v1/persons", json={})
+        assert unauthenticated.status_code == 401
         person = await http.post(f"{system.url('registration')}/v1/persons", json={
-            "id_number": id_number, "name": "王小明", "township_code": TOWNSHIP})
+            "id_number": id_number, "name": "王小明", "township_code": TOWNSHIP}, headers=clerk)
         assert person.status_code == 201, person.text
         person_id = person.json()["person_id"]
         enrolled = await http.post(f"{system.url('registration')}/v1/enrollments",
-                                   json={"person_id": person_id, "plan_year": 2025})
+                                   json={"person_id": person_id, "plan_year": 2025}, headers=clerk)
         assert enrolled.status_code == 201, enrolled.text
 
         # eligibility: an adult of 45 under Tengzhou 2025 pays the full 400 yuan
         async def determined() -> dict | None:
-            r = await http.get(f"{system.url('eligibility')}/v1/determinations/{person_id}/2025")
+            r = await http.get(f"{system.url('eligibility')}/v1/determinations/{person_id}/2025",
+                               headers=clerk)
             return r.json() if r.status_code == 200 else None
 
         determination = await eventually(determined)
@@ -79,7 +102,7 @@ async def test_registered_person_pays_and_is_counted_in_their_township(system: R
         # payments: the channel looks up the bill and pays it
         async def bill() -> dict | None:
             r = await http.get(f"{system.url('payments')}/v1/bills",
-                               params={"id_number": id_number, "plan_year": 2025})
+                               params={"id_number": id_number, "plan_year": 2025}, headers=channel)
             body = r.json() if r.status_code == 200 else None
             return body if body and body.get("amount_fen") == 40000 else None
 
@@ -97,7 +120,7 @@ async def test_registered_person_pays_and_is_counted_in_their_township(system: R
         # reporting: the township counts one paid person
         async def counted() -> dict | None:
             r = await http.get(f"{system.url('reporting')}/v1/progress",
-                               params={"county_code": "370481", "plan_year": 2025})
+                               params={"county_code": "370481", "plan_year": 2025}, headers=supervisor)
             if r.status_code != 200:
                 return None
             rows = [row for row in r.json()["rows"] if row["code"] == TOWNSHIP]

@@ -6,6 +6,7 @@ import logging
 
 from fastapi import FastAPI
 
+from services.eligibility.access import RULES as ACCESS_RULES
 from services.eligibility.determinations.router import router as determinations
 from services.eligibility.determinations.service import DeterminationService
 from services.eligibility.facts.handlers import consumer_spec
@@ -46,6 +47,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         routers=[determinations, plans_router, redeterminations, simulations],
         consumers=[consumer_spec(plans, outbox)],
         settings=settings,
+        access_rules=ACCESS_RULES,
         title="Canbao eligibility",
         on_startup=on_startup,
     )

@@ -8,6 +8,8 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
+from services.payments.access import PUBLIC_PATHS
+from services.payments.access import RULES as ACCESS_RULES
 from services.eligibility.engine import PolicyCatalog
 from services.payments.bills.router import router as bills
 from services.payments.coverage import CoverageCalculator
@@ -50,6 +52,8 @@ def create_app(
             ConsumerSpec(PROCESSOR, (topics.PAYMENTS_NOTIFICATION,), processor(outbox, coverage)),
         ],
         settings=settings,
+        access_rules=ACCESS_RULES,
+        public_paths=PUBLIC_PATHS,
         title="Canbao payments",
     )
     app.state.adapters = adapters

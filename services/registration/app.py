@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from services.registration.access import RULES as ACCESS_RULES
 from services.registration.common import MAX_UPLOAD_BYTES, BodySizeLimit
 from services.registration.enrollments.router import router as enrollments
 from services.registration.intake.router import router as intake
@@ -25,6 +26,7 @@ def create_app(settings: Settings | None = None, *,
         routers=[persons, households, enrollments, memberships, targets, regions, lists, intake,
                  reference],
         settings=settings,
+        access_rules=ACCESS_RULES,
         title="Canbao registration",
     )
     app.add_middleware(BodySizeLimit, limit=max_upload_bytes)

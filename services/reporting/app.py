@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from services.reporting.access import RULES as ACCESS_RULES
 from services.reporting.dashboard.router import router as dashboard
 from services.reporting.funds.router import router as funds
 from services.reporting.lists.router import router as lists
@@ -21,5 +22,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         routers=[progress, lists, funds, dashboard],
         consumers=[ConsumerSpec(CONSUMER, TOPICS, handlers)],
         settings=settings,
+        access_rules=ACCESS_RULES,
         title="Canbao reporting",
     )

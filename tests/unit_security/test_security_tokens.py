@@ -210,6 +210,7 @@ def test_settings_read_keys_from_env_and_folder(tmp_path, keys, monkeypatch) -> 
     monkeypatch.setenv("CANBAO_JWT_PUBLIC_KEYS", json.dumps(
         {"ed-2": keys["ed-2"][1].decode(), "rsa-1": str(tmp_path / "rsa.pem")}))
     monkeypatch.setenv("CANBAO_JWT_AUDIENCE", "canbao-test")
+    monkeypatch.setenv("CANBAO_AUTH_ENABLED", "true")
     v = Verifier.from_settings(SecuritySettings())
     assert v.key_ids == {kid, "ed-2", "rsa-1"}
     token = mint_token(private_path.read_bytes(), kid, sub="u", role="finance_officer",

@@ -18,6 +18,7 @@ from services.registration.persons.schemas import (
     PersonUpdate,
 )
 from services.registration.persons.service import PersonService
+from shared.auth import current_principal, require_region
 from shared.db import SessionDep
 from shared.idnumber import mask_name
 from shared.pii import vault_for
@@ -55,6 +56,8 @@ def detail(p: PersonRow) -> PersonDetail:
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=PersonPublic)
 async def register_person(body: PersonCreate, request: Request, session: SessionDep) -> PersonPublic:
+    # township staff register people of their own township only
+    require_region(current_principal(request), body.village_code or body.township_code)
     async with session.begin():
         person = await _service(request, session).register(body)
     return _public(person)

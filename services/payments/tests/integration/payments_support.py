@@ -56,7 +56,12 @@ def payments_env() -> dict[str, str]:
     }
 
 
-def new_id_number(birth: str = "19800101", county: str = "370481") -> str:
+def new_id_number(birth: str | None = None, county: str = "370481") -> str:
+    """A fresh valid ID number; unique across the test session (other services' tests share
+    the database and the topics, and one ID number is one person)."""
+    if birth is None:
+        day = dt.date(1960, 1, 1) + dt.timedelta(days=int.from_bytes(os.urandom(2), "big") % 10_000)
+        birth = day.strftime("%Y%m%d")
     first17 = f"{county}{birth}{int.from_bytes(os.urandom(2), 'big') % 1000:03d}"
     return first17 + check_character(first17)
 

@@ -1,0 +1,18 @@
+"""Who may call eligibility's routes (see shared/access.py)."""
+
+from shared.access import ALL_STAFF, FINANCE, MEDICAL, SUPERVISOR, TOWNSHIP, allow
+
+READ = ("eligibility:read",)
+
+RULES = {
+    ("POST", "/v1/determinations/preview"): allow(*ALL_STAFF, scopes=("eligibility:preview", *READ)),
+    ("GET", "/v1/determinations/{person_id}/{plan_year}"): allow(
+        TOWNSHIP, MEDICAL, FINANCE, SUPERVISOR, scopes=READ),
+    # plans are public documents: readable whatever the caller's region
+    ("GET", "/v1/plans"): allow(*ALL_STAFF, scopes=READ, regions=False),
+    ("GET", "/v1/plans/{region_code}/{plan_year}"): allow(*ALL_STAFF, scopes=READ, regions=False),
+    ("POST", "/v1/redeterminations"): allow(MEDICAL, scopes=("eligibility:redetermine",)),
+    ("GET", "/v1/redeterminations/{job_id}"): allow(MEDICAL, SUPERVISOR, scopes=READ),
+    ("POST", "/v1/simulations"): allow(MEDICAL, FINANCE, scopes=("eligibility:simulate",),
+                                       regions=False),
+}

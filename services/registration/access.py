@@ -1,0 +1,43 @@
+"""Who may call registration's routes (see shared/access.py)."""
+
+from shared.access import ALL_STAFF, DEPARTMENT, MEDICAL, SUPERVISOR, TOWNSHIP, allow
+
+READ = ("registration:read",)
+WRITE = ("registration:write",)
+read_people = allow(TOWNSHIP, MEDICAL, SUPERVISOR, scopes=READ)
+write_people = allow(TOWNSHIP, MEDICAL, scopes=WRITE)
+bureau_only = allow(MEDICAL, scopes=WRITE)
+
+RULES = {
+    ("POST", "/v1/persons"): write_people,
+    ("GET", "/v1/persons"): read_people,
+    ("POST", "/v1/persons/lookup"): allow(TOWNSHIP, MEDICAL, DEPARTMENT, scopes=READ),
+    ("GET", "/v1/persons/{person_id}"): read_people,
+    ("PATCH", "/v1/persons/{person_id}"): write_people,
+    ("GET", "/v1/persons/{person_id}/history"): allow(MEDICAL, SUPERVISOR, scopes=READ),
+    ("GET", "/v1/households/{household_id}"): read_people,
+    ("POST", "/v1/enrollments"): write_people,
+    ("POST", "/v1/enrollments/rollover"): bureau_only,
+    ("GET", "/v1/enrollments/{person_id}/{plan_year}"): read_people,
+    ("POST", "/v1/enrollments/{person_id}/{plan_year}/stop"): write_people,
+    ("PUT", "/v1/persons/{person_id}/groups"): allow(MEDICAL, DEPARTMENT, scopes=WRITE),
+    ("DELETE", "/v1/persons/{person_id}/groups/{group_code}"): allow(MEDICAL, DEPARTMENT, scopes=WRITE),
+    ("PUT", "/v1/targets/{plan_year}/{township_code}"): bureau_only,
+    ("GET", "/v1/targets/{plan_year}"): allow(TOWNSHIP, MEDICAL, SUPERVISOR, scopes=READ),
+    ("POST", "/v1/targets/{plan_year}/upload"): bureau_only,
+    # the division tree is public data
+    ("GET", "/v1/regions/{code}"): allow(*ALL_STAFF, scopes=READ, regions=False),
+    ("GET", "/v1/regions/{code}/children"): allow(*ALL_STAFF, scopes=READ, regions=False),
+    ("POST", "/v1/regions/villages"): allow(TOWNSHIP, MEDICAL, scopes=WRITE),
+    ("GET", "/v1/lists/error-reports/{report_id}"): allow(TOWNSHIP, MEDICAL, DEPARTMENT, scopes=READ),
+    # a department uploads and reads only its own lists
+    ("POST", "/v1/lists/{department}/{plan_year}"): allow(
+        MEDICAL, DEPARTMENT, scopes=("registration:lists",), department_param="department"),
+    ("GET", "/v1/lists/{department}/{plan_year}"): allow(
+        MEDICAL, DEPARTMENT, SUPERVISOR, scopes=READ, department_param="department"),
+    ("POST", "/v1/newborns"): write_people,
+    ("POST", "/v1/students/upload"): allow(TOWNSHIP, MEDICAL, DEPARTMENT, scopes=WRITE),
+    ("POST", "/v1/reference/{kind}"): bureau_only,
+    ("GET", "/v1/missing"): read_people,
+    ("GET", "/v1/duplicates"): read_people,
+}
