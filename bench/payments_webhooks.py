@@ -37,6 +37,9 @@ import asyncpg  # noqa: E402
 import orjson  # noqa: E402
 
 from services.payments.channels.standard_webhooks import signed_headers  # noqa: E402
+import wrk_load  # noqa: E402
+
+from shared.auth import ensure_dev_keypair, mint_token  # noqa: E402
 from shared.idnumber import check_character  # noqa: E402
 from shared.pii import vault_for  # noqa: E402
 from shared.settings import DEV_PII_KEY  # noqa: E402
@@ -78,10 +81,11 @@ async def _connection(port: int, make, deadline: float, lat: list[float], codes:
 
 
 def _load_process(kind: str, port: int, seconds: float, conns: int, offset: int, stride: int,
-                  start_at: float, queue: mp.Queue, payload: list[str]) -> None:  # type: ignore[type-arg]
+                  start_at: float, queue: mp.Queue, payload: list[str],  # type: ignore[type-arg]
+                  base: int = 0, headers: dict[str, str] | None = None) -> None:
     lat: list[float] = []
     codes: dict[int, int] = {}
-    counter = iter(range(offset, 10**9, stride))
+    counter = iter(range(base + offset, 10**9, stride))
     paid: list[int] = []
     if kind == "webhook":
         now = int(time.time())
@@ -99,7 +103,7 @@ def _load_process(kind: str, port: int, seconds: float, conns: int, offset: int,
         def make() -> bytes:
             n = next(counter)
             return _request("GET", f"/v1/bills?id_number={payload[n % len(payload)]}"
-                                   "&plan_year=2025", {})
+                                   "&plan_year=2025", headers or {})
 
     async def main() -> None:
         await asyncio.sleep(max(0.0, start_at - time.time()))
@@ -112,11 +116,13 @@ def _load_process(kind: str, port: int, seconds: float, conns: int, offset: int,
 
 
 def run_load(kind: str, port: int, seconds: float, procs: int, conns: int,
-             payload: list[str] | None = None) -> tuple[float, list[float], dict[int, int]]:
+             payload: list[str] | None = None, base: int = 0,
+             headers: dict[str, str] | None = None) -> tuple[float, list[float], dict[int, int]]:
     queue: mp.Queue = mp.Queue()  # type: ignore[type-arg]
     start_at = time.time() + 1.0
     workers = [mp.Process(target=_load_process, args=(kind, port, seconds, conns, i, procs,
-                                                      start_at, queue, payload or []))
+                                                      start_at, queue, payload or [], base,
+                                                      headers))
                for i in range(procs)]
     for w in workers:
         w.start()
@@ -130,6 +136,39 @@ def run_load(kind: str, port: int, seconds: float, procs: int, conns: int,
     for w in workers:
         w.join()
     return seconds, sorted(lat), codes
+
+
+def wrk_lines(kind: str, seconds: float, base: int, bill_ids: list[str],
+              headers: dict[str, str] | None) -> list[str]:
+    """Pre-built requests for wrk, each used once (webhooks signed now: 300 s tolerance)."""
+    now = int(time.time())
+    lines = []
+    for n in range(base, base + int(seconds * (5000 if kind == "webhook" else 9000))):
+        if kind == "webhook":
+            body = orjson.dumps({"type": "payment.succeeded", "data": {
+                "order_no": f"CBBENCH{n:08d}", "channel_txn_id": f"BT{n:08d}",
+                "amount_fen": 40000, "paid_at": "2024-12-01T10:00:00+08:00"}}).decode()
+            h = signed_headers(SECRET, f"msg_bench_{n}", now, body.encode())
+            h["Content-Type"] = "application/json"
+            lines.append(wrk_load.request_line("POST", f"/v1/webhooks/{CHANNEL}", h, body))
+        else:
+            lines.append(wrk_load.request_line(
+                "GET", f"/v1/bills?id_number={bill_ids[n % len(bill_ids)]}&plan_year=2025",
+                headers or {}))
+    return lines
+
+
+def load(args: argparse.Namespace, kind: str, port: int, seconds: float, bill_ids: list[str],
+         base: int = 0, headers: dict[str, str] | None = None) -> tuple[int, float, float, str]:
+    """(accepted, p50 ms, p99 ms, detail) from wrk when installed, else the Python generator."""
+    if args.load == "wrk" or (args.load == "auto" and wrk_load.available()):
+        r = wrk_load.run(f"http://127.0.0.1:{port}", wrk_lines(kind, seconds, base, bill_ids,
+                                                                headers), seconds,
+                         threads=args.procs, connections=args.procs * args.conns)
+        return r.ok, r.p50_ms, r.p99_ms, f"wrk: {r.requests} requests, {r.non_2xx} not 2xx"
+    _, lat, codes = run_load(kind, port, seconds, args.procs, args.conns, bill_ids, base, headers)
+    ok = codes.get(204 if kind == "webhook" else 200, 0)
+    return ok, pct(lat, .5), pct(lat, .99), f"python load generator: answers {codes}"
 
 
 def pct(sorted_lat: list[float], p: float) -> float:
@@ -272,6 +311,13 @@ def main() -> int:
     parser.add_argument("--procs", type=int, default=2, help="load generator processes")
     parser.add_argument("--conns", type=int, default=32, help="connections per process")
     parser.add_argument("--pgbench-seconds", type=int, default=10)
+    parser.add_argument("--defer-processing", action="store_true",
+                        help="peak mode: the HTTP workers only accept (relay on, matching off); "
+                             "matching runs after the load, then everything is counted")
+    parser.add_argument("--load", choices=("auto", "wrk", "python"), default="auto",
+                        help="load generator: wrk (Debian package) when installed, else Python")
+    parser.add_argument("--compare-seconds", type=float, default=15,
+                        help="length of each security on/off comparison run")
     args = parser.parse_args()
 
     state = ROOT / ".canbao" / "bench-payments"
@@ -285,35 +331,73 @@ def main() -> int:
         bill_ids = asyncio.run(seed(url, orders))
         port = int(subprocess.check_output([sys.executable, "-c",
             "from shared.devinfra import free_port; print(free_port())"], cwd=ROOT))
-        env = {**os.environ, **infra.env(), "PYTHONPATH": str(ROOT),
+        keys = state / "keys"
+        private_path, _, kid = ensure_dev_keypair(keys)
+        channel_token = mint_token(private_path.read_bytes(), kid, sub="bench-channel",
+                                   scopes=("payments:bills",), issuer="canbao", audience="canbao")
+        auth_headers = {"Authorization": f"Bearer {channel_token}"}
+        secured = {"CANBAO_AUTH_ENABLED": "true", "CANBAO_JWT_PUBLIC_KEYS_DIR": str(keys),
+                   "CANBAO_RATE_LIMIT_ENABLED": "true",
+                   # the limiter runs on every request but must not be what caps the figure
+                   "CANBAO_RATE_LIMITS": '{"/v1/bills": {"rate": 1000000, "burst": 1000000}}'}
+        open_env = {"CANBAO_AUTH_ENABLED": "false", "CANBAO_RATE_LIMIT_ENABLED": "false"}
+        env = {**os.environ, **infra.env(), **secured, "PYTHONPATH": str(ROOT),
                "CANBAO_LOG_LEVEL": "WARNING", "CANBAO_DATABASE_POOL_SIZE": "5",
                "CANBAO_PAYMENTS_POOL_SIZE": "16",
                "CANBAO_PAYMENTS_WEBHOOK_SECRETS": orjson.dumps({CHANNEL: [SECRET]}).decode()}
-        proc = start_service(env, port, args.workers)
+        intake_env = {**env, "CANBAO_CONSUMERS_ENABLED": "false"} if args.defer_processing else env
+        proc = start_service(intake_env, port, args.workers)
         asyncio.run(wait_http(port))
+        if args.defer_processing:
+            print("peak mode: matching deferred until after the load", flush=True)
         print(f"payments under uvicorn --workers {args.workers}; load: {args.procs} processes x "
               f"{args.conns} keep-alive connections", flush=True)
 
-        seconds, lat, codes = run_load("webhook", port, args.seconds, args.procs, args.conns)
-        accepted = codes.get(204, 0)
+        seconds = args.seconds
+        accepted, p50, p99, detail = load(args, "webhook", port, seconds, bill_ids)
         print(f"\nwebhooks: {accepted} accepted in {seconds:.0f}s = {accepted / seconds:.0f}/s; "
-              f"p50 {pct(lat, .5):.1f} ms, p99 {pct(lat, .99):.1f} ms; answers {codes}",
-              flush=True)
+              f"p50 {p50:.1f} ms, p99 {p99:.1f} ms; {detail}", flush=True)
         print(pgbench_ceiling(url, args.pgbench_seconds), "(same PostgreSQL, same moment)",
               flush=True)
+        if args.defer_processing:  # now let the matching catch up
+            proc.terminate()
+            proc.wait(30)
+            proc = start_service(env, port, args.workers)
+            asyncio.run(wait_http(port))
         counts = asyncio.run(drain_and_count(url, accepted))
-        lost = accepted - counts["notifications"]
+        # wrk stops reading when its time is up: requests in flight then (at most one per
+        # connection) were stored and answered after it stopped listening.
+        cut_off = counts["notifications"] - accepted
+        lost = max(0, -cut_off)
         doubled = max(0, counts["ledger"] - counts["notifications"])
         print(f"after the processor drained ({counts['drain_seconds']}s): {counts}")
-        print(f"lost: {lost}  doubled: {doubled}  "
-              f"(paid orders {counts['paid_orders']} == accepted {accepted}: "
-              f"{counts['paid_orders'] == accepted})", flush=True)
+        print(f"lost: {lost}  doubled: {doubled}  in flight at the cut-off: {max(0, cut_off)} "
+              f"(<= {args.procs * args.conns} connections); every stored notification paid "
+              f"exactly one order: {counts['paid_orders'] == counts['notifications']}",
+              flush=True)
 
-        seconds, lat, codes = run_load("bill", port, args.bill_seconds, args.procs, args.conns,
-                                       bill_ids)
-        ok = codes.get(200, 0)
+        seconds = args.bill_seconds
+        ok, p50, p99, detail = load(args, "bill", port, seconds, bill_ids, headers=auth_headers)
         print(f"\nbill lookups: {ok} in {seconds:.0f}s = {ok / seconds:.0f}/s; "
-              f"p50 {pct(lat, .5):.1f} ms, p99 {pct(lat, .99):.1f} ms; answers {codes}")
+              f"p50 {p50:.1f} ms, p99 {p99:.1f} ms; {detail}", flush=True)
+
+        # The cost of auth, rate limits and audit: the same paths with them on and off.
+        print("\nsecurity on vs off (same service, restarted between runs):", flush=True)
+        base = 10**7
+        for label, extra, hdrs in (("on ", secured, auth_headers), ("off", open_env, {}),
+                                   ("on ", secured, auth_headers), ("off", open_env, {})):
+            proc.terminate()
+            proc.wait(30)
+            proc = start_service({**env, **extra}, port, args.workers)
+            asyncio.run(wait_http(port))
+            w_ok, _, w99, _ = load(args, "webhook", port, args.compare_seconds, bill_ids,
+                                   base=base)
+            base += 10**7
+            b_ok, _, b99, _ = load(args, "bill", port, args.compare_seconds, bill_ids,
+                                   headers=hdrs)
+            print(f"  security {label}: webhooks {w_ok / args.compare_seconds:.0f}/s "
+                  f"(p99 {w99:.0f} ms), bill lookups {b_ok / args.compare_seconds:.0f}/s "
+                  f"(p99 {b99:.0f} ms)", flush=True)
         return 0
     finally:
         if proc is not None:

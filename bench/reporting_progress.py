@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import datetime as dt
 import random
 import sys
@@ -29,6 +30,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import asyncpg  # noqa: E402
 
 from services.registration.regions import load_regions  # noqa: E402
+# Measures the queries themselves; the cost of auth is measured by bench/payments_webhooks.py.
+os.environ.setdefault("CANBAO_AUTH_ENABLED", "false")
+
 from services.reporting.app import create_app  # noqa: E402
 from services.reporting.projections.state import CHINA, band_of  # noqa: E402
 from shared.devinfra import _asyncpg_dsn  # noqa: E402

@@ -262,8 +262,11 @@ def create_service_app(
     on_startup: Callable[[Runtime], Any] | None = None,
     access_rules: Mapping[tuple[str, str], AccessRule] | None = None,
     public_paths: Iterable[str] = (),
+    read_only_posts: Iterable[str] = (),
     security: SecuritySettings | None = None,
 ) -> FastAPI:
+    """`read_only_posts`: POST routes that change nothing (a stateless preview), kept out of
+    the audit log of writes."""
     settings = settings or get_settings()
     security = security or get_security_settings()
     if problems := security.problems_for(settings.environment):
@@ -296,7 +299,8 @@ def create_service_app(
                   dependencies=[Depends(enforce_access)])
     install_error_handlers(app)
     install_access_control(app, AccessControl.from_settings(security, rules, public))
-    app.add_middleware(_AuditMiddleware, service=name, public_paths=public)
+    app.add_middleware(_AuditMiddleware, service=name,
+                       public_paths=public | frozenset(read_only_posts))
     install_limits(app, security)  # before observability, which stays outermost
     app.add_middleware(_ObservabilityMiddleware, service=name)
 

@@ -48,6 +48,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         consumers=[consumer_spec(plans, outbox)],
         settings=settings,
         access_rules=ACCESS_RULES,
+        read_only_posts=("/v1/determinations/preview", "/v1/simulations"),
         title="Canbao eligibility",
         on_startup=on_startup,
     )
