@@ -26,6 +26,7 @@ from shared.testing.system import RunningSystem, start_system
 ROOT = Path(__file__).resolve().parent.parent
 SECRET = "whsec_" + base64.b64encode(b"walking-skeleton-test-secret-32b").decode()
 TOWNSHIP = "370481001000"  # 荆河街道, Tengzhou
+VILLAGE = "370481001001"
 
 
 KEYS = ROOT / ".canbao" / "test-keys"
@@ -82,7 +83,8 @@ async def test_registered_person_pays_and_is_counted_in_their_township(system: R
         unauthenticated = await http.post(f"{system.url('registration')}/v1/persons", json={})
         assert unauthenticated.status_code == 401
         person = await http.post(f"{system.url('registration')}/v1/persons", json={
-            "id_number": id_number, "name": "王小明", "township_code": TOWNSHIP}, headers=clerk)
+            "id_number": id_number, "name": "王小明", "township_code": TOWNSHIP,
+            "village_code": VILLAGE, "phone": "13812345678"}, headers=clerk)
         assert person.status_code == 201, person.text
         person_id = person.json()["person_id"]
         enrolled = await http.post(f"{system.url('registration')}/v1/enrollments",
@@ -98,6 +100,17 @@ async def test_registered_person_pays_and_is_counted_in_their_township(system: R
         determination = await eventually(determined)
         current = determination.get("current", determination)
         assert current["personal_fen"] == 40000
+
+        # reporting: until they pay, they are on their village's reminder list, with the phone
+        # in full for the clerk who calls them and masked for the supervisor
+        async def reminded(headers: dict[str, str]) -> dict | None:
+            r = await http.get(f"{system.url('reporting')}/v1/reminders",
+                               params={"village_code": VILLAGE, "plan_year": 2025}, headers=headers)
+            rows = [row for row in r.json().get("rows", []) if row["person_id"] == person_id]
+            return rows[0] if rows and rows[0]["phone"] else None
+
+        assert (await eventually(lambda: reminded(clerk)))["phone"] == "13812345678"
+        assert (await eventually(lambda: reminded(supervisor)))["phone"] == "138****5678"
 
         # payments: the channel looks up the bill and pays it
         async def bill() -> dict | None:

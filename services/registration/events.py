@@ -9,6 +9,7 @@ import datetime as dt
 from typing import Any
 
 from shared import topics
+from shared.pii import PiiVault
 
 PERSON_REGISTERED = "registration.person_registered.v1"
 PERSON_CHANGED = "registration.person_changed.v1"
@@ -23,7 +24,9 @@ def _iso(value: dt.date | None) -> str | None:
     return value.isoformat() if value else None
 
 
-def person_payload(p: Any) -> dict[str, Any]:
+def person_payload(p: Any, vault: PiiVault | None = None) -> dict[str, Any]:
+    """`phone_enc`: the phone number sealed with the PII key (shared/pii.py), for the services
+    that hold the key to show it to the staff who call people (reporting's reminder lists)."""
     return {
         "person_id": str(p.id),
         "revision": p.revision,
@@ -36,6 +39,7 @@ def person_payload(p: Any) -> dict[str, Any]:
         "township_code": p.township_code,
         "village_code": p.village_code,
         "household_id": str(p.household_id) if p.household_id else None,
+        "phone_enc": vault.encrypt(p.phone) if vault is not None and p.phone else None,
     }
 
 

@@ -225,7 +225,7 @@ def _prepare_all(path: Path, out: queue.Queue[Any], stop: threading.Event, vault
                                         r.household_number, r.relation_to_head,
                                         person.county_code, r.township_code, r.village_code))
                         payloads.append((topic, events.PERSON_REGISTERED,
-                                         events.person_payload(person), str(person.id)))
+                                         events.person_payload(person, vault), str(person.id)))
                 out.put(_Prepared(rows, stream.tell(), batch.errors, hashes, records,
                                   outbox_records(outbox, payloads)))
         out.put(None)

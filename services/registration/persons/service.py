@@ -147,5 +147,5 @@ class PersonService:
     async def _publish(self, event_type: str, person: PersonRow) -> None:
         await self.outbox.add(
             self.session, topic=events.TOPIC_OF[event_type], event_type=event_type,
-            data=events.person_payload(person), key=str(person.id), subject=str(person.id),
+            data=events.person_payload(person, self.vault), key=str(person.id), subject=str(person.id),
         )

@@ -39,7 +39,7 @@ async def unpaid_in_village(session: AsyncSession, village_code: str, plan_year:
             SELECT person_id, min(situation) AS situation FROM candidates GROUP BY person_id
         )
         SELECT c.person_id, c.situation, coalesce(p.name_masked, '') AS name_masked,
-               coalesce(p.id_number_masked, '') AS id_number_masked,
+               coalesce(p.id_number_masked, '') AS id_number_masked, p.phone_enc,
                y.band, r.reason, r.note, r.recorded_at
         FROM people c
         LEFT JOIN {S}.person_years y ON y.person_id = c.person_id AND y.plan_year = :y

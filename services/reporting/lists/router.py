@@ -11,8 +11,10 @@ from pydantic import BaseModel, Field
 from services.reporting.exports import file_response
 from services.reporting.lists import service
 from services.reporting.templating import templates
+from shared.auth import current_principal
 from shared.db import SessionDep
 from shared.errors import Invalid
+from shared.pii import vault_for
 
 router = APIRouter(prefix="/v1", tags=["lists"])
 
@@ -38,10 +40,16 @@ async def get_publicity_list(
 
 @router.get("/reminders", response_model=None)
 async def get_reminders(
-    session: SessionDep, village_code: VillageCode, plan_year: PlanYear,
+    request: Request, session: SessionDep, village_code: VillageCode, plan_year: PlanYear,
     format: Literal["json", "csv", "xlsx"] = "json",  # noqa: A002
 ) -> dict[str, Any] | Response:
-    data = await service.reminder_list(session, village_code, plan_year)
+    """Phones in full for the staff who call people (township staff, the medical insurance
+    bureau, administrators); masked for everyone else."""
+    principal = current_principal(request)
+    data = await service.reminder_list(
+        session, village_code, plan_year,
+        vault=vault_for(request.app.state.settings.pii_key),
+        full_phones=principal.role in service.PHONE_ROLES)
     if format == "json":
         return data
     return file_response([service.reminder_table(data)], format,

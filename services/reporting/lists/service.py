@@ -14,7 +14,9 @@ from services.reporting.names import region_name
 from services.reporting.plans import plan_for
 from services.reporting.progress.service import today_in_china
 from shared.errors import Invalid, NotFound
+from shared.idnumber import mask_phone
 from shared.money import fen_to_yuan
+from shared.pii import PiiVault
 
 REASONS = {
     "worker_away": "外出务工",
@@ -82,15 +84,28 @@ def publicity_table(data: dict[str, Any]) -> Table:
     )
 
 
-async def reminder_list(session: AsyncSession, village_code: str, plan_year: int
+PHONE_ROLES = frozenset({"township_staff", "medical_insurance_officer", "administrator"})
+
+
+def _phone(sealed: str | None, vault: PiiVault | None, full: bool) -> str | None:
+    if not sealed or vault is None:
+        return None
+    try:
+        phone = vault.decrypt(sealed)
+    except Exception:  # sealed with another key: show nothing rather than fail the list
+        return None
+    return phone if full else mask_phone(phone)
+
+
+async def reminder_list(session: AsyncSession, village_code: str, plan_year: int, *,
+                        vault: PiiVault | None = None, full_phones: bool = False,
                         ) -> dict[str, Any]:
     people = await repo.unpaid_in_village(session, village_code, plan_year)
     rows = [{
         "no": i, "person_id": str(p["person_id"]), "name": p["name_masked"],
         "id_number": p["id_number_masked"], "situation": p["situation"],
         "situation_name": SITUATIONS[p["situation"]],
-        # Events carry no phone numbers; staff with the right role read them in registration.
-        "phone": None,
+        "phone": _phone(p["phone_enc"], vault, full_phones),
         "reason": p["reason"], "reason_name": REASONS.get(p["reason"] or "", ""),
         "note": p["note"],
         "recorded_at": p["recorded_at"].isoformat() if p["recorded_at"] else None,
@@ -99,8 +114,7 @@ async def reminder_list(session: AsyncSession, village_code: str, plan_year: int
         "village_code": village_code, "village_name": region_name(village_code),
         "plan_year": plan_year, "count": len(rows),
         "without_reason": sum(1 for r in rows if not r["reason"]),
-        "phone_source": "registration (GET /v1/persons/{person_id}, staff role); "
-                        "not carried by events",
+        "phones": "in full" if full_phones else "masked",
         "rows": rows,
     }
 
