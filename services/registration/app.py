@@ -5,7 +5,6 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from services.registration.access import RULES as ACCESS_RULES
-from services.registration.common import MAX_UPLOAD_BYTES, BodySizeLimit
 from services.registration.enrollments.router import router as enrollments
 from services.registration.intake.router import router as intake
 from services.registration.lists.router import router as lists
@@ -15,19 +14,24 @@ from services.registration.persons.router import router as persons
 from services.registration.reference.router import router as reference
 from services.registration.regions.router import router as regions
 from services.registration.targets.router import router as targets
+from shared.security_settings import get_security_settings
 from shared.service import create_service_app
 from shared.settings import Settings
 
 
 def create_app(settings: Settings | None = None, *,
-               max_upload_bytes: int = MAX_UPLOAD_BYTES) -> FastAPI:
+               max_upload_bytes: int | None = None) -> FastAPI:
+    """`max_upload_bytes` overrides CANBAO_MAX_UPLOAD_BYTES (the shared body-size limit)."""
+    security = get_security_settings()
+    if max_upload_bytes is not None:
+        security = security.model_copy(update={"max_upload_bytes": max_upload_bytes})
     app = create_service_app(
         "registration",
         routers=[persons, households, enrollments, memberships, targets, regions, lists, intake,
                  reference],
         settings=settings,
+        security=security,
         access_rules=ACCESS_RULES,
         title="Canbao registration",
     )
-    app.add_middleware(BodySizeLimit, limit=max_upload_bytes)
     return app

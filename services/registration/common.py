@@ -92,52 +92,6 @@ def decode_cursor(cursor: str | None) -> Any:
         raise Invalid("cursor is not valid", field="cursor", code="invalid_cursor") from None
 
 
-class BodySizeLimit:
-    """Refuse request bodies above `limit` bytes with 413, by Content-Length or while
-    streaming (a chunked upload without a length is counted as it arrives)."""
-
-    def __init__(self, app: Any, limit: int = MAX_UPLOAD_BYTES) -> None:
-        self.app = app
-        self.limit = limit
-
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        length = next((v for k, v in scope["headers"] if k == b"content-length"), None)
-        if length is not None and length.isdigit() and int(length) > self.limit:
-            await _too_large(send, self.limit)
-            return
-        seen = 0
-
-        async def counting_receive() -> dict[str, Any]:
-            nonlocal seen
-            message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > self.limit:
-                    raise _TooLarge
-            return message
-
-        try:
-            await self.app(scope, counting_receive, send)
-        except _TooLarge:
-            await _too_large(send, self.limit)
-
-
-class _TooLarge(Exception):
-    pass
-
-
-async def _too_large(send: Any, limit: int) -> None:
-    body = orjson.dumps({"error": {"code": "upload_too_large",
-                                   "message": f"request body larger than {limit} bytes"}})
-    await send({"type": "http.response.start", "status": 413,
-                "headers": [(b"content-type", b"application/json"),
-                            (b"content-length", str(len(body)).encode())]})
-    await send({"type": "http.response.body", "body": body})
-
-
 def id_numbers_in(content: bytes, spec: Any, filename: str | None) -> set[str]:
     """The ID numbers in an upload's 身份证号 column (a first pass, to look names up at once)."""
     from services.registration.uploads.identity import normalise_id_text
