@@ -84,8 +84,11 @@ async def test_events_to_api_exports_and_rebuild(infra: TestInfra) -> None:
         assert csv.content.startswith(b"\xef\xbb\xbf")
         assert "排名,镇（街道）,区划代码,任务数" in csv.content.decode("utf-8-sig")
 
-        pub = await client.get(f"/v1/publicity-lists?village_code={village}&plan_year={YEAR}"
-                               "&format=xlsx")
+        # person events travel on their own topic: wait until the list has caught up with them
+        publicity = f"/v1/publicity-lists?village_code={village}&plan_year={YEAR}"
+        await wait_for(client, publicity, lambda b: b["rows"] and all(
+            r["id_number"] and r["name"] for r in b["rows"]))
+        pub = await client.get(publicity + "&format=xlsx")
         sheet = load_workbook(io.BytesIO(pub.content)).active
         assert sheet.cell(3, 2).value == "姓名" and sheet.cell(4, 3).value == "370481********123X"
         html = await client.get(f"/v1/publicity-lists?village_code={village}&plan_year={YEAR}"
