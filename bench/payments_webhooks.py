@@ -171,6 +171,53 @@ def load(args: argparse.Namespace, kind: str, port: int, seconds: float, bill_id
     return ok, pct(lat, .5), pct(lat, .99), f"python load generator: answers {codes}"
 
 
+def tree_cpu(root: int) -> float:
+    """CPU seconds used by a process and its descendants, the reaped ones included (Linux
+    /proc). Unlike a rate, CPU per request hardly moves when other work shares the cores."""
+    stats: dict[int, list[str]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                raw = (entry / "stat").read_text()
+            except OSError:
+                continue
+            stats[int(entry.name)] = raw[raw.rindex(")") + 2:].split()
+    children: dict[int, list[int]] = {}
+    for pid, fields in stats.items():
+        children.setdefault(int(fields[1]), []).append(pid)
+    total, todo = 0, [root]
+    while todo:
+        pid = todo.pop()
+        if pid in stats:  # utime, stime, cutime, cstime
+            total += sum(int(v) for v in stats[pid][11:15])
+            todo.extend(children.get(pid, ()))
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def postmaster_pid(url: str) -> int:
+    async def data_dir() -> str:
+        conn = await asyncpg.connect(url)
+        try:
+            return await conn.fetchval("SHOW data_directory")
+        finally:
+            await conn.close()
+    return int((Path(asyncio.run(data_dir())) / "postmaster.pid").read_text().split()[0])
+
+
+class CpuMeter:
+    """CPU milliseconds per request of the service (its uvicorn workers) and of PostgreSQL."""
+
+    def __init__(self, service_pid: int, pg_pid: int) -> None:
+        self.pids = (service_pid, pg_pid)
+        self.start = tuple(tree_cpu(p) for p in self.pids)
+
+    def per_request(self, requests: int) -> str:
+        used = [tree_cpu(p) - s for p, s in zip(self.pids, self.start, strict=True)]
+        n = max(requests, 1)
+        return f"CPU per request: service {used[0] * 1000 / n:.2f} ms, " \
+               f"PostgreSQL {used[1] * 1000 / n:.2f} ms"
+
+
 def pct(sorted_lat: list[float], p: float) -> float:
     return sorted_lat[min(len(sorted_lat) - 1, int(len(sorted_lat) * p))] * 1000 if sorted_lat else 0
 
@@ -317,7 +364,9 @@ def main() -> int:
     parser.add_argument("--load", choices=("auto", "wrk", "python"), default="auto",
                         help="load generator: wrk (Debian package) when installed, else Python")
     parser.add_argument("--compare-seconds", type=float, default=15,
-                        help="length of each security on/off comparison run")
+                        help="length of each on/off comparison run")
+    parser.add_argument("--compare-pairs", type=int, default=2,
+                        help="on/off pairs per comparison (0: none)")
     args = parser.parse_args()
 
     state = ROOT / ".canbao" / "bench-payments"
@@ -354,9 +403,12 @@ def main() -> int:
               f"{args.conns} keep-alive connections", flush=True)
 
         seconds = args.seconds
+        pg_pid = postmaster_pid(url)
+        meter = CpuMeter(proc.pid, pg_pid)
         accepted, p50, p99, detail = load(args, "webhook", port, seconds, bill_ids)
         print(f"\nwebhooks: {accepted} accepted in {seconds:.0f}s = {accepted / seconds:.0f}/s; "
               f"p50 {p50:.1f} ms, p99 {p99:.1f} ms; {detail}", flush=True)
+        print("  " + meter.per_request(accepted), flush=True)
         print(pgbench_ceiling(url, args.pgbench_seconds), "(same PostgreSQL, same moment)",
               flush=True)
         if args.defer_processing:  # now let the matching catch up
@@ -377,27 +429,44 @@ def main() -> int:
               flush=True)
 
         seconds = args.bill_seconds
+        meter = CpuMeter(proc.pid, pg_pid)
         ok, p50, p99, detail = load(args, "bill", port, seconds, bill_ids, headers=auth_headers)
         print(f"\nbill lookups: {ok} in {seconds:.0f}s = {ok / seconds:.0f}/s; "
               f"p50 {p50:.1f} ms, p99 {p99:.1f} ms; {detail}", flush=True)
+        print("  " + meter.per_request(ok), flush=True)
 
-        # The cost of auth, rate limits and audit: the same paths with them on and off.
-        print("\nsecurity on vs off (same service, restarted between runs):", flush=True)
+        # What the peak-season switches bring (fast lane, group commit; pool reset skipped
+        # either way), then the cost of auth, rate limits and audit: alternating on/off runs
+        # of the same paths, the service restarted between runs.
+        plain = {"CANBAO_PAYMENTS_FAST_LANE": "false", "CANBAO_PAYMENTS_GROUP_COMMIT": "false"}
+        peak = {"CANBAO_PAYMENTS_FAST_LANE": "true", "CANBAO_PAYMENTS_GROUP_COMMIT": "true"}
         base = 10**7
-        for label, extra, hdrs in (("on ", secured, auth_headers), ("off", open_env, {}),
-                                   ("on ", secured, auth_headers), ("off", open_env, {})):
-            proc.terminate()
-            proc.wait(30)
-            proc = start_service({**env, **extra}, port, args.workers)
-            asyncio.run(wait_http(port))
-            w_ok, _, w99, _ = load(args, "webhook", port, args.compare_seconds, bill_ids,
-                                   base=base)
-            base += 10**7
-            b_ok, _, b99, _ = load(args, "bill", port, args.compare_seconds, bill_ids,
-                                   headers=hdrs)
-            print(f"  security {label}: webhooks {w_ok / args.compare_seconds:.0f}/s "
-                  f"(p99 {w99:.0f} ms), bill lookups {b_ok / args.compare_seconds:.0f}/s "
-                  f"(p99 {b99:.0f} ms)", flush=True)
+        for title, pairs in (
+            ("fast lane and group commit on vs off", (("on ", {**secured, **peak}),
+                                                      ("off", {**secured, **plain}))),
+            ("security on vs off", (("on ", secured), ("off", open_env))),
+        ):
+            print(f"\n{title} (same service, restarted between runs):", flush=True)
+            for label, extra in pairs * args.compare_pairs:
+                hdrs = auth_headers if extra.get("CANBAO_AUTH_ENABLED") == "true" else {}
+                proc.terminate()
+                proc.wait(30)
+                # intake only (matching off), so that CPU per request is the request path's
+                proc = start_service({**env, **extra, "CANBAO_CONSUMERS_ENABLED": "false"},
+                                     port, args.workers)
+                asyncio.run(wait_http(port))
+                meter = CpuMeter(proc.pid, pg_pid)
+                w_ok, _, w99, _ = load(args, "webhook", port, args.compare_seconds, bill_ids,
+                                       base=base)
+                w_cpu = meter.per_request(w_ok)
+                base += 10**7
+                meter = CpuMeter(proc.pid, pg_pid)
+                b_ok, _, b99, _ = load(args, "bill", port, args.compare_seconds, bill_ids,
+                                       headers=hdrs)
+                print(f"  {label}: webhooks {w_ok / args.compare_seconds:.0f}/s "
+                      f"(p99 {w99:.0f} ms; {w_cpu}), bill lookups "
+                      f"{b_ok / args.compare_seconds:.0f}/s (p99 {b99:.0f} ms; "
+                      f"{meter.per_request(b_ok)})", flush=True)
         return 0
     finally:
         if proc is not None:

@@ -29,7 +29,8 @@ API
              cache_size=10000)                      .from_settings(SecuritySettings)
     Verifier.verify(token) -> Principal              raises Unauthorized
     Verifier.authenticate(authorization_header) -> Principal   ("Bearer <token>")
-    Principal.can_see_region(code) / .can_read_full_id_number / .has_scope(scope)
+    Principal.can_see_region(code) / .sees_all_regions / .region_filter /
+        .can_read_full_id_number / .has_scope(scope)
     AccessRule(roles, scopes, region_params=(...), department_param=None)
     authorize(principal, rule, path_params, query_params)   raises Forbidden
         codes: forbidden_role (staff role not allowed), forbidden_scope (system caller without
@@ -212,6 +213,19 @@ class Principal:
         if self._prefix is None:
             return self.kind == "system"
         return target.startswith(self._prefix)
+
+    @property
+    def sees_all_regions(self) -> bool:
+        """True for a nationwide principal (region 000000) and a system caller without a
+        region claim: no region check can refuse them (services skip loading rows for it)."""
+        return self._prefix == "" or (self._prefix is None and self.kind == "system")
+
+    @property
+    def region_filter(self) -> str | None:
+        """What lists filter their rows on, in SQL: None when this principal sees every
+        region, else the digits every region code inside its region starts with
+        (`WHERE code LIKE :prefix || '%'`; the digits hold no LIKE wildcards)."""
+        return None if self.sees_all_regions else self._prefix
 
     @property
     def can_read_full_id_number(self) -> bool:

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared.events import CloudEvent, MalformedEvent
@@ -58,24 +59,59 @@ class EventRouter:
             await handler(session, event)
 
 
+_TRANSIENT_NAMES = frozenset({
+    "ConnectionDoesNotExistError",
+    "CannotConnectNowError",
+    "ConnectionFailureError",
+    "InterfaceError",
+    "AdminShutdownError",
+    "CrashShutdownError",
+    "TooManyConnectionsError",
+    # asyncpg's "cannot switch to state N; another operation is in progress": a connection
+    # still consuming the error of a server that went away (seen while PostgreSQL restarted)
+    "InternalClientError",
+    # Concurrency conflicts: retrying the same batch is the cure, not the dead-letter topic.
+    "DeadlockDetectedError",
+    "SerializationError",
+})
+# SQLSTATEs of a server that is away, going away, coming back or overloaded, and of
+# concurrency conflicts: class 08 (connection exception), class 53 (insufficient resources),
+# 57P01 admin shutdown, 57P02 crash shutdown, 57P03 cannot connect now ("the database system
+# is starting up / shutting down"), 40001 serialization failure, 40P01 deadlock.
+_TRANSIENT_SQLSTATES = ("08", "53", "57P01", "57P02", "57P03", "40001", "40P01")
+
+
+def _causes(exc: BaseException) -> list[BaseException]:
+    """The exception, the driver error SQLAlchemy wraps (`orig`) and what that was raised from:
+    SQLAlchemy's asyncpg adapter turns asyncpg's CannotConnectNowError, AdminShutdownError,
+    DeadlockDetectedError... into one generic `Error` class, keeping the original as the cause."""
+    seen: list[BaseException] = []
+    todo: list[BaseException | None] = [exc]
+    while todo and len(seen) < 8:
+        e = todo.pop(0)
+        if e is None or any(e is s for s in seen):
+            continue
+        seen.append(e)
+        todo += [getattr(e, "orig", None), e.__cause__]
+    return seen
+
+
 def is_transient(exc: BaseException) -> bool:
     """Database or network unavailable, or a concurrency conflict: retry, never dead-letter."""
-    if isinstance(exc, OperationalError | InterfaceError | ConnectionError | OSError | TimeoutError):
+    if isinstance(exc, OperationalError | InterfaceError | ConnectionError | OSError | TimeoutError
+                  | PoolTimeoutError):  # the last: every pooled connection busy for too long
         return True
     if isinstance(exc, DBAPIError) and exc.connection_invalidated:
         return True
-    name = type(getattr(exc, "orig", exc)).__name__
-    return name in {
-        "ConnectionDoesNotExistError",
-        "CannotConnectNowError",
-        "ConnectionFailureError",
-        "InterfaceError",
-        "AdminShutdownError",
-        "TooManyConnectionsError",
-        # Concurrency conflicts: retrying the same batch is the cure, not the dead-letter topic.
-        "DeadlockDetectedError",
-        "SerializationError",
-    }
+    for e in _causes(exc):
+        if type(e).__name__ in _TRANSIENT_NAMES:
+            return True
+        if isinstance(e, ConnectionError | OSError | TimeoutError):
+            return True
+        sqlstate = getattr(e, "sqlstate", None) or getattr(e, "pgcode", None)
+        if isinstance(sqlstate, str) and sqlstate.startswith(_TRANSIENT_SQLSTATES):
+            return True
+    return False
 
 
 @dataclass
@@ -97,6 +133,7 @@ class InboxConsumer:
         dlt_producer: AIOKafkaProducer,
         max_failures: int = 3,
         service: str | None = None,
+        parallel_partitions: int = 1,
     ) -> None:
         self.name = name
         self.schema = schema
@@ -106,6 +143,10 @@ class InboxConsumer:
         self.consumer_factory = consumer_factory
         self.dlt_producer = dlt_producer
         self.max_failures = max_failures
+        # Partitions of one poll applied side by side, each in its own transaction (order is
+        # per partition, so this keeps it): a handler that waits on the database for most of
+        # its time (the payments processor) then goes several times faster.
+        self.parallel_partitions = max(1, parallel_partitions)
         self.service = service or schema
         self.dlt_topic = dead_letter_topic(name)
         self.applied = 0
@@ -130,10 +171,8 @@ class InboxConsumer:
                 backoff = 0.5
                 while not stop.is_set():
                     batches = await consumer.getmany(timeout_ms=200)
-                    for tp, records in batches.items():
-                        if stop.is_set():
-                            break  # uncommitted: redelivered to whoever takes the partition
-                        await self._process_partition(consumer, tp, records, stop)
+                    if batches and not stop.is_set():
+                        await self._process_poll(consumer, batches, stop)
                     await self._report_lag(consumer)
             except asyncio.CancelledError:
                 raise
@@ -157,13 +196,38 @@ class InboxConsumer:
                 lag += max(0, highwater - await consumer.position(tp))
         CONSUMER_LAG.labels(self.service, self.name).set(lag)
 
+    async def _process_poll(self, consumer: AIOKafkaConsumer,
+                            batches: dict[TopicPartition, list[ConsumerRecord]],
+                            stop: asyncio.Event) -> None:
+        """Apply one poll's records, partitions side by side (at most `parallel_partitions`
+        at once), then commit the offsets of every partition that was applied. A partition
+        left unapplied (stopping while the database is away) keeps its offset: redelivered."""
+        gate = asyncio.Semaphore(self.parallel_partitions)
+
+        async def one(tp: TopicPartition, records: list[ConsumerRecord]) -> int | None:
+            async with gate:
+                if stop.is_set():
+                    return None  # uncommitted: redelivered to whoever takes the partition
+                return await self._process_partition(tp, records, stop)
+
+        items = list(batches.items())
+        outcomes = await asyncio.gather(*(one(tp, records) for tp, records in items),
+                                        return_exceptions=True)
+        offsets = {tp: o for (tp, _), o in zip(items, outcomes, strict=True)
+                   if isinstance(o, int)}
+        if offsets:
+            await consumer.commit(offsets)
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException):
+                raise outcome
+
     async def _process_partition(
         self,
-        consumer: AIOKafkaConsumer,
         tp: TopicPartition,
         records: list[ConsumerRecord],
         stop: asyncio.Event,
-    ) -> None:
+    ) -> int | None:
+        """Apply one partition's records; the offset to commit, or None to leave it."""
         decoded: list[Decoded] = []
         for record in records:
             try:
@@ -181,13 +245,13 @@ class InboxConsumer:
                 if is_transient(exc):
                     log.warning("consumer %s: database unavailable (%s); retrying", self.name, exc)
                     if stop.is_set():
-                        return  # offsets not committed: redelivered later
+                        return None  # offsets not committed: redelivered later
                     await _sleep_or_stop(stop, backoff)
                     backoff = min(backoff * 2, 10.0)
                     continue
                 await self._apply_one_by_one(decoded, stop)
                 break
-        await consumer.commit({tp: records[-1].offset + 1})
+        return records[-1].offset + 1
 
     async def _apply(self, items: Sequence[Decoded]) -> None:
         if not items:

@@ -286,7 +286,23 @@ class OutboxRelay:
                 log.warning("outbox relay %s: %s; retrying in %.1fs", self.schema, exc, backoff)
                 await _sleep_or_stop(stop, backoff)
                 backoff = min(backoff * 2, self.max_backoff)
+        await self.drain()
         await self.release()
+
+    async def drain(self, seconds: float = 5.0) -> int:
+        """At shutdown: publish what is still unsent in this relay's shards (what the last
+        requests and consumer batches wrote since the last poll), for at most `seconds`.
+        Skipped while the broker or the database is away: the rows wait for the next relay."""
+        if not self.healthy:
+            return 0
+        published = 0
+        try:
+            async with asyncio.timeout(seconds):
+                while n := await self.run_once():
+                    published += n
+        except Exception as exc:  # timeout, broker or database gone meanwhile
+            log.info("outbox relay %s: stopped draining: %r", self.schema, exc)
+        return published
 
     async def release(self) -> None:
         """Give the leases back at shutdown so another relay takes over at once."""

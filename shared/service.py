@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
@@ -28,11 +29,12 @@ from shared.auth import (
     install_access_control,
 )
 from shared.db import make_engine, make_sessionmaker, ping
-from shared.errors import install_error_handlers
+from shared.errors import Invalid, install_error_handlers
 from shared.inbox import Handler, InboxConsumer
 from shared.kafka import broker_reachable, ensure_topics, make_consumer, make_producer
 from shared.migrations import current_revision, head_revision
 from shared.observability import REQUEST_LATENCY, correlation_id, new_correlation_id
+from shared.openapi import document_errors
 from shared.limits import install_limits
 from shared.outbox import Outbox, OutboxRelay
 from shared.security_settings import SecuritySettings, get_security_settings
@@ -47,6 +49,11 @@ class ConsumerSpec:
     name: str
     topics: tuple[str, ...]
     handler: Handler
+    # Apply the partitions of one poll side by side (settings.consumer_parallel_partitions at
+    # once) instead of one after the other. Only for a handler whose events of different keys
+    # never meet in the same rows without a lock: events of one key stay in order either way,
+    # but two keys' transactions no longer see each other's writes.
+    parallel: bool = False
 
 
 @dataclass
@@ -63,7 +70,11 @@ class Runtime:
     relay: OutboxRelay | None = None
     consumers: list[InboxConsumer] = field(default_factory=list)
     stop: asyncio.Event = field(default_factory=asyncio.Event)
+    # set after the consumers have stopped: the relay then publishes what they and the last
+    # requests wrote, and ends
+    relay_stop: asyncio.Event = field(default_factory=asyncio.Event)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    consumer_tasks: list[asyncio.Task[None]] = field(default_factory=list)
     bus_ready: bool = False
 
     @property
@@ -107,7 +118,8 @@ class Runtime:
                 lease_seconds=s.relay_lease_seconds,
                 max_backoff=s.relay_max_backoff_seconds,
             )
-            workers.append(asyncio.create_task(self.relay.run(self.stop), name=f"{self.name}-relay"))
+            workers.append(asyncio.create_task(self.relay.run(self.relay_stop),
+                                               name=f"{self.name}-relay"))
         if s.consumers_enabled:
             for spec in self.consumer_specs:
                 consumer = InboxConsumer(
@@ -115,18 +127,33 @@ class Runtime:
                     sessions=self.sessions,
                     consumer_factory=lambda spec=spec: make_consumer(s, spec.name, spec.topics),
                     dlt_producer=producer, max_failures=s.consumer_max_failures, service=self.name,
+                    parallel_partitions=s.consumer_parallel_partitions if spec.parallel else 1,
                 )
                 self.consumers.append(consumer)
-                workers.append(asyncio.create_task(consumer.run(self.stop), name=spec.name))
+                task = asyncio.create_task(consumer.run(self.stop), name=spec.name)
+                self.consumer_tasks.append(task)
+                workers.append(task)
         self.bus_ready = True
         await asyncio.gather(*workers)
 
     async def shutdown(self, timeout: float = 15.0) -> None:
-        """Stop taking new work, let in-flight batches finish, then close connections."""
+        """Stop taking new work and finish what is in flight, within `timeout` seconds:
+        uvicorn has already answered the requests in flight; the consumers finish the batch
+        in hand (applied and its offsets committed, or left uncommitted for redelivery) and
+        leave their groups; then the relay publishes what the requests and those last batches
+        wrote and gives its shards back. Then connections are closed."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
         self.stop.set()
+        if self.consumer_tasks:
+            await asyncio.wait(self.consumer_tasks, timeout=timeout / 2)
+        self.relay_stop.set()
         if self.tasks:
-            done, pending = await asyncio.wait(self.tasks, timeout=timeout)
+            done, pending = await asyncio.wait(self.tasks,
+                                               timeout=max(0.1, deadline - loop.time()))
             for task in pending:
+                log.warning("%s: %s did not finish in time; cancelled", self.name,
+                            task.get_name())
                 task.cancel()
             for task in done:
                 if not task.cancelled() and task.exception():
@@ -187,20 +214,50 @@ class _ObservabilityMiddleware:
             correlation_id.reset(token)
 
 
+@dataclass(frozen=True)
+class AuditedRead:
+    """A read that is audited like a write (the full ID number, for one): every call, whatever
+    its outcome, lands in the audit log as `action` on `resource` (a template filled from the
+    route's path parameters, e.g. "person/{person_id}"). A handler that writes its own entry
+    (in the transaction that reads the data) sets `request.state.audit_recorded = True`; the
+    middleware then records nothing more, and otherwise records the refusal or failure."""
+
+    action: str
+    resource: str
+
+
+def _template_regex(template: str) -> re.Pattern[str]:
+    parts = re.split(r"\{[^}/]+\}", template)
+    return re.compile("[^/]+".join(re.escape(p) for p in parts) + r"\Z")
+
+
 class _AuditMiddleware:
     """Every write (POST, PUT, PATCH, DELETE) on a token-protected route lands in the service's
     append-only audit log: who, what, when, from where, and how it ended. Public routes
-    (channel webhooks) keep their own record: the raw notification is stored before answering."""
+    (channel webhooks) keep their own record: the raw notification is stored before answering.
+    GET routes named in `audited_reads` are recorded too (see AuditedRead)."""
 
     WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
-    def __init__(self, app: Any, service: str, public_paths: frozenset[str]) -> None:
+    def __init__(self, app: Any, service: str, public_paths: frozenset[str],
+                 audited_reads: Mapping[str, AuditedRead] | None = None) -> None:
         self.app = app
         self.service = service
         self.public_paths = public_paths
+        self.audited_reads = dict(audited_reads or {})
+        # matched against the raw path before routing, so other GETs cost one regex at most
+        self._read_paths = (re.compile("|".join(f"(?:{_template_regex(t).pattern})"
+                                                for t in self.audited_reads))
+                            if self.audited_reads else None)
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] != "http" or scope["method"] not in self.WRITES:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        method = scope["method"]
+        if method not in self.WRITES and not (
+                method in ("GET", "HEAD") and self._read_paths is not None
+                and self._read_paths.match(scope["path"])):
             await self.app(scope, receive, send)
             return
         status = {"code": 500}
@@ -215,10 +272,20 @@ class _AuditMiddleware:
         finally:
             route = scope.get("route")
             template = getattr(route, "path_format", None) or scope["path"]
-            if template not in self.public_paths:
-                await self._record(scope, template, status["code"])
+            if method in self.WRITES:
+                if template not in self.public_paths:
+                    await self._record(scope, template, status["code"])
+            elif (read := self.audited_reads.get(template)) is not None and \
+                    not scope.get("state", {}).get("audit_recorded"):
+                try:
+                    resource = read.resource.format(**scope.get("path_params", {}))
+                except (KeyError, IndexError, ValueError):
+                    resource = scope["path"]
+                await self._record(scope, template, status["code"], action=read.action,
+                                   resource=resource)
 
-    async def _record(self, scope: dict[str, Any], template: str, code: int) -> None:
+    async def _record(self, scope: dict[str, Any], template: str, code: int, *,
+                      action: str | None = None, resource: str | None = None) -> None:
         principal = scope.get("state", {}).get("principal")
         outcome = "ok" if code < 400 else "denied" if code in (401, 403) else "failed"
         client = scope.get("client")
@@ -227,7 +294,8 @@ class _AuditMiddleware:
             async with runtime.engine.begin() as conn:
                 await audit.record(
                     conn, self.service, actor=principal or "anonymous",
-                    action=f"{scope['method']} {template}", resource=scope["path"],
+                    action=action or f"{scope['method']} {template}",
+                    resource=resource or scope["path"],
                     outcome=outcome, client_ip=client[0] if client else None,
                     details={"status": code},
                 )
@@ -245,8 +313,12 @@ def _audit_router(service: str) -> APIRouter:
         limit: int = Query(100, ge=1, le=1000), cursor: str | None = None,
     ) -> dict[str, Any]:
         async with request.app.state.runtime.engine.connect() as conn:
-            page = await audit.query(conn, service, actor=actor, action=action, limit=limit,
-                                     cursor=cursor)
+            try:
+                page = await audit.query(conn, service, actor=actor, action=action, limit=limit,
+                                         cursor=cursor)
+            except audit.InvalidCursor:
+                raise Invalid("cursor is not valid", field="cursor",
+                              code="invalid_cursor") from None
         return {"entries": [e.__dict__ for e in page.entries], "next_cursor": page.next_cursor}
 
     return router
@@ -263,10 +335,12 @@ def create_service_app(
     access_rules: Mapping[tuple[str, str], AccessRule] | None = None,
     public_paths: Iterable[str] = (),
     read_only_posts: Iterable[str] = (),
+    audited_reads: Mapping[str, AuditedRead] | None = None,
     security: SecuritySettings | None = None,
 ) -> FastAPI:
     """`read_only_posts`: POST routes that change nothing (a stateless preview), kept out of
-    the audit log of writes."""
+    the audit log of writes. `audited_reads`: GET route templates recorded in the audit log
+    like writes (see AuditedRead)."""
     settings = settings or get_settings()
     security = security or get_security_settings()
     if problems := security.problems_for(settings.environment):
@@ -298,9 +372,11 @@ def create_service_app(
     app = FastAPI(title=title or f"Canbao {name}", version="0.1.0", lifespan=lifespan,
                   dependencies=[Depends(enforce_access)])
     install_error_handlers(app)
+    document_errors(app, public)  # the OpenAPI document shows the errors as we answer them
     install_access_control(app, AccessControl.from_settings(security, rules, public))
     app.add_middleware(_AuditMiddleware, service=name,
-                       public_paths=public | frozenset(read_only_posts))
+                       public_paths=public | frozenset(read_only_posts),
+                       audited_reads=audited_reads)
     install_limits(app, security)  # before observability, which stays outermost
     app.add_middleware(_ObservabilityMiddleware, service=name)
 

@@ -40,6 +40,9 @@ class Settings(BaseSettings):
     consumers_enabled: bool = True
     consumer_batch_size: int = Field(500, ge=1, le=10_000)
     consumer_max_failures: int = Field(3, ge=1, le=100)
+    # partitions of one poll applied at once, each in its own transaction and connection, by
+    # the consumers that declare themselves safe for it (ConsumerSpec.parallel)
+    consumer_parallel_partitions: int = Field(3, ge=1, le=64)
     # A new group member waits about half the session timeout before its first assignment.
     consumer_session_timeout_ms: int = Field(10_000, ge=1_000, le=300_000)
     consumer_heartbeat_interval_ms: int = Field(3_000, ge=100, le=60_000)

@@ -286,3 +286,58 @@ async def test_two_relays_share_the_shards_and_keep_each_keys_order(
     assert sorted(i for seq in by_key.values() for i in seq) == list(range(600))
     for key, seq in by_key.items():
         assert seq == sorted(seq), f"{key!r} out of order"
+
+
+async def test_parallel_partitions_apply_everything_once_and_each_key_in_order(
+    infra: TestInfra, engine: AsyncEngine, topic: str
+) -> None:
+    settings = infra.settings()
+    await ensure_topics(settings, [topic])
+    await _clear_outbox(engine)
+    await _write_events(engine, topic, 600, keys=12)
+    producer = make_producer(settings)
+    await producer.start()
+    relay = OutboxRelay(engine, SCHEMA, producer, batch_size=600, poll_interval=0.01)
+    await relay.run_once()
+    name = f"parallel-{uuid.uuid4().hex[:6]}"
+    in_flight = {"now": 0, "max": 0}
+    record = _recording_handler(name)
+
+    async def slow_handler(session: AsyncSession, event: CloudEvent) -> None:
+        in_flight["now"] += 1
+        in_flight["max"] = max(in_flight["max"], in_flight["now"])
+        try:
+            await session.execute(text("SELECT pg_sleep(0.002)"))  # a database round trip
+            await record(session, event)
+        finally:
+            in_flight["now"] -= 1
+
+    consumer = InboxConsumer(
+        name=name, schema=SCHEMA, topics=[topic], handler=slow_handler,
+        sessions=make_sessionmaker(engine),
+        consumer_factory=lambda: make_consumer(settings, name, [topic]),
+        dlt_producer=producer, max_failures=2, parallel_partitions=3,
+    )
+    stop = asyncio.Event()
+    task = asyncio.create_task(consumer.run(stop))
+    try:
+        async def all_applied() -> bool:
+            return len(await _applied(engine, name)) >= 600
+        await _run_until(all_applied, timeout=60)
+    finally:
+        stop.set()
+        await task
+        await producer.stop()
+    assert await _applied(engine, name) == list(range(600))  # each exactly once
+    assert in_flight["max"] > 1  # partitions were really applied side by side
+    async with engine.connect() as conn:
+        rows = (await conn.execute(text(
+            f"SELECT a.n FROM public.applied a JOIN {SCHEMA}.inbox i ON i.event_id = a.event_id "
+            "AND i.consumer = a.consumer WHERE a.consumer = :c ORDER BY i.received_at, a.n"),
+            {"c": name})).all()
+    assert len(rows) == 600
+    by_key: dict[int, list[int]] = {}
+    for (n,) in rows:  # applied order per key (inbox claim time, then event number)
+        by_key.setdefault(n % 12, []).append(n)
+    for key, seq in by_key.items():
+        assert seq == sorted(seq), f"key {key} applied out of order"

@@ -16,6 +16,8 @@ RULES = {
     ("GET", "/v1/reconciliations/{rec_id}"): allow(TAX, MEDICAL, FINANCE, SUPERVISOR, scopes=READ),
     ("GET", "/v1/suspense"): allow(TAX, MEDICAL, scopes=READ),
     ("POST", "/v1/suspense/{suspense_id}/resolve"): allow(MEDICAL, TAX, scopes=("payments:resolve",)),
+    ("POST", "/v1/suspense/{suspense_id}/reverse"): allow(MEDICAL, TAX,
+                                                        scopes=("payments:resolve",)),
     ("GET", "/v1/refunds"): allow(TAX, MEDICAL, FINANCE, scopes=READ),
     ("POST", "/v1/refunds/{refund_id}/complete"): allow(TAX, MEDICAL, scopes=("payments:resolve",)),
 }

@@ -7,13 +7,15 @@ import logging
 from pathlib import Path
 
 from fastapi import FastAPI
+from starlette.middleware import Middleware
 
+from services.eligibility.engine import PolicyCatalog
 from services.payments.access import PUBLIC_PATHS
 from services.payments.access import RULES as ACCESS_RULES
-from services.eligibility.engine import PolicyCatalog
 from services.payments.bills.router import router as bills
 from services.payments.coverage import CoverageCalculator
 from services.payments.dues.handlers import router as dues_handlers
+from services.payments.fastlane import FastLane
 from services.payments.hotpath import with_pool
 from services.payments.matching.processor import processor
 from services.payments.proxy.router import router as proxy
@@ -49,7 +51,10 @@ def create_app(
         consumers=[
             ConsumerSpec(NAME, (topics.REGISTRATION_PERSON, topics.ELIGIBILITY_DETERMINATION),
                          dues_handlers),
-            ConsumerSpec(PROCESSOR, (topics.PAYMENTS_NOTIFICATION,), processor(outbox, coverage)),
+            # notifications are keyed by order number and matching locks the order and ledger
+            # rows it changes: partitions can be matched side by side
+            ConsumerSpec(PROCESSOR, (topics.PAYMENTS_NOTIFICATION,), processor(outbox, coverage),
+                         parallel=True),
         ],
         settings=settings,
         access_rules=ACCESS_RULES,
@@ -59,7 +64,10 @@ def create_app(
     app.state.adapters = adapters
     app.state.coverage = coverage
     app.state.vault = vault_for(settings.pii_key)
-    with_pool(app, settings.database_url, payments_settings.pool_size)
+    with_pool(app, settings.database_url, payments_settings.pool_size,
+              group_commit=payments_settings.group_commit)
+    if payments_settings.fast_lane:  # innermost: every shared middleware still applies
+        app.user_middleware.append(Middleware(FastLane))
     if not adapters:
         log.warning("payments: no channel is configured; every webhook will be refused")
     return app

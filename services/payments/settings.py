@@ -48,6 +48,11 @@ class PaymentsSettings(BaseSettings):
 
     # Connections of the hot paths (webhooks, bill lookup), per worker process.
     pool_size: int = Field(10, ge=1, le=200)
+    # Peak-season switches (both on by default; off only to measure what they bring):
+    # the plain-ASGI fast lane for webhooks and bill lookups (services/payments/fastlane.py),
+    # and group commit of webhook intake (services/payments/webhooks/ingest.py Intake).
+    fast_lane: bool = True
+    group_commit: bool = True
 
     @field_validator("webhook_secrets")
     @classmethod

@@ -1,6 +1,7 @@
 """Who may call registration's routes (see shared/access.py)."""
 
 from shared.access import ALL_STAFF, DEPARTMENT, MEDICAL, SUPERVISOR, TOWNSHIP, allow
+from shared.auth import PII_READ_SCOPE
 
 READ = ("registration:read",)
 WRITE = ("registration:write",)
@@ -15,6 +16,13 @@ RULES = {
     ("GET", "/v1/persons/{person_id}"): read_people,
     ("PATCH", "/v1/persons/{person_id}"): write_people,
     ("GET", "/v1/persons/{person_id}/history"): allow(MEDICAL, SUPERVISOR, scopes=READ),
+    # The full ID number: the bureau (and administrators) for people in their region, township
+    # staff for people of their own township (they register residents and check their papers
+    # in person), systems holding pii:read. Supervisors, departments, tax and finance work
+    # with the masked number. The handler checks the person's region against the caller's
+    # and audits every call.
+    ("GET", "/v1/persons/{person_id}/id-number"): allow(TOWNSHIP, MEDICAL,
+                                                         scopes=(PII_READ_SCOPE,)),
     ("GET", "/v1/households/{household_id}"): read_people,
     ("POST", "/v1/enrollments"): write_people,
     ("POST", "/v1/enrollments/rollover"): bureau_only,
@@ -39,5 +47,6 @@ RULES = {
     ("POST", "/v1/students/upload"): allow(TOWNSHIP, MEDICAL, DEPARTMENT, scopes=WRITE),
     ("POST", "/v1/reference/{kind}"): bureau_only,
     ("GET", "/v1/missing"): read_people,
+    ("GET", "/v1/missing/townships"): read_people,
     ("GET", "/v1/duplicates"): read_people,
 }

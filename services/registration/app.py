@@ -9,7 +9,7 @@ from services.registration.enrollments.router import router as enrollments
 from services.registration.intake.router import router as intake
 from services.registration.lists.router import router as lists
 from services.registration.memberships.router import router as memberships
-from services.registration.persons.router import households
+from services.registration.persons.router import FULL_ID_READ, households
 from services.registration.persons.router import router as persons
 from services.registration.reference.router import router as reference
 from services.registration.regions.router import router as regions
@@ -32,6 +32,7 @@ def create_app(settings: Settings | None = None, *,
         settings=settings,
         security=security,
         access_rules=ACCESS_RULES,
+        audited_reads={"/v1/persons/{person_id}/id-number": FULL_ID_READ},
         title="Canbao registration",
     )
     return app

@@ -27,10 +27,12 @@ class ServiceProcess:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self, env: dict[str, str]) -> None:
+    def start(self, env: dict[str, str], launcher: str = "services.cli") -> None:
+        """`launcher`: the module run as `python -m LAUNCHER serve NAME`
+        (shared.testing.failpoints arms fail points first)."""
         log = open(self.log_path, "ab")  # noqa: SIM115
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "services.cli", "serve", self.name, "--port", str(self.port)],
+            [sys.executable, "-m", launcher, "serve", self.name, "--port", str(self.port)],
             env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT,
         )
 

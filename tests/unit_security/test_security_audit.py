@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from shared.audit import audit_table_sql, query, record
+from shared.audit import InvalidCursor, audit_table_sql, query, record
 from shared.auth import Principal
 from shared.observability import correlation_id
 
@@ -106,3 +106,24 @@ async def test_asyncpg_connection_works_too(audit_db, infra) -> None:
 def test_schema_names_are_checked() -> None:
     with pytest.raises(ValueError):
         audit_table_sql("registration; DROP TABLE x")
+
+
+async def test_a_client_that_is_not_an_ip_address_does_not_lose_the_entry(audit_db) -> None:
+    engine, schema = audit_db
+    async with engine.begin() as conn:
+        entry_id = await record(conn, schema, actor="u-7", action="POST /v1/persons",
+                                resource="/v1/persons", client_ip="testclient",
+                                details={"status": 201})
+    async with engine.connect() as conn:
+        page = await query(conn, schema, actor="u-7")
+    assert [e.id for e in page.entries] == [entry_id]
+    assert page.entries[0].client_ip is None
+    assert page.entries[0].details == {"status": 201, "client": "testclient"}
+
+
+async def test_a_cursor_that_was_not_handed_out_is_refused(audit_db) -> None:
+    engine, schema = audit_db
+    async with engine.connect() as conn:
+        for cursor in ("x", "１２", "²", "9" * 40):
+            with pytest.raises(InvalidCursor):
+                await query(conn, schema, cursor=cursor)

@@ -98,6 +98,20 @@ class DeterminationRepository:
             ORDER BY id DESC"""), {"id": person_id, "y": plan_year})).mappings().all()
         return [dict(r) for r in rows]
 
+    async def person_region(self, person_id: uuid.UUID, plan_year: int) -> str | None:
+        """The narrowest region the person is registered in, as registration's events told us;
+        else that of their current determination for the year, else the county their pending
+        plan waits for. None when we know nothing of them."""
+        return (await self.session.execute(text(f"""
+            SELECT coalesce(
+                (SELECT coalesce(village_code, township_code, county_code)
+                 FROM {S}.persons WHERE person_id = :id),
+                (SELECT coalesce(village_code, township_code, county_code, region_code)
+                 FROM {S}.current_determinations WHERE person_id = :id AND plan_year = :y),
+                (SELECT county_code FROM {S}.pending_plans
+                 WHERE person_id = :id AND plan_year = :y))"""),
+            {"id": person_id, "y": plan_year})).scalar_one_or_none()
+
     async def set_pending(self, person_id: uuid.UUID, plan_year: int, county_code: str) -> None:
         await self.session.execute(text(f"""
             INSERT INTO {S}.pending_plans (person_id, plan_year, county_code)

@@ -8,8 +8,10 @@ from fastapi import APIRouter, Request
 from services.eligibility.determinations.preview import preview
 from services.eligibility.determinations.repository import DeterminationRepository
 from services.eligibility.determinations.schemas import PreviewRequest, PreviewResponse
+from shared.auth import current_principal
 from shared.db import SessionDep
 from shared.errors import NotFound
+from shared.params import PlanYearPath
 
 router = APIRouter(prefix="/v1/determinations", tags=["determinations"])
 
@@ -24,15 +26,23 @@ async def preview_determination(body: PreviewRequest, request: Request) -> dict[
 
 
 @router.get("/{person_id}/{plan_year}")
-async def person_determinations(person_id: uuid.UUID, plan_year: int,
-                                session: SessionDep) -> dict[str, Any]:
-    """The current determination of a person for a plan year and every earlier one."""
+async def person_determinations(person_id: uuid.UUID, plan_year: PlanYearPath,
+                                request: Request, session: SessionDep) -> dict[str, Any]:
+    """The current determination of a person for a plan year and every earlier one. A person
+    registered outside the caller's region answers 404 determination_not_found, as one
+    without a determination does."""
+    principal = current_principal(request)
     repo = DeterminationRepository(session)
+    not_found = NotFound(f"no determination for person {person_id} and plan year {plan_year}",
+                         code="determination_not_found")
+    if not principal.sees_all_regions:
+        region = await repo.person_region(person_id, plan_year)
+        if region is None or not principal.can_see_region(region):
+            raise not_found
     history = await repo.history(person_id, plan_year)
     pending = await repo.pending(person_id, plan_year)
     if not history and pending is None:
-        raise NotFound(f"no determination for person {person_id} and plan year {plan_year}",
-                       code="determination_not_found")
+        raise not_found
     return {
         "person_id": str(person_id), "plan_year": plan_year,
         "current": history[0] if history else None,

@@ -8,6 +8,7 @@ from sqlalchemy import text
 from services.eligibility.plans.registry import PlanRegistry, source_of
 from shared.db import SessionDep
 from shared.errors import NotFound
+from shared.params import PlanYearPath
 
 router = APIRouter(prefix="/v1/plans", tags=["plans"])
 
@@ -33,7 +34,7 @@ async def list_plans(request: Request, session: SessionDep) -> dict[str, Any]:
 
 
 @router.get("/{region_code}/{plan_year}")
-async def get_plan(region_code: str, plan_year: int, request: Request) -> dict[str, Any]:
+async def get_plan(region_code: str, plan_year: PlanYearPath, request: Request) -> dict[str, Any]:
     """The plan that applies to a region (its own, its city's or its province's) and year."""
     policy = _registry(request).find(region_code, plan_year)
     if policy is None:

@@ -7,6 +7,8 @@ from fastapi import APIRouter, Request, status
 from pydantic import BaseModel, Field
 
 from services.eligibility.redeterminations.service import Redeterminator
+from shared.auth import current_principal, require_region
+from shared.params import RowIdPath
 
 router = APIRouter(prefix="/v1/redeterminations", tags=["redeterminations"])
 
@@ -28,11 +30,12 @@ def start_job(request_app: Any, job_id: int) -> None:
 @router.post("", status_code=status.HTTP_202_ACCEPTED)
 async def start_redetermination(body: RedeterminationCreate, request: Request) -> dict[str, Any]:
     """Re-determine everyone enrolled under the region's plan for the year, in the background."""
+    require_region(current_principal(request), body.region_code)
     job = await request.app.state.redeterminator.create(body.region_code, body.plan_year)
     start_job(request.app, job["id"])
     return job
 
 
 @router.get("/{job_id}")
-async def redetermination_progress(job_id: int, request: Request) -> dict[str, Any]:
+async def redetermination_progress(job_id: RowIdPath, request: Request) -> dict[str, Any]:
     return await request.app.state.redeterminator.get(job_id)  # type: ignore[no-any-return]

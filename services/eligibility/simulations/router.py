@@ -6,6 +6,7 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 
 from services.eligibility.simulations.service import simulate
+from shared.auth import current_principal
 
 router = APIRouter(prefix="/v1/simulations", tags=["simulations"])
 
@@ -21,4 +22,5 @@ async def run_simulation(body: SimulationRequest, request: Request) -> dict[str,
     """Headcount and money per budget line and per township under a draft plan, against the plan
     in force; nothing is stored or published."""
     runtime = request.app.state.runtime
-    return await simulate(runtime.engine, request.app.state.plans, body.plan)
+    return await simulate(runtime.engine, request.app.state.plans, body.plan,
+                          principal=current_principal(request))

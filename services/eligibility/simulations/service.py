@@ -17,6 +17,7 @@ from services.eligibility.redeterminations.population import (
     read_chunk,
     summarize,
 )
+from shared.auth import Principal, require_region
 from shared.errors import Invalid
 
 
@@ -34,12 +35,17 @@ def _difference(draft: dict[str, Any], current: dict[str, Any]) -> dict[str, Any
 
 
 async def simulate(engine: AsyncEngine, plans: PlanRegistry, plan: str | dict[str, Any],
-                   chunk_size: int = 200_000) -> dict[str, Any]:
+                   chunk_size: int = 200_000, *,
+                   principal: Principal | None = None) -> dict[str, Any]:
+    """`principal`: the caller, who may only simulate a plan for a region inside their own
+    (the answer counts people and money per township)."""
     try:
         draft = parse_policy(plan, "draft plan")
     except PolicyFileError as exc:
         raise Invalid(f"plan: {'; '.join(exc.problems)}", field="plan",
                       code="invalid_plan") from None
+    if principal is not None:
+        require_region(principal, draft.region_code)
     started = time.perf_counter()
     region, year = draft.region_code, draft.plan_year
     current = plans.find(region, year)

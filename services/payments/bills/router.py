@@ -16,8 +16,9 @@ async def get_bill(
 ) -> Response:
     """Statuses: `due` (pay `amount_fen` against `order_no`), `paid`, `subsidized` (the
     government pays it all), `nothing_due`, `not_enrolled`. 404 `person_not_found` when the ID
-    number is not registered; 422 `invalid_id_number` when it is malformed."""
+    number is not registered (or, for staff limited to a region, not registered there); 422 `invalid_id_number` when it is malformed."""
     state = request.app.state
-    bill = await BillService(state.pg, state.vault).lookup(id_number, plan_year)
+    bill = await BillService(state.pg, state.vault).lookup(
+        id_number, plan_year, getattr(request.state, "principal", None))
     return Response(bill.json(), media_type="application/json",
                     headers={"cache-control": "no-store"})

@@ -17,6 +17,7 @@ import asyncpg
 import orjson
 
 from services.payments.orders.repository import new_order_no
+from shared.auth import Principal
 from shared.errors import Invalid, NotFound
 from shared.idnumber import InvalidIdNumber, parse_id_number
 from shared.money import fen_to_yuan
@@ -60,7 +61,10 @@ class BillService:
         self.pool = pool
         self.vault = vault
 
-    async def lookup(self, id_number: str, plan_year: int) -> Bill:
+    async def lookup(self, id_number: str, plan_year: int,
+                     principal: Principal | None = None) -> Bill:
+        """`principal`: the caller; staff limited to a region find only the people registered
+        in it (anyone else is answered as not registered, and no order is issued)."""
         try:
             ident = parse_id_number(id_number)
         except InvalidIdNumber as exc:
@@ -69,7 +73,7 @@ class BillService:
         id_hash = self.vault.lookup_hash(ident.value)
         async with self.pool.acquire() as conn:
             row = await conn.fetchrow(LOOKUP_SQL, id_hash, plan_year)
-            if row is None:
+            if row is None or not _visible(principal, row):
                 raise NotFound("no person with this ID number is registered",
                                code="person_not_found")
             if (row["revision"] is not None and row["enrolled"] and row["personal_fen"] > 0
@@ -85,6 +89,13 @@ class BillService:
                 await conn.execute(ISSUE_SQL, new_order_no(plan_year), person_id, plan_year,
                                    due["personal_fen"], due["revision"])
             return await conn.fetchrow(LOOKUP_SQL, id_hash, plan_year)
+
+
+def _visible(principal: Principal | None, row: asyncpg.Record) -> bool:
+    if principal is None or principal.sees_all_regions:
+        return True
+    region = row["village_code"] or row["township_code"] or row["county_code"]
+    return region is not None and principal.can_see_region(region)
 
 
 def _bill(row: asyncpg.Record, plan_year: int) -> Bill:

@@ -157,7 +157,10 @@ class AlipayAdapter:
         if trade_status in ("TRADE_SUCCESS", "TRADE_CLOSED") and refund_fen > 0:
             # A (partial) refund: TRADE_SUCCESS + refund_fee. A full refund closes the trade:
             # TRADE_CLOSED + refund_fee. Both are refunds of money received, not an unpaid
-            # order being closed. refund_fee is the CUMULATIVE refunded amount of the trade.
+            # order being closed (nor a reversal: the money goes back through Alipay's refund
+            # and the bill lists it as 退款). refund_fee is the CUMULATIVE refunded amount of
+            # the trade, so amount_fen is that running total: the processor books the
+            # difference from what it already booked for the trade.
             kind, status, amount, when = "refund", STATUS_SUCCEEDED, refund_fen, "gmt_refund"
         elif trade_status in ("TRADE_SUCCESS", "TRADE_FINISHED"):
             kind, status, amount, when = "payment", STATUS_SUCCEEDED, total_fen, "gmt_payment"
@@ -178,13 +181,33 @@ class AlipayAdapter:
             channel=self.channel,
             event_id=params["notify_id"],
             kind=kind,
-            channel_txn_id=params["trade_no"],
+            channel_txn_id=(
+                refund_txn_id(params["trade_no"], params.get("out_biz_no"), refund_fen)
+                if kind == "refund"
+                else params["trade_no"]
+            ),
             order_no=params["out_trade_no"],
             amount_fen=amount,
             paid_at=china_local_time(stamp, when),
             status=status,
             raw=dict(params),
         )
+
+
+def refund_txn_id(trade_no: str, refund_no: str | None, refund_total_fen: int) -> str:
+    """The ledger key of one refund of a trade: `<trade_no>:<out_biz_no>`.
+
+    Alipay gives a refund no id of its own: the notification carries the trade's trade_no and,
+    in out_biz_no, the refund request number we sent (out_request_no, which the bill prints as
+    退款批次号/请求号), so the two partial refunds of one trade stay distinct and the statement
+    line of each refund finds its ledger entry. Without out_biz_no the running total keys it.
+    """
+    return f"{trade_no}:{refund_no or f'refund_fee={refund_total_fen}'}"
+
+
+def refunded_trade_no(channel_txn_id: str) -> str:
+    """The trade_no of an Alipay refund's ledger key (the payment the refund gives back)."""
+    return channel_txn_id.split(":", 1)[0]
 
 
 def _content_charset(headers: Mapping[str, str]) -> str | None:

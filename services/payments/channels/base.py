@@ -12,7 +12,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal, NamedTuple, Protocol
 
-NotificationKind = Literal["payment", "refund", "close"]
+# "reversal": the channel undoes a payment it had reported as succeeded (a bank's 冲正):
+# channel_txn_id is then the reversed payment's transaction id.
+NotificationKind = Literal["payment", "refund", "close", "reversal"]
 
 # Normalized status vocabulary shared by notifications and statement lines. Only
 # "succeeded" moves money; the channel's own status word stays in `raw`.
@@ -27,9 +29,13 @@ class PaymentNotification:
     channel: str
     event_id: str  # the channel's id for this notification: dedupe on (channel, event_id)
     kind: NotificationKind
-    channel_txn_id: str  # payment: the channel's transaction id; WeChat refund: refund_id
+    # payment: the channel's transaction id; WeChat refund: refund_id; Alipay refund:
+    # "<trade_no>:<out_biz_no>" (see alipay.refund_txn_id); reversal: the reversed payment's id
+    channel_txn_id: str
     order_no: str  # our order number (out_trade_no)
-    amount_fen: int  # payment/close: order total; refund: the refunded amount (see adapter)
+    # payment/close: order total; reversal: the reversed amount; refund: the refunded amount,
+    # except Alipay, whose refund_fee is the trade's CUMULATIVE refunded total (see adapter)
+    amount_fen: int
     paid_at: datetime  # aware UTC: payment, refund or close time as the channel reports it
     status: str  # one of the STATUS_* values above
     raw: dict[str, Any] = field(compare=False)  # verified, decrypted channel payload

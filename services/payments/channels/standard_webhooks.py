@@ -6,9 +6,13 @@ base64 key of a `whsec_...` secret and sends `webhook-signature: v1,<base64> [v1
 time, and refuse timestamps more than 300 s away from now.
 
 Body (our schema, strict):
-    {"type": "payment.succeeded" | "payment.refunded" | "payment.closed",
+    {"type": "payment.succeeded" | "payment.refunded" | "payment.closed" | "payment.reversed",
      "timestamp": "<RFC 3339, optional>",
      "data": {"order_no": str, "channel_txn_id": str, "amount_fen": int, "paid_at": "<RFC 3339>"}}
+
+`payment.reversed` is a reversal (冲正): the channel undoes a payment it reported as succeeded.
+Its `channel_txn_id` is the REVERSED PAYMENT's transaction id, `amount_fen` the amount reversed
+and `paid_at` when the reversal happened. A payment is reversed at most once.
 """
 
 from __future__ import annotations
@@ -38,11 +42,13 @@ from .base import (
 SECRET_PREFIX = "whsec_"
 SIGNATURE_VERSION = "v1"
 
-EventType = Literal["payment.succeeded", "payment.refunded", "payment.closed"]
+EventType = Literal["payment.succeeded", "payment.refunded", "payment.closed",
+                    "payment.reversed"]
 _KINDS: dict[str, tuple[NotificationKind, str]] = {
     "payment.succeeded": ("payment", STATUS_SUCCEEDED),
     "payment.refunded": ("refund", STATUS_SUCCEEDED),
     "payment.closed": ("close", STATUS_CLOSED),
+    "payment.reversed": ("reversal", STATUS_SUCCEEDED),
 }
 
 

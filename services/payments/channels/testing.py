@@ -254,6 +254,39 @@ def alipay_payment_params(
     }
 
 
+def alipay_refund_params(
+    *,
+    app_id: str,
+    seller_id: str,
+    out_trade_no: str,
+    total_amount: str,
+    refund_fee: str,
+    out_biz_no: str,
+    paid_at: datetime,
+    refunded_at: datetime,
+    notify_time: datetime | None = None,
+    trade_no: str = "2024120122001400001234567890",
+    trade_status: str = "TRADE_SUCCESS",
+    notify_id: str = "2024120100222100000000000000000002",
+) -> dict[str, str]:
+    """A refund notification (退款通知): the trade's parameters plus refund_fee — the trade's
+    CUMULATIVE refunded total — gmt_refund (with milliseconds, as Alipay sends it) and
+    out_biz_no, our refund request number. A refund to the full amount closes the trade."""
+    params = alipay_payment_params(
+        app_id=app_id, seller_id=seller_id, out_trade_no=out_trade_no,
+        total_amount=total_amount, paid_at=paid_at, notify_time=notify_time or refunded_at,
+        trade_no=trade_no, trade_status=trade_status, notify_id=notify_id,
+    )
+    params.update(
+        refund_fee=refund_fee,
+        gmt_refund=alipay_time(refunded_at) + f".{refunded_at.microsecond // 1000:03d}",
+        out_biz_no=out_biz_no,
+    )
+    if trade_status == "TRADE_CLOSED":
+        params["gmt_close"] = alipay_time(refunded_at)
+    return params
+
+
 def alipay_sign(
     params: Mapping[str, str], private_key: RsaKeyPair, charset: str = "utf-8"
 ) -> dict[str, str]:

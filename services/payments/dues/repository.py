@@ -12,6 +12,8 @@ import orjson
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.payments.coverage import PriorYear
+
 S = "payments"
 
 
@@ -127,3 +129,20 @@ class DueRepository:
                 WHERE d.person_id = ANY(:ids) AND d.plan_year = :y"""),
             {"ids": person_ids, "y": plan_year})).all()
         return {r[0]: DueRow(*r) for r in rows}
+
+    async def prior_years(self, person_id: uuid.UUID, plan_year: int) -> dict[int, PriorYear]:
+        """The person's earlier plan years as payments holds them: the determination and the
+        first payment of a paid order (refunded or reversed orders are not paid)."""
+        rows = (await self.session.execute(text(
+            f"""SELECT d.plan_year, d.enrolled, d.personal_fen,
+                       (SELECT min(o.paid_at) FROM {S}.orders o WHERE o.person_id = d.person_id
+                          AND o.plan_year = d.plan_year AND o.status = 'paid')
+                FROM {S}.dues d WHERE d.person_id = :p AND d.plan_year < :y"""),
+            {"p": person_id, "y": plan_year})).all()
+        return {r[0]: PriorYear(r[0], r[1], int(r[2]), r[3]) for r in rows}
+
+    async def first_plan_year(self, region_code: str) -> int | None:
+        """The first plan year payments holds a determination for in this region."""
+        return (await self.session.execute(text(
+            f"SELECT min(plan_year) FROM {S}.dues WHERE region_code = :r"),
+            {"r": region_code})).scalar()

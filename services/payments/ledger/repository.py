@@ -1,11 +1,18 @@
-"""The ledger: every money movement once, keyed by (channel, channel_txn_id, kind)."""
+"""The ledger: every money movement once, keyed by (channel, channel_txn_id, kind).
+
+Refunds and reversals also name the payment they give back (`refers_to`, the payment's channel
+transaction id), so that the refunds of one payment can be summed and a reversal finds its
+payment.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
+import orjson
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -27,10 +34,13 @@ class LedgerRow:
     coverage_start: dt.date | None
     outcome: str
     origin: str
+    refers_to: str | None = None
+    reversed: bool = False  # for_day: a payment reversed by the end of that day
 
 
 _COLS = ("id, channel, channel_txn_id, kind, order_no, person_id, plan_year, payer, amount_fen, "
-         "occurred_at, coverage_start, outcome, origin")
+         "occurred_at, coverage_start, outcome, origin, refers_to")
+_LCOLS = ", ".join(f"l.{c.strip()}" for c in _COLS.split(","))
 
 
 class LedgerRepository:
@@ -43,34 +53,86 @@ class LedgerRepository:
         person_id: uuid.UUID | None = None, plan_year: int | None = None,
         payer: str = "person", coverage_start: dt.date | None = None,
         notification_id: uuid.UUID | None = None, outcome: str = "applied",
+        refers_to: str | None = None, coverage_basis: dict[str, Any] | None = None,
     ) -> int | None:
         """The new entry's id, or None when (channel, channel_txn_id, kind) is already booked."""
         return (await self.session.execute(text(
             f"""INSERT INTO {S}.ledger (channel, channel_txn_id, kind, order_no, person_id,
                     plan_year, payer, amount_fen, occurred_at, coverage_start, outcome, origin,
-                    notification_id)
+                    notification_id, refers_to, coverage_basis)
                 VALUES (:channel, :txn, :kind, :order_no, :person_id, :plan_year, :payer,
-                        :amount, :at, :cs, :outcome, :origin, :nid)
+                        :amount, :at, :cs, :outcome, :origin, :nid, :refers_to,
+                        CAST(:basis AS jsonb))
                 ON CONFLICT (channel, channel_txn_id, kind) DO NOTHING RETURNING id"""),
             {"channel": channel, "txn": channel_txn_id, "kind": kind, "order_no": order_no,
              "person_id": person_id, "plan_year": plan_year, "payer": payer,
              "amount": amount_fen, "at": occurred_at, "cs": coverage_start, "outcome": outcome,
-             "origin": origin, "nid": notification_id})).scalar()
+             "origin": origin, "nid": notification_id, "refers_to": refers_to,
+             "basis": orjson.dumps(coverage_basis).decode() if coverage_basis else None}
+        )).scalar()
 
     async def update(self, entry_id: int, *, outcome: str, person_id: uuid.UUID | None,
                      plan_year: int | None, coverage_start: dt.date | None = None,
-                     order_no: str | None = None) -> None:
+                     order_no: str | None = None,
+                     coverage_basis: dict[str, Any] | None = None) -> None:
         await self.session.execute(text(
             f"""UPDATE {S}.ledger SET outcome = :outcome, person_id = :p, plan_year = :y,
-                       coverage_start = :cs, order_no = coalesce(:o, order_no)
+                       coverage_start = :cs, order_no = coalesce(:o, order_no),
+                       coverage_basis = coalesce(CAST(:basis AS jsonb), coverage_basis)
                 WHERE id = :id"""),
             {"id": entry_id, "outcome": outcome, "p": person_id, "y": plan_year,
-             "cs": coverage_start, "o": order_no})
+             "cs": coverage_start, "o": order_no,
+             "basis": orjson.dumps(coverage_basis).decode() if coverage_basis else None})
+
+    async def unapply(self, entry_id: int, *, order_no: str | None, person_id: uuid.UUID | None,
+                      plan_year: int | None) -> None:
+        """A payment back to suspense (staff reversed the match): the hints it arrived with."""
+        await self.session.execute(text(
+            f"""UPDATE {S}.ledger SET outcome = 'suspense', person_id = :p, plan_year = :y,
+                       coverage_start = NULL, coverage_basis = NULL,
+                       order_no = coalesce(:o, order_no)
+                WHERE id = :id"""),
+            {"id": entry_id, "p": person_id, "y": plan_year, "o": order_no})
+
+    async def set_outcome(self, entry_id: int, outcome: str) -> None:
+        await self.session.execute(text(f"UPDATE {S}.ledger SET outcome = :o WHERE id = :id"),
+                                   {"o": outcome, "id": entry_id})
+
+    async def get(self, channel: str, channel_txn_id: str, kind: str, *,
+                  for_update: bool = False) -> LedgerRow | None:
+        lock = " FOR UPDATE" if for_update else ""
+        row = (await self.session.execute(text(
+            f"""SELECT {_COLS} FROM {S}.ledger
+                WHERE channel = :c AND channel_txn_id = :t AND kind = :k{lock}"""),
+            {"c": channel, "t": channel_txn_id, "k": kind})).first()
+        return LedgerRow(*row) if row else None
+
+    async def lock_payment(self, channel: str, payment_txn_id: str) -> None:
+        """Serialize the refunds and reversals of one payment (until the transaction ends)."""
+        await self.session.execute(
+            text("SELECT pg_advisory_xact_lock(hashtext('payments:txn'), hashtext(:k))"),
+            {"k": f"{channel}:{payment_txn_id}"})
+
+    async def refunds_of(self, channel: str, payment_txn_id: str) -> list[LedgerRow]:
+        """Every refund booked against one payment (entries from before `refers_to` existed
+        were keyed by the payment's own id)."""
+        rows = (await self.session.execute(text(
+            f"""SELECT {_COLS} FROM {S}.ledger WHERE channel = :c AND kind = 'refund'
+                AND (refers_to = :t OR (refers_to IS NULL AND channel_txn_id = :t))
+                ORDER BY id"""), {"c": channel, "t": payment_txn_id})).all()
+        return [LedgerRow(*r) for r in rows]
 
     async def for_day(self, channel: str, start: dt.datetime, end: dt.datetime) -> list[LedgerRow]:
+        """Payments and refunds booked that day; a payment the channel reversed before the
+        day ended is flagged (staff reversals only re-attribute money that stayed with us)."""
         rows = (await self.session.execute(text(
-            f"""SELECT {_COLS} FROM {S}.ledger WHERE channel = :c
-                AND occurred_at >= :s AND occurred_at < :e AND kind IN ('payment', 'refund')"""),
+            f"""SELECT {_LCOLS}, EXISTS (
+                    SELECT 1 FROM {S}.ledger r WHERE l.kind = 'payment' AND r.channel = l.channel
+                      AND r.kind = 'reversal' AND r.refers_to = l.channel_txn_id
+                      AND r.origin <> 'staff' AND r.occurred_at < :e)
+                FROM {S}.ledger l WHERE l.channel = :c
+                AND l.occurred_at >= :s AND l.occurred_at < :e
+                AND l.kind IN ('payment', 'refund')"""),
             {"c": channel, "s": start, "e": end})).all()
         return [LedgerRow(*r) for r in rows]
 

@@ -2,8 +2,20 @@
 
 Runs inside the inbox transaction of the `payments-processor` consumer. Idempotent on
 (channel, channel_txn_id, kind): a second notification for the same money changes nothing.
-The order only moves forward (open -> paid -> refunded, open -> closed), so late or reordered
-notifications are no-ops; money that cannot be applied goes to suspense with a reason.
+The order only moves forward (open -> paid -> refunded, paid -> reversed, open -> closed), so
+late or reordered notifications are no-ops; money that cannot be applied goes to suspense with a
+reason.
+
+Refunds: the refunds of one payment are summed (ledger `refers_to`); the order is refunded when
+they reach what it was paid, a smaller total goes to suspense as a partial refund. Alipay's
+refund_fee is the trade's running total: a notification books the difference from what is
+already booked for the trade, and one whose total was already reached books nothing
+('superseded').
+
+Reversals (冲正): the channel undoes a payment; the ledger key is the payment's own transaction
+id with kind 'reversal', so a payment is reversed once. A reversal of a payment we never booked
+goes to suspense; when that payment arrives afterwards the two cancel out ('offset'). A
+reversal of a payment still in suspense cancels that suspense item the same way.
 """
 
 from __future__ import annotations
@@ -18,11 +30,22 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.payments import events
 from services.payments.channels import STATUS_CLOSED, STATUS_SUCCEEDED
-from services.payments.coverage import CoverageCalculator, DueFacts
+from services.payments.channels.alipay import CHANNEL as ALIPAY
+from services.payments.channels.alipay import refunded_trade_no
+from services.payments.coverage import (
+    CoverageCalculator,
+    CoverageDecision,
+    DueFacts,
+    enrollment_history,
+)
 from services.payments.dues.repository import DueRepository, DueRow
-from services.payments.ledger.repository import LedgerRepository
+from services.payments.ledger.repository import LedgerRepository, LedgerRow
 from services.payments.orders.repository import OrderRepository, OrderRow
-from services.payments.suspense.repository import SuspenseRepository, suspense_payload
+from services.payments.suspense.repository import (
+    SuspenseRepository,
+    SuspenseRow,
+    suspense_payload,
+)
 from shared.outbox import Outbox
 
 log = logging.getLogger(__name__)
@@ -58,24 +81,29 @@ class Matcher:
         if kind == "close" and status == STATUS_CLOSED:
             closed = await self.orders.close(n["order_no"])
             return "closed" if closed else "no_op"
-        if status != STATUS_SUCCEEDED or kind not in ("payment", "refund"):
+        if status != STATUS_SUCCEEDED or kind not in ("payment", "refund", "reversal"):
             return "ignored"  # pending, failed, closed refunds: no money moved
         paid_at = dt.datetime.fromisoformat(n["paid_at"])
+        if kind == "refund":
+            return await self._refund(n, paid_at)
+        if kind == "reversal":
+            return await self._reversal(n, paid_at)
+        await self.ledger.lock_payment(n["channel"], n["channel_txn_id"])
         entry_id = await self.ledger.record(
             channel=n["channel"], channel_txn_id=n["channel_txn_id"], kind=kind,
             order_no=n["order_no"], amount_fen=int(n["amount_fen"]), occurred_at=paid_at,
-            origin=n.get("origin", "webhook"),
-            notification_id=uuid.UUID(n["notification_id"]) if n.get("notification_id") else None)
+            origin=n.get("origin", "webhook"), notification_id=_notification_id(n))
         if entry_id is None:
             return "duplicate"
         order = await self.orders.get(n["order_no"], for_update=True)
-        if kind == "payment":
-            return await self._payment(n, entry_id, order, paid_at)
-        return await self._refund(n, entry_id, order, paid_at)
+        return await self._payment(n, entry_id, order, paid_at)
 
     async def _payment(self, n: dict[str, Any], entry_id: int, order: OrderRow | None,
                        paid_at: dt.datetime) -> str:
         amount = int(n["amount_fen"])
+        reversal = await self.ledger.get(n["channel"], n["channel_txn_id"], "reversal")
+        if reversal is not None:
+            return await self._reversed_before(n, entry_id, order, reversal)
         if order is None:
             return await self._to_suspense(n, entry_id, None, "unknown_order",
                                            f"no order {n['order_no']}")
@@ -99,15 +127,39 @@ class Matcher:
         return await self._to_suspense(n, entry_id, order, "no_open_order",
                                        f"order {order.order_no} is {order.status}")
 
+    async def _reversed_before(self, n: dict[str, Any], entry_id: int, order: OrderRow | None,
+                               reversal: LedgerRow) -> str:
+        """The payment arrives after the channel reversed it: both cancel out, the order stays
+        as it was (the person still owes)."""
+        item = await self.suspense.of_ledger(reversal.id, for_update=True)
+        if (reversal.outcome == "suspense" and item is not None and item.status == "open"
+                and reversal.amount_fen == int(n["amount_fen"])):
+            person_id = order.person_id if order else None
+            plan_year = order.plan_year if order else None
+            await self.ledger.update(entry_id, outcome="offset", person_id=person_id,
+                                     plan_year=plan_year)
+            await self.ledger.update(reversal.id, outcome="offset", person_id=person_id,
+                                     plan_year=plan_year)
+            await self.resolve_suspense(item, {
+                "action": "offset", "ledger_id": entry_id,
+                "note": f"the reversed payment arrived after its reversal (ledger {entry_id}): "
+                        "they cancel out"})
+            return "offset"
+        return await self._to_suspense(
+            n, entry_id, order, "reversed_payment",
+            f"the channel reversed this payment before it arrived (ledger {reversal.id})")
+
     async def apply_payment(self, order: OrderRow, entry_id: int, channel: str,
                             channel_txn_id: str, paid_at: dt.datetime) -> dt.date | None:
         """Open order -> paid, with the coverage start its payment date gives; event out."""
         due = await self.dues.get(order.person_id, order.plan_year)
-        start = self.coverage.start(due_facts(due), paid_at) if due else None
-        await self.orders.mark_paid(order.order_no, channel, channel_txn_id, paid_at, start)
+        decision = await self.coverage_for(due, paid_at)
+        start = decision.start
+        await self.orders.mark_paid(order.order_no, channel, channel_txn_id, paid_at, start,
+                                    decision.basis)
         await self.ledger.update(entry_id, outcome="applied", person_id=order.person_id,
                                  plan_year=order.plan_year, coverage_start=start,
-                                 order_no=order.order_no)
+                                 order_no=order.order_no, coverage_basis=decision.basis)
         await self.emit_payment(events.PAYMENT_RECEIVED, due=due, person_id=order.person_id,
                                 plan_year=order.plan_year, order_no=order.order_no,
                                 channel=channel, channel_txn_id=channel_txn_id, payer="person",
@@ -115,34 +167,167 @@ class Matcher:
                                 coverage_start=start, revision=entry_id)
         return start
 
-    async def _refund(self, n: dict[str, Any], entry_id: int, order: OrderRow | None,
-                      paid_at: dt.datetime) -> str:
+    async def coverage_for(self, due: DueRow | None, paid_at: dt.datetime) -> CoverageDecision:
+        """The coverage start this payment gives, with its basis; the person's earlier years are
+        read only when the plan's waiting period depends on them (a late payment)."""
+        if due is None:
+            return CoverageDecision(None, {"timing": "no_determination", "coverage_start": None,
+                                           "explanation": "no determination held for the person "
+                                                          "and year: coverage start unknown",
+                                           "assumptions": []})
+        facts = due_facts(due)
+        history = None
+        if self.coverage.needs_history(facts, paid_at):
+            prior = await self.dues.prior_years(due.person_id, due.plan_year)
+            first = await self.dues.first_plan_year(due.region_code)
+            ends = self.coverage.plan_ends(due.region_code, sorted(prior))
+            history = enrollment_history(due.plan_year, due.region_code, prior, first, ends)
+        return self.coverage.decide(facts, paid_at, history)
+
+    async def _refund(self, n: dict[str, Any], paid_at: dt.datetime) -> str:
+        channel, key = n["channel"], n["channel_txn_id"]
+        origin = n.get("origin", "webhook")
+        order = await self.orders.get(n["order_no"], for_update=True)
+        named = _refunded_payment(n)
+        payment_txn = named or (order.channel_txn_id if order is not None
+                                and order.status == "paid" and order.channel == channel
+                                else None)
+        booked: list[LedgerRow] = []
+        if payment_txn:
+            if order is None:
+                # Otherwise the order's row lock already serializes the refunds of its trade.
+                await self.ledger.lock_payment(channel, payment_txn)
+            booked = await self.ledger.refunds_of(channel, payment_txn)
+        before = sum(e.amount_fen for e in booked)
         amount = int(n["amount_fen"])
+        if channel == ALIPAY and origin == "webhook":
+            amount = max(0, amount - before)  # refund_fee is the trade's running total
+        elif channel == ALIPAY and booked:
+            # A statement line (its own amount) of a refund that an Alipay running total
+            # reported after it already counted.
+            snapshot = max((e.occurred_at for e in booked if e.origin == "webhook"),
+                           default=None)
+            if snapshot is not None and paid_at <= snapshot:
+                amount = 0
+        entry_id = await self.ledger.record(
+            channel=channel, channel_txn_id=key, kind="refund", order_no=n["order_no"],
+            amount_fen=amount, occurred_at=paid_at, origin=origin,
+            notification_id=_notification_id(n), refers_to=payment_txn,
+            outcome="applied" if amount else "superseded")
+        if entry_id is None:
+            return "duplicate"
+        if amount == 0:
+            log.info("refund %s %s: the trade's refunded total was already booked", channel, key)
+            return "superseded"
+        n = {**n, "amount_fen": amount}
         if order is None:
             return await self._to_suspense(n, entry_id, None, "unknown_order",
                                            f"refund for unknown order {n['order_no']}")
-        original = _refunded_payment(n)
-        if order.status == "paid" and original and original != order.channel_txn_id:
+        if order.status == "paid" and named and named != order.channel_txn_id:
             return await self._to_suspense(
                 n, entry_id, order, "refund_of_other_payment",
-                f"refund of {original}, the order was paid by {order.channel_txn_id}")
+                f"refund of {named}, the order was paid by {order.channel_txn_id}")
         if order.status != "paid":
             return await self._to_suspense(n, entry_id, order, "refund_without_payment",
                                            f"order {order.order_no} is {order.status}")
-        if amount != order.amount_fen:
+        total = before + amount
+        if total < order.amount_fen:
             return await self._to_suspense(
                 n, entry_id, order, "partial_refund",
-                f"refund of {amount} fen, the order was paid {order.amount_fen}")
+                f"refund of {amount} fen, {total} of the {order.amount_fen} paid refunded so far")
+        if total > order.amount_fen:
+            return await self._to_suspense(
+                n, entry_id, order, "refund_exceeds_payment",
+                f"refund of {amount} fen brings the refunds to {total}, the order was paid "
+                f"{order.amount_fen}")
         await self.orders.mark_refunded(order.order_no)
         await self.ledger.update(entry_id, outcome="applied", person_id=order.person_id,
                                  plan_year=order.plan_year, coverage_start=order.coverage_start)
+        await self.settle_partial_refunds(booked, order, entry_id)
         due = await self.dues.get(order.person_id, order.plan_year)
         await self.emit_payment(events.PAYMENT_REFUNDED, due=due, person_id=order.person_id,
                                 plan_year=order.plan_year, order_no=order.order_no,
-                                channel=n["channel"], channel_txn_id=n["channel_txn_id"],
+                                channel=channel, channel_txn_id=key,
                                 payer="person", amount_fen=amount, paid_at=paid_at,
                                 coverage_start=order.coverage_start, revision=entry_id)
         return "refunded"
+
+    async def settle_partial_refunds(self, booked: list[LedgerRow], order: OrderRow,
+                                     entry_id: int) -> None:
+        """Earlier partial refunds of a payment now refunded in full leave suspense."""
+        waiting = [e.id for e in booked if e.outcome == "suspense"]
+        for item in await self.suspense.open_for_ledger(waiting):
+            if item.reason != "partial_refund":
+                continue
+            await self.ledger.update(item.ledger_id or 0, outcome="applied",
+                                     person_id=order.person_id, plan_year=order.plan_year,
+                                     coverage_start=order.coverage_start)
+            await self.resolve_suspense(item, {
+                "action": "settled", "ledger_id": entry_id,
+                "note": f"order {order.order_no} is now refunded in full (ledger {entry_id})"})
+
+    async def _reversal(self, n: dict[str, Any], paid_at: dt.datetime) -> str:
+        channel, txn = n["channel"], n["channel_txn_id"]
+        amount = int(n["amount_fen"])
+        await self.ledger.lock_payment(channel, txn)
+        entry_id = await self.ledger.record(
+            channel=channel, channel_txn_id=txn, kind="reversal", order_no=n["order_no"],
+            amount_fen=amount, occurred_at=paid_at, origin=n.get("origin", "webhook"),
+            notification_id=_notification_id(n), refers_to=txn)
+        if entry_id is None:
+            return "duplicate"
+        payment = await self.ledger.get(channel, txn, "payment", for_update=True)
+        if payment is None:
+            hint = await self.orders.get(n["order_no"])
+            return await self._to_suspense(
+                n, entry_id, hint, "reversal_of_unknown_payment",
+                f"no payment {txn} is booked on {channel}: if it arrives, the two cancel out")
+        if amount != payment.amount_fen:
+            hint = await self.orders.paid_with(channel, txn) or await self.orders.get(
+                n["order_no"])
+            return await self._to_suspense(
+                n, entry_id, hint, "partial_reversal",
+                f"reversal of {amount} fen, the payment was {payment.amount_fen}")
+        if payment.outcome == "suspense":
+            item = await self.suspense.of_ledger(payment.id, for_update=True)
+            if item is not None and item.status == "open":
+                await self.ledger.update(entry_id, outcome="offset", person_id=item.person_id,
+                                         plan_year=item.plan_year)
+                await self.ledger.set_outcome(payment.id, "offset")
+                await self.resolve_suspense(item, {
+                    "action": "offset", "ledger_id": entry_id,
+                    "note": f"the channel reversed this payment (ledger {entry_id}): "
+                            "they cancel out"})
+                return "offset"
+            return await self._to_suspense(
+                n, entry_id, None, "reversal_of_returned_payment",
+                f"the payment was in suspense, resolved as {_action(item)}")
+        order = await self.orders.paid_with(channel, txn, for_update=True)
+        if order is None or order.status != "paid":
+            return await self._to_suspense(
+                n, entry_id, order, "reversal_without_payment",
+                f"order {order.order_no} is {order.status}" if order
+                else f"no order was paid by {txn}")
+        await self.orders.mark_reversed(order.order_no)
+        await self.ledger.update(entry_id, outcome="applied", person_id=order.person_id,
+                                 plan_year=order.plan_year, coverage_start=order.coverage_start,
+                                 order_no=order.order_no)
+        due = await self.dues.get(order.person_id, order.plan_year)
+        await self.emit_payment(events.PAYMENT_REVERSED, due=due, person_id=order.person_id,
+                                plan_year=order.plan_year, order_no=order.order_no,
+                                channel=channel, channel_txn_id=txn, payer="person",
+                                amount_fen=amount, paid_at=paid_at,
+                                coverage_start=order.coverage_start, revision=entry_id)
+        return "reversed"
+
+    async def resolve_suspense(self, item: SuspenseRow, resolution: dict[str, Any]) -> SuspenseRow:
+        resolved = await self.suspense.resolve(item.id, {"note": None, **resolution})
+        await self.outbox.add(self.session, topic=events.TOPIC_OF[events.SUSPENSE_RESOLVED],
+                              event_type=events.SUSPENSE_RESOLVED,
+                              data=suspense_payload(resolved),
+                              key=str(resolved.person_id or resolved.order_no),
+                              subject=str(resolved.id))
+        return resolved
 
     async def _to_suspense(self, n: dict[str, Any], entry_id: int, order: OrderRow | None,
                            reason: str, detail: str) -> str:
@@ -175,5 +360,16 @@ class Matcher:
                               subject=fields.get("order_no"))
 
 
+def _notification_id(n: dict[str, Any]) -> uuid.UUID | None:
+    return uuid.UUID(n["notification_id"]) if n.get("notification_id") else None
+
+
 def _refunded_payment(n: dict[str, Any]) -> str | None:
+    """The channel's id of the payment a refund gives back, when the channel says so."""
+    if n["channel"] == ALIPAY:
+        return refunded_trade_no(n["channel_txn_id"])  # "<trade_no>:<out_biz_no>"
     return n.get("refunds_txn_id")
+
+
+def _action(item: SuspenseRow | None) -> str:
+    return str((item.resolution or {}).get("action")) if item is not None else "nothing"

@@ -1,5 +1,6 @@
 """Orders: one open or paid order per person and year; status only moves forward
-(open -> paid -> refunded, open -> closed)."""
+(open -> paid -> refunded, paid -> reversed, open -> closed). After a refund or a reversal the
+person may owe again: a new order is issued for the same person and year."""
 
 from __future__ import annotations
 
@@ -7,7 +8,9 @@ import datetime as dt
 import os
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
+import orjson
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -31,10 +34,11 @@ class OrderRow:
     channel_txn_id: str | None
     coverage_start: dt.date | None
     paid_at: dt.datetime | None
+    coverage_basis: dict[str, Any] | None = None
 
 
 _COLS = ("order_no, person_id, plan_year, amount_fen, due_revision, status, channel, "
-         "channel_txn_id, coverage_start, paid_at")
+         "channel_txn_id, coverage_start, paid_at, coverage_basis")
 
 
 class OrderRepository:
@@ -73,14 +77,34 @@ class OrderRepository:
         return result.rowcount == 1  # type: ignore[attr-defined]
 
     async def mark_paid(self, order_no: str, channel: str, channel_txn_id: str,
-                        paid_at: dt.datetime, coverage_start: dt.date | None) -> bool:
+                        paid_at: dt.datetime, coverage_start: dt.date | None,
+                        coverage_basis: dict[str, Any] | None = None) -> bool:
         result = await self.session.execute(text(
             f"""UPDATE {S}.orders SET status = 'paid', channel = :c, channel_txn_id = :t,
-                       paid_at = :at, coverage_start = :cs, updated_at = now()
+                       paid_at = :at, coverage_start = :cs,
+                       coverage_basis = CAST(:basis AS jsonb), updated_at = now()
                 WHERE order_no = :o AND status = 'open'"""),
             {"o": order_no, "c": channel, "t": channel_txn_id, "at": paid_at,
-             "cs": coverage_start})
+             "cs": coverage_start,
+             "basis": orjson.dumps(coverage_basis).decode() if coverage_basis else None})
         return result.rowcount == 1  # type: ignore[attr-defined]
+
+    async def mark_reversed(self, order_no: str) -> bool:
+        result = await self.session.execute(text(
+            f"""UPDATE {S}.orders SET status = 'reversed', updated_at = now()
+                WHERE order_no = :o AND status = 'paid'"""), {"o": order_no})
+        return result.rowcount == 1  # type: ignore[attr-defined]
+
+    async def paid_with(self, channel: str, channel_txn_id: str, *,
+                        for_update: bool = False) -> OrderRow | None:
+        """The order this money paid, the one still paid first (a payment matched by staff
+        pays another order than the one it named; a reversed match leaves the old order)."""
+        lock = " FOR UPDATE" if for_update else ""
+        row = (await self.session.execute(text(
+            f"""SELECT {_COLS} FROM {S}.orders WHERE channel = :c AND channel_txn_id = :t
+                ORDER BY status = 'paid' DESC, updated_at DESC LIMIT 1{lock}"""),
+            {"c": channel, "t": channel_txn_id})).first()
+        return OrderRow(*row) if row else None
 
     async def mark_refunded(self, order_no: str) -> bool:
         result = await self.session.execute(text(

@@ -7,6 +7,8 @@ from fastapi import APIRouter, Request, status
 from pydantic import BaseModel, Field
 
 from services.payments.proxy.service import ProxyBatchService, ProxyLine
+from services.payments.scope import require_persons_in_region
+from shared.auth import current_principal
 from shared.db import SessionDep
 
 router = APIRouter(prefix="/v1/proxy-batches", tags=["proxy payments"])
@@ -35,6 +37,9 @@ async def record_batch(body: ProxyBatchCreate, request: Request,
                        session: SessionDep) -> dict[str, Any]:
     state = request.app.state
     async with session.begin():
+        # a budget line of a county pays for people of that county only
+        await require_persons_in_region(session, current_principal(request),
+                                        (r.person_id for r in body.rows))
         return await ProxyBatchService(session, state.runtime.outbox, state.coverage).record(
             batch_no=body.batch_no, budget_line=body.budget_line, plan_year=body.plan_year,
             declared_count=body.declared_count, declared_total_fen=body.declared_total_fen,

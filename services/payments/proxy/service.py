@@ -90,16 +90,19 @@ class ProxyBatchService:
             {"b": batch_no, "l": budget_line, "y": plan_year, "c": declared_count,
              "t": declared_total_fen})).scalar_one()
         now = dt.datetime.now(dt.UTC)
-        order_no = f"PB-{batch_no}"
-        for line in lines:
+        # One order number per person (the batch's rows are one payment each): reporting and
+        # reconciliation key payments by order number.
+        for number, line in enumerate(lines, start=1):
+            order_no = f"PB-{batch_no}-{number:06d}"
             due = dues[line.person_id]
-            start = self.coverage.start(due_facts(due), now)
+            decision = self.coverage.decide(due_facts(due), now)
+            start = decision.start
             txn = proxy_txn_id(plan_year, budget_line, line.person_id)
             entry_id = await self.ledger.record(
                 channel=CHANNEL, channel_txn_id=txn, kind="proxy", order_no=order_no,
                 amount_fen=line.amount_fen, occurred_at=now, origin="proxy_batch",
                 person_id=line.person_id, plan_year=plan_year, payer="government",
-                coverage_start=start)
+                coverage_start=start, coverage_basis=decision.basis)
             assert entry_id is not None  # checked above, under the batch_no uniqueness
             await self.matcher.emit_payment(
                 events.PAYMENT_RECEIVED, due=due, person_id=line.person_id, plan_year=plan_year,

@@ -87,9 +87,15 @@ class ReconciliationRepository:
                 FROM {S}.statement_lines WHERE occurred_at >= :s AND occurred_at < :e
                   AND status = 'succeeded' AND kind IN ('payment', 'refund')
                 GROUP BY channel, kind"""), {"s": start, "e": end})).all()
+        # Payments the channel reversed (冲正) by the end of the period are not collected money.
         ledger = (await self.session.execute(text(
             f"""SELECT channel, kind, count(*), coalesce(sum(amount_fen), 0)
-                FROM {S}.ledger WHERE occurred_at >= :s AND occurred_at < :e
+                FROM {S}.ledger l WHERE occurred_at >= :s AND occurred_at < :e
+                  AND kind <> 'reversal'
+                  AND NOT (kind = 'payment' AND EXISTS (
+                      SELECT 1 FROM {S}.ledger r WHERE r.channel = l.channel
+                        AND r.kind = 'reversal' AND r.refers_to = l.channel_txn_id
+                        AND r.origin <> 'staff' AND r.occurred_at < :e))
                 GROUP BY channel, kind"""), {"s": start, "e": end})).all()
         out: dict[str, dict[str, Any]] = {}
         for side, rows in (("statement", statement), ("ledger", ledger)):

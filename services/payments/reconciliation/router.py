@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query, Request
 from services.payments.reconciliation.service import ReconciliationService
 from shared.db import SessionDep
 from shared.errors import NotFound
+from shared.params import RowIdPath
 
 router = APIRouter(tags=["reconciliation"])
 MAX_STATEMENT_BYTES = 200 * 1024 * 1024
@@ -35,5 +36,6 @@ async def compare(request: Request, session: SessionDep,
 
 
 @router.get("/v1/reconciliations/{rec_id}")
-async def get_reconciliation(rec_id: int, request: Request, session: SessionDep) -> dict[str, Any]:
+async def get_reconciliation(rec_id: RowIdPath, request: Request,
+                             session: SessionDep) -> dict[str, Any]:
     return await ReconciliationService(session, request.app.state.runtime.outbox).get(rec_id)

@@ -6,6 +6,11 @@ through the same idempotent intake as a webhook, origin 'statement'). Ledger ent
 missing from the statement are `carried` for one day, since a channel may settle a payment made
 just before midnight on the next day's statement; still missing from the next statement, they
 become `ledger_only` there and are alerted.
+
+A payment line the channel marks failed or closed for a payment the ledger holds is a reversal
+(冲正) of that payment: one is posted through the same intake (kind 'reversal', origin
+'statement'), unless the ledger already holds it, and the line is `reversed`. A payment reversed
+by the end of the day counts in neither the ledger's totals nor the carried entries.
 """
 
 from __future__ import annotations
@@ -18,9 +23,14 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.payments import events
-from services.payments.channels import STATUS_SUCCEEDED, PaymentNotification
+from services.payments.channels import (
+    STATUS_CLOSED,
+    STATUS_FAILED,
+    STATUS_SUCCEEDED,
+    PaymentNotification,
+)
 from services.payments.channels._support import CHINA_TZ
-from services.payments.ledger.repository import LedgerRepository
+from services.payments.ledger.repository import LedgerRepository, LedgerRow
 from services.payments.reconciliation.repository import ReconciliationRepository
 from services.payments.statements import (
     Statement,
@@ -83,6 +93,7 @@ class ReconciliationService:
         known = await self.ledger.by_keys(channel, [(x.channel_txn_id, x.kind) for x in lines])
         items: list[dict[str, Any]] = []
         seen: set[tuple[str, str]] = set()
+        reversed_now: set[str] = set()
         posted = 0
         for line in lines:
             key = (line.channel_txn_id, line.kind)
@@ -92,7 +103,19 @@ class ReconciliationService:
                     "order_no": line.order_no, "statement_amount_fen": line.amount_fen,
                     "ledger_amount_fen": entry.amount_fen if entry else None,
                     "ledger_id": entry.id if entry else None, "detail": None}
-            if line.status != STATUS_SUCCEEDED or line.kind == "close":
+            if (line.kind == "payment" and line.status in (STATUS_FAILED, STATUS_CLOSED)
+                    and entry is not None):
+                # The channel took back a payment it had reported: a reversal (冲正).
+                if await self.ledger.get(channel, line.channel_txn_id, "reversal") is None:
+                    if await store_in(self.session, _as_reversal(line, entry, day), {}, b"",
+                                      "statement"):
+                        posted += 1
+                    detail = f"the channel says {line.status}: reversal posted from the statement"
+                else:
+                    detail = f"the channel says {line.status}: the ledger holds its reversal"
+                reversed_now.add(line.channel_txn_id)
+                item.update(result="reversed", detail=detail)
+            elif line.status != STATUS_SUCCEEDED or line.kind == "close":
                 if entry is not None:
                     item.update(result="status_mismatch",
                                 detail=f"the channel says {line.status}, the ledger has the money")
@@ -112,7 +135,9 @@ class ReconciliationService:
             items.append(item)
         await self.repo.add_items(rec_id, items)
 
-        ledger_day = await self.ledger.for_day(channel, start, end)
+        ledger_day = [e for e in await self.ledger.for_day(channel, start, end)
+                      if not (e.kind == "payment"
+                              and (e.reversed or e.channel_txn_id in reversed_now))]
         carried = [{"channel": channel, "channel_txn_id": e.channel_txn_id, "kind": e.kind,
                     "order_no": e.order_no, "statement_amount_fen": None,
                     "ledger_amount_fen": e.amount_fen, "ledger_id": e.id, "result": "carried",
@@ -123,8 +148,10 @@ class ReconciliationService:
             await self.repo.add_items(rec_id, [c])
         alerts = []
         for old in await self.repo.pending_carried(channel, day):
-            if (old["channel_txn_id"], old["kind"]) in seen:
-                await self.repo.set_carry(old["id"], "settled")
+            if (old["channel_txn_id"], old["kind"]) in seen or (
+                    old["kind"] == "payment" and await self.ledger.get(
+                        channel, old["channel_txn_id"], "reversal") is not None):
+                await self.repo.set_carry(old["id"], "settled")  # on a statement, or reversed
                 continue
             await self.repo.set_carry(old["id"], "alerted")
             alerts.append({"channel": channel, "channel_txn_id": old["channel_txn_id"],
@@ -146,7 +173,7 @@ class ReconciliationService:
             "reconciliation_id": rec_id, "channel": channel, "statement_date": day.isoformat(),
             "counts": {k: counts.get(k, 0) for k in (
                 "matched", "channel_only", "ledger_only", "amount_mismatch", "status_mismatch",
-                "carried", "ignored")},
+                "carried", "ignored", "reversed")},
             "declared": {"count": statement.summary.count,
                          "payment_fen": statement.summary.total_fen,
                          "refund_fen": statement.summary.refund_total_fen},
@@ -194,6 +221,15 @@ def _most_common_day(lines: list[StatementLine]) -> dt.date:
         raise Invalid("an empty statement needs ?date=YYYY-MM-DD", field="date")
     days = Counter(x.occurred_at.astimezone(CHINA_TZ).date() for x in lines)
     return days.most_common(1)[0][0]
+
+
+def _as_reversal(line: StatementLine, entry: LedgerRow, day: dt.date) -> PaymentNotification:
+    return PaymentNotification(
+        channel=line.channel, event_id=f"statement:{day}:reversal:{line.channel_txn_id}",
+        kind="reversal", channel_txn_id=line.channel_txn_id, order_no=line.order_no,
+        amount_fen=entry.amount_fen, paid_at=line.occurred_at.astimezone(dt.UTC),
+        status=STATUS_SUCCEEDED,
+        raw={"statement_date": day.isoformat(), "statement_status": line.status})
 
 
 def _as_notification(line: StatementLine, day: dt.date) -> PaymentNotification:

@@ -6,9 +6,12 @@ from typing import Any, Literal
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 
-from services.payments.refunds.repository import RefundRow
+from services.payments.refunds.repository import RefundRepository, RefundRow
 from services.payments.refunds.service import RefundService
+from services.payments.scope import require_persons_in_region
+from shared.auth import current_principal
 from shared.db import SessionDep
+from shared.params import OffsetQuery, RowIdPath
 
 router = APIRouter(prefix="/v1/refunds", tags=["refunds"])
 
@@ -33,13 +36,20 @@ def _public(row: RefundRow) -> dict[str, Any]:
 async def list_refunds(request: Request, session: SessionDep,
                        status: Literal["due", "completed"] | None = "due",
                        limit: int = Query(100, ge=1, le=1000),
-                       offset: int = Query(0, ge=0)) -> list[dict[str, Any]]:
-    return [_public(r) for r in await _service(request, session).list(status, limit, offset)]
+                       offset: OffsetQuery = 0) -> list[dict[str, Any]]:
+    """Only the refunds of people in the caller's region (filtered before paging)."""
+    rows = await _service(request, session).list(
+        status, limit, offset, region_prefix=current_principal(request).region_filter)
+    return [_public(r) for r in rows]
 
 
 @router.post("/{refund_id}/complete")
-async def complete(refund_id: int, body: CompleteRequest, request: Request,
+async def complete(refund_id: RowIdPath, body: CompleteRequest, request: Request,
                    session: SessionDep) -> dict[str, Any]:
     async with session.begin():
+        refund = await RefundRepository(session).get(refund_id)
+        if refund is not None:
+            await require_persons_in_region(session, current_principal(request),
+                                            [refund.person_id])
         row = await _service(request, session).complete(refund_id, body.reference)
     return _public(row)

@@ -23,8 +23,9 @@ class RefundService:
         self.repo = RefundRepository(session)
         self.matcher = Matcher(session, outbox, coverage)
 
-    async def list(self, status: str | None, limit: int, offset: int) -> list[RefundRow]:
-        return await self.repo.list(status, limit, offset)
+    async def list(self, status: str | None, limit: int, offset: int, *,
+                   region_prefix: str | None = None) -> list[RefundRow]:
+        return await self.repo.list(status, limit, offset, region_prefix=region_prefix)
 
     async def complete(self, refund_id: int, reference: str) -> RefundRow:
         refund = await self.repo.get(refund_id, for_update=True)
@@ -33,24 +34,36 @@ class RefundService:
         if refund.status != "due":
             raise Conflict("this refund is already completed", code="already_completed")
         orders = OrderRepository(self.session)
+        ledger = LedgerRepository(self.session)
         order = await orders.get(refund.order_no, for_update=True) if refund.order_no else None
         channel = (order.channel if order and order.channel else "adjustment")
+        payment_txn = order.channel_txn_id if order is not None else None
+        before = 0
+        if payment_txn:
+            # The refunds of one payment are summed (under the order's row lock): a channel's
+            # own notification of this refund (an Alipay running total) then books only what
+            # is not booked here.
+            before = sum(e.amount_fen for e in await ledger.refunds_of(channel, payment_txn))
         now = dt.datetime.now(dt.UTC)
-        entry_id = await LedgerRepository(self.session).record(
+        entry_id = await ledger.record(
             channel=channel, channel_txn_id=reference, kind="refund", order_no=refund.order_no,
             amount_fen=refund.amount_fen, occurred_at=now, origin="adjustment",
             person_id=refund.person_id, plan_year=refund.plan_year,
-            coverage_start=order.coverage_start if order else None)
+            coverage_start=order.coverage_start if order else None, refers_to=payment_txn)
         if entry_id is None:
             raise Conflict(f"refund reference {reference} is already booked on {channel}",
                            code="reference_used")
-        if order is not None and order.amount_fen == refund.amount_fen:
+        full = order is None or before + refund.amount_fen >= order.amount_fen
+        if order is not None and full:
             await orders.mark_refunded(order.order_no)
-        due = await DueRepository(self.session).get(refund.person_id, refund.plan_year)
-        await self.matcher.emit_payment(
-            events.PAYMENT_REFUNDED, due=due, person_id=refund.person_id,
-            plan_year=refund.plan_year, order_no=refund.order_no or "", channel=channel,
-            channel_txn_id=reference, payer="person", amount_fen=refund.amount_fen,
-            paid_at=now, coverage_start=order.coverage_start if order else None,
-            revision=entry_id)
+        if full:
+            # A partial refund (the person now owes less and stays paid) is no payment event:
+            # payments.payment_refunded.v1 says the payment no longer counts.
+            due = await DueRepository(self.session).get(refund.person_id, refund.plan_year)
+            await self.matcher.emit_payment(
+                events.PAYMENT_REFUNDED, due=due, person_id=refund.person_id,
+                plan_year=refund.plan_year, order_no=refund.order_no or "", channel=channel,
+                channel_txn_id=reference, payer="person", amount_fen=refund.amount_fen,
+                paid_at=now, coverage_start=order.coverage_start if order else None,
+                revision=entry_id)
         return await self.repo.complete(refund_id, reference)

@@ -10,6 +10,9 @@ tab so Excel keeps them as text — and `#` lines at the bottom (#-----业务明
 
 A line's amount is 商家实收（元） (what the merchant receives, what the totals add up); without
 merchant discounts it equals the order amount the notification carries (total_amount).
+
+A refund row's id is `<支付宝交易号>:<退款批次号/请求号>`, the same key the notification of that
+refund gets (channels.alipay.refund_txn_id): one trade can be refunded in several parts.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from __future__ import annotations
 import csv
 import re
 
+from ..channels.alipay import refund_txn_id
 from ..channels.base import STATUS_SUCCEEDED
 from .base import (
     LineKind,
@@ -37,6 +41,7 @@ LIST_START = "业务明细列表"
 LIST_END = "业务明细列表结束"
 RECEIVED = "商家实收（元）"
 REQUIRED = ("支付宝交易号", "商户订单号", "业务类型", "完成时间", RECEIVED)
+REFUND_NO = "退款批次号/请求号"
 
 _TOTAL = re.compile(
     r"#(交易|退款)合计[：:]\s*([0-9]+)笔[，,][^，,]*?共\s*(-?[0-9]+(?:\.[0-9]{1,2})?)元"
@@ -78,6 +83,8 @@ def parse_alipay_business_detail(data: bytes, channel: str = CHANNEL) -> Stateme
     header_number = start + 2
     header = [_column_name(name) for name in _cells(rows[start + 1])]
     columns = column_index(header, REQUIRED, header_number)
+    if REFUND_NO in header:
+        columns[REFUND_NO] = header.index(REFUND_NO)
 
     lines: list[StatementLine] = []
     end_number: int | None = None
@@ -126,6 +133,7 @@ def _line(row: dict[str, str], number: int, channel: str) -> StatementLine:
     stamp = row["完成时间"] or row.get("创建时间", "")
     occurred_at = parse_china_time(stamp, "完成时间", number)
     kind: LineKind
+    txn_id = row["支付宝交易号"]
     if business == "交易":
         if received < 0:
             raise StatementInvalid(f"a 交易 row with negative {RECEIVED} {row[RECEIVED]}", number)
@@ -134,11 +142,12 @@ def _line(row: dict[str, str], number: int, channel: str) -> StatementLine:
         if received > 0:
             raise StatementInvalid(f"a 退款 row with positive {RECEIVED} {row[RECEIVED]}", number)
         kind, amount = "refund", -received
+        txn_id = refund_txn_id(txn_id, row.get(REFUND_NO) or None, amount)
     else:
         raise StatementInvalid(f"业务类型 {business!r} is not handled (交易 and 退款 are)", number)
     return StatementLine(
         channel=channel,
-        channel_txn_id=row["支付宝交易号"],
+        channel_txn_id=txn_id,
         order_no=row["商户订单号"],
         kind=kind,
         amount_fen=amount,

@@ -36,7 +36,9 @@ class StatementInvalid(ValueError):
 @dataclass(frozen=True, slots=True)
 class StatementLine:
     channel: str
-    channel_txn_id: str  # WeChat refunds: 微信退款单号; otherwise the channel's trade number
+    # WeChat refunds: 微信退款单号; Alipay refunds: "<支付宝交易号>:<退款批次号/请求号>";
+    # otherwise the channel's trade number
+    channel_txn_id: str
     order_no: str
     kind: LineKind
     amount_fen: int  # always positive; the kind says which way the money went

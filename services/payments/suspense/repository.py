@@ -11,7 +11,13 @@ import orjson
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.payments.scope import visible_person_sql
+
 S = "payments"
+# an item names the person it came with and, once matched, the person it was matched to
+_VISIBLE = (visible_person_sql(f"{S}.suspense.person_id") + " AND " + visible_person_sql(
+    f"(CASE WHEN {S}.suspense.resolution ->> 'person_id' ~ '^[0-9a-fA-F-]{{36}}$' "
+    f"THEN CAST({S}.suspense.resolution ->> 'person_id' AS uuid) END)"))
 
 
 @dataclass
@@ -31,10 +37,11 @@ class SuspenseRow:
     resolution: dict[str, Any] | None
     created_at: dt.datetime
     resolved_at: dt.datetime | None
+    revision: int = 1
 
 
 _COLS = ("id, ledger_id, channel, channel_txn_id, kind, order_no, person_id, plan_year, "
-         "amount_fen, reason, detail, status, resolution, created_at, resolved_at")
+         "amount_fen, reason, detail, status, resolution, created_at, resolved_at, revision")
 
 
 class SuspenseRepository:
@@ -60,20 +67,50 @@ class SuspenseRepository:
         )).first()
         return SuspenseRow(*row) if row else None
 
-    async def list(self, status: str | None, limit: int, offset: int) -> list[SuspenseRow]:
-        where = "WHERE status = :s" if status else ""
+    async def list(self, status: str | None, limit: int, offset: int, *,
+                   region_prefix: str | None = None) -> list[SuspenseRow]:
+        """`region_prefix` (Principal.region_filter): only items whose persons (the one the
+        money came with, the one it was matched to) lie in that region; items naming no
+        person known here stay in every list."""
+        conditions = (["status = :s"] if status else []) + \
+            ([_VISIBLE] if region_prefix is not None else [])
+        where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
         rows = (await self.session.execute(text(
             f"SELECT {_COLS} FROM {S}.suspense {where} ORDER BY id LIMIT :n OFFSET :off"),
-            {"s": status, "n": limit, "off": offset})).all()
+            {"s": status, "n": limit, "off": offset, "rp": region_prefix})).all()
         return [SuspenseRow(*r) for r in rows]
 
     async def resolve(self, suspense_id: int, resolution: dict[str, Any]) -> SuspenseRow:
         row = (await self.session.execute(text(
             f"""UPDATE {S}.suspense SET status = 'resolved', resolved_at = now(),
-                       resolution = CAST(:r AS jsonb)
+                       resolution = CAST(:r AS jsonb), revision = revision + 1
                 WHERE id = :id RETURNING {_COLS}"""),
             {"id": suspense_id, "r": orjson.dumps(resolution).decode()})).one()
         return SuspenseRow(*row)
+
+    async def reopen(self, suspense_id: int, detail: str) -> SuspenseRow:
+        """Open again (staff reversed the match it was resolved with); the detail says why."""
+        row = (await self.session.execute(text(
+            f"""UPDATE {S}.suspense SET status = 'open', resolved_at = NULL, resolution = NULL,
+                       revision = revision + 1, detail = :d
+                WHERE id = :id RETURNING {_COLS}"""),
+            {"id": suspense_id, "d": detail})).one()
+        return SuspenseRow(*row)
+
+    async def of_ledger(self, ledger_id: int, *, for_update: bool = False) -> SuspenseRow | None:
+        lock = " FOR UPDATE" if for_update else ""
+        row = (await self.session.execute(
+            text(f"SELECT {_COLS} FROM {S}.suspense WHERE ledger_id = :l{lock}"),
+            {"l": ledger_id})).first()
+        return SuspenseRow(*row) if row else None
+
+    async def open_for_ledger(self, ledger_ids: list[int]) -> list[SuspenseRow]:
+        if not ledger_ids:
+            return []
+        rows = (await self.session.execute(text(
+            f"""SELECT {_COLS} FROM {S}.suspense WHERE ledger_id = ANY(:l) AND status = 'open'
+                ORDER BY id FOR UPDATE"""), {"l": ledger_ids})).all()
+        return [SuspenseRow(*r) for r in rows]
 
 
 def suspense_payload(row: SuspenseRow) -> dict[str, Any]:
@@ -84,5 +121,5 @@ def suspense_payload(row: SuspenseRow) -> dict[str, Any]:
         "amount_fen": row.amount_fen, "reason": row.reason, "status": row.status,
         "resolution": row.resolution, "opened_at": row.created_at.isoformat(),
         "resolved_at": row.resolved_at.isoformat() if row.resolved_at else None,
-        "revision": 2 if row.status == "resolved" else 1,
+        "revision": row.revision,
     }

@@ -1,7 +1,9 @@
-"""Staff resolve suspense: match the money to a person's order, or send it back (refund)."""
+"""Staff resolve suspense: match the money to a person's order, or send it back (refund); and
+reverse a match that was wrong (the payment goes back to suspense, the person owes again)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from typing import Any
 
@@ -11,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.payments import events
 from services.payments.coverage import CoverageCalculator
 from services.payments.dues.repository import DueRepository
+from services.payments.ledger.repository import LedgerRepository
 from services.payments.matching.service import Matcher
 from services.payments.orders.repository import OrderRepository
 from services.payments.suspense.repository import (
@@ -31,26 +34,78 @@ class SuspenseService:
         self.repo = SuspenseRepository(session)
         self.matcher = Matcher(session, outbox, coverage)
 
-    async def list(self, status: str | None, limit: int, offset: int) -> list[SuspenseRow]:
-        return await self.repo.list(status, limit, offset)
+    async def list(self, status: str | None, limit: int, offset: int, *,
+                   region_prefix: str | None = None) -> list[SuspenseRow]:
+        return await self.repo.list(status, limit, offset, region_prefix=region_prefix)
+
+    async def _locked(self, suspense_id: int) -> SuspenseRow:
+        """The item, locked. The money's own lock comes first, in the order the processor
+        takes them (a reversal of this money may be processed at the same time)."""
+        peek = await self.repo.get(suspense_id)
+        if peek is None:
+            raise NotFound("no such suspense item", code="suspense_not_found")
+        await LedgerRepository(self.session).lock_payment(peek.channel, peek.channel_txn_id)
+        item = await self.repo.get(suspense_id, for_update=True)
+        assert item is not None
+        return item
 
     async def resolve(self, suspense_id: int, action: str, person_id: uuid.UUID | None,
                       plan_year: int | None, note: str | None) -> SuspenseRow:
-        item = await self.repo.get(suspense_id, for_update=True)
-        if item is None:
-            raise NotFound("no such suspense item", code="suspense_not_found")
+        item = await self._locked(suspense_id)
         if item.status != "open":
             raise Conflict("this suspense item is already resolved", code="already_resolved")
         resolution: dict[str, Any] = {"action": action, "note": note}
         if action == "match-to-person":
             resolution.update(await self._match(item, person_id, plan_year))
-        resolved = await self.repo.resolve(suspense_id, resolution)
-        await self.outbox.add(self.session, topic=events.TOPIC_OF[events.SUSPENSE_RESOLVED],
-                              event_type=events.SUSPENSE_RESOLVED,
-                              data=suspense_payload(resolved),
-                              key=str(resolved.person_id or resolved.order_no),
-                              subject=str(resolved.id))
-        return resolved
+        return await self.matcher.resolve_suspense(item, resolution)
+
+    async def reverse(self, suspense_id: int, note: str | None) -> SuspenseRow:
+        """Undo a match-to-person that gave the money to the wrong person: that order is
+        reversed (payments.payment_reversed.v1), the payment is in suspense again, to be
+        matched to the right person or sent back."""
+        item = await self._locked(suspense_id)
+        resolution = item.resolution or {}
+        if (item.status != "resolved" or resolution.get("action") != "match-to-person"
+                or item.ledger_id is None):
+            raise Conflict("only a payment matched to a person can be reversed",
+                           code="not_matched")
+        order_no = str(resolution.get("order_no"))
+        orders = OrderRepository(self.session)
+        ledger = LedgerRepository(self.session)
+        order = await orders.get(order_no, for_update=True)
+        if (order is None or order.status != "paid" or order.channel != item.channel
+                or order.channel_txn_id != item.channel_txn_id):
+            raise Conflict(f"order {order_no} is no longer paid by this money",
+                           code="not_paid")
+        now = dt.datetime.now(dt.UTC)
+        # Keyed by the money and the order it was applied to: each wrong match is reversed
+        # once, and the channel's own reversal of the money (keyed by the money) stays apart.
+        entry_id = await ledger.record(
+            channel=item.channel, channel_txn_id=f"{item.channel_txn_id}@{order_no}",
+            kind="reversal", order_no=order_no, amount_fen=order.amount_fen, occurred_at=now,
+            origin="staff", person_id=order.person_id, plan_year=order.plan_year,
+            coverage_start=order.coverage_start, refers_to=item.channel_txn_id)
+        if entry_id is None:
+            raise Conflict("this match was already reversed", code="already_reversed")
+        await orders.mark_reversed(order_no)
+        await ledger.unapply(item.ledger_id, order_no=item.order_no, person_id=item.person_id,
+                             plan_year=item.plan_year)
+        due = await DueRepository(self.session).get(order.person_id, order.plan_year)
+        await self.matcher.emit_payment(
+            events.PAYMENT_REVERSED, due=due, person_id=order.person_id,
+            plan_year=order.plan_year, order_no=order_no, channel=item.channel,
+            channel_txn_id=item.channel_txn_id, payer="person", amount_fen=order.amount_fen,
+            paid_at=now, coverage_start=order.coverage_start, revision=entry_id)
+        why = f"; {note}" if note else ""
+        reopened = await self.repo.reopen(suspense_id, (
+            f"reopened: the match to order {order_no} (person {order.person_id}, "
+            f"{order.plan_year}) was reversed{why}. Before: {item.detail or item.reason}"))
+        await self.outbox.add(self.session, topic=events.TOPIC_OF[events.SUSPENSE_OPENED],
+                              event_type=events.SUSPENSE_OPENED,
+                              data=suspense_payload(reopened),
+                              key=str(reopened.person_id or reopened.order_no),
+                              subject=str(reopened.id))
+        return reopened
 
     async def _match(self, item: SuspenseRow, person_id: uuid.UUID | None,
                      plan_year: int | None) -> dict[str, Any]:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Mapping
+from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from services.payments.channels import ChannelAdapter, ChannelRejected, ChannelResponse
-from services.payments.webhooks.ingest import store
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
@@ -22,26 +23,32 @@ def _answer(r: ChannelResponse) -> Response:
     return Response(r.body, status_code=r.status_code, media_type=r.content_type)
 
 
-async def receive(request: Request, channel: str) -> Response:
-    adapter: ChannelAdapter | None = request.app.state.adapters.get(channel)
+async def accept(state: Any, channel: str, headers: Mapping[str, str],
+                 body: bytes) -> ChannelResponse:
+    """Verify, store durably, and say what to answer the channel. Shared by the routes below
+    and by the fast lane (services/payments/fastlane.py), which serves the same path."""
+    adapter: ChannelAdapter | None = state.adapters.get(channel)
     if adapter is None:
         log.warning("webhook for unconfigured channel %r refused", channel[:40])
-        return _answer(_UNKNOWN_CHANNEL)
-    body = await request.body()
-    headers = request.headers
+        return _UNKNOWN_CHANNEL
     try:
         notification = adapter.verify_and_parse(headers, body, dt.datetime.now(dt.UTC))
     except ChannelRejected as exc:
         log.warning("webhook %s refused: %s (%s)", channel, exc.code, exc.reason,
                     extra={"channel": channel, "code": exc.code})
-        return _answer(adapter.failure_response(exc))
+        return adapter.failure_response(exc)
     try:
-        await store(request.app.state.pg, notification, headers, body)
+        await state.intake.store(notification, headers, body)
     except Exception as exc:
         # Not stored: the channel must retry, so it gets its failure answer.
         log.exception("webhook %s %s could not be stored", channel, notification.event_id)
-        return _answer(adapter.failure_response(exc))
-    return _answer(adapter.success_response())
+        return adapter.failure_response(exc)
+    return adapter.success_response()
+
+
+async def receive(request: Request, channel: str) -> Response:
+    return _answer(await accept(request.app.state, channel, request.headers,
+                                await request.body()))
 
 
 @router.post("/wechatpay", include_in_schema=True)

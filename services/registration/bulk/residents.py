@@ -1,12 +1,14 @@
 """Resident bulk import (居民参保登记批量导入) of a whole county's file.
 
-Whole-file atomic: the file is streamed in batches (validated, ID numbers hashed and encrypted
-in Python), each batch COPied into a temporary staging table and its person_registered events
-COPied into the outbox, all in one transaction; at the end INSERT ... SELECT moves the staging
-rows into households, persons and person_history. Any invalid row rolls everything back and
-the row-level reasons are written to an error report; a crash leaves nothing behind, so the
-import is simply run again. People already registered (same ID number) are left as they are
-and counted."""
+Whole-file atomic: the file is streamed in batches, all in one transaction. A reader thread
+validates each batch, hashes and encrypts the ID numbers and seals the phones (Python), and
+writes the batch as COPY text while the database works on the previous one; the batch is
+COPied into a temporary staging table, the people already registered are dropped from it, and
+INSERT ... SELECT moves the rest into households, persons, person_history and the outbox (the
+person_registered events are built from the staging rows by jsonb_build_object, the payload
+of events.person_payload). Any invalid row rolls everything back and the row-level reasons are
+written to an error report; a crash leaves nothing behind, so the import is simply run again.
+People already registered (same ID number) are left as they are and counted."""
 
 from __future__ import annotations
 
@@ -15,49 +17,30 @@ import datetime as dt
 import hashlib
 import os
 import queue
+import re
 import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from services.registration import events
-from services.registration.persons.repository import PersonRow, household_id_of
+from services.registration.persons.repository import household_id_of
 from services.registration.regions import RegionTree
 from services.registration.uploads import RowError, iter_resident_batches
-from shared.bulk import copy_outbox_records, outbox_records
-from shared.idnumber import mask_id_number
-from shared.outbox import Outbox
+from shared.idnumber import mask_id_number, mask_name
+from shared.observability import correlation_id
+from shared.outbox import Outbox, shard_of
 from shared.pii import PiiVault
 
 S = "registration"
 STAGING_COLUMNS = ("id", "id_number_hash", "id_number_enc", "id_number_masked", "name",
-                   "birth_date", "sex", "phone", "household_id", "household_no",
-                   "relation_to_head", "county_code", "township_code", "village_code")
-
-
-@dataclass(frozen=True, slots=True)
-class _Ident:
-    masked: str
-    birth_date: dt.date
-    sex: str
-
-
-_BIRTHS: dict[str, dt.date] = {}
-
-
-def _identity(id_number: str) -> _Ident:
-    """Birth date, sex and masked form of an ID number the reader has already validated
-    (parse_id_number again would cost a third of the preparation time)."""
-    key = id_number[6:14]
-    birth = _BIRTHS.get(key)
-    if birth is None:
-        birth = _BIRTHS[key] = dt.date(int(key[:4]), int(key[4:6]), int(key[6:]))
-    sex = "male" if int(id_number[16]) % 2 else "female"
-    return _Ident(mask_id_number(id_number), birth, sex)
+                   "name_masked", "birth_date", "sex", "phone", "phone_enc", "household_id",
+                   "household_no", "relation_to_head", "county_code", "township_code",
+                   "village_code", "shard", "event_id")
 
 
 @dataclass
@@ -116,15 +99,20 @@ async def import_residents(
     await tx.start()
     try:
         await pg.execute("SELECT pg_advisory_xact_lock(hashtext('registration:resident-import'))")
+        # sorts of a batch in memory (the default 4 MB spills them to disk); until commit
+        await pg.execute("SET LOCAL work_mem = '64MB'")
         await pg.execute("""CREATE TEMP TABLE resident_staging (
             id uuid, id_number_hash text, id_number_enc text, id_number_masked text, name text,
-            birth_date date, sex text, phone text, household_id uuid, household_no text,
-            relation_to_head text, county_code text, township_code text, village_code text
+            name_masked text, birth_date date, sex text, phone text, phone_enc text,
+            household_id uuid, household_no text, relation_to_head text, county_code text,
+            township_code text, village_code text, shard smallint, event_id uuid
             ) ON COMMIT DROP""")
+        event = (events.TOPIC_OF[events.PERSON_REGISTERED], events.PERSON_REGISTERED,
+                 outbox.source, correlation_id.get())
         batches: queue.Queue[_Prepared | BaseException | None] = queue.Queue(maxsize=3)
         stop = threading.Event()
         worker = threading.Thread(target=_prepare_all, name="resident-import-reader", daemon=True,
-                                  args=(path, batches, stop, vault, outbox, regions, county_code,
+                                  args=(path, batches, stop, vault, regions, county_code,
                                         batch_size))
         worker.start()
         try:
@@ -138,9 +126,9 @@ async def import_residents(
                 result.errors.extend(item.errors)
                 if progress:
                     progress(result.rows, item.position)
-                if result.errors or not item.records:
+                if result.errors or not item.count:
                     continue  # keep reading to report every error, but write nothing more
-                await _apply_batch(pg, outbox, item, result, timings)
+                await _apply_batch(pg, outbox, item, result, timings, event)
         finally:
             stop.set()
             while worker.is_alive():
@@ -170,13 +158,33 @@ async def import_residents(
     return result
 
 
-def time_ordered_uuid() -> uuid.UUID:
-    """A version-7 UUID (millisecond time, then random): still opaque, but a bulk insert
-    appends to the primary-key index instead of touching random pages."""
-    value = (time.time_ns() // 1_000_000) << 80 | int.from_bytes(os.urandom(10), "big")
-    value = (value & ~(0xF << 76)) | (0x7 << 76)
-    value = (value & ~(0x3 << 62)) | (0x2 << 62)
-    return uuid.UUID(int=value)
+_COUNTER_BITS = 22  # up to 4 M rows a batch
+
+
+def _uuid7_base() -> int:
+    """A version-7 UUID (RFC 9562: millisecond time, then random) as an int whose low
+    _COUNTER_BITS are zero: `_uuid7_text(base, n)` for n = 0, 1, ... are then unique, opaque
+    and increasing, so a batch appends to the primary-key index instead of touching random
+    pages (RFC 9562 section 6.2, methods 1 and 3)."""
+    rand = int.from_bytes(os.urandom(10), "big")
+    return ((time.time_ns() // 1_000_000) << 80 | 0x7 << 76 | (rand & 0xFFF) << 64 | 0x2 << 62
+            | (rand >> 12) % (1 << 62) >> _COUNTER_BITS << _COUNTER_BITS)
+
+
+def _uuid7_text(base: int, counter: int) -> str:
+    h = "%032x" % (base + counter)
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+# COPY text format: these four characters are escaped in free text (names, household numbers)
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+_COPY_SPECIAL = re.compile(r"[\\\t\n\r]")
+
+
+def _copy_text(value: str | None) -> str:
+    if value is None:
+        return "\\N"
+    return value.translate(_COPY_ESCAPES) if _COPY_SPECIAL.search(value) else value
 
 
 @dataclass
@@ -184,17 +192,18 @@ class _Prepared:
     rows: int
     position: int
     errors: list[RowError]
-    hashes: list[str]
-    records: list[tuple[Any, ...]]
-    events: list[tuple[Any, ...]]
+    count: int  # rows in `staging`
+    staging: bytes  # the batch as COPY text, STAGING_COLUMNS in order
 
 
 def _prepare_all(path: Path, out: queue.Queue[Any], stop: threading.Event, vault: PiiVault,
-                 outbox: Outbox, regions: RegionTree | None, county_code: str | None,
+                 regions: RegionTree | None, county_code: str | None,
                  batch_size: int) -> None:
-    """Reader thread: parse, validate, hash, encrypt and build the event rows of each batch
-    while the database works on the previous one."""
-    topic = events.TOPIC_OF[events.PERSON_REGISTERED]
+    """Reader thread: parse, validate, hash and encrypt each batch, and write it out as COPY
+    text, while the database works on the previous one. The event loop only sends bytes."""
+    lookup_hash, seal = vault.lookup_hash, vault.encrypt
+    births: dict[str, str] = {}
+    households: dict[str, str] = {}
     try:
         with path.open("rb") as stream:
             failed = False
@@ -204,50 +213,83 @@ def _prepare_all(path: Path, out: queue.Queue[Any], stop: threading.Event, vault
                     return
                 rows = len(batch.rows) + len({e.row_number for e in batch.errors})
                 failed = failed or bool(batch.errors)
-                hashes: list[str] = []
-                records: list[tuple[Any, ...]] = []
-                payloads = []
+                lines: list[str] = []
                 if not failed:
-                    for r in batch.rows:
-                        h = vault.lookup_hash(r.id_number)
-                        ident = _identity(r.id_number)
-                        household = household_id_of(r.household_number) if r.household_number else None
-                        person = PersonRow(
-                            id=time_ordered_uuid(), id_number_hash=h,
-                            id_number_masked=ident.masked, name=r.name,
-                            birth_date=ident.birth_date, sex=ident.sex, phone=r.phone,
-                            household_id=household, county_code=r.township_code[:6],
-                            township_code=r.township_code, village_code=r.village_code,
-                            revision=1)
-                        hashes.append(h)
-                        records.append((person.id, h, vault.encrypt(r.id_number), ident.masked,
-                                        r.name, ident.birth_date, ident.sex, r.phone, household,
-                                        r.household_number, r.relation_to_head,
-                                        person.county_code, r.township_code, r.village_code))
-                        payloads.append((topic, events.PERSON_REGISTERED,
-                                         events.person_payload(person, vault), str(person.id)))
-                out.put(_Prepared(rows, stream.tell(), batch.errors, hashes, records,
-                                  outbox_records(outbox, payloads)))
+                    assert len(batch.rows) < 1 << _COUNTER_BITS
+                    base = _uuid7_base()  # person ids: base + row in the batch
+                    event_base = _uuid7_base()  # event ids too: append to outbox's index
+                    for n, r in enumerate(batch.rows):
+                        id_number = r.id_number
+                        key = id_number[6:14]
+                        birth = births.get(key)
+                        if birth is None:
+                            birth = births[key] = dt.date(
+                                int(key[:4]), int(key[4:6]), int(key[6:])).isoformat()
+                        household_no = r.household_number
+                        if household_no is None:
+                            household = None
+                        else:
+                            household = households.get(household_no)
+                            if household is None:
+                                if len(households) > 4096:
+                                    households.clear()
+                                household = households[household_no] = str(
+                                    household_id_of(household_no))
+                        person_id = _uuid7_text(base, n)
+                        name = r.name
+                        phone = r.phone
+                        township = r.township_code
+                        lines.append("\t".join((
+                            person_id, lookup_hash(id_number), seal(id_number),
+                            mask_id_number(id_number), _copy_text(name),
+                            _copy_text(mask_name(name)), birth,
+                            "male" if int(id_number[16]) % 2 else "female",
+                            phone or "\\N", seal(phone) if phone else "\\N",
+                            household or "\\N", _copy_text(household_no),
+                            _copy_text(r.relation_to_head), township[:6], township,
+                            r.village_code or "\\N", str(shard_of(person_id)),
+                            _uuid7_text(event_base, n))))
+                    lines.append("")
+                out.put(_Prepared(rows, stream.tell(), batch.errors, len(batch.rows),
+                                  "\n".join(lines).encode()))
         out.put(None)
     except BaseException as exc:  # handed to the importing coroutine
         out.put(exc)
 
 
 async def _apply_batch(pg: Any, outbox: Outbox, item: _Prepared, result: ImportResult,
-                     timings: dict[str, float]) -> None:
-    """One batch: COPY into staging, INSERT ... SELECT into households, persons, history."""
+                       timings: dict[str, float], event: tuple[str, ...]) -> None:
+    """One batch: COPY into staging, drop the people already registered, then INSERT ...
+    SELECT into households, persons, history and the outbox (events built from staging)."""
     t0 = time.perf_counter()
-    known = {h for (h,) in await pg.fetch(
-        f"SELECT id_number_hash FROM {S}.persons WHERE id_number_hash = ANY($1)", item.hashes)}
-    records, event_rows = item.records, item.events
-    if known:
-        keep = [i for i, h in enumerate(item.hashes) if h not in known]
-        result.already_registered += len(records) - len(keep)
-        records = [records[i] for i in keep]
-        event_rows = [event_rows[i] for i in keep]
+    try:
+        await _write_batch(pg, outbox, item, result, event)
+    finally:
+        timings["db_batches"] = timings.get("db_batches", 0.0) + time.perf_counter() - t0
+
+
+async def _chunks(data: bytes, size: int = 1 << 20) -> AsyncIterator[memoryview]:
+    """COPY data from memory (a file-like source would be read through the executor)."""
+    view = memoryview(data)
+    for start in range(0, len(view), size):
+        yield view[start:start + size]
+
+
+async def _write_batch(pg: Any, outbox: Outbox, item: _Prepared, result: ImportResult,
+                       event: tuple[str, ...]) -> None:
     await pg.execute("TRUNCATE resident_staging")
-    await pg.copy_records_to_table("resident_staging", records=records,
-                                   columns=list(STAGING_COLUMNS))
+    await pg.copy_to_table("resident_staging", source=_chunks(item.staging),
+                           columns=list(STAGING_COLUMNS), format="text")
+    # the batch's hashes as one array: index probes, never a scan of persons (a join with the
+    # staging table is planned as a hash join over all of persons)
+    status = await pg.execute(f"""
+        DELETE FROM resident_staging WHERE id_number_hash IN (
+            SELECT p.id_number_hash FROM {S}.persons p
+            WHERE p.id_number_hash = ANY (ARRAY(SELECT id_number_hash FROM resident_staging)))""")
+    known = int(status.split()[-1])
+    result.already_registered += known
+    if known == item.count:
+        return
     # households with their head (户主) in one statement: no join against the whole table
     status = await pg.execute(f"""
         INSERT INTO {S}.households AS h (id, household_no, village_code, head_person_id)
@@ -273,9 +315,21 @@ async def _apply_batch(pg: Any, outbox: Outbox, item: _Prepared, result: ImportR
             'township_code', township_code, 'village_code', village_code,
             'residence_permit', false, 'school', NULL, 'imported', true)
         FROM resident_staging ORDER BY id""")
-    result.events += await copy_outbox_records(pg, outbox, event_rows)
-    result.imported += len(records)
-    timings["db_batches"] = timings.get("db_batches", 0.0) + time.perf_counter() - t0
+    # registration.person_registered.v1, the payload of events.person_payload (docs/EVENTS.md)
+    status = await pg.execute(f"""
+        INSERT INTO {outbox.schema}.outbox (event_id, topic, partition_key, shard, event_type,
+            source, subject, correlation_id, data)
+        SELECT event_id, $1, id::text, shard, $2, $3, id::text, $4,
+            jsonb_build_object('person_id', id, 'revision', 1, 'birth_date', birth_date,
+                'sex', sex, 'id_number_hash', id_number_hash,
+                'id_number_masked', id_number_masked, 'name_masked', name_masked,
+                'county_code', county_code, 'township_code', township_code,
+                'village_code', village_code, 'household_id', household_id,
+                'phone_enc', phone_enc)
+        FROM resident_staging""", *event)
+    inserted = int(status.split()[-1])
+    result.events += inserted
+    result.imported += inserted
 
 
 def file_sha256(path: Path) -> str:

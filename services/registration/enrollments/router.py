@@ -12,7 +12,12 @@ from services.registration.enrollments.schemas import (
     RolloverResult,
 )
 from services.registration.enrollments.service import EnrollmentService
+from services.registration.persons.repository import PersonRepository
+from services.registration.persons.router import require_person_region, sees_person
+from shared.auth import NATIONAL, current_principal, require_region
 from shared.db import SessionDep
+from shared.errors import NotFound
+from shared.params import PlanYearPath
 
 router = APIRouter(prefix="/v1/enrollments", tags=["enrollments"])
 
@@ -23,14 +28,20 @@ def _service(request: Request, session: SessionDep) -> EnrollmentService:
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=EnrollmentPublic)
 async def enroll(body: EnrollmentCreate, request: Request, session: SessionDep) -> EnrollmentPublic:
+    principal = current_principal(request)
     async with session.begin():
+        person = await PersonRepository(session).get(body.person_id, for_update=True)
+        if person is not None:
+            require_person_region(principal, person)
         e = await _service(request, session).enroll(body)
     return EnrollmentPublic(**e.__dict__)
 
 
 @router.post("/rollover", response_model=RolloverResult)
 async def rollover(body: RolloverRequest, request: Request, session: SessionDep) -> RolloverResult:
-    """Enroll last year's registered enrollees (存量人员) in the new plan year, in bulk."""
+    """Enroll last year's registered enrollees (存量人员) in the new plan year, in bulk: of one
+    county, or (county_code left out) of every county, which needs a nationwide region."""
+    require_region(current_principal(request), body.county_code or NATIONAL)
     async with session.begin():
         n = await _service(request, session).rollover(body.from_year, body.to_year,
                                                       body.county_code, body.registered_on)
@@ -39,15 +50,24 @@ async def rollover(body: RolloverRequest, request: Request, session: SessionDep)
 
 
 @router.get("/{person_id}/{plan_year}", response_model=EnrollmentPublic)
-async def get_enrollment(person_id: uuid.UUID, plan_year: int, request: Request,
+async def get_enrollment(person_id: uuid.UUID, plan_year: PlanYearPath, request: Request,
                          session: SessionDep) -> EnrollmentPublic:
+    """404 enrollment_not_found for people registered outside the caller's region too."""
+    principal = current_principal(request)
+    if not principal.sees_all_regions and not sees_person(
+            principal, await PersonRepository(session).get(person_id)):
+        raise NotFound("no such enrollment", code="enrollment_not_found")
     e = await _service(request, session).get(person_id, plan_year)
     return EnrollmentPublic(**e.__dict__)
 
 
 @router.post("/{person_id}/{plan_year}/stop", response_model=EnrollmentPublic)
-async def stop_enrollment(person_id: uuid.UUID, plan_year: int, body: EnrollmentStop,
+async def stop_enrollment(person_id: uuid.UUID, plan_year: PlanYearPath, body: EnrollmentStop,
                           request: Request, session: SessionDep) -> EnrollmentPublic:
+    principal = current_principal(request)
     async with session.begin():
+        person = await PersonRepository(session).get(person_id, for_update=True)
+        if person is not None:
+            require_person_region(principal, person)
         e = await _service(request, session).stop(person_id, plan_year, body)
     return EnrollmentPublic(**e.__dict__)

@@ -15,11 +15,12 @@ from services.registration.enrollments.repository import EnrollmentRepository
 from services.registration.enrollments.schemas import EnrollmentCreate, EnrollmentPublic
 from services.registration.enrollments.service import EnrollmentService
 from services.registration.persons.repository import PersonRepository
-from services.registration.persons.router import PersonDetail, detail
+from services.registration.persons.router import PersonDetail, detail, require_person_region
 from services.registration.persons.schemas import PersonCreate, PersonUpdate
 from services.registration.persons.service import PersonService, parse_or_422
 from services.registration.uploads import RowError, parse_student_list
 from services.registration.uploads.students import STUDENT_SPEC
+from shared.auth import current_principal, require_region
 from shared.db import SessionDep
 from shared.errors import DomainError, Invalid
 
@@ -70,6 +71,8 @@ async def register_newborn(body: NewbornCreate, request: Request,
         if parent is None:
             raise Invalid("the parent is not registered; register the parent first",
                           field="parent_id_number", code="parent_not_registered")
+        # the child is registered where the parent is: staff of that township only
+        require_person_region(current_principal(request), parent)
         if parent.household_id is None or parent.township_code is None:
             raise Invalid("the parent has no household (户) on file; set the parent's "
                           "household_no first", field="parent_id_number",
@@ -110,7 +113,9 @@ async def upload_students(request: Request, session: SessionDep, file: UploadFil
                           registered_on: dt.date | None = Form(None)) -> StudentUploadResult:
     """A school's student list (学生参保名单): each student registered (non-local students under
     the school's township, 户籍 from the ID number's region) or updated with the school, and
-    enrolled as a student for the plan year. Applied whole or not at all."""
+    enrolled as a student for the plan year. Applied whole or not at all. The school's
+    township must lie in the caller's region."""
+    require_region(current_principal(request), township_code)
     content = await read_upload(file)
     persons = PersonService(session, outbox(request), vault(request))
     enrollments = EnrollmentService(session, outbox(request))

@@ -120,7 +120,8 @@ class ListRepository:
         rows = await self.session.execute(text(f"""
             WITH bumped AS (
                 UPDATE {S}.persons p SET revision = p.revision + c.n, updated_at = now()
-                FROM (SELECT person_id, count(*) AS n FROM list_changes GROUP BY person_id) c
+                FROM (SELECT person_id, count(*) AS n FROM list_changes GROUP BY person_id
+                      ORDER BY person_id) c
                 WHERE p.id = c.person_id RETURNING p.id, p.revision)
             SELECT c.kind, c.person_id, c.group_code, c.certified_on, c.ends_on,
                    c.later_birth_on,

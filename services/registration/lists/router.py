@@ -17,6 +17,7 @@ from services.registration.common import (
 from services.registration.lists.repository import ListVersion
 from services.registration.lists.service import ListService, department_or_404
 from services.registration.uploads import write_error_report_csv, write_error_report_xlsx
+from shared.auth import current_principal
 from shared.db import SessionDep
 from shared.errors import NotFound
 
@@ -79,7 +80,8 @@ async def upload_list(request: Request, session: SessionDep, department: str,
     content = await read_upload(file)
     async with session.begin():
         result = await ListService(session, outbox(request), vault(request)).upload(
-            department, plan_year, version, content, file.filename)
+            department, plan_year, version, content, file.filename,
+            principal=current_principal(request))
         if result.errors:
             raise await refuse_upload(request, f"list:{department}", file.filename,
                                       result.content_sha256, result.errors)

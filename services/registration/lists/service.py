@@ -5,6 +5,7 @@ events. The same file twice changes nothing."""
 from __future__ import annotations
 
 import hashlib
+import uuid
 from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -16,8 +17,9 @@ from services.registration.persons.repository import PersonRepository
 from services.registration.uploads import ParsedList, RowError, parse_certified_list
 from services.registration.uploads.categories import canonical_department
 from services.registration.uploads.certified import CERTIFIED_LIST_SPEC
+from shared.auth import Principal
 from shared.bulk import copy_events, driver_connection
-from shared.errors import NotFound
+from shared.errors import Forbidden, NotFound
 from shared.outbox import Outbox
 from shared.pii import PiiVault
 
@@ -45,15 +47,20 @@ class ListService:
         self.repo = ListRepository(session)
         self.persons = PersonRepository(session)
 
-    async def _registered_names(self, content: bytes, filename: str | None) -> dict[str, str]:
-        """ID number -> registered name, for the ID numbers in the file (one query)."""
+    async def _registered(self, content: bytes,
+                          filename: str | None) -> tuple[dict[str, str], dict[str, uuid.UUID]]:
+        """ID number -> registered name, and -> person id, for the ID numbers in the file that
+        are registered (one query; each ID number hashed once)."""
         ids = id_numbers_in(content, CERTIFIED_LIST_SPEC, filename)
         by_hash = {self.vault.lookup_hash(i): i for i in ids}
-        names = await self.persons.names_by_hash(list(by_hash))
-        return {by_hash[h]: name for h, name in names.items()}
+        found = await self.persons.ids_and_names_by_hash(list(by_hash))
+        return ({by_hash[h]: name for h, (_, name) in found.items()},
+                {by_hash[h]: person_id for h, (person_id, _) in found.items()})
 
     async def upload(self, department: str, plan_year: int, kind: str, content: bytes,
-                     filename: str | None) -> ListResult:
+                     filename: str | None, *, principal: Principal | None = None) -> ListResult:
+        """`principal`: the uploader, refused (403 forbidden_region) when the list names
+        people registered outside their region."""
         dept = department_or_404(department)
         sha256 = hashlib.sha256(content).hexdigest()
         await self.repo.lock(dept, plan_year)
@@ -61,17 +68,27 @@ class ListService:
         latest = versions[-1] if versions else None
         if latest is not None and latest.content_sha256 == sha256 and latest.kind == kind:
             return ListResult("unchanged", latest, [], sha256)
-        names = await self._registered_names(content, filename)
+        names, person_of = await self._registered(content, filename)
         parsed: ParsedList = parse_certified_list(content, department=dept, name_of=names.get,
                                                   filename=filename)
         if parsed.errors:
             return ListResult("rejected", None, parsed.errors, sha256)
-        ids = await self.persons.ids_by_hash(
-            [self.vault.lookup_hash(r.id_number) for r in parsed.rows])
+        # every row is a registered person (the parser refused the others): looked up above
+        ids = {r.id_number: person_of[r.id_number] for r in parsed.rows}
+        if principal is not None:
+            regions = await self.persons.regions(list(set(ids.values())))
+            outside = sorted(r.row_number for r in parsed.rows
+                             if not principal.can_see_region(
+                                 regions.get(ids[r.id_number], "")))
+            if outside:
+                raise Forbidden(
+                    f"{len(outside)} row(s) name people registered outside your region "
+                    f"{principal.region} (rows {', '.join(map(str, outside[:20]))})",
+                    code="forbidden_region", details={"rows": outside[:200]})
         version_id = await self.repo.new_version(dept, plan_year, kind, sha256, filename,
                                                  len(parsed.rows))
         await self.repo.copy_entries([
-            (version_id, ids[self.vault.lookup_hash(r.id_number)], r.group_code, r.certified_on,
+            (version_id, ids[r.id_number], r.group_code, r.certified_on,
              r.ends_on, r.later_birth_on, r.row_number) for r in parsed.rows])
         await self.repo.diff(version_id, latest.id if latest else None)
         changes = await self.repo.apply_changes(dept, version_id)

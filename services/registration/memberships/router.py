@@ -1,4 +1,9 @@
-"""Group memberships one at a time (certified name lists arrive in bulk through uploads)."""
+"""Group memberships one at a time (certified name lists arrive in bulk through uploads).
+
+A department officer acts as its lists uploads do: only for its own department, only on the
+groups its department certifies (`certifiable_by`, as a list upload checks each row), and never
+on a membership recorded for another department (403 forbidden_department). The bureau and
+system callers may name any known department, or none."""
 
 from __future__ import annotations
 
@@ -10,8 +15,13 @@ from fastapi import APIRouter, Request, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.registration.memberships.service import MembershipService
+from services.registration.persons.repository import PersonRepository
+from services.registration.persons.router import require_person_region
+from services.registration.uploads.categories import canonical_department, certifiable_by
+from shared.auth import Principal, current_principal, require_department
 from shared.codes import GROUP_CODES
 from shared.db import SessionDep
+from shared.errors import Forbidden, Invalid
 
 router = APIRouter(prefix="/v1/persons/{person_id}/groups", tags=["group memberships"])
 
@@ -25,7 +35,9 @@ class MembershipCreate(BaseModel):
     certified_on: dt.date | None = None
     ends_on: dt.date | None = None
     later_birth_on: dt.date | None = None
-    department: str | None = Field(None, max_length=64)
+    department: str | None = Field(
+        None, max_length=64, description="the certifying department (civil_affairs, ...); "
+        "a department officer's own when left out")
 
 
 class MembershipPublic(BaseModel):
@@ -36,11 +48,51 @@ class MembershipPublic(BaseModel):
     later_birth_on: dt.date | None
 
 
+async def _check_region(request: Request, session: SessionDep, person_id: uuid.UUID) -> None:
+    """Departments and the bureau certify people of their own region only (404 stays 404)."""
+    person = await PersonRepository(session).get(person_id, for_update=True)
+    if person is not None:
+        require_person_region(current_principal(request), person)
+
+
+async def _check_department(principal: Principal, service: MembershipService,
+                            person_id: uuid.UUID, group_code: str) -> None:
+    """A department officer: only groups its department certifies, never a membership
+    recorded for another department (other callers pass)."""
+    if principal.role != "department_officer":
+        return
+    assert principal.department is not None
+    if group_code not in certifiable_by(principal.department):
+        raise Forbidden(f"{principal.department} does not certify {group_code}",
+                        code="forbidden_department", details={"group_code": group_code})
+    recorded = await service.recorded_department(person_id, group_code)
+    if recorded is not None:
+        require_department(principal, recorded)
+
+
+def _department(principal: Principal, given: str | None) -> str | None:
+    """The department the membership is recorded for: the one given (known, canonical; a
+    department officer's own only), else a department officer's own."""
+    if given is None:
+        return principal.department
+    try:
+        department = canonical_department(given)
+    except ValueError as exc:
+        raise Invalid(str(exc), field="department", code="unknown_department") from None
+    require_department(principal, department)
+    return department
+
+
 @router.put("", status_code=status.HTTP_200_OK, response_model=MembershipPublic)
 async def certify(person_id: uuid.UUID, body: MembershipCreate, request: Request,
                   session: SessionDep) -> MembershipPublic:
+    principal = current_principal(request)
+    body = body.model_copy(update={"department": _department(principal, body.department)})
     async with session.begin():
-        await MembershipService(session, request.app.state.runtime.outbox).put(person_id, body)
+        await _check_region(request, session, person_id)
+        service = MembershipService(session, request.app.state.runtime.outbox)
+        await _check_department(principal, service, person_id, body.group_code)
+        await service.put(person_id, body)
     return MembershipPublic(person_id=person_id, **body.model_dump(exclude={"department"}))
 
 
@@ -48,4 +100,7 @@ async def certify(person_id: uuid.UUID, body: MembershipCreate, request: Request
 async def revoke(person_id: uuid.UUID, group_code: GroupCode, request: Request,
                  session: SessionDep) -> None:
     async with session.begin():
-        await MembershipService(session, request.app.state.runtime.outbox).remove(person_id, group_code)
+        await _check_region(request, session, person_id)
+        service = MembershipService(session, request.app.state.runtime.outbox)
+        await _check_department(current_principal(request), service, person_id, group_code)
+        await service.remove(person_id, group_code)

@@ -27,6 +27,14 @@ class MembershipService:
             text(f"UPDATE {S}.persons SET revision = revision + 1, updated_at = now() "
                  "WHERE id = :p RETURNING revision"), {"p": person_id})).scalar_one()
 
+    async def recorded_department(self, person_id: uuid.UUID, group_code: str) -> str | None:
+        """The department the person's membership of the group is recorded for (the one whose
+        list or officer certified it); None when there is none, or the bureau did not say."""
+        return (await self.session.execute(
+            text(f"SELECT department FROM {S}.group_memberships "
+                 "WHERE person_id = :p AND group_code = :g"),
+            {"p": person_id, "g": group_code})).scalar_one_or_none()
+
     async def put(self, person_id: uuid.UUID, m: Any) -> None:
         revision = await self._bump_revision(person_id)
         await self.session.execute(

@@ -53,6 +53,11 @@ SNAPSHOT_FIELDS = ("name", "phone", "household_id", "relation_to_head", "hukou_r
 _COLUMNS = ("id, id_number_hash, id_number_masked, name, birth_date, sex, phone, household_id, "
             "county_code, township_code, village_code, revision, relation_to_head, "
             "hukou_region_code, residence_permit, school")
+# Lists filter on the caller's region in SQL (before any LIMIT): bind :rp to
+# Principal.region_filter (None: every region). A person's region is the narrowest one they
+# are registered in, as everywhere (persons.router.person_region).
+REGION_FILTER = ("(CAST(:rp AS text) IS NULL OR "
+                 "coalesce(village_code, township_code, county_code) LIKE :rp || '%')")
 UPDATABLE = ("name", "phone", "household_id", "relation_to_head", "hukou_region_code",
              "county_code", "township_code", "village_code", "residence_permit", "school")
 
@@ -73,6 +78,12 @@ class PersonRepository:
                  "WHERE id_number_hash = ANY(:h)"), {"h": hashes})
         return {r[0]: r[1] for r in rows}
 
+    async def ids_and_names_by_hash(self, hashes: list[str]) -> dict[str, tuple[uuid.UUID, str]]:
+        rows = await self.session.execute(
+            text(f"SELECT id_number_hash, id, name FROM {S}.persons "
+                 "WHERE id_number_hash = ANY(:h)"), {"h": hashes})
+        return {r[0]: (r[1], r[2]) for r in rows}
+
     async def ids_by_hash(self, hashes: list[str]) -> dict[str, uuid.UUID]:
         rows = await self.session.execute(
             text(f"SELECT id_number_hash, id FROM {S}.persons WHERE id_number_hash = ANY(:h)"),
@@ -86,6 +97,20 @@ class PersonRepository:
         )).first()
         return PersonRow(*row) if row else None
 
+    async def encrypted_id_number(self, person_id: uuid.UUID) -> str | None:
+        """The stored ciphertext of the person's ID number (open it with the PII vault)."""
+        return (await self.session.execute(
+            text(f"SELECT id_number_enc FROM {S}.persons WHERE id = :id"), {"id": person_id}
+        )).scalar_one_or_none()
+
+    async def regions(self, person_ids: list[uuid.UUID]) -> dict[uuid.UUID, str]:
+        """Person id -> the narrowest region they are registered in (village, else township,
+        else county)."""
+        rows = await self.session.execute(
+            text(f"SELECT id, coalesce(village_code, township_code, county_code) "
+                 f"FROM {S}.persons WHERE id = ANY(:ids)"), {"ids": person_ids})
+        return {r[0]: r[1] for r in rows}
+
     async def in_village(self, village_code: str, name: str | None, after: str | None,
                          limit: int) -> list[PersonRow]:
         rows = await self.session.execute(
@@ -96,11 +121,14 @@ class PersonRepository:
             {"v": village_code, "n": name, "after": after, "lim": limit})
         return [PersonRow(*r) for r in rows]
 
-    async def members(self, household_id: uuid.UUID) -> list[PersonRow]:
+    async def members(self, household_id: uuid.UUID, *,
+                      region_prefix: str | None = None) -> list[PersonRow]:
+        """`region_prefix` (Principal.region_filter): only members registered in that region."""
         rows = await self.session.execute(
             text(f"SELECT {_COLUMNS} FROM {S}.persons WHERE household_id = :h "
+                 f"AND {REGION_FILTER} "
                  "ORDER BY (relation_to_head = '户主') DESC NULLS LAST, birth_date"),
-            {"h": household_id})
+            {"h": household_id, "rp": region_prefix})
         return [PersonRow(*r) for r in rows]
 
     async def household(self, household_id: uuid.UUID) -> tuple[str, uuid.UUID | None, str | None] | None:

@@ -4,12 +4,14 @@ import uuid
 from typing import Any
 
 from fastapi import APIRouter, Query, Request, status
+from fastapi.responses import JSONResponse
 
 from services.registration.common import decode_cursor, encode_cursor
 from services.registration.persons.repository import PersonRow
 from services.registration.persons.schemas import (
     HistoryEntry,
     HouseholdPublic,
+    IdNumberRead,
     PersonCreate,
     PersonDetail,
     PersonLookup,
@@ -18,13 +20,47 @@ from services.registration.persons.schemas import (
     PersonUpdate,
 )
 from services.registration.persons.service import PersonService
-from shared.auth import current_principal, require_region
+from shared import audit
+from shared.auth import Principal, current_principal, require_region
 from shared.db import SessionDep
+from shared.errors import Forbidden, NotFound
 from shared.idnumber import mask_name
 from shared.pii import vault_for
+from shared.service import AuditedRead
 
 router = APIRouter(prefix="/v1/persons", tags=["persons"])
 households = APIRouter(prefix="/v1/households", tags=["households"])
+
+
+# Every read of a full ID number is in the audit log, refused ones included (app.py hands this
+# to the audit middleware, which records what the handler did not).
+FULL_ID_READ = AuditedRead(action="person.read_full_id", resource="person/{person_id}")
+
+
+def person_region(p: PersonRow) -> str:
+    """The narrowest region the person is registered in (what region scopes are checked on)."""
+    return p.village_code or p.township_code or p.county_code
+
+
+def require_person_region(principal: Principal, p: PersonRow) -> None:
+    """Writes: 403 forbidden_region unless the person is registered inside the caller's region
+    (the answer does not say where the person is registered)."""
+    if not principal.can_see_region(person_region(p)):
+        raise Forbidden(f"this person is registered outside your region {principal.region}",
+                        code="forbidden_region")
+
+
+def sees_person(principal: Principal, p: PersonRow | None) -> bool:
+    return p is not None and principal.can_see_region(person_region(p))
+
+
+def person_or_404(principal: Principal, p: PersonRow | None) -> PersonRow:
+    """Reads: a person registered outside the caller's region answers exactly as one that does
+    not exist (404 person_not_found), so that a read never confirms where, or whether, someone
+    is registered."""
+    if p is None or not principal.can_see_region(person_region(p)):
+        raise NotFound("no such person", code="person_not_found")
+    return p
 
 
 def _service(request: Request, session: SessionDep) -> PersonService:
@@ -65,8 +101,11 @@ async def register_person(body: PersonCreate, request: Request, session: Session
 
 @router.post("/lookup", response_model=PersonPublic)
 async def lookup_person(body: PersonLookup, request: Request, session: SessionDep) -> PersonPublic:
-    """Exact lookup by ID number, sent in the body so that it never appears in a URL."""
-    return _public(await _service(request, session).lookup(body.id_number))
+    """Exact lookup by ID number, sent in the body so that it never appears in a URL. Finds
+    only people registered inside the caller's region: anyone else answers 404
+    person_not_found, as an unknown ID number does."""
+    return _public(await _service(request, session).lookup(
+        body.id_number, visible_to=current_principal(request)))
 
 
 @router.get("", response_model=PersonPage)
@@ -88,15 +127,65 @@ async def list_persons(request: Request, session: SessionDep,
 
 @router.get("/{person_id}", response_model=PersonDetail)
 async def get_person(person_id: uuid.UUID, request: Request, session: SessionDep) -> PersonDetail:
-    return detail(await _service(request, session).get(person_id))
+    """404 person_not_found for people registered outside the caller's region too."""
+    person = await _service(request, session).repo.get(person_id)
+    return detail(person_or_404(current_principal(request), person))
 
 
 @router.patch("/{person_id}", response_model=PersonDetail)
 async def change_person(person_id: uuid.UUID, body: PersonUpdate, request: Request,
                         session: SessionDep) -> PersonDetail:
+    principal = current_principal(request)
     async with session.begin():
-        person = await _service(request, session).update(person_id, body)
+        service = _service(request, session)
+        current = await service.repo.get(person_id, for_update=True)
+        if current is not None:
+            # staff change people of their own region only, and cannot move them out of it
+            require_person_region(principal, current)
+            given = body.model_dump(exclude_unset=True)
+            if moved_to := given.get("village_code") or given.get("township_code"):
+                require_region(principal, moved_to)
+        person = await service.update(person_id, body)
     return detail(person)
+
+
+@router.get("/{person_id}/id-number", response_model=IdNumberRead)
+async def read_id_number(person_id: uuid.UUID, request: Request,
+                         session: SessionDep) -> JSONResponse:
+    """The person's full ID number, for those whose work needs it: medical insurance officers
+    and administrators for people in their region, township (or village) staff for people
+    registered in their own township (or village), system callers holding `pii:read`. Every
+    other role is refused (403), and everyone else's output only ever shows the masked number.
+    A person registered outside the caller's region answers 404 person_not_found, as every
+    read of a person does.
+
+    Every call is in the audit log as `person.read_full_id` on `person/<person_id>`, with its
+    outcome (ok, denied, failed; a person outside the caller's region is `denied`, status
+    404); the entry of a successful read is committed before the number is sent, and never
+    contains the number itself."""
+    principal = current_principal(request)
+    service = _service(request, session)
+    client_ip = request.client.host if request.client else None
+    encrypted: str | None = None
+    async with session.begin():
+        person = await service.repo.get(person_id)
+        visible = sees_person(principal, person)
+        if person is not None:
+            if visible:
+                encrypted = await service.repo.encrypted_id_number(person_id)
+            await audit.record(
+                session, "registration", actor=principal, action=FULL_ID_READ.action,
+                resource=f"person/{person_id}", outcome="ok" if visible else "denied",
+                client_ip=client_ip,
+                details={"status": 200, "person_id": str(person_id)} if visible else
+                {"status": 404, "person_id": str(person_id), "reason": "forbidden_region"})
+            request.state.audit_recorded = True
+    person = person_or_404(principal, person)  # unknown ones: the middleware records them
+    assert encrypted is not None
+    body = IdNumberRead(person_id=person.id, id_number=service.vault.decrypt(encrypted),
+                        id_number_masked=person.id_number_masked)
+    return JSONResponse(body.model_dump(mode="json"),
+                        headers={"cache-control": "no-store", "pragma": "no-cache"})
 
 
 def _mask_change(key: str, value: Any) -> Any:
@@ -112,7 +201,10 @@ def _mask_change(key: str, value: Any) -> Any:
 @router.get("/{person_id}/history", response_model=list[HistoryEntry])
 async def person_history(person_id: uuid.UUID, request: Request,
                          session: SessionDep) -> list[HistoryEntry]:
-    entries = await _service(request, session).history(person_id)
+    """404 person_not_found for people registered outside the caller's region too."""
+    service = _service(request, session)
+    person_or_404(current_principal(request), await service.repo.get(person_id))
+    entries = await service.history(person_id)
     return [HistoryEntry(revision=r, changed_at=at, changes={
         k: {"from": _mask_change(k, v["from"]), "to": _mask_change(k, v["to"])}
         for k, v in changes.items()}) for r, at, changes in entries]
@@ -121,6 +213,10 @@ async def person_history(person_id: uuid.UUID, request: Request,
 @households.get("/{household_id}", response_model=HouseholdPublic)
 async def get_household(household_id: uuid.UUID, request: Request,
                         session: SessionDep) -> HouseholdPublic:
-    (number, head, village), members = await _service(request, session).household(household_id)
+    """The household's members registered inside the caller's region; a household none of
+    whose members the caller may see (nor, when it has none, its village) answers 404
+    household_not_found, as an unknown one does."""
+    (number, head, village), members = await _service(request, session).household(
+        household_id, visible_to=current_principal(request))
     return HouseholdPublic(household_id=household_id, household_no=number, village_code=village,
                            head_person_id=head, members=[detail(m) for m in members])

@@ -44,6 +44,14 @@ class PersonPublic(BaseModel):
     revision: int
 
 
+class IdNumberRead(BaseModel):
+    """A person's full ID number: only from GET /v1/persons/{person_id}/id-number (audited)."""
+
+    person_id: uuid.UUID
+    id_number: str
+    id_number_masked: str
+
+
 class PersonUpdate(BaseModel):
     """Fields to change; absent fields stay as they are, null clears an optional one."""
 

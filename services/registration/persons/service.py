@@ -12,6 +12,7 @@ from services.registration.persons.repository import (
     PersonRow,
 )
 from services.registration.persons.schemas import PersonCreate, PersonUpdate
+from shared.auth import Principal
 from shared.errors import Conflict, Invalid, NotFound
 from shared.idnumber import IdNumber, InvalidIdNumber, parse_id_number
 from shared.outbox import Outbox
@@ -131,18 +132,28 @@ class PersonService:
             raise NotFound("no such person", code="person_not_found")
         return person
 
-    async def lookup(self, id_number: str) -> PersonRow:
+    async def lookup(self, id_number: str, *, visible_to: Principal | None = None) -> PersonRow:
+        """`visible_to`: find only people registered inside this caller's region; anyone
+        else answers 404 as an unknown ID number does."""
         ident = parse_or_422(id_number)
         person = await self.repo.by_hash(self.vault.lookup_hash(ident.value))
-        if person is None:
+        if person is None or (visible_to is not None and not visible_to.can_see_region(
+                person.village_code or person.township_code or person.county_code)):
             raise NotFound("no person with this ID number", code="person_not_found")
         return person
 
-    async def household(self, household_id: uuid.UUID) -> tuple[tuple[str, Any, Any], list[PersonRow]]:
+    async def household(self, household_id: uuid.UUID, *, visible_to: Principal | None = None,
+                        ) -> tuple[tuple[str, Any, Any], list[PersonRow]]:
+        """The household and its members. `visible_to`: only the members registered inside
+        this caller's region (filtered in SQL); a household none of whose members the caller
+        may see answers 404 as an unknown one does."""
         household = await self.repo.household(household_id)
-        if household is None:
+        prefix = visible_to.region_filter if visible_to is not None else None
+        members = await self.repo.members(household_id, region_prefix=prefix) \
+            if household is not None else []
+        if household is None or (prefix is not None and not members):
             raise NotFound("no such household", code="household_not_found")
-        return household, await self.repo.members(household_id)
+        return household, members
 
     async def _publish(self, event_type: str, person: PersonRow) -> None:
         await self.outbox.add(

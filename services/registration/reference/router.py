@@ -14,8 +14,10 @@ from services.registration.common import (
     vault,
 )
 from services.registration.reference.service import ReferenceService
+from services.registration.regions import load_regions
+from shared.auth import current_principal, require_region
 from shared.db import SessionDep
-from shared.errors import Invalid
+from shared.errors import Invalid, NotFound
 from shared.idnumber import mask_name
 
 router = APIRouter(tags=["reference data"])
@@ -34,7 +36,12 @@ async def upload_reference(kind: Kind, request: Request, session: SessionDep,
                            file: UploadFile = File(...),
                            county_code: str | None = Form(None, pattern=r"^\d{6}$"),
                            year: int | None = Form(None, ge=2000, le=2100)) -> ReferenceResult:
-    """Replace one kind of reference data with this file, whole or not at all."""
+    """Replace one kind of reference data with this file, whole or not at all. Only within
+    the caller's region: the county of a township population table, and for the lists of
+    persons every row in the file and every row it replaces."""
+    principal = current_principal(request)
+    if county_code is not None:
+        require_region(principal, county_code)
     content = await read_upload(file)
     service = ReferenceService(session, vault(request))
     async with session.begin():
@@ -45,7 +52,8 @@ async def upload_reference(kind: Kind, request: Request, session: SessionDep,
             status, n, errors = await service.replace_population(content, file.filename,
                                                                  county_code, year)
         else:
-            status, n, errors = await service.replace_persons(kind, content, file.filename)
+            status, n, errors = await service.replace_persons(kind, content, file.filename,
+                                                              principal=principal)
         if errors:
             raise await refuse_upload(request, f"reference:{kind}", file.filename, None, errors)
     return ReferenceResult(kind=kind, status=status, rows=n)  # type: ignore[arg-type]
@@ -84,6 +92,81 @@ async def missing(request: Request, session: SessionDep,
         next_cursor=encode_cursor(rows[-1][0]) if more else None)
 
 
+class TownshipCoverage(BaseModel):
+    township_code: str
+    name: str
+    population: int | None
+    resident_population: int | None
+    registered_persons: int
+    enrolled_persons: int
+    registration_rate: float | None
+    coverage_rate: float | None
+    not_enrolled: int | None
+
+
+class CoveragePage(BaseModel):
+    county_code: str
+    plan_year: int
+    population_year: int | None
+    items: list[TownshipCoverage]
+    total: TownshipCoverage
+
+
+def _rate(part: int, whole: int | None) -> float | None:
+    return round(part / whole, 4) if whole else None
+
+
+def _coverage_row(code: str, name: str, population: int | None, resident: int | None,
+                  registered: int, enrolled: int) -> TownshipCoverage:
+    return TownshipCoverage(
+        township_code=code, name=name, population=population, resident_population=resident,
+        registered_persons=registered, enrolled_persons=enrolled,
+        registration_rate=_rate(registered, population), coverage_rate=_rate(enrolled, population),
+        not_enrolled=max(population - enrolled, 0) if population is not None else None)
+
+
+@router.get("/v1/missing/townships", response_model=CoveragePage)
+async def missing_by_township(request: Request, session: SessionDep,
+                              plan_year: int = Query(ge=2000, le=2100),
+                              county_code: str | None = Query(None, pattern=r"^\d{6}$"),
+                              township_code: str | None = Query(None, pattern=r"^\d{12}$"),
+                              population_year: int | None = Query(None, ge=2000, le=2100),
+                              ) -> CoveragePage:
+    """Who is missing, counted per township (参保率): the statistics bureau's household-register
+    population (户籍人口, reference data `township_population`) next to the persons registered
+    here and those enrolled for the plan year. `registration_rate` and `coverage_rate` are
+    those counts over the population; `not_enrolled` is the population not enrolled. The
+    population year is the latest up to the plan year unless `population_year` is given;
+    `total` has a population only when every township has one."""
+    tree = load_regions()
+    township = tree.get(township_code) if township_code else None
+    if township_code and (township is None or township.level != "township"):
+        raise NotFound(f"no township {township_code}", code="unknown_township")
+    county = township.code[:6] if township else county_code
+    if county is None:
+        raise Invalid("county_code or township_code is required", field="county_code",
+                      code="missing_county")
+    if county_code is not None and county != county_code:
+        raise Invalid(f"township {township_code} is not in county {county_code}",
+                      field="township_code", code="township_outside_county")
+    region = tree.get(county)
+    if region is None or region.level != "county":
+        raise NotFound(f"no county {county}", code="unknown_county")
+    year, rows = await ReferenceService(session, vault(request)).coverage(
+        county, plan_year, township.code if township else None, population_year)
+    items = [_coverage_row(r.township_code, r.name, r.population, r.resident_population,
+                           r.registered_persons, r.enrolled_persons) for r in rows]
+    complete = all(r.population is not None for r in rows)  # else no county-wide rate
+    total = _coverage_row(
+        township.code if township else county, township.name if township else region.name,
+        sum(r.population or 0 for r in rows) if complete else None,
+        sum(r.resident_population or 0 for r in rows)
+        if complete and all(r.resident_population is not None for r in rows) else None,
+        sum(r.registered_persons for r in rows), sum(r.enrolled_persons for r in rows))
+    return CoveragePage(county_code=county, plan_year=plan_year, population_year=year,
+                        items=items, total=total)
+
+
 class DuplicatePerson(BaseModel):
     person_id: uuid.UUID
     id_number_masked: str
@@ -106,9 +189,11 @@ async def duplicates(request: Request, session: SessionDep,
                      village_code: str | None = Query(None, pattern=r"^\d{12}$"),
                      cursor: str | None = None,
                      limit: int = Query(100, ge=1, le=1000)) -> DuplicatePage:
-    """Enrolled here for the year and also an active employee-scheme enrollee (重复参保)."""
+    """Enrolled here for the year and also an active employee-scheme enrollee (重复参保).
+    Only people registered inside the caller's region (whatever the filters)."""
     rows = await ReferenceService(session, vault(request)).duplicates(
-        plan_year, county_code, village_code, decode_cursor(cursor), limit + 1)
+        plan_year, county_code, village_code, decode_cursor(cursor), limit + 1,
+        region_prefix=current_principal(request).region_filter)
     more = len(rows) > limit
     rows = rows[:limit]
     return DuplicatePage(plan_year=plan_year, items=[

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -17,7 +18,9 @@ from services.registration.uploads import (
     iter_reference_batches,
     parse_township_population,
 )
+from shared.auth import Principal, region_prefix
 from shared.bulk import driver_connection
+from shared.errors import Forbidden
 from shared.idnumber import mask_id_number
 from shared.pii import PiiVault
 
@@ -47,6 +50,16 @@ def _code(text_value: str | None) -> str | None:
         return None
 
 
+@dataclass(frozen=True, slots=True)
+class Coverage:
+    township_code: str
+    name: str
+    population: int | None  # 户籍人口 from the statistics bureau
+    resident_population: int | None  # 常住人口
+    registered_persons: int  # persons registered here in the township
+    enrolled_persons: int  # with a registered enrollment for the plan year
+
+
 class ReferenceService:
     def __init__(self, session: AsyncSession, vault: PiiVault) -> None:
         self.session = session
@@ -58,9 +71,15 @@ class ReferenceService:
             {"k": kind})).first()
         return row is not None and row[0] == sha256
 
-    async def replace_persons(self, kind: str, content: bytes,
-                              filename: str | None) -> tuple[str, int, list[RowError]]:
-        """The whole list of `kind` replaced by this file, or nothing (errors returned)."""
+    async def replace_persons(self, kind: str, content: bytes, filename: str | None, *,
+                              principal: Principal | None = None,
+                              ) -> tuple[str, int, list[RowError]]:
+        """The whole list of `kind` replaced by this file, or nothing (errors returned).
+
+        `principal`: the uploader. Replacing a list deletes every row it holds, so a caller
+        limited to a region may replace it only when every row of the file and every row held
+        today lies in that region (rows without a township or village: nationwide callers
+        only); otherwise 403 forbidden_region."""
         sha256 = hashlib.sha256(content).hexdigest()
         if await self._unchanged(kind, sha256):
             return "unchanged", 0, []
@@ -84,6 +103,8 @@ class ReferenceService:
                                 is_active(kind, f), orjson.dumps(f).decode()))
         if errors:
             return "rejected", 0, errors
+        if principal is not None:
+            await self._require_scope(principal, kind, records)
         await self.session.execute(text(f"DELETE FROM {S}.reference_persons WHERE kind = :k"),
                                    {"k": kind})
         pg = await driver_connection(self.session)
@@ -93,6 +114,27 @@ class ReferenceService:
                      "township_code", "village_code", "active", "fields"])
         await self._record(kind, sha256, len(records))
         return "applied", len(records), []
+
+    async def _require_scope(self, principal: Principal, kind: str,
+                             records: list[tuple[Any, ...]]) -> None:
+        if principal.sees_all_regions:
+            return
+        prefix = region_prefix(principal.region or "")
+        outside = sum(1 for r in records
+                      if not (r[6] or r[5]) or not principal.can_see_region(r[6] or r[5]))
+        if outside:
+            raise Forbidden(f"{outside} row(s) lie outside your region {principal.region} "
+                            "(or name no township or village)", code="forbidden_region",
+                            details={"rows_outside": outside})
+        held_outside = (await self.session.execute(text(
+            f"""SELECT count(*) FROM {S}.reference_persons WHERE kind = :k AND NOT
+                coalesce(coalesce(village_code, township_code) LIKE :p || '%', false)"""),
+            {"k": kind, "p": prefix})).scalar_one()
+        if held_outside:
+            raise Forbidden(f"the {kind} list holds {held_outside} row(s) outside your region "
+                            f"{principal.region}: only a caller whose region covers them can "
+                            "replace it", code="forbidden_region",
+                            details={"rows_held_outside": held_outside})
 
     async def _record(self, kind: str, sha256: str, rows: int) -> None:
         await self.session.execute(
@@ -150,8 +192,40 @@ class ReferenceService:
             {"v": village_code, "y": plan_year, "after": after, "lim": limit})
         return list(rows)
 
+    async def coverage(self, county_code: str, plan_year: int, township_code: str | None = None,
+                       population_year: int | None = None) -> tuple[int | None, list[Coverage]]:
+        """Per township of the county (or the one township): the statistics bureau's population
+        next to the persons registered here and those enrolled for `plan_year`. The population
+        is that of `population_year`, by default the latest year up to the plan year."""
+        tree = load_regions()
+        townships = ([tree[township_code]] if township_code
+                     else tree.descendants(county_code, "township"))
+        codes = [t.code for t in townships]
+        if population_year is None:
+            population_year = (await self.session.execute(text(f"""
+                SELECT max(year) FROM {S}.township_population
+                WHERE township_code = ANY(:t) AND year <= :y"""),
+                {"t": codes, "y": plan_year})).scalar()
+        population = {r[0]: (r[1], r[2]) for r in await self.session.execute(text(f"""
+            SELECT township_code, registered, resident FROM {S}.township_population
+            WHERE township_code = ANY(:t) AND year = :py"""), {"t": codes, "py": population_year})}
+        persons = {r[0]: r[1] for r in await self.session.execute(text(f"""
+            SELECT township_code, count(*) FROM {S}.persons
+            WHERE county_code = :c AND township_code = ANY(:t) GROUP BY township_code"""),
+            {"c": county_code, "t": codes})}
+        enrolled = {r[0]: r[1] for r in await self.session.execute(text(f"""
+            SELECT township_code, count(*) FROM {S}.enrollments
+            WHERE plan_year = :y AND status = 'registered' AND county_code = :c
+              AND township_code = ANY(:t) GROUP BY township_code"""),
+            {"y": plan_year, "c": county_code, "t": codes})}
+        return population_year, [
+            Coverage(t.code, t.name, *population.get(t.code, (None, None)),
+                     persons.get(t.code, 0), enrolled.get(t.code, 0)) for t in townships]
+
     async def duplicates(self, plan_year: int, county_code: str | None, village_code: str | None,
-                         after: str | None, limit: int) -> list[Any]:
+                         after: str | None, limit: int, *,
+                         region_prefix: str | None = None) -> list[Any]:
+        """`region_prefix` (Principal.region_filter): only people registered in that region."""
         rows = await self.session.execute(text(f"""
             SELECT p.id, p.id_number_masked, p.name, e.village_code, e.township_code,
                    r.fields ->> 'employer'
@@ -161,7 +235,10 @@ class ReferenceService:
             WHERE e.plan_year = :y AND e.status = 'registered'
               AND (CAST(:c AS text) IS NULL OR e.county_code = :c)
               AND (CAST(:v AS text) IS NULL OR e.village_code = :v)
+              AND (CAST(:rp AS text) IS NULL OR
+                   coalesce(p.village_code, p.township_code, p.county_code) LIKE :rp || '%')
               AND (CAST(:after AS uuid) IS NULL OR p.id > CAST(:after AS uuid))
             ORDER BY p.id LIMIT :lim"""),
-            {"y": plan_year, "c": county_code, "v": village_code, "after": after, "lim": limit})
+            {"y": plan_year, "c": county_code, "v": village_code, "after": after, "lim": limit,
+             "rp": region_prefix})
         return list(rows)

@@ -16,6 +16,7 @@ from services.registration.common import (
 )
 from services.registration.regions import Region, RegionTree, load_regions, parse_village_upload
 from services.registration.regions.codes import InvalidRegionCode, pad_code
+from shared.auth import current_principal, require_region
 from shared.db import SessionDep
 from shared.errors import Invalid, NotFound
 
@@ -117,9 +118,14 @@ class VillageUploadResult(BaseModel):
 @router.post("/villages", response_model=VillageUploadResult)
 async def upload_villages(request: Request, session: SessionDep, file: UploadFile = File(...),
                           county_code: str | None = Form(None)) -> VillageUploadResult:
+    """Villages (村/社区) under townships of the shipped tree; each must lie in the caller's
+    region."""
+    principal = current_principal(request)
     content = await read_upload(file)
     if county_code is not None and load_regions().get(county_code) is None:
         raise Invalid(f"no county {county_code}", field="county_code", code="unknown_region")
+    if county_code is not None:
+        require_region(principal, county_code)
     async with session.begin():
         tree = await tree_with_villages(session)
         parsed = parse_village_upload(content, tree, filename=file.filename,
@@ -130,6 +136,8 @@ async def upload_villages(request: Request, session: SessionDep, file: UploadFil
                                            content_sha256=parsed.content_sha256)
             raise await refuse_upload(request, "villages", file.filename,
                                       parsed.content_sha256, parsed.errors)
+        for v in parsed.villages:
+            require_region(principal, v.region.code)
         await session.execute(
             text(f"""INSERT INTO {S}.villages (code, township_code, name, urban_rural, upload_sha256)
                      VALUES (:c, :t, :n, :u, :s)"""),

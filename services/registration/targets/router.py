@@ -9,6 +9,7 @@ from sqlalchemy import text
 from services.registration import events
 from services.registration.common import outbox, read_upload, refuse_upload
 from services.registration.targets.service import parse_targets, set_targets
+from shared.auth import current_principal, require_region
 from shared.db import SessionDep
 
 router = APIRouter(prefix="/v1/targets", tags=["targets"])
@@ -71,12 +72,18 @@ class TargetUploadResult(BaseModel):
 async def upload_targets(request: Request, session: SessionDep,
                          plan_year: int = Path(ge=2000, le=2100), file: UploadFile = File(...),
                          county_code: str | None = Form(None, pattern=r"^\d{6}$")) -> TargetUploadResult:
-    """The plan's township task table (乡镇, 乡镇代码, 参保任务数); a 合计 row is checked."""
+    """The plan's township task table (乡镇, 乡镇代码, 参保任务数); a 合计 row is checked.
+    Every township must lie in the caller's region."""
+    principal = current_principal(request)
+    if county_code is not None:
+        require_region(principal, county_code)
     content = await read_upload(file)
     parsed = parse_targets(content, county_code, file.filename)
     if parsed.errors:
         raise await refuse_upload(request, "targets", file.filename, parsed.content_sha256,
                                   parsed.errors)
+    for t in parsed.targets:
+        require_region(principal, t.township_code)
     async with session.begin():
         await set_targets(session, outbox(request), plan_year,
                           [(t.township_code, t.target) for t in parsed.targets])

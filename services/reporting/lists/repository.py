@@ -60,6 +60,21 @@ async def person_known(session: AsyncSession, person_id: str) -> bool:
     return row.first() is not None
 
 
+async def person_region(session: AsyncSession, person_id: str, plan_year: int) -> str | None:
+    """The narrowest region the person is known in: their registration, else their year."""
+    row = await session.execute(text(f"""
+        SELECT coalesce(nullif(village_code, ''), nullif(township_code, ''),
+                        nullif(county_code, '')), 0 AS pref
+        FROM {S}.persons WHERE person_id = :p
+        UNION ALL
+        SELECT coalesce(nullif(village_code, ''), nullif(township_code, ''),
+                        nullif(county_code, '')), 1
+        FROM {S}.person_years WHERE person_id = :p AND plan_year = :y
+        ORDER BY 2 LIMIT 1"""), {"p": person_id, "y": plan_year})
+    first = row.first()
+    return first[0] if first else None
+
+
 async def save_reason(session: AsyncSession, person_id: str, plan_year: int, reason: str,
                       note: str | None, recorded_by: str | None) -> dict[str, Any]:
     row = await session.execute(text(f"""

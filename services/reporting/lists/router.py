@@ -9,11 +9,12 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
 from services.reporting.exports import file_response
-from services.reporting.lists import service
+from services.reporting.lists import repository, service
 from services.reporting.templating import templates
-from shared.auth import current_principal
+from shared.auth import current_principal, require_region
 from shared.db import SessionDep
 from shared.errors import Invalid
+from shared.params import PlanYearPath
 from shared.pii import vault_for
 
 router = APIRouter(prefix="/v1", tags=["lists"])
@@ -64,12 +65,16 @@ class ReasonIn(BaseModel):
 
 
 @router.post("/reminders/{person_id}/{plan_year}/reason", status_code=200)
-async def post_reason(session: SessionDep, person_id: str, plan_year: int,
-                      body: ReasonIn) -> dict[str, Any]:
+async def post_reason(request: Request, session: SessionDep, person_id: str,
+                      plan_year: PlanYearPath, body: ReasonIn) -> dict[str, Any]:
     try:
         uuid.UUID(person_id)
     except ValueError:
         raise Invalid("person_id is not a UUID", field="person_id") from None
+    # staff record reasons for people of their own township (or village)
+    region = await repository.person_region(session, person_id, plan_year)
+    if region is not None:
+        require_region(current_principal(request), region)
     saved = await service.record_reason(session, person_id, plan_year, body.reason, body.note,
                                         body.recorded_by)
     await session.commit()

@@ -266,6 +266,10 @@ async def test_proxy_batch_checked_whole_against_determinations(env) -> None:  #
     assert await scalar(engine, "SELECT count(*) FROM payments.outbox WHERE data->>'payer' = "
                                 "'government' AND data->>'person_id' IN (:a, :b)",
                         a=str(p1), b=str(p2)) == 2
+    # one order number per person, so that reporting keeps one payment per person
+    assert await scalar(engine, "SELECT count(DISTINCT data->>'order_no') FROM payments.outbox "
+                                "WHERE data->>'payer' = 'government' AND data->>'person_id' "
+                                "IN (:a, :b)", a=str(p1), b=str(p2)) == 2
     batch["batch_no"] += "-again"  # same subsidies booked twice: refused
     r = await client.post("/v1/proxy-batches", json=batch)
     assert r.status_code == 422 and "already paid" in r.json()["error"]["rows"][0]["reason"]

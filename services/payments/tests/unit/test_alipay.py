@@ -13,7 +13,7 @@ from services.payments.channels import (
     SignatureInvalid,
     TimestampOutOfTolerance,
 )
-from services.payments.channels.alipay import REQUIRED, sign_content
+from services.payments.channels.alipay import REQUIRED, refunded_trade_no, sign_content
 from services.payments.channels.testing import (
     RsaKeyPair,
     alipay_form,
@@ -90,7 +90,35 @@ def test_trade_success_with_refund_fee_is_a_refund(
     note = adapter.verify_and_parse(FORM, body, refunded)
     assert (note.kind, note.status, note.amount_fen) == ("refund", "succeeded", 15000)
     assert note.paid_at == refunded + timedelta(milliseconds=320)
-    assert note.channel_txn_id == "2024120122001400001234567890"
+    # the refund's own key: the trade and our refund request number (out_biz_no)
+    assert note.channel_txn_id == "2024120122001400001234567890:RF2025370481000000011"
+    assert refunded_trade_no(note.channel_txn_id) == "2024120122001400001234567890"
+
+
+def test_two_partial_refunds_of_a_trade_are_distinct_and_carry_the_running_total(
+    adapter: AlipayAdapter, platform_key: RsaKeyPair
+) -> None:
+    """refund_fee is the trade's cumulative refunded total (100.00, then 250.00): the adapter
+    passes it on as it is; the processor books the difference (tested end to end)."""
+    first_at, second_at = PAID + timedelta(hours=1), PAID + timedelta(hours=2)
+    first = adapter.verify_and_parse(FORM, signed_body(
+        platform_key, refund_fee="100.00", gmt_refund=alipay_time(first_at),
+        out_biz_no="RF-1", notify_id="N-1", notify_time=alipay_time(first_at)), first_at)
+    second = adapter.verify_and_parse(FORM, signed_body(
+        platform_key, refund_fee="250.00", gmt_refund=alipay_time(second_at),
+        out_biz_no="RF-2", notify_id="N-2", notify_time=alipay_time(second_at)), second_at)
+    assert (first.amount_fen, second.amount_fen) == (10000, 25000)
+    assert first.channel_txn_id != second.channel_txn_id
+    assert {refunded_trade_no(first.channel_txn_id), refunded_trade_no(second.channel_txn_id)} \
+        == {"2024120122001400001234567890"}
+
+
+def test_a_refund_without_out_biz_no_is_keyed_by_its_running_total(
+    adapter: AlipayAdapter, platform_key: RsaKeyPair
+) -> None:
+    body = signed_body(platform_key, refund_fee="100.00", gmt_refund=alipay_time(PAID))
+    note = adapter.verify_and_parse(FORM, body, PAID)
+    assert note.channel_txn_id == "2024120122001400001234567890:refund_fee=10000"
 
 
 @pytest.mark.parametrize("stamp", ["2024/12/01 14:12:45", "2024-12-01T14:12:45", "yesterday"])

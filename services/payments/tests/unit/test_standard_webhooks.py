@@ -81,7 +81,8 @@ def test_a_payment_becomes_a_normalized_payment(adapter: StandardWebhooksAdapter
 
 @pytest.mark.parametrize(
     ("event_type", "kind", "status"),
-    [("payment.refunded", "refund", "succeeded"), ("payment.closed", "close", "closed")],
+    [("payment.refunded", "refund", "succeeded"), ("payment.closed", "close", "closed"),
+     ("payment.reversed", "reversal", "succeeded")],
 )
 def test_refunds_and_closes(
     adapter: StandardWebhooksAdapter, event_type: str, kind: str, status: str

@@ -170,8 +170,9 @@ def test_alipay_detail_lines_and_summary() -> None:
         "CB2025370481000000011",
     )
     assert first.occurred_at == utc(1, 0, 2)  # 完成时间 09:00:02 Beijing time
+    # a refund line is keyed like its notification: trade number and refund request number
     assert (refund.channel_txn_id, refund.occurred_at) == (
-        "2024120122001400001000000001",
+        "2024120122001400001000000001:RF2025370481000000011",
         utc(6, 12, 45),
     )
 

@@ -302,3 +302,129 @@ async def test_registration_resident_import_and_limits(client: httpx.AsyncClient
                             files={"file": ("big.csv", b"x" * 2_100_000)})
     assert big.status_code == 413
     assert dt.date.today().year >= 2024
+
+
+async def test_registration_resident_import_events_and_batches(infra: TestInfra,
+                                                               tmp_path: Path) -> None:
+    """The person events the import builds in SQL are events.person_payload of the stored
+    person (phone sealed with the PII key); free text survives the COPY; a file partly known
+    is imported across batch boundaries without duplicates."""
+    import asyncpg
+    import orjson
+
+    from services.registration import events
+    from services.registration.bulk.residents import ImportResult, import_residents
+    from services.registration.commands import asyncpg_dsn
+    from services.registration.persons.repository import PersonRow, household_id_of
+    from services.registration.regions import load_regions
+    from shared.outbox import Outbox, shard_of
+    from shared.pii import vault_for
+
+    settings = infra.settings()
+    vault = vault_for(settings.pii_key)
+    header = ["姓名", "身份证号", "手机号", "户号", "与户主关系", "乡镇代码", "村代码"]
+    people = [["欧阳小明", new_id(birth="19650304"), "13800138000", "EV\\1", "户主", TOWNSHIP, VILLAGE],
+              ["王\\五", new_id(birth="19900101"), "", "EV\\1", "子", TOWNSHIP, VILLAGE],
+              ["李\t四", new_id(birth="20100202"), "13912345678", "", "", TOWNSHIP, ""],
+              ["赵", new_id(birth="19500505"), "", "EV\t2", "户主", TOWNSHIP, VILLAGE],
+              ["钱七", new_id(birth="19880808"), "18612345678", "EV\t2", "配偶", TOWNSHIP, VILLAGE]]
+    first, second = tmp_path / "first.csv", tmp_path / "second.csv"
+    first.write_bytes(csv_bytes([header, *people[:3]]))
+    second.write_bytes(csv_bytes([header, *people]))
+
+    async def run(path: Path) -> ImportResult:
+        pg = await asyncpg.connect(asyncpg_dsn(settings))
+        try:
+            return await import_residents(pg, path, vault=vault, outbox=Outbox("registration"),
+                                          regions=load_regions(), county_code="370481",
+                                          batch_size=2)
+        finally:
+            await pg.close()
+
+    r1 = await run(first)
+    assert (r1.imported, r1.events, r1.already_registered) == (3, 3, 0)
+    r2 = await run(second)
+    assert (r2.imported, r2.events, r2.already_registered) == (2, 2, 3)
+    hashes = [vault.lookup_hash(p[1]) for p in people]
+    pg = await asyncpg.connect(asyncpg_dsn(settings))
+    try:
+        persons = {r["id_number_hash"]: r for r in await pg.fetch(
+            "SELECT * FROM registration.persons WHERE id_number_hash = ANY($1)", hashes)}
+        outbox = await pg.fetch(
+            "SELECT o.* FROM registration.outbox o JOIN registration.persons p"
+            " ON o.partition_key = p.id::text WHERE p.id_number_hash = ANY($1)", hashes)
+        history = {r["person_id"]: orjson.loads(r["snapshot"]) for r in await pg.fetch(
+            "SELECT person_id, snapshot FROM registration.person_history"
+            " WHERE person_id = ANY($1)", [p["id"] for p in persons.values()])}
+        heads = {r["household_no"]: r["head_person_id"] for r in await pg.fetch(
+            "SELECT household_no, head_person_id FROM registration.households"
+            " WHERE household_no = ANY($1)", ["EV\\1", "EV\t2"])}
+    finally:
+        await pg.close()
+    assert len(persons) == 5 and len(outbox) == 5
+    by_id = {str(p["id"]): p for p in persons.values()}
+    for row, id_hash in zip(people, hashes, strict=True):
+        p = persons[id_hash]
+        assert (p["name"], p["phone"] or "", p["relation_to_head"] or "") == (
+            row[0], row[2], row[4])
+        assert p["household_id"] == (household_id_of(row[3]) if row[3] else None)
+        assert vault.decrypt(p["id_number_enc"]) == row[1]
+        assert history[p["id"]]["name"] == row[0] and history[p["id"]]["imported"] is True
+    assert heads == {"EV\\1": persons[hashes[0]]["id"], "EV\t2": persons[hashes[3]]["id"]}
+    for event in outbox:
+        p = by_id[event["partition_key"]]
+        assert (event["topic"], event["event_type"], event["subject"], event["shard"]) == (
+            events.TOPIC_OF[events.PERSON_REGISTERED], events.PERSON_REGISTERED,
+            event["partition_key"], shard_of(event["partition_key"]))
+        data = orjson.loads(event["data"])
+        expected = events.person_payload(PersonRow(
+            id=p["id"], id_number_hash=p["id_number_hash"], id_number_masked=p["id_number_masked"],
+            name=p["name"], birth_date=p["birth_date"], sex=p["sex"], phone=p["phone"],
+            household_id=p["household_id"], county_code=p["county_code"],
+            township_code=p["township_code"], village_code=p["village_code"], revision=1))
+        sealed = data.pop("phone_enc")
+        assert (vault.decrypt(sealed) if sealed else None) == p["phone"]
+        assert expected.pop("phone_enc") is None  # no vault given: compared opened above
+        assert data == expected
+
+
+async def test_registration_coverage_by_township(client: httpx.AsyncClient) -> None:
+    """Who is missing per township: the statistics bureau's population (reference data) next
+    to the persons registered and enrolled for the plan year."""
+    shannan = "370481004000"  # 善南街道: no other test registers anyone there
+    population = csv_bytes([["乡镇代码", "户籍人口", "常住人口", "统计年度"],
+                            [shannan, "100", "", "2027"], [shannan, "10", "12", "2028"],
+                            [shannan, "999", "", "2030"]])
+    p = await client.post("/v1/reference/township_population",
+                          files={"file": ("pop.csv", population)}, data={"county_code": "370481"})
+    assert p.status_code == 200 and p.json()["rows"] == 3
+    people = [await register(client, name, township_code=shannan, village_code=None)
+              for name in ("单一", "单二", "单三")]
+    for person in people[:2]:
+        r = await client.post("/v1/enrollments", json={"person_id": person["person_id"],
+                                                       "plan_year": 2029})
+        assert r.status_code in (200, 201), r.text
+    county = await client.get("/v1/missing/townships",
+                              params={"county_code": "370481", "plan_year": 2029})
+    assert county.status_code == 200, county.text
+    body = county.json()
+    assert body["population_year"] == 2028 and len(body["items"]) == 21
+    item = next(i for i in body["items"] if i["township_code"] == shannan)
+    assert item == {"township_code": shannan, "name": "善南街道", "population": 10,
+                    "resident_population": 12, "registered_persons": 3, "enrolled_persons": 2,
+                    "registration_rate": 0.3, "coverage_rate": 0.2, "not_enrolled": 8}
+    assert body["total"]["population"] is None  # not every township has a 2028 figure
+    assert body["total"]["registered_persons"] >= 3 and body["total"]["enrolled_persons"] >= 2
+    one = (await client.get("/v1/missing/townships", params={
+        "township_code": shannan, "plan_year": 2029, "population_year": 2027})).json()
+    assert [i["population"] for i in one["items"]] == [100] and one["population_year"] == 2027
+    assert one["total"] == {**one["items"][0]} and one["total"]["coverage_rate"] == 0.02
+    none = (await client.get("/v1/missing/townships",
+                             params={"township_code": shannan, "plan_year": 2026})).json()
+    assert none["population_year"] is None and none["items"][0]["coverage_rate"] is None
+    assert (await client.get("/v1/missing/townships", params={
+        "county_code": "370482", "township_code": shannan, "plan_year": 2029})).status_code == 422
+    assert (await client.get("/v1/missing/townships", params={
+        "township_code": "370481999000", "plan_year": 2029})).status_code == 404
+    assert (await client.get("/v1/missing/townships",
+                             params={"plan_year": 2029})).status_code == 422

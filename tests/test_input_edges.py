@@ -1,0 +1,113 @@
+"""Regressions for what the OpenAPI fuzzing (tests/test_openapi_fuzz.py) found: inputs that
+passed validation but made the database fail answered 500. Each class is answered 4xx now."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import uuid
+from collections.abc import AsyncIterator
+
+import asyncpg
+import httpx
+import pytest
+from sqlalchemy.exc import DBAPIError
+
+from shared.errors import database_data_error
+from shared.idnumber import check_character
+from shared.testing.apps import running_app
+from shared.testing.infra import TestInfra
+
+HUGE = 10**30  # beyond int64: asyncpg refuses to encode it, Postgres would overflow
+
+
+@pytest.fixture(scope="module")
+async def apis(infra: TestInfra) -> AsyncIterator[dict[str, httpx.AsyncClient]]:
+    import importlib
+
+    clients: dict[str, httpx.AsyncClient] = {}
+    contexts = []
+    try:
+        for name in ("registration", "eligibility", "payments"):
+            app = importlib.import_module(f"services.{name}.app").create_app(
+                infra.settings(consumers_enabled=False, relay_enabled=False))
+            ctx = running_app(app)
+            clients[name] = await ctx.__aenter__()
+            contexts.append(ctx)
+        yield clients
+    finally:
+        for ctx in reversed(contexts):
+            await ctx.__aexit__(None, None, None)
+
+
+def _assert_422(r: httpx.Response, code: str) -> None:
+    assert r.status_code == 422, f"{r.request.method} {r.request.url}: {r.status_code} {r.text}"
+    assert r.json()["error"]["code"] == code, r.text
+
+
+async def test_integers_outside_the_columns_range_are_refused_at_the_edge(apis) -> None:  # noqa: ANN001
+    person = uuid.uuid4()
+    for service, method, url in [
+        ("registration", "GET", f"/v1/enrollments/{person}/{HUGE}"),
+        ("registration", "POST", f"/v1/enrollments/{person}/{2**31}/stop"),
+        ("eligibility", "GET", f"/v1/determinations/{person}/{2**40}"),
+        ("eligibility", "GET", f"/v1/plans/370481/{2**40}"),
+        ("eligibility", "GET", f"/v1/redeterminations/{HUGE}"),
+        ("payments", "GET", f"/v1/reconciliations/{2**63}"),
+        ("payments", "GET", f"/v1/suspense?offset={HUGE}"),
+        ("payments", "GET", f"/v1/refunds?offset={2**63}"),
+        ("payments", "POST", f"/v1/refunds/{HUGE}/complete"),
+        ("payments", "POST", f"/v1/suspense/{HUGE}/resolve"),
+    ]:
+        body = {"status": "stopped", "reason": "other"} if "stop" in url else \
+            {"reference": "R1"} if "refunds" in url else {"action": "refund"}
+        r = await apis[service].request(method, url, json=body if method == "POST" else None)
+        _assert_422(r, "invalid_request")
+    # the largest bigint still reaches the handler (and finds nothing)
+    assert (await apis["payments"].get(f"/v1/reconciliations/{2**63 - 1}")).status_code == 404
+
+
+async def test_values_the_database_cannot_hold_are_422_not_500(apis) -> None:  # noqa: ANN001
+    reg = apis["registration"]
+    day = dt.date(1985, 1, 1) + dt.timedelta(days=int.from_bytes(os.urandom(2), "big") % 5000)
+    first17 = f"370481{day:%Y%m%d}{int.from_bytes(os.urandom(2), 'big') % 1000:03d}"
+    created = await reg.post("/v1/persons", json={
+        "id_number": first17 + check_character(first17), "name": "钱测试",
+        "township_code": "370481001000"})
+    assert created.status_code == 201, created.text
+    person_id = created.json()["person_id"]
+    # a NUL character: valid JSON and a valid str, but Postgres text cannot store it
+    nul = await reg.patch(f"/v1/persons/{person_id}", json={"school": "一中\x00"})
+    _assert_422(nul, "invalid_value")
+    assert "\x00" not in nul.text and "一中" not in nul.text  # the value is never echoed
+    assert (await reg.get(f"/v1/persons/{person_id}")).json()["school"] is None
+    _assert_422(await reg.get("/v1/audit", params={"actor": "a\x00b"}), "invalid_value")
+    _assert_422(await reg.get("/v1/persons", params={"village_code": "370481001001",
+                                                      "name": "张\x00三"}), "invalid_value")
+
+
+async def test_an_audit_cursor_that_was_not_handed_out_is_422(apis) -> None:  # noqa: ANN001
+    for cursor in ("abc", "１２", "²", "9" * 40, "-1"):
+        r = await apis["registration"].get("/v1/audit", params={"cursor": cursor})
+        _assert_422(r, "invalid_cursor")
+    page = await apis["registration"].get("/v1/audit", params={"limit": 1})
+    assert page.status_code == 200
+    if page.json()["next_cursor"]:
+        r = await apis["registration"].get(
+            "/v1/audit", params={"limit": 1, "cursor": page.json()["next_cursor"]})
+        assert r.status_code == 200
+
+
+def test_data_errors_are_told_apart_from_other_database_errors() -> None:
+    out_of_range = asyncpg.exceptions.NumericValueOutOfRangeError("integer out of range")
+    nul = asyncpg.exceptions.CharacterNotInRepertoireError("invalid byte sequence")
+    unique = asyncpg.exceptions.UniqueViolationError("duplicate key")
+    assert database_data_error(out_of_range) is out_of_range
+    assert database_data_error(nul) is nul
+    assert database_data_error(unique) is None
+    wrapped = DBAPIError("SELECT 1", {}, Exception("adapted"))
+    wrapped.orig.__cause__ = out_of_range  # how SQLAlchemy's asyncpg adapter chains them
+    assert database_data_error(wrapped) is out_of_range
+    wrapped_unique = DBAPIError("SELECT 1", {}, Exception("adapted"))
+    wrapped_unique.orig.__cause__ = unique
+    assert database_data_error(wrapped_unique) is None
