@@ -35,10 +35,9 @@ sys.path.insert(0, str(ROOT))
 
 import asyncpg  # noqa: E402
 import orjson  # noqa: E402
-
-from services.payments.channels.standard_webhooks import signed_headers  # noqa: E402
 import wrk_load  # noqa: E402
 
+from services.payments.channels.standard_webhooks import signed_headers  # noqa: E402
 from shared.auth import ensure_dev_keypair, mint_token  # noqa: E402
 from shared.idnumber import check_character  # noqa: E402
 from shared.pii import vault_for  # noqa: E402

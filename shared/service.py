@@ -32,10 +32,10 @@ from shared.db import make_engine, make_sessionmaker, ping
 from shared.errors import Invalid, install_error_handlers
 from shared.inbox import Handler, InboxConsumer
 from shared.kafka import broker_reachable, ensure_topics, make_consumer, make_producer
+from shared.limits import install_limits
 from shared.migrations import current_revision, head_revision
 from shared.observability import REQUEST_LATENCY, correlation_id, new_correlation_id
 from shared.openapi import document_errors
-from shared.limits import install_limits
 from shared.outbox import Outbox, OutboxRelay
 from shared.security_settings import SecuritySettings, get_security_settings
 from shared.settings import Settings, get_settings

@@ -15,11 +15,11 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from shared.auth import ROLES, ensure_dev_keypair, mint_token
+from shared.auth import ROLES
 from shared.idnumber import check_character
-from shared.security_settings import get_security_settings
 from shared.testing.apps import running_app
 from shared.testing.infra import TestInfra
+from shared.testing.tokens import auth_enabled
 
 SERVICES = ("registration", "eligibility", "payments", "reporting")
 PLACEHOLDERS = {
@@ -45,18 +45,13 @@ def _url(template: str) -> str:
 async def secured(infra: TestInfra, tmp_path_factory: pytest.TempPathFactory,
                   ) -> AsyncIterator[tuple[dict[str, FastAPI], dict[str, httpx.AsyncClient], callable]]:
     keys = tmp_path_factory.mktemp("keys")
-    private_path, _, kid = ensure_dev_keypair(Path(keys))
-    mp = pytest.MonkeyPatch()
-    mp.setenv("CANBAO_AUTH_ENABLED", "true")
-    mp.setenv("CANBAO_JWT_PUBLIC_KEYS_DIR", str(keys))
-    get_security_settings.cache_clear()
-    private = Path(private_path).read_bytes()
+    context = auth_enabled(Path(keys))
+    bearer = context.__enter__()
 
     def token(role: str | None = None, region: str = "370481", department: str | None = None,
               scopes: tuple[str, ...] = ()) -> dict[str, str]:
-        t = mint_token(private, kid, sub=f"test-{role or 'system'}", role=role, region=region,
-                       department=department, scopes=scopes, issuer="canbao", audience="canbao")
-        return {"authorization": f"Bearer {t}"}
+        return bearer(sub=f"test-{role or 'system'}", role=role, region=region,
+                      department=department, scopes=scopes)
 
     import importlib
     apps = {s: importlib.import_module(f"services.{s}.app").create_app(
@@ -72,8 +67,7 @@ async def secured(infra: TestInfra, tmp_path_factory: pytest.TempPathFactory,
     finally:
         for ctx in reversed(contexts):
             await ctx.__aexit__(None, None, None)
-        mp.undo()
-        get_security_settings.cache_clear()
+        context.__exit__(None, None, None)
 
 
 def _routes(app: FastAPI) -> list[tuple[str, str]]:

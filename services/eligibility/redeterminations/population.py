@@ -1,10 +1,17 @@
 """A region's enrolled population, read in person_id order, as the columns determine_batch takes,
-and the batch results turned into rows to write."""
+and the batch results turned into rows to write.
+
+Two readers: `read_chunk` fetches rows into Python (the simulations use it); `stage_chunk` leaves
+the chunk in a temporary table on the server and brings only the fixed-width facts the engine
+needs into numpy, through a binary COPY (the redetermination job: the results go back the same
+way and are joined to the staged rows in SQL, so no Python object is made per person)."""
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import uuid
+import zlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +29,8 @@ from services.eligibility.engine import (
 )
 from services.eligibility.engine.batch import NONE_DAY, BatchColumns, person_from_columns
 from services.eligibility.engine.rules import share_amounts
+from services.eligibility.redeterminations import pgbinary
+from shared.outbox import SHARDS
 
 S = "eligibility"
 _G = len(GROUP_CODES)
@@ -135,16 +144,22 @@ def _lines_json(lines: list[tuple[str, str, int]]) -> str:
                          for r, f, a in lines]).decode()
 
 
-def compute(policy: Policy, chunk: Chunk) -> Results:
-    res = determine_batch(policy, chunk.columns)
-    n = len(chunk)
-    rules = policy.rules
-    cats = len(INSURED_CATEGORIES)
-    # the subsidy lines and a one-line trace for each (winning rule, category): the same for
-    # everyone who shares them; the full trace of one person is the preview's job
+_NOT_ENROLLED_TRACE = ('[{"rule_id":"enrollment","matched":false,"outcome":"not enrolled",'
+                       '"reason":"enrollment stopped or ended; nothing is due"}]')
+
+
+_TABLES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {}
+
+
+def _tables(policy: Policy) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Subsidy lines and a one-line trace for each (winning rule + 1) * categories + category:
+    the same for everyone who shares them; the full trace of one person is the preview's job."""
+    got = _TABLES.get(policy.version)
+    if got is not None:
+        return got
     table_subs: list[str] = []
     table_trace: list[str] = []
-    for r in (None, *rules):
+    for r in (None, *policy.rules):
         for c in INSURED_CATEGORIES:
             if r is None:
                 table_subs.append("[]")
@@ -158,6 +173,58 @@ def compute(policy: Policy, chunk: Chunk) -> Results:
             table_trace.append(orjson.dumps([{
                 "rule_id": rid, "matched": r is not None, "outcome": "won" if r else "note",
                 "reason": f"{reason} (bulk redetermination; category {c})"}]).decode())
+    if len(_TABLES) > 32:
+        _TABLES.clear()
+    got = _TABLES[policy.version] = (tuple(table_subs), tuple(table_trace))
+    return got
+
+
+def _one_by_one(policy: Policy, columns: BatchColumns, i: int) -> tuple[dt.date, str, str]:
+    """Coverage start, subsidy lines and full trace of a row the batch path hands to determine()."""
+    cov, subs, trace, _ = _determined(policy, columns, i)
+    return cov, subs, trace
+
+
+def _determined(policy: Policy, columns: BatchColumns, i: int) -> tuple[dt.date, str, str, str]:
+    """_one_by_one and the assumptions the determination rests on (JSON list)."""
+    person, paid_on = person_from_columns(columns, i)
+    d = determine(policy, person, paid_on=paid_on)
+    return (d.coverage_start,
+            _lines_json([(s.rule_id, s.funding_source, s.amount_fen) for s in d.subsidies]),
+            orjson.dumps([t.to_dict() for t in d.trace]).decode(),
+            orjson.dumps(list(d.assumptions)).decode())
+
+
+_LINE_ASSUMPTIONS: dict[tuple[str, int], str] = {}
+
+
+def _line_assumptions(policy: Policy, columns: BatchColumns, i: int, line: int) -> str:
+    """The assumptions of everyone on one (winning rule, category) line, from determine() of
+    one of them (the category rule, the winning rule and its shares, the fiscal subsidy are
+    the same for all of them). Whether the age basis is among them depends on each person's
+    age near a rule's boundary: it is listed for the whole line whenever a rule has an age
+    condition, so a stored determination may name it where the preview would not."""
+    key = (policy.version, line)
+    got = _LINE_ASSUMPTIONS.get(key)
+    if got is None:
+        _, _, _, found = _determined(policy, columns, i)
+        texts = orjson.loads(found)
+        if any(r.when.age is not None for r in policy.rules):
+            for aid in policy.model.age_basis_assumptions:
+                text = policy.describe_assumption(aid)
+                if text not in texts:
+                    texts.append(text)
+        if len(_LINE_ASSUMPTIONS) > 4096:
+            _LINE_ASSUMPTIONS.clear()
+        got = _LINE_ASSUMPTIONS[key] = orjson.dumps(texts).decode()
+    return got
+
+
+def compute(policy: Policy, chunk: Chunk) -> Results:
+    res = determine_batch(policy, chunk.columns)
+    n = len(chunk)
+    cats = len(INSURED_CATEGORIES)
+    table_subs, table_trace = _tables(policy)
     key = (res.winning_rule.astype(np.int64) + 1) * cats + res.insured_category
     subs_arr = np.array(table_subs, dtype=object)[key]
     trace_arr = np.array(table_trace, dtype=object)[key]
@@ -165,12 +232,7 @@ def compute(policy: Policy, chunk: Chunk) -> Results:
     standard, personal, surcharge = res.standard_fen, res.personal_fen, res.surcharge_fen
     by_line = res.by_budget_line
     for i in res.per_person_rows:  # late payers and newborns: decided one by one
-        person, paid_on = person_from_columns(chunk.columns, int(i))
-        d = determine(policy, person, paid_on=paid_on)
-        coverage[i] = d.coverage_start
-        subs_arr[i] = _lines_json([(s.rule_id, s.funding_source, s.amount_fen)
-                                   for s in d.subsidies])
-        trace_arr[i] = orjson.dumps([t.to_dict() for t in d.trace]).decode()
+        coverage[i], subs_arr[i], trace_arr[i] = _one_by_one(policy, chunk.columns, int(i))
     out = chunk.status
     if not out.all():  # stopped or ended: nothing is due
         off = ~out
@@ -179,8 +241,7 @@ def compute(policy: Policy, chunk: Chunk) -> Results:
         by_line = {k: np.where(off, 0, v) for k, v in by_line.items()}
         for i in np.flatnonzero(off):
             subs_arr[i] = "[]"
-            trace_arr[i] = '[{"rule_id":"enrollment","matched":false,"outcome":"not enrolled",' \
-                           '"reason":"enrollment stopped or ended; nothing is due"}]'
+            trace_arr[i] = _NOT_ENROLLED_TRACE
     return Results(enrolled=out, category=res.insured_category, standard=standard,
                    personal=personal, surcharge=surcharge, by_line=by_line,
                    subsidies=list(subs_arr), trace=list(trace_arr), coverage=coverage)
@@ -221,3 +282,217 @@ def _empty() -> dict[str, Any]:
 
 def day(n: int) -> dt.date:
     return _EPOCH + dt.timedelta(days=int(n))
+
+
+# --- the chunk staged on the server (redetermination) -----------------------------------------
+
+STAGE = "redet_in"
+_NULL_DAY = -(2**31)  # an int4 day number standing for NULL in the binary COPY
+_UUID0 = uuid.UUID(int=0)
+_UUID_MAX = uuid.UUID(int=2**128 - 1)
+_GROUP_LIST = ", ".join(f"'{c}'" for c in GROUP_CODES)  # codes are plain identifiers
+_CAT_LIST = ", ".join(f"'{c}'" for c in INSURED_CATEGORIES)
+
+
+@dataclass
+class Staged:
+    """A chunk whose rows wait in the temporary table redet_in (ON COMMIT DROP), row i = i-th
+    person in person_id order, and the engine's columns for it."""
+
+    n: int
+    last_person_id: uuid.UUID
+    enrolled: np.ndarray  # bool: registered
+    shard: np.ndarray  # int16: the outbox shard of str(person_id)
+    columns: BatchColumns
+
+    def __len__(self) -> int:
+        return self.n
+
+
+async def chunk_ends(conn: asyncpg.Connection, plan_year: int, counties: list[str],
+                     after: uuid.UUID | None, size: int) -> list[uuid.UUID]:
+    """The person_id of every size-th person enrolled after `after` (in person_id order): the
+    ends of the chunks to come, the last chunk running from the last of them to the end.
+
+    One pass over the enrollments (a sequential scan and a sort, not the primary key's index
+    scan the planner would pick: a heap page per row where the heap is not in person_id order)
+    instead of a LIMIT per chunk: a chunk read as a range of person_id visits each heap page
+    once (bitmap scan) instead of once per row."""
+    rows = await conn.fetch(f"""
+        WITH ids AS MATERIALIZED (
+            SELECT person_id FROM {S}.enrollments
+            WHERE plan_year = $1 AND county_code = ANY($2) AND person_id > $3)
+        SELECT person_id FROM (
+            SELECT person_id, row_number() OVER (ORDER BY person_id) AS n FROM ids) s
+        WHERE n % $4 = 0 ORDER BY person_id""", plan_year, counties, after or _UUID0, size)
+    return [r[0] for r in rows]
+
+
+async def stage_chunk(conn: asyncpg.Connection, plan_year: int, counties: list[str],
+                      after: uuid.UUID | None, upto: uuid.UUID | None) -> Staged | None:
+    """Stage the persons enrolled with after < person_id <= upto (None: no bound) in redet_in;
+    None when there are none.
+
+    redet_in(i, person_id, county_code, township_code, village_code, enrolled, ...) stays on the
+    server for the writes, row i = the i-th person in person_id order; the facts come to numpy
+    through one binary COPY each for the people and their group memberships."""
+    after = after or _UUID0
+    upto = upto or _UUID_MAX
+    status = await conn.execute(f"""
+        CREATE TEMP TABLE {STAGE} ON COMMIT DROP AS
+        SELECT (row_number() OVER (ORDER BY e.person_id) - 1)::int4 AS i, e.person_id,
+               e.county_code, e.township_code, e.village_code,
+               e.status = 'registered' AS enrolled,
+               p.birth_date - DATE '1970-01-01' AS birth,
+               coalesce(array_position(ARRAY[{_CAT_LIST}], e.insured_category) - 1,
+                        -1)::int2 AS category,
+               coalesce(e.registered_on - DATE '1970-01-01', {_NULL_DAY}) AS registered
+        FROM {S}.enrollments e JOIN {S}.persons p ON p.person_id = e.person_id
+        WHERE e.plan_year = $1 AND e.county_code = ANY($2)
+              AND e.person_id > $3 AND e.person_id <= $4
+              AND p.person_id > $3 AND p.person_id <= $4""", plan_year, counties, after, upto)
+    n = int(status.split()[-1])
+    if n == 0:
+        await conn.execute(f"DROP TABLE {STAGE}")
+        return None
+    i, pid, birth, cat, enrolled, registered = await pgbinary.copy_out(
+        conn, f"SELECT i, person_id, birth, category, enrolled, registered FROM {STAGE}",
+        ("int4", "uuid", "int4", "int2", "bool", "int4"))
+    if len(i) != n:
+        raise RuntimeError(f"staged {n} persons, read {len(i)}")
+    order = np.empty(n, np.intp)
+    order[i] = np.arange(n)  # usually the identity: the table is written in order
+
+    def days(a: np.ndarray) -> np.ndarray:
+        out = a.astype(np.int64)
+        out[out == _NULL_DAY] = NONE_DAY
+        return out
+
+    raw = pid[order].view(np.uint8).reshape(n, 16)
+    gi, gcode, gcert, gends, glater = await pgbinary.copy_out(conn, f"""
+        SELECT r.i, (array_position(ARRAY[{_GROUP_LIST}], g.group_code) - 1)::int2,
+               coalesce(g.certified_on - DATE '1970-01-01', {_NULL_DAY}),
+               coalesce(g.ends_on - DATE '1970-01-01', {_NULL_DAY}),
+               coalesce(g.later_birth_on - DATE '1970-01-01', {_NULL_DAY})
+        FROM {S}.person_groups g JOIN {STAGE} r ON r.person_id = g.person_id
+        WHERE NOT g.removed AND g.group_code IN ({_GROUP_LIST})
+              AND g.person_id BETWEEN '{uuid.UUID(bytes=raw[0].tobytes())}'
+                                  AND '{uuid.UUID(bytes=raw[-1].tobytes())}'""",
+        ("int4", "int2", "int4", "int4", "int4"))
+    bits = np.zeros(n, np.uint32)
+    cert = later = ends = None
+    if len(gi):
+        rows, g = gi.astype(np.intp), gcode.astype(np.intp)
+        np.bitwise_or.at(bits, rows, (np.uint32(1) << g.astype(np.uint32)))
+        cert = np.full((n, _G), NONE_DAY, np.int64)
+        ends = np.full((n, _G), NONE_DAY, np.int64)
+        later = np.full((n, _G), NONE_DAY, np.int64)
+        cert[rows, g] = days(gcert)
+        ends[rows, g] = days(gends)
+        later[rows, g] = days(glater)
+    return Staged(
+        n=n, last_person_id=uuid.UUID(bytes=raw[-1].tobytes()),
+        enrolled=enrolled[order].astype(bool), shard=shards_of(raw),
+        columns=BatchColumns(birth_date=days(birth[order]),
+                             insured_category=cat[order].astype(np.int8), groups=bits,
+                             certified_on=cert, later_birth_on=later, ends_on=ends,
+                             registered_on=days(registered[order])),
+    )
+
+
+@functools.cache
+def _crc_tables() -> tuple[int, np.ndarray]:
+    base = zlib.crc32(str(_UUID0).encode())
+    table = np.empty((16, 256), np.uint32)
+    for pos in range(16):
+        for v in range(256):
+            raw = bytearray(16)
+            raw[pos] = v
+            table[pos, v] = zlib.crc32(str(uuid.UUID(bytes=bytes(raw))).encode()) ^ base
+    return base, table
+
+
+def shards_of(raw: np.ndarray) -> np.ndarray:
+    """shared.outbox.shard_of(str(person_id)) for (n, 16) uuid bytes, without making strings.
+
+    CRC-32 is affine in the message bits, and the text of a uuid has fixed length with each
+    byte in fixed places, so crc(text) = crc(text of the zero uuid) ^ the xor over the bytes of
+    a per-(position, value) table."""
+    base, table = _crc_tables()
+    crc = np.full(raw.shape[0], base, np.uint32)
+    cols = np.ascontiguousarray(raw.T)
+    for pos in range(16):
+        crc ^= table[pos][cols[pos]]
+    return (crc % SHARDS).astype(np.int16)
+
+
+@dataclass
+class Outcome:
+    """The results of a staged chunk: row i of redet_in gets results[key[i]].
+
+    Most people share their result with many others (the winning rule and the category decide
+    it), so the distinct results go to the server once per chunk and each person only as a key.
+    """
+
+    key: np.ndarray  # int32, per person
+    # distinct results: (insured category, standard, personal, surcharge, coverage start,
+    # subsidies JSON, trace JSON, assumptions JSON)
+    results: list[tuple[str, int, int, int, dt.date, str, str, str]]
+
+
+def compute_staged(policy: Policy, staged: Staged) -> Outcome:
+    """What compute() gives (the same figures, lines and traces), as a key per person into the
+    distinct results."""
+    cols = staged.columns
+    n = staged.n
+    res = determine_batch(policy, cols)
+    cats = len(INSURED_CATEGORIES)
+    table_subs, table_trace = _tables(policy)
+    line = (res.winning_rule.astype(np.int64) + 1) * cats + res.insured_category
+    start = (policy.plan_start - _EPOCH).days
+    coverage = np.full(n, start, np.int64)
+    standard, personal, surcharge = res.standard_fen, res.personal_fen, res.surcharge_fen
+    enrolled = staged.enrolled
+    # the usual case: the table's line for (winning rule, category) and figures that are the
+    # same for everyone on that line (checked, not assumed)
+    regular = enrolled.copy()
+    regular[res.per_person_rows] = False
+    uniq, first = np.unique(line[regular], return_index=True)
+    rows = np.flatnonzero(regular)[first]
+    key = np.full(n, -1, np.int32)
+    slot = np.full(len(table_subs), -1, np.int64)
+    slot[uniq] = np.arange(len(uniq))
+    key[regular] = slot[line[regular]]
+    if len(rows):
+        for a in (standard, personal, surcharge, res.insured_category):
+            regular &= a == a[rows][np.maximum(key, 0)]
+    key[~regular] = -1
+    results = [(INSURED_CATEGORIES[res.insured_category[r]], int(standard[r]), int(personal[r]),
+                int(surcharge[r]), policy.plan_start, table_subs[line[r]], table_trace[line[r]],
+                _line_assumptions(policy, cols, r, int(line[r])))
+               for r in rows.tolist()]
+    # the rest, one by one: late payers and newborns (determine()), and people whose enrollment
+    # was stopped or ended (nothing is due; their category and coverage start are kept)
+    subs_of: dict[int, tuple[str, str, str]] = {}
+    for i in res.per_person_rows.tolist():
+        cov, subs, trace, assumed = _determined(policy, cols, i)
+        coverage[i] = (cov - _EPOCH).days
+        subs_of[i] = (subs, trace, assumed)
+    seen: dict[tuple[str, int, int, int, dt.date, str, str, str], int] = {}
+    for i in np.flatnonzero(key < 0).tolist():
+        if enrolled[i]:
+            subs, trace, assumed = subs_of.get(i) or (
+                table_subs[line[i]], table_trace[line[i]],
+                _line_assumptions(policy, cols, i, int(line[i])))
+            r = (INSURED_CATEGORIES[res.insured_category[i]], int(standard[i]),
+                 int(personal[i]), int(surcharge[i]), day(int(coverage[i])), subs, trace,
+                 assumed)
+        else:
+            r = (INSURED_CATEGORIES[res.insured_category[i]], 0, 0, 0, day(int(coverage[i])),
+                 "[]", _NOT_ENROLLED_TRACE, "[]")
+        k = seen.get(r)
+        if k is None:
+            k = seen[r] = len(results)
+            results.append(r)
+        key[i] = k
+    return Outcome(key=key, results=results)

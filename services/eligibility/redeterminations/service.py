@@ -1,48 +1,72 @@
 """Re-determine a region's whole enrolled population, in resumable chunks.
 
-Each chunk is one transaction: read the facts, determine in bulk (determine_batch), COPY the
-results into a temporary table, and in SQL keep only the people whose result changed: their
-determinations, current rows and outbox events (changed, and adjustment due where the person
-already paid more than is now due) are written set-wise, with the job's progress in the same
-transaction. A restart continues after the last person of the last committed chunk.
+Each chunk (a range of person_id) is one transaction: stage the people in a temporary table and
+bring their facts to numpy through a binary COPY (population.stage_chunk), determine in bulk
+(determine_batch), COPY back one key per person into the distinct results, and in SQL keep only
+the people whose result changed: their determinations, current rows and outbox events (changed,
+and adjustment due where the person already paid more than is now due) are written set-wise,
+with the job's progress in the same transaction. A restart continues after the last person of
+the last committed chunk.
+
+Two chunks are in flight at once, on two connections, so that the database works on both cores
+(one chunk is read while the other writes, or both write); they commit in order, and the
+determination lock that keeps per-person work out is held for them by a guard connection.
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import time
 import uuid
-import zlib
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
+import numpy as np
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.eligibility.determinations.repository import DETERMINATION_LOCK
 from services.eligibility.determinations.service import ADJUSTMENT_DUE, CHANGED
-from services.eligibility.engine import PlanNotFound
+from services.eligibility.engine import INSURED_CATEGORIES, PlanNotFound
 from services.eligibility.plans.registry import PlanRegistry
+from services.eligibility.redeterminations import pgbinary
 from services.eligibility.redeterminations.population import (
-    category_names,
-    compute,
+    STAGE,
+    Outcome,
+    Staged,
+    chunk_ends,
+    compute_staged,
     count_population,
     counties_of,
-    read_chunk,
+    stage_chunk,
 )
 from shared.errors import NotFound
-from shared.outbox import SHARDS
 from shared.topics import ELIGIBILITY_DETERMINATION
 
 log = logging.getLogger(__name__)
 S = "eligibility"
 UNFINISHED = ("queued", "running")
+_WORK_MEM = "64MB"
 
-_NEW_COLUMNS = ("person_id", "enrolled", "insured_category", "standard_fen", "personal_fen",
-                "surcharge_fen", "subsidies", "trace", "coverage_start", "county_code",
-                "township_code", "village_code", "shard")
+_CATEGORIES = "ARRAY[" + ", ".join(f"'{c}'" for c in INSURED_CATEGORIES) + "]"
 
+_STAGE_RESULTS = [
+    "CREATE TEMP TABLE redet_out (i int4, k int4, shard int2) ON COMMIT DROP",
+    """CREATE TEMP TABLE redet_results (k int4, insured_category text, standard_fen int8,
+        personal_fen int8, surcharge_fen int8, coverage_start date, subsidies jsonb,
+        trace jsonb, assumptions jsonb, payload jsonb) ON COMMIT DROP""",
+]
+_RESULT_COLUMNS = ("k", "insured_category", "standard_fen", "personal_fen", "surcharge_fen",
+                   "coverage_start", "subsidies", "trace", "assumptions")
+# what the events of everyone with the same result share
+_SHARED_PAYLOAD = """UPDATE redet_results SET payload = jsonb_build_object(
+    'plan_year', $1::int, 'region_code', $2::text, 'policy_version', $3::text,
+    'insured_category', insured_category, 'standard_fen', standard_fen,
+    'personal_fen', personal_fen, 'surcharge_fen', surcharge_fen, 'subsidies', subsidies,
+    'coverage_start', coverage_start, 'determined_at', $4::timestamptz)"""
 
 
 def _event_id(kind: str) -> str:
@@ -52,50 +76,53 @@ def _event_id(kind: str) -> str:
     unique index on event_id takes 1.5 million new ids at its right edge instead of at random
     places (random v4 ids made the outbox insert the slowest step of a whole-county run).
     """
-    return (f"(substr($6::text, 1, 12) || '8' || substr($6::text, 14, 3) || '8{kind}' || "
-            "substr($6::text, 19, 2) || lpad(to_hex(r.det_id), 12, '0'))::uuid")
+    return (f"(substr($1::text, 1, 12) || '8' || substr($1::text, 14, 3) || '8{kind}' || "
+            "substr($1::text, 19, 2) || lpad(to_hex(r.det_id), 12, '0'))::uuid")
 
 
-_PAYLOAD = """jsonb_build_object(
-    'person_id', r.person_id, 'plan_year', $1::int, 'revision', r.det_id,
-    'enrolled', r.enrolled, 'region_code', $2::text, 'county_code', r.county_code,
-    'township_code', r.township_code, 'village_code', r.village_code,
-    'policy_version', $3::text, 'insured_category', r.insured_category,
-    'standard_fen', r.standard_fen, 'personal_fen', r.personal_fen,
-    'surcharge_fen', r.surcharge_fen, 'subsidies', r.subsidies,
-    'coverage_start', r.coverage_start, 'determined_at', $4::timestamptz)"""
+# eligibility.determination.v1 (docs/EVENTS.md): the person's own fields and the shared ones
+_PAYLOAD = """(jsonb_build_object(
+    'person_id', r.person_id, 'revision', r.det_id, 'enrolled', r.enrolled,
+    'county_code', r.county_code, 'township_code', r.township_code,
+    'village_code', r.village_code) || x.payload)"""
 
-_WRITE = [
-    f"""CREATE TEMP TABLE redet_changed ON COMMIT DROP AS
-        SELECT n.*, nextval('{S}.determinations_id_seq') AS det_id,
+# the staged people (redet_in) with their results (redet_out, redet_results), keeping only those
+# whose result differs from their current determination (looked up in the chunk's range)
+_CHANGED = f"""CREATE TEMP TABLE redet_changed ON COMMIT DROP AS
+        SELECT n.person_id, n.enrolled, n.county_code, n.township_code, n.village_code,
+               o.k, o.shard, nextval('{S}.determinations_id_seq') AS det_id,
                (c.person_id IS NOT NULL) AS had_current
-        FROM redet_new n LEFT JOIN {S}.current_determinations c
+        FROM {STAGE} n JOIN redet_out o ON o.i = n.i JOIN redet_results x ON x.k = o.k
+             LEFT JOIN {S}.current_determinations c
              ON c.person_id = n.person_id AND c.plan_year = $1
+                AND c.person_id BETWEEN $3 AND $4
         WHERE c.person_id IS NULL OR NOT (
             c.enrolled = n.enrolled AND c.region_code = $2
             AND c.county_code = n.county_code
             AND c.township_code IS NOT DISTINCT FROM n.township_code
             AND c.village_code IS NOT DISTINCT FROM n.village_code
-            AND c.insured_category = n.insured_category AND c.standard_fen = n.standard_fen
-            AND c.personal_fen = n.personal_fen AND c.surcharge_fen = n.surcharge_fen
-            AND c.subsidies = n.subsidies
-            AND c.coverage_start IS NOT DISTINCT FROM n.coverage_start)""",
+            AND c.insured_category = x.insured_category AND c.standard_fen = x.standard_fen
+            AND c.personal_fen = x.personal_fen AND c.surcharge_fen = x.surcharge_fen
+            AND c.subsidies = x.subsidies
+            AND c.coverage_start IS NOT DISTINCT FROM x.coverage_start)"""
+
+_WRITE = [
     f"""INSERT INTO {S}.determinations (id, person_id, plan_year, policy_version,
             insured_category, standard_fen, personal_fen, surcharge_fen, subsidies,
             coverage_start, assumptions, trace, cause, determined_at, enrolled, region_code,
             county_code, township_code, village_code)
-        SELECT det_id, person_id, $1, $3, insured_category, standard_fen, personal_fen,
-               surcharge_fen, subsidies, coverage_start, '[]'::jsonb, trace, $5, $4, enrolled,
-               $2, county_code, township_code, village_code
-        FROM redet_changed""",
+        SELECT r.det_id, r.person_id, $1, $3, x.insured_category, x.standard_fen,
+               x.personal_fen, x.surcharge_fen, x.subsidies, x.coverage_start, x.assumptions,
+               x.trace, $5, $4, r.enrolled, $2, r.county_code, r.township_code, r.village_code
+        FROM redet_changed r JOIN redet_results x ON x.k = r.k""",
     f"""INSERT INTO {S}.current_determinations AS c (person_id, plan_year, determination_id,
             policy_version, county_code, township_code, village_code, standard_fen,
             personal_fen, subsidies, enrolled, region_code, insured_category, surcharge_fen,
             coverage_start, determined_at)
-        SELECT person_id, $1, det_id, $3, county_code, township_code, village_code,
-               standard_fen, personal_fen, subsidies, enrolled, $2, insured_category,
-               surcharge_fen, coverage_start, $4
-        FROM redet_changed
+        SELECT r.person_id, $1, r.det_id, $3, r.county_code, r.township_code, r.village_code,
+               x.standard_fen, x.personal_fen, x.subsidies, r.enrolled, $2, x.insured_category,
+               x.surcharge_fen, x.coverage_start, $4
+        FROM redet_changed r JOIN redet_results x ON x.k = r.k
         ON CONFLICT (person_id, plan_year) DO UPDATE SET
             determination_id = EXCLUDED.determination_id,
             policy_version = EXCLUDED.policy_version, county_code = EXCLUDED.county_code,
@@ -109,8 +136,7 @@ _WRITE = [
             subject, data)
         SELECT {_event_id('1')}, '{ELIGIBILITY_DETERMINATION}', r.person_id::text, r.shard,
                '{CHANGED}', 'canbao/eligibility', r.person_id::text, {_PAYLOAD}
-        FROM redet_changed r
-        WHERE $5::text IS NOT NULL""",
+        FROM redet_changed r JOIN redet_results x ON x.k = r.k""",
 ]
 
 _ADJUST = f"""
@@ -118,19 +144,20 @@ _ADJUST = f"""
         SELECT p.person_id,
                sum(CASE WHEN p.kind = 'paid' THEN p.amount_fen ELSE -p.amount_fen END) AS paid
         FROM {S}.payment_entries p JOIN redet_changed r USING (person_id)
-        WHERE p.plan_year = $1 AND p.payer = 'person' AND r.had_current
+        WHERE p.plan_year = $2 AND p.payer = 'person' AND r.had_current
         GROUP BY p.person_id),
     due AS (
         SELECT r.*, paid.paid,
-               paid.paid - CASE WHEN r.enrolled THEN r.personal_fen + r.surcharge_fen ELSE 0 END
+               paid.paid - CASE WHEN r.enrolled THEN x.personal_fen + x.surcharge_fen ELSE 0 END
                  AS refund
-        FROM redet_changed r JOIN paid USING (person_id))
+        FROM redet_changed r JOIN paid USING (person_id) JOIN redet_results x ON x.k = r.k)
     INSERT INTO {S}.outbox (event_id, topic, partition_key, shard, event_type, source, subject,
                             data)
     SELECT {_event_id('2')}, '{ELIGIBILITY_DETERMINATION}', r.person_id::text, r.shard,
            '{ADJUSTMENT_DUE}', 'canbao/eligibility', r.person_id::text,
            {_PAYLOAD} || jsonb_build_object('paid_fen', r.paid, 'refund_due_fen', r.refund)
-    FROM due r WHERE r.refund > 0 AND $5::text IS NOT NULL"""
+    FROM due r JOIN redet_results x ON x.k = r.k
+    WHERE r.refund > 0"""
 
 
 def _job(row: Any) -> dict[str, Any]:
@@ -144,13 +171,60 @@ def _job(row: Any) -> dict[str, Any]:
     return job
 
 
+def _committed(task: asyncio.Task[dict[str, Any] | None]) -> bool:
+    """A finished chunk that committed its work (not failed, not rolled back)."""
+    if task.cancelled() or task.exception() is not None:
+        return False
+    job = task.result()
+    return job is not None and job["status"] != "failed"
+
+
+class _NotCommitted(Exception):
+    """The chunk's transaction is rolled back on purpose."""
+
+
+class _Plan:
+    """Where the chunks of a run end (person_id), computed once for the rest of the job."""
+
+    def __init__(self) -> None:
+        self.start: uuid.UUID | None = None
+        self.ends: list[uuid.UUID] | None = None
+
+    def starts_at(self, after: uuid.UUID | None) -> bool:
+        return self.ends is not None and self.start == after
+
+    def reset(self, after: uuid.UUID | None, ends: list[uuid.UUID]) -> None:
+        self.start, self.ends = after, ends
+
+    def end_of(self, k: int) -> uuid.UUID | None:
+        """The end of the k-th chunk from the start; None: the last chunk, to the end."""
+        assert self.ends is not None
+        return self.ends[k] if k < len(self.ends) else None
+
+    def advance(self, chunks: int) -> None:
+        assert self.ends is not None
+        if chunks:
+            self.start = self.end_of(chunks - 1)
+            self.ends = self.ends[chunks:]
+
+
+@dataclass
+class _Round:
+    job: Any  # the job's row when the round began
+    counties: list[str]
+    guard_pid: int
+
+
 class Redeterminator:
     def __init__(self, engine: AsyncEngine, plans: PlanRegistry, *, chunk_size: int = 100_000,
-                 progress: Callable[[dict[str, Any]], None] | None = None) -> None:
+                 progress: Callable[[dict[str, Any]], None] | None = None,
+                 connections: int = 2, round_seconds: float = 10.0) -> None:
         self.engine = engine
         self.plans = plans
         self.chunk_size = chunk_size
         self.progress = progress
+        self.connections = connections  # chunks in flight at once
+        self.round_seconds = round_seconds  # how long per-person work may be kept waiting
 
     async def _raw(self) -> Any:
         conn = await self.engine.connect()
@@ -203,95 +277,196 @@ class Redeterminator:
                   max_chunks: int | None = None) -> dict[str, Any]:
         """Work through the job chunk by chunk until done, `stop` is set or max_chunks ran."""
         chunks = 0
+        plan = _Plan()
         while not (stop is not None and stop.is_set()):
             if max_chunks is not None and chunks >= max_chunks:
                 break
-            job = await self._chunk(job_id)
-            chunks += 1
-            if self.progress:
-                self.progress(job)
+            job, n = await self._round(job_id, plan, stop,
+                                       None if max_chunks is None else max_chunks - chunks)
+            chunks += n
             if job["status"] not in UNFINISHED:
                 return job
         return await self.get(job_id)
 
-    async def _chunk(self, job_id: int) -> dict[str, Any]:
-        conn, apg = await self._raw()
-        try:
-            try:
-                async with apg.transaction():
-                    return await self._chunk_in_tx(apg, job_id)
-            except Exception as exc:
-                if isinstance(exc, (asyncpg.PostgresConnectionError, OSError)):
-                    raise
-                log.exception("redetermination job %s failed", job_id)
-                row = await apg.fetchrow(
-                    f"""UPDATE {S}.redetermination_jobs SET status = 'failed', error = $2,
-                        updated_at = now() WHERE id = $1 RETURNING *""", job_id, repr(exc))
-                return _job(row)
-        finally:
-            await conn.close()
+    async def _round(self, job_id: int, plan: _Plan, stop: asyncio.Event | None,
+                     limit: int | None) -> tuple[dict[str, Any], int]:
+        """Chunks one after the other while holding the determination lock (at least one per
+        connection, then new ones for round_seconds), then let per-person work in; returns the
+        job and the chunks committed.
 
-    async def _chunk_in_tx(self, apg: asyncpg.Connection, job_id: int) -> dict[str, Any]:
-        await apg.execute("SELECT pg_advisory_xact_lock($1, $2)", *DETERMINATION_LOCK)
-        job = await apg.fetchrow(
-            f"SELECT * FROM {S}.redetermination_jobs WHERE id = $1 FOR UPDATE", job_id)
-        if job is None:
-            raise NotFound(f"no redetermination job {job_id}", code="job_not_found")
-        if job["status"] not in UNFINISHED:
-            return _job(job)
-        region, year = job["region_code"], job["plan_year"]
+        The lock is held by a guard transaction on a connection of its own, so that the chunks
+        (each its own transaction, with its progress) can run on `connections` others at once:
+        while one chunk writes, the next is read, computed and written too. Chunk k+1 commits
+        only after chunk k did and only if the progress marker is where it begins (else it
+        rolls back): the committed progress always means "everyone up to here is done", and a
+        crash loses only the chunks in flight."""
+        guard_conn, guard = await self._raw()
+        workers: list[tuple[Any, asyncpg.Connection]] = []
+        tasks: list[asyncio.Task[dict[str, Any] | None]] = []
+        try:
+            async with guard.transaction():
+                await guard.execute("SELECT pg_advisory_xact_lock($1, $2)", *DETERMINATION_LOCK)
+                job = await guard.fetchrow(
+                    f"SELECT * FROM {S}.redetermination_jobs WHERE id = $1", job_id)
+                if job is None:
+                    raise NotFound(f"no redetermination job {job_id}", code="job_not_found")
+                if job["status"] not in UNFINISHED:
+                    return _job(job), 0
+                counties = await counties_of(guard, self.plans.catalog, job["region_code"],
+                                             job["plan_year"])
+                after: uuid.UUID | None = job["last_person_id"]
+                if not plan.starts_at(after):
+                    await guard.execute(f"SET LOCAL work_mem = '{_WORK_MEM}'")
+                    plan.reset(after, await chunk_ends(guard, job["plan_year"], counties, after,
+                                                       self.chunk_size))
+                ctx = _Round(job=job, counties=counties, guard_pid=guard.get_server_pid())
+                started = time.monotonic()
+                for k in itertools.count():
+                    if (limit is not None and k >= limit) or (stop is not None and stop.is_set())\
+                            or (k >= self.connections
+                                and time.monotonic() - started > self.round_seconds):
+                        break
+                    if k < self.connections:
+                        workers.append(await self._raw())
+                    else:  # the connection's previous chunk must be over
+                        await asyncio.wait([tasks[k - self.connections]])
+                        if any(t.done() and not _committed(t) for t in tasks):
+                            break  # a chunk was not committed: the rest would not be either
+                    upto = plan.end_of(k)
+                    tasks.append(asyncio.create_task(self._chunk(
+                        workers[k % self.connections][1], ctx, after, upto,
+                        tasks[-1] if tasks else None)))
+                    if upto is None:
+                        break  # the last chunk
+                    after = upto
+                results = await asyncio.gather(*tasks, return_exceptions=True)
+        finally:
+            for t in tasks:
+                t.cancel()
+            for conn, _ in workers:
+                await conn.close()
+            await guard_conn.close()
+        errors = [r for r in results if isinstance(r, BaseException)]
+        if errors:
+            raise errors[0]
+        finished = [r for r in results if isinstance(r, dict)]
+        plan.advance(len([r for r in finished if r["status"] != "failed"]))
+        return (finished[-1] if finished else await self.get(job_id)), len(finished)
+
+    async def _chunk(self, apg: asyncpg.Connection, ctx: _Round, after: uuid.UUID | None,
+                     upto: uuid.UUID | None,
+                     previous: asyncio.Task[dict[str, Any] | None] | None,
+                     ) -> dict[str, Any] | None:
+        """The persons after < person_id <= upto, in one transaction with the job's progress;
+        None when it was not committed (an earlier chunk was not, or the job was finished or
+        failed meanwhile)."""
+        job_id = ctx.job["id"]
+        try:
+            async with apg.transaction():
+                row = await self._chunk_in_tx(apg, ctx, after, upto, previous)
+                if row is None:
+                    raise _NotCommitted
+                committing = time.perf_counter()
+            log.debug("chunk after %s: commit %.3fs", after, time.perf_counter() - committing)
+        except _NotCommitted:
+            return None
+        except Exception as exc:
+            if isinstance(exc, (asyncpg.PostgresConnectionError, OSError)):
+                raise
+            if previous is not None:
+                await asyncio.wait([previous])  # its own failure is recorded by itself
+                if not _committed(previous):
+                    return None
+            log.exception("redetermination job %s failed", job_id)
+            row = await apg.fetchrow(
+                f"""UPDATE {S}.redetermination_jobs SET status = 'failed', error = $2,
+                    updated_at = now() WHERE id = $1 RETURNING *""", job_id, repr(exc))
+        job = _job(row)
+        if self.progress:
+            self.progress(job)
+        return job
+
+    async def _chunk_in_tx(self, apg: asyncpg.Connection, ctx: _Round, after: uuid.UUID | None,
+                           upto: uuid.UUID | None,
+                           previous: asyncio.Task[dict[str, Any] | None] | None) -> Any:
+        await apg.execute(f"SET LOCAL work_mem = '{_WORK_MEM}'")  # the chunk's joins in memory
+        region, year = ctx.job["region_code"], ctx.job["plan_year"]
         policy = self.plans.catalog.get(region, year)
         t0 = time.perf_counter()
-        counties = await counties_of(apg, self.plans.catalog, region, year)
-        chunk = await read_chunk(apg, year, counties, job["last_person_id"], self.chunk_size)
+        staged = await stage_chunk(apg, year, ctx.counties, after, upto)
         t1 = time.perf_counter()
-        if chunk is None:
-            row = await apg.fetchrow(
-                f"""UPDATE {S}.redetermination_jobs SET status = 'done', finished_at = now(),
-                    updated_at = now(), read_seconds = read_seconds + $2
-                    WHERE id = $1 RETURNING *""", job_id, t1 - t0)
-            return _job(row)
-        res = compute(policy, chunk)
-        cats = category_names(res.category)
-        shards = [zlib.crc32(str(p).encode()) % SHARDS for p in chunk.person_ids]
-        records = list(zip(
-            chunk.person_ids, res.enrolled.tolist(), cats, res.standard.tolist(),
-            res.personal.tolist(), res.surcharge.tolist(), res.subsidies, res.trace,
-            res.coverage, chunk.county, chunk.township, chunk.village, shards, strict=True))
-        t2 = time.perf_counter()
-        await apg.execute("""CREATE TEMP TABLE redet_new (
-            person_id uuid, enrolled boolean, insured_category text, standard_fen bigint,
-            personal_fen bigint, surcharge_fen bigint, subsidies jsonb, trace jsonb,
-            coverage_start date, county_code text, township_code text, village_code text,
-            shard smallint) ON COMMIT DROP""")
-        await apg.copy_records_to_table("redet_new", records=records, columns=_NEW_COLUMNS)
-        now = await apg.fetchval("SELECT now()")
-        cause = f"redetermination:{job_id}"
-        steps = [time.perf_counter()]
-        await apg.execute(_WRITE[0], year, region)
-        steps.append(time.perf_counter())
-        changed = int(await apg.fetchval("SELECT count(*) FROM redet_changed"))
-        prefix = uuid.uuid4().hex  # 32 hex digits; see _event_id
-        for stmt, n_params in ((_WRITE[1], 5), (_WRITE[2], 4), (_WRITE[3], 6), (_ADJUST, 6)):
-            if changed:
-                status = await apg.execute(stmt, *(year, region, policy.version, now,
-                                                   cause, prefix)[:n_params])
-            steps.append(time.perf_counter())
-        adjustments = int(status.split()[-1]) if changed else 0
+        changed = adjustments = 0
+        if staged is not None:
+            outcome = compute_staged(policy, staged)
+            t2 = time.perf_counter()
+            changed, adjustments = await self._write(apg, ctx, policy, after, staged, outcome)
+        else:
+            t2 = t1
         t3 = time.perf_counter()
-        log.debug("chunk write: copy %.2fs, compare %.2fs, determinations %.2fs, current %.2fs,"
-                  " outbox %.2fs, adjustments %.2fs", steps[0] - t2,
-                  *(b - a for a, b in zip(steps, steps[1:], strict=False)))
+        if previous is not None:  # commit in order, after the chunk before
+            await asyncio.wait([previous])
         row = await apg.fetchrow(
+            """SELECT EXISTS (SELECT FROM pg_locks WHERE locktype = 'advisory'
+                AND classid::bigint = $1 AND objid::bigint = $2 AND objsubid = 2
+                AND pid = $3 AND granted AND mode = 'ExclusiveLock')""",
+            DETERMINATION_LOCK[0], DETERMINATION_LOCK[1], ctx.guard_pid)
+        if not row[0]:
+            log.warning("redetermination job %s: the guard lost the determination lock; "
+                        "the chunk after %s is rolled back", ctx.job["id"], after)
+            return None
+        last = upto or (staged.last_person_id if staged is not None else None)
+        return await apg.fetchrow(
             f"""UPDATE {S}.redetermination_jobs SET status = $9,
                 finished_at = CASE WHEN $9 = 'done' THEN now() END,
                 processed = processed + $2, changed = changed + $3,
-                adjustments = adjustments + $4, last_person_id = $5,
+                adjustments = adjustments + $4, last_person_id = coalesce($5, last_person_id),
                 read_seconds = read_seconds + $6, compute_seconds = compute_seconds + $7,
                 write_seconds = write_seconds + $8, updated_at = now()
-            WHERE id = $1 RETURNING *""",
-            job_id, len(chunk), changed, adjustments, chunk.person_ids[-1], t1 - t0, t2 - t1,
-            t3 - t2, "done" if len(chunk) < self.chunk_size else "running")
-        await apg.execute("DROP TABLE redet_changed")
-        await apg.execute("DROP TABLE redet_new")
-        return _job(row)
+            WHERE id = $1 AND status = ANY($10) AND last_person_id IS NOT DISTINCT FROM $11
+            RETURNING *""",
+            ctx.job["id"], staged.n if staged else 0, changed, adjustments, last, t1 - t0,
+            t2 - t1, t3 - t2, "done" if upto is None else "running", list(UNFINISHED), after)
+
+    async def _write(self, apg: asyncpg.Connection, ctx: _Round, policy: Any,
+                     after: uuid.UUID | None, staged: Staged, outcome: Outcome,
+                     ) -> tuple[int, int]:
+        region, year, job_id = ctx.job["region_code"], ctx.job["plan_year"], ctx.job["id"]
+        t2 = time.perf_counter()
+        now = await apg.fetchval("SELECT now()")
+        await self._stage_results(apg, staged, outcome, (year, region, policy.version, now))
+        cause = f"redetermination:{job_id}"
+        steps = [time.perf_counter()]
+        status = await apg.execute(_CHANGED, year, region, after or uuid.UUID(int=0),
+                                   staged.last_person_id)
+        changed = int(status.split()[-1])
+        steps.append(time.perf_counter())
+        prefix = uuid.uuid4().hex  # 32 hex digits; see _event_id
+        for stmt, params in ((_WRITE[0], (year, region, policy.version, now, cause)),
+                             (_WRITE[1], (year, region, policy.version, now)),
+                             (_WRITE[2], (prefix,)), (_ADJUST, (prefix, year))):
+            if changed:
+                status = await apg.execute(stmt, *params)
+            steps.append(time.perf_counter())
+        adjustments = int(status.split()[-1]) if changed else 0
+        log.debug("chunk write: copy %.2fs, compare %.2fs, determinations %.2fs, current %.2fs,"
+                  " outbox %.2fs, adjustments %.2fs", steps[0] - t2,
+                  *(b - a for a, b in zip(steps, steps[1:], strict=False)))
+        await apg.execute(f"DROP TABLE redet_changed, redet_results, redet_out, {STAGE}")
+        return changed, adjustments
+
+    @staticmethod
+    async def _stage_results(apg: asyncpg.Connection, staged: Staged, out: Outcome,
+                             params: tuple[Any, ...]) -> None:
+        """redet_out: each person's key and outbox shard (binary COPY); redet_results: the
+        distinct results the keys point to, with the part of the event payload they share."""
+        for stmt in _STAGE_RESULTS:
+            await apg.execute(stmt)
+        await pgbinary.copy_in(apg, "redet_out", ("i", "k", "shard"), [
+            ("int4", np.arange(staged.n, dtype=np.int32)), ("int4", out.key),
+            ("int2", staged.shard)])
+        await apg.copy_records_to_table(
+            "redet_results", columns=_RESULT_COLUMNS,
+            records=[(k, *r) for k, r in enumerate(out.results)])
+        await apg.execute(_SHARED_PAYLOAD, *params)
+        for table in (STAGE, "redet_out", "redet_results"):
+            await apg.execute(f"ANALYZE {table}")

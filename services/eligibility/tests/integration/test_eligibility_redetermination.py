@@ -13,10 +13,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.eligibility.app import create_app
 from services.eligibility.commands import redetermine
+from services.eligibility.determinations.service import DeterminationService
 from services.eligibility.engine import PolicyCatalog
 from services.eligibility.plans.registry import PlanRegistry
 from services.eligibility.redeterminations.service import Redeterminator
-from shared.db import make_engine
+from shared.db import make_engine, make_sessionmaker
+from shared.outbox import Outbox
 from shared.testing.apps import running_app
 from shared.testing.infra import TestInfra
 
@@ -82,6 +84,11 @@ async def test_redetermination_is_resumable_and_publishes_only_changes(engine, i
             "WHERE plan_year = :y AND region_code = :r"), {"y": YEAR, "r": REGION})).all()
     assert sum(1 for r in rows if not r[0]) == N // 50
     assert {r[1] for r in rows if r[0]} >= {38000, 0}  # 低保 in Yutai: exempt
+    # the plan's assumptions the results rest on are stored with them, as the per-person
+    # path stores them (the unit tests compare them person by person)
+    assert await scalar(engine, "SELECT count(*) FROM eligibility.determinations WHERE "
+                        "plan_year = :y AND region_code = :r AND enrolled AND "
+                        "jsonb_array_length(assumptions) > 0", y=YEAR, r=REGION) > 0
     # a person who paid, then is certified: re-running changes only them, adjustment due
     pid = POPULATION[34]  # born 1974-03-01, no group
     async with engine.begin() as conn:
@@ -134,3 +141,49 @@ async def test_http_job_and_simulation(infra: TestInfra, engine) -> None:
         # nothing was published by the simulation
         assert await scalar(engine, "SELECT count(*) FROM eligibility.outbox WHERE "
                             "data->>'policy_version' = :v", v=sim["draft_version"]) == 0
+
+
+async def test_chunks_in_flight_commit_in_order_and_agree_with_the_per_person_path(
+        engine) -> None:
+    plans = PlanRegistry(PolicyCatalog.load())
+    async with engine.begin() as conn:
+        for pid in POPULATION[5::11]:
+            await conn.execute(text(
+                "INSERT INTO eligibility.person_groups (person_id, group_code, certified_on, "
+                "revision) VALUES (:p, 'low_income_margin', '2023-06-01', 3) "
+                "ON CONFLICT DO NOTHING"), {"p": pid})
+    seen: list[int] = []
+    # three chunks in flight, a new round (lock taken again) for every three
+    runner = Redeterminator(engine, plans, chunk_size=20, connections=3, round_seconds=0,
+                            progress=lambda j: seen.append(j["processed"]))
+    job = await runner.run((await runner.create(REGION, YEAR))["id"])
+    assert (job["status"], job["processed"]) == ("done", N) and job["changed"] > 0
+    assert seen == list(range(20, N, 20)) + [N]  # committed in order, one chunk at a time
+    again = await runner.run((await runner.create(REGION, YEAR))["id"])
+    assert (again["status"], again["processed"], again["changed"]) == ("done", N, 0)
+    # the per-person path, run now, finds every enrolled person's result already there
+    async with make_sessionmaker(engine)() as session, session.begin():
+        service = DeterminationService(session, Outbox("eligibility"), plans)
+        for i, pid in enumerate(POPULATION):
+            if i % 50 != 7:  # enrolled
+                assert not await service.redetermine(pid, YEAR, "test"), pid
+        await session.rollback()
+
+
+async def test_a_failing_chunk_fails_the_job_after_the_chunks_before_it(
+        engine, monkeypatch) -> None:
+    from services.eligibility.redeterminations import service as redetermination
+
+    real = redetermination.compute_staged
+
+    def failing(policy, staged):  # type: ignore[no-untyped-def]
+        if staged.last_person_id == POPULATION[59]:  # the third chunk of 20
+            raise RuntimeError("boom")
+        return real(policy, staged)
+
+    monkeypatch.setattr(redetermination, "compute_staged", failing)
+    plans = PlanRegistry(PolicyCatalog.load())
+    runner = Redeterminator(engine, plans, chunk_size=20, connections=2)
+    job = await runner.run((await runner.create(REGION, YEAR))["id"])
+    assert (job["status"], job["processed"]) == ("failed", 40) and "boom" in job["error"]
+    assert job["last_person_id"] == str(POPULATION[39])

@@ -13,11 +13,10 @@ import httpx
 import pytest
 
 from services.payments.app import create_app
-from shared.auth import ensure_dev_keypair, mint_token
 from shared.db import make_engine
-from shared.security_settings import get_security_settings
 from shared.testing.apps import running_app
 from shared.testing.infra import TestInfra
+from shared.testing.tokens import auth_enabled
 
 from .payments_support import (
     BANK,
@@ -33,18 +32,8 @@ from .payments_support import (
 async def lanes(infra: TestInfra, tmp_path_factory: pytest.TempPathFactory
                 ) -> AsyncIterator[tuple[object, ...]]:
     """Two payments apps on one database, token checks on: the fast lane on and off."""
-    keys = tmp_path_factory.mktemp("fastlane-keys")
-    private_path, _, kid = ensure_dev_keypair(Path(keys))
-    mp = pytest.MonkeyPatch()
-    mp.setenv("CANBAO_AUTH_ENABLED", "true")
-    mp.setenv("CANBAO_JWT_PUBLIC_KEYS_DIR", str(keys))
-    get_security_settings.cache_clear()
-    private = Path(private_path).read_bytes()
-
-    def bearer(**claims: object) -> dict[str, str]:
-        token = mint_token(private, kid, issuer="canbao", audience="canbao", **claims)  # type: ignore[arg-type]
-        return {"authorization": f"Bearer {token}"}
-
+    context = auth_enabled(Path(tmp_path_factory.mktemp("fastlane-keys")))
+    bearer = context.__enter__()
     tokens = {
         "channel": bearer(sub="channel", scopes=("payments:bills",)),
         "other_scope": bearer(sub="finance-system", scopes=("payments:proxy",)),
@@ -63,8 +52,7 @@ async def lanes(infra: TestInfra, tmp_path_factory: pytest.TempPathFactory
             yield f, s, engine, settings, tokens, fast
     finally:
         await engine.dispose()
-        mp.undo()
-        get_security_settings.cache_clear()
+        context.__exit__(None, None, None)
 
 
 def _same(a: httpx.Response, b: httpx.Response) -> None:
