@@ -142,7 +142,7 @@ def wrk_lines(kind: str, seconds: float, base: int, bill_ids: list[str],
     """Pre-built requests for wrk, each used once (webhooks signed now: 300 s tolerance)."""
     now = int(time.time())
     lines = []
-    for n in range(base, base + int(seconds * (5000 if kind == "webhook" else 9000))):
+    for n in range(base, base + int(seconds * (8000 if kind == "webhook" else 9000))):
         if kind == "webhook":
             body = orjson.dumps({"type": "payment.succeeded", "data": {
                 "order_no": f"CBBENCH{n:08d}", "channel_txn_id": f"BT{n:08d}",
