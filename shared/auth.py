@@ -509,22 +509,31 @@ async def enforce_access(request: Request) -> None:
     route = request.scope.get("route")
     template: str = (getattr(route, "path_format", None) or getattr(route, "path", None)
                      or request.url.path)
+    enforce(control, request.scope.setdefault("state", {}), request.method, template,
+            request.headers.get("authorization"), request.cookies.get(TOKEN_COOKIE),
+            request.path_params, request.query_params)
+
+
+def enforce(control: AccessControl, state: dict[str, Any], method: str, template: str,
+            authorization: str | None, cookie_token: str | None,
+            path_params: Mapping[str, Any], query_params: Mapping[str, Any]) -> None:
+    """Authenticate, then authorize against the rule of (method, route template). The
+    principal lands in `state` (the ASGI scope's, which `request.state` reads and the audit
+    log records) before any refusal. A token cookie stands in for a missing Authorization
+    header (server-rendered pages opened in a browser)."""
     if template in control.public_paths:
         return
     if not control.enabled:
-        request.state.principal = UNAUTHENTICATED_DEVELOPER
+        state["principal"] = UNAUTHENTICATED_DEVELOPER
         return
     assert control.verifier is not None
-    authorization = request.headers.get("authorization")
-    if not authorization and (cookie := request.cookies.get(TOKEN_COOKIE)):
-        authorization = f"Bearer {cookie}"  # server-rendered pages opened in a browser
-    principal = control.verifier.authenticate(authorization)
-    request.state.principal = principal
-    rule = match_rule(control.rules, request.method, template)
+    if not authorization and cookie_token:
+        authorization = f"Bearer {cookie_token}"
+    principal = state["principal"] = control.verifier.authenticate(authorization)
+    rule = match_rule(control.rules, method, template)
     if rule is None:
-        raise Forbidden(f"no access rule allows {request.method} {template}",
-                        code="forbidden_role")
-    authorize(principal, rule, request.path_params, request.query_params)
+        raise Forbidden(f"no access rule allows {method} {template}", code="forbidden_role")
+    authorize(principal, rule, path_params, query_params)
 
 
 def current_principal(request: Request) -> Principal:

@@ -22,19 +22,13 @@ from urllib.parse import parse_qsl
 
 import orjson
 from starlette.datastructures import Headers
+from starlette.requests import cookie_parser
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from services.payments.bills.service import BillService
 from services.payments.webhooks.router import accept
-from shared.auth import (
-    TOKEN_COOKIE,
-    UNAUTHENTICATED_DEVELOPER,
-    AccessControl,
-    Unauthorized,
-    authorize,
-    match_rule,
-)
-from shared.errors import DomainError, Forbidden, error_body
+from shared.auth import TOKEN_COOKIE, Unauthorized, enforce
+from shared.errors import DomainError, error_body
 
 WEBHOOKS = "/v1/webhooks/"
 BILLS = "/v1/bills"
@@ -96,15 +90,18 @@ class FastLane:
         route = scope["route"] = self._route(scope)
         state = scope["app"].state
         try:
-            _authorize(scope, state.access_control, route.path_format,
-                       {"id_number": id_number, "plan_year": str(plan_year)})
+            headers = Headers(scope=scope)
+            enforce(state.access_control, scope.setdefault("state", {}), "GET",
+                    route.path_format, headers.get("authorization"),
+                    cookie_parser(headers.get("cookie", "")).get(TOKEN_COOKIE), {},
+                    {"id_number": id_number, "plan_year": str(plan_year)})
             bill = await BillService(state.pg, state.vault).lookup(
                 id_number, plan_year, scope["state"].get("principal"))
         except DomainError as exc:
-            headers = exc.headers if isinstance(exc, Unauthorized) else {}
+            extra = exc.headers if isinstance(exc, Unauthorized) else {}
             await _respond(send, exc.status_code, "application/json",
                            orjson.dumps(error_body(exc.code, exc.message, **exc.details)),
-                           headers)
+                           extra)
             return
         await _respond(send, 200, "application/json", bill.json(), {"cache-control": "no-store"})
 
@@ -123,39 +120,6 @@ def _bill_query(query_string: bytes) -> tuple[str, int] | None:
         return None
     plan_year = int(year)
     return (id_number, plan_year) if 2000 <= plan_year <= 2100 and len(year) == 4 else None
-
-
-def _authorize(scope: Scope, control: AccessControl, template: str,
-               query: dict[str, str]) -> None:
-    """What shared.auth.enforce_access does for a FastAPI route."""
-    state = scope.setdefault("state", {})
-    if template in control.public_paths:
-        return
-    if not control.enabled:
-        state["principal"] = UNAUTHENTICATED_DEVELOPER
-        return
-    assert control.verifier is not None
-    headers = Headers(scope=scope)
-    authorization = headers.get("authorization")
-    if not authorization:
-        cookie = _cookie(headers.get("cookie"))
-        authorization = f"Bearer {cookie}" if cookie else None
-    principal = state["principal"] = control.verifier.authenticate(authorization)
-    rule = match_rule(control.rules, scope["method"], template)
-    if rule is None:
-        raise Forbidden(f"no access rule allows {scope['method']} {template}",
-                        code="forbidden_role")
-    authorize(principal, rule, {}, query)
-
-
-def _cookie(header: str | None) -> str | None:
-    if not header:
-        return None
-    for part in header.split(";"):
-        name, _, value = part.strip().partition("=")
-        if name == TOKEN_COOKIE and value:
-            return value
-    return None
 
 
 async def _read_body(receive: Receive) -> bytes | None:

@@ -43,6 +43,16 @@ def _date(value: str | None) -> dt.date | None:
     return dt.date.fromisoformat(value) if value else None
 
 
+# a DueRow: the person's current due, with the region registration knows where it has none
+_SELECT_DUE = f"""SELECT d.person_id, d.plan_year, d.revision, d.enrolled, d.region_code,
+       d.insured_category, d.standard_fen, d.personal_fen, d.subsidies,
+       d.coverage_start, p.birth_date,
+       coalesce(d.county_code, p.county_code),
+       coalesce(d.township_code, p.township_code),
+       coalesce(d.village_code, p.village_code)
+FROM {S}.dues d LEFT JOIN {S}.persons p USING (person_id)"""
+
+
 class DueRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
@@ -106,27 +116,13 @@ class DueRepository:
                   lock: bool = False) -> DueRow | None:
         suffix = " FOR SHARE OF d" if lock else ""
         row = (await self.session.execute(text(
-            f"""SELECT d.person_id, d.plan_year, d.revision, d.enrolled, d.region_code,
-                       d.insured_category, d.standard_fen, d.personal_fen, d.subsidies,
-                       d.coverage_start, p.birth_date,
-                       coalesce(d.county_code, p.county_code),
-                       coalesce(d.township_code, p.township_code),
-                       coalesce(d.village_code, p.village_code)
-                FROM {S}.dues d LEFT JOIN {S}.persons p USING (person_id)
-                WHERE d.person_id = :p AND d.plan_year = :y{suffix}"""),
+            f"{_SELECT_DUE} WHERE d.person_id = :p AND d.plan_year = :y{suffix}"),
             {"p": person_id, "y": plan_year})).first()
         return DueRow(*row) if row else None
 
     async def many(self, person_ids: list[uuid.UUID], plan_year: int) -> dict[uuid.UUID, DueRow]:
         rows = (await self.session.execute(text(
-            f"""SELECT d.person_id, d.plan_year, d.revision, d.enrolled, d.region_code,
-                       d.insured_category, d.standard_fen, d.personal_fen, d.subsidies,
-                       d.coverage_start, p.birth_date,
-                       coalesce(d.county_code, p.county_code),
-                       coalesce(d.township_code, p.township_code),
-                       coalesce(d.village_code, p.village_code)
-                FROM {S}.dues d LEFT JOIN {S}.persons p USING (person_id)
-                WHERE d.person_id = ANY(:ids) AND d.plan_year = :y"""),
+            f"{_SELECT_DUE} WHERE d.person_id = ANY(:ids) AND d.plan_year = :y"),
             {"ids": person_ids, "y": plan_year})).all()
         return {r[0]: DueRow(*r) for r in rows}
 

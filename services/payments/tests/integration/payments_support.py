@@ -10,6 +10,7 @@ import os
 import uuid
 from typing import Any
 
+import httpx
 import orjson
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -121,6 +122,13 @@ def bank_webhook(order_no: str, txn: str, amount_fen: Any, *, kind: str = "payme
     headers = signed_headers(secret, msg_id or f"msg_{uuid.uuid4().hex}", stamp, body)
     headers["content-type"] = "application/json"
     return headers, body
+
+
+async def bill(client: httpx.AsyncClient, id_number: str, year: int = 2025) -> dict[str, Any]:
+    """The channel's due-amount lookup; it must answer 200."""
+    r = await client.get("/v1/bills", params={"id_number": id_number, "plan_year": year})
+    assert r.status_code == 200, r.text
+    return r.json()
 
 
 async def scalar(engine: AsyncEngine, sql: str, **params: Any) -> Any:

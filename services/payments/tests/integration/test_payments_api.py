@@ -5,12 +5,9 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import AsyncIterator
 
 import httpx
-import pytest
 
-from services.payments.app import create_app
 from services.payments.channels.testing import (
     alipay_form,
     alipay_payment_params,
@@ -20,9 +17,6 @@ from services.payments.channels.testing import (
     wechat_transaction,
 )
 from services.payments.statements import StatementLine, write_bank_statement
-from shared.db import make_engine
-from shared.testing.apps import running_app
-from shared.testing.infra import TestInfra
 
 from .payments_support import (
     ALIPAY_APP_ID,
@@ -33,29 +27,13 @@ from .payments_support import (
     WECHAT_SERIAL,
     Keys,
     bank_webhook,
+    bill,
     deliver,
     determination,
-    payments_settings,
     scalar,
     seed_person,
     wait_processed,
 )
-
-
-@pytest.fixture(scope="module")
-async def env(infra: TestInfra) -> AsyncIterator[tuple[httpx.AsyncClient, object, object]]:
-    settings = infra.settings()
-    app = create_app(settings, payments_settings())
-    engine = make_engine(settings)
-    async with running_app(app) as client:
-        yield client, engine, settings
-    await engine.dispose()
-
-
-async def bill(client: httpx.AsyncClient, id_number: str, year: int = 2025) -> dict:
-    r = await client.get("/v1/bills", params={"id_number": id_number, "plan_year": year})
-    assert r.status_code == 200, r.text
-    return r.json()
 
 
 async def post_bank(client: httpx.AsyncClient, *args: object, **kw: object) -> httpx.Response:

@@ -6,16 +6,13 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from services.payments.app import create_app
 from services.payments.channels.testing import (
     alipay_form,
     alipay_payment_params,
@@ -24,11 +21,8 @@ from services.payments.channels.testing import (
 )
 from services.payments.statements import StatementLine, write_bank_statement
 from services.reporting.projections.handlers import router as reporting
-from shared.db import make_engine
 from shared.events import CloudEvent
 from shared.money import fen_to_yuan
-from shared.testing.apps import running_app
-from shared.testing.infra import TestInfra
 
 from .payments_support import (
     ALIPAY_APP_ID,
@@ -38,9 +32,9 @@ from .payments_support import (
     POS_SECRET,
     Keys,
     bank_webhook,
+    bill,
     deliver,
     determination,
-    payments_settings,
     scalar,
     seed_person,
     wait_processed,
@@ -49,22 +43,6 @@ from .payments_support import (
 REVERSED = "payments.payment_reversed.v1"
 RECEIVED = "payments.payment_received.v1"
 REFUNDED = "payments.payment_refunded.v1"
-
-
-@pytest.fixture(scope="module")
-async def env(infra: TestInfra) -> AsyncIterator[tuple[httpx.AsyncClient, AsyncEngine, Any]]:
-    settings = infra.settings()
-    app = create_app(settings, payments_settings())
-    engine = make_engine(settings)
-    async with running_app(app) as client:
-        yield client, engine, settings
-    await engine.dispose()
-
-
-async def bill(client: httpx.AsyncClient, id_number: str, year: int = 2025) -> dict:
-    r = await client.get("/v1/bills", params={"id_number": id_number, "plan_year": year})
-    assert r.status_code == 200, r.text
-    return r.json()
 
 
 async def post_bank(client: httpx.AsyncClient, *args: Any, **kw: Any) -> None:

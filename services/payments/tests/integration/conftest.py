@@ -1,0 +1,27 @@
+"""The running payments app the integration modules share (one per module)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from services.payments.app import create_app
+from shared.db import make_engine
+from shared.testing.apps import running_app
+from shared.testing.infra import TestInfra
+
+from .payments_support import payments_settings
+
+
+@pytest.fixture(scope="module")
+async def env(infra: TestInfra) -> AsyncIterator[tuple[httpx.AsyncClient, AsyncEngine, Any]]:
+    settings = infra.settings()
+    app = create_app(settings, payments_settings())
+    engine = make_engine(settings)
+    async with running_app(app) as client:
+        yield client, engine, settings
+    await engine.dispose()
