@@ -42,8 +42,6 @@ SELECT {oid}, {topic}, {pkey}, {shard}, {etype}, {source}, {subject}, {cid},
        CAST({data} AS jsonb)
 FROM n RETURNING seq
 """
-ASYNCPG_SQL = _SQL.format(S=S, **{c: f"${i + 1}::text" if c in ("headers", "normalized", "data")
-                                  else f"${i + 1}" for i, c in enumerate(_COLUMNS)})
 SQLALCHEMY_SQL = text(_SQL.format(S=S, **{c: f":{c}" for c in _COLUMNS}))
 
 
@@ -84,16 +82,7 @@ def _values(n: PaymentNotification, headers: Mapping[str, str], body: bytes,
     }
 
 
-async def store(pool: asyncpg.Pool, n: PaymentNotification, headers: Mapping[str, str],
-                body: bytes) -> bool:
-    """Store a webhook notification; True if new, False if a replay. Durable on return."""
-    values = _values(n, headers, body, "webhook")
-    async with pool.acquire() as conn:
-        seq = await conn.fetchval(ASYNCPG_SQL, *(values[c] for c in _COLUMNS))
-    return seq is not None
-
-
-# The same for many notifications at once: one statement, one commit (see Intake).
+# Webhook intake, for any number of notifications at once: one statement, one commit.
 _TYPES = {"nid": "uuid", "oid": "uuid", "body": "bytea", "shard": "int"}
 _UNNEST = ", ".join(f"${i + 1}::{_TYPES.get(c, 'text')}[]" for i, c in enumerate(_COLUMNS))
 BATCH_SQL = f"""
@@ -118,7 +107,8 @@ RETURNING event_id
 class Intake:
     """Webhook intake with group commit: notifications arriving together are stored by one
     statement (one transaction, one WAL flush) and each request is answered once *its* batch
-    is durable. `group_commit=False` stores one statement per request (the baseline)."""
+    is durable. `group_commit=False` runs the statement for each request alone (the
+    baseline)."""
 
     def __init__(self, pool: asyncpg.Pool, *, group_commit: bool = True,
                  max_batch: int = 200, max_in_flight: int = 2) -> None:
@@ -130,11 +120,13 @@ class Intake:
     async def store(self, n: PaymentNotification, headers: Mapping[str, str],
                     body: bytes) -> bool:
         """True if new, False if a replay of a stored notification. Durable on return."""
+        values = _values(n, headers, body, "webhook")
         if not self.group_commit:
-            return await store(self.pool, n, headers, body)
-        return await self._committer.submit(_values(n, headers, body, "webhook"))
+            return (await self._store_batch([values]))[0]
+        return await self._committer.submit(values)
 
     async def _store_batch(self, rows: list[dict[str, Any]]) -> list[bool]:
+        """One statement, hence one transaction, for all of `rows`."""
         columns = [[row[c] for row in rows] for c in _COLUMNS]
         async with self.pool.acquire() as conn:
             stored = {r[0] for r in await conn.fetch(BATCH_SQL, *columns)}
