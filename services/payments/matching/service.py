@@ -44,7 +44,7 @@ from services.payments.orders.repository import OrderRepository, OrderRow
 from services.payments.suspense.repository import (
     SuspenseRepository,
     SuspenseRow,
-    suspense_payload,
+    publish_suspense,
 )
 from shared.outbox import Outbox
 
@@ -322,11 +322,7 @@ class Matcher:
 
     async def resolve_suspense(self, item: SuspenseRow, resolution: dict[str, Any]) -> SuspenseRow:
         resolved = await self.suspense.resolve(item.id, {"note": None, **resolution})
-        await self.outbox.add(self.session, topic=events.TOPIC_OF[events.SUSPENSE_RESOLVED],
-                              event_type=events.SUSPENSE_RESOLVED,
-                              data=suspense_payload(resolved),
-                              key=str(resolved.person_id or resolved.order_no),
-                              subject=str(resolved.id))
+        await publish_suspense(self.outbox, self.session, events.SUSPENSE_RESOLVED, resolved)
         return resolved
 
     async def _to_suspense(self, n: dict[str, Any], entry_id: int, order: OrderRow | None,
@@ -342,10 +338,7 @@ class Matcher:
         if row is not None:
             log.warning("suspense %s: %s %s %s: %s", row.id, n["channel"], n["channel_txn_id"],
                         reason, detail)
-            await self.outbox.add(self.session, topic=events.TOPIC_OF[events.SUSPENSE_OPENED],
-                                  event_type=events.SUSPENSE_OPENED, data=suspense_payload(row),
-                                  key=str(person_id) if person_id else n["order_no"],
-                                  subject=str(row.id))
+            await publish_suspense(self.outbox, self.session, events.SUSPENSE_OPENED, row)
         return "suspense"
 
     async def emit_payment(self, event_type: str, *, due: DueRow | None, person_id: uuid.UUID,

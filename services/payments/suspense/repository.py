@@ -11,7 +11,9 @@ import orjson
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.payments import events
 from services.payments.scope import visible_person_sql
+from shared.outbox import Outbox
 
 S = "payments"
 # an item names the person it came with and, once matched, the person it was matched to
@@ -111,6 +113,15 @@ class SuspenseRepository:
             f"""SELECT {_COLS} FROM {S}.suspense WHERE ledger_id = ANY(:l) AND status = 'open'
                 ORDER BY id FOR UPDATE"""), {"l": ledger_ids})).all()
         return [SuspenseRow(*r) for r in rows]
+
+
+async def publish_suspense(outbox: Outbox, session: AsyncSession, event_type: str,
+                           row: SuspenseRow) -> None:
+    """payments.suspense.v1 (opened or resolved), keyed by the person, else the order (no key
+    when the money names neither)."""
+    key = str(row.person_id) if row.person_id else row.order_no
+    await outbox.add(session, topic=events.TOPIC_OF[event_type], event_type=event_type,
+                     data=suspense_payload(row), key=key, subject=str(row.id))
 
 
 def suspense_payload(row: SuspenseRow) -> dict[str, Any]:

@@ -19,7 +19,7 @@ from services.payments.orders.repository import OrderRepository
 from services.payments.suspense.repository import (
     SuspenseRepository,
     SuspenseRow,
-    suspense_payload,
+    publish_suspense,
 )
 from shared.errors import Conflict, Invalid, NotFound
 from shared.outbox import Outbox
@@ -100,11 +100,7 @@ class SuspenseService:
         reopened = await self.repo.reopen(suspense_id, (
             f"reopened: the match to order {order_no} (person {order.person_id}, "
             f"{order.plan_year}) was reversed{why}. Before: {item.detail or item.reason}"))
-        await self.outbox.add(self.session, topic=events.TOPIC_OF[events.SUSPENSE_OPENED],
-                              event_type=events.SUSPENSE_OPENED,
-                              data=suspense_payload(reopened),
-                              key=str(reopened.person_id or reopened.order_no),
-                              subject=str(reopened.id))
+        await publish_suspense(self.outbox, self.session, events.SUSPENSE_OPENED, reopened)
         return reopened
 
     async def _match(self, item: SuspenseRow, person_id: uuid.UUID | None,
