@@ -7,7 +7,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install lint bench clean
+OIDC_PROVIDER := tests/oidc_provider
+NODE_STAMP := $(OIDC_PROVIDER)/node_modules/.package-lock.json
+
+.PHONY: run test install lint bench clean test-node-deps
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,7 +23,16 @@ install: $(STAMP)
 run: install
 	$(BIN)/canbao dev
 
-test: install
+# The OpenID provider the sign-in tests run (npm's oidc-provider, from the lock file); without
+# Node.js those tests skip and say so.
+$(NODE_STAMP): $(OIDC_PROVIDER)/package-lock.json
+	@if command -v npm >/dev/null 2>&1; then \
+		npm ci --prefix $(OIDC_PROVIDER) --no-audit --no-fund --silent; \
+	else echo "npm not found: the OpenID Connect sign-in tests will skip"; fi
+
+test-node-deps: $(NODE_STAMP)
+
+test: install test-node-deps
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
 lint: install

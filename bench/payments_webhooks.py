@@ -51,6 +51,11 @@ BILL_PERSONS = 5000
 
 # --- load generator ------------------------------------------------------------------------
 
+def bill_body(id_number: str) -> bytes:
+    """A bill lookup (the ID number in the body) for a payment in the 2025 collection period."""
+    return orjson.dumps({"id_number": id_number, "plan_year": 2025, "on": "2024-12-01"})
+
+
 def _request(method: str, path: str, headers: dict[str, str], body: bytes = b"") -> bytes:
     lines = [f"{method} {path} HTTP/1.1", "Host: bench"]
     lines += [f"{k}: {v}" for k, v in headers.items()]
@@ -101,8 +106,9 @@ def _load_process(kind: str, port: int, seconds: float, conns: int, offset: int,
     else:
         def make() -> bytes:
             n = next(counter)
-            return _request("GET", f"/v1/bills?id_number={payload[n % len(payload)]}"
-                                   "&plan_year=2025", headers or {})
+            body = bill_body(payload[n % len(payload)])
+            return _request("POST", "/v1/bills/lookup",
+                            {**(headers or {}), "Content-Type": "application/json"}, body)
 
     async def main() -> None:
         await asyncio.sleep(max(0.0, start_at - time.time()))
@@ -152,8 +158,9 @@ def wrk_lines(kind: str, seconds: float, base: int, bill_ids: list[str],
             lines.append(wrk_load.request_line("POST", f"/v1/webhooks/{CHANNEL}", h, body))
         else:
             lines.append(wrk_load.request_line(
-                "GET", f"/v1/bills?id_number={bill_ids[n % len(bill_ids)]}&plan_year=2025",
-                headers or {}))
+                "POST", "/v1/bills/lookup",
+                {**(headers or {}), "Content-Type": "application/json"},
+                bill_body(bill_ids[n % len(bill_ids)]).decode()))
     return lines
 
 

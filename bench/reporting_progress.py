@@ -58,6 +58,12 @@ def fmt(name: str, ms: list[float]) -> str:
             f"  max={max(ms):8.2f} ms")
 
 
+Y_COLUMNS = ["person_id", "plan_year", "county_code", "township_code", "village_code", "band",
+             "enrollment_status", "registered", "enrolled", "subsidized", "paid_by", "paid_fen",
+             "paid_on", "subsidies", "settled", "settled_on", "paid_person_fen", "paid_person_on",
+             "owed_person_fen"]
+
+
 async def load(conn: asyncpg.Connection, persons: int, rng: random.Random) -> list[tuple]:
     towns = [r.code for r in load_regions().children(COUNTY)]
     villages = [f"{t[:9]}{v:03d}" for t in towns for v in range(1, VILLAGES_PER_TOWNSHIP + 1)]
@@ -78,32 +84,40 @@ async def load(conn: asyncpg.Connection, persons: int, rng: random.Random) -> li
                            town, village))
             e_rows.append((pid, YEAR, 1, "registered", None, category, COUNTY, town, village,
                            dt.date(2024, 10, 8)))
+            paid_on = start + dt.timedelta(days=rng.randint(0, 90)) if paid else None
             y_rows.append((pid, YEAR, COUNTY, town, village, band, "registered", True, True,
                            False, "person" if paid else None, 40000 if paid else 0,
-                           start + dt.timedelta(days=rng.randint(0, 90)) if paid else None, "[]"))
+                           paid_on, "[]", paid, paid_on, 40000 if paid else 0, paid_on,
+                           0 if paid else 40000))
             if not paid and len(unpaid) < 5000:
                 unpaid.append((pid, town, village, band))
-        await conn.copy_records_to_table("persons", schema_name="reporting", records=p_rows)
+        await conn.copy_records_to_table("persons", schema_name="reporting", records=p_rows,
+                                         columns=["person_id", "revision", "birth_date",
+                                                  "name_masked", "id_number_masked",
+                                                  "county_code", "township_code",
+                                                  "village_code"])
         await conn.copy_records_to_table("enrollments", schema_name="reporting", records=e_rows,
                                          columns=["person_id", "plan_year", "revision", "status",
                                                   "reason", "insured_category", "county_code",
                                                   "township_code", "village_code",
                                                   "registered_on"])
         await conn.copy_records_to_table("person_years", schema_name="reporting",
-                                         records=y_rows)
+                                         records=y_rows, columns=Y_COLUMNS)
     await conn.execute("""
         INSERT INTO reporting.progress (plan_year, county_code, township_code, village_code, band,
-            registered, paid_person, paid_government, paid_person_fen, paid_government_fen)
+            registered, settled, paid_person, paid_government, paid_person_fen,
+            paid_government_fen)
         SELECT plan_year, county_code, township_code, village_code, band,
-               count(*) FILTER (WHERE registered), count(*) FILTER (WHERE paid_by = 'person'),
+               count(*) FILTER (WHERE registered), count(*) FILTER (WHERE settled),
+               count(*) FILTER (WHERE paid_by = 'person'),
                count(*) FILTER (WHERE paid_by = 'government'),
                coalesce(sum(paid_fen) FILTER (WHERE paid_by = 'person'), 0),
                coalesce(sum(paid_fen) FILTER (WHERE paid_by = 'government'), 0)
         FROM reporting.person_years GROUP BY 1, 2, 3, 4, 5""")
     await conn.execute("""
         INSERT INTO reporting.progress_daily (plan_year, county_code, township_code, day, paid)
-        SELECT plan_year, county_code, township_code, paid_on, count(*)
-        FROM reporting.person_years WHERE paid_by IS NOT NULL GROUP BY 1, 2, 3, 4""")
+        SELECT plan_year, county_code, township_code, settled_on, count(*)
+        FROM reporting.person_years WHERE settled GROUP BY 1, 2, 3, 4""")
     await conn.execute("""
         INSERT INTO reporting.targets (plan_year, township_code, county_code, target, set_at)
         SELECT plan_year, township_code, county_code, (sum(registered) * 1.02)::int, now()

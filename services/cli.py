@@ -78,6 +78,17 @@ def cmd_dev(args: argparse.Namespace) -> int:
     # A development signing key, so that `canbao token` mints tokens the services accept.
     ensure_dev_keypair(STATE_DIR / "keys")
     env.setdefault("CANBAO_JWT_PUBLIC_KEYS_DIR", str((STATE_DIR / "keys").resolve()))
+    # Development payment channels (keys created once, kept in .canbao/channels/), unless the
+    # environment configures channels itself: production keys come only from configuration.
+    from services.payments.channels.dev import ensure_dev_channels
+
+    channels = ensure_dev_channels(STATE_DIR / "channels",
+                                   f"http://127.0.0.1:{DEFAULT_PORTS['payments']}")
+    dev_channels = not any(k.startswith("CANBAO_PAYMENTS_") and k.endswith(
+        ("_KEYS", "_APIV3_KEY", "_PUBLIC_KEY", "_SECRETS")) for k in os.environ)
+    if dev_channels:
+        for name, value in channels.payments_env().items():
+            env.setdefault(name, value)
     pg: EmbeddedPostgres | None = None
     broker: TansuBroker | None = None
     children: list[tuple[str, subprocess.Popen[bytes]]] = []
@@ -144,6 +155,13 @@ def cmd_dev(args: argparse.Namespace) -> int:
             print(f"  {service:<12} http://127.0.0.1:{port}  docs: /docs  {state}", flush=True)
         print(f"Tokens: canbao token --role administrator --region 370481 "
               f"(keys in {STATE_DIR / 'keys'})")
+        if dev_channels:
+            names = ", ".join(channels.channel(k)["channel"] for k in ("wechatpay", "alipay",
+                                                                        "bank"))
+            print(f"Channels: {names} (development keys in {STATE_DIR / 'channels'}); "
+                  "pay a bill: canbao pay --id-number ... --plan-year ...")
+        else:
+            print("Channels: configured by CANBAO_PAYMENTS_* (no development channels)")
         print(f"Logs in {STATE_DIR}/*.log. Ctrl-C stops everything.", flush=True)
         while True:
             for name, child in children:
@@ -186,6 +204,12 @@ def build_parser() -> argparse.ArgumentParser:
     migrate.set_defaults(func=cmd_migrate)
 
     sub.add_parser("token", help="mint a development token (canbao token --help)", add_help=False)
+
+    from services.cli_pay import build_parser as pay_parser
+    from services.cli_pay import cmd_pay
+
+    pay = pay_parser(sub.add_parser("pay", help="pay a bill as a channel does (canbao dev)"))
+    pay.set_defaults(func=cmd_pay)
 
     dlt = sub.add_parser("dlt", help="dead-letter topics")
     dlt_sub = dlt.add_subparsers(dest="dlt_command", required=True)

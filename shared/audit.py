@@ -14,9 +14,16 @@
         Written in the caller's transaction: the entry commits or rolls back with the change it
         describes. To record a refusal, use a connection of its own.
     await query(conn, schema, *, actor=None, action=None, since=None, until=None, limit=100,
-                cursor=None) -> AuditPage
+                cursor=None, region_prefix=None) -> AuditPage
         Newest first; `AuditPage.next_cursor` (opaque) fetches the following page. A cursor it
-        did not hand out raises `InvalidCursor` (a ValueError).
+        did not hand out raises `InvalidCursor` (a ValueError). `region_prefix`
+        (`Principal.region_filter`): only entries whose region lies inside it, in SQL before
+        paging; None (nationwide callers, system callers without a region) reads them all.
+
+An entry's `region` is where the action took place: the actor's region (every write and
+audited read is confined to it) unless the recorder names a narrower one. Entries without a
+region (anonymous callers, system callers without a region claim) are read only by callers who
+see every region.
 
 `session_or_conn` / `conn`: an SQLAlchemy AsyncSession or AsyncConnection, or an asyncpg
 Connection.
@@ -164,7 +171,8 @@ async def record(session_or_conn: Any, schema: str, *, actor: Any, action: str, 
 
 async def query(conn: Any, schema: str, *, actor: str | None = None, action: str | None = None,
                 since: dt.datetime | None = None, until: dt.datetime | None = None,
-                limit: int = 100, cursor: str | None = None) -> AuditPage:
+                limit: int = 100, cursor: str | None = None,
+                region_prefix: str | None = None) -> AuditPage:
     s = _schema(schema)
     limit = max(1, min(limit, MAX_QUERY_LIMIT))
     before: int | None = None
@@ -172,8 +180,11 @@ async def query(conn: Any, schema: str, *, actor: str | None = None, action: str
         if not (cursor.isascii() and cursor.isdigit() and len(cursor) <= 18):
             raise InvalidCursor("cursor is not valid")
         before = int(cursor)
+    if region_prefix is not None and not (region_prefix.isascii() and region_prefix.isdigit()
+                                          or region_prefix == ""):
+        raise ValueError("region_prefix holds region code digits only")
     params = {"actor": actor, "action": action, "since": since, "until": until,
-              "before": before, "limit": limit + 1}
+              "before": before, "rp": region_prefix, "limit": limit + 1}
     names = list(params)
     sql = (f"SELECT id, at, actor, role, region, action, resource, outcome, "
            f"host(client_ip) AS client_ip, correlation_id, details::text AS details "
@@ -183,6 +194,7 @@ async def query(conn: Any, schema: str, *, actor: str | None = None, action: str
            "AND (CAST(:since AS timestamptz) IS NULL OR at >= :since) "
            "AND (CAST(:until AS timestamptz) IS NULL OR at < :until) "
            "AND (CAST(:before AS bigint) IS NULL OR id < :before) "
+           "AND (CAST(:rp AS text) IS NULL OR region LIKE CAST(:rp AS text) || '%') "
            "ORDER BY id DESC LIMIT :limit")
     if _is_asyncpg(conn):
         rows = [dict(r) for r in await conn.fetch(_to_asyncpg(sql, names),

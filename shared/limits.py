@@ -18,22 +18,33 @@
     this is the real client). A request with no token left is answered 429
     `{"error": {"code": "rate_limited", ...}}` with `Retry-After` (whole seconds).
 
-    Buckets live in the worker process: with N workers or N replicas a client may get up to
-    N times the configured rate. That is deliberate (no shared store on the hot path); put a
-    global limit at the ingress if one is needed. At most `max_clients` buckets are kept (LRU);
-    an evicted client starts again with a full bucket.
+    `store=PostgresRateStore(...)` keeps the buckets in PostgreSQL, shared by every replica
+    and worker of the service, so that N replicas still give a client the configured rate
+    (`install_limits` does this for a service app unless CANBAO_RATE_LIMIT_SHARED=false): one
+    atomic upsert per limited request, on an UNLOGGED table in the service's own schema
+    (`<schema>.rate_limit_buckets`, created when first needed: it holds nothing worth keeping
+    across a crash), with the database's clock, so replicas agree on time. Only requests on
+    a limited path pay that round trip (the default limits only `/v1/bills`; channel webhooks
+    are not limited and cost nothing more). When the database cannot answer, the request is
+    counted in the process's own bucket instead (fail open to a per-replica limit, logged).
+
+    Without a store, buckets live in the worker process; at most `max_clients` buckets are kept
+    (LRU); an evicted client starts again with a full bucket.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import math
+import re
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+import asyncpg
 import orjson
 
 if TYPE_CHECKING:
@@ -48,6 +59,9 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 DEFAULT_EXEMPT = ("/healthz", "/readyz", "/metrics")
+
+log = logging.getLogger(__name__)
+STORE_RETRY_SECONDS = 5  # after the shared store failed, per-process buckets for this long
 
 
 @dataclass(frozen=True)
@@ -164,12 +178,90 @@ class _Bucket:
         self.updated = updated
 
 
+_SCHEMA = re.compile(r"[a-z_][a-z0-9_]{0,62}")
+
+
+class PostgresRateStore:
+    """Token buckets in PostgreSQL, shared by every process that uses the same database and
+    schema. `dsn` may be a callable (the service's database URL, known once it runs)."""
+
+    TABLE = "rate_limit_buckets"
+    CLEANUP_EVERY = 1000  # takes between deletions of buckets idle for an hour (they are full)
+
+    def __init__(self, dsn: str | Callable[[], str], schema: str, *, pool_size: int = 4) -> None:
+        if not _SCHEMA.fullmatch(schema):
+            raise ValueError(f"not a schema name: {schema!r}")
+        self._dsn = dsn
+        self.schema = schema
+        self.pool_size = pool_size
+        self._pool: asyncpg.Pool | None = None
+        self._takes = 0
+        table = f"{schema}.{self.TABLE}"
+        self._create = (f"CREATE SCHEMA IF NOT EXISTS {schema}; "
+                        f"CREATE UNLOGGED TABLE IF NOT EXISTS {table} ("
+                        "bucket text PRIMARY KEY, tokens double precision NOT NULL, "
+                        "allowed boolean NOT NULL, updated_at timestamptz NOT NULL)")
+        level = ("LEAST($2::float8, b.tokens + "
+                 "EXTRACT(EPOCH FROM now() - b.updated_at)::float8 * $3::float8)")
+        self._take = (
+            f"INSERT INTO {table} AS b (bucket, tokens, allowed, updated_at) "
+            "VALUES ($1, $2::float8 - 1, true, now()) "
+            f"ON CONFLICT (bucket) DO UPDATE SET "
+            f"tokens = CASE WHEN {level} >= 1 THEN {level} - 1 ELSE {level} END, "
+            f"allowed = {level} >= 1, updated_at = now() "
+            "RETURNING allowed, tokens")
+        self._cleanup = f"DELETE FROM {table} WHERE updated_at < now() - interval '1 hour'"
+
+    @property
+    def dsn(self) -> str:
+        url = self._dsn() if callable(self._dsn) else self._dsn
+        for prefix in ("postgresql+asyncpg://", "postgresql+psycopg://"):
+            if url.startswith(prefix):
+                url = "postgresql://" + url[len(prefix):]
+        return url
+
+    async def _connect(self) -> asyncpg.Pool:
+        if self._pool is None:
+            pool = await asyncpg.create_pool(self.dsn, min_size=1, max_size=self.pool_size,
+                                             timeout=2, command_timeout=2)
+            async with pool.acquire() as conn:
+                try:
+                    await conn.execute(self._create)
+                except (asyncpg.UniqueViolationError, asyncpg.DuplicateTableError,
+                        asyncpg.DuplicateSchemaError):
+                    pass  # another replica created it at the same moment
+            if self._pool is None:
+                self._pool = pool
+            else:
+                await pool.close()
+        return self._pool
+
+    async def take(self, prefix: str, limit: RateLimit, client: bytes) -> float:
+        """Take one token; 0 when allowed, else the seconds until one is available."""
+        pool = await self._connect()
+        bucket = prefix + "|" + client.hex()
+        row = await pool.fetchrow(self._take, bucket, float(limit.burst), float(limit.rate))
+        self._takes += 1
+        if self._takes % self.CLEANUP_EVERY == 0:
+            await pool.execute(self._cleanup)
+        assert row is not None
+        return 0.0 if row["allowed"] else (1.0 - row["tokens"]) / limit.rate
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            await self._pool.close()
+            self._pool = None
+
+
 class RateLimitMiddleware:
     def __init__(self, app: ASGIApp, *, limits: Mapping[str, RateLimit] | None = None,
                  default: RateLimit | None = None, exempt: Iterable[str] = DEFAULT_EXEMPT,
                  max_clients: int = 100_000,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 store: PostgresRateStore | None = None) -> None:
         self.app = app
+        self.store = store
+        self._store_down_until = 0.0
         self.limits = dict(limits or {})
         self.default = default
         self.exempt = tuple(exempt)
@@ -213,13 +305,23 @@ class RateLimitMiddleware:
             return 0.0
         return (1.0 - bucket.tokens) / limit.rate
 
+    async def _take_shared(self, prefix: str, limit: RateLimit, client: bytes) -> float:
+        if self.store is not None and time.monotonic() >= self._store_down_until:
+            try:
+                return await self.store.take(prefix, limit, client)
+            except Exception as exc:  # the database is away: this process's bucket decides
+                self._store_down_until = time.monotonic() + STORE_RETRY_SECONDS
+                log.warning("shared rate limit unavailable (%s); this process's buckets decide "
+                            "for %d s", type(exc).__name__, STORE_RETRY_SECONDS)
+        return self.take(prefix, limit, client)
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         found = self._limit_for(scope["path"])
         if found is not None:
-            wait = self.take(found[0], found[1], self.client_key(scope))
+            wait = await self._take_shared(found[0], found[1], self.client_key(scope))
             if wait > 0:
                 retry_after = max(1, math.ceil(wait))
                 await send_json_error(
@@ -232,12 +334,19 @@ class RateLimitMiddleware:
         await self.app(scope, receive, send)
 
 
-def install_limits(app: Starlette, settings: SecuritySettings) -> None:
+def install_limits(app: Starlette, settings: SecuritySettings, *,
+                   shared_in: tuple[Callable[[], str], str] | None = None) -> None:
     """Add both middlewares from settings: the rate limiter outside the size limit. Call it
     before adding the observability middleware so that one stays outermost (Starlette puts
-    the middleware added last on the outside) and 413/429 answers get correlation ids too."""
+    the middleware added last on the outside) and 413/429 answers get correlation ids too.
+    `shared_in=(database URL getter, schema)` keeps the buckets in that database (every
+    replica shares them) unless CANBAO_RATE_LIMIT_SHARED=false."""
     app.add_middleware(BodySizeLimitMiddleware, max_body_bytes=settings.max_body_bytes,
                        max_upload_bytes=settings.max_upload_bytes, overrides=settings.body_limits)
     if settings.rate_limit_enabled:
+        store = None
+        if shared_in is not None and settings.rate_limit_shared:
+            store = PostgresRateStore(*shared_in)
+            app.state.rate_store = store
         app.add_middleware(RateLimitMiddleware, limits=settings.rate_limits,
-                           default=settings.rate_limit_default)
+                           default=settings.rate_limit_default, store=store)

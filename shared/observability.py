@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextvars
 import json
 import logging
+import re
 import sys
 import uuid
 
@@ -17,6 +18,18 @@ correlation_id: contextvars.ContextVar[str | None] = contextvars.ContextVar(
 
 def new_correlation_id() -> str:
     return uuid.uuid4().hex
+
+
+_CORRELATION_ID = re.compile(rb"[A-Za-z0-9._:/+=@-]{1,64}")
+
+
+def correlation_id_from(raw: bytes | None) -> str:
+    """The caller's X-Correlation-ID when it is a usable one (1-64 printable ASCII characters
+    of the usual id alphabets), else a fresh id: a header that is not UTF-8, holds spaces or
+    control characters, or is too long is replaced, never an error."""
+    if raw is not None and _CORRELATION_ID.fullmatch(raw):
+        return raw.decode("ascii")
+    return new_correlation_id()
 
 
 class JsonFormatter(logging.Formatter):

@@ -12,6 +12,8 @@ from functools import lru_cache
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from shared.idnumber import normalize_id_text
+
 
 class PiiVault:
     def __init__(self, secret: str) -> None:
@@ -21,7 +23,8 @@ class PiiVault:
 
     def lookup_hash(self, id_number: str) -> str:
         """Deterministic keyed hash (hex) used to find a person by ID number."""
-        return hmac.new(self._hash_key, id_number.strip().upper().encode(), hashlib.sha256).hexdigest()
+        normal = normalize_id_text(id_number)
+        return hmac.new(self._hash_key, normal.encode(), hashlib.sha256).hexdigest()
 
     def encrypt(self, plaintext: str) -> str:
         nonce = os.urandom(12)

@@ -34,7 +34,8 @@ from shared.inbox import Handler, InboxConsumer
 from shared.kafka import broker_reachable, ensure_topics, make_consumer, make_producer
 from shared.limits import install_limits
 from shared.migrations import current_revision, head_revision
-from shared.observability import REQUEST_LATENCY, correlation_id, new_correlation_id
+from shared.observability import REQUEST_LATENCY, correlation_id, correlation_id_from
+from shared.oidc import SIGN_IN_PATHS, SignIn, sign_in_router
 from shared.openapi import document_errors
 from shared.outbox import Outbox, OutboxRelay
 from shared.security_settings import SecuritySettings, get_security_settings
@@ -188,10 +189,8 @@ class _ObservabilityMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        incoming = next(
-            (v.decode() for k, v in scope["headers"] if k == b"x-correlation-id"), None
-        )
-        cid = incoming if incoming and len(incoming) <= 64 else new_correlation_id()
+        cid = correlation_id_from(
+            next((v for k, v in scope["headers"] if k == b"x-correlation-id"), None))
         token = correlation_id.set(cid)
         status = {"code": 500}
         started = time.perf_counter()
@@ -308,14 +307,15 @@ def _audit_router(service: str) -> APIRouter:
 
     @router.get("/v1/audit", summary="The audit log (administrators)")
     async def read_audit(
-        request: Request, _principal: PrincipalDep,
+        request: Request, principal: PrincipalDep,
         actor: str | None = None, action: str | None = None,
         limit: int = Query(100, ge=1, le=1000), cursor: str | None = None,
     ) -> dict[str, Any]:
         async with request.app.state.runtime.engine.connect() as conn:
             try:
+                # limited to the caller's region like every read (nationwide: everything)
                 page = await audit.query(conn, service, actor=actor, action=action, limit=limit,
-                                         cursor=cursor)
+                                         cursor=cursor, region_prefix=principal.region_filter)
             except audit.InvalidCursor:
                 raise Invalid("cursor is not valid", field="cursor",
                               code="invalid_cursor") from None
@@ -345,7 +345,7 @@ def create_service_app(
     security = security or get_security_settings()
     if problems := security.problems_for(settings.environment):
         raise RuntimeError(f"{name}: " + "; ".join(problems))
-    public = frozenset(OPERATIONS_PATHS | set(public_paths))
+    public = frozenset(OPERATIONS_PATHS | SIGN_IN_PATHS | set(public_paths))
     rules = {**(access_rules or {}), ("GET", "/v1/audit"): allow(scopes=("audit:read",),
                                                                   regions=False)}
 
@@ -368,16 +368,22 @@ def create_service_app(
             yield
         finally:
             await runtime.shutdown()
+            if (store := getattr(app.state, "rate_store", None)) is not None:
+                await store.close()
 
     app = FastAPI(title=title or f"Canbao {name}", version="0.1.0", lifespan=lifespan,
                   dependencies=[Depends(enforce_access)])
     install_error_handlers(app)
     document_errors(app, public)  # the OpenAPI document shows the errors as we answer them
-    install_access_control(app, AccessControl.from_settings(security, rules, public))
+    control = AccessControl.from_settings(security, rules, public)
+    install_access_control(app, control)
+    if control.sessions is not None:  # staff sign-in in the browser (shared/oidc.py)
+        app.include_router(sign_in_router(SignIn(security, control.verifier, control.sessions)))
     app.add_middleware(_AuditMiddleware, service=name,
                        public_paths=public | frozenset(read_only_posts),
                        audited_reads=audited_reads)
-    install_limits(app, security)  # before observability, which stays outermost
+    # before observability, which stays outermost; buckets shared by the service's replicas
+    install_limits(app, security, shared_in=(lambda: settings.database_url, name))
     app.add_middleware(_ObservabilityMiddleware, service=name)
 
     @app.get("/healthz", tags=["operations"])

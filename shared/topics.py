@@ -4,6 +4,7 @@ REGISTRATION_PERSON = "registration.person.v1"
 REGISTRATION_ENROLLMENT = "registration.enrollment.v1"
 REGISTRATION_GROUP_MEMBERSHIP = "registration.group_membership.v1"
 REGISTRATION_TARGET = "registration.target.v1"
+REGISTRATION_REGION = "registration.region.v1"  # villages uploaded, with their names
 ELIGIBILITY_DETERMINATION = "eligibility.determination.v1"
 PAYMENTS_NOTIFICATION = "payments.notification.v1"  # payments' own work queue
 PAYMENTS_PAYMENT = "payments.payment.v1"
@@ -16,6 +17,7 @@ PRODUCED_BY = {
         REGISTRATION_ENROLLMENT,
         REGISTRATION_GROUP_MEMBERSHIP,
         REGISTRATION_TARGET,
+        REGISTRATION_REGION,
     ),
     "eligibility": (ELIGIBILITY_DETERMINATION,),
     "payments": (

@@ -15,6 +15,7 @@ from pydantic_settings import BaseSettings
 
 import services
 from services.cli import build_parser
+from shared.security_settings import SecuritySettings
 from shared.settings import SERVICES, Settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -33,7 +34,7 @@ def _env_file(path: Path) -> dict[str, str]:
 
 def _settings_variables() -> set[str]:
     """Every CANBAO_* variable some settings class reads (shared and service-specific)."""
-    classes: set[type[BaseSettings]] = {Settings}
+    classes: set[type[BaseSettings]] = {Settings, SecuritySettings}
     for info in pkgutil.walk_packages(services.__path__, "services."):
         if info.name.rsplit(".", 1)[-1] == "settings":
             module = importlib.import_module(info.name)
@@ -78,11 +79,43 @@ def test_every_variable_set_is_read_by_the_settings() -> None:
     canbao = {v for v in set_vars if v.startswith("CANBAO_")}
     assert canbao, "the example configures the services"
     assert canbao <= known, f"not read by any settings class: {sorted(canbao - known)}"
-    others = {v for v in set_vars - canbao if not v.startswith(("POSTGRES_", "KAFKA_"))}
+    # POSTGRES_*, KAFKA_* and KC_* (Keycloak) configure the images beside ours
+    others = {v for v in set_vars - canbao if not v.startswith(("POSTGRES_", "KAFKA_", "KC_"))}
     assert not others, f"unknown variables: {sorted(others)}"
     # and the example's values are accepted by the settings themselves
     Settings(**{k[len("CANBAO_"):].lower(): v for k, v in example.items() if k in {
         "CANBAO_" + f.upper() for f in Settings.model_fields}})
+    SecuritySettings(**{k[len("CANBAO_"):].lower(): v for k, v in example.items() if k in {
+        "CANBAO_" + f.upper() for f in SecuritySettings.model_fields}})
+
+
+def test_keycloak_realm_maps_what_the_services_read() -> None:
+    """The realm import gives the services' client PKCE, our audience, the region and
+    department claims and every role; compose starts Keycloak with it."""
+    import json
+
+    from shared.auth import ROLES
+
+    keycloak = COMPOSE["services"]["keycloak"]
+    assert "--import-realm" in keycloak["command"]
+    assert "./deploy/keycloak:/opt/keycloak/data/import:ro" in keycloak["volumes"]
+    realm = json.loads((ROOT / "deploy" / "keycloak" / "canbao-realm.json").read_text())
+    example = _env_file(ROOT / "deploy" / ".env.example")
+    assert example["CANBAO_OIDC_ISSUER"].endswith("/realms/" + realm["realm"])
+    assert {r["name"] for r in realm["roles"]["realm"]} == ROLES
+    client = next(c for c in realm["clients"] if c["clientId"] == example["CANBAO_OIDC_CLIENT_ID"])
+    assert client["attributes"]["pkce.code.challenge.method"] == "S256"
+    mappers = {m["protocolMapper"]: m["config"] for m in client["protocolMappers"]}
+    assert mappers["oidc-audience-mapper"]["included.custom.audience"] == \
+        example["CANBAO_JWT_AUDIENCE"]
+    claims = {m["config"].get("claim.name") for m in client["protocolMappers"]}
+    assert {example["CANBAO_JWT_REGION_CLAIM"], example["CANBAO_JWT_DEPARTMENT_CLAIM"]} <= claims
+    assert example["CANBAO_JWT_ROLE_CLAIM"] == "realm_access.roles"
+    for name in SERVICES:
+        port = COMPOSE["services"][name]["environment"]["CANBAO_PORT"]
+        assert f"http://localhost:{port}/auth/callback" in client["redirectUris"]
+        assert COMPOSE["services"][name]["depends_on"]["keycloak"]["condition"] == \
+            "service_healthy"
 
 
 def test_dockerfile_copies_what_exists_and_runs_canbao() -> None:

@@ -1,5 +1,7 @@
-"""Regressions for what the OpenAPI fuzzing (tests/test_openapi_fuzz.py) found: inputs that
-passed validation but made the database fail answered 500. Each class is answered 4xx now."""
+"""Regressions for what the OpenAPI fuzzing (tests/test_openapi_fuzz.py) and the security
+review found: inputs that passed validation but made the database fail, headers that are not
+UTF-8, cursors not handed out, dates at the ends of the calendar answered 500. Each class is
+answered 4xx now (an unusable correlation id is replaced)."""
 
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ from sqlalchemy.exc import DBAPIError
 
 from shared.errors import database_data_error
 from shared.idnumber import check_character
+from shared.params import encode_cursor
 from shared.testing.apps import running_app
 from shared.testing.infra import TestInfra
 
@@ -28,7 +31,7 @@ async def apis(infra: TestInfra) -> AsyncIterator[dict[str, httpx.AsyncClient]]:
     clients: dict[str, httpx.AsyncClient] = {}
     contexts = []
     try:
-        for name in ("registration", "eligibility", "payments"):
+        for name in ("registration", "eligibility", "payments", "reporting"):
             app = importlib.import_module(f"services.{name}.app").create_app(
                 infra.settings(consumers_enabled=False, relay_enabled=False))
             ctx = running_app(app)
@@ -78,7 +81,7 @@ async def test_values_the_database_cannot_hold_are_422_not_500(apis) -> None:  #
     person_id = created.json()["person_id"]
     # a NUL character: valid JSON and a valid str, but Postgres text cannot store it
     nul = await reg.patch(f"/v1/persons/{person_id}", json={"school": "一中\x00"})
-    _assert_422(nul, "invalid_value")
+    _assert_422(nul, "invalid_request")  # refused at the edge as a control character
     assert "\x00" not in nul.text and "一中" not in nul.text  # the value is never echoed
     assert (await reg.get(f"/v1/persons/{person_id}")).json()["school"] is None
     _assert_422(await reg.get("/v1/audit", params={"actor": "a\x00b"}), "invalid_value")
@@ -111,3 +114,43 @@ def test_data_errors_are_told_apart_from_other_database_errors() -> None:
     wrapped_unique = DBAPIError("SELECT 1", {}, Exception("adapted"))
     wrapped_unique.orig.__cause__ = unique
     assert database_data_error(wrapped_unique) is None
+
+
+async def test_an_unusable_correlation_id_is_replaced_on_every_service(apis) -> None:  # noqa: ANN001
+    for name, client in apis.items():
+        for raw in (b"\xff\xfe\x80", b"caf\xc3\xa9", b"a b", b"x" * 65):
+            for path in ("/healthz", "/v1/audit"):
+                r = await client.get(path, headers=[(b"x-correlation-id", raw)])
+                assert r.status_code < 500, f"{name} {path} {raw!r}: {r.status_code} {r.text}"
+                given = r.headers["x-correlation-id"]
+                assert given.isascii() and len(given) == 32 and given.encode() != raw, name
+        kept = await client.get("/healthz", headers={"x-correlation-id": "req-42.a_b"})
+        assert kept.headers["x-correlation-id"] == "req-42.a_b", name
+
+
+async def test_a_cursor_that_was_not_handed_out_is_422_everywhere(apis) -> None:  # noqa: ANN001
+    reg = apis["registration"]
+    bad = ("abc", "MTIz", "é", "!!!!", encode_cursor("not-a-uuid"), encode_cursor("1" * 40),
+           "eyJhIjoxfQ", "W10")
+    for cursor in bad:
+        for path, params in (
+                ("/v1/persons", {"village_code": "370481001001"}),
+                ("/v1/duplicates", {"plan_year": 2025}),
+                ("/v1/audit", {})):
+            r = await reg.get(path, params={**params, "cursor": cursor})
+            assert r.status_code == 422, f"{path} {cursor!r}: {r.status_code} {r.text}"
+            assert r.json()["error"]["code"] == "invalid_cursor", r.text
+
+
+async def test_reconciliation_dates_at_the_ends_of_the_calendar_are_422(apis) -> None:  # noqa: ANN001
+    pay = apis["payments"]
+    for first, last in (("0001-01-01", "2025-01-01"), ("2025-01-01", "9999-12-31"),
+                        ("0001-01-01", "9999-12-31")):
+        r = await pay.get("/v1/reconciliations/compare", params={"from": first, "to": last})
+        _assert_422(r, "invalid_request")
+    for day in ("0001-01-01", "9999-12-31"):
+        r = await pay.post("/v1/statements/bank_ccb", params={"date": day}, content=b"x")
+        _assert_422(r, "invalid_request")
+    ok = await pay.get("/v1/reconciliations/compare", params={"from": "2025-01-01",
+                                                               "to": "2025-01-02"})
+    assert ok.status_code == 200, ok.text

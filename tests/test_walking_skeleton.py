@@ -114,8 +114,10 @@ async def test_registered_person_pays_and_is_counted_in_their_township(system: R
 
         # payments: the channel looks up the bill and pays it
         async def bill() -> dict | None:
-            r = await http.get(f"{system.url('payments')}/v1/bills",
-                               params={"id_number": id_number, "plan_year": 2025}, headers=channel)
+            # the bill as it stands on a day of the 2025 collection period (000 二(三))
+            r = await http.post(f"{system.url('payments')}/v1/bills/lookup",
+                                json={"id_number": id_number, "plan_year": 2025,
+                                      "on": "2024-12-01"}, headers=channel)
             body = r.json() if r.status_code == 200 else None
             return body if body and body.get("amount_fen") == 40000 else None
 
@@ -124,7 +126,7 @@ async def test_registered_person_pays_and_is_counted_in_their_township(system: R
         assert id_number not in json.dumps(due)
         body = json.dumps({"type": "payment.succeeded", "data": {
             "order_no": due["order_no"], "channel_txn_id": f"CCB{uuid.uuid4().hex[:12]}",
-            "amount_fen": 40000, "paid_at": dt.datetime.now(dt.UTC).isoformat()}}).encode()
+            "amount_fen": 40000, "paid_at": "2024-12-01T02:00:00+00:00"}}).encode()
         headers = signed_headers(SECRET, f"msg_{uuid.uuid4().hex}", int(dt.datetime.now().timestamp()), body)
         accepted = await http.post(f"{system.url('payments')}/v1/webhooks/bank_ccb", content=body,
                                    headers={**headers, "content-type": "application/json"})

@@ -9,7 +9,7 @@ PUBLIC_PATHS = {"/v1/webhooks/wechatpay", "/v1/webhooks/alipay", "/v1/webhooks/{
 
 RULES = {
     # payment channels (system callers) look up what a person owes
-    ("GET", "/v1/bills"): allow(TOWNSHIP, MEDICAL, TAX, scopes=("payments:bills",)),
+    ("POST", "/v1/bills/lookup"): allow(TOWNSHIP, MEDICAL, TAX, scopes=("payments:bills",)),
     ("POST", "/v1/proxy-batches"): allow(FINANCE, scopes=("payments:proxy",)),
     ("POST", "/v1/statements/{channel}"): allow(TAX, MEDICAL, scopes=("payments:statements",)),
     ("GET", "/v1/reconciliations/compare"): allow(TAX, MEDICAL, FINANCE, SUPERVISOR, scopes=READ),

@@ -62,6 +62,7 @@ def create_app(
         title="Canbao payments",
     )
     app.state.adapters = adapters
+    app.state.channel_regions = payments_settings.channel_regions()
     app.state.coverage = coverage
     app.state.vault = vault_for(settings.pii_key)
     with_pool(app, settings.database_url, payments_settings.pool_size,

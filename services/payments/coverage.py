@@ -1,10 +1,16 @@
-"""When coverage starts for a payment: the payment date decides, through the plan's rules.
+"""What a payment owes and buys, decided by the payment date through the engine's `owed_on`.
 
-Paid within the collection period (or, for subsidized people, its extension): the coverage start
-eligibility carried in the determination (the plan year's start). Paid later: the plan's waiting
-period (services/eligibility/engine/coverage.py `late_coverage_start`), which under the national
-rules from 2025 grows with the years of broken enrollment and shrinks with the years paid back.
+The due (eligibility's determination) carries both outcomes: paid on time (up to
+`on_time_until`: the amounts and the coverage start eligibility determined) and paid late
+(`late`: the person's part, surcharge and subsidy lines of a late payment; coverage after the
+plan's waiting period, counted from the payment). After `payable_until` (or when a longer
+waiting period would end after the plan year) the year takes no payment: timing `closed`.
+The bill, matching and proxy batches all ask `CoverageCalculator.decide`, which calls
+`owed_on`, as the eligibility preview does. A due published before determinations carried their
+late outcome gets one derived from the plan's late rules, and the answer says so.
 
+Under the national rules from 2025 the waiting period grows with the years of broken enrollment
+and shrinks with the years paid back.
 Payments counts those years from what it holds itself (`EnrollmentHistory`): its determinations
 (dues) and paid orders of the person's earlier plan years. Going back from the year before the
 plan year, each year is
@@ -32,8 +38,18 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from services.eligibility.engine import EligibilityError, PolicyCatalog
-from services.eligibility.engine.coverage import late_coverage_start, payment_timing
+from services.eligibility.engine import (
+    CLOSED,
+    LATE,
+    ON_TIME,
+    EligibilityError,
+    Outcome,
+    Owed,
+    PolicyCatalog,
+    Terms,
+    owed_on,
+)
+from services.eligibility.engine.coverage import last_payable_day
 from services.eligibility.engine.policy import Policy
 from services.payments.channels._support import CHINA_TZ
 
@@ -51,18 +67,31 @@ ASSUME_NOTHING_DUE = ("a year in which the person owed nothing (the government p
 ASSUME_BACK_PAYMENT = ("a back payment (缴费修复) is an order of an earlier plan year paid after "
                        "that year's coverage ended; it still counts as a broken year, and as a "
                        "year paid back")
+ASSUME_LEGACY_TERMS = ("这项确定结果发布时尚无逾期缴费的金额：按方案的逾期规定"
+                       "（资助是否取消、是否加收）由按时缴费的金额推算")
 ASSUME_AS_OF_PAYMENT = ("the history is the one payments holds when this payment is applied; a "
                         "later back payment does not move this coverage start")
 
 
 @dataclass(frozen=True)
 class DueFacts:
+    """What payments holds of a person's determination for a plan year (the due): the on-time
+    outcome, and, when eligibility sent them, the late one and the days between."""
+
     region_code: str
     plan_year: int
     insured_category: str | None
     coverage_start: dt.date | None
     subsidized: bool
     birth_date: dt.date | None
+    standard_fen: int = 0
+    personal_fen: int = 0
+    surcharge_fen: int = 0
+    subsidies: tuple[dict[str, Any], ...] = ()
+    on_time_until: dt.date | None = None
+    payable_until: dt.date | None = None
+    late: dict[str, Any] | None = None
+    has_terms: bool = False  # False: a determination published before both outcomes were
 
 
 @dataclass(frozen=True)
@@ -167,9 +196,48 @@ def enrollment_history(
 class CoverageDecision:
     start: dt.date | None
     basis: dict[str, Any] = field(default_factory=dict)
+    owed: Owed | None = None
+
+    @property
+    def timing(self) -> str | None:
+        return self.owed.timing if self.owed is not None else None
+
+
+def _outcome(data: dict[str, Any], standard_fen: int) -> Outcome:
+    return Outcome.from_dict(data, standard_fen)
+
+
+def on_time_outcome(due: DueFacts) -> Outcome:
+    return _outcome({"insured_category": due.insured_category, "personal_fen": due.personal_fen,
+                     "surcharge_fen": due.surcharge_fen, "subsidies": list(due.subsidies)},
+                    due.standard_fen)
+
+
+def terms_of(due: DueFacts, policy: Policy) -> tuple[Terms, list[str]]:
+    """The due as the engine's Terms, and the assumptions made to get them (a determination
+    published before it carried its late outcome: derived from the plan's late rules)."""
+    on_time = on_time_outcome(due)
+    start = due.coverage_start or policy.plan_start
+    if due.has_terms and due.on_time_until is not None and due.payable_until is not None:
+        late = _outcome(due.late, due.standard_fen) if due.late is not None else None
+        return Terms(on_time, start, due.on_time_until, due.payable_until, late), []
+    lp = policy.late_payment
+    ext = policy.subsidized_until
+    until = policy.in_period_until
+    if due.subsidized and ext is not None and ext > until:
+        until = ext
+    subsidies = () if lp.subsidies_forfeited else on_time.subsidies
+    surcharge = policy.fiscal_subsidy_fen if lp.surcharge == "fiscal_subsidy" else 0
+    late = Outcome(on_time.insured_category, due.standard_fen,
+                   due.standard_fen + surcharge - sum(s.amount_fen for s in subsidies),
+                   surcharge, subsidies)
+    return Terms(on_time, start, until, last_payable_day(policy, until), late), \
+        [ASSUME_LEGACY_TERMS]
 
 
 class CoverageCalculator:
+    """Asks the engine's owed_on what a payment on a given day owes and buys."""
+
     def __init__(self, catalog: PolicyCatalog | None) -> None:
         self.catalog = catalog
 
@@ -189,98 +257,55 @@ class CoverageCalculator:
                 out[year] = policy.plan_end
         return out
 
-    def needs_history(self, due: DueFacts, paid_at: dt.datetime) -> bool:
+    def needs_history(self, due: DueFacts, paid_at: dt.datetime | dt.date) -> bool:
         """Whether this payment's coverage start depends on the person's earlier years: a late
         payment under a plan whose waiting period grows with broken enrollment."""
         policy = self.policy(due.region_code, due.plan_year)
-        if policy is None:
+        if policy is None or policy.late_payment.waiting.per_further_broken_year == 0:
             return False
-        day = paid_on(paid_at)
-        if day > policy.plan_end:
-            return False
-        timing = payment_timing(policy, day)
-        if timing.in_period or (timing.in_extension and due.subsidized):
-            return False
-        return policy.late_payment.waiting.per_further_broken_year > 0
+        day = paid_at if not isinstance(paid_at, dt.datetime) else paid_on(paid_at)
+        terms, _ = terms_of(due, policy)
+        return terms.late is not None and terms.on_time_until < day <= terms.payable_until
 
     def start(self, due: DueFacts, paid_at: dt.datetime) -> dt.date | None:
         return self.decide(due, paid_at).start
 
-    def decide(self, due: DueFacts, paid_at: dt.datetime,
+    def decide(self, due: DueFacts, paid_at: dt.datetime | dt.date,
                history: EnrollmentHistory | None = None) -> CoverageDecision:
-        day = paid_on(paid_at)
-        basis: dict[str, Any] = {"paid_on": day.isoformat(), "plan_year": due.plan_year,
-                                 "region_code": due.region_code}
+        """What a payment made at `paid_at` (a moment, or a day in Beijing) owes and buys."""
+        day = paid_at if not isinstance(paid_at, dt.datetime) else paid_on(paid_at)
         policy = self.policy(due.region_code, due.plan_year)
         if policy is None:
-            log.warning("no plan for %s/%s: coverage start taken from the determination",
+            log.warning("no plan for %s/%s: the determination's on-time outcome is used",
                         due.region_code, due.plan_year)
-            return _decided(due.coverage_start, basis, "no_plan",
-                            f"no plan file for {due.region_code}/{due.plan_year}: the coverage "
-                            "start of the determination")
-        basis["policy_version"] = policy.version
-        if day > policy.plan_end:
-            return _decided(None, basis, "after_plan_year",
-                            f"paid {day.isoformat()}, after the plan year's coverage ended "
-                            f"({policy.plan_end.isoformat()}): a back payment, no benefits for "
-                            "that year", assumptions=[ASSUME_BACK_PAYMENT])
-        timing = payment_timing(policy, day)
-        if timing.in_period:
-            start = due.coverage_start or policy.plan_start
-            return _decided(start, basis, "in_period",
-                            f"paid {day.isoformat()}, within the collection period (to "
-                            f"{policy.in_period_until.isoformat()}): covered from "
-                            f"{start.isoformat()}")
-        if timing.in_extension and due.subsidized:
-            start = due.coverage_start or policy.plan_start
-            return _decided(start, basis, "in_extension",
-                            f"paid {day.isoformat()}, within the extension for subsidized "
-                            f"people (to {policy.subsidized_until}): covered from "
-                            f"{start.isoformat()}")
-        return self._late(policy, day, basis, history)
-
-    def _late(self, policy: Policy, day: dt.date, basis: dict[str, Any],
-              history: EnrollmentHistory | None) -> CoverageDecision:
-        lp = policy.late_payment
-        w = lp.waiting
-        assumptions: list[str] = [a.statement for a in policy.model.assumptions
-                                  if a.id in set(lp.assumptions)]
-        basis["waiting"] = {"unit": w.unit, "count_from": w.count_from, "fixed": w.fixed,
-                            "per_further_broken_year": w.per_further_broken_year,
-                            "reduced_per_paid_back_year": w.reduced_per_paid_back_year,
-                            "max_total": w.max_total}
-        broken = paid_back = 0
-        history_note = ""
-        if w.per_further_broken_year == 0:
-            history_note = "this plan's waiting period does not depend on earlier years"
-        elif history is None:
-            history_note = ("earlier years not consulted: counted as continuous enrollment")
-            assumptions.append("enrollment history not consulted for this payment (government "
-                               "proxy payment): no broken years")
-        else:
-            broken, paid_back = history.broken_years, history.paid_back_years
-            basis["history"] = [y.to_dict() for y in history.years]
-            basis["first_known_year"] = history.first_known_year
-            assumptions += history.assumptions
+            out = on_time_outcome(due)
+            text = (f"未找到 {due.region_code} 地区 {due.plan_year} 年度的方案："
+                    "按确定结果的按时缴费金额和待遇起始日")
+            owed = Owed(ON_TIME, day, out, due.coverage_start, text, [],
+                        {"paid_on": day.isoformat(), "timing": ON_TIME, "no_plan": True,
+                         "coverage_start": due.coverage_start.isoformat()
+                         if due.coverage_start else None})
+            return _decision(owed, due)
+        terms, assumed = terms_of(due, policy)
+        owed = owed_on(terms, policy, day, history)
+        if assumed:
+            owed.assumptions[:0] = assumed
+        if history is not None and owed.timing == LATE:
+            owed.basis["history"] = [y.to_dict() for y in history.years]
+            owed.basis["first_known_year"] = history.first_known_year
             if any(y.status == "paid_back" for y in history.years):
-                assumptions.append(ASSUME_BACK_PAYMENT)
-            if w.reduced_per_paid_back_year == 0 and paid_back:
-                assumptions.append("this plan does not shorten the waiting period for years "
-                                   "paid back")
-            assumptions.append(ASSUME_AS_OF_PAYMENT)
-            history_note = "; ".join(f"{y.plan_year} {y.status}" for y in history.years)
-        basis["broken_years"], basis["paid_back_years"] = broken, paid_back
-        start, why = late_coverage_start(policy, day, broken, paid_back)
-        text = (f"paid {day.isoformat()}, after the collection period (to "
-                f"{policy.in_period_until.isoformat()}); {why}; covered from {start.isoformat()}"
-                f"; {broken} broken year(s), {paid_back} paid back")
-        if history_note:
-            text += f" ({history_note})"
-        return _decided(start, basis, "late", text, assumptions=assumptions)
+                owed.assumptions.append(ASSUME_BACK_PAYMENT)
+            owed.assumptions.append(ASSUME_AS_OF_PAYMENT)
+        return _decision(owed, due)
 
 
-def _decided(start: dt.date | None, basis: dict[str, Any], timing: str, text: str,
-             assumptions: list[str] | None = None) -> CoverageDecision:
-    basis.update(timing=timing, coverage_start=start.isoformat() if start else None,
-                 explanation=text, assumptions=assumptions or [])
-    return CoverageDecision(start, basis)
+def _decision(owed: Owed, due: DueFacts) -> CoverageDecision:
+    basis = {**owed.basis, "plan_year": due.plan_year, "region_code": due.region_code,
+             "personal_fen": owed.personal_fen, "surcharge_fen": owed.surcharge_fen,
+             "explanation": owed.explanation, "assumptions": list(owed.assumptions)}
+    return CoverageDecision(owed.coverage_start, basis, owed)
+
+
+__all__ = ["CLOSED", "LATE", "ON_TIME", "CoverageCalculator", "CoverageDecision", "DueFacts",
+           "EnrollmentHistory", "Owed", "PriorYear", "YearRecord", "enrollment_history",
+           "paid_on", "terms_of"]

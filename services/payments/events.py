@@ -36,12 +36,17 @@ def payment_payload(
     event_type: str, *, person_id: Any, plan_year: int, order_no: str, channel: str,
     channel_txn_id: str, payer: str, amount_fen: int, paid_at: dt.datetime,
     coverage_start: dt.date | None, county_code: str | None, township_code: str | None,
-    village_code: str | None, revision: int,
+    village_code: str | None, revision: int, timing: str | None = None,
+    funding_source: str | None = None,
 ) -> dict[str, Any]:
+    """`timing`: on_time or late, the outcome of the determination the payment settled (None
+    where it was recorded before payments knew); `funding_source`: the budget line of a
+    government proxy payment, None for a person's own."""
     return {
         "person_id": str(person_id), "plan_year": plan_year, "order_no": order_no,
         "channel": channel, "channel_txn_id": channel_txn_id, "kind": PAYMENT_KIND[event_type],
         "payer": payer, "amount_fen": amount_fen, "paid_at": iso(paid_at),
-        "coverage_start": iso(coverage_start), "county_code": county_code,
+        "coverage_start": iso(coverage_start), "funding_source": funding_source,
+        "timing": timing, "county_code": county_code,
         "township_code": township_code, "village_code": village_code, "revision": revision,
     }

@@ -37,17 +37,24 @@ def visible_person_sql(person: str) -> str:
         :rp) LIKE :rp || '%')"""
 
 
+async def person_regions(session: AsyncSession, person_ids: Iterable[uuid.UUID | None],
+                         ) -> dict[uuid.UUID, str | None]:
+    """The region of each person (found as above); None for persons payments knows nothing
+    about."""
+    ids = sorted({p for p in person_ids if p is not None})
+    if not ids:
+        return {}
+    return {pid: region for pid, region in (await session.execute(_REGIONS, {"ids": ids})).all()}
+
+
 async def require_persons_in_region(session: AsyncSession, principal: Principal,
                                     person_ids: Iterable[uuid.UUID | None]) -> None:
     """403 forbidden_region when any of these persons is registered outside the caller's
     region. Persons payments knows nothing about pass: what follows refuses them anyway."""
     if principal.sees_all_regions:
         return
-    ids = sorted({p for p in person_ids if p is not None})
-    if not ids:
-        return
-    rows = (await session.execute(_REGIONS, {"ids": ids})).all()
-    outside = [str(pid) for pid, region in rows
+    regions = await person_regions(session, person_ids)
+    outside = [str(pid) for pid, region in regions.items()
                if region is not None and not principal.can_see_region(region)]
     if outside:
         raise Forbidden(f"{len(outside)} person(s) are registered outside your region "

@@ -3,8 +3,14 @@
 Maps are JSON-encoded, e.g.
     CANBAO_PAYMENTS_WECHATPAY_PLATFORM_KEYS='{"PUB_KEY_ID_0114...": "-----BEGIN PUBLIC KEY-----..."}'
     CANBAO_PAYMENTS_WEBHOOK_SECRETS='{"bank_ccb": ["whsec_..."], "tax_hall": ["whsec_..."]}'
+    CANBAO_PAYMENTS_WEBHOOK_REGIONS='{"bank_ccb": "370481"}'
 A channel without configuration is simply not accepted (its webhook answers 404); nothing is
-generated here, in any environment.
+generated here, in any environment (`canbao dev` alone creates development keys and passes
+them in these variables: services/payments/channels/dev.py).
+
+Each channel account names the region it collects for (`*_REGION`, `WEBHOOK_REGIONS`): money
+that arrives on it and names no person payments knows of is that region's to resolve; money of
+an account without a region only nationwide callers' and administrators'.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ from services.payments.channels import (
     WeChatPayAdapter,
     WeChatPayConfig,
 )
+from shared.auth import region_prefix
 
 RESERVED_CHANNELS = frozenset({"wechatpay", "alipay", "government"})
 _CHANNEL_NAME = re.compile(r"^[a-z][a-z0-9_]{1,39}$")
@@ -37,13 +44,17 @@ class PaymentsSettings(BaseSettings):
     wechatpay_apiv3_key: str | None = None
     wechatpay_mchid: str | None = None
     wechatpay_appid: str | None = None
+    wechatpay_region: str | None = None
 
     alipay_app_id: str | None = None
     alipay_seller_id: str | None = None
     alipay_public_key: str | None = None
+    alipay_region: str | None = None
 
     # Standard Webhooks channels (banks, POS operators, tax halls): channel -> whsec_ secrets.
     webhook_secrets: dict[str, list[str]] = Field(default_factory=dict)
+    # Standard Webhooks channel -> the region its account collects for
+    webhook_regions: dict[str, str] = Field(default_factory=dict)
     webhook_tolerance_seconds: int = Field(300, ge=30, le=3600)
 
     # Connections of the hot paths (webhooks, bill lookup), per worker process.
@@ -61,6 +72,29 @@ class PaymentsSettings(BaseSettings):
             if name in RESERVED_CHANNELS or not _CHANNEL_NAME.match(name):
                 raise ValueError(f"{name!r} cannot be a Standard Webhooks channel name")
         return value
+
+    @field_validator("wechatpay_region", "alipay_region", mode="before")
+    @classmethod
+    def _region(cls, value: object) -> object:
+        if value in (None, ""):
+            return None
+        if not isinstance(value, str) or region_prefix(value) is None:
+            raise ValueError(f"{value!r} is not a 6- or 12-digit region code")
+        return value
+
+    @field_validator("webhook_regions")
+    @classmethod
+    def _regions(cls, value: dict[str, str]) -> dict[str, str]:
+        for name, region in value.items():
+            if region_prefix(region) is None:
+                raise ValueError(f"{name}: {region!r} is not a 6- or 12-digit region code")
+        return value
+
+    def channel_regions(self) -> dict[str, str]:
+        """channel -> the region of its account (channels without one are left out)."""
+        regions = {"wechatpay": self.wechatpay_region, "alipay": self.alipay_region,
+                   **self.webhook_regions}
+        return {channel: region for channel, region in regions.items() if region}
 
     def adapters(self) -> dict[str, ChannelAdapter]:
         """One adapter per configured channel; a half-configured channel is an error."""

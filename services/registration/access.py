@@ -43,6 +43,10 @@ RULES = {
         MEDICAL, DEPARTMENT, scopes=("registration:lists",), department_param="department"),
     ("GET", "/v1/lists/{department}/{plan_year}"): allow(
         MEDICAL, DEPARTMENT, SUPERVISOR, scopes=READ, department_param="department"),
+    # the current list with full ID numbers, to correct and resend: the department that sends
+    # it and the bureau (audited)
+    ("GET", "/v1/lists/{department}/{plan_year}/current"): allow(
+        MEDICAL, DEPARTMENT, scopes=("registration:lists",), department_param="department"),
     ("POST", "/v1/newborns"): write_people,
     ("POST", "/v1/students/upload"): allow(TOWNSHIP, MEDICAL, DEPARTMENT, scopes=WRITE),
     ("POST", "/v1/reference/{kind}"): bureau_only,

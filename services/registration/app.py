@@ -15,7 +15,7 @@ from services.registration.reference.router import router as reference
 from services.registration.regions.router import router as regions
 from services.registration.targets.router import router as targets
 from shared.security_settings import get_security_settings
-from shared.service import create_service_app
+from shared.service import AuditedRead, create_service_app
 from shared.settings import Settings
 
 
@@ -32,7 +32,9 @@ def create_app(settings: Settings | None = None, *,
         settings=settings,
         security=security,
         access_rules=ACCESS_RULES,
-        audited_reads={"/v1/persons/{person_id}/id-number": FULL_ID_READ},
+        audited_reads={"/v1/persons/{person_id}/id-number": FULL_ID_READ,
+                       "/v1/lists/{department}/{plan_year}/current": AuditedRead(
+                           action="list.download", resource="list/{department}/{plan_year}")},
         title="Canbao registration",
     )
     return app

@@ -18,6 +18,7 @@ ENROLLMENT_CHANGED = "registration.enrollment_changed.v1"
 MEMBERSHIP_ADDED = "registration.group_membership_added.v1"
 MEMBERSHIP_REMOVED = "registration.group_membership_removed.v1"
 TARGET_SET = "registration.target_set.v1"
+VILLAGE_ADDED = "registration.village_added.v1"
 
 
 def _iso(value: dt.date | None) -> str | None:
@@ -77,4 +78,5 @@ TOPIC_OF = {
     MEMBERSHIP_ADDED: topics.REGISTRATION_GROUP_MEMBERSHIP,
     MEMBERSHIP_REMOVED: topics.REGISTRATION_GROUP_MEMBERSHIP,
     TARGET_SET: topics.REGISTRATION_TARGET,
+    VILLAGE_ADDED: topics.REGISTRATION_REGION,
 }

@@ -1,7 +1,9 @@
 """Tables as the offices print them: CSV (UTF-8 with BOM, opens in Excel), XLSX, or JSON.
 
 A `Table` is a title, columns (key, Chinese header) and rows of plain values; the same table
-feeds every format so the columns never drift between them.
+feeds every format so the columns never drift between them. Every cell written, titles and
+headers included, goes through `_cell`, which passes text through `shared.cells.safe_cell`
+(a name or note starting with `=`, `+`, `-`, `@` is written as text, never as a formula).
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -16,8 +19,10 @@ from urllib.parse import quote
 
 from fastapi.responses import Response
 from openpyxl import Workbook
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Alignment, Font
 
+from shared.cells import safe_cell
 from shared.errors import Invalid
 
 Format = Literal["json", "csv", "xlsx", "html"]
@@ -33,9 +38,23 @@ class Table:
 
 
 def _cell(value: Any) -> Any:
+    """The one way a value enters a file: dates as ISO text; text without the control
+    characters XLSX cannot hold, then neutralised (a formula prefix hidden behind a control
+    character is found too)."""
+    if value is None:
+        return ""
     if isinstance(value, dt.date | dt.datetime):
         return value.isoformat()
+    if isinstance(value, str):
+        return safe_cell(ILLEGAL_CHARACTERS_RE.sub("", value))
     return value
+
+
+def _row(values: Sequence[Any]) -> list[Any]:
+    return [_cell(v) for v in values]
+
+
+_SHEET_FORBIDDEN = re.compile(r"[\[\]:*?/\\]")
 
 
 def to_csv(tables: Sequence[Table]) -> bytes:
@@ -44,13 +63,12 @@ def to_csv(tables: Sequence[Table]) -> bytes:
     for i, table in enumerate(tables):
         if i:
             writer.writerow([])
-        writer.writerow([table.title])
+        writer.writerow(_row([table.title]))
         if table.subtitle:
-            writer.writerow([table.subtitle])
-        writer.writerow([header for _, header in table.columns])
+            writer.writerow(_row([table.subtitle]))
+        writer.writerow(_row([header for _, header in table.columns]))
         for row in table.rows:
-            writer.writerow(["" if row.get(k) is None else _cell(row.get(k))
-                             for k, _ in table.columns])
+            writer.writerow(_row([row.get(k) for k, _ in table.columns]))
     return buf.getvalue().encode("utf-8-sig")
 
 
@@ -58,18 +76,19 @@ def to_xlsx(tables: Sequence[Table]) -> bytes:
     wb = Workbook()
     wb.remove(wb.active)
     for table in tables:
-        ws = wb.create_sheet(table.title[:31].replace("/", "-") or "Sheet")
+        ws = wb.create_sheet(_SHEET_FORBIDDEN.sub("-", table.title)[:31] or "Sheet")
         width = max(1, len(table.columns))
-        ws.append([table.title])
+        ws.append(_row([table.title]))
         ws.merge_cells(start_row=1, start_column=1, end_row=1, end_column=width)
         ws["A1"].font = Font(bold=True, size=14)
         ws["A1"].alignment = Alignment(horizontal="center")
-        ws.append([table.subtitle])
-        ws.append([header for _, header in table.columns])
+        ws.append(_row([table.subtitle]))
+        ws.append(_row([header for _, header in table.columns]))
         for cell in ws[3]:
             cell.font = Font(bold=True)
         for row in table.rows:
-            ws.append([row.get(k) for k, _ in table.columns])
+            ws.append([None if row.get(k) is None else _cell(row.get(k))
+                       for k, _ in table.columns])
         for idx, (_, header) in enumerate(table.columns, start=1):
             ws.column_dimensions[ws.cell(row=3, column=idx).column_letter].width = max(
                 10, len(header) * 2 + 2)

@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from services.eligibility.determinations.schemas import PreviewRequest
 from services.eligibility.engine import (
     GROUP_CODES,
     GroupMembership,
+    KnownHistory,
     PersonFacts,
+    Policy,
     PolicyCatalog,
     determine,
+    determine_terms,
+    owed_on,
 )
-from shared.errors import Invalid, NotFound
+from services.eligibility.engine.errors import InvalidDeclaration
+from services.eligibility.engine.owed import CLOSED, LATE
+from services.eligibility.engine.scope import ScopeBasis, scope_warning
+from shared.errors import Conflict, Invalid, NotFound
 from shared.idnumber import InvalidIdNumber, parse_id_number
 
 _KNOWN = frozenset(GROUP_CODES)
@@ -51,13 +59,48 @@ def person_facts(body: PreviewRequest) -> PersonFacts:
 
 
 def preview(catalog: PolicyCatalog, body: PreviewRequest) -> dict[str, Any]:
+    """The determination of the person, and what is owed for a payment on `paid_on` (or on
+    time), decided by owed_on as the bill and matching decide it. A payment date on which the
+    plan year takes no payment any more answers 409 plan_year_closed, as the bill does."""
     policy = catalog.find(body.region_code, body.plan_year)
     if policy is None:
         raise NotFound(
             f"no plan for region {body.region_code} (nor its city or province) "
             f"and plan year {body.plan_year}", code="plan_not_found")
     facts = person_facts(body)
-    result = determine(policy, facts, enrolled_on=body.enrolled_on, paid_on=body.paid_on)
-    out = result.to_dict()
+    try:
+        on_time, terms = determine_terms(policy, facts, enrolled_on=body.enrolled_on)
+    except InvalidDeclaration as exc:  # a declared category the plan refuses (422)
+        raise exc.at("person") from None
+    day = body.paid_on or terms.on_time_until
+    owed = owed_on(terms, policy, day, KnownHistory(facts.broken_years, facts.paid_back_years))
+    if owed.timing == CLOSED:
+        raise plan_year_closed(owed.explanation, terms.payable_until)
+    chosen = on_time
+    if owed.timing == LATE:  # the late determination's trace and assumptions
+        chosen = determine(policy, facts, enrolled_on=body.enrolled_on, paid_on=day)
+    out = chosen.to_dict()
+    out.update(owed.to_dict())
+    out["assumptions"] = list(dict.fromkeys([*chosen.assumptions, *owed.assumptions]))
+    out.update(terms.event_fields())
+    del out["paid_on"]
     out["region_code"] = policy.region_code
+    out["warnings"] = scope_warnings(policy, body)
     return out
+
+
+def scope_warnings(policy: Policy, body: PreviewRequest) -> list[str]:
+    """A warning when the ID number's region is outside the plan's 参保范围 and no basis for
+    enrolling here (residence permit, permit holder's child, local student) is declared."""
+    p = body.person
+    warning = scope_warning(policy, ScopeBasis(
+        hukou_region=parse_id_number(p.id_number).region_code if p.id_number else None,
+        residence_permit=p.residence_permit, residence_permit_child=p.residence_permit_child,
+        local_student=p.local_student or p.insured_category == "student"))
+    return [warning] if warning else []
+
+
+def plan_year_closed(explanation: str, payable_until: dt.date) -> Conflict:
+    """409 for a payment date after which the plan year takes no payment (bill and preview)."""
+    return Conflict(explanation, code="plan_year_closed",
+                    details={"payable_until": payable_until.isoformat()})

@@ -19,11 +19,11 @@ DETERMINATION_LOCK = (1701603687, 0)
 # the fields that make a result different; the plan version alone does not
 COMPARED = ("enrolled", "region_code", "county_code", "township_code", "village_code",
             "insured_category", "standard_fen", "personal_fen", "surcharge_fen", "subsidies",
-            "coverage_start")
+            "coverage_start", "on_time_until", "payable_until", "late")
 
 _CURRENT = ("determination_id, policy_version, enrolled, region_code, county_code, township_code,"
             " village_code, insured_category, standard_fen, personal_fen, surcharge_fen,"
-            " subsidies, coverage_start, determined_at")
+            " subsidies, coverage_start, on_time_until, payable_until, late, determined_at")
 
 
 def same_result(current: dict[str, Any] | None, new: dict[str, Any]) -> bool:
@@ -54,6 +54,9 @@ class DeterminationRepository:
             "personal": result["personal_fen"], "sur": result["surcharge_fen"],
             "subs": orjson.dumps(result["subsidies"]).decode(),
             "cov": result["coverage_start"],
+            "until": result.get("on_time_until"), "payable": result.get("payable_until"),
+            "late": orjson.dumps(result["late"]).decode()
+            if result.get("late") is not None else None,
             "assumptions": orjson.dumps(result["assumptions"]).decode(),
             "trace": orjson.dumps(result["trace"]).decode(), "cause": cause,
             "enrolled": result["enrolled"], "region": result["region_code"],
@@ -64,18 +67,20 @@ class DeterminationRepository:
             INSERT INTO {S}.determinations (person_id, plan_year, policy_version,
                 insured_category, standard_fen, personal_fen, surcharge_fen, subsidies,
                 coverage_start, assumptions, trace, cause, enrolled, region_code, county_code,
-                township_code, village_code)
+                township_code, village_code, on_time_until, payable_until, late)
             VALUES (:id, :y, :v, :cat, :std, :personal, :sur, CAST(:subs AS jsonb), :cov,
                     CAST(:assumptions AS jsonb), CAST(:trace AS jsonb), :cause, :enrolled,
-                    :region, :county, :township, :village)
+                    :region, :county, :township, :village, :until, :payable,
+                    CAST(:late AS jsonb))
             RETURNING id, determined_at"""), params)).one()
         await self.session.execute(text(f"""
             INSERT INTO {S}.current_determinations (person_id, plan_year, determination_id,
                 policy_version, county_code, township_code, village_code, standard_fen,
                 personal_fen, subsidies, enrolled, region_code, insured_category, surcharge_fen,
-                coverage_start, determined_at)
+                coverage_start, determined_at, on_time_until, payable_until, late)
             VALUES (:id, :y, :det, :v, :county, :township, :village, :std, :personal,
-                    CAST(:subs AS jsonb), :enrolled, :region, :cat, :sur, :cov, :at)
+                    CAST(:subs AS jsonb), :enrolled, :region, :cat, :sur, :cov, :at, :until,
+                    :payable, CAST(:late AS jsonb))
             ON CONFLICT (person_id, plan_year) DO UPDATE SET
                 determination_id = EXCLUDED.determination_id,
                 policy_version = EXCLUDED.policy_version, county_code = EXCLUDED.county_code,
@@ -85,18 +90,28 @@ class DeterminationRepository:
                 region_code = EXCLUDED.region_code,
                 insured_category = EXCLUDED.insured_category,
                 surcharge_fen = EXCLUDED.surcharge_fen, coverage_start = EXCLUDED.coverage_start,
-                determined_at = EXCLUDED.determined_at"""), {**params, "det": det_id, "at": at})
+                determined_at = EXCLUDED.determined_at, on_time_until = EXCLUDED.on_time_until,
+                payable_until = EXCLUDED.payable_until, late = EXCLUDED.late"""),
+            {**params, "det": det_id, "at": at})
         return int(det_id), at
 
     async def history(self, person_id: uuid.UUID, plan_year: int) -> list[dict[str, Any]]:
         rows = (await self.session.execute(text(f"""
             SELECT id AS revision, policy_version, enrolled, region_code, county_code,
                    township_code, village_code, insured_category, standard_fen, personal_fen,
-                   surcharge_fen, subsidies, coverage_start, assumptions, trace, cause,
-                   determined_at
+                   surcharge_fen, subsidies, coverage_start, on_time_until, payable_until, late,
+                   assumptions, trace, cause, determined_at
             FROM {S}.determinations WHERE person_id = :id AND plan_year = :y
             ORDER BY id DESC"""), {"id": person_id, "y": plan_year})).mappings().all()
         return [dict(r) for r in rows]
+
+    async def last_paid_on(self, person_id: uuid.UUID, plan_year: int) -> dt.date | None:
+        """The day (Beijing) of the person's latest own payment for the year, as payments'
+        events told us."""
+        return (await self.session.execute(text(f"""
+            SELECT (max(paid_at) AT TIME ZONE 'Asia/Shanghai')::date FROM {S}.payment_entries
+            WHERE person_id = :id AND plan_year = :y AND payer = 'person' AND kind = 'paid'"""),
+            {"id": person_id, "y": plan_year})).scalar_one_or_none()
 
     async def person_region(self, person_id: uuid.UUID, plan_year: int) -> str | None:
         """The narrowest region the person is registered in, as registration's events told us;

@@ -18,7 +18,10 @@ router = APIRouter(prefix="/v1/determinations", tags=["determinations"])
 
 @router.post("/preview", response_model=PreviewResponse)
 async def preview_determination(body: PreviewRequest, request: Request) -> dict[str, Any]:
-    """What a person would owe under the plan for a region and year, who pays the rest, and why.
+    """What a person would owe under the plan for a region and year, who pays the rest, and why:
+    for a payment on `paid_on` (else on time), decided by the engine's owed_on as the bill and
+    matching decide it, with both outcomes (`on_time_until`, `payable_until`, `late`). 409
+    `plan_year_closed` when the plan year takes no payment on `paid_on` any more.
 
     Stateless: nothing is stored. The region may be a county under a city's or province's plan.
     """

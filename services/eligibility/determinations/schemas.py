@@ -22,6 +22,12 @@ class PersonIn(BaseModel):
     birth_date: dt.date | None = None
     insured_category: Literal["adult", "minor", "student"] | None = None
     groups: list[GroupIn] = Field(default_factory=list)
+    # the basis for enrolling outside one's 户籍 (the plan's scope section): without one, a
+    # person whose ID number names another region gets a warning in the answer
+    residence_permit: bool = Field(False, description="holds a residence permit (居住证) here")
+    residence_permit_child: bool = Field(
+        False, description="a child of a residence-permit holder here (随迁子女)")
+    local_student: bool = Field(False, description="studies at a school of the plan's region")
 
 
 class PreviewRequest(BaseModel):
@@ -47,7 +53,19 @@ class TraceOut(BaseModel):
     reason: str
 
 
+class LateOut(BaseModel):
+    personal_fen: int
+    surcharge_fen: int
+    subsidies: list[SubsidyOut]
+    insured_category: str
+
+
 class PreviewResponse(BaseModel):
+    """What is owed, and from when the person is covered: for `paid_on` when it is given (the
+    outcome that payment date falls in: `timing` on_time or late), else for a payment on time.
+    `on_time_until`, `payable_until` and `late` are both outcomes, as a stored determination
+    carries them."""
+
     standard_fen: int
     personal_fen: int
     subsidies: list[SubsidyOut]
@@ -56,5 +74,13 @@ class PreviewResponse(BaseModel):
     coverage_start: dt.date
     policy_version: str
     region_code: str
+    timing: Literal["on_time", "late"]
+    explanation: str
+    on_time_until: dt.date
+    payable_until: dt.date
+    late: LateOut | None
     assumptions: list[str]
+    warnings: list[str] = Field(
+        default_factory=list,
+        description="what the answer cannot vouch for (a person outside the plan's scope)")
     trace: list[TraceOut]

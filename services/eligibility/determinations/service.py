@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 import uuid
@@ -10,7 +11,13 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.eligibility.determinations.repository import DeterminationRepository, same_result
-from services.eligibility.engine import GROUP_CODES, GroupMembership, PersonFacts, determine
+from services.eligibility.engine import (
+    GROUP_CODES,
+    GroupMembership,
+    InvalidDeclaration,
+    PersonFacts,
+    determine_terms,
+)
 from services.eligibility.facts.repository import FactsRepository
 from services.eligibility.plans.registry import PlanRegistry
 from shared.outbox import Outbox
@@ -35,13 +42,27 @@ def event_payload(person_id: uuid.UUID | str, plan_year: int, revision: int,
         "personal_fen": result["personal_fen"], "surcharge_fen": result["surcharge_fen"],
         "subsidies": result["subsidies"],
         "coverage_start": cov.isoformat() if isinstance(cov, dt.date) else cov,
+        "on_time_until": _iso(result.get("on_time_until")),
+        "payable_until": _iso(result.get("payable_until")),
+        "late": result.get("late"),
         "determined_at": determined_at.isoformat(),
     }
 
 
-def refund_due(paid_fen: int, result: dict[str, Any]) -> int:
-    """What goes back to a person who paid more than the new determination asks of them."""
-    owed = result["personal_fen"] + result["surcharge_fen"] if result["enrolled"] else 0
+def _iso(value: dt.date | str | None) -> str | None:
+    return value.isoformat() if isinstance(value, dt.date) else value
+
+
+def refund_due(paid_fen: int, result: dict[str, Any], paid_on: dt.date | None = None) -> int:
+    """What goes back to a person who paid more than the new determination asks of them: the
+    outcome their payment date falls in (on time, or late after on_time_until). personal_fen
+    already includes any surcharge."""
+    if not result["enrolled"]:
+        return max(0, paid_fen)
+    owed = result["personal_fen"]
+    late, until = result.get("late"), result.get("on_time_until")
+    if late is not None and until is not None and paid_on is not None and paid_on > until:
+        owed = int(late["personal_fen"])
     return max(0, paid_fen - owed)
 
 
@@ -93,15 +114,30 @@ class DeterminationService:
                 birth_date=person.birth_date, insured_category=enrollment.insured_category,
                 groups=tuple(groups), registered_on=enrollment.registered_on,
             )
-            d = determine(policy, facts).to_dict()
-            d["coverage_start"] = dt.date.fromisoformat(d["coverage_start"])
+            try:
+                on_time, terms = determine_terms(policy, facts)
+            except InvalidDeclaration as refused:
+                # A declared category the plan refuses (rules.derive_category). The bulk path
+                # (redeterminations/population.py) prices such a person at the category their
+                # birth date gives until the declaration is corrected; so does this one, so
+                # that one bad declaration neither blocks the person's events nor bills them
+                # the cheaper rate they cannot have.
+                log.warning("eligibility: person %s, plan year %s: %s; priced at the category "
+                            "of the birth date", person_id, plan_year, refused)
+                facts = dataclasses.replace(facts, insured_category=None)
+                on_time, terms = determine_terms(policy, facts)
+            d = on_time.to_dict()
+            d["coverage_start"] = on_time.coverage_start
             del d["policy_version"]
             result.update(d)
+            result.update(on_time_until=terms.on_time_until, payable_until=terms.payable_until,
+                          late=terms.late.to_dict() if terms.late is not None else None)
         else:
             result.update({
                 "insured_category": enrollment.insured_category, "standard_fen": 0,
                 "personal_fen": 0, "surcharge_fen": 0, "subsidies": [],
-                "coverage_start": policy.plan_start, "assumptions": [],
+                "coverage_start": policy.plan_start, "on_time_until": None,
+                "payable_until": None, "late": None, "assumptions": [],
                 "trace": [{"rule_id": "enrollment", "matched": False, "outcome": "not enrolled",
                            "reason": f"enrollment {enrollment.status}; nothing is due"}],
             })
@@ -115,7 +151,7 @@ class DeterminationService:
                               data=payload, key=key, subject=key)
         paid = await self.facts.paid_fen(person_id, plan_year)
         if paid > 0 and current is not None:
-            refund = refund_due(paid, result)
+            refund = refund_due(paid, result, await self.repo.last_paid_on(person_id, plan_year))
             if refund > 0:
                 await self.outbox.add(
                     self.session, topic=ELIGIBILITY_DETERMINATION, event_type=ADJUSTMENT_DUE,

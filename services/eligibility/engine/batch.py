@@ -10,10 +10,15 @@ What the vectorised path covers:
     declared age basis), group date conditions, combinations (also_qualifies_for), fallback-only
     rules, full / percent / fixed / remainder shares; the winner is the most generous rule, ties by
     priority; amounts come from rules.share_amounts(), the same function determine() uses;
-  * payments on time (paid_on missing or not after the collection period / publicity week).
+  * payments on time (paid_on missing or not after the collection period / publicity week);
+  * with late=True, the late outcome: what determine() gives for a payment the day after each
+    person's on-time window (rules for payments within the collection period do not count,
+    subsidies forfeited and the surcharge where the plan says so); paid_on is then ignored.
 Rows it hands to determine() one by one (same answers, just slower): payments after the collection
 period (late payment, subsidized extension, waiting periods, surcharges) and possible newborns
-(born in the plan year with a registration date, where the plan has a newborn rule).
+(born in the plan year with a registration date, where the plan has a newborn rule). The figures
+do not depend on the coverage start; callers that need it take the plan year's start, or the
+birth date for someone born later (coverage_floor).
 
 Dates are numpy datetime64 (any unit, NaT = unknown) or int64 days since 1970-01-01 with
 INT64_MIN meaning unknown. Insured categories are int8 codes: index into INSURED_CATEGORIES,
@@ -22,6 +27,7 @@ INT64_MIN meaning unknown. Insured categories are int8 codes: index into INSURED
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -30,8 +36,9 @@ import numpy as np
 
 from .codes import BUDGET_LINES, GROUP_BIT, GROUP_CODES, INSURED_CATEGORIES
 from .determine import GroupMembership, PersonFacts, determine
+from .owed import late_payment_day
 from .policy import Policy
-from .rules import share_amounts
+from .rules import UNKNOWN_DECLARED, declared_categories, share_amounts
 from .schema import SubsidyRule
 from .trace import WON
 
@@ -103,6 +110,10 @@ class BatchResult:
     winning_rule: np.ndarray  # int16: index into policy.rule_ids, -1 = no subsidy
     insured_category: np.ndarray  # int8: index into INSURED_CATEGORIES
     per_person_rows: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    # bool: rows whose declared category determine() refuses (unknown, or impossible for the
+    # person under the plan's category_rule.declared_limits). Their figures are those of the
+    # category derived from the birth date; callers must refuse them as determine() does.
+    refused: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
 
 
 def _age_at_least_before(basis: str, year: int, age: int) -> int:
@@ -215,7 +226,7 @@ def _match(
     return m
 
 
-def determine_batch(policy: Policy, columns: BatchColumns) -> BatchResult:
+def determine_batch(policy: Policy, columns: BatchColumns, *, late: bool = False) -> BatchResult:
     n = len(columns)
     birth = as_days(columns.birth_date)
     assert birth is not None
@@ -224,38 +235,36 @@ def determine_batch(policy: Policy, columns: BatchColumns) -> BatchResult:
         if columns.insured_category is None
         else np.asarray(columns.insured_category).astype(np.int8, copy=False)
     )
-    if np.any((declared < -1) | (declared >= len(INSURED_CATEGORIES))):
-        raise ValueError("insured_category codes must be -1 (not declared) or 0..2")
+    if np.any((declared < UNKNOWN_DECLARED) | (declared >= len(INSURED_CATEGORIES))):
+        raise ValueError("insured_category codes must be -2 (unknown), -1 (not declared) or 0..2")
+    # the category of every row, and the rows derive_category refuses (rules.py: one definition)
+    cat_all, refused = declared_categories(policy, birth, declared)
     bits_all = as_bitmask(columns.groups, n)
     cert = as_days(columns.certified_on)
     later = as_days(columns.later_birth_on)
     ends = as_days(columns.ends_on)
-    paid = as_days(columns.paid_on)
+    paid = None if late else as_days(columns.paid_on)
     registered = as_days(columns.registered_on)
+    lp = policy.late_payment
+    forfeit = late and lp.subsidies_forfeited
 
     rules = _compile(policy)
+    if late:  # rules only for payments within the collection period never match a late one
+        rules = [r for r in rules if not r.rule.when.paid_within_collection_period]
     primary = [r for r in rules if not r.rule.fallback_only and not r.partners]
     combos = [r for r in rules if r.partners]
     fallbacks = [r for r in rules if r.rule.fallback_only]
     order = sorted(rules, key=lambda r: r.rule.priority)
     std_table = np.array([policy.standard_fen(c) for c in INSURED_CATEGORIES], dtype=np.int64)
     uniform_std = bool(np.all(std_table == std_table[0]))
-    lines_table = np.zeros((len(rules) + 1, len(INSURED_CATEGORIES), len(BUDGET_LINES)), np.int64)
+    lines_table = np.zeros((len(policy.rules) + 1, len(INSURED_CATEGORIES), len(BUDGET_LINES)),
+                           np.int64)
     for r in rules:
         lines_table[r.index + 1] = r.lines
     used_lines = [k for k in range(len(BUDGET_LINES)) if lines_table[:, :, k].any()]
 
-    cr = policy.category_rule
-    if cr.minor_born_on_or_after is not None:
-        minor_from = day_number(cr.minor_born_on_or_after)
-    else:
-        assert cr.minor_age_below is not None
-        minor_from = _age_at_least_before(policy.age_basis, policy.plan_year, cr.minor_age_below)
-    accept = np.zeros(len(INSURED_CATEGORIES) + 1, dtype=bool)  # index declared + 1
-    for c in cr.declared_accepted:
-        accept[INSURED_CATEGORIES.index(c) + 1] = True
-
     plan_start, plan_end = day_number(policy.plan_start), day_number(policy.plan_end)
+    late_surcharge = policy.fiscal_subsidy_fen if lp.surcharge == "fiscal_subsidy" else 0
     dl = policy.periods.group_list_deadline
     dl_day = day_number(dl.date) if dl is not None else None
     dl_groups = {GROUP_CODES.index(c) for c in dl.groups} if dl is not None else set()
@@ -274,11 +283,7 @@ def determine_batch(policy: Policy, columns: BatchColumns) -> BatchResult:
     for start in range(0, n, _CHUNK):
         sl = slice(start, min(n, start + _CHUNK))
         b = birth[sl]
-        d = declared[sl]
-        cat = (b >= minor_from).astype(np.int8)  # 1 = minor, 0 = adult
-        if accept.any():
-            take = accept[d.astype(np.intp) + 1]
-            cat = np.where(take, d, cat).astype(np.int8)
+        cat = cat_all[sl]
         bits = bits_all[sl]
         # memberships that do not count for the plan year
         if cert is not None or ends is not None:
@@ -308,7 +313,8 @@ def determine_batch(policy: Policy, columns: BatchColumns) -> BatchResult:
         for r in combos:
             partner = np.zeros(bits.shape[0], dtype=bool)
             for p in r.partners:
-                partner |= matched[p]
+                if p in matched:  # a partner only for payments in the period is not, late
+                    partner |= matched[p]
             matched[r.index] = _match(r, bits, b, cert, later, sl) & partner
         if fallbacks:
             any_primary = np.zeros(bits.shape[0], dtype=bool)
@@ -324,6 +330,8 @@ def determine_batch(policy: Policy, columns: BatchColumns) -> BatchResult:
             better = matched[r.index] & (total > best_total)
             best_total = np.where(better, total, best_total)
             best_rule[better] = r.index
+        if forfeit:
+            best_rule[:] = -1
         flat = (best_rule.astype(np.intp) + 1) * len(INSURED_CATEGORIES) + cat
         std = std_table[cat]
         subsidy = np.zeros(bits.shape[0], dtype=np.int64)
@@ -331,12 +339,12 @@ def determine_batch(policy: Policy, columns: BatchColumns) -> BatchResult:
             amounts = lines_table[:, :, k].ravel()[flat]
             out_lines[BUDGET_LINES[k]][sl] = amounts
             subsidy += amounts
-        out_personal[sl] = std - subsidy
+        out_personal[sl] = std + (late_surcharge if late else 0) - subsidy
         out_standard[sl] = std
         out_rule[sl] = best_rule
         out_cat[sl] = cat
 
-    surcharge = np.zeros(n, np.int64)
+    surcharge = np.full(n, late_surcharge if late else 0, np.int64)
     # rows the vectorised path does not decide: late payment, newborns
     special = np.zeros(n, dtype=bool)
     if paid is not None:
@@ -351,7 +359,13 @@ def determine_batch(policy: Policy, columns: BatchColumns) -> BatchResult:
             int(i),
             _arrays=(birth, declared, bits_all, cert, later, ends, paid, registered),
         )
+        if refused[i]:  # a declaration the plan refuses: decided by the birth date, as above
+            person = dataclasses.replace(person, insured_category=None)
         det = determine(policy, person, paid_on=paid_on)
+        if late:
+            day = late_payment_day(det, policy)
+            if day is not None:
+                det = determine(policy, person, paid_on=day)
         out_personal[i] = det.personal_fen
         out_standard[i] = det.standard_fen
         surcharge[i] = det.surcharge_fen
@@ -371,7 +385,14 @@ def determine_batch(policy: Policy, columns: BatchColumns) -> BatchResult:
         winning_rule=out_rule,
         insured_category=out_cat,
         per_person_rows=rows,
+        refused=refused,
     )
+
+
+def coverage_floor(policy: Policy, birth_days: np.ndarray) -> np.ndarray:
+    """The on-time coverage start as day numbers: the plan year's start, or the birth date of
+    someone born after it (coverage never starts before birth)."""
+    return np.maximum(np.asarray(birth_days, np.int64), day_number(policy.plan_start))
 
 
 def _normalised(columns: BatchColumns) -> tuple[np.ndarray | None, ...]:
@@ -430,7 +451,7 @@ def person_from_columns(
     back = 0 if columns.paid_back_years is None else int(columns.paid_back_years[i])
     person = PersonFacts(
         birth_date=from_day_number(int(birth[i])) or _EPOCH,
-        insured_category=None if d < 0 else INSURED_CATEGORIES[d],
+        insured_category=None if d == -1 else ("(unknown)" if d < 0 else INSURED_CATEGORIES[d]),
         groups=groups,
         registered_on=None if registered is None else from_day_number(int(registered[i])),
         broken_years=broken,

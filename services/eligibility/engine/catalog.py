@@ -6,43 +6,34 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import ValidationError
 
 from .errors import PlanNotFound, PolicyFileError
 from .policy import Policy, build_policy
 from .schema import PolicyFile
+from .yamlload import YamlProblem, load_yaml, plain_data, validation_problems
 
 DEFAULT_POLICY_DIR = Path(__file__).resolve().parent.parent / "policies"
 
 
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """SafeLoader that refuses a key written twice in one mapping (YAML would keep the last)."""
-
-
-def _construct_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode, deep: bool = False) -> Any:
-    seen: set[object] = set()
-    for key_node, _ in node.value:
-        key = loader.construct_object(key_node, deep=deep)
-        if key in seen:
-            raise yaml.constructor.ConstructorError(
-                None, None, f"key {key!r} appears twice", key_node.start_mark
-            )
-        seen.add(key)
-    return loader.construct_mapping(node, deep=deep)
-
-
-_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
-
-
-def _format_loc(loc: tuple[int | str, ...]) -> str:
-    out = ""
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            out += f".{part}" if out else str(part)
-    return out or "(top level)"
+def _parse(content: str | dict[str, Any], name: str | Path) -> tuple[Any, PolicyFile]:
+    """(raw content, validated model); every problem raises PolicyFileError in Chinese, with
+    the YAML line where there is one."""
+    raw: Any = content
+    node = None
+    try:
+        if isinstance(content, str):
+            raw, node = load_yaml(content)
+        if not isinstance(raw, dict):
+            raise YamlProblem("方案的最外层必须是映射（键: 值）")
+        plain_data(raw)
+    except YamlProblem as exc:
+        raise PolicyFileError(name, [exc.message]) from None
+    try:
+        model = PolicyFile.model_validate(raw)
+    except ValidationError as exc:
+        raise PolicyFileError(name, validation_problems(exc, node)) from None
+    return raw, model
 
 
 def parse_policy(content: str | dict[str, Any], name: str = "draft") -> Policy:
@@ -50,19 +41,7 @@ def parse_policy(content: str | dict[str, Any], name: str = "draft") -> Policy:
 
     Same schema and checks as a policy file; problems raise PolicyFileError naming the field.
     """
-    raw: Any = content
-    if isinstance(content, str):
-        try:
-            raw = yaml.load(content, Loader=_UniqueKeyLoader)  # noqa: S506 - SafeLoader subclass
-        except yaml.YAMLError as exc:
-            raise PolicyFileError(name, [f"not valid YAML: {exc}"]) from None
-    if not isinstance(raw, dict):
-        raise PolicyFileError(name, ["the plan must be a mapping at the top level"])
-    try:
-        model = PolicyFile.model_validate(raw)
-    except ValidationError as exc:
-        problems = [f"{_format_loc(err['loc'])}: {err['msg']}" for err in exc.errors()]
-        raise PolicyFileError(name, problems) from None
+    raw, model = _parse(content, name)
     return build_policy(model, raw, None)
 
 
@@ -84,19 +63,9 @@ def load_policy_file(path: Path) -> Policy:
     """Parse and validate one file; any problem raises PolicyFileError naming file and field."""
     try:
         text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise PolicyFileError(path, [f"cannot read file: {exc}"]) from None
-    try:
-        raw = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - SafeLoader subclass
-    except yaml.YAMLError as exc:
-        raise PolicyFileError(path, [f"not valid YAML: {exc}"]) from None
-    if not isinstance(raw, dict):
-        raise PolicyFileError(path, ["the file must hold a mapping at the top level"])
-    try:
-        model = PolicyFile.model_validate(raw)
-    except ValidationError as exc:
-        problems = [f"{_format_loc(err['loc'])}: {err['msg']}" for err in exc.errors()]
-        raise PolicyFileError(path, problems) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise PolicyFileError(path, [f"无法读取文件（{exc}）"]) from None
+    raw, model = _parse(text, path)
     expected = f"{model.region_code}-{model.plan_year}"
     if path.stem != expected:
         raise PolicyFileError(
@@ -151,6 +120,12 @@ class PolicyCatalog:
         if policy is None:
             raise PlanNotFound(str(region_code), int(plan_year))
         return policy
+
+    def latest_before(self, region_code: str, plan_year: int) -> Policy | None:
+        """The region's own plan of the latest year before plan_year (a draft for next year is
+        compared with it when no plan for that year is in force), None when there is none."""
+        years = [y for (r, y) in self._policies if r == str(region_code) and y < int(plan_year)]
+        return self._policies[(str(region_code), max(years))] if years else None
 
     def with_policy(self, policy: Policy) -> PolicyCatalog:
         """A copy in which `policy` replaces the plan for its region and year."""

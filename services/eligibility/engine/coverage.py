@@ -28,16 +28,41 @@ def add_months(day: dt.date, months: int) -> dt.date:
     return dt.date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
 
 
-def late_coverage_start(
-    policy: Policy, paid_on: dt.date, broken_years: int, paid_back_years: int
-) -> tuple[dt.date, str]:
-    """(coverage start, explanation) for a payment after the collection period."""
+def waiting_length(policy: Policy, broken_years: int, paid_back_years: int) -> tuple[int, int]:
+    """(waiting period in the plan's unit, the part of it due to broken enrollment)."""
     w = policy.late_payment.waiting
     extra = w.per_further_broken_year * max(0, broken_years - 1)
     extra = max(0, extra - w.reduced_per_paid_back_year * paid_back_years)
     total = w.fixed + extra
     if w.max_total is not None:
         total = min(total, w.max_total)
+    return total, extra
+
+
+def last_payable_day(policy: Policy, on_time_until: dt.date) -> dt.date:
+    """The last payment date that still buys coverage within the plan year: on time, or late
+    with the shortest waiting period (no broken years) ending no later than the plan's last
+    day. A longer waiting period (broken enrollment) can close the year earlier for a person."""
+    lo = on_time_until + dt.timedelta(days=1)
+    hi = policy.plan_end
+    if lo > hi or late_coverage_start(policy, lo, 0, 0)[0] > policy.plan_end:
+        return on_time_until
+    # late_coverage_start only grows with the payment date: binary search the last good day
+    while lo < hi:
+        mid = lo + dt.timedelta(days=(hi - lo).days // 2 + (hi - lo).days % 2)
+        if late_coverage_start(policy, mid, 0, 0)[0] <= policy.plan_end:
+            lo = mid
+        else:
+            hi = mid - dt.timedelta(days=1)
+    return lo
+
+
+def late_coverage_start(
+    policy: Policy, paid_on: dt.date, broken_years: int, paid_back_years: int
+) -> tuple[dt.date, str]:
+    """(coverage start, explanation) for a payment after the collection period."""
+    w = policy.late_payment.waiting
+    total, extra = waiting_length(policy, broken_years, paid_back_years)
     start = paid_on if w.count_from == "payment_date" else paid_on.replace(day=1)
     begins = start + dt.timedelta(days=total) if w.unit == "days" else add_months(start, total)
     detail = f"waiting period {total} {w.unit} counted from the {w.count_from.replace('_', ' ')}"

@@ -14,12 +14,15 @@ from .policy import Policy
 from .rules import (
     age_for_plan,
     age_matches,
+    declaration_assumptions,
     derive_category,
     describe_age_range,
     group_dates_ok,
     membership_counts,
     other_basis,
+    same_lines,
     share_amounts,
+    tie_assumptions,
 )
 from .schema import SubsidyRule
 from .trace import (
@@ -73,6 +76,9 @@ class Determination:
     policy_version: str
     assumptions: list[str] = field(default_factory=list)
     trace: list[TraceEntry] = field(default_factory=list)
+    # the last payment date that still gets these amounts and this coverage start (the
+    # collection period, publicity week, or for a subsidized person the plan's extension)
+    on_time_until: dt.date | None = None
 
     @property
     def subsidy_fen(self) -> int:
@@ -98,6 +104,7 @@ class Determination:
             "insured_category": self.insured_category,
             "coverage_start": self.coverage_start.isoformat(),
             "policy_version": self.policy_version,
+            "on_time_until": self.on_time_until.isoformat() if self.on_time_until else None,
             "assumptions": list(self.assumptions),
             "trace": [t.to_dict() for t in self.trace],
         }
@@ -175,6 +182,8 @@ def determine(
     )
     if len(set(policy.standards_fen.values())) > 1:  # the category decides the amount
         assume(list(policy.category_rule.assumptions))
+        if category == person.insured_category:  # a declaration checked against its limit
+            assume(declaration_assumptions(policy, category))
 
     # 2. newborns registered in time pay nothing and are covered from birth
     registered = person.registered_on or enrolled_on
@@ -202,6 +211,7 @@ def determine(
             policy_version=policy.version,
             assumptions=assumptions,
             trace=trace,
+            on_time_until=policy.plan_end,  # nothing to pay, whenever
         )
 
     # 3. payment timing
@@ -215,6 +225,7 @@ def determine(
         check = membership_counts(policy, m.code, m.certified_on, m.ends_on)
         if check.counts:
             valid.setdefault(m.code, []).append(m)
+            assume(list(check.assumptions))
         else:
             trace.append(TraceEntry(f"group:{m.code}", False, NOT_COUNTED, check.reason))
 
@@ -230,6 +241,7 @@ def determine(
             if not held:
                 return False, "holds none of " + ", ".join(group_label(c) for c in when.groups_any)
             if when.group_dates is not None:
+                assume(list(when.group_dates.assumptions))  # the date condition decides
                 ok_codes = []
                 last_why = ""
                 for code in held:
@@ -337,6 +349,10 @@ def determine(
                     f"pays {amount}, the same as {winner.rule.id}, which has the earlier "
                     f"priority ({winner.rule.priority} before {rule.priority}); no stacking"
                 )
+                if not same_lines(cand.lines, winner.lines):  # the tie decides the budget line
+                    assume(tie_assumptions(winner.rule))
+                    if winner.rule.tie_break is not None:
+                        lost += f"; tie decided by: {winner.rule.tie_break.source}"
             trace.append(TraceEntry(rule.id, True, LOST, f"{why}; {lost}"))
     if not policy.rules:
         trace.append(TraceEntry("subsidy", False, NOTE, "this plan has no subsidy rules"))
@@ -350,8 +366,19 @@ def determine(
             if amount > 0:
                 subsidies.append(SubsidyLine(winner.rule.id, line, amount))
 
+    on_time_until = policy.in_period_until
+    if winner is not None and ext_until is not None and ext_until > on_time_until:
+        on_time_until = ext_until  # the extension for subsidized people
+
     surcharge = 0
-    coverage = policy.plan_start
+    # coverage never starts before birth: a child born in the plan year and not registered as
+    # a newborn in time is an ordinary (usually late) enrollee, covered from birth at the earliest
+    floor = max(policy.plan_start, person.birth_date)
+    coverage = floor
+    if floor > policy.plan_start:
+        trace.append(TraceEntry("coverage", True, NOTE,
+                                f"born {person.birth_date.isoformat()}, in the plan year: "
+                                "coverage never starts before birth"))
     if paid_on is None:
         trace.append(
             TraceEntry(
@@ -388,6 +415,7 @@ def determine(
         coverage, why = late_coverage_start(
             policy, paid_on, person.broken_years, person.paid_back_years
         )
+        coverage = max(coverage, floor)
         trace.append(
             TraceEntry(
                 "late_payment",
@@ -403,6 +431,11 @@ def determine(
             )
         )
         trace.append(TraceEntry("coverage", True, APPLIED, f"covered from {coverage.isoformat()}"))
+        if coverage > policy.plan_end:
+            trace.append(TraceEntry(
+                "coverage", False, NOTE,
+                f"coverage would start after the plan year ends ({policy.plan_end.isoformat()}): "
+                "the year takes no such payment (owed_on answers closed)"))
 
     personal = standard + surcharge - sum(s.amount_fen for s in subsidies)
     return Determination(
@@ -415,4 +448,5 @@ def determine(
         policy_version=policy.version,
         assumptions=assumptions,
         trace=trace,
+        on_time_until=on_time_until,
     )

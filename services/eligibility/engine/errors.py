@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from shared.errors import Invalid
+
 
 class EligibilityError(Exception):
     """Base class for everything the eligibility engine raises on purpose."""
@@ -33,7 +35,37 @@ class UnknownGroupCode(EligibilityError, ValueError):
         super().__init__(f"unknown group code {code!r}; known codes are listed in GROUP_CODES")
 
 
-class UnknownInsuredCategory(EligibilityError, ValueError):
+class InvalidDeclaration(EligibilityError, Invalid):
+    """A declared fact the plan cannot accept (422 naming the field wherever it reaches an API)."""
+
+    code = "invalid_declaration"
+
+    def __init__(self, field: str, message: str, *, code: str | None = None) -> None:
+        self.field = field
+        Invalid.__init__(self, f"{field}：{message}", field=field, code=code)
+
+    def at(self, prefix: str) -> InvalidDeclaration:
+        """The same refusal for a field nested under `prefix` (person.insured_category)."""
+        reason = self.message.split("：", 1)[-1]
+        return InvalidDeclaration(f"{prefix}.{self.field}", reason, code=self.code)
+
+
+class UnknownInsuredCategory(InvalidDeclaration, ValueError):
+    code = "unknown_insured_category"
+
     def __init__(self, category: str) -> None:
         self.category = category
-        super().__init__(f"unknown insured category {category!r}; expected adult, minor or student")
+        super().__init__(
+            "insured_category",
+            f"未知的参保类别 {category!r}（只能是 adult 成年居民、minor 少年儿童、student 学生）",
+        )
+
+
+class ImpossibleCategory(InvalidDeclaration, ValueError):
+    """A declared category the person cannot belong to under the plan (age, plan definition)."""
+
+    code = "impossible_insured_category"
+
+    def __init__(self, category: str, message: str) -> None:
+        self.category = category
+        super().__init__("insured_category", message)

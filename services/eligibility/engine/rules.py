@@ -6,12 +6,22 @@ from share_amounts(), so the two can never disagree on an amount.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from dataclasses import dataclass
+from typing import Any
 
-from .codes import group_label
+import numpy as np
+
+from .codes import INSURED_CATEGORIES, group_label
+from .errors import ImpossibleCategory, UnknownInsuredCategory
 from .policy import Policy
-from .schema import SubsidyRule
+from .schema import DeclaredLimit, SubsidyRule
+
+CATEGORY_ZH = {"adult": "成年居民", "minor": "少年儿童", "student": "学生"}
+# codes for a declared category in the bulk path: index into INSURED_CATEGORIES, or these
+NOT_DECLARED = -1
+UNKNOWN_DECLARED = -2
 
 
 def age_for_plan(basis: str, birth: dt.date, plan_year: int) -> int:
@@ -80,8 +90,59 @@ def describe_share(rule: SubsidyRule, index: int) -> str:
     return "the remainder"
 
 
+def age_window(birth: dt.date, plan_year: int) -> tuple[int, int]:
+    """(completed years on 1 January, completed years on 31 December) of the plan year: every
+    age (周岁) the person has on some day of the year lies between the two."""
+    first = plan_year - birth.year - (0 if (birth.month, birth.day) == (1, 1) else 1)
+    return max(0, first), max(0, plan_year - birth.year)
+
+
+def _limit_text(limit: DeclaredLimit) -> str:
+    if limit.age_min is not None and limit.age_max is not None:
+        return f"{limit.age_min}至{limit.age_max}周岁"
+    if limit.age_min is not None:
+        return f"年满{limit.age_min}周岁"
+    return f"不超过{limit.age_max}周岁"
+
+
+def declaration_possible(policy: Policy, category: str, birth: dt.date) -> str | None:
+    """None when the person can be declared `category` under the plan, else why not (Chinese).
+
+    A declaration is possible when the person has, on some day of the plan year, an age the
+    plan's definition of the category allows (category_rule.declared_limits)."""
+    limit = policy.category_rule.limit(category)
+    first, last = age_window(birth, policy.plan_year)
+    if (limit.age_min is None or last >= limit.age_min) and (
+        limit.age_max is None or first <= limit.age_max
+    ):
+        return None
+    age = f"{first}周岁" if first == last else f"{first}至{last}周岁"
+    assumed = "".join(
+        f"；假定：{policy.describe_assumption(a)}" for a in limit.assumptions
+    )
+    return (
+        f"{birth.isoformat()}出生，{policy.plan_year}年内为{age}，不可能是本方案的"
+        f"“{CATEGORY_ZH[category]}”（{category}）：本方案要求{_limit_text(limit)}"
+        f"（依据：{limit.source}{assumed}）"
+    )
+
+
+def declaration_assumptions(policy: Policy, category: str) -> list[str]:
+    """The assumptions behind the limit a declaration was checked against."""
+    return list(policy.category_rule.limit(category).assumptions)
+
+
 def derive_category(policy: Policy, birth: dt.date, declared: str | None) -> tuple[str, str]:
-    """(category, reason). Declared categories count only where the plan accepts them."""
+    """(category, reason). Declared categories count only where the plan accepts them; a
+    declaration that cannot be true for the person under the plan's own definition (and an
+    unknown category) is refused with ImpossibleCategory / UnknownInsuredCategory, naming the
+    field insured_category. The per-person and the bulk path (declared_categories) agree."""
+    if declared is not None:
+        if declared not in INSURED_CATEGORIES:
+            raise UnknownInsuredCategory(declared)
+        why_not = declaration_possible(policy, declared, birth)
+        if why_not is not None:
+            raise ImpossibleCategory(declared, why_not)
     rule = policy.category_rule
     if rule.minor_born_on_or_after is not None:
         is_minor = birth >= rule.minor_born_on_or_after
@@ -108,10 +169,117 @@ def derive_category(policy: Policy, birth: dt.date, declared: str | None) -> tup
     return derived, f"{derived}: {why}"
 
 
+def category_codes(names: list[str | None]) -> np.ndarray:
+    """Declared categories (text or None) as the bulk path's int8 codes: index into
+    INSURED_CATEGORIES, NOT_DECLARED (-1), or UNKNOWN_DECLARED (-2) for a text that is no
+    category (refused, as derive_category refuses it)."""
+    index = {c: i for i, c in enumerate(INSURED_CATEGORIES)}
+    return np.fromiter(
+        (NOT_DECLARED if n is None else index.get(n, UNKNOWN_DECLARED) for n in names),
+        np.int8,
+        len(names),
+    )
+
+
+def _first_day_of_age(plan_year: int, age: int) -> int:
+    """Day number (since 1970-01-01) of the last birth date with `age` completed years on
+    31 December of the plan year; born after it, the person is younger all year."""
+    return (dt.date(plan_year - age, 12, 31) - dt.date(1970, 1, 1)).days
+
+
+def declared_categories(
+    policy: Policy, birth_days: np.ndarray, declared: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The bulk twin of derive_category: (category codes, refused) for birth dates in days
+    since 1970-01-01 and declared codes (category_codes). refused marks rows derive_category
+    would refuse (unknown category, or a declaration that cannot be true); their category is
+    the one derived from the birth date."""
+    birth = np.asarray(birth_days, dtype=np.int64)
+    d = np.asarray(declared).astype(np.int8, copy=False)
+    rule = policy.category_rule
+    year = policy.plan_year
+    epoch = dt.date(1970, 1, 1)
+    if rule.minor_born_on_or_after is not None:
+        minor_from = (rule.minor_born_on_or_after - epoch).days
+    else:
+        assert rule.minor_age_below is not None
+        minor_from = _minor_from(policy)
+    cat = (birth >= minor_from).astype(np.int8)  # 1 = minor, 0 = adult
+    refused = (d == UNKNOWN_DECLARED) | (d < UNKNOWN_DECLARED) | (d >= len(INSURED_CATEGORIES))
+    for c, name in enumerate(INSURED_CATEGORIES):
+        limit = rule.limit(name)
+        rows = d == c
+        bad = np.zeros(birth.shape[0], dtype=bool)
+        if limit.age_min is not None:  # never reaches age_min in the year: born too late
+            bad |= birth > _first_day_of_age(year, limit.age_min)
+        if limit.age_max is not None:  # older than age_max all year: age on 1 Jan > max
+            bad |= birth < (dt.date(year - limit.age_max - 1, 1, 2) - epoch).days
+        refused |= rows & bad
+        if name in rule.declared_accepted:
+            cat = np.where(rows & ~bad, np.int8(c), cat).astype(np.int8)
+    return cat, refused
+
+
+def person_dependent_assumptions(
+    policy: Policy, winner: SubsidyRule | None, category: str
+) -> list[str]:
+    """The assumptions determine() lists depending on a person's own facts (a declared
+    category, a membership starting or ending in the year, a group date condition, a tie),
+    for bulk paths that store one list per (winning rule, category): everyone on the line of
+    `winner` (None: no subsidy) and `category` may rest on them."""
+    ids: list[str] = list(policy.model.membership_in_year.assumptions)
+    if len(set(policy.standards_fen.values())) > 1:
+        ids += declaration_assumptions(policy, category)
+    for rule in policy.rules:
+        if rule.when.group_dates is not None:
+            ids += rule.when.group_dates.assumptions
+    if winner is not None:
+        ids += tie_assumptions(winner)
+    return [policy.describe_assumption(a) for a in dict.fromkeys(ids)]
+
+
+def without_refused(columns: Any, result: Any) -> Any:
+    """A copy of batch columns in which the rows determine_batch refused (result.refused) are
+    undeclared, for the rows a bulk caller decides one by one: they get the category derived
+    from the birth date, as the batch's own figures do, instead of failing the whole chunk."""
+    declared = np.where(result.refused, NOT_DECLARED, columns.insured_category).astype(np.int8)
+    return dataclasses.replace(columns, insured_category=declared)
+
+
+def _minor_from(policy: Policy) -> int:
+    """Day number X such that the plan's age rule makes a person a minor exactly when born >= X."""
+    rule = policy.category_rule
+    assert rule.minor_age_below is not None
+    year, age, epoch = policy.plan_year, rule.minor_age_below, dt.date(1970, 1, 1)
+    if policy.age_basis == "age_reached_in_plan_year":
+        return (dt.date(year - age + 1, 1, 1) - epoch).days
+    if policy.age_basis == "age_on_jan_1_of_plan_year":
+        return (dt.date(year - age, 1, 2) - epoch).days
+    raise ValueError(f"policy declares no usable age basis ({policy.age_basis!r})")
+
+
+def could_overlap(a: SubsidyRule, b: SubsidyRule) -> bool:
+    """Whether one person could match both rules (false only where the rules themselves say
+    they cannot: disjoint age ranges, or one excludes every group the other needs)."""
+    ra, rb = a.when.age, b.when.age
+    if ra is not None and rb is not None:
+        lo = max(ra.min or 0, rb.min or 0)
+        hi = min(ra.max if ra.max is not None else 999, rb.max if rb.max is not None else 999)
+        if lo > hi:
+            return False
+    for x, y in ((a, b), (b, a)):
+        if y.when.groups_any and set(y.when.groups_any) <= set(x.when.exclude_groups):
+            return False
+    return True
+
+
 @dataclass(frozen=True)
 class MembershipCheck:
     counts: bool
     reason: str
+    # the plan's membership_in_year assumptions, when a counted membership starts or ends
+    # inside the plan year (the answer rests on reading it as counting for the whole year)
+    assumptions: tuple[str, ...] = ()
 
 
 def membership_counts(
@@ -138,7 +306,37 @@ def membership_counts(
             f"{label} certified {certified_on.isoformat()}, "
             f"after the list deadline {dl.date.isoformat()}",
         )
+    within: list[str] = []
+    if certified_on is not None and certified_on > policy.plan_start:
+        within.append(f"certified {certified_on.isoformat()}")
+    if ends_on is not None and ends_on < policy.plan_end:
+        within.append(f"ends {ends_on.isoformat()}")
+    if within:
+        return MembershipCheck(
+            True,
+            f"{label} {' and '.join(within)}, during plan year {policy.plan_year}: held on a "
+            "day of the plan year, it counts for the whole year's contribution",
+            tuple(policy.model.membership_in_year.assumptions),
+        )
     return MembershipCheck(True, f"{label} counts for plan year {policy.plan_year}")
+
+
+def tie_assumptions(winner: SubsidyRule) -> list[str]:
+    """Assumptions to list when the winner beat a rule of equal value paid by another line."""
+    return list(winner.tie_break.assumptions) if winner.tie_break is not None else []
+
+
+def same_lines(a: list[tuple[str, int]], b: list[tuple[str, int]]) -> bool:
+    """Whether two share lists put the same amounts on the same budget lines."""
+
+    def by_line(lines: list[tuple[str, int]]) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for line, amount in lines:
+            if amount:
+                out[line] = out.get(line, 0) + amount
+        return out
+
+    return by_line(a) == by_line(b)
 
 
 def group_dates_ok(

@@ -99,12 +99,35 @@ class Standard(Strict):
         return yuan_to_fen(self.yuan)
 
 
+class DeclaredLimit(Strict):
+    """Who can truly be declared in a category: an age a person must have on some day of the
+    plan year (completed years, 周岁). A declaration outside it is refused, never priced."""
+
+    category: InsuredCategory
+    age_min: int | None = Field(None, ge=0, le=150)
+    age_max: int | None = Field(None, ge=0, le=150)
+    source: Source
+    assumptions: list[Identifier] = []
+
+    @model_validator(mode="after")
+    def _ordered(self) -> DeclaredLimit:
+        if self.age_min is None and self.age_max is None:
+            raise ValueError("a declared limit needs age_min, age_max or both")
+        if self.age_min is not None and self.age_max is not None and self.age_min > self.age_max:
+            raise ValueError(f"age_min {self.age_min} is above age_max {self.age_max}")
+        return self
+
+
 class CategoryRule(Strict):
-    """How the insured category is decided; declared categories come from school lists."""
+    """How the insured category is decided; declared categories come from school lists.
+
+    `declared_limits` gives, for each of adult, minor and student, the plan's own definition of
+    who can be declared in it; declarations that cannot be true are refused."""
 
     minor_born_on_or_after: dt.date | None = None
     minor_age_below: int | None = Field(None, ge=1, le=30)
     declared_accepted: list[InsuredCategory] = []
+    declared_limits: list[DeclaredLimit] = Field(min_length=3, max_length=3)
     source: Source
     assumptions: list[Identifier] = []
 
@@ -112,7 +135,13 @@ class CategoryRule(Strict):
     def _one_minor_rule(self) -> CategoryRule:
         if (self.minor_born_on_or_after is None) == (self.minor_age_below is None):
             raise ValueError("give exactly one of minor_born_on_or_after or minor_age_below")
+        cats = sorted(d.category for d in self.declared_limits)
+        if cats != ["adult", "minor", "student"]:
+            raise ValueError("declared_limits must give adult, minor and student once each")
         return self
+
+    def limit(self, category: str) -> DeclaredLimit:
+        return next(d for d in self.declared_limits if d.category == category)
 
 
 class AgeRange(Strict):
@@ -134,6 +163,9 @@ class GroupDates(Strict):
     certified_before: dt.date | None = None
     no_later_birth_on_or_after: dt.date | None = None
     source: Source
+    assumptions: list[Identifier] = Field(
+        [], description="listed whenever the date condition decided whether the rule applies"
+    )
 
 
 class Conditions(Strict):
@@ -206,6 +238,14 @@ class Share(Strict):
         return yuan_to_fen(self.yuan)
 
 
+class TieBreak(Strict):
+    """Why this rule wins against a later-priority rule of equal value that another budget line
+    would pay: the plan's own sentence, or a declared assumption (listed when the tie decided)."""
+
+    source: Source
+    assumptions: list[Identifier] = []
+
+
 class SubsidyRule(Strict):
     id: Identifier
     label: str
@@ -213,6 +253,11 @@ class SubsidyRule(Strict):
     when: Conditions
     shares: list[Share] = Field(min_length=1)
     fallback_only: bool = Field(False, description="applies only if no other rule matches")
+    tie_break: TieBreak | None = Field(
+        None,
+        description="required when the rule can tie with a later-priority rule of equal value "
+        "that a different budget line pays",
+    )
     source: Source
     assumptions: list[Identifier] = []
 
@@ -305,6 +350,32 @@ class Newborn(Strict):
     assumptions: list[Identifier] = []
 
 
+class MembershipInYear(Strict):
+    """What a group membership that starts or ends during the plan year counts for."""
+
+    counts_if_held: Literal["any_day_of_plan_year"]
+    source: Source
+    assumptions: list[Identifier] = Field(
+        min_length=1, description="listed whenever a counted membership starts or ends in the year"
+    )
+
+
+class EnrollmentScope(Strict):
+    """Who may enroll under the plan (参保范围): local 户籍, residence-permit holders and their
+    children, students of the region's schools."""
+
+    hukou_regions: list[Annotated[str, Field(pattern=r"^\d{6}$")]] = Field(
+        min_length=1,
+        description="region codes whose 户籍 counts as local (a code ending in 00 or 0000 "
+        "covers its whole city or province)",
+    )
+    residence_permit: bool
+    residence_permit_children: bool
+    local_students: bool
+    source: Source
+    assumptions: list[Identifier] = []
+
+
 class Target(Strict):
     population: str
     percent: str | int
@@ -329,6 +400,8 @@ class PolicyFile(Strict):
     standards: list[Standard] = Field(min_length=1)
     category_rule: CategoryRule
     subsidy_rules: list[SubsidyRule] = []
+    membership_in_year: MembershipInYear
+    scope: EnrollmentScope
     periods: Periods
     late_payment: LatePayment
     newborn: Newborn | None = None
@@ -371,18 +444,26 @@ class PolicyFile(Strict):
         used: set[str] = set(self.age_basis_assumptions)
         used |= set(self.fiscal_subsidy.assumptions) | set(self.category_rule.assumptions)
         used |= set(self.late_payment.assumptions)
+        used |= set(self.membership_in_year.assumptions) | set(self.scope.assumptions)
+        for limit in self.category_rule.declared_limits:
+            used |= set(limit.assumptions)
         if self.newborn is not None:
             used |= set(self.newborn.assumptions)
         for rule in self.subsidy_rules:
             used |= set(rule.assumptions)
             for share in rule.shares:
                 used |= set(share.assumptions)
+            if rule.tie_break is not None:
+                used |= set(rule.tie_break.assumptions)
+            if rule.when.group_dates is not None:
+                used |= set(rule.when.group_dates.assumptions)
         if used - declared:
             raise ValueError(f"assumptions referenced but not declared: {sorted(used - declared)}")
         if declared - used:
             raise ValueError(
                 f"assumptions declared but never referenced: {sorted(declared - used)}"
             )
+        self._check_ties()
         if self.periods.coverage.start.year != self.plan_year:
             raise ValueError("periods.coverage must start in the plan year")
         if self.enrollment_tasks and self.enrollment_tasks_total is not None:
@@ -392,3 +473,28 @@ class PolicyFile(Strict):
                     f"enrollment tasks add up to {total}, not {self.enrollment_tasks_total}"
                 )
         return self
+
+    def _check_ties(self) -> None:
+        """Every pair of rules that can both match one person, pay the same for some category
+        and are paid by different budget lines: the earlier-priority rule says why it wins."""
+        from .rules import could_overlap, same_lines, share_amounts  # noqa: PLC0415 (cycle)
+
+        standards = sorted({s.fen for s in self.standards})
+        rules = [r for r in self.subsidy_rules if not r.fallback_only]
+        for a in rules:
+            for b in rules:
+                if a.priority >= b.priority or not could_overlap(a, b):
+                    continue
+                for fen in standards:
+                    la, lb = share_amounts(a, fen), share_amounts(b, fen)
+                    if sum(x for _, x in la) != sum(x for _, x in lb):
+                        continue
+                    if same_lines(la, lb):
+                        continue
+                    if a.tie_break is None:
+                        raise ValueError(
+                            f"rules {a.id} and {b.id} can tie at the same amount paid by "
+                            f"different budget lines; give {a.id} a tie_break (the plan's "
+                            "sentence, or a declared assumption)"
+                        )
+

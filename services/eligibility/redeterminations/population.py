@@ -8,6 +8,7 @@ way and are joined to the staged rows in SQL, so no Python object is made per pe
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import functools
 import uuid
@@ -27,8 +28,20 @@ from services.eligibility.engine import (
     determine,
     determine_batch,
 )
-from services.eligibility.engine.batch import NONE_DAY, BatchColumns, person_from_columns
-from services.eligibility.engine.rules import share_amounts
+from services.eligibility.engine.batch import (
+    NONE_DAY,
+    BatchColumns,
+    as_days,
+    coverage_floor,
+    person_from_columns,
+)
+from services.eligibility.engine.coverage import last_payable_day
+from services.eligibility.engine.owed import late_payment_day
+from services.eligibility.engine.rules import (
+    person_dependent_assumptions,
+    share_amounts,
+    without_refused,
+)
 from services.eligibility.redeterminations import pgbinary
 from shared.outbox import SHARDS
 
@@ -88,7 +101,9 @@ async def read_chunk(conn: asyncpg.Connection, plan_year: int, counties: list[st
     n = len(rows)
     ids = [r[0] for r in rows]
     birth = np.fromiter((r[1] for r in rows), np.int64, n)
-    cat = np.fromiter((_CAT_INDEX.get(r[2], -1) for r in rows), np.int8, n)
+    # -1 not declared, -2 a text that is no category (determine_batch marks it refused)
+    cat = np.fromiter((-1 if r[2] is None else _CAT_INDEX.get(r[2], -2) for r in rows),
+                      np.int8, n)
     status = np.fromiter((r[3] for r in rows), bool, n)
     registered = np.fromiter((r[4] for r in rows), np.int64, n)
     index = {pid: i for i, pid in enumerate(ids)}
@@ -185,10 +200,46 @@ def _one_by_one(policy: Policy, columns: BatchColumns, i: int) -> tuple[dt.date,
     return cov, subs, trace
 
 
+def as_days_of(columns: BatchColumns) -> np.ndarray:
+    """The birth dates of the columns as day numbers."""
+    days = as_days(columns.birth_date)
+    assert days is not None
+    return days
+
+
+def _with_terms(policy: Policy, columns: BatchColumns, i: int,
+                ) -> tuple[dt.date, str, str, str, dt.date, dt.date, str | None]:
+    """A row decided one by one: _determined's (coverage start, subsidy lines, trace,
+    assumptions) and its (on_time_until, payable_until, late JSON)."""
+    # the stored determination is the on-time outcome whenever the person paid (as the
+    # per-person path's determine_terms): the late one travels beside it, and owed_on picks
+    # between them for a payment date
+    person, _ = person_from_columns(columns, i)
+    d = on_time = determine(policy, person)
+    return (d.coverage_start,
+            _lines_json([(s.rule_id, s.funding_source, s.amount_fen) for s in d.subsidies]),
+            orjson.dumps([t.to_dict() for t in d.trace]).decode(),
+            orjson.dumps(list(d.assumptions)).decode(),
+            *_late_terms(policy, person, on_time))
+
+
+def _late_terms(policy: Policy, person: Any, on_time: Any,
+                ) -> tuple[dt.date, dt.date, str | None]:
+    """(on_time_until, payable_until, late JSON) of a person and their on-time determination."""
+    day = late_payment_day(on_time, policy)
+    until = on_time.on_time_until or policy.in_period_until
+    if day is None:
+        return until, max(until, policy.plan_end), None
+    late = determine(policy, person, paid_on=day)
+    subs = _lines_json([(s.rule_id, s.funding_source, s.amount_fen) for s in late.subsidies])
+    return (until, last_payable_day(policy, until),
+            _late_json(late.insured_category, late.personal_fen, late.surcharge_fen, subs))
+
+
 def _determined(policy: Policy, columns: BatchColumns, i: int) -> tuple[dt.date, str, str, str]:
     """_one_by_one and the assumptions the determination rests on (JSON list)."""
-    person, paid_on = person_from_columns(columns, i)
-    d = determine(policy, person, paid_on=paid_on)
+    person, _ = person_from_columns(columns, i)
+    d = determine(policy, person)  # the on-time outcome, as in _with_terms
     return (d.coverage_start,
             _lines_json([(s.rule_id, s.funding_source, s.amount_fen) for s in d.subsidies]),
             orjson.dumps([t.to_dict() for t in d.trace]).decode(),
@@ -214,6 +265,12 @@ def _line_assumptions(policy: Policy, columns: BatchColumns, i: int, line: int) 
                 text = policy.describe_assumption(aid)
                 if text not in texts:
                     texts.append(text)
+        # and those that depend on each person's memberships (rules.person_dependent_...)
+        won, cat = divmod(line, len(INSURED_CATEGORIES))
+        for text in person_dependent_assumptions(
+                policy, policy.rules[won - 1] if won > 0 else None, INSURED_CATEGORIES[cat]):
+            if text not in texts:
+                texts.append(text)
         if len(_LINE_ASSUMPTIONS) > 4096:
             _LINE_ASSUMPTIONS.clear()
         got = _LINE_ASSUMPTIONS[key] = orjson.dumps(texts).decode()
@@ -222,13 +279,16 @@ def _line_assumptions(policy: Policy, columns: BatchColumns, i: int, line: int) 
 
 def compute(policy: Policy, chunk: Chunk) -> Results:
     res = determine_batch(policy, chunk.columns)
-    n = len(chunk)
+    if res.refused.any():  # declarations determine() refuses (rules.derive_category): until
+        # they are corrected, the rows decided one by one use the category derived from the
+        # birth date, as the batch's figures do, instead of failing the whole chunk
+        chunk = dataclasses.replace(chunk, columns=without_refused(chunk.columns, res))
     cats = len(INSURED_CATEGORIES)
     table_subs, table_trace = _tables(policy)
     key = (res.winning_rule.astype(np.int64) + 1) * cats + res.insured_category
     subs_arr = np.array(table_subs, dtype=object)[key]
     trace_arr = np.array(table_trace, dtype=object)[key]
-    coverage = [policy.plan_start] * n
+    coverage = [day(int(c)) for c in coverage_floor(policy, as_days_of(chunk.columns))]
     standard, personal, surcharge = res.standard_fen, res.personal_fen, res.surcharge_fen
     by_line = res.by_budget_line
     for i in res.per_person_rows:  # late payers and newborns: decided one by one
@@ -344,8 +404,9 @@ async def stage_chunk(conn: asyncpg.Connection, plan_year: int, counties: list[s
                e.county_code, e.township_code, e.village_code,
                e.status = 'registered' AS enrolled,
                p.birth_date - DATE '1970-01-01' AS birth,
-               coalesce(array_position(ARRAY[{_CAT_LIST}], e.insured_category) - 1,
-                        -1)::int2 AS category,
+               (CASE WHEN e.insured_category IS NULL THEN -1
+                     ELSE coalesce(array_position(ARRAY[{_CAT_LIST}], e.insured_category) - 1,
+                                   -2) END)::int2 AS category,
                coalesce(e.registered_on - DATE '1970-01-01', {_NULL_DAY}) AS registered
         FROM {S}.enrollments e JOIN {S}.persons p ON p.person_id = e.person_id
         WHERE e.plan_year = $1 AND e.county_code = ANY($2)
@@ -436,8 +497,24 @@ class Outcome:
 
     key: np.ndarray  # int32, per person
     # distinct results: (insured category, standard, personal, surcharge, coverage start,
-    # subsidies JSON, trace JSON, assumptions JSON)
-    results: list[tuple[str, int, int, int, dt.date, str, str, str]]
+    # subsidies JSON, trace JSON, assumptions JSON, on_time_until, payable_until, late JSON)
+    results: list[tuple[str, int, int, int, dt.date, str, str, str, dt.date | None,
+                        dt.date | None, str | None]]
+
+
+def _late_json(category: str, personal: int, surcharge: int, subsidies: str) -> str:
+    """The late outcome as eligibility.determination.v1 carries it (subsidies: JSON text)."""
+    return (f'{{"personal_fen":{personal},"surcharge_fen":{surcharge},'
+            f'"subsidies":{subsidies},"insured_category":{orjson.dumps(category).decode()}}}')
+
+
+def _windows(policy: Policy) -> tuple[tuple[dt.date, dt.date], tuple[dt.date, dt.date]]:
+    """(on_time_until, payable_until) for people without and with a subsidy rule that matched."""
+    plain = policy.in_period_until
+    ext = policy.subsidized_until
+    subsidized = ext if ext is not None and ext > plain else plain
+    return ((plain, last_payable_day(policy, plain)),
+            (subsidized, last_payable_day(policy, subsidized)))
 
 
 def compute_staged(policy: Policy, staged: Staged) -> Outcome:
@@ -446,50 +523,68 @@ def compute_staged(policy: Policy, staged: Staged) -> Outcome:
     cols = staged.columns
     n = staged.n
     res = determine_batch(policy, cols)
+    if res.refused.any():  # declarations determine() refuses (rules.derive_category): until
+        # they are corrected, the rows decided one by one use the category derived from the
+        # birth date, as the batch's figures do, instead of failing the whole chunk
+        cols = without_refused(cols, res)
+    late_res = determine_batch(policy, cols, late=True)
     cats = len(INSURED_CATEGORIES)
     table_subs, table_trace = _tables(policy)
-    line = (res.winning_rule.astype(np.int64) + 1) * cats + res.insured_category
-    start = (policy.plan_start - _EPOCH).days
-    coverage = np.full(n, start, np.int64)
+    width = len(table_subs)
+    on_line = (res.winning_rule.astype(np.int64) + 1) * cats + res.insured_category
+    late_line = (late_res.winning_rule.astype(np.int64) + 1) * cats + late_res.insured_category
+    # a result is decided by the on-time line and the late line (the late winner can differ
+    # where a rule is only for payments in the period, or subsidies are forfeited)
+    line = on_line * width + late_line
+    windows = _windows(policy)
+    coverage = coverage_floor(policy, as_days_of(cols))
     standard, personal, surcharge = res.standard_fen, res.personal_fen, res.surcharge_fen
     enrolled = staged.enrolled
     # the usual case: the table's line for (winning rule, category) and figures that are the
     # same for everyone on that line (checked, not assumed)
-    regular = enrolled.copy()
+    regular = enrolled & (coverage == (policy.plan_start - _EPOCH).days)  # born later: own day
     regular[res.per_person_rows] = False
     uniq, first = np.unique(line[regular], return_index=True)
     rows = np.flatnonzero(regular)[first]
     key = np.full(n, -1, np.int32)
-    slot = np.full(len(table_subs), -1, np.int64)
-    slot[uniq] = np.arange(len(uniq))
-    key[regular] = slot[line[regular]]
+    key[regular] = np.searchsorted(uniq, line[regular])
+    late_personal, late_surcharge = late_res.personal_fen, late_res.surcharge_fen
     if len(rows):
-        for a in (standard, personal, surcharge, res.insured_category):
+        for a in (standard, personal, surcharge, res.insured_category, late_personal,
+                  late_surcharge):
             regular &= a == a[rows][np.maximum(key, 0)]
     key[~regular] = -1
-    results = [(INSURED_CATEGORIES[res.insured_category[r]], int(standard[r]), int(personal[r]),
-                int(surcharge[r]), policy.plan_start, table_subs[line[r]], table_trace[line[r]],
-                _line_assumptions(policy, cols, r, int(line[r])))
-               for r in rows.tolist()]
+
+    def regular_result(r: int) -> tuple[Any, ...]:
+        cat = INSURED_CATEGORIES[res.insured_category[r]]
+        until, payable = windows[int(res.winning_rule[r] >= 0)]
+        return (cat, int(standard[r]), int(personal[r]), int(surcharge[r]),
+                day(int(coverage[r])),
+                table_subs[on_line[r]], table_trace[on_line[r]],
+                _line_assumptions(policy, cols, r, int(on_line[r])), until, payable,
+                _late_json(INSURED_CATEGORIES[late_res.insured_category[r]],
+                           int(late_personal[r]), int(late_surcharge[r]),
+                           table_subs[late_line[r]]))
+
+    results = [regular_result(r) for r in rows.tolist()]
     # the rest, one by one: late payers and newborns (determine()), and people whose enrollment
     # was stopped or ended (nothing is due; their category and coverage start are kept)
-    subs_of: dict[int, tuple[str, str, str]] = {}
+    subs_of: dict[int, tuple[str, str, str, dt.date, dt.date, str | None]] = {}
     for i in res.per_person_rows.tolist():
-        cov, subs, trace, assumed = _determined(policy, cols, i)
+        cov, *rest = _with_terms(policy, cols, i)
         coverage[i] = (cov - _EPOCH).days
-        subs_of[i] = (subs, trace, assumed)
-    seen: dict[tuple[str, int, int, int, dt.date, str, str, str], int] = {}
+        subs_of[i] = tuple(rest)  # type: ignore[assignment]
+    seen: dict[tuple[Any, ...], int] = {}
     for i in np.flatnonzero(key < 0).tolist():
-        if enrolled[i]:
-            subs, trace, assumed = subs_of.get(i) or (
-                table_subs[line[i]], table_trace[line[i]],
-                _line_assumptions(policy, cols, i, int(line[i])))
+        if not enrolled[i]:
+            r: tuple[Any, ...] = (INSURED_CATEGORIES[res.insured_category[i]], 0, 0, 0,
+                                  day(int(coverage[i])), "[]", _NOT_ENROLLED_TRACE, "[]", None,
+                                  None, None)
+        elif i in subs_of:
             r = (INSURED_CATEGORIES[res.insured_category[i]], int(standard[i]),
-                 int(personal[i]), int(surcharge[i]), day(int(coverage[i])), subs, trace,
-                 assumed)
+                 int(personal[i]), int(surcharge[i]), day(int(coverage[i])), *subs_of[i])
         else:
-            r = (INSURED_CATEGORIES[res.insured_category[i]], 0, 0, 0, day(int(coverage[i])),
-                 "[]", _NOT_ENROLLED_TRACE, "[]")
+            r = regular_result(i)
         k = seen.get(r)
         if k is None:
             k = seen[r] = len(results)

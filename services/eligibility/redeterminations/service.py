@@ -57,16 +57,19 @@ _STAGE_RESULTS = [
     "CREATE TEMP TABLE redet_out (i int4, k int4, shard int2) ON COMMIT DROP",
     """CREATE TEMP TABLE redet_results (k int4, insured_category text, standard_fen int8,
         personal_fen int8, surcharge_fen int8, coverage_start date, subsidies jsonb,
-        trace jsonb, assumptions jsonb, payload jsonb) ON COMMIT DROP""",
+        trace jsonb, assumptions jsonb, on_time_until date, payable_until date, late jsonb,
+        payload jsonb) ON COMMIT DROP""",
 ]
 _RESULT_COLUMNS = ("k", "insured_category", "standard_fen", "personal_fen", "surcharge_fen",
-                   "coverage_start", "subsidies", "trace", "assumptions")
+                   "coverage_start", "subsidies", "trace", "assumptions", "on_time_until",
+                   "payable_until", "late")
 # what the events of everyone with the same result share
 _SHARED_PAYLOAD = """UPDATE redet_results SET payload = jsonb_build_object(
     'plan_year', $1::int, 'region_code', $2::text, 'policy_version', $3::text,
     'insured_category', insured_category, 'standard_fen', standard_fen,
     'personal_fen', personal_fen, 'surcharge_fen', surcharge_fen, 'subsidies', subsidies,
-    'coverage_start', coverage_start, 'determined_at', $4::timestamptz)"""
+    'coverage_start', coverage_start, 'on_time_until', on_time_until,
+    'payable_until', payable_until, 'late', late, 'determined_at', $4::timestamptz)"""
 
 
 def _event_id(kind: str) -> str:
@@ -104,24 +107,28 @@ _CHANGED = f"""CREATE TEMP TABLE redet_changed ON COMMIT DROP AS
             AND c.insured_category = x.insured_category AND c.standard_fen = x.standard_fen
             AND c.personal_fen = x.personal_fen AND c.surcharge_fen = x.surcharge_fen
             AND c.subsidies = x.subsidies
-            AND c.coverage_start IS NOT DISTINCT FROM x.coverage_start)"""
+            AND c.coverage_start IS NOT DISTINCT FROM x.coverage_start
+            AND c.on_time_until IS NOT DISTINCT FROM x.on_time_until
+            AND c.payable_until IS NOT DISTINCT FROM x.payable_until
+            AND c.late IS NOT DISTINCT FROM x.late)"""
 
 _WRITE = [
     f"""INSERT INTO {S}.determinations (id, person_id, plan_year, policy_version,
             insured_category, standard_fen, personal_fen, surcharge_fen, subsidies,
             coverage_start, assumptions, trace, cause, determined_at, enrolled, region_code,
-            county_code, township_code, village_code)
+            county_code, township_code, village_code, on_time_until, payable_until, late)
         SELECT r.det_id, r.person_id, $1, $3, x.insured_category, x.standard_fen,
                x.personal_fen, x.surcharge_fen, x.subsidies, x.coverage_start, x.assumptions,
-               x.trace, $5, $4, r.enrolled, $2, r.county_code, r.township_code, r.village_code
+               x.trace, $5, $4, r.enrolled, $2, r.county_code, r.township_code, r.village_code,
+               x.on_time_until, x.payable_until, x.late
         FROM redet_changed r JOIN redet_results x ON x.k = r.k""",
     f"""INSERT INTO {S}.current_determinations AS c (person_id, plan_year, determination_id,
             policy_version, county_code, township_code, village_code, standard_fen,
             personal_fen, subsidies, enrolled, region_code, insured_category, surcharge_fen,
-            coverage_start, determined_at)
+            coverage_start, determined_at, on_time_until, payable_until, late)
         SELECT r.person_id, $1, r.det_id, $3, r.county_code, r.township_code, r.village_code,
                x.standard_fen, x.personal_fen, x.subsidies, r.enrolled, $2, x.insured_category,
-               x.surcharge_fen, x.coverage_start, $4
+               x.surcharge_fen, x.coverage_start, $4, x.on_time_until, x.payable_until, x.late
         FROM redet_changed r JOIN redet_results x ON x.k = r.k
         ON CONFLICT (person_id, plan_year) DO UPDATE SET
             determination_id = EXCLUDED.determination_id,
@@ -131,7 +138,8 @@ _WRITE = [
             subsidies = EXCLUDED.subsidies, enrolled = EXCLUDED.enrolled,
             region_code = EXCLUDED.region_code, insured_category = EXCLUDED.insured_category,
             surcharge_fen = EXCLUDED.surcharge_fen, coverage_start = EXCLUDED.coverage_start,
-            determined_at = EXCLUDED.determined_at""",
+            determined_at = EXCLUDED.determined_at, on_time_until = EXCLUDED.on_time_until,
+            payable_until = EXCLUDED.payable_until, late = EXCLUDED.late""",
     f"""INSERT INTO {S}.outbox (event_id, topic, partition_key, shard, event_type, source,
             subject, data)
         SELECT {_event_id('1')}, '{ELIGIBILITY_DETERMINATION}', r.person_id::text, r.shard,
@@ -142,14 +150,18 @@ _WRITE = [
 _ADJUST = f"""
     WITH paid AS (
         SELECT p.person_id,
-               sum(CASE WHEN p.kind = 'paid' THEN p.amount_fen ELSE -p.amount_fen END) AS paid
+               sum(CASE WHEN p.kind = 'paid' THEN p.amount_fen ELSE -p.amount_fen END) AS paid,
+               (max(p.paid_at) FILTER (WHERE p.kind = 'paid')
+                AT TIME ZONE 'Asia/Shanghai')::date AS paid_on
         FROM {S}.payment_entries p JOIN redet_changed r USING (person_id)
         WHERE p.plan_year = $2 AND p.payer = 'person' AND r.had_current
         GROUP BY p.person_id),
     due AS (
         SELECT r.*, paid.paid,
-               paid.paid - CASE WHEN r.enrolled THEN x.personal_fen + x.surcharge_fen ELSE 0 END
-                 AS refund
+               paid.paid - CASE WHEN NOT r.enrolled THEN 0
+                                WHEN x.late IS NOT NULL AND paid.paid_on > x.on_time_until
+                                THEN (x.late->>'personal_fen')::int8
+                                ELSE x.personal_fen END AS refund
         FROM redet_changed r JOIN paid USING (person_id) JOIN redet_results x ON x.k = r.k)
     INSERT INTO {S}.outbox (event_id, topic, partition_key, shard, event_type, source, subject,
                             data)

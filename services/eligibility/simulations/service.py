@@ -42,8 +42,10 @@ async def simulate(engine: AsyncEngine, plans: PlanRegistry, plan: str | dict[st
     try:
         draft = parse_policy(plan, "draft plan")
     except PolicyFileError as exc:
-        raise Invalid(f"plan: {'; '.join(exc.problems)}", field="plan",
-                      code="invalid_plan") from None
+        error = Invalid(f"plan：草案方案有误：{'；'.join(exc.problems)}", field="plan",
+                        code="invalid_plan")
+        error.details["problems"] = list(exc.problems)
+        raise error from None
     if principal is not None:
         require_region(principal, draft.region_code)
     started = time.perf_counter()
@@ -51,15 +53,26 @@ async def simulate(engine: AsyncEngine, plans: PlanRegistry, plan: str | dict[st
     current = plans.find(region, year)
     if current is not None and current.region_code != region:
         current = None  # the draft would be the region's own plan; there is none today
-    catalog = plans.catalog.with_policy(draft)
+    population_year, basis = year, None
+    if plans.find(region, year) is None:
+        # next year's draft: no plan in force for its year yet. Compare with the region's
+        # latest plan before it, over that year's enrolled population.
+        previous = plans.catalog.latest_before(region, year)
+        if previous is not None:
+            current, population_year = previous, previous.plan_year
+            basis = (f"{year}年度尚无在用方案：草案与{previous.region_name}{previous.plan_year}"
+                     f"年度在用方案（版本 {previous.short_version}）比较，人群为"
+                     f"{previous.plan_year}年度已登记参保的人员（出生日期、身份按其登记；"
+                     f"年龄与期间按草案的{year}年度计算）")
+    catalog = plans.catalog if population_year != year else plans.catalog.with_policy(draft)
     totals: dict[str, dict[str, Any]] = {"draft": {}, "current": {}}
     async with engine.connect() as conn:
         apg = (await conn.get_raw_connection()).driver_connection
-        counties = await counties_of(apg, catalog, region, year)
+        counties = await counties_of(apg, catalog, region, population_year)
         after = None
         population = 0
         while True:
-            chunk = await read_chunk(apg, year, counties, after, chunk_size,
+            chunk = await read_chunk(apg, population_year, counties, after, chunk_size,
                                      registered_only=True)
             if chunk is None:
                 break
@@ -81,6 +94,8 @@ async def simulate(engine: AsyncEngine, plans: PlanRegistry, plan: str | dict[st
     return {
         "region_code": region, "plan_year": year, "draft_version": draft.version,
         "current_version": current.version if current is not None else None,
+        "current_plan_year": current.plan_year if current is not None else None,
+        "population_year": population_year, "basis": basis,
         "counties": counties, "population": population,
         "draft": d_total, "current": c_total,
         "difference": _difference(d_total, c_total) if c_total else None,

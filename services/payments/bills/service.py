@@ -1,9 +1,16 @@
-"""What a person owes now, for a channel about to take the money.
+"""What a person owes if they pay today (Beijing date) or on a given day, for a channel about to
+take the money.
+
+The amounts, the surcharge, the coverage start and the timing (on time or late) come from the
+engine's owed_on (through services.payments.coverage), as matching checks the money against it
+when it arrives. After the plan year's last payment day the bill answers 409 plan_year_closed.
 
 The answer carries the order to pay against. There is at most one open or paid order per
 person and year (a partial unique index), so two channels can never both charge a person for
-the same year. The lookup is one prepared statement; an order is issued only when none is live,
-under a share lock on the determination so that a concurrent change cannot leave a stale order.
+the same year. An order is issued only when none is live, under a share lock on the
+determination so that a concurrent change cannot leave a stale order; an open order asks what
+is owed today (it is repriced when the day moved the person from the on-time to the late
+amount).
 """
 
 from __future__ import annotations
@@ -16,9 +23,18 @@ from typing import Any
 import asyncpg
 import orjson
 
+from services.payments.channels._support import CHINA_TZ
+from services.payments.coverage import (
+    CLOSED,
+    CoverageCalculator,
+    CoverageDecision,
+    DueFacts,
+    PriorYear,
+    enrollment_history,
+)
 from services.payments.orders.repository import new_order_no
 from shared.auth import Principal
-from shared.errors import Invalid, NotFound
+from shared.errors import Conflict, Invalid, NotFound
 from shared.idnumber import InvalidIdNumber, parse_id_number
 from shared.money import fen_to_yuan
 from shared.pii import PiiVault
@@ -29,22 +45,32 @@ LOOKUP_SQL = f"""
 SELECT p.person_id, p.name_masked, p.id_number_masked, p.county_code, p.township_code,
        p.village_code, d.revision, d.enrolled, d.personal_fen, d.standard_fen,
        d.subsidies, d.coverage_start, o.order_no, o.amount_fen, o.status, o.paid_at,
-       o.coverage_start
+       o.coverage_start AS paid_coverage_start, d.region_code, d.insured_category,
+       d.surcharge_fen, d.on_time_until, d.payable_until, d.late, o.timing
 FROM {S}.persons p
 LEFT JOIN {S}.dues d ON d.person_id = p.person_id AND d.plan_year = $2
 LEFT JOIN LATERAL (
-    SELECT order_no, amount_fen, status, paid_at, coverage_start FROM {S}.orders
+    SELECT order_no, amount_fen, status, paid_at, coverage_start, timing FROM {S}.orders
     WHERE person_id = p.person_id AND plan_year = $2 AND status IN ('open', 'paid')
 ) o ON true
 WHERE p.id_number_hash = $1
 """
-LOCK_DUE_SQL = f"""SELECT revision, enrolled, personal_fen FROM {S}.dues
+LOCK_DUE_SQL = f"""SELECT revision, enrolled FROM {S}.dues
                    WHERE person_id = $1 AND plan_year = $2 FOR SHARE"""
 ISSUE_SQL = f"""
 INSERT INTO {S}.orders (order_no, person_id, plan_year, amount_fen, due_revision, status)
 VALUES ($1, $2, $3, $4, $5, 'open')
 ON CONFLICT (person_id, plan_year) WHERE status IN ('open', 'paid') DO NOTHING
 """
+REPRICE_SQL = f"""UPDATE {S}.orders SET amount_fen = $2, updated_at = now()
+                  WHERE order_no = $1 AND status = 'open'"""
+# the person's earlier plan years (as DueRepository.prior_years and first_plan_year read them)
+PRIOR_SQL = f"""
+SELECT d.plan_year, d.enrolled, d.personal_fen,
+       (SELECT min(o.paid_at) FROM {S}.orders o WHERE o.person_id = d.person_id
+          AND o.plan_year = d.plan_year AND o.status = 'paid')
+FROM {S}.dues d WHERE d.person_id = $1 AND d.plan_year < $2"""
+FIRST_YEAR_SQL = f"SELECT min(plan_year) FROM {S}.dues WHERE region_code = $1"
 
 
 @dataclass(frozen=True)
@@ -56,38 +82,78 @@ class Bill:
         return orjson.dumps(self.body)
 
 
+def beijing_today() -> dt.date:
+    return dt.datetime.now(CHINA_TZ).date()
+
+
 class BillService:
-    def __init__(self, pool: asyncpg.Pool, vault: PiiVault) -> None:
+    def __init__(self, pool: asyncpg.Pool, vault: PiiVault,
+                 coverage: CoverageCalculator | None = None) -> None:
         self.pool = pool
         self.vault = vault
+        self.coverage = coverage or CoverageCalculator(None)
 
     async def lookup(self, id_number: str, plan_year: int,
-                     principal: Principal | None = None) -> Bill:
-        """`principal`: the caller; staff limited to a region find only the people registered
-        in it (anyone else is answered as not registered, and no order is issued)."""
+                     principal: Principal | None = None, on: dt.date | None = None) -> Bill:
+        """What is owed if paid on `on` (default: today in Beijing). `principal`: the caller;
+        staff limited to a region find only the people registered in it (anyone else is
+        answered as not registered, and no order is issued)."""
         try:
             ident = parse_id_number(id_number)
         except InvalidIdNumber as exc:
             raise Invalid(f"id_number: {exc}", field="id_number",
                           code="invalid_id_number") from None
+        today = beijing_today()
+        day = on or today
         id_hash = self.vault.lookup_hash(ident.value)
         async with self.pool.acquire() as conn:
             row = await conn.fetchrow(LOOKUP_SQL, id_hash, plan_year)
             if row is None or not _visible(principal, row):
                 raise NotFound("no person with this ID number is registered",
                                code="person_not_found")
-            if (row["revision"] is not None and row["enrolled"] and row["personal_fen"] > 0
-                    and row["order_no"] is None):
-                row = await self._issue(conn, row["person_id"], id_hash, plan_year)
-        return _bill(row, plan_year)
+            if row["revision"] is None or not row["enrolled"] or row["status"] == "paid":
+                return _bill(row, plan_year, None, day)
+            decision = await self._decide(conn, row, plan_year, day)
+            owed = decision.owed
+            if owed is not None and owed.timing == CLOSED:
+                raise Conflict(owed.explanation, code="plan_year_closed",
+                               details={"payable_until": owed.basis.get("payable_until")})
+            amount = owed.personal_fen if owed is not None else row["personal_fen"]
+            if amount > 0 and (row["order_no"] is None
+                               or (day == today and row["amount_fen"] != amount)):
+                row = await self._issue(conn, row, id_hash, plan_year, amount)
+        return _bill(row, plan_year, decision, day)
 
-    async def _issue(self, conn: asyncpg.Connection, person_id: uuid.UUID, id_hash: str,
-                     plan_year: int) -> asyncpg.Record:
+    async def _decide(self, conn: asyncpg.Connection, row: asyncpg.Record, plan_year: int,
+                      day: dt.date) -> CoverageDecision:
+        due = DueFacts(
+            region_code=row["region_code"], plan_year=plan_year,
+            insured_category=row["insured_category"], coverage_start=row["coverage_start"],
+            subsidized=bool(row["subsidies"]), birth_date=None,
+            standard_fen=row["standard_fen"], personal_fen=row["personal_fen"],
+            surcharge_fen=row["surcharge_fen"], subsidies=tuple(row["subsidies"] or ()),
+            on_time_until=row["on_time_until"], payable_until=row["payable_until"],
+            late=row["late"], has_terms=row["on_time_until"] is not None)
+        history = None
+        if self.coverage.needs_history(due, day):
+            prior = {r[0]: PriorYear(r[0], r[1], int(r[2]), r[3])
+                     for r in await conn.fetch(PRIOR_SQL, row["person_id"], plan_year)}
+            first = await conn.fetchval(FIRST_YEAR_SQL, due.region_code)
+            ends = self.coverage.plan_ends(due.region_code, sorted(prior))
+            history = enrollment_history(plan_year, due.region_code, prior, first, ends)
+        return self.coverage.decide(due, day, history)
+
+    async def _issue(self, conn: asyncpg.Connection, row: asyncpg.Record, id_hash: str,
+                     plan_year: int, amount: int) -> asyncpg.Record:
+        person_id: uuid.UUID = row["person_id"]
         async with conn.transaction():
             due = await conn.fetchrow(LOCK_DUE_SQL, person_id, plan_year)
-            if due is not None and due["enrolled"] and due["personal_fen"] > 0:
-                await conn.execute(ISSUE_SQL, new_order_no(plan_year), person_id, plan_year,
-                                   due["personal_fen"], due["revision"])
+            if due is not None and due["enrolled"]:
+                if row["order_no"] is None:
+                    await conn.execute(ISSUE_SQL, new_order_no(plan_year), person_id, plan_year,
+                                       amount, due["revision"])
+                else:
+                    await conn.execute(REPRICE_SQL, row["order_no"], amount)
             return await conn.fetchrow(LOOKUP_SQL, id_hash, plan_year)
 
 
@@ -98,7 +164,8 @@ def _visible(principal: Principal | None, row: asyncpg.Record) -> bool:
     return region is not None and principal.can_see_region(region)
 
 
-def _bill(row: asyncpg.Record, plan_year: int) -> Bill:
+def _bill(row: asyncpg.Record, plan_year: int, decision: CoverageDecision | None,
+          day: dt.date) -> Bill:
     body: dict[str, Any] = {
         "plan_year": plan_year,
         "name_masked": row["name_masked"], "id_number_masked": row["id_number_masked"],
@@ -110,24 +177,34 @@ def _bill(row: asyncpg.Record, plan_year: int) -> Bill:
                   if row["revision"] is None else "the enrollment was stopped or ended")
         return Bill("not_enrolled", {"status": "not_enrolled", **body, "amount_fen": 0,
                                      "reason": reason})
-    subsidies = row["subsidies"] or []
-    body.update(standard_fen=row["standard_fen"], subsidies=subsidies)
     if row["status"] == "paid":
-        return Bill("paid", {"status": "paid", **body, "amount_fen": 0,
+        return Bill("paid", {"status": "paid", **body, "standard_fen": row["standard_fen"],
+                             "subsidies": row["subsidies"] or [], "amount_fen": 0,
                              "order_no": row["order_no"], "paid_fen": row["amount_fen"],
-                             "paid_at": _iso(row["paid_at"]),
-                             "coverage_start": _iso(row[16]),
+                             "paid_at": _iso(row["paid_at"]), "timing": row["timing"],
+                             "coverage_start": _iso(row["paid_coverage_start"]),
                              "reason": "already paid for this plan year"})
-    if row["personal_fen"] == 0:
+    assert decision is not None
+    owed = decision.owed
+    subsidies = ([{"rule_id": s.rule_id, "funding_source": s.funding_source,
+                   "amount_fen": s.amount_fen} for s in owed.subsidies]
+                 if owed is not None else row["subsidies"] or [])
+    amount = owed.personal_fen if owed is not None else row["personal_fen"]
+    body.update(
+        on=day.isoformat(), standard_fen=row["standard_fen"], subsidies=subsidies,
+        surcharge_fen=owed.surcharge_fen if owed is not None else row["surcharge_fen"],
+        timing=decision.timing, coverage_start=_iso(decision.start),
+        on_time_until=_iso(row["on_time_until"]) or decision.basis.get("on_time_until"),
+        payable_until=_iso(row["payable_until"]) or decision.basis.get("payable_until"),
+        explanation=decision.basis.get("explanation"),
+        assumptions=decision.basis.get("assumptions", []))
+    if amount == 0:
         status = "subsidized" if subsidies else "nothing_due"
         reason = ("the government pays the whole contribution (subsidized in full)"
                   if subsidies else "nothing is due")
-        return Bill(status, {"status": status, **body, "amount_fen": 0, "reason": reason,
-                             "coverage_start": _iso(row["coverage_start"])})
-    return Bill("due", {"status": "due", **body, "amount_fen": row["amount_fen"],
-                        "amount_yuan": fen_to_yuan(row["amount_fen"]),
-                        "order_no": row["order_no"],
-                        "coverage_start_if_paid_in_period": _iso(row["coverage_start"])})
+        return Bill(status, {"status": status, **body, "amount_fen": 0, "reason": reason})
+    return Bill("due", {"status": "due", **body, "amount_fen": amount,
+                        "amount_yuan": fen_to_yuan(amount), "order_no": row["order_no"]})
 
 
 def _iso(value: dt.date | None) -> str | None:

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta, timezone
 
 from shared.money import InvalidAmount, yuan_to_fen
+from shared.params import DATE_MAX, DATE_MIN, PG_BIGINT_MAX
 
 from .base import ChannelResponse, PayloadInvalid, TimestampOutOfTolerance, rejection_status
 
@@ -15,6 +16,9 @@ from .base import ChannelResponse, PayloadInvalid, TimestampOutOfTolerance, reje
 # since 1991, so a fixed +08:00 is exact and needs no tz database.
 CHINA_TZ = timezone(timedelta(hours=8), "Asia/Shanghai")
 DEFAULT_TOLERANCE = timedelta(seconds=300)
+# The largest amount a channel may name: what the ledger's bigint columns hold. Beyond it (a
+# signed 2^70) the notification is refused as it arrives, never stored to fail later.
+MAX_AMOUNT_FEN = PG_BIGINT_MAX
 
 _ASCII_YUAN = re.compile(r"[0-9]+(?:\.[0-9]{1,2})?", re.ASCII)
 
@@ -49,13 +53,33 @@ def check_tolerance(
         )
 
 
+def in_calendar(moment: datetime, what: str) -> datetime:
+    """`moment` (aware) -> UTC, when its date lies within shared.params DATE_MIN..DATE_MAX;
+    a time at 0001-01-01 or 9999-12-31 is refused before any arithmetic can overflow."""
+    if not DATE_MIN <= moment.date() <= DATE_MAX:
+        raise PayloadInvalid(f"{what} {moment.date()} is outside {DATE_MIN}..{DATE_MAX}",
+                             "bad_time")
+    return moment.astimezone(UTC)
+
+
+def checked_fen(value: int, what: str) -> int:
+    """An amount in fen the ledger can hold (0..MAX_AMOUNT_FEN)."""
+    if not 0 <= value <= MAX_AMOUNT_FEN:
+        raise PayloadInvalid(f"{what} {value} is out of range", "bad_amount")
+    return value
+
+
 def unix_seconds(text: str | None, what: str) -> datetime:
     """A decimal count of seconds since the epoch, as WeChat and Standard Webhooks send it."""
     if text is None or not text.isascii() or not text.isdigit() or len(text) > 12:
         raise TimestampOutOfTolerance(
             f"{what} is missing or not a unix timestamp", "timestamp_invalid"
         )
-    return datetime.fromtimestamp(int(text), tz=UTC)
+    seconds = int(text)
+    if seconds > int(datetime.combine(DATE_MAX, datetime.min.time(), UTC).timestamp()):
+        raise TimestampOutOfTolerance(f"{what} is not a usable unix timestamp",
+                                      "timestamp_invalid")
+    return datetime.fromtimestamp(seconds, tz=UTC)
 
 
 def china_local_time(text: str, what: str) -> datetime:
@@ -66,7 +90,7 @@ def china_local_time(text: str, what: str) -> datetime:
             local = datetime.strptime(text, layout)
         except ValueError:
             continue
-        return local.replace(tzinfo=CHINA_TZ).astimezone(UTC)
+        return in_calendar(local.replace(tzinfo=CHINA_TZ), what)
     raise PayloadInvalid(f"{what} {text!r} is not 'YYYY-MM-DD HH:MM:SS[.fff]'", "bad_time")
 
 
@@ -80,7 +104,7 @@ def rfc3339(text: object, what: str) -> datetime:
         raise PayloadInvalid(f"{what} {text!r} is not an RFC 3339 time", "bad_time") from exc
     if parsed.tzinfo is None:
         raise PayloadInvalid(f"{what} {text!r} has no UTC offset", "bad_time")
-    return parsed.astimezone(UTC)
+    return in_calendar(parsed, what)
 
 
 def yuan(text: str | None, what: str) -> int:
@@ -90,9 +114,10 @@ def yuan(text: str | None, what: str) -> int:
     if not _ASCII_YUAN.fullmatch(text):
         raise PayloadInvalid(f"{what} {text!r} is not an amount in yuan", "bad_amount")
     try:
-        return yuan_to_fen(text)
+        fen = yuan_to_fen(text)
     except InvalidAmount as exc:
         raise PayloadInvalid(f"{what} {text!r}: {exc}", "bad_amount") from exc
+    return checked_fen(fen, what)
 
 
 def json_failure(error: BaseException, code: str | None = None) -> ChannelResponse:

@@ -23,12 +23,20 @@ import hashlib
 import hmac
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
-from ._support import DEFAULT_TOLERANCE, check_tolerance, header, json_failure, unix_seconds
+from ._support import (
+    DEFAULT_TOLERANCE,
+    MAX_AMOUNT_FEN,
+    check_tolerance,
+    header,
+    in_calendar,
+    json_failure,
+    unix_seconds,
+)
 from .base import (
     STATUS_CLOSED,
     STATUS_SUCCEEDED,
@@ -59,7 +67,8 @@ class _Strict(BaseModel):
 class PaymentEventData(_Strict):
     order_no: str = Field(min_length=1, max_length=64)
     channel_txn_id: str = Field(min_length=1, max_length=128)
-    amount_fen: int = Field(ge=0)  # integer fen; JSON 1.0, "100" and true are refused
+    # integer fen the ledger can hold; JSON 1.0, "100" and true are refused
+    amount_fen: int = Field(ge=0, le=MAX_AMOUNT_FEN)
     paid_at: AwareDatetime
 
 
@@ -149,7 +158,7 @@ class StandardWebhooksAdapter:
             channel_txn_id=data.channel_txn_id,
             order_no=data.order_no,
             amount_fen=data.amount_fen,
-            paid_at=data.paid_at.astimezone(UTC),
+            paid_at=in_calendar(data.paid_at, "data.paid_at"),
             status=status,
             raw=event.model_dump(mode="json"),
         )

@@ -1,6 +1,7 @@
-"""TEST HELPERS ONLY: build notifications the way the channels do, with throwaway keys.
+"""SENDER SIDE ONLY: build notifications the way the channels do, with throwaway keys.
 
-Used by unit tests, integration tests and benchmarks. Nothing here is used to receive money.
+Used by unit tests, integration tests, benchmarks and `canbao pay` (with the development keys
+`canbao dev` creates). Nothing here is used to receive money.
 (Standard Webhooks senders use `standard_webhooks.sign`, which is production code.)
 """
 
@@ -31,6 +32,13 @@ class RsaKeyPair:
     @classmethod
     def generate(cls, bits: int = 2048) -> RsaKeyPair:
         return cls(rsa.generate_private_key(public_exponent=65537, key_size=bits))
+
+    @classmethod
+    def from_pem(cls, pem: bytes) -> RsaKeyPair:
+        key = serialization.load_pem_private_key(pem, password=None)
+        if not isinstance(key, rsa.RSAPrivateKey):
+            raise ValueError("not an RSA private key")
+        return cls(key)
 
     @property
     def public_pem(self) -> str:

@@ -30,6 +30,7 @@ from cryptography.x509 import load_pem_x509_certificate
 from ._support import (
     DEFAULT_TOLERANCE,
     check_tolerance,
+    checked_fen,
     header,
     json_failure,
     rfc3339,
@@ -270,6 +271,6 @@ def _fen(amount: Mapping[str, Any], key: str, positive: bool) -> int:
         raise PayloadInvalid(
             f"amount.{key} {value!r} is not an integer number of fen", "bad_amount"
         )
-    if value < 0 or (positive and value == 0):
+    if positive and value == 0:
         raise PayloadInvalid(f"amount.{key} {value} is out of range", "bad_amount")
-    return value
+    return checked_fen(value, f"amount.{key}")

@@ -37,13 +37,18 @@ async def apply_determination(session: AsyncSession, data: dict) -> bool:  # typ
 
 
 async def refresh_order(session: AsyncSession, person_id: uuid.UUID, plan_year: int) -> None:
-    """Make the live order agree with the current determination."""
+    """Make the live order agree with the current determination: an open order for the on-time
+    amount, or for the late amount (the bill reprices it when the day makes the person late:
+    a subsidized person may owe nothing on time and the full cost late)."""
     due = await DueRepository(session).get(person_id, plan_year)
     orders = OrderRepository(session)
     live = await orders.live(person_id, plan_year)
-    owes = due is not None and due.enrolled and due.personal_fen > 0
+    enrolled = due is not None and due.enrolled
+    owes = enrolled and due is not None and due.personal_fen > 0
     if live is not None and live.status == "open":
-        if owes and due is not None and live.amount_fen == due.personal_fen:
+        late_fen = int(due.late["personal_fen"]) if due is not None and due.late else 0
+        if enrolled and due is not None and live.amount_fen in (
+                due.personal_fen, late_fen) and live.amount_fen > 0:
             return
         await orders.close(live.order_no)
         live = None

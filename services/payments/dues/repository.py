@@ -33,6 +33,10 @@ class DueRow:
     county_code: str | None
     township_code: str | None
     village_code: str | None
+    surcharge_fen: int = 0
+    on_time_until: dt.date | None = None
+    payable_until: dt.date | None = None
+    late: dict[str, Any] | None = None
 
     def subsidy_of(self, budget_line: str) -> int:
         return sum(int(s["amount_fen"]) for s in self.subsidies
@@ -49,7 +53,8 @@ _SELECT_DUE = f"""SELECT d.person_id, d.plan_year, d.revision, d.enrolled, d.reg
        d.coverage_start, p.birth_date,
        coalesce(d.county_code, p.county_code),
        coalesce(d.township_code, p.township_code),
-       coalesce(d.village_code, p.village_code)
+       coalesce(d.village_code, p.village_code),
+       d.surcharge_fen, d.on_time_until, d.payable_until, d.late
 FROM {S}.dues d LEFT JOIN {S}.persons p USING (person_id)"""
 
 
@@ -83,11 +88,12 @@ class DueRepository:
             f"""INSERT INTO {S}.dues (person_id, plan_year, revision, enrolled, region_code,
                     county_code, township_code, village_code, policy_version, insured_category,
                     standard_fen, personal_fen, surcharge_fen, subsidies, coverage_start,
-                    updated_at)
+                    on_time_until, payable_until, late, updated_at)
                 VALUES (:person_id, :plan_year, :revision, :enrolled, :region_code, :county_code,
                         :township_code, :village_code, :policy_version, :insured_category,
                         :standard_fen, :personal_fen, :surcharge_fen, CAST(:subsidies AS jsonb),
-                        :coverage_start, now())
+                        :coverage_start, :on_time_until, :payable_until, CAST(:late AS jsonb),
+                        now())
                 ON CONFLICT (person_id, plan_year) DO UPDATE SET
                     revision = EXCLUDED.revision, enrolled = EXCLUDED.enrolled,
                     region_code = EXCLUDED.region_code, county_code = EXCLUDED.county_code,
@@ -96,7 +102,10 @@ class DueRepository:
                     insured_category = EXCLUDED.insured_category,
                     standard_fen = EXCLUDED.standard_fen, personal_fen = EXCLUDED.personal_fen,
                     surcharge_fen = EXCLUDED.surcharge_fen, subsidies = EXCLUDED.subsidies,
-                    coverage_start = EXCLUDED.coverage_start, updated_at = now()
+                    coverage_start = EXCLUDED.coverage_start,
+                    on_time_until = EXCLUDED.on_time_until,
+                    payable_until = EXCLUDED.payable_until, late = EXCLUDED.late,
+                    updated_at = now()
                 WHERE {S}.dues.revision < EXCLUDED.revision"""),
             {"person_id": uuid.UUID(d["person_id"]), "plan_year": int(d["plan_year"]),
              "revision": int(d["revision"]), "enrolled": bool(d.get("enrolled", True)),
@@ -109,7 +118,10 @@ class DueRepository:
              "personal_fen": int(d.get("personal_fen", 0)),
              "surcharge_fen": int(d.get("surcharge_fen", 0)),
              "subsidies": orjson.dumps(d.get("subsidies") or []).decode(),
-             "coverage_start": _date(d.get("coverage_start"))})
+             "coverage_start": _date(d.get("coverage_start")),
+             "on_time_until": _date(d.get("on_time_until")),
+             "payable_until": _date(d.get("payable_until")),
+             "late": orjson.dumps(d["late"]).decode() if d.get("late") is not None else None})
         return result.rowcount == 1  # type: ignore[attr-defined]
 
     async def get(self, person_id: uuid.UUID, plan_year: int, *,

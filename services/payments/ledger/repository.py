@@ -54,34 +54,38 @@ class LedgerRepository:
         payer: str = "person", coverage_start: dt.date | None = None,
         notification_id: uuid.UUID | None = None, outcome: str = "applied",
         refers_to: str | None = None, coverage_basis: dict[str, Any] | None = None,
+        timing: str | None = None,
     ) -> int | None:
         """The new entry's id, or None when (channel, channel_txn_id, kind) is already booked."""
         return (await self.session.execute(text(
             f"""INSERT INTO {S}.ledger (channel, channel_txn_id, kind, order_no, person_id,
                     plan_year, payer, amount_fen, occurred_at, coverage_start, outcome, origin,
-                    notification_id, refers_to, coverage_basis)
+                    notification_id, refers_to, coverage_basis, timing)
                 VALUES (:channel, :txn, :kind, :order_no, :person_id, :plan_year, :payer,
                         :amount, :at, :cs, :outcome, :origin, :nid, :refers_to,
-                        CAST(:basis AS jsonb))
+                        CAST(:basis AS jsonb), :timing)
                 ON CONFLICT (channel, channel_txn_id, kind) DO NOTHING RETURNING id"""),
             {"channel": channel, "txn": channel_txn_id, "kind": kind, "order_no": order_no,
              "person_id": person_id, "plan_year": plan_year, "payer": payer,
              "amount": amount_fen, "at": occurred_at, "cs": coverage_start, "outcome": outcome,
              "origin": origin, "nid": notification_id, "refers_to": refers_to,
+             "timing": timing,
              "basis": orjson.dumps(coverage_basis).decode() if coverage_basis else None}
         )).scalar()
 
     async def update(self, entry_id: int, *, outcome: str, person_id: uuid.UUID | None,
                      plan_year: int | None, coverage_start: dt.date | None = None,
                      order_no: str | None = None,
-                     coverage_basis: dict[str, Any] | None = None) -> None:
+                     coverage_basis: dict[str, Any] | None = None,
+                     timing: str | None = None) -> None:
         await self.session.execute(text(
             f"""UPDATE {S}.ledger SET outcome = :outcome, person_id = :p, plan_year = :y,
                        coverage_start = :cs, order_no = coalesce(:o, order_no),
-                       coverage_basis = coalesce(CAST(:basis AS jsonb), coverage_basis)
+                       coverage_basis = coalesce(CAST(:basis AS jsonb), coverage_basis),
+                       timing = coalesce(:timing, timing)
                 WHERE id = :id"""),
             {"id": entry_id, "outcome": outcome, "p": person_id, "y": plan_year,
-             "cs": coverage_start, "o": order_no,
+             "cs": coverage_start, "o": order_no, "timing": timing,
              "basis": orjson.dumps(coverage_basis).decode() if coverage_basis else None})
 
     async def unapply(self, entry_id: int, *, order_no: str | None, person_id: uuid.UUID | None,
@@ -89,7 +93,7 @@ class LedgerRepository:
         """A payment back to suspense (staff reversed the match): the hints it arrived with."""
         await self.session.execute(text(
             f"""UPDATE {S}.ledger SET outcome = 'suspense', person_id = :p, plan_year = :y,
-                       coverage_start = NULL, coverage_basis = NULL,
+                       coverage_start = NULL, coverage_basis = NULL, timing = NULL,
                        order_no = coalesce(:o, order_no)
                 WHERE id = :id"""),
             {"id": entry_id, "p": person_id, "y": plan_year, "o": order_no})

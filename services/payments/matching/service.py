@@ -33,6 +33,7 @@ from services.payments.channels import STATUS_CLOSED, STATUS_SUCCEEDED
 from services.payments.channels.alipay import CHANNEL as ALIPAY
 from services.payments.channels.alipay import refunded_trade_no
 from services.payments.coverage import (
+    CLOSED,
     CoverageCalculator,
     CoverageDecision,
     DueFacts,
@@ -46,6 +47,7 @@ from services.payments.suspense.repository import (
     SuspenseRow,
     publish_suspense,
 )
+from shared.errors import Conflict
 from shared.outbox import Outbox
 
 log = logging.getLogger(__name__)
@@ -54,7 +56,11 @@ log = logging.getLogger(__name__)
 def due_facts(due: DueRow) -> DueFacts:
     return DueFacts(region_code=due.region_code, plan_year=due.plan_year,
                     insured_category=due.insured_category, coverage_start=due.coverage_start,
-                    subsidized=bool(due.subsidies), birth_date=due.birth_date)
+                    subsidized=bool(due.subsidies), birth_date=due.birth_date,
+                    standard_fen=due.standard_fen, personal_fen=due.personal_fen,
+                    surcharge_fen=due.surcharge_fen, subsidies=tuple(due.subsidies or ()),
+                    on_time_until=due.on_time_until, payable_until=due.payable_until,
+                    late=due.late, has_terms=due.on_time_until is not None)
 
 
 class Matcher:
@@ -108,11 +114,24 @@ class Matcher:
             return await self._to_suspense(n, entry_id, None, "unknown_order",
                                            f"no order {n['order_no']}")
         if order.status == "open":
-            if amount != order.amount_fen:
-                reason = "underpaid" if amount < order.amount_fen else "overpaid"
+            # what is owed at the payment's date (on time, late, or the year closed), not what
+            # the order was issued for: a late payment of the on-time amount is underpaid
+            due = await self.dues.get(order.person_id, order.plan_year)
+            decision = await self.coverage_for(due, paid_at)
+            owed = decision.owed
+            if owed is not None and owed.timing == CLOSED:
+                return await self._to_suspense(n, entry_id, order, "plan_year_closed",
+                                               owed.explanation)
+            expected = owed.personal_fen if owed is not None else order.amount_fen
+            if amount != expected:
+                reason = "underpaid" if amount < expected else "overpaid"
+                when = (f" ({owed.timing}, paid {owed.paid_on.isoformat()}): {owed.explanation}"
+                        if owed is not None else "")
                 return await self._to_suspense(
-                    n, entry_id, order, reason, f"paid {amount} fen, order is {order.amount_fen}")
-            await self.apply_payment(order, entry_id, n["channel"], n["channel_txn_id"], paid_at)
+                    n, entry_id, order, reason,
+                    f"paid {amount} fen, {expected} fen is owed{when}")
+            await self.apply_payment(order, entry_id, n["channel"], n["channel_txn_id"], paid_at,
+                                     decision=decision, amount_fen=amount)
             return "paid"
         if order.status == "paid":
             return await self._to_suspense(
@@ -150,31 +169,40 @@ class Matcher:
             f"the channel reversed this payment before it arrived (ledger {reversal.id})")
 
     async def apply_payment(self, order: OrderRow, entry_id: int, channel: str,
-                            channel_txn_id: str, paid_at: dt.datetime) -> dt.date | None:
-        """Open order -> paid, with the coverage start its payment date gives; event out."""
+                            channel_txn_id: str, paid_at: dt.datetime, *,
+                            decision: CoverageDecision | None = None,
+                            amount_fen: int | None = None) -> dt.date | None:
+        """Open order -> paid, with the coverage start and timing its payment date gives; event
+        out. The order records the amount paid (what was owed at that date). 409
+        plan_year_closed when the date is after the year takes payments."""
         due = await self.dues.get(order.person_id, order.plan_year)
-        decision = await self.coverage_for(due, paid_at)
-        start = decision.start
+        if decision is None:
+            decision = await self.coverage_for(due, paid_at)
+        if decision.timing == CLOSED:
+            assert decision.owed is not None
+            raise Conflict(decision.owed.explanation, code="plan_year_closed")
+        start, timing = decision.start, decision.timing
+        amount = order.amount_fen if amount_fen is None else amount_fen
         await self.orders.mark_paid(order.order_no, channel, channel_txn_id, paid_at, start,
-                                    decision.basis)
+                                    decision.basis, amount_fen=amount, timing=timing)
         await self.ledger.update(entry_id, outcome="applied", person_id=order.person_id,
                                  plan_year=order.plan_year, coverage_start=start,
-                                 order_no=order.order_no, coverage_basis=decision.basis)
+                                 order_no=order.order_no, coverage_basis=decision.basis,
+                                 timing=timing)
         await self.emit_payment(events.PAYMENT_RECEIVED, due=due, person_id=order.person_id,
                                 plan_year=order.plan_year, order_no=order.order_no,
                                 channel=channel, channel_txn_id=channel_txn_id, payer="person",
-                                amount_fen=order.amount_fen, paid_at=paid_at,
-                                coverage_start=start, revision=entry_id)
+                                amount_fen=amount, paid_at=paid_at,
+                                coverage_start=start, revision=entry_id, timing=timing)
         return start
 
     async def coverage_for(self, due: DueRow | None, paid_at: dt.datetime) -> CoverageDecision:
         """The coverage start this payment gives, with its basis; the person's earlier years are
         read only when the plan's waiting period depends on them (a late payment)."""
         if due is None:
-            return CoverageDecision(None, {"timing": "no_determination", "coverage_start": None,
-                                           "explanation": "no determination held for the person "
-                                                          "and year: coverage start unknown",
-                                           "assumptions": []})
+            return CoverageDecision(None, {
+                "timing": "no_determination", "coverage_start": None,
+                "explanation": "未收到该人员该年度的确定结果：待遇起始日未知", "assumptions": []})
         facts = due_facts(due)
         history = None
         if self.coverage.needs_history(facts, paid_at):
@@ -249,7 +277,8 @@ class Matcher:
                                 plan_year=order.plan_year, order_no=order.order_no,
                                 channel=channel, channel_txn_id=key,
                                 payer="person", amount_fen=amount, paid_at=paid_at,
-                                coverage_start=order.coverage_start, revision=entry_id)
+                                coverage_start=order.coverage_start, revision=entry_id,
+                                timing=order.timing)
         return "refunded"
 
     async def settle_partial_refunds(self, booked: list[LedgerRow], order: OrderRow,
@@ -317,7 +346,8 @@ class Matcher:
                                 plan_year=order.plan_year, order_no=order.order_no,
                                 channel=channel, channel_txn_id=txn, payer="person",
                                 amount_fen=amount, paid_at=paid_at,
-                                coverage_start=order.coverage_start, revision=entry_id)
+                                coverage_start=order.coverage_start, revision=entry_id,
+                                timing=order.timing)
         return "reversed"
 
     async def resolve_suspense(self, item: SuspenseRow, resolution: dict[str, Any]) -> SuspenseRow:

@@ -35,10 +35,11 @@ class OrderRow:
     coverage_start: dt.date | None
     paid_at: dt.datetime | None
     coverage_basis: dict[str, Any] | None = None
+    timing: str | None = None  # on_time | late: what the payment that paid it settled
 
 
 _COLS = ("order_no, person_id, plan_year, amount_fen, due_revision, status, channel, "
-         "channel_txn_id, coverage_start, paid_at, coverage_basis")
+         "channel_txn_id, coverage_start, paid_at, coverage_basis, timing")
 
 
 class OrderRepository:
@@ -78,14 +79,19 @@ class OrderRepository:
 
     async def mark_paid(self, order_no: str, channel: str, channel_txn_id: str,
                         paid_at: dt.datetime, coverage_start: dt.date | None,
-                        coverage_basis: dict[str, Any] | None = None) -> bool:
+                        coverage_basis: dict[str, Any] | None = None, *,
+                        amount_fen: int | None = None, timing: str | None = None) -> bool:
+        """Open -> paid. `amount_fen`: what was paid (what was owed at the payment's date,
+        which may differ from what the order was issued for); `timing`: on_time or late."""
         result = await self.session.execute(text(
             f"""UPDATE {S}.orders SET status = 'paid', channel = :c, channel_txn_id = :t,
                        paid_at = :at, coverage_start = :cs,
-                       coverage_basis = CAST(:basis AS jsonb), updated_at = now()
+                       coverage_basis = CAST(:basis AS jsonb),
+                       amount_fen = coalesce(:amount, amount_fen), timing = :timing,
+                       updated_at = now()
                 WHERE order_no = :o AND status = 'open'"""),
             {"o": order_no, "c": channel, "t": channel_txn_id, "at": paid_at,
-             "cs": coverage_start,
+             "cs": coverage_start, "amount": amount_fen, "timing": timing,
              "basis": orjson.dumps(coverage_basis).decode() if coverage_basis else None})
         return result.rowcount == 1  # type: ignore[attr-defined]
 

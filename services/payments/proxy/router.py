@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from typing import Any, Literal
 
@@ -29,6 +30,10 @@ class ProxyBatchCreate(BaseModel):
     declared_count: int = Field(ge=1)
     declared_total_fen: int = Field(ge=1, strict=True)
     rows: list[ProxyRowIn] = Field(min_length=1, max_length=200_000)
+    paid_on: dt.date | None = Field(
+        None, description="the day the budget line actually paid (Beijing date); it decides "
+        "whether each person's subsidy is paid on time or late. Not in the future, not before "
+        "the plan year's collection opened. Default: the day the batch is recorded")
 
 
 @router.post("", status_code=status.HTTP_201_CREATED,
@@ -43,4 +48,5 @@ async def record_batch(body: ProxyBatchCreate, request: Request,
         return await ProxyBatchService(session, state.runtime.outbox, state.coverage).record(
             batch_no=body.batch_no, budget_line=body.budget_line, plan_year=body.plan_year,
             declared_count=body.declared_count, declared_total_fen=body.declared_total_fen,
-            lines=[ProxyLine(r.person_id, r.amount_fen) for r in body.rows])
+            lines=[ProxyLine(r.person_id, r.amount_fen) for r in body.rows],
+            paid_on=body.paid_on)

@@ -1,9 +1,14 @@
 """Government proxy payments (代缴): finance pays a budget line's subsidies for a list of persons.
 
 A batch is checked whole against the current determinations: the declared count and total must
-add up, and each row's amount must equal what that budget line pays for that person. Any problem
-rejects the whole batch, with a reason per row. An accepted batch books one ledger entry per
-person (kind 'proxy', payer 'government'), keyed so that the same subsidy is never booked twice.
+add up, and each row's amount must equal what that budget line pays for that person if paid on
+the batch's `paid_on` (the day the money actually left, given by the finance office; the day it
+is recorded when not given): a batch paid after a person's on-time window pays the late
+outcome, in which a subsidy for payments within the period (or every subsidy, where the plan
+forfeits them) is not paid, and after the plan year closed nothing is. Any problem rejects the
+whole batch, with a reason per row. An accepted batch books one ledger entry per person (kind
+'proxy', payer 'government', with its timing), keyed so that the same subsidy is never booked
+twice.
 """
 
 from __future__ import annotations
@@ -17,11 +22,12 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.payments import events
-from services.payments.coverage import CoverageCalculator
+from services.payments.channels._support import CHINA_TZ
+from services.payments.coverage import CLOSED, CoverageCalculator, CoverageDecision
 from services.payments.dues.repository import DueRepository
 from services.payments.ledger.repository import LedgerRepository
-from services.payments.matching.service import Matcher, due_facts
-from shared.errors import Conflict, DomainError
+from services.payments.matching.service import Matcher
+from shared.errors import Conflict, DomainError, Invalid
 from shared.outbox import Outbox
 
 S = "payments"
@@ -47,7 +53,7 @@ class ProxyBatchService:
 
     async def record(self, *, batch_no: str, budget_line: str, plan_year: int,
                      declared_count: int, declared_total_fen: int,
-                     lines: list[ProxyLine]) -> dict[str, Any]:
+                     lines: list[ProxyLine], paid_on: dt.date | None = None) -> dict[str, Any]:
         exists = (await self.session.execute(
             text(f"SELECT 1 FROM {S}.proxy_batches WHERE batch_no = :b"), {"b": batch_no}
         )).first()
@@ -59,10 +65,16 @@ class ProxyBatchService:
         total = sum(line.amount_fen for line in lines)
         if declared_total_fen != total:
             problems.append(f"declared total {declared_total_fen} fen, the rows add up to {total}")
+        now = dt.datetime.now(dt.UTC)
+        today = now.astimezone(CHINA_TZ).date()
+        paid_on = paid_on or today
+        paid_at = now if paid_on == today else dt.datetime.combine(paid_on, dt.time(), CHINA_TZ)
         dues = await DueRepository(self.session).many([x.person_id for x in lines], plan_year)
+        self._check_paid_on(paid_on, today, plan_year, dues.values())
         booked = await self._already_booked(plan_year, budget_line, list(dues))
         rows: list[dict[str, Any]] = []
         seen: set[uuid.UUID] = set()
+        decisions: dict[uuid.UUID, CoverageDecision] = {}
         for number, line in enumerate(lines, start=1):
             reason = None
             due = dues.get(line.person_id)
@@ -70,12 +82,11 @@ class ProxyBatchService:
                 reason = "the person appears twice in the batch"
             elif due is None or not due.enrolled:
                 reason = f"no current determination: not enrolled for {plan_year}"
-            elif due.subsidy_of(budget_line) == 0:
-                reason = f"{budget_line} pays no subsidy for this person"
-            elif due.subsidy_of(budget_line) != line.amount_fen:
-                reason = (f"amount {line.amount_fen} fen, but {budget_line} pays "
-                          f"{due.subsidy_of(budget_line)} fen for this person")
-            elif line.person_id in booked:
+            else:
+                decision = decisions[line.person_id] = await self.matcher.coverage_for(
+                    due, paid_at)
+                reason = self._refusal(budget_line, line, due.subsidy_of(budget_line), decision)
+            if reason is None and line.person_id in booked:
                 reason = f"{budget_line} already paid for this person and year"
             seen.add(line.person_id)
             if reason:
@@ -86,32 +97,68 @@ class ProxyBatchService:
                               details={"problems": problems, "rows": rows})
         batch_id = (await self.session.execute(text(
             f"""INSERT INTO {S}.proxy_batches (batch_no, budget_line, plan_year, declared_count,
-                    declared_total_fen) VALUES (:b, :l, :y, :c, :t) RETURNING id"""),
+                    declared_total_fen, paid_on) VALUES (:b, :l, :y, :c, :t, :d) RETURNING id"""),
             {"b": batch_no, "l": budget_line, "y": plan_year, "c": declared_count,
-             "t": declared_total_fen})).scalar_one()
-        now = dt.datetime.now(dt.UTC)
+             "t": declared_total_fen, "d": paid_on})).scalar_one()
         # One order number per person (the batch's rows are one payment each): reporting and
         # reconciliation key payments by order number.
         for number, line in enumerate(lines, start=1):
             order_no = f"PB-{batch_no}-{number:06d}"
             due = dues[line.person_id]
-            decision = self.coverage.decide(due_facts(due), now)
-            start = decision.start
+            decision = decisions[line.person_id]
+            start, timing = decision.start, decision.timing
             txn = proxy_txn_id(plan_year, budget_line, line.person_id)
             entry_id = await self.ledger.record(
                 channel=CHANNEL, channel_txn_id=txn, kind="proxy", order_no=order_no,
-                amount_fen=line.amount_fen, occurred_at=now, origin="proxy_batch",
+                amount_fen=line.amount_fen, occurred_at=paid_at, origin="proxy_batch",
                 person_id=line.person_id, plan_year=plan_year, payer="government",
-                coverage_start=start, coverage_basis=decision.basis)
+                coverage_start=start, coverage_basis=decision.basis, timing=timing)
             assert entry_id is not None  # checked above, under the batch_no uniqueness
             await self.matcher.emit_payment(
                 events.PAYMENT_RECEIVED, due=due, person_id=line.person_id, plan_year=plan_year,
                 order_no=order_no, channel=CHANNEL, channel_txn_id=txn, payer="government",
-                amount_fen=line.amount_fen, paid_at=now, coverage_start=start,
-                revision=entry_id)
+                amount_fen=line.amount_fen, paid_at=paid_at, coverage_start=start,
+                revision=entry_id, timing=timing, funding_source=budget_line)
         return {"id": batch_id, "batch_no": batch_no, "budget_line": budget_line,
-                "plan_year": plan_year, "count": len(lines), "total_fen": total,
-                "status": "accepted"}
+                "plan_year": plan_year, "paid_on": paid_on.isoformat(), "count": len(lines),
+                "total_fen": total, "status": "accepted"}
+
+    def _check_paid_on(self, paid_on: dt.date, today: dt.date, plan_year: int,
+                       dues: Any) -> None:
+        """422 paid_on: a day in the future, or before the collection of the plan year opened
+        (the earliest collection start of the plans of the batch's people; two years before
+        the plan year where no plan is loaded)."""
+        if paid_on > today:
+            raise Invalid(f"paid_on: {paid_on.isoformat()} 晚于今天（{today.isoformat()}，"
+                          "北京时间）：代缴资金的支付日期不能是将来的日期",
+                          field="paid_on", code="paid_on_in_future")
+        starts = [p.collection_start for p in (self.coverage.policy(d.region_code, plan_year)
+                                               for d in dues) if p is not None]
+        earliest = min(starts, default=dt.date(plan_year - 2, 1, 1))
+        if paid_on < earliest:
+            raise Invalid(f"paid_on: {paid_on.isoformat()} 早于 {plan_year} 年度的集中缴费期开始日"
+                          f"（{earliest.isoformat()}）：不是该年度的代缴",
+                          field="paid_on", code="paid_on_before_collection")
+
+    @staticmethod
+    def _refusal(budget_line: str, line: ProxyLine, on_time_fen: int,
+                 decision: CoverageDecision) -> str | None:
+        """Why this row cannot be booked at the batch's payment date, or None."""
+        owed = decision.owed
+        if owed is not None and owed.timing == CLOSED:
+            return owed.explanation
+        pays = owed.subsidy_of(budget_line) if owed is not None else on_time_fen
+        if pays == 0 and on_time_fen > 0 and owed is not None:
+            until = owed.basis.get("on_time_until")
+            return (f"{budget_line} 的资助只给按时缴费的人（截至 {until}）："
+                    f"按 {owed.paid_on.isoformat()} 支付属逾期缴费，不享受该资助。"
+                    f"{owed.explanation}")
+        if pays == 0:
+            return f"{budget_line} pays no subsidy for this person"
+        if pays != line.amount_fen:
+            return (f"amount {line.amount_fen} fen, but {budget_line} pays {pays} fen for this "
+                    f"person if paid on {decision.basis.get('paid_on')}")
+        return None
 
     async def _already_booked(self, plan_year: int, budget_line: str,
                               person_ids: list[uuid.UUID]) -> set[uuid.UUID]:

@@ -12,12 +12,13 @@ from services.payments.scope import require_persons_in_region
 from shared.auth import current_principal
 from shared.db import SessionDep
 from shared.params import OffsetQuery, RowIdPath
+from shared.text import PlainText
 
 router = APIRouter(prefix="/v1/refunds", tags=["refunds"])
 
 
 class CompleteRequest(BaseModel):
-    reference: str = Field(min_length=1, max_length=128,
+    reference: PlainText = Field(min_length=1, max_length=128,
                            description="the channel's or bank's refund transaction id")
 
 

@@ -19,10 +19,12 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import datetime
 
 from shared.money import fen_to_yuan
 
+from ..channels._support import in_calendar
+from ..channels.base import PayloadInvalid
 from .base import (
     STATUSES,
     LineKind,
@@ -112,7 +114,10 @@ def _timestamp(text: str, number: int) -> datetime:
         raise StatementInvalid(f"occurred_at {text!r} is not RFC 3339", number) from exc
     if parsed.tzinfo is None:
         raise StatementInvalid(f"occurred_at {text!r} has no UTC offset", number)
-    return parsed.astimezone(UTC)
+    try:
+        return in_calendar(parsed, "occurred_at")
+    except PayloadInvalid as exc:
+        raise StatementInvalid(exc.reason, number) from exc
 
 
 def write_bank_statement(lines: Iterable[StatementLine]) -> bytes:

@@ -9,7 +9,7 @@ from typing import Literal
 
 from shared.money import fen_to_yuan, yuan_to_fen
 
-from ..channels._support import china_local_time
+from ..channels._support import MAX_AMOUNT_FEN, china_local_time
 from ..channels.base import (
     STATUS_CLOSED,
     STATUS_FAILED,
@@ -98,7 +98,10 @@ def parse_yuan(text: str, column: str, line: int, allow_negative: bool = False) 
     match = _ASCII_YUAN.fullmatch(text)
     if match is None or (match.group(1) and not allow_negative):
         raise StatementInvalid(f"{column} {text!r} is not an amount in yuan", line)
-    return yuan_to_fen(text)
+    fen = yuan_to_fen(text)
+    if abs(fen) > MAX_AMOUNT_FEN:
+        raise StatementInvalid(f"{column} {text!r} is out of range", line)
+    return fen
 
 
 def parse_china_time(text: str, column: str, line: int) -> datetime:

@@ -6,16 +6,12 @@ from typing import Any, Literal
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 
-from services.payments.scope import require_persons_in_region
-from services.payments.suspense.repository import (
-    SuspenseRepository,
-    SuspenseRow,
-    suspense_payload,
-)
+from services.payments.suspense.repository import SuspenseRow, suspense_payload
 from services.payments.suspense.service import SuspenseService
 from shared.auth import current_principal
 from shared.db import SessionDep
 from shared.params import OffsetQuery, RowIdPath
+from shared.text import PlainText
 
 router = APIRouter(prefix="/v1/suspense", tags=["suspense"])
 
@@ -24,28 +20,21 @@ class ResolveRequest(BaseModel):
     action: Literal["match-to-person", "refund"]
     person_id: uuid.UUID | None = None
     plan_year: int | None = Field(None, ge=2000, le=2100)
-    note: str | None = Field(None, max_length=500)
+    note: PlainText | None = Field(None, max_length=500)
 
 
 def _service(request: Request, session: SessionDep) -> SuspenseService:
     state = request.app.state
-    return SuspenseService(session, state.runtime.outbox, state.coverage)
+    return SuspenseService(session, state.runtime.outbox, state.coverage,
+                           actor=current_principal(request),
+                           channel_regions=getattr(state, "channel_regions", {}))
 
 
-def _public(row: SuspenseRow) -> dict[str, Any]:
-    return {**suspense_payload(row), "detail": row.detail, "ledger_id": row.ledger_id}
-
-
-async def _require_region(request: Request, session: SessionDep, suspense_id: int,
-                          person_id: uuid.UUID | None = None) -> None:
-    """Staff act on the money of people in their region: the person it is matched to now,
-    the person named in the request, the person the item was matched to before."""
-    item = await SuspenseRepository(session).get(suspense_id)
-    if item is None:
-        return  # the service answers 404
-    matched = (item.resolution or {}).get("person_id")
-    await require_persons_in_region(session, current_principal(request), (
-        person_id, item.person_id, uuid.UUID(matched) if matched else None))
+def _public(row: SuspenseRow, service: SuspenseService) -> dict[str, Any]:
+    """`account_region`: the region of the channel account the money arrived on (whose it is
+    when it names no person; null: nationwide callers' and administrators')."""
+    return {**suspense_payload(row), "detail": row.detail, "ledger_id": row.ledger_id,
+            "account_region": service.region_of_account(row)}
 
 
 @router.get("", summary="Money that could not be applied (挂账), with the reason")
@@ -56,23 +45,24 @@ async def list_suspense(
 ) -> list[dict[str, Any]]:
     """Only the items of people in the caller's region (filtered before paging); items
     naming no person known here (money nobody could be found for) are in every list."""
-    rows = await _service(request, session).list(
-        status, limit, offset, region_prefix=current_principal(request).region_filter)
-    return [_public(r) for r in rows]
+    service = _service(request, session)
+    rows = await service.list(status, limit, offset,
+                              region_prefix=current_principal(request).region_filter)
+    return [_public(r, service) for r in rows]
 
 
 @router.post("/{suspense_id}/resolve")
 async def resolve(suspense_id: RowIdPath, body: ResolveRequest, request: Request,
                   session: SessionDep) -> dict[str, Any]:
     async with session.begin():
-        await _require_region(request, session, suspense_id, body.person_id)
-        row = await _service(request, session).resolve(
+        service = _service(request, session)
+        row = await service.resolve(
             suspense_id, body.action, body.person_id, body.plan_year, body.note)
-    return _public(row)
+    return _public(row, service)
 
 
 class ReverseRequest(BaseModel):
-    note: str | None = Field(None, max_length=500)
+    note: PlainText | None = Field(None, max_length=500)
 
 
 @router.post("/{suspense_id}/reverse",
@@ -81,6 +71,6 @@ class ReverseRequest(BaseModel):
 async def reverse(suspense_id: RowIdPath, body: ReverseRequest, request: Request,
                   session: SessionDep) -> dict[str, Any]:
     async with session.begin():
-        await _require_region(request, session, suspense_id)
-        row = await _service(request, session).reverse(suspense_id, body.note)
-    return _public(row)
+        service = _service(request, session)
+        row = await service.reverse(suspense_id, body.note)
+    return _public(row, service)

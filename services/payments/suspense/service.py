@@ -1,10 +1,17 @@
 """Staff resolve suspense: match the money to a person's order, or send it back (refund); and
-reverse a match that was wrong (the payment goes back to suspense, the person owes again)."""
+reverse a match that was wrong (the payment goes back to suspense, the person owes again).
+
+Every write goes through `_locked`, which also checks the caller may act on the item: the
+persons it names (the one the money came with, the one it was matched to, the one the request
+names) must lie in the caller's region; money that names no person payments knows of belongs
+to the region of the channel account it arrived on (services/payments/settings.py), and money
+of an account without a region only to nationwide callers and administrators."""
 
 from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import text
@@ -16,21 +23,30 @@ from services.payments.dues.repository import DueRepository
 from services.payments.ledger.repository import LedgerRepository
 from services.payments.matching.service import Matcher
 from services.payments.orders.repository import OrderRepository
+from services.payments.scope import person_regions, require_persons_in_region
 from services.payments.suspense.repository import (
     SuspenseRepository,
     SuspenseRow,
     publish_suspense,
 )
-from shared.errors import Conflict, Invalid, NotFound
+from shared.access import ADMIN
+from shared.auth import Principal
+from shared.errors import Conflict, Forbidden, Invalid, NotFound
 from shared.outbox import Outbox
 
 _OCCURRED = text("SELECT occurred_at FROM payments.ledger WHERE id = :id")
 
 
 class SuspenseService:
-    def __init__(self, session: AsyncSession, outbox: Outbox, coverage: CoverageCalculator) -> None:
+    def __init__(self, session: AsyncSession, outbox: Outbox, coverage: CoverageCalculator, *,
+                 actor: Principal | None = None,
+                 channel_regions: Mapping[str, str] | None = None) -> None:
+        """`actor`: who writes (None: a trusted internal caller, not checked);
+        `channel_regions`: channel -> the region of its account."""
         self.session = session
         self.outbox = outbox
+        self.actor = actor
+        self.channel_regions = dict(channel_regions or {})
         self.repo = SuspenseRepository(session)
         self.matcher = Matcher(session, outbox, coverage)
 
@@ -38,20 +54,51 @@ class SuspenseService:
                    region_prefix: str | None = None) -> list[SuspenseRow]:
         return await self.repo.list(status, limit, offset, region_prefix=region_prefix)
 
-    async def _locked(self, suspense_id: int) -> SuspenseRow:
-        """The item, locked. The money's own lock comes first, in the order the processor
-        takes them (a reversal of this money may be processed at the same time)."""
+    async def _locked(self, suspense_id: int, person_id: uuid.UUID | None = None) -> SuspenseRow:
+        """The item, locked, once the caller may act on it (`person_id`: the person the
+        request names). The money's own lock comes first, in the order the processor takes
+        them (a reversal of this money may be processed at the same time)."""
         peek = await self.repo.get(suspense_id)
         if peek is None:
             raise NotFound("no such suspense item", code="suspense_not_found")
         await LedgerRepository(self.session).lock_payment(peek.channel, peek.channel_txn_id)
         item = await self.repo.get(suspense_id, for_update=True)
         assert item is not None
+        await self._require_may_act(item, person_id)
         return item
+
+    def region_of_account(self, item: SuspenseRow) -> str | None:
+        """The region of the channel account the money arrived on (None: no region)."""
+        return self.channel_regions.get(item.channel)
+
+    async def _require_may_act(self, item: SuspenseRow, person_id: uuid.UUID | None) -> None:
+        actor = self.actor
+        if actor is None or actor.sees_all_regions:
+            return
+        matched = (item.resolution or {}).get("person_id")
+        own = (item.person_id, uuid.UUID(matched) if matched else None)
+        await require_persons_in_region(self.session, actor, (person_id, *own))
+        if any(region is not None for region in (await person_regions(self.session, own)).values()):
+            return  # the money's person lies in the caller's region (checked just above)
+        region = self.region_of_account(item)
+        if region is None:
+            if actor.role == ADMIN:
+                return
+            raise Forbidden(
+                f"此款项未关联任何人员，且渠道 {item.channel} 的账户未指定地区：仅全国范围的用户和"
+                f"管理员可以处理 (money naming no person, on a channel account without a "
+                f"region: only nationwide callers and administrators may act on it)",
+                code="forbidden_region")
+        if not actor.can_see_region(region):
+            raise Forbidden(
+                f"此款项未关联任何人员，属于渠道 {item.channel} 账户所在地区 {region}，"
+                f"不在您的地区 {actor.region} 内 (money naming no person belongs to the region "
+                f"of the channel account it arrived on, outside your region)",
+                code="forbidden_region")
 
     async def resolve(self, suspense_id: int, action: str, person_id: uuid.UUID | None,
                       plan_year: int | None, note: str | None) -> SuspenseRow:
-        item = await self._locked(suspense_id)
+        item = await self._locked(suspense_id, person_id)
         if item.status != "open":
             raise Conflict("this suspense item is already resolved", code="already_resolved")
         resolution: dict[str, Any] = {"action": action, "note": note}

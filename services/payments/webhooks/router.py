@@ -15,8 +15,10 @@ from services.payments.channels import ChannelAdapter, ChannelRejected, ChannelR
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
 
-_UNKNOWN_CHANNEL = ChannelResponse(404, "application/json",
-                                   b'{"code":"unknown_channel","message":"no such channel"}')
+# No channel to answer in its own words: the service's own error body (shared/errors.py).
+_UNKNOWN_CHANNEL = ChannelResponse(
+    404, "application/json",
+    '{"error":{"code":"unknown_channel","message":"未配置该支付渠道"}}'.encode())
 
 
 def _answer(r: ChannelResponse) -> Response:

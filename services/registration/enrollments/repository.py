@@ -10,9 +10,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 S = "registration"
 _COLUMNS = ("person_id, plan_year, status, reason, insured_category, county_code, "
             "township_code, village_code, registered_on, revision")
-# a person on the employee-scheme list whose status is not stopped or ended
+# a person on an employee-scheme list (an enrollee, or a pensioner: insured in the employee
+# scheme) whose status is not stopped or ended, on any region's list
 ACTIVE_EMPLOYEE_SCHEME = f"""EXISTS (SELECT 1 FROM {S}.reference_persons r
-    WHERE r.kind = 'employee_insurance' AND r.active AND r.id_number_hash = p.id_number_hash)"""
+    WHERE r.kind IN ('employee_insurance', 'employee_pension') AND r.active
+      AND r.id_number_hash = p.id_number_hash)"""
 
 
 @dataclass

@@ -23,7 +23,8 @@ router = APIRouter(prefix="/v1/enrollments", tags=["enrollments"])
 
 
 def _service(request: Request, session: SessionDep) -> EnrollmentService:
-    return EnrollmentService(session, request.app.state.runtime.outbox)
+    runtime = request.app.state.runtime
+    return EnrollmentService(session, runtime.outbox, runtime.settings.policies_dir)
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=EnrollmentPublic)

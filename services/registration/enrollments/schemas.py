@@ -6,6 +6,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from shared.text import PlainText
+
 Category = Literal["adult", "minor", "student"]
 
 
@@ -25,7 +27,7 @@ class EnrollmentStop(BaseModel):
 
     status: Literal["stopped", "ended"]
     reason: Literal["died", "employee_scheme", "insured_elsewhere", "moved_away", "other"]
-    note: str | None = Field(None, max_length=200)
+    note: PlainText | None = Field(None, max_length=200)
 
 
 class EnrollmentPublic(BaseModel):

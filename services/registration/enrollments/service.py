@@ -6,6 +6,11 @@ import uuid
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.registration import events
+from services.registration.enrollments.bounds import (
+    check_birth_before_year_end,
+    check_plan_year,
+    check_registered_on,
+)
 from services.registration.enrollments.repository import EnrollmentRepository, EnrollmentRow
 from services.registration.enrollments.schemas import EnrollmentCreate, EnrollmentStop
 from services.registration.enrollments.scope import ScopeFacts, check_scope
@@ -29,16 +34,24 @@ def default_category(birth_date: dt.date, plan_year: int, has_school: bool) -> s
 
 
 class EnrollmentService:
-    def __init__(self, session: AsyncSession, outbox: Outbox) -> None:
+    def __init__(self, session: AsyncSession, outbox: Outbox,
+                 policies_dir: str | None = None) -> None:
         self.session = session
         self.outbox = outbox
+        self.policies_dir = policies_dir
         self.repo = EnrollmentRepository(session)
         self.persons = PersonRepository(session)
 
     async def enroll(self, data: EnrollmentCreate, today: dt.date | None = None) -> EnrollmentRow:
+        """422 naming the field for a plan year without a plan and far from today, a
+        registration day in the future or years before the plan year, and a person born after
+        the plan year."""
+        check_plan_year(data.plan_year, policies_dir=self.policies_dir, today=today)
+        check_registered_on(data.registered_on, data.plan_year, today=today)
         person = await self.persons.get(data.person_id, for_update=True)
         if person is None:
             raise NotFound("no such person", code="person_not_found")
+        check_birth_before_year_end(person.birth_date, data.plan_year, field="plan_year")
         existing = await self.repo.get(data.person_id, data.plan_year)
         if existing is not None and existing.status == "registered":
             raise Conflict(f"already enrolled for {data.plan_year}", code="already_enrolled")
@@ -93,6 +106,8 @@ class EnrollmentService:
         enrollment_registered events; running it again adds only who is still missing."""
         if to_year <= from_year:
             raise DomainError("--to must be after --from", code="invalid_years", status_code=422)
+        check_plan_year(to_year, policies_dir=self.policies_dir, field="to_year")
+        check_registered_on(today, to_year)  # `today`: the registration day asked for
         rolled = await self.repo.rollover(from_year, to_year, county, today or dt.date.today())
         topic = events.TOPIC_OF[events.ENROLLMENT_REGISTERED]
         await copy_events(await driver_connection(self.session), self.outbox, (

@@ -8,16 +8,21 @@ import uuid
 
 from fastapi import APIRouter, File, Form, Request, UploadFile, status
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.registration.common import id_numbers_in, outbox, read_upload, refuse_upload, vault
+from services.registration.common import outbox, read_upload, refuse_upload, vault
+from services.registration.enrollments.bounds import (
+    beijing_today,
+    check_birth_before_year_end,
+    check_plan_year,
+    check_registered_on,
+)
 from services.registration.enrollments.repository import EnrollmentRepository
 from services.registration.enrollments.schemas import EnrollmentCreate, EnrollmentPublic
 from services.registration.enrollments.service import EnrollmentService
-from services.registration.persons.repository import PersonRepository
 from services.registration.persons.router import PersonDetail, detail, require_person_region
 from services.registration.persons.schemas import PersonCreate, PersonUpdate
 from services.registration.persons.service import PersonService, parse_or_422
+from services.registration.scopes import people_in_file, upload_region
 from services.registration.uploads import RowError, parse_student_list
 from services.registration.uploads.students import STUDENT_SPEC
 from shared.auth import current_principal, require_region
@@ -54,7 +59,10 @@ class LateRegistration(DomainError):
 async def register_newborn(body: NewbornCreate, request: Request,
                            session: SessionDep) -> NewbornResult:
     child = parse_or_422(body.id_number)
-    registered_on = body.registered_on or dt.date.today()
+    check_plan_year(body.plan_year, policies_dir=request.app.state.runtime.settings.policies_dir)
+    check_birth_before_year_end(child.birth_date, body.plan_year)
+    check_registered_on(body.registered_on, body.plan_year)
+    registered_on = body.registered_on or beijing_today()
     days = (registered_on - child.birth_date).days
     if days < 0:
         raise Invalid("registered_on is before the birth date in the ID number",
@@ -98,14 +106,6 @@ class StudentUploadResult(BaseModel):
     already_enrolled: int
 
 
-async def _names(session: AsyncSession, request: Request, content: bytes,
-                 filename: str | None) -> dict[str, str]:
-    v = vault(request)
-    by_hash = {v.lookup_hash(i): i for i in id_numbers_in(content, STUDENT_SPEC, filename)}
-    names = await PersonRepository(session).names_by_hash(list(by_hash))
-    return {by_hash[h]: n for h, n in names.items()}
-
-
 @router.post("/v1/students/upload", response_model=StudentUploadResult)
 async def upload_students(request: Request, session: SessionDep, file: UploadFile = File(...),
                           plan_year: int = Form(ge=2000, le=2100),
@@ -114,17 +114,24 @@ async def upload_students(request: Request, session: SessionDep, file: UploadFil
     """A school's student list (学生参保名单): each student registered (non-local students under
     the school's township, 户籍 from the ID number's region) or updated with the school, and
     enrolled as a student for the plan year. Applied whole or not at all. The school's
-    township must lie in the caller's region."""
-    require_region(current_principal(request), township_code)
+    township must lie in the caller's region, and so must every registered person the file
+    names: a row naming someone registered elsewhere refuses the file (403 forbidden_region
+    rows, nothing applied; the name registered there is not told)."""
+    principal = current_principal(request)
+    require_region(principal, township_code)
+    check_plan_year(plan_year, policies_dir=request.app.state.runtime.settings.policies_dir)
+    check_registered_on(registered_on, plan_year)
+    region = upload_region(principal, None)
     content = await read_upload(file)
     persons = PersonService(session, outbox(request), vault(request))
-    enrollments = EnrollmentService(session, outbox(request))
+    enrollments = EnrollmentService(session, outbox(request),
+                                    request.app.state.runtime.settings.policies_dir)
     counts = {"registered": 0, "updated": 0, "enrolled": 0, "already_enrolled": 0}
     async with session.begin():
-        parsed = parse_student_list(content, filename=file.filename,
-                                    name_of=(await _names(session, request, content,
-                                                          file.filename)).get)
-        errors: list[RowError] = list(parsed.errors)
+        people = await people_in_file(session, vault(request), content, STUDENT_SPEC,
+                                      file.filename, region)
+        parsed = parse_student_list(content, filename=file.filename, name_of=people.name_of)
+        errors: list[RowError] = people.screen(parsed.errors)
         for row in [] if errors else parsed.rows:
             person = await persons.repo.by_hash(vault(request).lookup_hash(row.id_number))
             if person is None:
@@ -150,7 +157,7 @@ async def upload_students(request: Request, session: SessionDep, file: UploadFil
                                        exc.message, exc.code))
         if errors:
             raise await refuse_upload(request, "students", file.filename,
-                                      parsed.content_sha256, errors)
+                                      parsed.content_sha256, errors, region_code=region)
     return StudentUploadResult(status="applied", **counts)
 
 

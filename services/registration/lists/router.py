@@ -5,7 +5,7 @@ from typing import Literal
 
 from fastapi import APIRouter, File, Path, Query, Request, UploadFile
 from fastapi.responses import Response
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from services.registration.common import (
     load_error_report,
@@ -14,8 +14,10 @@ from services.registration.common import (
     refuse_upload,
     vault,
 )
+from services.registration.lists.download import write_list_csv, write_list_xlsx
 from services.registration.lists.repository import ListVersion
 from services.registration.lists.service import ListService, department_or_404
+from services.registration.scopes import upload_region
 from services.registration.uploads import write_error_report_csv, write_error_report_xlsx
 from shared.auth import current_principal
 from shared.db import SessionDep
@@ -23,6 +25,10 @@ from shared.errors import NotFound
 
 router = APIRouter(prefix="/v1/lists", tags=["certified lists"])
 YEAR = Path(ge=2000, le=2100)
+REGION = Query(None, pattern=r"^(\d{6}|\d{12})$", description=(
+    "the region the list is for (its own version history): inside the caller's region; "
+    "left out, the caller's own region"))
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 class VersionPublic(BaseModel):
@@ -35,17 +41,20 @@ class VersionPublic(BaseModel):
     removed: int
     changed: int
     uploaded_at: str
+    uploaded_by: str | None = Field(None, description="who uploaded it: the token's subject")
 
 
 class UploadResult(BaseModel):
     status: Literal["applied", "unchanged"]
     department: str
+    region_code: str
     plan_year: int
     version: VersionPublic
 
 
 class ListSummary(BaseModel):
     department: str
+    region_code: str
     plan_year: int
     versions: list[VersionPublic]
     current_row_count: int
@@ -55,19 +64,20 @@ def _version(v: ListVersion) -> VersionPublic:
     return VersionPublic(version_no=v.version_no, kind=v.kind, content_sha256=v.content_sha256,
                          filename=v.filename, row_count=v.row_count, added=v.added,
                          removed=v.removed, changed=v.changed,
-                         uploaded_at=v.uploaded_at.isoformat())
+                         uploaded_at=v.uploaded_at.isoformat(), uploaded_by=v.uploaded_by)
 
 
 @router.get("/error-reports/{report_id}")
-async def error_report(report_id: uuid.UUID, session: SessionDep,
+async def error_report(report_id: uuid.UUID, request: Request, session: SessionDep,
                        format: Literal["csv", "xlsx"] = "csv") -> Response:  # noqa: A002
-    """The row-by-row reasons an upload was refused (any upload kind), for the uploader."""
-    errors = await load_error_report(session, report_id)
+    """The row-by-row reasons an upload was refused (any upload kind), for the uploader: only
+    inside the region of the upload (another region's report answers 404)."""
+    errors = await load_error_report(session, report_id,
+                                     current_principal(request).region_filter)
     if errors is None:
         raise NotFound("no such error report", code="error_report_not_found")
     if format == "xlsx":
-        return Response(write_error_report_xlsx(errors), media_type=(
-            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+        return Response(write_error_report_xlsx(errors), media_type=XLSX,
             headers={"content-disposition": f'attachment; filename="errors-{report_id}.xlsx"'})
     return Response(write_error_report_csv(errors), media_type="text/csv; charset=utf-8",
                     headers={"content-disposition": f'attachment; filename="errors-{report_id}.csv"'})
@@ -76,26 +86,59 @@ async def error_report(report_id: uuid.UUID, session: SessionDep,
 @router.post("/{department}/{plan_year}", response_model=UploadResult)
 async def upload_list(request: Request, session: SessionDep, department: str,
                       plan_year: int = YEAR, file: UploadFile = File(...),
-                      version: Literal["preliminary", "final"] = Query("preliminary")) -> UploadResult:
+                      version: Literal["preliminary", "final"] = Query("preliminary"),
+                      region_code: str | None = REGION) -> UploadResult:
+    """The department's list for one region (the caller's own unless `region_code` names one
+    inside it) and plan year, a new version of that region's list: whole or not at all. A row
+    naming someone registered outside the region refuses the file (403 forbidden_region with
+    row reasons); people of other regions are never added, changed or removed."""
+    principal = current_principal(request)
+    region = upload_region(principal, region_code)
     content = await read_upload(file)
     async with session.begin():
         result = await ListService(session, outbox(request), vault(request)).upload(
-            department, plan_year, version, content, file.filename,
-            principal=current_principal(request))
+            department, plan_year, version, content, file.filename, region=region,
+            uploaded_by=principal.subject)
         if result.errors:
             raise await refuse_upload(request, f"list:{department}", file.filename,
-                                      result.content_sha256, result.errors)
+                                      result.content_sha256, result.errors, region_code=region)
     assert result.version is not None
     return UploadResult(status=result.status, department=result.version.department,  # type: ignore[arg-type]
-                        plan_year=plan_year, version=_version(result.version))
+                        region_code=region, plan_year=plan_year,
+                        version=_version(result.version))
 
 
 @router.get("/{department}/{plan_year}", response_model=ListSummary)
 async def list_versions(request: Request, session: SessionDep, department: str,
-                        plan_year: int = YEAR) -> ListSummary:
+                        plan_year: int = YEAR, region_code: str | None = REGION) -> ListSummary:
+    """The version history of the department's list for one region (the caller's own unless
+    `region_code` names one inside it) and plan year."""
     dept = department_or_404(department)
+    region = upload_region(current_principal(request), region_code)
     versions = await ListService(session, outbox(request), vault(request)).repo.versions(
-        dept, plan_year)
-    return ListSummary(department=dept, plan_year=plan_year,
+        dept, region, plan_year)
+    return ListSummary(department=dept, region_code=region, plan_year=plan_year,
                        versions=[_version(v) for v in versions],
                        current_row_count=versions[-1].row_count if versions else 0)
+
+
+@router.get("/{department}/{plan_year}/current", response_model=None)
+async def download_list(request: Request, session: SessionDep, department: str,
+                        plan_year: int = YEAR, region_code: str | None = REGION,
+                        format: Literal["csv", "xlsx"] = "xlsx") -> Response:  # noqa: A002
+    """The department's current list for the region and year, in the layout it uploads
+    (姓名, 身份证号, 类别, 认定日期, 终止日期, 再生育日期, 残疾等级), to correct and send again:
+    uploaded unchanged it changes nothing. It holds full ID numbers (the department's own
+    list); every download is in the audit log."""
+    dept = department_or_404(department)
+    region = upload_region(current_principal(request), region_code)
+    version, entries = await ListService(session, outbox(request), vault(request)).current(
+        dept, region, plan_year)
+    if version is None:
+        raise NotFound(f"{dept} 在 {region} 没有 {plan_year} 年度的名单", code="list_not_found")
+    name = f"list-{dept}-{region}-{plan_year}-v{version.version_no}"
+    if format == "csv":
+        return Response(write_list_csv(entries), media_type="text/csv; charset=utf-8",
+                        headers={"content-disposition": f'attachment; filename="{name}.csv"'})
+    return Response(write_list_xlsx(entries), media_type=XLSX,
+                    headers={"content-disposition": f'attachment; filename="{name}.xlsx"'})

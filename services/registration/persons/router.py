@@ -115,9 +115,9 @@ async def list_persons(request: Request, session: SessionDep,
                        cursor: str | None = None,
                        limit: int = Query(50, ge=1, le=500)) -> PersonPage:
     """People of one village, optionally with this exact name; pages follow `next_cursor`."""
-    after = decode_cursor(cursor)
+    after = decode_cursor(cursor, uuid.UUID)
     rows = await _service(request, session).repo.in_village(
-        village_code, name.strip() if name else None, str(uuid.UUID(after)) if after else None,
+        village_code, name.strip() if name else None, str(after) if after else None,
         limit + 1)
     more = len(rows) > limit
     rows = rows[:limit]

@@ -5,21 +5,23 @@ import uuid
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from shared.text import PlainText
+
 CODE12 = r"^\d{12}$"
 
 
 class PersonBase(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    name: str = Field(min_length=1, max_length=64)
+    name: PlainText = Field(min_length=1, max_length=64)
     phone: str | None = Field(None, pattern=r"^\+?[0-9\-]{5,20}$")
     township_code: str = Field(pattern=CODE12, description="12-digit statistical township code")
     village_code: str | None = Field(None, pattern=CODE12)
-    household_no: str | None = Field(None, min_length=1, max_length=32)
-    relation_to_head: str | None = Field(None, max_length=16)
+    household_no: PlainText | None = Field(None, min_length=1, max_length=32)
+    relation_to_head: PlainText | None = Field(None, max_length=16)
     hukou_region_code: str | None = Field(None, pattern=r"^\d{6}(\d{6})?$")
     residence_permit: bool = False
-    school: str | None = Field(None, max_length=128)
+    school: PlainText | None = Field(None, max_length=128)
 
 
 class PersonCreate(PersonBase):
@@ -57,15 +59,15 @@ class PersonUpdate(BaseModel):
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    name: str | None = Field(None, min_length=1, max_length=64)
+    name: PlainText | None = Field(None, min_length=1, max_length=64)
     phone: str | None = Field(None, pattern=r"^\+?[0-9\-]{5,20}$")
     township_code: str | None = Field(None, pattern=CODE12)
     village_code: str | None = Field(None, pattern=CODE12)
-    household_no: str | None = Field(None, min_length=1, max_length=32)
-    relation_to_head: str | None = Field(None, max_length=16)
+    household_no: PlainText | None = Field(None, min_length=1, max_length=32)
+    relation_to_head: PlainText | None = Field(None, max_length=16)
     hukou_region_code: str | None = Field(None, pattern=r"^\d{6}(\d{6})?$")
     residence_permit: bool | None = None
-    school: str | None = Field(None, max_length=128)
+    school: PlainText | None = Field(None, max_length=128)
 
 
 class PersonDetail(PersonPublic):

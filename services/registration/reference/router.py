@@ -4,7 +4,7 @@ import uuid
 from typing import Literal
 
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from services.registration.common import (
     decode_cursor,
@@ -15,6 +15,7 @@ from services.registration.common import (
 )
 from services.registration.reference.service import ReferenceService
 from services.registration.regions import load_regions
+from services.registration.scopes import upload_region
 from shared.auth import current_principal, require_region
 from shared.db import SessionDep
 from shared.errors import Invalid, NotFound
@@ -27,6 +28,7 @@ Kind = Literal["household_register", "employee_pension", "employee_insurance",
 
 class ReferenceResult(BaseModel):
     kind: str
+    region_code: str
     status: Literal["applied", "unchanged"]
     rows: int
 
@@ -35,13 +37,18 @@ class ReferenceResult(BaseModel):
 async def upload_reference(kind: Kind, request: Request, session: SessionDep,
                            file: UploadFile = File(...),
                            county_code: str | None = Form(None, pattern=r"^\d{6}$"),
+                           region_code: str | None = Form(None, pattern=r"^(\d{6}|\d{12})$"),
                            year: int | None = Form(None, ge=2000, le=2100)) -> ReferenceResult:
-    """Replace one kind of reference data with this file, whole or not at all. Only within
-    the caller's region: the county of a township population table, and for the lists of
-    persons every row in the file and every row it replaces."""
+    """Replace one kind of reference data of one region with this file, whole or not at all.
+    The region is `region_code` (else `county_code`), inside the caller's region, else the
+    caller's own region: each region keeps its own lists (a county's upload never touches
+    another county's). Every row must lie in that region (403 forbidden_region rows
+    otherwise); the township population table is of `county_code`."""
     principal = current_principal(request)
     if county_code is not None:
         require_region(principal, county_code)
+    region = upload_region(principal, region_code or county_code,
+                           "region_code" if region_code else "county_code")
     content = await read_upload(file)
     service = ReferenceService(session, vault(request))
     async with session.begin():
@@ -53,10 +60,12 @@ async def upload_reference(kind: Kind, request: Request, session: SessionDep,
                                                                  county_code, year)
         else:
             status, n, errors = await service.replace_persons(kind, content, file.filename,
-                                                              principal=principal)
+                                                              region=region)
         if errors:
-            raise await refuse_upload(request, f"reference:{kind}", file.filename, None, errors)
-    return ReferenceResult(kind=kind, status=status, rows=n)  # type: ignore[arg-type]
+            raise await refuse_upload(request, f"reference:{kind}", file.filename, None, errors,
+                                      region_code=region)
+    return ReferenceResult(kind=kind, region_code=region, status=status,  # type: ignore[arg-type]
+                           rows=n)
 
 
 class MissingPerson(BaseModel):
@@ -174,6 +183,9 @@ class DuplicatePerson(BaseModel):
     village_code: str | None
     township_code: str | None
     employer: str | None
+    employee_scheme: Literal["employee_insurance", "employee_pension"] = Field(
+        description="on which list the person is: an employee-scheme enrollee (职工医保参保人员) "
+        "or an employee pensioner (职工养老金领取人员, insured in the employee scheme)")
 
 
 class DuplicatePage(BaseModel):
@@ -189,14 +201,17 @@ async def duplicates(request: Request, session: SessionDep,
                      village_code: str | None = Query(None, pattern=r"^\d{12}$"),
                      cursor: str | None = None,
                      limit: int = Query(100, ge=1, le=1000)) -> DuplicatePage:
-    """Enrolled here for the year and also an active employee-scheme enrollee (重复参保).
+    """Enrolled here for the year and also an active employee-scheme enrollee or employee
+    pensioner (重复参保), on any region's list.
     Only people registered inside the caller's region (whatever the filters)."""
     rows = await ReferenceService(session, vault(request)).duplicates(
-        plan_year, county_code, village_code, decode_cursor(cursor), limit + 1,
+        plan_year, county_code, village_code,
+        decode_cursor(cursor, lambda v: str(uuid.UUID(v))), limit + 1,
         region_prefix=current_principal(request).region_filter)
     more = len(rows) > limit
     rows = rows[:limit]
     return DuplicatePage(plan_year=plan_year, items=[
         DuplicatePerson(person_id=r[0], id_number_masked=r[1], name_masked=mask_name(r[2]),
-                        village_code=r[3], township_code=r[4], employer=r[5]) for r in rows],
+                        village_code=r[3], township_code=r[4], employer=r[5],
+                        employee_scheme=r[6]) for r in rows],
         next_cursor=encode_cursor(str(rows[-1][0])) if more else None)

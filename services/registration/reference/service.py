@@ -1,5 +1,7 @@
 """Reference data from other offices and what it reveals: who should be enrolled and is not
-(应保未保), and who is insured twice (enrolled here and in the employee scheme)."""
+(应保未保), and who is insured twice (enrolled here and in the employee scheme, as an
+employee-scheme enrollee or an employee pensioner). Each kind is kept per region: the region
+of the upload (the uploader's own unless it names one inside it)."""
 
 from __future__ import annotations
 
@@ -13,14 +15,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.registration.regions import load_regions
 from services.registration.regions.codes import InvalidRegionCode, pad_code
+from services.registration.scopes import FORBIDDEN_REGION, inside
 from services.registration.uploads import (
     RowError,
     iter_reference_batches,
     parse_township_population,
 )
-from shared.auth import Principal, region_prefix
+from shared.auth import NATIONAL, region_prefix
 from shared.bulk import driver_connection
-from shared.errors import Forbidden
 from shared.idnumber import mask_id_number
 from shared.pii import PiiVault
 
@@ -65,27 +67,27 @@ class ReferenceService:
         self.session = session
         self.vault = vault
 
-    async def _unchanged(self, kind: str, sha256: str) -> bool:
+    async def _unchanged(self, kind: str, region: str, sha256: str) -> bool:
         row = (await self.session.execute(
-            text(f"SELECT content_sha256 FROM {S}.reference_uploads WHERE kind = :k"),
-            {"k": kind})).first()
+            text(f"SELECT content_sha256 FROM {S}.reference_uploads "
+                 "WHERE kind = :k AND region_code = :r"), {"k": kind, "r": region})).first()
         return row is not None and row[0] == sha256
 
     async def replace_persons(self, kind: str, content: bytes, filename: str | None, *,
-                              principal: Principal | None = None,
-                              ) -> tuple[str, int, list[RowError]]:
-        """The whole list of `kind` replaced by this file, or nothing (errors returned).
-
-        `principal`: the uploader. Replacing a list deletes every row it holds, so a caller
-        limited to a region may replace it only when every row of the file and every row held
-        today lies in that region (rows without a township or village: nationwide callers
-        only); otherwise 403 forbidden_region."""
+                              region: str = NATIONAL) -> tuple[str, int, list[RowError]]:
+        """The list of `kind` for `region` (the uploader's region) replaced by this file, or
+        nothing (errors returned). Each region keeps its own list: a county's upload never
+        touches another's. Rows must lie in the region: a township or village code outside it,
+        or a person registered here outside it, is a `forbidden_region` row (which does not say
+        where the person is registered); a household-register row of a regional upload names
+        its township or village."""
         sha256 = hashlib.sha256(content).hexdigest()
-        if await self._unchanged(kind, sha256):
+        if await self._unchanged(kind, region, sha256):
             return "unchanged", 0, []
         records: list[tuple[Any, ...]] = []
         errors: list[RowError] = []
         seen: dict[str, int] = {}
+        rows_of_hash: dict[str, list[tuple[int, str]]] = {}
         for batch in iter_reference_batches(kind, content, filename=filename):
             errors.extend(batch.errors)
             for r in batch.rows:
@@ -95,53 +97,59 @@ class ReferenceService:
                                            f"与第 {seen[id_hash]} 行身份证号重复", "duplicate_row"))
                     continue
                 seen[id_hash] = r.row_number
+                rows_of_hash[id_hash] = [(r.row_number, mask_id_number(r.id_number))]
                 f = r.fields
                 village = _code(f.get("village_code"))
                 township = _code(f.get("township_code")) or (village[:9] + "000" if village else None)
-                records.append((kind, id_hash, mask_id_number(r.id_number), r.name,
+                where = village or township
+                if where is not None and not inside(region, where):
+                    errors.append(RowError(r.row_number, "村代码" if village else "乡镇代码",
+                                           where, f"不在本次上传的辖区（{region}）内",
+                                           FORBIDDEN_REGION))
+                    continue
+                if where is None and kind == "household_register" and region != NATIONAL:
+                    errors.append(RowError(r.row_number, "村代码", "",
+                                           "户籍人口须填写村代码或乡镇代码", "missing_region"))
+                    continue
+                records.append((kind, region, id_hash, mask_id_number(r.id_number), r.name,
                                 f.get("household_number"), township, village,
                                 is_active(kind, f), orjson.dumps(f).decode()))
+        errors.extend(await self._registered_elsewhere(rows_of_hash, region))
         if errors:
-            return "rejected", 0, errors
-        if principal is not None:
-            await self._require_scope(principal, kind, records)
-        await self.session.execute(text(f"DELETE FROM {S}.reference_persons WHERE kind = :k"),
-                                   {"k": kind})
+            return "rejected", 0, sorted(errors, key=lambda e: (e.row_number, e.code))
+        await self.session.execute(
+            text(f"DELETE FROM {S}.reference_persons WHERE kind = :k AND region_code = :r"),
+            {"k": kind, "r": region})
         pg = await driver_connection(self.session)
         await pg.copy_records_to_table(
             "reference_persons", schema_name=S, records=records,
-            columns=["kind", "id_number_hash", "id_number_masked", "name", "household_number",
-                     "township_code", "village_code", "active", "fields"])
-        await self._record(kind, sha256, len(records))
+            columns=["kind", "region_code", "id_number_hash", "id_number_masked", "name",
+                     "household_number", "township_code", "village_code", "active", "fields"])
+        await self._record(kind, region, sha256, len(records))
         return "applied", len(records), []
 
-    async def _require_scope(self, principal: Principal, kind: str,
-                             records: list[tuple[Any, ...]]) -> None:
-        if principal.sees_all_regions:
-            return
-        prefix = region_prefix(principal.region or "")
-        outside = sum(1 for r in records
-                      if not (r[6] or r[5]) or not principal.can_see_region(r[6] or r[5]))
-        if outside:
-            raise Forbidden(f"{outside} row(s) lie outside your region {principal.region} "
-                            "(or name no township or village)", code="forbidden_region",
-                            details={"rows_outside": outside})
-        held_outside = (await self.session.execute(text(
-            f"""SELECT count(*) FROM {S}.reference_persons WHERE kind = :k AND NOT
-                coalesce(coalesce(village_code, township_code) LIKE :p || '%', false)"""),
-            {"k": kind, "p": prefix})).scalar_one()
-        if held_outside:
-            raise Forbidden(f"the {kind} list holds {held_outside} row(s) outside your region "
-                            f"{principal.region}: only a caller whose region covers them can "
-                            "replace it", code="forbidden_region",
-                            details={"rows_held_outside": held_outside})
+    async def _registered_elsewhere(self, rows_of_hash: dict[str, list[tuple[int, str]]],
+                                    region: str) -> list[RowError]:
+        """A row for each person of the file registered here outside `region`."""
+        prefix = region_prefix(region)
+        if not prefix or not rows_of_hash:
+            return []
+        result = await self.session.execute(text(
+            f"""SELECT id_number_hash FROM {S}.persons WHERE id_number_hash = ANY(:h)
+                AND coalesce(village_code, township_code, county_code) NOT LIKE :p || '%'"""),
+            {"h": list(rows_of_hash), "p": prefix})
+        return [RowError(n, "身份证号", masked,
+                         f"该人员不在本次上传的辖区（{region}）内登记，不能由您上传",
+                         FORBIDDEN_REGION)
+                for (h,) in result for n, masked in rows_of_hash[h]]
 
-    async def _record(self, kind: str, sha256: str, rows: int) -> None:
+    async def _record(self, kind: str, region: str, sha256: str, rows: int) -> None:
         await self.session.execute(
-            text(f"""INSERT INTO {S}.reference_uploads (kind, content_sha256, row_count)
-                     VALUES (:k, :s, :n) ON CONFLICT (kind) DO UPDATE SET
+            text(f"""INSERT INTO {S}.reference_uploads (kind, region_code, content_sha256,
+                       row_count)
+                     VALUES (:k, :r, :s, :n) ON CONFLICT (kind, region_code) DO UPDATE SET
                      content_sha256 = EXCLUDED.content_sha256, row_count = EXCLUDED.row_count,
-                     uploaded_at = now()"""), {"k": kind, "s": sha256, "n": rows})
+                     uploaded_at = now()"""), {"k": kind, "r": region, "s": sha256, "n": rows})
 
     async def replace_population(self, content: bytes, filename: str | None, county_code: str,
                                  year: int | None) -> tuple[str, int, list[RowError]]:
@@ -168,13 +176,14 @@ class ReferenceService:
             text(f"""INSERT INTO {S}.township_population (township_code, year, registered, resident)
                      VALUES (:t, :y, :r, :s) ON CONFLICT (township_code, year) DO UPDATE SET
                      registered = EXCLUDED.registered, resident = EXCLUDED.resident"""), rows)
-        await self._record("township_population", parsed.content_sha256, len(rows))
+        await self._record("township_population", county_code, parsed.content_sha256, len(rows))
         return "applied", len(rows), []
 
     async def missing(self, village_code: str, plan_year: int, after: str | None,
                       limit: int) -> list[Any]:
         rows = await self.session.execute(text(f"""
-            SELECT r.id_number_hash, r.id_number_masked, r.name, r.household_number,
+            SELECT DISTINCT ON (r.id_number_hash)
+                   r.id_number_hash, r.id_number_masked, r.name, r.household_number,
                    r.village_code, p.id,
                    CASE WHEN p.id IS NULL THEN 'not_registered'
                         WHEN e.status IS NULL THEN 'not_enrolled'
@@ -228,10 +237,14 @@ class ReferenceService:
         """`region_prefix` (Principal.region_filter): only people registered in that region."""
         rows = await self.session.execute(text(f"""
             SELECT p.id, p.id_number_masked, p.name, e.village_code, e.township_code,
-                   r.fields ->> 'employer'
+                   x.employer, x.kind
             FROM {S}.enrollments e JOIN {S}.persons p ON p.id = e.person_id
-            JOIN {S}.reference_persons r ON r.kind = 'employee_insurance' AND r.active
-                 AND r.id_number_hash = p.id_number_hash
+            JOIN LATERAL (
+                SELECT r.fields ->> 'employer' AS employer, r.kind
+                FROM {S}.reference_persons r
+                WHERE r.kind IN ('employee_insurance', 'employee_pension') AND r.active
+                  AND r.id_number_hash = p.id_number_hash
+                ORDER BY r.kind, r.region_code LIMIT 1) x ON true
             WHERE e.plan_year = :y AND e.status = 'registered'
               AND (CAST(:c AS text) IS NULL OR e.county_code = :c)
               AND (CAST(:v AS text) IS NULL OR e.village_code = :v)

@@ -8,9 +8,11 @@ from pydantic import BaseModel
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.registration import events
 from services.registration.common import (
     decode_cursor,
     encode_cursor,
+    outbox,
     read_upload,
     refuse_upload,
 )
@@ -130,6 +132,11 @@ async def upload_villages(request: Request, session: SessionDep, file: UploadFil
         tree = await tree_with_villages(session)
         parsed = parse_village_upload(content, tree, filename=file.filename,
                                       county_code=county_code)
+        # every village the file names lies in the caller's region, those already held too
+        # (else "unchanged" would tell an outsider which villages exist elsewhere)
+        for e in parsed.errors:
+            if e.code == "already_exists":
+                require_region(principal, str(e.value))
         if parsed.errors:
             if all(e.code == "already_exists" for e in parsed.errors):
                 return VillageUploadResult(status="unchanged", added=0,
@@ -143,5 +150,11 @@ async def upload_villages(request: Request, session: SessionDep, file: UploadFil
                      VALUES (:c, :t, :n, :u, :s)"""),
             [{"c": v.region.code, "t": v.region.parent_code, "n": v.region.name,
               "u": v.urban_rural, "s": parsed.content_sha256} for v in parsed.villages])
+        # other services show villages by name (reporting's lists and dashboard)
+        await outbox(request).add_many(session, [
+            (events.TOPIC_OF[events.VILLAGE_ADDED], events.VILLAGE_ADDED,
+             {"code": v.region.code, "township_code": v.region.parent_code,
+              "county_code": v.region.code[:6], "name": v.region.name}, v.region.code)
+            for v in parsed.villages])
     return VillageUploadResult(status="applied", added=len(parsed.villages),
                                content_sha256=parsed.content_sha256)

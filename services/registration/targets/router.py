@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, File, Form, Path, Request, UploadFile
+from fastapi import APIRouter, File, Form, Path, Query, Request, UploadFile
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import text
 
 from services.registration import events
 from services.registration.common import outbox, read_upload, refuse_upload
 from services.registration.targets.service import parse_targets, set_targets
-from shared.auth import current_principal, require_region
+from shared.auth import NATIONAL, current_principal, region_prefix, require_region
 from shared.db import SessionDep
 
 router = APIRouter(prefix="/v1/targets", tags=["targets"])
@@ -50,13 +50,19 @@ async def set_target(
 
 
 @router.get("/{plan_year}", response_model=list[TargetPublic])
-async def list_targets(session: SessionDep, plan_year: int = Path(ge=2000, le=2100),
-                       county_code: str | None = None) -> list[TargetPublic]:
+async def list_targets(request: Request, session: SessionDep,
+                       plan_year: int = Path(ge=2000, le=2100),
+                       county_code: str | None = Query(None, pattern=r"^\d{6}$"),
+                       ) -> list[TargetPublic]:
+    """The townships' targets of the county (inside the caller's region), or, left out, of the
+    caller's own region."""
+    region = county_code or current_principal(request).region or NATIONAL
+    prefix = region_prefix(region) or ""
     rows = await session.execute(
         text(f"""SELECT plan_year, township_code, target FROM {S}.targets
-                 WHERE plan_year = :y AND (CAST(:c AS text) IS NULL OR township_code LIKE :c || '%')
+                 WHERE plan_year = :y AND township_code LIKE :c || '%'
                  ORDER BY township_code"""),
-        {"y": plan_year, "c": county_code},
+        {"y": plan_year, "c": prefix},
     )
     return [TargetPublic(plan_year=r[0], township_code=r[1], target=r[2]) for r in rows]
 

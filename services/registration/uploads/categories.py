@@ -130,6 +130,8 @@ _ALIASES: dict[str, tuple[str, ...]] = {
         "参战参试退役人员",
     ),
     "family_planning_household": (
+        "农村独女户/双女户",
+        "独女户/双女户",
         "农村独女户",
         "农村双女户",
         "独女户",

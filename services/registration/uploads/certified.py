@@ -131,6 +131,7 @@ class CertifiedRow:
     later_birth_on: dt.date | None
     extra: dict[str, str] = field(default_factory=dict)
     row_number: int = 0
+    disability_grade: int | None = None
 
 
 @dataclass
@@ -260,6 +261,7 @@ def parse_certified_list(
         ):
             err("certified_on", "", "农村独女户/双女户须填写认定日期", "missing_date")
 
+        grade: int | None = None
         if group_checks == "severe_disability":
             grade_text = values.get("disability_grade", "")
             grade = disability_grade(grade_text) if grade_text else None
@@ -311,6 +313,7 @@ def parse_certified_list(
                 later_birth_on=dates["later_birth_on"],
                 extra=extra,
                 row_number=number,
+                disability_grade=grade,
             )
         )
     errors.extend(e for e in reader.errors if e not in errors)

@@ -7,13 +7,16 @@ import io
 from collections.abc import Iterable
 
 from services.registration.uploads.errors import RowError
+from shared.cells import safe_cell
 
 REPORT_HEADERS: tuple[str, str, str, str] = ("行号", "列", "值", "错误原因")
 
 
 def _cells(error: RowError) -> tuple[str, str, str, str]:
     row = "文件" if error.is_file_level else str(error.row_number)
-    return row, error.column or "", error.value, error.message
+    # what the uploader typed is text a spreadsheet must never run as a formula
+    return (row, safe_cell(error.column or ""), safe_cell(error.value),
+            safe_cell(error.message))
 
 
 def write_error_report_csv(errors: Iterable[RowError]) -> bytes:

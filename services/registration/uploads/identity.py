@@ -6,7 +6,7 @@ import re
 import unicodedata
 from collections.abc import Callable
 
-from shared.idnumber import IdNumber, InvalidIdNumber, parse_id_number
+from shared.idnumber import IdNumber, InvalidIdNumber, normalize_id_text, parse_id_number
 
 NameLookup = Callable[[str], str | None]
 _PHONE = re.compile(r"^1[3-9]\d{9}$")
@@ -14,9 +14,9 @@ _NAME_DOTS = str.maketrans({"•": "·", "．": "·", "・": "·", "▪": "·", 
 
 
 def normalise_id_text(text: str) -> str:
-    """Full-width digits, spaces, a lower-case x and Excel's leading apostrophe fixed."""
-    value = unicodedata.normalize("NFKC", text or "")
-    return "".join(value.split()).lstrip("'").upper()
+    """Full-width digits, spaces, a lower-case x (shared.idnumber) and Excel's leading
+    apostrophe fixed."""
+    return normalize_id_text(text).lstrip("'")
 
 
 def check_id(text: str) -> tuple[IdNumber | None, str]:
@@ -27,16 +27,7 @@ def check_id(text: str) -> tuple[IdNumber | None, str]:
     try:
         return parse_id_number(value), ""
     except InvalidIdNumber as exc:
-        reason = str(exc)
-        if len(value) == 15 and value.isdigit():
-            return None, "15位旧身份证号不再受理，请填写18位身份证号"
-        if reason.startswith("check character"):
-            return None, f"身份证号校验码错误（{reason}）"
-        if reason.startswith("birth"):
-            return None, f"身份证号中的出生日期无效（{reason}）"
-        if len(value) != 18:
-            return None, f"身份证号应为18位，实际 {len(value)} 位"
-        return None, f"身份证号格式错误（{reason}）"
+        return None, str(exc)
 
 
 def normalise_name(name: str) -> str:

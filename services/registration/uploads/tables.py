@@ -20,6 +20,7 @@ from typing import Any, BinaryIO
 
 from services.registration.uploads.decoding import open_text_stream
 from services.registration.uploads.errors import RowError, UploadRejected, file_error
+from shared.text import UNSAFE_CHARACTERS, has_unsafe_characters  # noqa: F401 (re-exported)
 
 HEADER_SEARCH_ROWS = 10
 _IGNORED_BY_DEFAULT = ("序号", "编号", "备注", "说明")
@@ -168,20 +169,34 @@ class TableReader:
             workbook = openpyxl.load_workbook(stream, read_only=True, data_only=True)
         except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
             raise UploadRejected(
-                f"不是有效的 XLSX 文件（{type(exc).__name__}）", "bad_xlsx"
+                f"不是有效的 XLSX 文件（{type(exc).__name__}），请在 Excel/WPS 中重新另存为 .xlsx",
+                "bad_xlsx",
             ) from None
+        except Exception as exc:  # noqa: BLE001 - broken workbook, sheet or styles XML
+            raise _broken(exc) from None
         self._workbook = workbook
-        if self.sheet is not None:
-            if self.sheet not in workbook.sheetnames:
-                raise UploadRejected(f"找不到工作表 {self.sheet}", "missing_sheet")
-            worksheet = workbook[self.sheet]
-        else:
-            worksheet = workbook.worksheets[0]
+        try:
+            if self.sheet is not None:
+                if self.sheet not in workbook.sheetnames:
+                    raise UploadRejected(f"找不到工作表 {self.sheet}", "missing_sheet")
+                worksheet = workbook[self.sheet]
+            elif not workbook.worksheets:
+                raise UploadRejected("XLSX 文件中没有工作表", "bad_xlsx")
+            else:
+                worksheet = workbook.worksheets[0]
+        except UploadRejected:
+            raise
+        except Exception as exc:  # noqa: BLE001
+            raise _broken(exc) from None
 
         def rows() -> Iterator[tuple[int, list[Any]]]:
             try:
                 for number, values in enumerate(worksheet.iter_rows(values_only=True), 1):
                     yield number, list(values)
+            except UploadRejected:
+                raise
+            except Exception as exc:  # noqa: BLE001 - a sheet's XML is read row by row
+                raise _broken(exc) from None
             finally:
                 workbook.close()
 
@@ -284,10 +299,20 @@ class TableReader:
             return
         positions = list(self.positions.items())
         extras = list(self.extra_columns.items())
+        headers = {i: self.spec.header_of(k) for k, i in positions}
+        headers.update({i: h for h, i in extras})
         try:
             for number, raw in self._raw_rows:
                 values = [clean_cell(v) for v in raw]
                 if not any(values):
+                    continue
+                unsafe = [i for i, v in enumerate(values) if has_unsafe_characters(v)]
+                if unsafe:
+                    # reported with the row: the parsers collect reader.errors after the rows
+                    self.errors.extend(RowError(
+                        number, headers.get(i), "",
+                        "含有文字方向控制字符或不可见的控制字符（如 U+202E），请删除后重新上传",
+                        "control_characters") for i in unsafe)
                     continue
                 width = len(values)
                 row = {k: values[i] if i < width else "" for k, i in positions}
@@ -299,6 +324,16 @@ class TableReader:
     def close(self) -> None:
         if self._workbook is not None:
             self._workbook.close()
+
+
+def _broken(exc: Exception) -> UploadRejected:
+    """Whatever a damaged workbook raises while it is read (XML syntax in the workbook, a sheet
+    or the styles, a missing part, a wrong type): a refusal the uploader can act on."""
+    return UploadRejected(
+        f"XLSX 文件已损坏，无法读取（{type(exc).__name__}），"
+        "请在 Excel/WPS 中打开后重新另存为 .xlsx",
+        "bad_xlsx",
+    )
 
 
 def _chain_first(first: str, rest: io.TextIOBase) -> Iterator[str]:

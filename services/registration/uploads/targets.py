@@ -167,6 +167,7 @@ def parse_township_targets(
             continue
         seen[region.code] = number
         targets.append(TownshipTarget(region.code, name or region.name, count, number))
+    errors.extend(e for e in reader.errors if e not in errors)  # found while reading rows
     result = ParsedTargets(county.code, targets, errors, digest, declared)
     if declared is not None and not errors and declared != result.total:
         errors.append(

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 
 from services.reporting.progress import service
+from services.reporting.regions import Region, RegionDep
 from services.reporting.templating import templates
 from shared.db import SessionDep
 
@@ -45,17 +46,27 @@ def daily_chart(daily: list[dict[str, Any]], width: int = 760, height: int = 220
 
 @router.get("/dashboard", response_class=HTMLResponse)
 async def dashboard(
-    request: Request, session: SessionDep,
-    county_code: Annotated[str, Query(pattern=r"^\d{6}$")] = "370481",
-    plan_year: Annotated[int, Query(ge=2000, le=2100)] = 2025,
-    township_code: Annotated[str | None, Query(pattern=r"^\d{12}$")] = None,
+    request: Request, session: SessionDep, region: RegionDep,
+    plan_year: Annotated[int | None, Query(ge=2000, le=2100)] = None,
     as_of: dt.date | None = None,
 ) -> HTMLResponse:
-    level = "village" if township_code else "township"
+    """The region asked for, else the caller's own; the newest plan year it has figures for
+    unless one is asked for."""
+    year = plan_year or await service.newest_plan_year(session, region)
     data = await service.progress(
-        session, county_code=county_code, plan_year=plan_year, level=level,  # type: ignore[arg-type]
-        township_code=township_code, as_of=as_of,
+        session, region=region, plan_year=year, as_of=as_of,
         policies_dir=request.app.state.settings.policies_dir)
     return templates.TemplateResponse(request, "dashboard.html", {
-        "data": data, "chart": daily_chart(data["daily"]), "township_code": township_code,
+        "data": data, "chart": daily_chart(data["daily"]),
+        "drill": data["level"] != "village",
+        "parent_code": _parent(region),
     })
+
+
+def _parent(region: Region) -> str | None:
+    """The region one rank up, for the page's way back (None at a county or above)."""
+    if region.rank == "village":
+        return region.township_code
+    if region.rank == "township":
+        return region.county_code
+    return None

@@ -8,30 +8,34 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.reporting.regions import Region
+
 S = "reporting"
 
 
-async def paid_by_county(session: AsyncSession, plan_year: int, county_code: str | None
+async def paid_by_county(session: AsyncSession, plan_year: int, region: Region
                          ) -> list[dict[str, Any]]:
+    where, params = region.where()
     rows = await session.execute(text(f"""
-        SELECT county_code, sum(registered)::int AS registered,
+        SELECT county_code, sum(registered)::int AS registered, sum(settled)::int AS settled,
                sum(paid_person)::int AS paid_person, sum(paid_government)::int AS paid_government,
                sum(paid_person_fen)::bigint AS paid_person_fen,
                sum(paid_government_fen)::bigint AS paid_government_fen
-        FROM {S}.progress WHERE plan_year = :y
-          AND (CAST(:c AS text) IS NULL OR county_code = :c)
-        GROUP BY county_code ORDER BY county_code"""), {"y": plan_year, "c": county_code})
+        FROM {S}.progress WHERE plan_year = :y AND {where}
+        GROUP BY county_code ORDER BY county_code"""), {"y": plan_year, **params})
     return [dict(r._mapping) for r in rows]
 
 
-async def subsidies_by_county(session: AsyncSession, plan_year: int, county_code: str | None
+async def subsidies_by_county(session: AsyncSession, plan_year: int, region: Region
                               ) -> list[dict[str, Any]]:
+    where, params = region.where(village=False)
     rows = await session.execute(text(f"""
         SELECT county_code, budget_line, sum(headcount)::int AS headcount,
-               sum(amount_fen)::bigint AS amount_fen
-        FROM {S}.funding WHERE plan_year = :y AND (CAST(:c AS text) IS NULL OR county_code = :c)
+               sum(amount_fen)::bigint AS amount_fen,
+               sum(paid_headcount)::int AS paid_headcount
+        FROM {S}.funding WHERE plan_year = :y AND {where}
         GROUP BY county_code, budget_line ORDER BY county_code, budget_line"""),
-        {"y": plan_year, "c": county_code})
+        {"y": plan_year, **params})
     return [dict(r._mapping) for r in rows]
 
 

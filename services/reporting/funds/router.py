@@ -6,6 +6,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 
 from services.reporting.funds import service
+from services.reporting.regions import RegionDep
 from shared.db import SessionDep
 
 router = APIRouter(prefix="/v1", tags=["funds"])
@@ -13,10 +14,11 @@ router = APIRouter(prefix="/v1", tags=["funds"])
 
 @router.get("/fund-summary")
 async def get_fund_summary(
-    request: Request, session: SessionDep, plan_year: Annotated[int, Query(ge=2000, le=2100)],
-    county_code: Annotated[str | None, Query(pattern=r"^\d{6}$")] = None,
+    request: Request, session: SessionDep, region: RegionDep,
+    plan_year: Annotated[int, Query(ge=2000, le=2100)],
 ) -> dict[str, Any]:
-    return await service.fund_summary(session, plan_year, county_code,
+    """Per county of the region asked for (the caller's own when none is given)."""
+    return await service.fund_summary(session, plan_year, region,
                                       request.app.state.settings.policies_dir)
 
 

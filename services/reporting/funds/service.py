@@ -10,27 +10,33 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.reporting.funds import repository as repo
-from services.reporting.names import region_name
+from services.reporting.names import names_for
 from services.reporting.plans import plan_for
+from services.reporting.regions import Region
 from shared.money import fen_to_yuan
 
 
-async def fund_summary(session: AsyncSession, plan_year: int, county_code: str | None,
+async def fund_summary(session: AsyncSession, plan_year: int, region: Region,
                        policies_dir: str | None = None) -> dict[str, Any]:
-    counties = await repo.paid_by_county(session, plan_year, county_code)
+    """Per county of the region: what persons paid, what governments paid on their behalf
+    (each counted for whoever paid it), and the fiscal subsidy for everyone insured (whole due
+    covered)."""
+    counties = await repo.paid_by_county(session, plan_year, region)
     subsidies: dict[str, dict[str, int]] = defaultdict(dict)
-    for s in await repo.subsidies_by_county(session, plan_year, county_code):
+    for s in await repo.subsidies_by_county(session, plan_year, region):
         subsidies[s["county_code"]][s["budget_line"]] = s["amount_fen"]
+    names = await names_for(session, [region.code, *(c["county_code"] for c in counties)])
     rows = []
     for c in counties:
         plan = plan_for(c["county_code"], plan_year, policies_dir)
-        insured = c["paid_person"] + c["paid_government"]
+        insured = c["settled"]
         per_capita = plan.fiscal_subsidy_fen if plan else None
         fiscal = per_capita * insured if per_capita is not None else None
         collected = c["paid_person_fen"] + c["paid_government_fen"]
         rows.append({
-            "county_code": c["county_code"], "county_name": region_name(c["county_code"]),
+            "county_code": c["county_code"], "county_name": names[c["county_code"]],
             "registered": c["registered"], "insured": insured,
+            "personal_payers": c["paid_person"], "government_paid_for": c["paid_government"],
             "personal_contributions_fen": c["paid_person_fen"],
             "government_proxy_payments_fen": c["paid_government_fen"],
             "contributions_collected_fen": collected,
@@ -41,13 +47,17 @@ async def fund_summary(session: AsyncSession, plan_year: int, county_code: str |
             "certified_subsidies_fen": subsidies.get(c["county_code"], {}),
             "plan": plan.region_code if plan else None,
         })
-    keys = ("registered", "insured", "personal_contributions_fen",
-            "government_proxy_payments_fen", "contributions_collected_fen", "fiscal_subsidy_fen",
-            "fund_total_fen")
+    keys = ("registered", "insured", "personal_payers", "government_paid_for",
+            "personal_contributions_fen", "government_proxy_payments_fen",
+            "contributions_collected_fen", "fiscal_subsidy_fen", "fund_total_fen")
     totals = {k: sum(r[k] or 0 for r in rows) for k in keys}
-    return {"plan_year": plan_year, "county_code": county_code, "rows": rows, "totals": totals,
-            "note": "fiscal subsidy = the plan's per-capita fiscal subsidy x insured persons "
-                    "(persons with a payment in the plan year)"}
+    return {"plan_year": plan_year, "region_code": region.code,
+            "region_name": names[region.code],
+            "county_code": region.county_code or (region.code if region.rank != "nation"
+                                                  else None),
+            "rows": rows, "totals": totals,
+            "note": "财政补助 = 方案规定的人均财政补助 × 参保人数（本年度应缴部分已全部"
+                    "缴清的人数）；个人缴费与政府代缴按实际缴款方分别计算"}
 
 
 async def reconciliation_summary(session: AsyncSession, channel: str | None,

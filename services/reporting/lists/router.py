@@ -10,25 +10,28 @@ from pydantic import BaseModel, Field
 
 from services.reporting.exports import file_response
 from services.reporting.lists import repository, service
+from services.reporting.regions import NamedRegionDep
 from services.reporting.templating import templates
 from shared.auth import current_principal, require_region
 from shared.db import SessionDep
 from shared.errors import Invalid
 from shared.params import PlanYearPath
 from shared.pii import vault_for
+from shared.text import PlainText
 
 router = APIRouter(prefix="/v1", tags=["lists"])
 
-VillageCode = Annotated[str, Query(pattern=r"^\d{12}$")]
 PlanYear = Annotated[int, Query(ge=2000, le=2100)]
 
 
 @router.get("/publicity-lists", response_model=None)
 async def get_publicity_list(
-    request: Request, session: SessionDep, village_code: VillageCode, plan_year: PlanYear,
+    request: Request, session: SessionDep, region: NamedRegionDep, plan_year: PlanYear,
     format: Literal["json", "csv", "xlsx", "html"] = "json",  # noqa: A002
 ) -> dict[str, Any] | Response:
-    data = await service.publicity_list(session, village_code, plan_year,
+    """The village's publicity list (公示表), or every village's of a wider region (the
+    caller's own when none is given)."""
+    data = await service.publicity_list(session, region, plan_year,
                                         request.app.state.settings.policies_dir)
     if format == "json":
         return JSONResponse(data)  # plain values already: skip re-encoding
@@ -36,32 +39,36 @@ async def get_publicity_list(
     if format == "html":
         return templates.TemplateResponse(request, "publicity.html",
                                           {"data": data, "table": table})
-    return file_response([table], format, f"publicity-{village_code}-{plan_year}")
+    return file_response([table], format, f"publicity-{region.code}-{plan_year}")
 
 
 @router.get("/reminders", response_model=None)
 async def get_reminders(
-    request: Request, session: SessionDep, village_code: VillageCode, plan_year: PlanYear,
+    request: Request, session: SessionDep, region: NamedRegionDep, plan_year: PlanYear,
     format: Literal["json", "csv", "xlsx"] = "json",  # noqa: A002
+    as_of: dt.date | None = None,
 ) -> dict[str, Any] | Response:
-    """Phones in full for the staff who call people (township staff, the medical insurance
-    bureau, administrators); masked for everyone else."""
+    """Who still owes, and how much if paid on `as_of` (today). Phones in full for the staff
+    who call people (township staff, the medical insurance bureau, administrators); masked
+    for everyone else."""
     principal = current_principal(request)
     data = await service.reminder_list(
-        session, village_code, plan_year,
+        session, region, plan_year,
         vault=vault_for(request.app.state.settings.pii_key),
-        full_phones=principal.role in service.PHONE_ROLES)
+        full_phones=principal.role in service.PHONE_ROLES, as_of=as_of)
     if format == "json":
         return data
     return file_response([service.reminder_table(data)], format,
-                         f"reminders-{village_code}-{plan_year}")
+                         f"reminders-{region.code}-{plan_year}")
 
 
 class ReasonIn(BaseModel):
     reason: Literal["worker_away", "employee_scheme", "died", "enlisted", "insured_elsewhere",
                     "refuses", "other"]
-    note: str | None = Field(None, max_length=500)
-    recorded_by: str | None = Field(None, max_length=100)
+    note: PlainText | None = Field(None, max_length=500)
+    recorded_by: PlainText | None = Field(
+        None, max_length=100,
+        description="ignored: the reason is recorded under the caller's own identity")
 
 
 @router.post("/reminders/{person_id}/{plan_year}/reason", status_code=200)
@@ -76,24 +83,23 @@ async def post_reason(request: Request, session: SessionDep, person_id: str,
     if region is not None:
         require_region(current_principal(request), region)
     saved = await service.record_reason(session, person_id, plan_year, body.reason, body.note,
-                                        body.recorded_by)
+                                        current_principal(request).subject)
     await session.commit()
     return saved
 
 
 @router.get("/funding-applications", response_model=None)
 async def get_funding_applications(
-    request: Request, session: SessionDep,
-    county_code: Annotated[str, Query(pattern=r"^\d{6}$")], plan_year: PlanYear,
+    request: Request, session: SessionDep, region: NamedRegionDep, plan_year: PlanYear,
     budget_line: str | None = None, include_persons: bool = False,
     as_of: dt.date | None = None,
     format: Literal["json", "csv", "xlsx"] = "json",  # noqa: A002
 ) -> dict[str, Any] | Response:
     data = await service.funding_application(
-        session, county_code, plan_year, budget_line,
+        session, region, plan_year, budget_line,
         include_persons=include_persons or format != "json", as_of=as_of,
         policies_dir=request.app.state.settings.policies_dir)
     if format == "json":
         return data
     return file_response(service.funding_tables(data), format,
-                         f"funding-{county_code}-{plan_year}-{budget_line or 'all'}")
+                         f"funding-{region.code}-{plan_year}-{budget_line or 'all'}")

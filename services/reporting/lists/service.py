@@ -10,9 +10,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.reporting.exports import Table
 from services.reporting.lists import repository as repo
-from services.reporting.names import region_name
+from services.reporting.names import Names, names_for
 from services.reporting.plans import plan_for
 from services.reporting.progress.service import today_in_china
+from services.reporting.regions import Region
 from shared.errors import Invalid, NotFound
 from shared.idnumber import mask_phone
 from shared.money import fen_to_yuan
@@ -44,42 +45,62 @@ def list_title(budget_line: str) -> str:
     return "政府资助人员名单" if budget_line == "medical_assistance_fund" else "政府代缴人员名单"
 
 
-def county_of_village(village_code: str) -> str:
-    return village_code[:6]
+def _where(names: Names, region: Region) -> str:
+    """县 镇 村 as a person reads them, down to the region's own rank."""
+    codes = [c for c in (region.county_code, region.township_code, region.village_code) if c]
+    return "".join(names[c] for c in codes) or names[region.code]
 
 
-async def publicity_list(session: AsyncSession, village_code: str, plan_year: int,
+async def publicity_list(session: AsyncSession, region: Region, plan_year: int,
                          policies_dir: str | None = None) -> dict[str, Any]:
-    plan = plan_for(county_of_village(village_code), plan_year, policies_dir)
-    people = await repo.paid_in_village(session, village_code, plan_year)
-    rows = [{
-        "no": i, "person_id": str(p["person_id"]), "name": p["name_masked"],
-        "id_number": p["id_number_masked"], "amount_fen": p["paid_fen"],
-        "amount_yuan": fen_to_yuan(p["paid_fen"]), "paid_on": p["paid_on"].isoformat(),
-        "payer": p["paid_by"], "payer_name": PAYERS.get(p["paid_by"], p["paid_by"]),
-    } for i, p in enumerate(people, start=1)]
-    township = village_code[:9] + "000"
+    """Everyone whose whole due is covered, one row per payer and what that payer paid (a
+    person whose own part and whose city half were both paid has two rows)."""
+    plan = plan_for(region.code[:6], plan_year, policies_dir) if region.rank != "nation" else None
+    people = await repo.paid_in(session, region, plan_year)
+    names = await names_for(session, [region.code, region.county_code, region.township_code,
+                                      *(p["village_code"] for p in people)])
+    rows: list[dict[str, Any]] = []
+    for p in people:
+        for payer in ("person", "government"):
+            fen, on = p[f"paid_{payer}_fen"], p[f"paid_{payer}_on"]
+            if on is None or not fen:
+                continue
+            rows.append({
+                "no": len(rows) + 1, "person_id": str(p["person_id"]),
+                "name": p["name_masked"], "id_number": p["id_number_masked"],
+                "village_code": p["village_code"], "village_name": names[p["village_code"]],
+                "amount_fen": fen, "amount_yuan": fen_to_yuan(fen), "paid_on": on.isoformat(),
+                "payer": payer, "payer_name": PAYERS[payer],
+            })
     return {
-        "village_code": village_code, "village_name": region_name(village_code),
-        "township_code": township, "township_name": region_name(township),
-        "county_name": region_name(county_of_village(village_code)),
+        "region_code": region.code, "region_name": _where(names, region),
+        "village_code": region.village_code,
+        "village_name": names[region.village_code] if region.village_code else None,
+        "township_code": region.township_code,
+        "township_name": names[region.township_code] if region.township_code else None,
+        "county_code": region.county_code,
+        "county_name": names[region.county_code] if region.county_code else None,
         "plan_year": plan_year,
         "publicity_from": plan.publicity_from.isoformat() if plan else None,
         "publicity_until": plan.publicity_until.isoformat() if plan else None,
-        "minimum_days": 5, "count": len(rows),
-        "total_fen": sum(r["amount_fen"] for r in rows), "rows": rows,
+        "minimum_days": 5, "count": len(people), "row_count": len(rows),
+        "total_fen": sum(r["amount_fen"] for r in rows),
+        "total_yuan": fen_to_yuan(sum(r["amount_fen"] for r in rows)), "rows": rows,
     }
 
 
 def publicity_table(data: dict[str, Any]) -> Table:
     period = (f"公示期：{data['publicity_from']} 至 {data['publicity_until']}"
               if data["publicity_from"] else "公示期不少于5天")
+    columns = [("no", "序号"), ("name", "姓名"), ("id_number", "身份证号码"),
+               ("amount_yuan", "缴费金额（元）"), ("paid_on", "缴费日期"),
+               ("payer_name", "缴费方式")]
+    if not data["village_code"]:
+        columns.insert(1, ("village_name", "村（社区）"))
     return Table(
         title=f"{data['plan_year']}年度城乡居民基本医疗保险参保缴费公示表",
-        subtitle=f"{data['county_name']}{data['township_name']}{data['village_name']}　{period}",
-        columns=[("no", "序号"), ("name", "姓名"), ("id_number", "身份证号码"),
-                 ("amount_yuan", "缴费金额（元）"), ("paid_on", "缴费日期"),
-                 ("payer_name", "缴费方式")],
+        subtitle=f"{data['region_name']}　{period}",
+        columns=columns,
         rows=data["rows"],
     )
 
@@ -97,23 +118,58 @@ def _phone(sealed: str | None, vault: PiiVault | None, full: bool) -> str | None
     return phone if full else mask_phone(phone)
 
 
-async def reminder_list(session: AsyncSession, village_code: str, plan_year: int, *,
+def _owed(p: dict[str, Any], as_of: dt.date) -> dict[str, Any]:
+    """What the person-year still owes if paid on `as_of`: the late outcome once its on-time
+    days are over and nothing has settled it on time, else the on-time one."""
+    if p["owed_person_fen"] is None:  # no determination yet (or nothing known this year)
+        return {"owed_fen": None, "owed_yuan": None, "owed_person_fen": None,
+                "owed_government_fen": None, "owed_basis": None}
+    late = (p["owed_late_fen"] is not None and p["on_time_until"] is not None
+            and as_of > p["on_time_until"])
+    if late:
+        return {"owed_fen": p["owed_late_fen"], "owed_yuan": fen_to_yuan(p["owed_late_fen"]),
+                "owed_person_fen": p["owed_late_fen"], "owed_government_fen": 0,
+                "owed_basis": "late"}
+    owed = p["owed_person_fen"] + p["owed_government_fen"]
+    return {"owed_fen": owed, "owed_yuan": fen_to_yuan(owed),
+            "owed_person_fen": p["owed_person_fen"],
+            "owed_government_fen": p["owed_government_fen"], "owed_basis": "on_time"}
+
+
+async def reminder_list(session: AsyncSession, region: Region, plan_year: int, *,
                         vault: PiiVault | None = None, full_phones: bool = False,
-                        ) -> dict[str, Any]:
-    people = await repo.unpaid_in_village(session, village_code, plan_year)
-    rows = [{
-        "no": i, "person_id": str(p["person_id"]), "name": p["name_masked"],
-        "id_number": p["id_number_masked"], "situation": p["situation"],
-        "situation_name": SITUATIONS[p["situation"]],
-        "phone": _phone(p["phone_enc"], vault, full_phones),
-        "reason": p["reason"], "reason_name": REASONS.get(p["reason"] or "", ""),
-        "note": p["note"],
-        "recorded_at": p["recorded_at"].isoformat() if p["recorded_at"] else None,
-    } for i, p in enumerate(people, start=1)]
+                        as_of: dt.date | None = None) -> dict[str, Any]:
+    """Everyone registered (or paid in full last year) whose whole due is not yet covered,
+    with what they still owe themselves; people who owe nothing of their own (nothing due, or
+    only a government part still unpaid) are never on it."""
+    as_of = as_of or today_in_china()
+    people = await repo.unpaid_in(session, region, plan_year)
+    names = await names_for(session, [region.code, region.county_code, region.township_code,
+                                      *(p["village_code"] for p in people)])
+    rows = []
+    for p in people:
+        owed = _owed(p, as_of)
+        if owed["owed_basis"] == "on_time" and owed["owed_person_fen"] == 0:
+            continue  # nothing of their own to pay: a government part still unpaid is the
+            # budget line's, on the funding application, not a person to remind
+        situation = p["situation"]
+        rows.append({
+            "no": len(rows) + 1, "person_id": str(p["person_id"]), "name": p["name_masked"],
+            "id_number": p["id_number_masked"], "village_code": p["village_code"],
+            "village_name": names[p["village_code"] or ""],
+            "situation": situation, "situation_name": SITUATIONS[situation], **owed,
+            "phone": _phone(p["phone_enc"], vault, full_phones),
+            "reason": p["reason"], "reason_name": REASONS.get(p["reason"] or "", ""),
+            "note": p["note"],
+            "recorded_at": p["recorded_at"].isoformat() if p["recorded_at"] else None,
+        })
     return {
-        "village_code": village_code, "village_name": region_name(village_code),
-        "plan_year": plan_year, "count": len(rows),
+        "region_code": region.code, "region_name": _where(names, region),
+        "village_code": region.village_code,
+        "village_name": names[region.village_code] if region.village_code else None,
+        "plan_year": plan_year, "as_of": as_of.isoformat(), "count": len(rows),
         "without_reason": sum(1 for r in rows if not r["reason"]),
+        "owed_fen": sum(r["owed_fen"] or 0 for r in rows),
         "phones": "in full" if full_phones else "masked",
         "rows": rows,
     }
@@ -122,10 +178,11 @@ async def reminder_list(session: AsyncSession, village_code: str, plan_year: int
 def reminder_table(data: dict[str, Any]) -> Table:
     return Table(
         title=f"{data['plan_year']}年度城乡居民医保未缴费人员提醒名单",
-        subtitle=f"{data['village_name']}　共{data['count']}人",
-        columns=[("no", "序号"), ("name", "姓名"), ("id_number", "身份证号码"),
-                 ("person_id", "人员编号"), ("situation_name", "情况"), ("phone", "联系电话"),
-                 ("reason_name", "未缴费原因"), ("note", "备注")],
+        subtitle=f"{data['region_name']}　共{data['count']}人　截至 {data['as_of']}",
+        columns=[("no", "序号"), ("village_name", "村（社区）"), ("name", "姓名"),
+                 ("id_number", "身份证号码"), ("person_id", "人员编号"),
+                 ("situation_name", "情况"), ("owed_yuan", "尚欠金额（元）"),
+                 ("phone", "联系电话"), ("reason_name", "未缴费原因"), ("note", "备注")],
         rows=data["rows"],
     )
 
@@ -145,17 +202,33 @@ async def record_reason(session: AsyncSession, person_id: str, plan_year: int, r
             "reason_name": REASONS[reason], "recorded_at": saved["recorded_at"].isoformat()}
 
 
-async def funding_application(session: AsyncSession, county_code: str, plan_year: int,
+async def funding_application(session: AsyncSession, region: Region, plan_year: int,
                               budget_line: str | None, *, include_persons: bool,
                               as_of: dt.date | None = None,
                               policies_dir: str | None = None) -> dict[str, Any]:
+    """Per budget line, the people it subsidises and how many of them it has paid for (a line
+    counts as paid once its budget line's proxy payment covers it)."""
     if budget_line is not None and budget_line not in BUDGET_LINES:
-        raise Invalid(f"unknown budget line {budget_line!r}", field="budget_line")
+        raise Invalid(f"未知的资金渠道 {budget_line!r}", field="budget_line")
     as_of = as_of or today_in_china()
-    plan = plan_for(county_code, plan_year, policies_dir)
-    counters = await repo.funding_counters(session, county_code, plan_year, budget_line)
+    plan = plan_for(region.code[:6], plan_year, policies_dir) if region.rank != "nation" else None
+    people = (await repo.subsidized_people(session, region, plan_year, budget_line)
+              if include_persons or region.rank == "village" else None)
+    if region.rank == "village":
+        counters = _count_lines(people or [])
+    else:
+        counters = await repo.funding_counters(session, region, plan_year, budget_line)
+    final_date = plan.final_list_date if plan else None
+    missed = None
+    if final_date is not None and as_of > final_date:
+        missed = await repo.subsidized_people(session, region, plan_year, budget_line,
+                                              unpaid_only=True)
+    names = await names_for(session, [
+        region.code, region.county_code, *(c["township_code"] for c in counters),
+        *(p[k] for p in (people or []) + (missed or []) for k in ("township_code",
+                                                                  "village_code"))])
     summary = [{
-        **c, "township_name": region_name(c["township_code"]),
+        **c, "township_name": names[c["township_code"]],
         "budget_line_name": BUDGET_LINES.get(c["budget_line"], c["budget_line"]),
         "amount_yuan": fen_to_yuan(c["amount_fen"]), "list": list_title(c["budget_line"]),
     } for c in counters]
@@ -164,54 +237,63 @@ async def funding_application(session: AsyncSession, county_code: str, plan_year
         totals[c["budget_line"]]["headcount"] += c["headcount"]
         totals[c["budget_line"]]["amount_fen"] += c["amount_fen"]
         totals[c["budget_line"]]["paid_headcount"] += c["paid_headcount"]
-    final_date = plan.final_list_date if plan else None
-    missed_open = final_date is not None and as_of > final_date
+    county = region.county_code or region.code
     out: dict[str, Any] = {
-        "county_code": county_code, "county_name": region_name(county_code),
+        "region_code": region.code, "region_name": names[region.code],
+        "county_code": county, "county_name": names[county],
         "plan_year": plan_year, "budget_line": budget_line, "as_of": as_of.isoformat(),
         "final_list_date": final_date.isoformat() if final_date else None,
         "by_budget_line": [{"budget_line": b, "budget_line_name": BUDGET_LINES.get(b, b),
                             "list": list_title(b), **v, "amount_yuan": fen_to_yuan(v["amount_fen"])}
                            for b, v in sorted(totals.items())],
         "summary": summary,
-        "missed_payments": None,
+        "missed_payments": _person_rows(missed, names) if missed is not None else None,
     }
-    if missed_open:
-        missed = await repo.subsidized_people(session, county_code, plan_year, budget_line,
-                                              unpaid_only=True)
-        out["missed_payments"] = _person_rows(missed)
     if include_persons:
-        out["persons"] = _person_rows(
-            await repo.subsidized_people(session, county_code, plan_year, budget_line))
+        out["persons"] = _person_rows(people or [], names)
     return out
 
 
-def _person_rows(people: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _count_lines(people: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    counts: dict[tuple[str, str, str], dict[str, int]] = defaultdict(
+        lambda: {"headcount": 0, "amount_fen": 0, "paid_headcount": 0})
+    for p in people:
+        c = counts[(p["budget_line"], p["township_code"], p["rule_id"])]
+        c["headcount"] += 1
+        c["amount_fen"] += p["amount_fen"]
+        c["paid_headcount"] += 1 if p["paid"] else 0
+    return [{"township_code": t, "budget_line": b, "rule_id": r, **v}
+            for (b, t, r), v in sorted(counts.items())]
+
+
+def _person_rows(people: list[dict[str, Any]], names: Names) -> list[dict[str, Any]]:
     return [{
         "no": i, "person_id": str(p["person_id"]), "township_code": p["township_code"],
-        "township_name": region_name(p["township_code"]), "village_code": p["village_code"],
+        "township_name": names[p["township_code"]], "village_code": p["village_code"],
+        "village_name": names[p["village_code"] or ""],
         "name": p["name_masked"], "id_number": p["id_number_masked"],
         "budget_line": p["budget_line"],
         "budget_line_name": BUDGET_LINES.get(p["budget_line"], p["budget_line"]),
         "list": list_title(p["budget_line"]), "rule_id": p["rule_id"],
         "amount_fen": p["amount_fen"], "amount_yuan": fen_to_yuan(p["amount_fen"]),
-        "paid": p["paid_by"] is not None,
-        "paid_on": p["paid_on"].isoformat() if p["paid_on"] else None,
+        "paid_fen": p["paid_fen"], "paid": bool(p["paid"]),
+        "paid_on": p["paid_on"].isoformat() if p["paid"] and p["paid_on"] else None,
     } for i, p in enumerate(people, start=1)]
 
 
 def funding_tables(data: dict[str, Any]) -> list[Table]:
-    head = f"{data['county_name']} {data['plan_year']}年度"
+    head = f"{data['region_name']} {data['plan_year']}年度"
     tables = [Table(
         title=f"{head}政府资助参保资金申请汇总表",
         subtitle=f"截至 {data['as_of']}",
         columns=[("budget_line_name", "资金渠道"), ("township_name", "镇（街道）"),
                  ("rule_id", "资助类别"), ("headcount", "人数"),
-                 ("amount_yuan", "资助金额（元）"), ("paid_headcount", "已缴费人数")],
+                 ("amount_yuan", "资助金额（元）"), ("paid_headcount", "已代缴人数")],
         rows=data["summary"],
     )]
-    person_columns = [("no", "序号"), ("township_name", "镇（街道）"), ("village_code", "村（居）"),
-                      ("name", "姓名"), ("id_number", "身份证号码"), ("rule_id", "资助类别"),
+    person_columns = [("no", "序号"), ("township_name", "镇（街道）"),
+                      ("village_name", "村（社区）"), ("name", "姓名"),
+                      ("id_number", "身份证号码"), ("rule_id", "资助类别"),
                       ("budget_line_name", "资金渠道"), ("amount_yuan", "资助金额（元）")]
     by_list: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for row in data.get("persons") or []:
@@ -222,6 +304,6 @@ def funding_tables(data: dict[str, Any]) -> list[Table]:
     if data["missed_payments"] is not None:
         tables.append(Table(
             title=f"{head}政府资助人员漏缴名单",
-            subtitle=f"最终名单日期 {data['final_list_date']} 后仍未缴费",
+            subtitle=f"最终名单日期 {data['final_list_date']} 后仍未代缴",
             columns=person_columns, rows=data["missed_payments"]))
     return tables

@@ -1,4 +1,8 @@
-"""Reads of the pre-aggregated counters (a few thousand rows per county, never raw rows)."""
+"""Reads of the pre-aggregated counters (a few thousand rows per county, never raw rows).
+
+Rows are grouped by a unit one rank below the region asked for (or the rank asked for):
+province and city units are the leading digits of the county code, so a city's progress sums
+its counties' counters with a range on the counters' primary key."""
 
 from __future__ import annotations
 
@@ -8,48 +12,77 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.reporting.regions import Rank, Region
+
 S = "reporting"
 
+_UNIT = {
+    "province": "left(county_code, 2) || '0000'",
+    "city": "left(county_code, 4) || '00'",
+    "county": "county_code",
+    "township": "township_code",
+    "village": "village_code",
+}
 
-async def counters(
-    session: AsyncSession, county_code: str, plan_year: int, township_code: str | None
-) -> list[dict[str, Any]]:
-    unit = "village_code" if township_code else "township_code"
-    scope = "AND township_code = :t" if township_code else ""
+
+def unit_sql(level: Rank) -> str:
+    return _UNIT[level]
+
+
+async def counters(session: AsyncSession, region: Region, plan_year: int, level: Rank
+                   ) -> list[dict[str, Any]]:
+    where, params = region.where()
     rows = await session.execute(text(f"""
-        SELECT {unit} AS code, band, sum(registered)::int AS registered,
+        SELECT {_UNIT[level]} AS code, band, sum(registered)::int AS registered,
+               sum(settled)::int AS settled,
                sum(paid_person)::int AS paid_person,
                sum(paid_government)::int AS paid_government,
                sum(paid_person_fen)::bigint AS paid_person_fen,
                sum(paid_government_fen)::bigint AS paid_government_fen
-        FROM {S}.progress WHERE plan_year = :y AND county_code = :c {scope}
-        GROUP BY {unit}, band"""), {"y": plan_year, "c": county_code, "t": township_code})
+        FROM {S}.progress WHERE plan_year = :y AND {where}
+        GROUP BY 1, band"""), {"y": plan_year, **params})
     return [dict(r._mapping) for r in rows]
 
 
-async def targets(session: AsyncSession, county_code: str, plan_year: int) -> dict[str, int]:
-    rows = await session.execute(text(
-        f"SELECT township_code, target FROM {S}.targets WHERE county_code = :c AND plan_year = :y"
-    ), {"c": county_code, "y": plan_year})
+async def targets(session: AsyncSession, region: Region, plan_year: int, level: Rank
+                  ) -> dict[str, int]:
+    """Targets are set per township: summed per unit (none for villages)."""
+    if level == "village":
+        return {}
+    where, params = region.where(village=False)
+    rows = await session.execute(text(f"""
+        SELECT {_UNIT[level]}, sum(target)::int FROM {S}.targets
+        WHERE plan_year = :y AND {where} GROUP BY 1"""), {"y": plan_year, **params})
     return {r[0]: r[1] for r in rows}
 
 
-async def daily_series(
-    session: AsyncSession, county_code: str, plan_year: int, township_code: str | None
-) -> list[tuple[dt.date, int]]:
-    scope = "AND township_code = :t" if township_code else ""
+async def daily_series(session: AsyncSession, region: Region, plan_year: int
+                       ) -> list[tuple[dt.date, int]]:
+    """Kept per township: a village's own series is not known (none is given)."""
+    if region.rank == "village":
+        return []
+    where, params = region.where(village=False)
     rows = await session.execute(text(f"""
         SELECT day, sum(paid)::int FROM {S}.progress_daily
-        WHERE plan_year = :y AND county_code = :c {scope} GROUP BY day ORDER BY day"""),
-        {"y": plan_year, "c": county_code, "t": township_code})
+        WHERE plan_year = :y AND {where} GROUP BY day ORDER BY day"""),
+        {"y": plan_year, **params})
     return [(r[0], r[1]) for r in rows]
 
 
-async def paid_on_day(
-    session: AsyncSession, county_code: str, plan_year: int, day: dt.date
-) -> dict[str, int]:
+async def paid_on_day(session: AsyncSession, region: Region, plan_year: int, day: dt.date,
+                      level: Rank) -> dict[str, int]:
+    if level == "village" or region.rank == "village":
+        return {}
+    where, params = region.where(village=False)
     rows = await session.execute(text(f"""
-        SELECT township_code, sum(paid)::int FROM {S}.progress_daily
-        WHERE plan_year = :y AND county_code = :c AND day = :d GROUP BY township_code"""),
-        {"y": plan_year, "c": county_code, "d": day})
+        SELECT {_UNIT[level]}, sum(paid)::int FROM {S}.progress_daily
+        WHERE plan_year = :y AND day = :d AND {where} GROUP BY 1"""),
+        {"y": plan_year, "d": day, **params})
     return {r[0]: r[1] for r in rows}
+
+
+async def newest_plan_year(session: AsyncSession, region: Region) -> int | None:
+    where, params = region.where()
+    row = await session.execute(text(
+        f"SELECT max(plan_year) FROM {S}.progress WHERE {where}"), params)
+    return row.scalar()

@@ -8,39 +8,43 @@ from fastapi.responses import JSONResponse, Response
 
 from services.reporting.exports import Table, file_response
 from services.reporting.progress import service
+from services.reporting.regions import RegionDep
 from shared.db import SessionDep
 
 router = APIRouter(prefix="/v1", tags=["progress"])
 
 
+UNIT_NAMES = {"province": "省", "city": "市", "county": "县（市、区）",
+              "township": "镇（街道）", "village": "村（社区）"}
+
+
 def progress_table(data: dict[str, Any]) -> Table:
-    unit = "村（社区）" if data["level"] == "village" else "镇（街道）"
     return Table(
-        title=f"{data['county_name']} {data['plan_year']}年度居民医保参保缴费进度",
+        title=f"{data['region_name']} {data['plan_year']}年度居民医保参保缴费进度",
         subtitle=f"截至 {data['as_of']}",
-        columns=[("rank", "排名"), ("name", unit), ("code", "区划代码"), ("target", "任务数"),
-                 ("registered", "登记人数"), ("paid", "缴费人数"), ("paid_person", "个人缴费"),
-                 ("paid_government", "政府代缴"), ("rate", "完成率（%）"),
-                 ("change_since_yesterday", "较昨日新增")],
+        columns=[("rank", "排名"), ("name", UNIT_NAMES[data["level"]]), ("code", "区划代码"),
+                 ("target", "任务数"), ("registered", "登记人数"), ("paid", "缴费人数"),
+                 ("paid_person", "个人缴费"), ("paid_government", "政府代缴"),
+                 ("rate", "完成率（%）"), ("change_since_yesterday", "较昨日新增")],
         rows=data["rows"],
     )
 
 
 @router.get("/progress", response_model=None)
 async def get_progress(
-    request: Request, session: SessionDep,
-    county_code: Annotated[str, Query(pattern=r"^\d{6}$")],
+    request: Request, session: SessionDep, region: RegionDep,
     plan_year: Annotated[int, Query(ge=2000, le=2100)],
-    level: Literal["township", "village"] = "township",
-    township_code: Annotated[str | None, Query(pattern=r"^\d{12}$")] = None,
+    level: Literal["province", "city", "county", "township", "village"] | None = None,
     as_of: dt.date | None = None,
     format: Literal["json", "csv", "xlsx"] = "json",  # noqa: A002
 ) -> dict[str, Any] | Response:
+    """Progress of the region asked for (the caller's own when none is given), one row per
+    unit one rank below it unless `level` says otherwise: a city's counties, a county's
+    townships, a township's villages."""
     data = await service.progress(
-        session, county_code=county_code, plan_year=plan_year, level=level,
-        township_code=township_code, as_of=as_of,
+        session, region=region, plan_year=plan_year, level=level, as_of=as_of,
         policies_dir=request.app.state.settings.policies_dir)
     if format == "json":
         return JSONResponse(data)  # plain values already: skip re-encoding
     return file_response([progress_table(data)], format,
-                         f"progress-{county_code}-{plan_year}-{level}")
+                         f"progress-{region.code}-{plan_year}-{data['level']}")

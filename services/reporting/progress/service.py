@@ -5,17 +5,16 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any, Literal
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.reporting.names import region_name
+from services.reporting.names import names_for
 from services.reporting.plans import plan_for
 from services.reporting.progress import repository as repo
 from services.reporting.projections.state import BAND_NAMES_ZH, BANDS, CHINA
+from services.reporting.regions import RANK_NAMES_ZH, RANKS, Rank, Region
 from shared.errors import Invalid
-
-Level = Literal["township", "village"]
 
 
 def percent(part: int, whole: int | None) -> float | None:
@@ -28,40 +27,54 @@ def today_in_china() -> dt.date:
     return dt.datetime.now(CHINA).date()
 
 
+async def newest_plan_year(session: AsyncSession, region: Region) -> int:
+    """The newest plan year with counters in the region, else the current calendar year."""
+    return await repo.newest_plan_year(session, region) or today_in_china().year
+
+
 async def progress(
-    session: AsyncSession, *, county_code: str, plan_year: int, level: Level = "township",
-    township_code: str | None = None, as_of: dt.date | None = None,
-    policies_dir: str | None = None,
+    session: AsyncSession, *, region: Region, plan_year: int, level: Rank | None = None,
+    as_of: dt.date | None = None, policies_dir: str | None = None,
 ) -> dict[str, Any]:
-    if level == "village" and not township_code:
-        raise Invalid("level=village needs township_code", field="township_code")
-    scope_township = township_code if level == "village" else None
+    """Progress of `region` with one row per unit of `level` (default: one rank below the
+    region; a city's rows are its counties, a county's its townships, a township's its
+    villages). `paid` counts people whose whole due is covered; `paid_person` and
+    `paid_government` count the people each payer paid for (one person may be in both)."""
+    level = level or region.child_rank
+    if RANKS.index(level) < RANKS.index(region.rank) or level == "nation":
+        raise Invalid(f"level {level} 比所查区域（{RANK_NAMES_ZH[region.rank]}）更大",
+                      field="level")
     as_of = as_of or today_in_china()
-    counters = await repo.counters(session, county_code, plan_year, scope_township)
-    targets = await repo.targets(session, county_code, plan_year)
-    series = dict(await repo.daily_series(session, county_code, plan_year, township_code))
-    today_by_township = await repo.paid_on_day(session, county_code, plan_year, as_of)
-    plan = plan_for(county_code, plan_year, policies_dir)
+    counters = await repo.counters(session, region, plan_year, level)
+    targets = await repo.targets(session, region, plan_year, level)
+    series = dict(await repo.daily_series(session, region, plan_year))
+    today = await repo.paid_on_day(session, region, plan_year, as_of,
+                                   "township" if level == "village" else level)
+    if level == "township" or region.rank == "village":
+        total_target = sum(targets.values())
+    else:
+        total_target = sum((await repo.targets(session, region, plan_year, "township")).values())
+    plan = plan_for(region.code[:6], plan_year, policies_dir) if region.rank != "nation" else None
 
     units: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     bands: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for row in counters:
-        for key in ("registered", "paid_person", "paid_government", "paid_person_fen",
-                    "paid_government_fen"):
+        for key in ("registered", "settled", "paid_person", "paid_government",
+                    "paid_person_fen", "paid_government_fen"):
             units[row["code"]][key] += row[key]
             bands[row["band"]][key] += row[key]
 
-    if level == "township":
-        for town in targets:
-            units.setdefault(town, defaultdict(int))
+    for unit in targets:
+        units.setdefault(unit, defaultdict(int))
+    names = await names_for(session, [region.code, *units])
     rows = []
     for code, c in units.items():
-        paid = c["paid_person"] + c["paid_government"]
-        target = targets.get(code) if level == "township" else None
-        if not (paid or c["registered"] or target):
+        paid = c["settled"]
+        target = targets.get(code)
+        if not (paid or c["registered"] or target or c["paid_person"] or c["paid_government"]):
             continue  # counters that went up and back to zero
         rows.append({
-            "code": code, "name": region_name(code), "target": target,
+            "code": code, "name": names[code], "target": target,
             "registered": c["registered"], "paid": paid, "paid_person": c["paid_person"],
             "paid_government": c["paid_government"],
             "paid_person_fen": c["paid_person_fen"],
@@ -69,8 +82,7 @@ async def progress(
             "rate": percent(paid, target) if target else percent(paid, c["registered"]),
             "rate_basis": "target" if target else "registered",
             "registered_rate": percent(c["registered"], target),
-            "change_since_yesterday": today_by_township.get(code, 0)
-            if level == "township" else None,
+            "change_since_yesterday": today.get(code, 0) if level != "village" else None,
         })
     rows.sort(key=lambda r: (-(r["rate"] or 0), -r["paid"], r["code"]))
     for i, row in enumerate(rows, start=1):
@@ -82,7 +94,7 @@ async def progress(
         if band not in bands:
             continue
         c = bands[band]
-        paid = c["paid_person"] + c["paid_government"]
+        paid = c["settled"]
         if not (paid or c["registered"]):
             continue
         goal = target_by_band.get(band) or target_by_band.get("overall")
@@ -102,25 +114,26 @@ async def progress(
         cumulative += series[day]
         daily_rows.append({"day": day.isoformat(), "paid": series[day], "cumulative": cumulative})
 
-    total_target = sum(targets.get(r["code"], 0) for r in rows) if level == "township" else (
-        targets.get(township_code or "") or None)
     registered = sum(r["registered"] for r in rows)
     paid_total = sum(r["paid"] for r in rows)
     overall = target_by_band.get("overall")
+    county = region.county_code or region.code
     return {
-        "county_code": county_code, "county_name": region_name(county_code),
-        "plan_year": plan_year, "level": level, "township_code": township_code,
-        "as_of": as_of.isoformat(),
+        "region_code": region.code, "region_name": names[region.code], "rank": region.rank,
+        "county_code": county, "county_name": names[county],
+        "township_code": region.township_code, "village_code": region.village_code,
+        "plan_year": plan_year, "level": level, "as_of": as_of.isoformat(),
         "totals": {
             "target": total_target or None, "registered": registered, "paid": paid_total,
             "paid_person": sum(r["paid_person"] for r in rows),
             "paid_government": sum(r["paid_government"] for r in rows),
+            "paid_person_fen": sum(r["paid_person_fen"] for r in rows),
+            "paid_government_fen": sum(r["paid_government_fen"] for r in rows),
             "rate": percent(paid_total, total_target) if total_target
             else percent(paid_total, registered),
             "payment_rate": percent(paid_total, registered),
             "target_percent": float(overall.percent) if overall else None,
-            "change_since_yesterday": today_by_township.get(township_code, 0)
-            if township_code else sum(today_by_township.values()),
+            "change_since_yesterday": sum(today.values()) if region.rank != "village" else None,
         },
         "rows": rows,
         "categories": categories,

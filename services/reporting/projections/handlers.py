@@ -16,6 +16,7 @@ from shared.topics import (
     PAYMENTS_RECONCILIATION,
     REGISTRATION_ENROLLMENT,
     REGISTRATION_PERSON,
+    REGISTRATION_REGION,
     REGISTRATION_TARGET,
 )
 
@@ -24,6 +25,7 @@ TOPICS = (
     REGISTRATION_PERSON,
     REGISTRATION_ENROLLMENT,
     REGISTRATION_TARGET,
+    REGISTRATION_REGION,
     ELIGIBILITY_DETERMINATION,
     PAYMENTS_PAYMENT,
     PAYMENTS_RECONCILIATION,
@@ -65,6 +67,12 @@ async def on_enrollment(session: AsyncSession, event: CloudEvent) -> None:
 @router.on("registration.target_set.v1")
 async def on_target(session: AsyncSession, event: CloudEvent) -> None:
     await repo.upsert_target(session, event.data, event.time)
+
+
+@router.on("registration.village_added.v1", "registration.village_changed.v1")
+async def on_village(session: AsyncSession, event: CloudEvent) -> None:
+    """A village's name as uploaded to registration (shown on lists and the dashboard)."""
+    await repo.upsert_region_name(session, event.data)
 
 
 @router.on("eligibility.determination_changed.v1", "eligibility.adjustment_due.v1")

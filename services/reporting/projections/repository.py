@@ -11,9 +11,11 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.reporting.projections.state import (
+    PROGRESS_COLUMNS,
     Contributions,
     DeterminationFacts,
     EnrollmentFacts,
+    Outcome,
     PaymentFacts,
     PersonFacts,
     PersonYear,
@@ -23,7 +25,8 @@ S = "reporting"
 
 # Everything rebuilt from the topics; reminder_reasons is staff input and survives a rebuild.
 PROJECTION_TABLES = ("persons", "enrollments", "determinations", "payments", "person_years",
-                     "targets", "progress", "progress_daily", "funding", "reconciliations")
+                     "targets", "progress", "progress_daily", "funding", "reconciliations",
+                     "region_names")
 
 
 async def upsert_person(session: AsyncSession, d: dict[str, Any]) -> bool:
@@ -73,23 +76,25 @@ async def upsert_enrollment(session: AsyncSession, d: dict[str, Any]) -> bool:
 
 
 async def upsert_determination(session: AsyncSession, d: dict[str, Any]) -> bool:
-    subsidies = [
-        {"rule_id": s.get("rule_id") or "", "funding_source": s.get("funding_source") or "",
-         "amount_fen": int(s.get("amount_fen") or 0)}
-        for s in d.get("subsidies") or []
-    ]
+    """Both outcomes of the determination (docs/EVENTS.md): on time (`personal_fen`,
+    `subsidies`) and `late`, with `on_time_until` and `payable_until`; events from before these
+    fields carry only the on-time outcome."""
+    late = d.get("late")
     row = await session.execute(text(f"""
         INSERT INTO {S}.determinations AS t (person_id, plan_year, revision, enrolled,
             insured_category, county_code, township_code, village_code, standard_fen,
-            personal_fen, subsidies)
+            personal_fen, subsidies, surcharge_fen, on_time_until, payable_until, late)
         VALUES (:person_id, :plan_year, :revision, :enrolled, :insured_category, :county_code,
             :township_code, :village_code, :standard_fen, :personal_fen,
-            CAST(:subsidies AS jsonb))
+            CAST(:subsidies AS jsonb), :surcharge_fen, :on_time_until, :payable_until,
+            CAST(:late AS jsonb))
         ON CONFLICT (person_id, plan_year) DO UPDATE SET revision = EXCLUDED.revision,
             enrolled = EXCLUDED.enrolled, insured_category = EXCLUDED.insured_category,
             county_code = EXCLUDED.county_code, township_code = EXCLUDED.township_code,
             village_code = EXCLUDED.village_code, standard_fen = EXCLUDED.standard_fen,
-            personal_fen = EXCLUDED.personal_fen, subsidies = EXCLUDED.subsidies
+            personal_fen = EXCLUDED.personal_fen, subsidies = EXCLUDED.subsidies,
+            surcharge_fen = EXCLUDED.surcharge_fen, on_time_until = EXCLUDED.on_time_until,
+            payable_until = EXCLUDED.payable_until, late = EXCLUDED.late
         WHERE t.revision < EXCLUDED.revision
         RETURNING 1"""), {
         "person_id": d["person_id"], "plan_year": int(d["plan_year"]),
@@ -98,20 +103,41 @@ async def upsert_determination(session: AsyncSession, d: dict[str, Any]) -> bool
         "county_code": d.get("county_code") or "", "township_code": d.get("township_code") or "",
         "village_code": d.get("village_code") or "",
         "standard_fen": int(d.get("standard_fen") or 0),
-        "personal_fen": int(d.get("personal_fen") or 0), "subsidies": json.dumps(subsidies),
+        "personal_fen": int(d.get("personal_fen") or 0),
+        "subsidies": json.dumps(_subsidy_items(d.get("subsidies"))),
+        "surcharge_fen": int(d.get("surcharge_fen") or 0),
+        "on_time_until": _date(d.get("on_time_until")),
+        "payable_until": _date(d.get("payable_until")),
+        "late": json.dumps({
+            "personal_fen": int(late.get("personal_fen") or 0),
+            "surcharge_fen": int(late.get("surcharge_fen") or 0),
+            "subsidies": _subsidy_items(late.get("subsidies")),
+        }) if isinstance(late, dict) else None,
     })
     return row.first() is not None
+
+
+def _subsidy_items(raw: Any) -> list[dict[str, Any]]:
+    return [
+        {"rule_id": s.get("rule_id") or "", "funding_source": s.get("funding_source") or "",
+         "amount_fen": int(s.get("amount_fen") or 0)}
+        for s in raw or []
+    ]
 
 
 async def upsert_payment(session: AsyncSession, d: dict[str, Any]) -> bool:
     row = await session.execute(text(f"""
         INSERT INTO {S}.payments AS t (order_no, person_id, plan_year, revision, kind, payer,
-            channel, amount_fen, paid_at, county_code, township_code, village_code)
+            channel, amount_fen, paid_at, county_code, township_code, village_code,
+            funding_source, timing)
         VALUES (:order_no, :person_id, :plan_year, :revision, :kind, :payer, :channel,
-            :amount_fen, :paid_at, :county_code, :township_code, :village_code)
+            :amount_fen, :paid_at, :county_code, :township_code, :village_code,
+            :funding_source, :timing)
         ON CONFLICT (order_no) DO UPDATE SET revision = EXCLUDED.revision,
             kind = EXCLUDED.kind, payer = EXCLUDED.payer, channel = EXCLUDED.channel,
-            amount_fen = EXCLUDED.amount_fen, paid_at = EXCLUDED.paid_at
+            amount_fen = EXCLUDED.amount_fen, paid_at = EXCLUDED.paid_at,
+            funding_source = coalesce(EXCLUDED.funding_source, t.funding_source),
+            timing = coalesce(EXCLUDED.timing, t.timing)
         WHERE t.revision < EXCLUDED.revision
         RETURNING 1"""), {
         "order_no": d["order_no"], "person_id": d["person_id"], "plan_year": int(d["plan_year"]),
@@ -120,6 +146,7 @@ async def upsert_payment(session: AsyncSession, d: dict[str, Any]) -> bool:
         "paid_at": dt.datetime.fromisoformat(d["paid_at"]),
         "county_code": d.get("county_code") or "", "township_code": d.get("township_code") or "",
         "village_code": d.get("village_code") or "",
+        "funding_source": d.get("funding_source") or None, "timing": d.get("timing") or None,
     })
     return row.first() is not None
 
@@ -135,6 +162,18 @@ async def upsert_target(session: AsyncSession, d: dict[str, Any], set_at: dt.dat
         "plan_year": int(d["plan_year"]), "township_code": d["township_code"],
         "county_code": d.get("county_code") or d["township_code"][:6],
         "target": int(d["target"]), "set_at": set_at,
+    })
+
+
+async def upsert_region_name(session: AsyncSession, d: dict[str, Any]) -> None:
+    """Names carry no revision: the latest event wins (an upload names a village once)."""
+    await session.execute(text(f"""
+        INSERT INTO {S}.region_names AS t (code, parent_code, name)
+        VALUES (:code, :parent, :name)
+        ON CONFLICT (code) DO UPDATE SET parent_code = EXCLUDED.parent_code,
+            name = EXCLUDED.name"""), {
+        "code": d["code"], "parent": d.get("township_code") or d.get("parent_code") or "",
+        "name": d["name"],
     })
 
 
@@ -170,6 +209,13 @@ async def lock_person_year(session: AsyncSession, person_id: str, plan_year: int
     )
 
 
+_YEAR_COLUMNS = ("county_code", "township_code", "village_code", "band", "enrollment_status",
+                 "registered", "enrolled", "subsidized", "paid_by", "paid_fen", "paid_on",
+                 "subsidies", "settled", "settled_on", "paid_person_fen", "paid_person_on",
+                 "paid_government_fen", "paid_government_on", "owed_person_fen",
+                 "owed_government_fen", "owed_late_fen", "on_time_until")
+
+
 async def load_facts(
     session: AsyncSession, person_id: str, plan_year: int
 ) -> tuple[PersonFacts | None, EnrollmentFacts | None, DeterminationFacts | None,
@@ -183,21 +229,39 @@ async def load_facts(
         f"FROM {S}.enrollments WHERE person_id = :p AND plan_year = :y"), p)).first()
     det = (await session.execute(text(
         f"SELECT enrolled, insured_category, county_code, township_code, village_code, "
-        f"subsidies FROM {S}.determinations WHERE person_id = :p AND plan_year = :y"), p)).first()
+        f"subsidies, personal_fen, on_time_until, late FROM {S}.determinations "
+        f"WHERE person_id = :p AND plan_year = :y"), p)).first()
     pays = (await session.execute(text(
-        f"SELECT kind, payer, amount_fen, paid_at, county_code, township_code, village_code "
+        f"SELECT kind, payer, amount_fen, paid_at, county_code, township_code, village_code, "
+        f"funding_source, timing "
         f"FROM {S}.payments WHERE person_id = :p AND plan_year = :y ORDER BY order_no"), p)).all()
     old = (await session.execute(text(
-        f"SELECT county_code, township_code, village_code, band, enrollment_status, registered, "
-        f"enrolled, subsidized, paid_by, paid_fen, paid_on, subsidies FROM {S}.person_years "
+        f"SELECT {', '.join(_YEAR_COLUMNS)} FROM {S}.person_years "
         f"WHERE person_id = :p AND plan_year = :y"), p)).first()
     return (
         PersonFacts(*person) if person else None,
         EnrollmentFacts(*enr) if enr else None,
-        DeterminationFacts(*det[:5], subsidies=_lines(det[5])) if det else None,
+        _determination(det) if det else None,
         [PaymentFacts(*r) for r in pays],
-        PersonYear(*old[:11], subsidies=_lines(old[11])) if old else None,
+        _person_year(old._mapping) if old else None,
     )
+
+
+def _determination(row: Any) -> DeterminationFacts:
+    late = json.loads(row[8]) if isinstance(row[8], str) else row[8]
+    return DeterminationFacts(
+        *row[:5], subsidies=_lines(row[5]), personal_fen=int(row[6]), on_time_until=row[7],
+        late=Outcome(int(late.get("personal_fen") or 0), _lines(late.get("subsidies")))
+        if late else None)
+
+
+def _person_year(m: Any) -> PersonYear:
+    values = {c: m[c] for c in _YEAR_COLUMNS}
+    items = json.loads(m["subsidies"]) if isinstance(m["subsidies"], str) else m["subsidies"]
+    values["subsidies"] = tuple(
+        (i.get("funding_source") or "", i.get("rule_id") or "", int(i.get("amount_fen") or 0),
+         int(i.get("paid_fen") or 0)) for i in items or [])
+    return PersonYear(**values)
 
 
 async def save_person_year(
@@ -208,36 +272,24 @@ async def save_person_year(
             f"DELETE FROM {S}.person_years WHERE person_id = :p AND plan_year = :y"),
             {"p": person_id, "y": plan_year})
         return
+    values = {c: getattr(py, c) for c in _YEAR_COLUMNS}
+    values["subsidies"] = json.dumps([
+        {"funding_source": b, "rule_id": r, "amount_fen": a, "paid_fen": paid}
+        for b, r, a, paid in py.subsidies])
+    placeholders = ", ".join(
+        "CAST(:subsidies AS jsonb)" if c == "subsidies" else f":{c}" for c in _YEAR_COLUMNS)
     await session.execute(text(f"""
-        INSERT INTO {S}.person_years (person_id, plan_year, county_code, township_code,
-            village_code, band, enrollment_status, registered, enrolled, subsidized, paid_by,
-            paid_fen, paid_on, subsidies)
-        VALUES (:p, :y, :county_code, :township_code, :village_code, :band, :enrollment_status,
-            :registered, :enrolled, :subsidized, :paid_by, :paid_fen, :paid_on,
-            CAST(:subsidies AS jsonb))
-        ON CONFLICT (person_id, plan_year) DO UPDATE SET county_code = EXCLUDED.county_code,
-            township_code = EXCLUDED.township_code, village_code = EXCLUDED.village_code,
-            band = EXCLUDED.band, enrollment_status = EXCLUDED.enrollment_status,
-            registered = EXCLUDED.registered, enrolled = EXCLUDED.enrolled,
-            subsidized = EXCLUDED.subsidized, paid_by = EXCLUDED.paid_by,
-            paid_fen = EXCLUDED.paid_fen, paid_on = EXCLUDED.paid_on,
-            subsidies = EXCLUDED.subsidies"""), {
-        "p": person_id, "y": plan_year, "county_code": py.county_code,
-        "township_code": py.township_code, "village_code": py.village_code, "band": py.band,
-        "enrollment_status": py.enrollment_status, "registered": py.registered,
-        "enrolled": py.enrolled, "subsidized": py.subsidized, "paid_by": py.paid_by,
-        "paid_fen": py.paid_fen, "paid_on": py.paid_on,
-        "subsidies": json.dumps([
-            {"funding_source": b, "rule_id": r, "amount_fen": a} for b, r, a in py.subsidies
-        ]),
-    })
+        INSERT INTO {S}.person_years (person_id, plan_year, {', '.join(_YEAR_COLUMNS)})
+        VALUES (:p, :y, {placeholders})
+        ON CONFLICT (person_id, plan_year) DO UPDATE SET
+            {', '.join(f'{c} = EXCLUDED.{c}' for c in _YEAR_COLUMNS)}"""),
+        {"p": person_id, "y": plan_year, **values})
 
 
 _COUNTERS = {
     # table: (key columns, value columns)
     "progress": (("plan_year", "county_code", "township_code", "village_code", "band"),
-                 ("registered", "paid_person", "paid_government", "paid_person_fen",
-                  "paid_government_fen")),
+                 PROGRESS_COLUMNS),
     "progress_daily": (("plan_year", "county_code", "township_code", "day"), ("paid",)),
     "funding": (("plan_year", "county_code", "township_code", "budget_line", "rule_id"),
                 ("headcount", "amount_fen", "paid_headcount")),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import random
 import uuid
 from typing import Any
 
@@ -37,9 +38,16 @@ def enrollment(person_id: str, plan_year: int, *, village: str, status: str = "r
 
 def determination(person_id: str, plan_year: int, *, village: str, revision: int = 1,
                   subsidies: list[tuple[str, str, int]] = (), enrolled: bool = True,
-                  standard_fen: int = 40000, category: str = "adult") -> CloudEvent:
+                  standard_fen: int = 40000, category: str = "adult",
+                  late: dict[str, Any] | None = None, on_time_until: str | None = None,
+                  ) -> CloudEvent:
+    """Without `late`/`on_time_until` the payload is an older event's (fields absent)."""
     lines = [{"rule_id": r, "funding_source": b, "amount_fen": a} for b, r, a in subsidies]
-    return event("eligibility.determination_changed.v1", {
+    extra: dict[str, Any] = {}
+    if late is not None or on_time_until is not None:
+        extra = {"late": late, "on_time_until": on_time_until,
+                 "payable_until": f"{plan_year}-12-31"}
+    return event("eligibility.determination_changed.v1", {**extra,
         "person_id": person_id, "plan_year": plan_year, "revision": revision,
         "enrolled": enrolled, "region_code": village[:6], "county_code": village[:6],
         "township_code": village[:9] + "000", "village_code": village,
@@ -52,7 +60,9 @@ def determination(person_id: str, plan_year: int, *, village: str, revision: int
 
 def payment(person_id: str, plan_year: int, *, village: str, order_no: str | None = None,
             kind: str = "paid", payer: str = "person", amount_fen: int = 40000,
-            paid_at: str | None = None, revision: int = 1) -> CloudEvent:
+            paid_at: str | None = None, revision: int = 1, funding_source: str | None = None,
+            timing: str | None = None) -> CloudEvent:
+    """`funding_source`/`timing` None: the field is absent (an older event)."""
     types = {"paid": "payments.payment_received.v1", "refunded": "payments.payment_refunded.v1",
              "reversed": "payments.payment_reversed.v1"}
     return event(types[kind], {
@@ -62,7 +72,9 @@ def payment(person_id: str, plan_year: int, *, village: str, order_no: str | Non
         "amount_fen": amount_fen,
         "paid_at": paid_at or f"{plan_year - 1}-12-01T10:00:00+08:00",
         "coverage_start": f"{plan_year}-01-01", "county_code": village[:6],
-        "township_code": village[:9] + "000", "village_code": village, "revision": revision})
+        "township_code": village[:9] + "000", "village_code": village, "revision": revision,
+        **({"funding_source": funding_source} if funding_source else {}),
+        **({"timing": timing} if timing else {})})
 
 
 def target(township: str, plan_year: int, value: int,
@@ -74,3 +86,8 @@ def target(township: str, plan_year: int, value: int,
 
 def new_id() -> str:
     return str(uuid.uuid4())
+
+
+def new_county() -> str:
+    """A county code of no real county (9xxxxx), never ending in 00 (that would be a city)."""
+    return f"9{random.randint(100, 999)}{random.randint(1, 99):02d}"

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.reporting.lists import service as lists
 from services.reporting.progress import service as progress
 from services.reporting.projections.handlers import router
+from services.reporting.regions import Region
 from services.reporting.tests import factories as f
 from shared.events import CloudEvent
 
@@ -80,7 +81,7 @@ def scenario(county: str) -> tuple[list[CloudEvent], dict[str, str]]:
 async def test_counters_do_not_depend_on_order_or_duplicates(rolled_back_session: AsyncSession
                                                              ) -> None:
     session = rolled_back_session
-    county = f"9{random.randint(10000, 99999)}"
+    county = f.new_county()
     events, _ = scenario(county)
     snapshots = []
     rng = random.Random(7)
@@ -99,10 +100,10 @@ async def test_counters_do_not_depend_on_order_or_duplicates(rolled_back_session
 
 async def test_progress_figures_from_the_scenario(rolled_back_session: AsyncSession) -> None:
     session = rolled_back_session
-    county = f"9{random.randint(10000, 99999)}"
+    county = f.new_county()
     events, p = scenario(county)
     await apply(session, events)
-    data = await progress.progress(session, county_code=county, plan_year=YEAR,
+    data = await progress.progress(session, region=Region.of(county), plan_year=YEAR,
                                    as_of=__import__("datetime").date(2024, 12, 3))
     rows = {r["code"]: r for r in data["rows"]}
     t1, t2 = rows[f"{county}001000"], rows[f"{county}002000"]
@@ -126,7 +127,7 @@ async def test_progress_figures_from_the_scenario(rolled_back_session: AsyncSess
 
 async def test_same_event_twice_is_applied_once(rolled_back_session: AsyncSession) -> None:
     session = rolled_back_session
-    county = f"9{random.randint(10000, 99999)}"
+    county = f.new_county()
     village = f"{county}001001"
     pid = f.new_id()
     pay = f.payment(pid, YEAR, village=village)
@@ -153,8 +154,8 @@ async def test_pingyin_category_targets(rolled_back_session: AsyncSession) -> No
             events.append(f.payment(pid, YEAR, village=village, amount_fen=44000,
                                     payer="government" if subs else "person"))
     await apply(session, events)
-    data = await progress.progress(session, county_code="370124", plan_year=YEAR,
-                                   level="village", township_code=village[:9] + "000")
+    data = await progress.progress(session, region=Region.of(village[:9] + "000"),
+                                   plan_year=YEAR, level="village")
     bands = {c["band"]: c for c in data["categories"]}
     assert bands["newborn"]["target_percent"] == 100 and bands["newborn"]["meets_target"] is False
     assert bands["subsidized"]["target_percent"] == 100 and bands["subsidized"]["meets_target"]
@@ -165,7 +166,7 @@ async def test_pingyin_category_targets(rolled_back_session: AsyncSession) -> No
 
 async def test_reminders_and_reasons(rolled_back_session: AsyncSession) -> None:
     session = rolled_back_session
-    village = f"9{random.randint(10000, 99999)}001001"
+    village = f"{f.new_county()}001001"
     renew, registered, paid, stopped = (f.new_id() for _ in range(4))
     events = [f.person(x, village=village, name="李*四") for x in (renew, registered, paid)]
     for pid in (renew, paid, stopped):
@@ -175,13 +176,13 @@ async def test_reminders_and_reasons(rolled_back_session: AsyncSession) -> None:
                f.enrollment(paid, YEAR, village=village), f.payment(paid, YEAR, village=village),
                f.enrollment(stopped, YEAR, village=village, status="stopped", revision=2)]
     await apply(session, events)
-    data = await lists.reminder_list(session, village, YEAR)
+    data = await lists.reminder_list(session, Region.of(village), YEAR)
     got = {r["person_id"]: r for r in data["rows"]}
     assert set(got) == {renew, registered}
     assert got[renew]["situation"] == "renewal" and got[registered]["situation"] == "registered"
     assert got[renew]["name"] == "李*四" and got[renew]["phone"] is None
     await lists.record_reason(session, renew, YEAR, "worker_away", None, "staff-1")
-    data = await lists.reminder_list(session, village, YEAR)
+    data = await lists.reminder_list(session, Region.of(village), YEAR)
     assert {r["person_id"]: r["reason"] for r in data["rows"]}[renew] == "worker_away"
     assert data["without_reason"] == 1
 
@@ -200,7 +201,7 @@ async def test_publicity_list_masks_and_orders(rolled_back_session: AsyncSession
         f.payment(a, YEAR, village=village, amount_fen=44000,
                   paid_at="2024-12-01T10:00:00+08:00"),
     ])
-    data = await lists.publicity_list(session, village, YEAR)
+    data = await lists.publicity_list(session, Region.of(village), YEAR)
     assert data["publicity_from"] == "2024-12-15" and data["publicity_until"] == "2024-12-19"
     assert [(r["name"], r["id_number"], r["amount_yuan"], r["paid_on"]) for r in data["rows"]] == [
         ("王*", "370124********0012", "440.00", "2024-11-02"),

@@ -31,7 +31,9 @@ def body(region: str, year: int, birth: str | None = None, *groups: str, **extra
 EXAMPLES = [
     (body("370481", 2025, "1980-06-01"), 40000, {}, 40000),
     (body("370481", 2025, "1961-06-01"), 40000, {"city_finance": 20000}, 20000),
-    (body("370481", 2025, "1961-06-01", "family_planning_household"), 40000,
+    # 二(三)2 全面两孩政策实施前: a household certified in 2012
+    (body("370481", 2025, "1961-06-01", person={"groups": [
+        {"code": "family_planning_household", "certified_on": "2012-03-01"}]}), 40000,
      {"city_finance": 20000, "township_finance": 20000}, 0),
     (body("370481", 2025, "1995-06-01", "minimum_living_allowance"), 40000,
      {"medical_assistance_fund": 40000}, 0),
@@ -76,6 +78,27 @@ async def test_preview_late_payer_and_trace(client) -> None:
     assert any(not t["matched"] for t in trace.values())
 
 
+async def test_preview_answers_for_the_payment_date_through_owed_on(client) -> None:
+    """Tengzhou 2021 二(三): on time 280, late 830 (280 + the 550 fiscal floor) covered 30
+    days after paying; Tengzhou 2025 paid 2026-03-01: the year takes no payment (409)."""
+    on_time = (await client.post("/v1/determinations/preview",
+                                 json=body("370481", 2021, "1985-06-01"))).json()
+    assert (on_time["timing"], on_time["personal_fen"], on_time["coverage_start"]) == (
+        "on_time", 28000, "2021-01-01")
+    assert on_time["on_time_until"] == "2020-12-20"
+    assert on_time["late"]["personal_fen"] == 83000 and on_time["late"]["surcharge_fen"] == 55000
+    late = (await client.post("/v1/determinations/preview",
+                              json=body("370481", 2021, "1985-06-01", paid_on="2021-02-01"))).json()
+    assert (late["timing"], late["personal_fen"], late["surcharge_fen"]) == ("late", 83000, 55000)
+    assert late["coverage_start"] == "2021-03-03" and "二(三)" in late["explanation"]
+    r = await client.post("/v1/determinations/preview",
+                          json=body("370481", 2025, "1985-06-01", paid_on="2026-03-01"))
+    assert r.status_code == 409, r.text
+    err = r.json()["error"]
+    assert err["code"] == "plan_year_closed" and err["payable_until"] == "2025-09-30"
+    assert "2025 年度已不再收取" in err["message"]
+
+
 async def test_preview_birth_date_from_id_number_and_county_under_city(client) -> None:
     r = await client.post("/v1/determinations/preview", json=body(
         "140623", 2025, None, "minimum_living_allowance",
@@ -97,7 +120,7 @@ async def test_preview_errors(client) -> None:
                           json=body("370481", 2025, None, person={"id_number": bad}))
     err = r.json()["error"]
     assert r.status_code == 422 and err["code"] == "invalid_id_number"
-    assert err["field"] == "person.id_number" and "check character" in err["message"]
+    assert err["field"] == "person.id_number" and "校验码" in err["message"]
     r = await client.post("/v1/determinations/preview",
                           json=body("370481", 2025, "1980-01-01", "low_income", ))
     err = r.json()["error"]

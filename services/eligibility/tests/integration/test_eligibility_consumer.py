@@ -157,3 +157,38 @@ async def test_through_the_broker_duplicates_applied_once(infra: TestInfra) -> N
             assert all("trace" in d for d in body["history"])
     finally:
         await producer.stop()
+
+
+async def test_the_determination_event_carries_both_outcomes(engine) -> None:
+    """Tengzhou 2021 二(三): 低保 is paid by the city if paid by 2021-01-20
+    (政府资助人员可延长1个月); late, the person pays 280 + the 550 fiscal floor, no subsidy."""
+    pid = uuid.uuid4()
+    await deliver(engine, person_event(pid, 1, birth="1985-06-01"),
+                  enrollment_event(pid, 1, year=2021),
+                  group_event(pid, 1, certified_on="2020-10-01"))
+    (_, data), = [e for e in await events_for(engine, pid)
+                  if e[0] == "eligibility.determination_changed.v1"][-1:]
+    assert (data["personal_fen"], data["coverage_start"]) == (0, "2021-01-01")
+    assert (data["on_time_until"], data["payable_until"]) == ("2021-01-20", "2021-12-01")
+    assert data["late"] == {"personal_fen": 83000, "surcharge_fen": 55000, "subsidies": [],
+                            "insured_category": "adult"}
+    async with engine.connect() as conn:
+        row = (await conn.execute(text(
+            "SELECT on_time_until, late FROM eligibility.current_determinations "
+            "WHERE person_id = :p AND plan_year = 2021"), {"p": pid})).one()
+    assert row[0].isoformat() == "2021-01-20" and row[1]["personal_fen"] == 83000
+
+
+async def test_an_impossible_declared_category_is_priced_by_the_birth_date(engine) -> None:
+    """Pingyin 2025 二: 少年儿童（含中小学生）390 元, 大学生 240 元. A 10-year-old enrolled as
+    `student` cannot be a university student: the live path neither fails (the event would be
+    dead-lettered and the person never billed) nor bills 240; it prices the child at the
+    category the birth date gives (minor, 390), as the bulk redetermination does."""
+    pid = uuid.uuid4()
+    await deliver(engine, person_event(pid, 1, birth="2014-05-01", county="370124",
+                                       township="370124001000"),
+                  enrollment_event(pid, 1, county="370124", township="370124001000",
+                                   category="student"))
+    (_, data), = [e for e in await events_for(engine, pid)
+                  if e[0] == "eligibility.determination_changed.v1"]
+    assert (data["insured_category"], data["personal_fen"]) == ("minor", 39000)

@@ -40,8 +40,9 @@ async def engine(infra: TestInfra) -> AsyncIterator[AsyncEngine]:
             await conn.execute(text(
                 "INSERT INTO eligibility.enrollments (person_id, plan_year, status, "
                 "insured_category, registered_on, revision, county_code, township_code) "
-                "VALUES (:p, :y, :s, 'adult', '2023-10-01', 1, :c, :t)"),
+                "VALUES (:p, :y, :s, :cat, '2023-10-01', 1, :c, :t)"),
                 {"p": pid, "y": YEAR, "s": "stopped" if i % 50 == 7 else "registered",
+                 "cat": "minor" if YEAR - (1940 + i % 80) < 18 else "adult",
                  "c": REGION, "t": TOWNSHIPS[i % 2]})
             if i % 10 == 3:
                 await conn.execute(text(
@@ -77,6 +78,13 @@ async def test_redetermination_is_resumable_and_publishes_only_changes(engine, i
                           "data->>'region_code' = :r AND data->>'plan_year' = :y",
                           r=REGION, y=str(YEAR))
     assert events == N
+    # both outcomes are published: Yutai 2024 三 on time to 12-31 (publicity week), late
+    # the same 380 yuan (the plan names no surcharge), payable while a 3-month wait fits 2024
+    assert await scalar(engine, "SELECT count(*) FROM eligibility.outbox WHERE "
+                        "data->>'region_code' = :r AND data->>'on_time_until' = '2023-12-31' "
+                        "AND data->>'payable_until' = '2024-09-30' AND "
+                        "(data->'late'->>'personal_fen')::int = (data->>'personal_fen')::int",
+                        r=REGION) == N - N // 50
     # the per-person figures agree with the per-person engine
     async with engine.connect() as conn:
         rows = (await conn.execute(text(

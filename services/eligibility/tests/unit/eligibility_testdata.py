@@ -81,7 +81,8 @@ def random_population(
         rng.integers(day_number(dt.date(2010, 1, 1)), day_number(dt.date(2023, 1, 1)), n),
         NONE_DAY,
     )
-    category = rng.choice(np.array([-1, -1, -1, -1, 0, 1, 2], dtype=np.int8), n)
+    # -2: a text that is no category (refused, as determine() refuses it)
+    category = rng.choice(np.array([-1, -1, -1, -1, -1, -1, -1, 0, 1, 2, -2], dtype=np.int8), n)
     paid = np.where(
         rng.random(n) < 0.5,
         rng.integers(

@@ -14,6 +14,7 @@ from services.eligibility.engine import (
     determine_batch,
 )
 from services.eligibility.engine.batch import BatchColumns, iter_people
+from services.eligibility.engine.errors import InvalidDeclaration
 from services.eligibility.engine.trace import WON
 
 POPULATION = 200_000
@@ -33,8 +34,15 @@ def test_batch_equals_determine_on_200k(plan):
     )
     assert np.all(result.personal_fen >= 0) and np.all(by_line >= 0)
     subsidized = 0
+    refused = 0
     for i, (facts, paid_on) in enumerate(iter_people(cols)):
-        d = determine(policy, facts, paid_on=paid_on)
+        try:
+            d = determine(policy, facts, paid_on=paid_on)
+        except InvalidDeclaration:  # a declared category the plan refuses: so does the batch
+            assert result.refused[i], f"row {i}: determine refuses {facts}, the batch does not"
+            refused += 1
+            continue
+        assert not result.refused[i], f"row {i}: the batch refuses {facts}, determine does not"
         expect = [
             sum(s.amount_fen for s in d.subsidies if s.funding_source == line)
             for line in BUDGET_LINES
@@ -52,12 +60,15 @@ def test_batch_equals_determine_on_200k(plan):
         assert ok, f"row {i}: batch {by_line[i]} {result.personal_fen[i]} vs {d.to_dict()}"
         subsidized += bool(d.subsidies)
     assert subsidized > POPULATION // 50  # the population exercises the rules
+    assert 0 < refused == int(result.refused.sum())  # impossible and unknown declarations
 
 
 def test_boolean_group_matrix_and_datetime64_inputs(tengzhou_2025):
     cols = BatchColumns(
         birth_date=np.array(["1961-06-01", "1990-01-01", "1950-01-01"], dtype="datetime64[D]"),
         groups=np.array([[False] * 11 + [True], [False] * 12, [False, True] + [False] * 10]),
+        # family planning households of before the two-child policy (二(三)2): certified 2010
+        certified_on=np.array(["2010-05-01", "NaT", "NaT"], dtype="datetime64[D]"),
     )
     r = determine_batch(tengzhou_2025, cols)
     assert list(r.personal_fen) == [0, 40000, 0]
@@ -75,3 +86,33 @@ def test_bits_beyond_known_groups_refused(tengzhou_2025):
             tengzhou_2025,
             BatchColumns(birth_date=np.zeros(1, np.int64), groups=np.array([1 << 12])),
         )
+
+
+@pytest.mark.parametrize("plan", PLANS, ids=[f"{r}-{y}" for r, y in PLANS])
+def test_late_batch_equals_the_late_outcome_per_person(plan):
+    """determine_batch(late=True) gives, row by row, the late outcome of determine_terms."""
+    from services.eligibility.engine import determine_terms
+
+    policy = PolicyCatalog.load().get(*plan)
+    cols = random_population(4_000, policy.plan_year, seed=PLANS.index(plan) + 7)
+    cols.paid_on = None
+    cols.insured_category = None  # declarations are checked elsewhere (rules.py)
+    result = determine_batch(policy, cols, late=True)
+    by_line = np.stack([result.by_budget_line[line] for line in BUDGET_LINES], axis=1)
+    assert np.all(
+        result.personal_fen + by_line.sum(axis=1) == result.standard_fen + result.surcharge_fen
+    )
+    late_rows = 0
+    for i, (facts, _) in enumerate(iter_people(cols)):
+        on_time, terms = determine_terms(policy, facts)
+        late = terms.late
+        if late is None:  # a newborn registered in time: owes nothing either way
+            assert result.personal_fen[i] == on_time.personal_fen == 0
+            continue
+        expect = [sum(s.amount_fen for s in late.subsidies if s.funding_source == line)
+                  for line in BUDGET_LINES]
+        assert (int(result.personal_fen[i]), int(result.surcharge_fen[i]), list(by_line[i])) \
+            == (late.personal_fen, late.surcharge_fen, expect), f"row {i}: {facts}"
+        late_rows += late.personal_fen != on_time.personal_fen
+    assert late_rows or not (policy.late_payment.subsidies_forfeited
+                             or policy.late_payment.surcharge != "none")

@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 from eligibility_testdata import lines, person
 
-from services.eligibility.engine import determine
+from services.eligibility.engine import GroupMembership, determine
 
 D = dt.date
 
@@ -17,7 +17,8 @@ EXAMPLES = [
     (("370481", 2025), person("1961-06-01"), 400, {"city_finance": 200}, 200),
     (
         ("370481", 2025),
-        person("1961-06-01", "family_planning_household"),
+        # a household of before the two-child policy (二(三)2 全面两孩政策实施前)
+        person("1961-06-01", GroupMembership("family_planning_household", D(2012, 3, 1))),
         400,
         {"city_finance": 200, "township_finance": 200},
         0,

@@ -160,12 +160,12 @@ def test_file_name_must_match_content(tmp_path):
 def test_duplicate_yaml_key_is_refused(tmp_path):
     text = TENGZHOU.read_text(encoding="utf-8")
     (tmp_path / TENGZHOU.name).write_text(text + "\nplan_year: 2026\n", encoding="utf-8")
-    assert "appears twice" in _error(tmp_path)
+    assert "键 'plan_year' 写了两次" in _error(tmp_path)
 
 
 def test_broken_yaml_is_refused(tmp_path):
     (tmp_path / TENGZHOU.name).write_text("region_code: [unclosed\n", encoding="utf-8")
-    assert "not valid YAML" in _error(tmp_path)
+    assert "第2行" in _error(tmp_path) and "YAML 格式错误" in _error(tmp_path)
 
 
 def test_wrong_type_date(tmp_path):

@@ -10,8 +10,14 @@ import orjson
 import pytest
 from eligibility_testdata import random_population
 
-from services.eligibility.engine import PolicyCatalog, determine
+from services.eligibility.engine import (
+    PolicyCatalog,
+    determine,
+    determine_batch,
+    determine_terms,
+)
 from services.eligibility.engine.batch import person_from_columns
+from services.eligibility.engine.rules import person_dependent_assumptions, without_refused
 from services.eligibility.redeterminations import pgbinary
 from services.eligibility.redeterminations.population import (
     Chunk,
@@ -76,6 +82,9 @@ def test_staged_results_are_the_row_results(plan: tuple[str, int]) -> None:
                                            shard=np.zeros(n, np.int16), columns=cols))
     assert staged.key.min() >= 0 and len(staged.results) < n // 10  # shared, not per person
     categories = category_names(rows.category)
+    # rows with a declaration determine() refuses (rules.derive_category) are decided, in
+    # bulk, by the category derived from the birth date: compare them with that
+    undeclared = without_refused(cols, determine_batch(policy, cols))
     for i in range(n):
         assert staged.results[staged.key[i]][:7] == (
             categories[i], int(rows.standard[i]), int(rows.personal[i]),
@@ -83,13 +92,29 @@ def test_staged_results_are_the_row_results(plan: tuple[str, int]) -> None:
     # the assumptions stored are the person's own (determine()), plus the age basis wherever
     # a rule has an age condition (whether it matters is decided person by person)
     age_basis = {policy.describe_assumption(a) for a in policy.model.age_basis_assumptions}
+    # (the stored determination is the on-time outcome, whatever the person paid when: the
+    # late outcome travels beside it, and owed_on picks between them for a payment date)
     for i in range(0, n, 97):
-        person, paid_on = person_from_columns(cols, i)
+        person, _ = person_from_columns(undeclared, i)
         if not enrolled[i]:
             assert staged.results[staged.key[i]][7] == "[]"
             continue
-        own = set(determine(policy, person, paid_on=paid_on).assumptions)
+        d = determine(policy, person)
+        own = set(d.assumptions)
         stored = set(orjson.loads(staged.results[staged.key[i]][7]))
-        assert own <= stored and stored - own <= age_basis, i
+        winner = policy.rules[policy.rule_ids.index(d.winning_rule)] if d.winning_rule else None
+        may = age_basis | set(person_dependent_assumptions(policy, winner, d.insured_category))
+        assert own <= stored and stored - own <= may, i
+    # both outcomes, per distinct result: what determine_terms gives each person
+    for i in range(0, n, 13):
+        if not enrolled[i]:
+            assert staged.results[staged.key[i]][8:] == (None, None, None)
+            continue
+        person, _ = person_from_columns(undeclared, i)
+        _, terms = determine_terms(policy, person)
+        until, payable, late = staged.results[staged.key[i]][8:]
+        assert (until, payable) == (terms.on_time_until, terms.payable_until), i
+        assert (orjson.loads(late) if late else None) == (
+            terms.late.to_dict() if terms.late else None), i
     special = {staged.key[i] for i in range(n) if rows.coverage[i] != policy.plan_start}
     assert special or policy.newborn is None  # newborns and late payers went one by one

@@ -31,8 +31,9 @@ def test_source_document(pingyin_2025):
         # 三(一) "在校学生、托幼机构在园儿童以及其他18周岁以下…"
         # — a 19-year-old pupil on the school list
         ("2006-03-01", "minor", "minor", 390),
-        # an 'adult' declaration cannot make a child pay the adult rate
-        ("2012-05-01", "adult", "minor", 390),
+        # an 'adult' declaration for a 17-year-old (adult on some day of 2025) is not
+        # accepted: born after 2007-01-01, a 少年儿童 pays the minor rate
+        ("2007-06-01", "adult", "minor", 390),
     ],
 )
 def test_standards_by_category(pingyin_2025, birth, declared, category, yuan):
@@ -111,17 +112,20 @@ def test_periods(pingyin_2025):
         D(2024, 12, 15),
         5,
     )
-    # 四(六) "2024年12月20日，政府资助人员的各职能部门需再次提报最终全量人员名单"
-    assert p.group_list_deadline is not None and p.group_list_deadline.date == D(2024, 12, 20)
+    # 四(六) "2024年12月20日，政府资助人员的各职能部门需再次提报最终全量人员名单 … 县医保局将以此
+    # 最终名单核对政府资助人员参保情况，防止政府资助人员漏缴": a date for the lists, no cut-off
+    assert p.group_list_deadline is None
+    assert D(2024, 12, 20) in [x.date for x in p.registration_deadlines]
 
 
-def test_certified_after_final_list_does_not_count(pingyin_2025):
+def test_certified_after_final_list_still_counts(pingyin_2025):
+    """四(六): the 12-20 final list is used "以此最终名单核对政府资助人员参保情况，防止政府资助人员
+    漏缴" — to find missed payments. The plan sets no cut-off, so a 低保 person certified
+    on 12-21 still pays nothing (三(三) "上述政府资助人员个人不缴费")."""
     late = GroupMembership("minimum_living_allowance", certified_on=D(2024, 12, 21))
     d = determine(pingyin_2025, person("1980-01-01", late))
-    assert d.personal_fen == 44000
-    assert "list deadline 2024-12-20" in reason(d, "group:minimum_living_allowance")
-    ok = GroupMembership("minimum_living_allowance", certified_on=D(2024, 12, 20))
-    assert determine(pingyin_2025, person("1980-01-01", ok)).personal_fen == 0
+    assert d.personal_fen == 0 and lines(d) == {"medical_assistance_fund": 440}
+    assert not any("deadline" in t.reason for t in d.trace)
 
 
 def test_targets(pingyin_2025):

@@ -89,8 +89,10 @@ def test_age_rule_lists_its_assumed_basis(tengzhou_2025):
 
 
 def test_family_planning_city_and_township_halves(tengzhou_2025):
-    # 二(三)2 "…独生子女死亡伤残家庭孩子及其父母，个人缴费部分由市、镇街财政各承担50%"
-    d = determine(tengzhou_2025, person("1990-03-03", "family_planning_household"))
+    # 二(三)2 "全面两孩政策实施前的…独生子女死亡伤残家庭孩子及其父母，个人缴费部分由市、镇街财政
+    # 各承担50%" — a household certified in 2012
+    fp = GroupMembership("family_planning_household", certified_on=dt.date(2012, 3, 1))
+    d = determine(tengzhou_2025, person("1990-03-03", fp))
     assert lines(d) == {"city_finance": 200, "township_finance": 200}
     assert d.personal_fen == 0
 

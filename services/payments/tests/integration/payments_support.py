@@ -124,9 +124,23 @@ def bank_webhook(order_no: str, txn: str, amount_fen: Any, *, kind: str = "payme
     return headers, body
 
 
-async def bill(client: httpx.AsyncClient, id_number: str, year: int = 2025) -> dict[str, Any]:
-    """The channel's due-amount lookup; it must answer 200."""
-    r = await client.get("/v1/bills", params={"id_number": id_number, "plan_year": year})
+# the day the tests' channels look bills up and pay (in the 2025 plan year's collection period)
+BILL_DAY = "2024-12-01"
+
+
+async def lookup(client: httpx.AsyncClient, id_number: str, year: int = 2025,
+                 on: str | None = BILL_DAY, **kw: Any) -> httpx.Response:
+    """POST /v1/bills/lookup (the ID number in the body); `on` None: today."""
+    body: dict[str, Any] = {"id_number": id_number, "plan_year": year}
+    if on is not None:
+        body["on"] = on
+    return await client.post("/v1/bills/lookup", json=body, **kw)
+
+
+async def bill(client: httpx.AsyncClient, id_number: str, year: int = 2025,
+               on: str | None = BILL_DAY) -> dict[str, Any]:
+    """The channel's due-amount lookup for a payment on `on`; it must answer 200."""
+    r = await lookup(client, id_number, year, on)
     assert r.status_code == 200, r.text
     return r.json()
 

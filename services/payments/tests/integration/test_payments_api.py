@@ -30,6 +30,7 @@ from .payments_support import (
     bill,
     deliver,
     determination,
+    lookup,
     scalar,
     seed_person,
     wait_processed,
@@ -55,12 +56,13 @@ async def test_bill_lookup_answers_every_case(env) -> None:  # type: ignore[no-u
     assert (await bill(client, owes))["order_no"] == first["order_no"]  # one open order
     assert (await bill(client, free))["status"] == "subsidized"
     assert (await bill(client, undetermined))["status"] == "not_enrolled"
-    unknown = await client.get("/v1/bills", params={"id_number": "11010519491231002X",
-                                                    "plan_year": 2025})
+    unknown = await lookup(client, "11010519491231002X")
     assert unknown.status_code == 404 and unknown.json()["error"]["code"] == "person_not_found"
-    bad = await client.get("/v1/bills", params={"id_number": "110105194912310021",
-                                                "plan_year": 2025})
+    bad = await lookup(client, "110105194912310021")
     assert bad.status_code == 422 and bad.json()["error"]["code"] == "invalid_id_number"
+    # the ID number never goes in a URL: the GET form is gone
+    r = await client.get("/v1/bills", params={"id_number": owes, "plan_year": 2025})
+    assert r.status_code in (404, 405)
 
 
 async def test_webhook_pays_once_and_second_channel_goes_to_suspense(env) -> None:  # type: ignore[no-untyped-def]
@@ -87,7 +89,9 @@ async def test_webhook_pays_once_and_second_channel_goes_to_suspense(env) -> Non
     assert event["payer"] == "person" and event["coverage_start"] == "2025-01-01"
     assert set(event) == {"person_id", "plan_year", "order_no", "channel", "channel_txn_id",
                           "kind", "payer", "amount_fen", "paid_at", "coverage_start",
-                          "county_code", "township_code", "village_code", "revision"}
+                          "funding_source", "timing", "county_code", "township_code",
+                          "village_code", "revision"}
+    assert (event["timing"], event["funding_source"]) == ("on_time", None)
 
     # a second channel takes the money for the same order: suspense, never a second payment
     h2, b2 = bank_webhook(order, "POS-1-" + txn, 40000, secret=POS_SECRET)
@@ -163,7 +167,8 @@ async def test_wechat_and_alipay_payments_are_applied(env) -> None:  # type: ign
     assert (await client.post("/v1/webhooks/wechatpay", content=wb, headers=wh)).status_code == 204
     params = alipay_payment_params(app_id=ALIPAY_APP_ID, seller_id=ALIPAY_SELLER_ID,
                                    out_trade_no=aorder, total_amount="200.00",
-                                   paid_at=dt.datetime.now(dt.UTC),
+                                   paid_at=utc(2024, 12, 1, 3),  # in the collection period
+                                   notify_time=dt.datetime.now(dt.UTC),
                                    trade_no=f"2024{uuid.uuid4().int % 10**24:024d}",
                                    notify_id=uuid.uuid4().hex)
     r = await client.post("/v1/webhooks/alipay", content=alipay_form(alipay_sign(params,
@@ -229,6 +234,7 @@ async def test_proxy_batch_checked_whole_against_determinations(env) -> None:  #
     _, p3 = await seed_person(engine, settings)
     batch = {"batch_no": f"MAF-{uuid.uuid4().hex[:8]}", "budget_line": "medical_assistance_fund",
              "plan_year": 2025, "declared_count": 3, "declared_total_fen": 120000,
+             "paid_on": "2024-12-10",
              "rows": [{"person_id": str(p1), "amount_fen": 40000},
                       {"person_id": str(p2), "amount_fen": 40000},
                       {"person_id": str(p3), "amount_fen": 40000}]}

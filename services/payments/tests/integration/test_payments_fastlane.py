@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
+import orjson
 import pytest
 
 from services.payments.app import create_app
@@ -21,6 +22,7 @@ from shared.testing.tokens import auth_enabled
 from .payments_support import (
     BANK,
     bank_webhook,
+    lookup,
     payments_settings,
     scalar,
     seed_person,
@@ -67,42 +69,48 @@ async def test_bill_lookups_answer_as_the_fastapi_route(lanes) -> None:  # type:
     free, _ = await seed_person(engine, settings, personal_fen=0, subsidies=[
         {"rule_id": "mla", "funding_source": "medical_assistance_fund", "amount_fen": 40000}])
     channel = tokens["channel"]
-    first = await fast.get("/v1/bills", params={"id_number": owes, "plan_year": 2025},
-                           headers=channel)
+    first = await lookup(fast, owes, headers=channel)
     assert first.status_code == 200 and first.json()["status"] == "due"
-    cases: list[tuple[str, dict[str, str]]] = [
-        (f"id_number={owes}&plan_year=2025", channel),           # due (order already issued)
-        (f"plan_year=2025&id_number={owes}", channel),           # any parameter order
-        (f"id_number={free}&plan_year=2025", channel),           # subsidized
-        ("id_number=11010519491231002X&plan_year=2025", channel),  # not registered: 404
-        ("id_number=110105194912310021&plan_year=2025", channel),  # bad check character: 422
-        (f"id_number={owes}", channel),                          # missing plan_year: FastAPI's 422
-        (f"id_number={owes}&plan_year=1999", channel),           # out of range
-        (f"id_number={owes}&plan_year=20x5", channel),           # not a number
-        (f"id_number={owes}&plan_year=2025&extra=1", channel),   # extra parameter
-        ("id_number=1234&plan_year=2025", channel),              # too short
-        (f"id_number={owes}&plan_year=2025", {}),                # no token: 401
-        (f"id_number={owes}&plan_year=2025", {"authorization": "Bearer x.y.z"}),  # bad token
-        (f"id_number={owes}&plan_year=2025", tokens["other_scope"]),  # wrong scope: 403
-        (f"id_number={owes}&plan_year=2025", tokens["township"]),     # staff role allowed
-        (f"id_number={owes}&plan_year=2025", tokens["finance"]),      # role not allowed: 403
-        (f"id_number={owes}&plan_year=2025", tokens["other_township"]),  # not theirs: 404
+    json_ = {"content-type": "application/json"}
+    ok = {"id_number": owes, "plan_year": 2025, "on": "2024-12-01"}
+    cases: list[tuple[object, dict[str, str]]] = [
+        (ok, channel),                                            # due (order already issued)
+        ({"plan_year": 2025, "on": "2024-12-01", "id_number": owes}, channel),  # any key order
+        ({**ok, "on": "2025-02-01"}, channel),                    # late: same order, late amount
+        ({**ok, "on": None}, channel),                            # today: the year is closed, 409
+        ({**ok, "id_number": free}, channel),                     # subsidized
+        ({**ok, "id_number": "11010519491231002X"}, channel),     # not registered: 404
+        ({**ok, "id_number": "110105194912310021"}, channel),     # bad check character: 422
+        ({"id_number": owes}, channel),                           # missing plan_year: FastAPI's 422
+        ({**ok, "plan_year": 1999}, channel),                     # out of range
+        ({**ok, "plan_year": "2025"}, channel),                   # a string: FastAPI's answer
+        ({**ok, "on": "2024-13-01"}, channel),                    # not a date
+        ({**ok, "extra": 1}, channel),                            # extra field
+        ({**ok, "id_number": "1234"}, channel),                   # too short
+        (b"not json", channel),                                   # not JSON
+        ([1, 2], channel),                                        # not an object
+        (ok, {}),                                                 # no token: 401
+        (ok, {"authorization": "Bearer x.y.z"}),                  # bad token
+        (ok, tokens["other_scope"]),                              # wrong scope: 403
+        (ok, tokens["township"]),                                 # staff role allowed
+        (ok, tokens["finance"]),                                  # role not allowed: 403
+        (ok, tokens["other_township"]),                           # not theirs: 404
     ]
     statuses = []
-    for query, headers in cases:
-        a = await fast.get(f"/v1/bills?{query}", headers=headers)
-        b = await slow.get(f"/v1/bills?{query}", headers=headers)
+    for body, headers in cases:
+        content = body if isinstance(body, bytes) else orjson.dumps(body)
+        a = await fast.post("/v1/bills/lookup", content=content, headers={**json_, **headers})
+        b = await slow.post("/v1/bills/lookup", content=content, headers={**json_, **headers})
         _same(a, b)
         statuses.append(a.status_code)
-    assert statuses == [200, 200, 200, 404, 422, 422, 422, 422, 200, 422, 401, 401, 403, 200,
-                        403, 404]
+    assert statuses == [200, 200, 200, 409, 200, 404, 422, 422, 422, 200, 422, 422, 422, 422,
+                        422, 401, 401, 403, 200, 403, 404]
 
 
 async def test_webhooks_answer_as_the_fastapi_route(lanes) -> None:  # type: ignore[no-untyped-def]
     fast, slow, engine, settings, tokens, _ = lanes
     id_number, _ = await seed_person(engine, settings)
-    order = (await fast.get("/v1/bills", params={"id_number": id_number, "plan_year": 2025},
-                            headers=tokens["channel"])).json()["order_no"]
+    order = (await lookup(fast, id_number, headers=tokens["channel"])).json()["order_no"]
     headers, body = bank_webhook(order, f"CCB{uuid.uuid4().hex[:12]}", 40000)
     bad_headers = {**headers, "webhook-signature": "v1,AAAA"}
     for path, hdrs in ((f"/v1/webhooks/{BANK}", headers),       # accepted, then a replay
@@ -125,8 +133,7 @@ async def test_concurrent_webhooks_are_stored_once_each_in_shared_batches(lanes)
     orders = []
     for _ in range(40):
         id_number, _ = await seed_person(engine, settings)
-        r = await fast.get("/v1/bills", params={"id_number": id_number, "plan_year": 2025},
-                           headers=tokens["channel"])
+        r = await lookup(fast, id_number, headers=tokens["channel"])
         orders.append(r.json()["order_no"])
     webhooks = [bank_webhook(o, f"CCB{uuid.uuid4().hex[:12]}", 40000) for o in orders]
     intake = fast_app.state.intake

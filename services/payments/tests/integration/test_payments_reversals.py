@@ -510,5 +510,5 @@ async def test_in_period_payments_record_their_basis_without_reading_history(env
     client, engine, settings = env
     id_number, _ = await seed_person(engine, settings)
     start, basis = await pay_late(client, engine, id_number, "2024-12-01T10:00:00+08:00")
-    assert start == "2025-01-01" and basis["timing"] == "in_period"
+    assert start == "2025-01-01" and basis["timing"] == "on_time"
     assert "history" not in basis

@@ -24,10 +24,13 @@ def calc() -> CoverageCalculator:
     return CoverageCalculator(PolicyCatalog.load())
 
 
-def due(region: str, year: int, *, subsidized: bool = False) -> DueFacts:
+def due(region: str, year: int, *, subsidized: bool = False,
+        standard_fen: int = 40000) -> DueFacts:
+    """A due as a determination published before it carried its late outcome."""
     return DueFacts(region_code=region, plan_year=year, insured_category="adult",
                     coverage_start=dt.date(year, 1, 1), subsidized=subsidized,
-                    birth_date=dt.date(1980, 1, 1))
+                    birth_date=dt.date(1980, 1, 1), standard_fen=standard_fen,
+                    personal_fen=standard_fen)
 
 
 def at(day: str, hour: int = 10) -> dt.datetime:
@@ -52,8 +55,7 @@ def history(plan_year: int, first: int | None, *years: PriorYear) -> EnrollmentH
 def test_paid_in_period_covers_from_the_plan_year_start(calc: CoverageCalculator) -> None:
     d = calc.decide(due("370481", 2025), at("2024-12-31", 23))  # last day, Beijing time
     assert d.start == dt.date(2025, 1, 1)
-    assert d.basis["timing"] == "in_period" and "within the collection period" in \
-        d.basis["explanation"]
+    assert d.basis["timing"] == "on_time" and "集中缴费期内" in d.basis["explanation"]
 
 
 def test_the_payment_day_is_the_day_in_beijing(calc: CoverageCalculator) -> None:
@@ -66,13 +68,17 @@ def test_the_payment_day_is_the_day_in_beijing(calc: CoverageCalculator) -> None
 
 
 def test_tengzhou_2021_waits_30_days(calc: CoverageCalculator) -> None:
-    d = calc.decide(due("370481", 2021), at("2021-02-01"))
+    d = calc.decide(due("370481", 2021, standard_fen=28000), at("2021-02-01"))
     assert d.start == dt.date(2021, 3, 3)
     assert d.basis["timing"] == "late" and d.basis["waiting"]["unit"] == "days"
-    assert "30 days counted from the payment date" in d.basis["explanation"]
+    assert "待遇等待期 30日（自缴费之日起计算" in d.basis["explanation"]
     # broken years do not matter under this plan: no history is needed, none is read
     assert not calc.needs_history(due("370481", 2021), at("2021-02-01"))
-    assert "does not depend on earlier years" in d.basis["explanation"]
+    assert not any("未查询" in a for a in d.basis["assumptions"])
+    # the late payer pays 280 + the 550 fiscal floor (二(三)), derived from the plan for a due
+    # published without its late outcome, and saying so
+    assert (d.basis["personal_fen"], d.basis["surcharge_fen"]) == (83000, 55000)
+    assert any("尚无逾期缴费的金额" in a for a in d.basis["assumptions"])
 
 
 def test_tengzhou_2021_subsidized_extension(calc: CoverageCalculator) -> None:
@@ -87,7 +93,7 @@ def test_tengzhou_2021_subsidized_extension(calc: CoverageCalculator) -> None:
 def test_pingyin_2025_waits_3_months_from_the_month_of_payment(calc: CoverageCalculator) -> None:
     d = calc.decide(due("370124", 2025), at("2025-03-10"))
     assert d.start == dt.date(2025, 6, 1)  # DOMAIN.md worked example
-    assert "3 months counted from the payment month" in d.basis["explanation"]
+    assert "待遇等待期 3个月（自缴费当月起计算" in d.basis["explanation"]
     assert d.basis["broken_years"] == 0
     assert not calc.needs_history(due("370124", 2025), at("2025-03-10"))
 
@@ -161,23 +167,42 @@ def test_the_basis_explains_the_decision(calc: CoverageCalculator) -> None:
     b = d.basis
     assert b["coverage_start"] == "2025-07-10" and b["paid_on"] == "2025-03-10"
     assert b["first_known_year"] == 2022 and b["policy_version"]
-    assert "2024 unpaid; 2023 unpaid; 2022 unknown" in b["explanation"]
-    assert "4 months" in b["explanation"]
+    assert [y["status"] for y in b["history"]] == ["unpaid", "unpaid", "unknown"]
+    assert "待遇等待期 4个月" in b["explanation"] and "断缴 2 年" in b["explanation"]
 
 
 def test_proxy_payments_without_history_say_so(calc: CoverageCalculator) -> None:
     d = calc.decide(due("140600", 2025), at("2025-03-10"))
     assert d.start == dt.date(2025, 6, 10)
-    assert any("not consulted" in a for a in d.basis["assumptions"])
+    assert any("未查询" in a for a in d.basis["assumptions"])
 
 
-def test_a_payment_after_the_plan_year_is_a_back_payment(calc: CoverageCalculator) -> None:
+def test_a_payment_after_the_plan_year_is_closed(calc: CoverageCalculator) -> None:
     d = calc.decide(due("370481", 2025), at("2026-02-01"))
-    assert d.start is None and d.basis["timing"] == "after_plan_year"
+    assert d.start is None and d.basis["timing"] == "closed" and d.timing == "closed"
+    assert "2025 年度已不再收取" in d.basis["explanation"]
+
+
+def test_a_due_with_both_outcomes_is_decided_by_them(calc: CoverageCalculator) -> None:
+    """Pingyin 三(三): the fallback proxy payment for 脱贫享受政策人口 only in the period."""
+    facts = DueFacts(region_code="370124", plan_year=2025, insured_category="adult",
+                     coverage_start=dt.date(2025, 1, 1), subsidized=True, birth_date=None,
+                     standard_fen=44000, personal_fen=0, subsidies=(
+                         {"rule_id": "lifted_out_fallback", "funding_source":
+                          "rural_revitalization", "amount_fen": 44000},),
+                     on_time_until=dt.date(2024, 12, 31), payable_until=dt.date(2025, 9, 30),
+                     late={"personal_fen": 44000, "surcharge_fen": 0, "subsidies": [],
+                           "insured_category": "adult"}, has_terms=True)
+    on_time = calc.decide(facts, at("2024-12-31"))
+    assert on_time.owed is not None and on_time.owed.subsidy_of("rural_revitalization") == 44000
+    late = calc.decide(facts, at("2025-01-02"))
+    assert late.owed is not None and late.owed.personal_fen == 44000 and not late.owed.subsidies
+    assert late.start == dt.date(2025, 4, 1)
+    assert calc.decide(facts, at("2025-10-01")).timing == "closed"  # after payable_until
 
 
 def test_no_plan_file_falls_back_to_the_determination(calc: CoverageCalculator) -> None:
     d = calc.decide(due("999999", 2025), at("2025-05-01"))
-    assert d.start == dt.date(2025, 1, 1) and d.basis["timing"] == "no_plan"
+    assert d.start == dt.date(2025, 1, 1) and d.basis["no_plan"] is True
     assert CoverageCalculator(None).start(due("370481", 2025), at("2025-05-01")) == \
         dt.date(2025, 1, 1)

@@ -18,7 +18,7 @@ async def test_register_person_and_enroll(infra: TestInfra) -> None:
             "id_number": id_number, "name": "张小三", "township_code": "370481001000"})
         assert r.status_code == 201, r.text
         person = r.json()
-        assert person["id_number_masked"] == "370481********" + id_number[-4:]
+        assert person["id_number_masked"] == "370481" + "*" * 11 + id_number[-1]
         assert person["name_masked"] == "张*三"
         assert id_number not in r.text
         again = await client.post("/v1/persons", json={

@@ -69,7 +69,8 @@ async def register(client: httpx.AsyncClient, name: str, id_number: str | None =
     return {**r.json(), "id_number": body["id_number"]}
 
 
-async def test_registration_regions_and_villages(client: httpx.AsyncClient) -> None:
+async def test_registration_regions_and_villages(client: httpx.AsyncClient,
+                                                 infra: TestInfra) -> None:
     county = await client.get("/v1/regions/370481")
     assert county.status_code == 200 and county.json()["name"] == "滕州市"
     towns = await client.get("/v1/regions/370481/children", params={"limit": 5})
@@ -81,6 +82,10 @@ async def test_registration_regions_and_villages(client: httpx.AsyncClient) -> N
                         ["370481001202", "北关村", TOWNSHIP]], "gbk")
     r = await client.post("/v1/regions/villages", files={"file": ("村.csv", upload)})
     assert r.status_code == 200 and r.json() == {**r.json(), "status": "applied", "added": 2}
+    # published for the services that show villages by name (reporting)
+    assert await scalar(infra, "SELECT data->>'name' FROM registration.outbox WHERE "
+                        "event_type = 'registration.village_added.v1' AND partition_key = :v",
+                        v=VILLAGE) == "善国村"
     again = await client.post("/v1/regions/villages", files={"file": ("村.csv", upload)})
     assert again.json()["status"] == "unchanged"
     village = await client.get(f"/v1/regions/{VILLAGE}")

@@ -1,0 +1,72 @@
+"""Bounds on enrollment years and dates: nonsense is refused with 422 naming the field.
+
+A plan year is accepted when a plan exists for it (a policy file `<region>-<year>.yaml` in the
+plans folder, the eligibility service's data) or when it lies near today (from last year to
+three years ahead: plans are issued in the autumn before their year, and drafts earlier). A
+registration day may not lie after today (Beijing date) nor before 1 January of the year
+before the plan year (collection periods open in the autumn before it)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from functools import lru_cache
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from shared.errors import Invalid
+
+BEIJING = ZoneInfo("Asia/Shanghai")
+YEARS_BEHIND, YEARS_AHEAD = 1, 3
+_POLICY_FILE = re.compile(r"^\d{6}-(\d{4})\.ya?ml$")
+DEFAULT_POLICIES = Path(__file__).resolve().parents[2] / "eligibility" / "policies"
+
+
+def beijing_today() -> dt.date:
+    return dt.datetime.now(BEIJING).date()
+
+
+@lru_cache(maxsize=8)
+def known_plan_years(policies_dir: str | None) -> frozenset[int]:
+    folder = Path(policies_dir) if policies_dir else DEFAULT_POLICIES
+    try:
+        names = [p.name for p in folder.iterdir()]
+    except OSError:
+        return frozenset()
+    return frozenset(int(m.group(1)) for n in names if (m := _POLICY_FILE.match(n)))
+
+
+def check_plan_year(plan_year: int, *, policies_dir: str | None = None,
+                    today: dt.date | None = None, field: str = "plan_year") -> None:
+    today = today or beijing_today()
+    if plan_year in known_plan_years(policies_dir):
+        return
+    if today.year - YEARS_BEHIND <= plan_year <= today.year + YEARS_AHEAD:
+        return
+    raise Invalid(f"{field}：{plan_year} 年度没有实施方案，且不在 {today.year - YEARS_BEHIND}—"
+                  f"{today.year + YEARS_AHEAD} 年之间（no plan for this year）", field=field,
+                  code="unknown_plan_year")
+
+
+def check_registered_on(registered_on: dt.date | None, plan_year: int, *,
+                        today: dt.date | None = None, field: str = "registered_on") -> None:
+    if registered_on is None:
+        return
+    today = today or beijing_today()
+    if registered_on > today:
+        raise Invalid(f"{field}：登记日期 {registered_on.isoformat()} 晚于今天 "
+                      f"{today.isoformat()}（a registration cannot be in the future）",
+                      field=field, code="date_in_future")
+    earliest = dt.date(plan_year - 1, 1, 1)  # collection starts in the autumn before
+    if registered_on < earliest:
+        raise Invalid(f"{field}：登记日期 {registered_on.isoformat()} 早于 {earliest.isoformat()}，"
+                      f"不可能是 {plan_year} 年度的参保登记", field=field,
+                      code="date_out_of_range")
+
+
+def check_birth_before_year_end(birth_date: dt.date, plan_year: int,
+                                field: str = "id_number") -> None:
+    """Nobody born after the plan year is enrolled for it."""
+    if birth_date > dt.date(plan_year, 12, 31):
+        raise Invalid(f"{field}：出生日期 {birth_date.isoformat()} 晚于 {plan_year} 年度"
+                      "（born after the plan year）", field=field, code="born_after_plan_year")

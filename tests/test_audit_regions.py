@@ -1,0 +1,82 @@
+"""`GET /v1/audit` of every service reads only entries of the caller's region (in SQL, before
+paging); nationwide administrators read them all, entries without a region included."""
+
+from __future__ import annotations
+
+import importlib
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+
+from shared import audit
+from shared.testing.apps import running_app
+from shared.testing.infra import TestInfra
+from shared.testing.tokens import auth_enabled
+
+SERVICES = ("registration", "eligibility", "payments", "reporting")
+REGIONS = ("370481", "370481001000", "370124", "000000", None)
+
+
+@pytest.fixture(scope="module")
+async def clients(infra: TestInfra, tmp_path_factory: pytest.TempPathFactory,
+                  ) -> AsyncIterator[tuple[dict[str, httpx.AsyncClient], Any]]:
+    with auth_enabled(Path(tmp_path_factory.mktemp("keys"))) as bearer:
+        running, contexts = {}, []
+        try:
+            for name in SERVICES:
+                app = importlib.import_module(f"services.{name}.app").create_app(
+                    infra.settings(consumers_enabled=False, relay_enabled=False))
+                ctx = running_app(app)
+                running[name] = await ctx.__aenter__()
+                contexts.append(ctx)
+            yield running, bearer
+        finally:
+            for ctx in reversed(contexts):
+                await ctx.__aexit__(None, None, None)
+
+
+async def _entries(infra: TestInfra, service: str, action: str) -> None:
+    conn = await asyncpg.connect(infra.database_url)
+    try:
+        for region in REGIONS:
+            await audit.record(conn, service, actor=f"clerk@{region}", action=action,
+                               resource=f"thing/{region}", role="tax_officer", region=region)
+    finally:
+        await conn.close()
+
+
+async def _regions(client: httpx.AsyncClient, bearer: Any, action: str,
+                   caller_region: str) -> list[str]:
+    r = await client.get("/v1/audit", params={"action": action, "limit": 1000},
+                         headers=bearer(sub="admin", role="administrator", region=caller_region))
+    assert r.status_code == 200, r.text
+    return sorted((e["region"] or "-") for e in r.json()["entries"])
+
+
+async def test_audit_reads_stop_at_the_callers_region(clients, infra: TestInfra) -> None:  # noqa: ANN001
+    running, bearer = clients
+    for service in SERVICES:
+        action = f"test.audit_region.{uuid.uuid4().hex[:8]}"
+        await _entries(infra, service, action)
+        client = running[service]
+        assert await _regions(client, bearer, action, "370481") == ["370481", "370481001000"]
+        assert await _regions(client, bearer, action, "370124") == ["370124"], service
+        assert await _regions(client, bearer, action, "370481001000") == ["370481001000"]
+        assert await _regions(client, bearer, action, "000000") == \
+            sorted(r or "-" for r in REGIONS), service
+
+
+async def test_paging_happens_after_the_region_filter(clients, infra: TestInfra) -> None:  # noqa: ANN001
+    running, bearer = clients
+    action = f"test.audit_paging.{uuid.uuid4().hex[:8]}"
+    await _entries(infra, "payments", action)
+    page = await running["payments"].get(
+        "/v1/audit", params={"action": action, "limit": 1},
+        headers=bearer(sub="admin", role="administrator", region="370124"))
+    assert [e["region"] for e in page.json()["entries"]] == ["370124"]
+    assert page.json()["next_cursor"] is None
