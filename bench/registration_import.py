@@ -99,7 +99,7 @@ async def import_file(settings: Settings, dsn: str, path: Path) -> object:
     pg = await asyncpg.connect(dsn, command_timeout=None)
     progress = Progress(path.stat().st_size)
     try:
-        return await import_residents(pg, path, vault=vault_for(settings.pii_key),
+        return await import_residents(pg, path, vault=vault_for(settings),
                                       outbox=Outbox("registration"), regions=load_regions(),
                                       county_code="370481", progress=progress)
     finally:
@@ -131,7 +131,7 @@ async def apply_list(settings: Settings, dsn: str, people: list[tuple[str, str]]
         t0 = time.perf_counter()
         async with AsyncSession(engine) as session, session.begin():
             result = await ListService(session, Outbox("registration"),
-                                       vault_for(settings.pii_key)).upload(
+                                       vault_for(settings)).upload(
                 "civil_affairs", 2025, "preliminary", content, path.name)
         elapsed = time.perf_counter() - t0
         async with engine.connect() as conn:

@@ -211,6 +211,10 @@ def build_parser() -> argparse.ArgumentParser:
     pay = pay_parser(sub.add_parser("pay", help="pay a bill as a channel does (canbao dev)"))
     pay.set_defaults(func=cmd_pay)
 
+    from services.cli_pii import build_parser as pii_parser
+
+    pii_parser(sub.add_parser("pii", help="personal data keys: canbao pii rotate"))
+
     dlt = sub.add_parser("dlt", help="dead-letter topics")
     dlt_sub = dlt.add_subparsers(dest="dlt_command", required=True)
     replay = dlt_sub.add_parser("replay", help="publish dead-lettered messages to their topic again")

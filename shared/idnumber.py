@@ -12,10 +12,14 @@ import datetime as dt
 import re
 import unicodedata
 from dataclasses import dataclass
+from typing import Annotated
+
+from pydantic import AfterValidator
 
 _WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _CHECK_CHARS = "10X98765432"
 _SHAPE = re.compile(r"^[0-9]{17}[0-9X]$", re.ASCII)
+_ALLOWED = frozenset("0123456789X")
 
 
 class InvalidIdNumber(ValueError):
@@ -43,15 +47,27 @@ def check_character(first17: str) -> str:
 def normalize_id_text(text: str) -> str:
     """The form every ID number is validated, hashed and stored in: NFKC (full-width digits
     become ASCII), no white space, upper-case X. Digits of other scripts (Devanagari, Arabic-
-    Indic, ...) are not folded: they stay, and `parse_id_number` refuses them, so that one
+    Indic, ...) are not folded: they stay, and `normalize_id_number` refuses them, so that one
     person can never be registered twice under look-alike numbers."""
-    return "".join(unicodedata.normalize("NFKC", text or "").split()).upper()
+    return "".join(unicodedata.normalize("NFKC", text or "").split()).replace("x", "X")
+
+
+def normalize_id_number(text: str) -> str:
+    """`normalize_id_text`, then refuse anything but the ASCII digits 0-9 and X: every path
+    that accepts an ID number (API bodies, uploads, lookups, the bill lookup) goes through here
+    (via `parse_id_number`) before validating or hashing it."""
+    value = normalize_id_text(text)
+    bad = [c for c in value if c not in _ALLOWED]
+    if bad:
+        shown = "、".join(f"U+{ord(c):04X}" for c in dict.fromkeys(bad))
+        raise InvalidIdNumber(f"身份证号只能包含半角数字0-9和X，不能含其他字符（{shown}）")
+    return value
 
 
 def parse_id_number(text: str) -> IdNumber:
     """Validate and decode an ID number; raise InvalidIdNumber with a reason a clerk can read."""
-    value = normalize_id_text(text)
-    if len(value) == 15 and value.isascii() and value.isdigit():
+    value = normalize_id_number(text)
+    if len(value) == 15 and value.isdigit():
         raise InvalidIdNumber("15位旧身份证号不再受理，请填写18位身份证号")
     if not _SHAPE.match(value):
         if len(value) != 18:
@@ -90,15 +106,33 @@ def is_valid_id_number(text: str) -> bool:
 def mask_id_number(value: str) -> str:
     """370481199001011234 -> 370481***********4: the region and the check character only.
 
-    Every output masks with this one function, so that two answers never show different
-    digits of the same number. The birth date is hidden, and so is the sequence: a reader who
-    also knows the person's birth date and sex (from the same list, or from anywhere) is left
-    with 1000 sequences, about 500 of the right sex, of which about 45 end in the shown check
-    character. The old mask (370481********1234) left exactly one.
+    The one mask of every output (persons, households, lists, uploads' error reports, bills,
+    reporting's lists, events; `MaskedIdNumber` applies it to every `id_number_masked` field),
+    so that two answers never show different digits of the same number. It is idempotent:
+    masks stored or sent before are masked again on the way out.
+
+    What is left to guess: the 8 birth-date digits and the 3 sequence digits (the 17th gives
+    the sex). A reader who knows the region (they work there), the name (it does not enter the
+    number), the birth date and the sex has the 500 sequences of that sex, of which 45 or 46
+    end in the shown check character (ISO 7064 MOD 11-2 spreads them evenly over its 11
+    values), so the number stays one of at least 45; without the sex, 90 or 91. Without the
+    birth date (reads leave it out for callers who may not read the full number, giving only
+    the birth year) it is one of about 365 x 45 = 16,000. The old mask 370481********6526 hid
+    only the birth date, which every read also showed: it left exactly one.
+
+    Other lengths (a mistyped number in an upload's error report): the first 6 characters of
+    a 15- to 17-character value, nothing of a shorter one.
     """
-    if len(value) != 18:
-        return "*" * len(value)
-    return value[:6] + "*" * 11 + value[17]
+    text = (value or "").strip()
+    if len(text) == 18:
+        return text[:6] + "*" * 11 + text[17]
+    if 15 <= len(text) < 18:
+        return text[:6] + "*" * (len(text) - 6)
+    return "*" * len(text)
+
+
+MaskedIdNumber = Annotated[str, AfterValidator(mask_id_number)]
+"""An output field holding a masked ID number: masked (again) by `mask_id_number`."""
 
 
 def mask_name(name: str) -> str:

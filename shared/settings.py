@@ -5,12 +5,35 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import BaseModel, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 SERVICES = ("registration", "eligibility", "payments", "reporting")
 DEFAULT_PORTS = {"registration": 8001, "eligibility": 8002, "payments": 8003, "reporting": 8004}
 DEV_PII_KEY = "dev-only-pii-key-change-me-in-production-000000"
+# Secrets still holding one of these are an example's placeholder, never a real key.
+PLACEHOLDER_MARKERS = ("replace-with", "change-me", "changeme", "dev-only", "example", "secret")
+MIN_SECRET_LENGTH = 32
+
+
+def secret_problem(name: str, value: str) -> str | None:
+    """Why `value` is not fit to be the secret `name` outside development and tests."""
+    lowered = value.lower()
+    if value == DEV_PII_KEY or any(m in lowered for m in PLACEHOLDER_MARKERS):
+        return f"{name} is still a placeholder; set a random secret of 32+ characters"
+    if len(value) < MIN_SECRET_LENGTH:
+        return f"{name} is shorter than {MIN_SECRET_LENGTH} characters"
+    if len(set(value)) < 10:
+        return f"{name} repeats too few characters to be a random secret"
+    return None
+
+
+class PiiKeySpec(BaseModel):
+    """An earlier PII key, still read (CANBAO_PII_PREVIOUS_KEYS) until rotation is done."""
+
+    model_config = {"extra": "forbid"}
+    suite: Literal["aes", "sm4"] = "aes"
+    key: str = Field(min_length=1)
 
 
 class Settings(BaseSettings):
@@ -47,16 +70,40 @@ class Settings(BaseSettings):
     consumer_session_timeout_ms: int = Field(10_000, ge=1_000, le=300_000)
     consumer_heartbeat_interval_ms: int = Field(3_000, ge=100, le=60_000)
 
-    # Keyed hash of identity numbers (lookup) and encryption key (storage).
+    # Personal data (shared/pii.py): the current key encrypts and hashes every new value;
+    # CANBAO_PII_KEY_VERSION names it (each stored value starts with `v<version>.<suite>:`),
+    # CANBAO_PII_SUITE chooses its algorithms: `aes` (AES-256-GCM + HMAC-SHA256) or `sm4`
+    # (SM4-GCM + HMAC-SM3). CANBAO_PII_PREVIOUS_KEYS, JSON {"1": {"suite": "aes", "key":
+    # "..."}}, are the earlier keys still read until `canbao pii rotate` has moved every value.
     pii_key: str = DEV_PII_KEY
+    pii_key_version: int = Field(1, ge=1, le=999_999)
+    pii_suite: Literal["aes", "sm4"] = "aes"
+    pii_previous_keys: dict[int, PiiKeySpec] = Field(default_factory=dict)
 
     policies_dir: str | None = None
 
     @model_validator(mode="after")
     def _no_placeholder_secrets_in_production(self) -> Settings:
-        if self.environment == "production" and self.pii_key == DEV_PII_KEY:
-            raise ValueError("CANBAO_PII_KEY must be set to a real secret in production")
+        if self.pii_key_version in self.pii_previous_keys:
+            raise ValueError(f"CANBAO_PII_PREVIOUS_KEYS holds version {self.pii_key_version}, "
+                             "the version of the current key CANBAO_PII_KEY")
+        if self.environment not in ("development", "test"):
+            problems = [secret_problem("CANBAO_PII_KEY", self.pii_key)] + [
+                secret_problem(f"CANBAO_PII_PREVIOUS_KEYS[{v}]", spec.key)
+                for v, spec in self.pii_previous_keys.items()]
+            if found := [p for p in problems if p]:
+                raise ValueError("; ".join(found))
+        if "sm4" in (self.pii_suite, *(k.suite for k in self.pii_previous_keys.values())):
+            from shared.pii import sm4_available
+
+            if why := sm4_available():
+                raise ValueError(f"CANBAO_PII_SUITE=sm4: {why}")
         return self
+
+    def pii_keyring(self) -> tuple[tuple[int, str, str], ...]:
+        """(version, suite, secret) of every configured PII key, the current one first."""
+        return ((self.pii_key_version, self.pii_suite, self.pii_key),
+                *((v, k.suite, k.key) for v, k in sorted(self.pii_previous_keys.items())))
 
     @property
     def async_database_url(self) -> str:

@@ -82,9 +82,13 @@ def test_every_variable_set_is_read_by_the_settings() -> None:
     # POSTGRES_*, KAFKA_* and KC_* (Keycloak) configure the images beside ours
     others = {v for v in set_vars - canbao if not v.startswith(("POSTGRES_", "KAFKA_", "KC_"))}
     assert not others, f"unknown variables: {sorted(others)}"
-    # and the example's values are accepted by the settings themselves
-    Settings(**{k[len("CANBAO_"):].lower(): v for k, v in example.items() if k in {
-        "CANBAO_" + f.upper() for f in Settings.model_fields}})
+    # and the example's values are accepted by the settings themselves, once its placeholder
+    # PII key is replaced (production refuses the placeholder)
+    values = {k[len("CANBAO_"):].lower(): v for k, v in example.items() if k in {
+        "CANBAO_" + f.upper() for f in Settings.model_fields}}
+    with pytest.raises(ValueError, match="CANBAO_PII_KEY is still a placeholder"):
+        Settings(**values)
+    Settings(**{**values, "pii_key": "q8Zt3v0KfW1xN5mR7pL2sD9gH4jB6cYe"})
     SecuritySettings(**{k[len("CANBAO_"):].lower(): v for k, v in example.items() if k in {
         "CANBAO_" + f.upper() for f in SecuritySettings.model_fields}})
 

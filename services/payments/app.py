@@ -64,7 +64,7 @@ def create_app(
     app.state.adapters = adapters
     app.state.channel_regions = payments_settings.channel_regions()
     app.state.coverage = coverage
-    app.state.vault = vault_for(settings.pii_key)
+    app.state.vault = vault_for(settings)
     with_pool(app, settings.database_url, payments_settings.pool_size,
               group_commit=payments_settings.group_commit)
     if payments_settings.fast_lane:  # innermost: every shared middleware still applies

@@ -9,7 +9,12 @@ from services.registration.enrollments.router import router as enrollments
 from services.registration.intake.router import router as intake
 from services.registration.lists.router import router as lists
 from services.registration.memberships.router import router as memberships
-from services.registration.persons.router import FULL_ID_READ, households
+from services.registration.persons.router import (
+    FULL_ID_READ,
+    HOUSEHOLD_READ,
+    VILLAGE_LIST_READ,
+    households,
+)
 from services.registration.persons.router import router as persons
 from services.registration.reference.router import router as reference
 from services.registration.regions.router import router as regions
@@ -33,6 +38,12 @@ def create_app(settings: Settings | None = None, *,
         security=security,
         access_rules=ACCESS_RULES,
         audited_reads={"/v1/persons/{person_id}/id-number": FULL_ID_READ,
+                       "/v1/persons": VILLAGE_LIST_READ,
+                       "/v1/households/{household_id}": HOUSEHOLD_READ,
+                       "/v1/missing": AuditedRead(action="persons.read_missing",
+                                                  resource="missing"),
+                       "/v1/duplicates": AuditedRead(action="persons.read_duplicates",
+                                                     resource="duplicates"),
                        "/v1/lists/{department}/{plan_year}/current": AuditedRead(
                            action="list.download", resource="list/{department}/{plan_year}")},
         title="Canbao registration",

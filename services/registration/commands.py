@@ -75,7 +75,7 @@ async def import_residents_command(settings: Settings, file: Path, county: str |
     pg = await asyncpg.connect(asyncpg_dsn(settings), command_timeout=None)
     progress = Progress(file.stat().st_size)
     try:
-        result = await import_residents(pg, file, vault=vault_for(settings.pii_key),
+        result = await import_residents(pg, file, vault=vault_for(settings),
                                         outbox=Outbox(SERVICE), regions=load_regions(),
                                         county_code=county, progress=progress)
     finally:

@@ -24,7 +24,7 @@ ERRORS_IN_BODY = 200
 
 
 def vault(request: Request) -> PiiVault:
-    return vault_for(request.app.state.runtime.settings.pii_key)
+    return vault_for(request.app.state.runtime.settings)
 
 
 def outbox(request: Request) -> Outbox:

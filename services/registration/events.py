@@ -9,6 +9,7 @@ import datetime as dt
 from typing import Any
 
 from shared import topics
+from shared.idnumber import mask_id_number
 from shared.pii import PiiVault
 
 PERSON_REGISTERED = "registration.person_registered.v1"
@@ -34,7 +35,7 @@ def person_payload(p: Any, vault: PiiVault | None = None) -> dict[str, Any]:
         "birth_date": p.birth_date.isoformat(),
         "sex": p.sex,
         "id_number_hash": p.id_number_hash,
-        "id_number_masked": p.id_number_masked,
+        "id_number_masked": mask_id_number(p.id_number_masked),
         "name_masked": p.name_masked,
         "county_code": p.county_code,
         "township_code": p.township_code,

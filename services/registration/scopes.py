@@ -114,7 +114,7 @@ async def people_in_file(session: AsyncSession, vault: PiiVault, content: bytes,
                          filename: str | None, region: str) -> PeopleInFile:
     """Who the file names (one query; each ID number hashed once)."""
     rows_of = id_rows_in(content, spec, filename)
-    by_hash = {vault.lookup_hash(i): i for i in rows_of}
+    by_hash = vault.hash_index(rows_of)  # every key version: found while being rotated
     found: dict[str, tuple[uuid.UUID, str, str]] = {}
     if by_hash:
         result = await session.execute(text(

@@ -12,7 +12,7 @@ from services.reporting.lists.router import router as lists
 from services.reporting.progress.router import router as progress
 from services.reporting.projections.handlers import CONSUMER, TOPICS
 from services.reporting.projections.handlers import router as handlers
-from shared.service import ConsumerSpec, create_service_app
+from shared.service import AuditedRead, ConsumerSpec, create_service_app
 from shared.settings import Settings
 
 
@@ -23,5 +23,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         consumers=[ConsumerSpec(CONSUMER, TOPICS, handlers)],
         settings=settings,
         access_rules=ACCESS_RULES,
+        # lists of people (masked names and ID numbers, phone numbers for who calls them):
+        # every read in the audit log, refused ones included
+        audited_reads={
+            "/v1/publicity-lists": AuditedRead("publicity_list.read", "publicity-lists"),
+            "/v1/reminders": AuditedRead("reminders.read", "reminders"),
+            "/v1/funding-applications": AuditedRead("funding_applications.read",
+                                                    "funding-applications"),
+        },
         title="Canbao reporting",
     )

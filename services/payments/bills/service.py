@@ -35,7 +35,7 @@ from services.payments.coverage import (
 from services.payments.orders.repository import new_order_no
 from shared.auth import Principal
 from shared.errors import Conflict, Invalid, NotFound
-from shared.idnumber import InvalidIdNumber, parse_id_number
+from shared.idnumber import InvalidIdNumber, mask_id_number, parse_id_number
 from shared.money import fen_to_yuan
 from shared.pii import PiiVault
 
@@ -53,7 +53,8 @@ LEFT JOIN LATERAL (
     SELECT order_no, amount_fen, status, paid_at, coverage_start, timing FROM {S}.orders
     WHERE person_id = p.person_id AND plan_year = $2 AND status IN ('open', 'paid')
 ) o ON true
-WHERE p.id_number_hash = $1
+WHERE p.id_number_hash = ANY($1::text[])
+LIMIT 1
 """
 LOCK_DUE_SQL = f"""SELECT revision, enrolled FROM {S}.dues
                    WHERE person_id = $1 AND plan_year = $2 FOR SHARE"""
@@ -105,7 +106,8 @@ class BillService:
                           code="invalid_id_number") from None
         today = beijing_today()
         day = on or today
-        id_hash = self.vault.lookup_hash(ident.value)
+        # every key version's hash: people are found while `canbao pii rotate` runs
+        id_hash = self.vault.lookup_hashes(ident.value)
         async with self.pool.acquire() as conn:
             row = await conn.fetchrow(LOOKUP_SQL, id_hash, plan_year)
             if row is None or not _visible(principal, row):
@@ -143,7 +145,7 @@ class BillService:
             history = enrollment_history(plan_year, due.region_code, prior, first, ends)
         return self.coverage.decide(due, day, history)
 
-    async def _issue(self, conn: asyncpg.Connection, row: asyncpg.Record, id_hash: str,
+    async def _issue(self, conn: asyncpg.Connection, row: asyncpg.Record, id_hash: list[str],
                      plan_year: int, amount: int) -> asyncpg.Record:
         person_id: uuid.UUID = row["person_id"]
         async with conn.transaction():
@@ -168,7 +170,8 @@ def _bill(row: asyncpg.Record, plan_year: int, decision: CoverageDecision | None
           day: dt.date) -> Bill:
     body: dict[str, Any] = {
         "plan_year": plan_year,
-        "name_masked": row["name_masked"], "id_number_masked": row["id_number_masked"],
+        "name_masked": row["name_masked"],
+        "id_number_masked": mask_id_number(row["id_number_masked"]),
         "county_code": row["county_code"], "township_code": row["township_code"],
         "village_code": row["village_code"],
     }

@@ -40,7 +40,7 @@ S = "registration"
 STAGING_COLUMNS = ("id", "id_number_hash", "id_number_enc", "id_number_masked", "name",
                    "name_masked", "birth_date", "sex", "phone", "phone_enc", "household_id",
                    "household_no", "relation_to_head", "county_code", "township_code",
-                   "village_code", "shard", "event_id")
+                   "village_code", "shard", "event_id", "other_hashes")
 
 
 @dataclass
@@ -105,8 +105,8 @@ async def import_residents(
             id uuid, id_number_hash text, id_number_enc text, id_number_masked text, name text,
             name_masked text, birth_date date, sex text, phone text, phone_enc text,
             household_id uuid, household_no text, relation_to_head text, county_code text,
-            township_code text, village_code text, shard smallint, event_id uuid
-            ) ON COMMIT DROP""")
+            township_code text, village_code text, shard smallint, event_id uuid,
+            other_hashes text[]) ON COMMIT DROP""")
         event = (events.TOPIC_OF[events.PERSON_REGISTERED], events.PERSON_REGISTERED,
                  outbox.source, correlation_id.get())
         batches: queue.Queue[_Prepared | BaseException | None] = queue.Queue(maxsize=3)
@@ -202,6 +202,12 @@ def _prepare_all(path: Path, out: queue.Queue[Any], stop: threading.Event, vault
     """Reader thread: parse, validate, hash and encrypt each batch, and write it out as COPY
     text, while the database works on the previous one. The event loop only sends bytes."""
     lookup_hash, seal = vault.lookup_hash, vault.encrypt
+    # the hashes of earlier PII key versions (and of values written before versions): people
+    # stored under them are already registered, whether or not `canbao pii rotate` got to them
+    lookup_hashes = vault.lookup_hashes
+
+    def other_hashes(id_number: str) -> str:
+        return "{" + ",".join(lookup_hashes(id_number)[1:]) + "}"
     births: dict[str, str] = {}
     households: dict[str, str] = {}
     try:
@@ -248,7 +254,7 @@ def _prepare_all(path: Path, out: queue.Queue[Any], stop: threading.Event, vault
                             household or "\\N", _copy_text(household_no),
                             _copy_text(r.relation_to_head), township[:6], township,
                             r.village_code or "\\N", str(shard_of(person_id)),
-                            _uuid7_text(event_base, n))))
+                            _uuid7_text(event_base, n), other_hashes(id_number))))
                     lines.append("")
                 out.put(_Prepared(rows, stream.tell(), batch.errors, len(batch.rows),
                                   "\n".join(lines).encode()))
@@ -287,6 +293,10 @@ async def _write_batch(pg: Any, outbox: Outbox, item: _Prepared, result: ImportR
             SELECT p.id_number_hash FROM {S}.persons p
             WHERE p.id_number_hash = ANY (ARRAY(SELECT id_number_hash FROM resident_staging)))""")
     known = int(status.split()[-1])
+    status = await pg.execute(f"""
+        DELETE FROM resident_staging s WHERE cardinality(s.other_hashes) > 0 AND EXISTS (
+            SELECT 1 FROM {S}.persons p WHERE p.id_number_hash = ANY (s.other_hashes))""")
+    known += int(status.split()[-1])
     result.already_registered += known
     if known == item.count:
         return

@@ -28,6 +28,7 @@ from services.registration.uploads.students import STUDENT_SPEC
 from shared.auth import current_principal, require_region
 from shared.db import SessionDep
 from shared.errors import DomainError, Invalid
+from shared.text import PersonName
 
 router = APIRouter(tags=["newborns and students"])
 NEWBORN_WINDOW_DAYS = 90
@@ -36,7 +37,7 @@ NEWBORN_WINDOW_DAYS = 90
 class NewbornCreate(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    name: str = Field(min_length=1, max_length=64)
+    name: PersonName = Field(min_length=1, max_length=64)
     id_number: str = Field(min_length=15, max_length=18)
     parent_id_number: str = Field(min_length=15, max_length=18)
     plan_year: int = Field(ge=2000, le=2100)
@@ -75,7 +76,7 @@ async def register_newborn(body: NewbornCreate, request: Request,
     parent_ident = parse_or_422(body.parent_id_number)
     persons = PersonService(session, outbox(request), vault(request))
     async with session.begin():
-        parent = await persons.repo.by_hash(vault(request).lookup_hash(parent_ident.value))
+        parent = await persons.repo.by_hash(vault(request).lookup_hashes(parent_ident.value))
         if parent is None:
             raise Invalid("the parent is not registered; register the parent first",
                           field="parent_id_number", code="parent_not_registered")
@@ -94,7 +95,8 @@ async def register_newborn(body: NewbornCreate, request: Request,
         enrollment = await EnrollmentService(session, outbox(request)).enroll(EnrollmentCreate(
             person_id=person.id, plan_year=body.plan_year, insured_category="minor",
             registered_on=registered_on))
-    return NewbornResult(person=detail(person), enrollment=EnrollmentPublic(**enrollment.__dict__),
+    return NewbornResult(person=detail(person, current_principal(request)),
+                         enrollment=EnrollmentPublic(**enrollment.__dict__),
                          days_after_birth=days)
 
 
@@ -133,7 +135,7 @@ async def upload_students(request: Request, session: SessionDep, file: UploadFil
         parsed = parse_student_list(content, filename=file.filename, name_of=people.name_of)
         errors: list[RowError] = people.screen(parsed.errors)
         for row in [] if errors else parsed.rows:
-            person = await persons.repo.by_hash(vault(request).lookup_hash(row.id_number))
+            person = await persons.repo.by_hash(vault(request).lookup_hashes(row.id_number))
             if person is None:
                 person = await persons.register(PersonCreate(
                     id_number=row.id_number, name=row.name, phone=row.phone,

@@ -9,7 +9,7 @@ import orjson
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.idnumber import mask_name
+from shared.idnumber import mask_id_number, mask_name
 
 S = "registration"
 # Households are identified by their register number: the id is derived from it, so a bulk
@@ -40,6 +40,10 @@ class PersonRow:
     residence_permit: bool = False
     school: str | None = None
 
+    def __post_init__(self) -> None:
+        # masks stored before the mask changed are shown, and sent, as today's mask
+        self.id_number_masked = mask_id_number(self.id_number_masked)
+
     @property
     def name_masked(self) -> str:
         return mask_name(self.name)
@@ -66,10 +70,13 @@ class PersonRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def by_hash(self, id_hash: str) -> PersonRow | None:
+    async def by_hash(self, id_hashes: str | list[str]) -> PersonRow | None:
+        """The person stored under any of `id_hashes` (`PiiVault.lookup_hashes`: one per key
+        version, so people are found while their hashes are being rotated)."""
+        hashes = [id_hashes] if isinstance(id_hashes, str) else id_hashes
         row = (await self.session.execute(
-            text(f"SELECT {_COLUMNS} FROM {S}.persons WHERE id_number_hash = :h"), {"h": id_hash}
-        )).first()
+            text(f"SELECT {_COLUMNS} FROM {S}.persons WHERE id_number_hash = ANY(:h) LIMIT 1"),
+            {"h": hashes})).first()
         return PersonRow(*row) if row else None
 
     async def names_by_hash(self, hashes: list[str]) -> dict[str, str]:

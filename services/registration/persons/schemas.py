@@ -5,7 +5,8 @@ import uuid
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared.text import PlainText
+from shared.idnumber import MaskedIdNumber
+from shared.text import PersonName, PlainText
 
 CODE12 = r"^\d{12}$"
 
@@ -13,7 +14,7 @@ CODE12 = r"^\d{12}$"
 class PersonBase(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    name: PlainText = Field(min_length=1, max_length=64)
+    name: PersonName = Field(min_length=1, max_length=64)
     phone: str | None = Field(None, pattern=r"^\+?[0-9\-]{5,20}$")
     township_code: str = Field(pattern=CODE12, description="12-digit statistical township code")
     village_code: str | None = Field(None, pattern=CODE12)
@@ -35,9 +36,14 @@ class PersonLookup(BaseModel):
 
 class PersonPublic(BaseModel):
     person_id: uuid.UUID
-    id_number_masked: str
+    id_number_masked: MaskedIdNumber = Field(
+        description="the region and the check character only (shared.idnumber.mask_id_number)")
     name_masked: str
-    birth_date: dt.date
+    birth_date: dt.date | None = Field(
+        None, description="only for callers who may read this person's full ID number "
+        "(GET /v1/persons/{person_id}/id-number); null for everyone else, who get birth_year: "
+        "the masked number and the birth date together would leave too few candidates")
+    birth_year: int
     sex: str
     county_code: str
     township_code: str | None
@@ -51,7 +57,7 @@ class IdNumberRead(BaseModel):
 
     person_id: uuid.UUID
     id_number: str
-    id_number_masked: str
+    id_number_masked: MaskedIdNumber
 
 
 class PersonUpdate(BaseModel):
@@ -59,7 +65,7 @@ class PersonUpdate(BaseModel):
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    name: PlainText | None = Field(None, min_length=1, max_length=64)
+    name: PersonName | None = Field(None, min_length=1, max_length=64)
     phone: str | None = Field(None, pattern=r"^\+?[0-9\-]{5,20}$")
     township_code: str | None = Field(None, pattern=CODE12)
     village_code: str | None = Field(None, pattern=CODE12)

@@ -45,7 +45,7 @@ class PersonService:
         ident = parse_or_422(data.id_number)
         check_village(data.township_code, data.village_code)
         id_hash = self.vault.lookup_hash(ident.value)
-        if await self.repo.by_hash(id_hash) is not None:
+        if await self.repo.by_hash(self.vault.lookup_hashes(ident.value)) is not None:
             raise Conflict("a person with this ID number is already registered",
                            code="person_exists")
         person_id = uuid.uuid4()
@@ -136,7 +136,7 @@ class PersonService:
         """`visible_to`: find only people registered inside this caller's region; anyone
         else answers 404 as an unknown ID number does."""
         ident = parse_or_422(id_number)
-        person = await self.repo.by_hash(self.vault.lookup_hash(ident.value))
+        person = await self.repo.by_hash(self.vault.lookup_hashes(ident.value))
         if person is None or (visible_to is not None and not visible_to.can_see_region(
                 person.village_code or person.township_code or person.county_code)):
             raise NotFound("no person with this ID number", code="person_not_found")

@@ -19,7 +19,7 @@ from services.registration.scopes import upload_region
 from shared.auth import current_principal, require_region
 from shared.db import SessionDep
 from shared.errors import Invalid, NotFound
-from shared.idnumber import mask_name
+from shared.idnumber import MaskedIdNumber, mask_name
 
 router = APIRouter(tags=["reference data"])
 Kind = Literal["household_register", "employee_pension", "employee_insurance",
@@ -69,7 +69,7 @@ async def upload_reference(kind: Kind, request: Request, session: SessionDep,
 
 
 class MissingPerson(BaseModel):
-    id_number_masked: str
+    id_number_masked: MaskedIdNumber
     name_masked: str
     household_number: str | None
     village_code: str | None
@@ -178,7 +178,7 @@ async def missing_by_township(request: Request, session: SessionDep,
 
 class DuplicatePerson(BaseModel):
     person_id: uuid.UUID
-    id_number_masked: str
+    id_number_masked: MaskedIdNumber
     name_masked: str
     village_code: str | None
     township_code: str | None

@@ -97,7 +97,9 @@ class ReferenceService:
                                            f"与第 {seen[id_hash]} 行身份证号重复", "duplicate_row"))
                     continue
                 seen[id_hash] = r.row_number
-                rows_of_hash[id_hash] = [(r.row_number, mask_id_number(r.id_number))]
+                # every key version's hash: people are found while their hashes are rotated
+                for any_hash in self.vault.lookup_hashes(r.id_number):
+                    rows_of_hash[any_hash] = [(r.row_number, mask_id_number(r.id_number))]
                 f = r.fields
                 village = _code(f.get("village_code"))
                 township = _code(f.get("township_code")) or (village[:9] + "000" if village else None)
@@ -113,7 +115,9 @@ class ReferenceService:
                     continue
                 records.append((kind, region, id_hash, mask_id_number(r.id_number), r.name,
                                 f.get("household_number"), township, village,
-                                is_active(kind, f), orjson.dumps(f).decode()))
+                                is_active(kind, f), orjson.dumps(f).decode(),
+                                # sealed, so that `canbao pii rotate` can re-hash the row
+                                self.vault.encrypt(r.id_number)))
         errors.extend(await self._registered_elsewhere(rows_of_hash, region))
         if errors:
             return "rejected", 0, sorted(errors, key=lambda e: (e.row_number, e.code))
@@ -124,7 +128,8 @@ class ReferenceService:
         await pg.copy_records_to_table(
             "reference_persons", schema_name=S, records=records,
             columns=["kind", "region_code", "id_number_hash", "id_number_masked", "name",
-                     "household_number", "township_code", "village_code", "active", "fields"])
+                     "household_number", "township_code", "village_code", "active", "fields",
+                     "id_number_enc"])
         await self._record(kind, region, sha256, len(records))
         return "applied", len(records), []
 

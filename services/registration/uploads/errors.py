@@ -38,10 +38,6 @@ def file_error(message: str, code: str, column: str | None = None) -> RowError:
 
 
 def mask_id_value(value: str) -> str:
-    """Mask an ID-like value for an error report, whatever its length."""
-    text = (value or "").strip()
-    if len(text) == 18:
-        return mask_id_number(text)
-    if len(text) >= 12:
-        return text[:6] + "*" * (len(text) - 10) + text[-4:]
-    return "*" * len(text)
+    """Mask an ID-like value for an error report, whatever its length (the one mask:
+    `shared.idnumber.mask_id_number`)."""
+    return mask_id_number(value)

@@ -54,7 +54,7 @@ async def get_reminders(
     principal = current_principal(request)
     data = await service.reminder_list(
         session, region, plan_year,
-        vault=vault_for(request.app.state.settings.pii_key),
+        vault=vault_for(request.app.state.settings),
         full_phones=principal.role in service.PHONE_ROLES, as_of=as_of)
     if format == "json":
         return data

@@ -15,7 +15,7 @@ from services.reporting.plans import plan_for
 from services.reporting.progress.service import today_in_china
 from services.reporting.regions import Region
 from shared.errors import Invalid, NotFound
-from shared.idnumber import mask_phone
+from shared.idnumber import mask_id_number, mask_phone
 from shared.money import fen_to_yuan
 from shared.pii import PiiVault
 
@@ -67,7 +67,7 @@ async def publicity_list(session: AsyncSession, region: Region, plan_year: int,
                 continue
             rows.append({
                 "no": len(rows) + 1, "person_id": str(p["person_id"]),
-                "name": p["name_masked"], "id_number": p["id_number_masked"],
+                "name": p["name_masked"], "id_number": mask_id_number(p["id_number_masked"]),
                 "village_code": p["village_code"], "village_name": names[p["village_code"]],
                 "amount_fen": fen, "amount_yuan": fen_to_yuan(fen), "paid_on": on.isoformat(),
                 "payer": payer, "payer_name": PAYERS[payer],
@@ -155,7 +155,7 @@ async def reminder_list(session: AsyncSession, region: Region, plan_year: int, *
         situation = p["situation"]
         rows.append({
             "no": len(rows) + 1, "person_id": str(p["person_id"]), "name": p["name_masked"],
-            "id_number": p["id_number_masked"], "village_code": p["village_code"],
+            "id_number": mask_id_number(p["id_number_masked"]), "village_code": p["village_code"],
             "village_name": names[p["village_code"] or ""],
             "situation": situation, "situation_name": SITUATIONS[situation], **owed,
             "phone": _phone(p["phone_enc"], vault, full_phones),
@@ -271,7 +271,7 @@ def _person_rows(people: list[dict[str, Any]], names: Names) -> list[dict[str, A
         "no": i, "person_id": str(p["person_id"]), "township_code": p["township_code"],
         "township_name": names[p["township_code"]], "village_code": p["village_code"],
         "village_name": names[p["village_code"] or ""],
-        "name": p["name_masked"], "id_number": p["id_number_masked"],
+        "name": p["name_masked"], "id_number": mask_id_number(p["id_number_masked"]),
         "budget_line": p["budget_line"],
         "budget_line_name": BUDGET_LINES.get(p["budget_line"], p["budget_line"]),
         "list": list_title(p["budget_line"]), "rule_id": p["rule_id"],

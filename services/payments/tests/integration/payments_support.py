@@ -72,7 +72,7 @@ def person_event(settings: Settings, id_number: str, person_id: uuid.UUID,
     return CloudEvent(source="canbao/registration", type="registration.person_registered.v1",
                       partitionkey=str(person_id), data={
         "person_id": str(person_id), "revision": revision, "birth_date": birth_date,
-        "sex": "male", "id_number_hash": vault_for(settings.pii_key).lookup_hash(id_number),
+        "sex": "male", "id_number_hash": vault_for(settings).lookup_hash(id_number),
         "id_number_masked": id_number[:6] + "********" + id_number[-4:],
         "name_masked": "张*三", "county_code": "370481", "township_code": "370481001000",
         "village_code": None, "household_id": None})

@@ -326,7 +326,7 @@ async def test_registration_resident_import_events_and_batches(infra: TestInfra,
     from shared.pii import vault_for
 
     settings = infra.settings()
-    vault = vault_for(settings.pii_key)
+    vault = vault_for(settings)
     header = ["姓名", "身份证号", "手机号", "户号", "与户主关系", "乡镇代码", "村代码"]
     people = [["欧阳小明", new_id(birth="19650304"), "13800138000", "EV\\1", "户主", TOWNSHIP, VILLAGE],
               ["王\\五", new_id(birth="19900101"), "", "EV\\1", "子", TOWNSHIP, VILLAGE],
