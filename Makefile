@@ -36,7 +36,7 @@ test: install test-node-deps
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
 lint: install
-	$(BIN)/ruff check shared services tests bench
+	$(BIN)/ruff check shared kernels services tests bench
 
 bench: install
 	$(BIN)/python bench/run_all.py

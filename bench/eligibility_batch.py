@@ -26,8 +26,8 @@ import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from services.eligibility.engine import GROUP_CODES, PolicyCatalog, determine, determine_batch  # noqa: E402
-from services.eligibility.engine.batch import BatchColumns, day_number, iter_people  # noqa: E402
+from kernels.policy import GROUP_CODES, PolicyCatalog, determine, determine_batch  # noqa: E402
+from kernels.policy.batch import BatchColumns, day_number, iter_people  # noqa: E402
 
 # Share of residents certified in each group (a few percent each; rough county-level orders of
 # magnitude, not official statistics).

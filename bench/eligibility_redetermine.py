@@ -28,7 +28,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from services.eligibility.engine import GROUP_CODES, PolicyCatalog  # noqa: E402
+from kernels.policy import GROUP_CODES, PolicyCatalog  # noqa: E402
 from services.eligibility.plans.registry import PlanRegistry  # noqa: E402
 from services.eligibility.redeterminations.service import Redeterminator  # noqa: E402
 from shared.db import make_engine  # noqa: E402

@@ -92,7 +92,7 @@ async def import_file(settings: Settings, dsn: str, path: Path) -> object:
     import asyncpg
 
     from services.registration.bulk.residents import Progress, import_residents
-    from services.registration.regions import load_regions
+    from kernels.regions import load_regions
     from shared.outbox import Outbox
     from shared.pii import vault_for
 
@@ -161,7 +161,7 @@ async def main() -> None:
         await asyncio.to_thread(upgrade, "registration", url)
         settings = Settings(environment="test", database_url=url)
         dsn = settings.async_database_url.replace("postgresql+asyncpg://", "postgresql://", 1)
-        from services.registration.regions import load_regions
+        from kernels.regions import load_regions
 
         townships = [r.code for r in load_regions().children("370481")]
         with tempfile.TemporaryDirectory() as d:

@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import asyncpg  # noqa: E402
 
-from services.registration.regions import load_regions  # noqa: E402
+from kernels.regions import load_regions  # noqa: E402
 
 # Measures the queries themselves; the cost of auth is measured by bench/payments_webhooks.py.
 os.environ.setdefault("CANBAO_AUTH_ENABLED", "false")

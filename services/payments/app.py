@@ -9,7 +9,7 @@ from pathlib import Path
 from fastapi import FastAPI
 from starlette.middleware import Middleware
 
-from services.eligibility.engine import PolicyCatalog
+from kernels.policy import PolicyCatalog
 from services.payments.access import PUBLIC_PATHS
 from services.payments.access import RULES as ACCESS_RULES
 from services.payments.bills.router import router as bills

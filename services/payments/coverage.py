@@ -38,7 +38,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from services.eligibility.engine import (
+from kernels.policy import (
     CLOSED,
     LATE,
     ON_TIME,
@@ -49,8 +49,8 @@ from services.eligibility.engine import (
     Terms,
     owed_on,
 )
-from services.eligibility.engine.coverage import last_payable_day
-from services.eligibility.engine.policy import Policy
+from kernels.policy.coverage import last_payable_day
+from kernels.policy.policy import Policy
 from services.payments.channels._support import CHINA_TZ
 
 log = logging.getLogger(__name__)

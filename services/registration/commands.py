@@ -69,7 +69,7 @@ async def import_residents_command(settings: Settings, file: Path, county: str |
     import asyncpg
 
     from services.registration.bulk.residents import Progress, import_residents
-    from services.registration.regions import load_regions
+    from kernels.regions import load_regions
     from services.registration.uploads import write_error_report_csv
 
     pg = await asyncpg.connect(asyncpg_dsn(settings), command_timeout=None)

@@ -14,7 +14,7 @@ from functools import lru_cache
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.registration.regions import load_regions
+from kernels.regions import load_regions
 
 S = "reporting"
 NO_VILLAGE = "(未分村)"

@@ -12,7 +12,7 @@ from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
 
-from services.eligibility.engine import PlanNotFound, Policy, PolicyCatalog
+from kernels.policy import PlanNotFound, Policy, PolicyCatalog
 
 # The policy files describe each target's population in words; these keywords map them to the
 # bands reporting keeps counters for. "overall" is the payment rate of everyone registered.

@@ -6,7 +6,7 @@ import datetime as dt
 from typing import Any
 
 from services.eligibility.determinations.schemas import PreviewRequest
-from services.eligibility.engine import (
+from kernels.policy import (
     GROUP_CODES,
     GroupMembership,
     KnownHistory,
@@ -17,9 +17,9 @@ from services.eligibility.engine import (
     determine_terms,
     owed_on,
 )
-from services.eligibility.engine.errors import InvalidDeclaration
-from services.eligibility.engine.owed import CLOSED, LATE
-from services.eligibility.engine.scope import ScopeBasis, scope_warning
+from kernels.policy.errors import InvalidDeclaration
+from kernels.policy.owed import CLOSED, LATE
+from kernels.policy.scope import ScopeBasis, scope_warning
 from shared.errors import Conflict, Invalid, NotFound
 from shared.idnumber import InvalidIdNumber, parse_id_number
 

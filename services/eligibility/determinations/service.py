@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.eligibility.determinations.repository import DeterminationRepository, same_result
-from services.eligibility.engine import (
+from kernels.policy import (
     GROUP_CODES,
     GroupMembership,
     InvalidDeclaration,

@@ -10,7 +10,7 @@ import orjson
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.eligibility.engine import Policy, PolicyCatalog
+from kernels.policy import Policy, PolicyCatalog
 
 log = logging.getLogger(__name__)
 S = "eligibility"

@@ -20,7 +20,7 @@ import asyncpg
 import numpy as np
 import orjson
 
-from services.eligibility.engine import (
+from kernels.policy import (
     GROUP_CODES,
     INSURED_CATEGORIES,
     Policy,
@@ -28,16 +28,16 @@ from services.eligibility.engine import (
     determine,
     determine_batch,
 )
-from services.eligibility.engine.batch import (
+from kernels.policy.batch import (
     NONE_DAY,
     BatchColumns,
     as_days,
     coverage_floor,
     person_from_columns,
 )
-from services.eligibility.engine.coverage import last_payable_day
-from services.eligibility.engine.owed import late_payment_day
-from services.eligibility.engine.rules import (
+from kernels.policy.coverage import last_payable_day
+from kernels.policy.owed import late_payment_day
+from kernels.policy.rules import (
     person_dependent_assumptions,
     share_amounts,
     without_refused,

@@ -30,7 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.eligibility.determinations.repository import DETERMINATION_LOCK
 from services.eligibility.determinations.service import ADJUSTMENT_DUE, CHANGED
-from services.eligibility.engine import INSURED_CATEGORIES, PlanNotFound
+from kernels.policy import INSURED_CATEGORIES, PlanNotFound
 from services.eligibility.plans.registry import PlanRegistry
 from services.eligibility.redeterminations import pgbinary
 from services.eligibility.redeterminations.population import (

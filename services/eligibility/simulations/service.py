@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from services.eligibility.engine import PolicyFileError, parse_policy
+from kernels.policy import PolicyFileError, parse_policy
 from services.eligibility.plans.registry import PlanRegistry
 from services.eligibility.redeterminations.population import (
     compute,

@@ -14,7 +14,7 @@ from services.registration.common import (
     vault,
 )
 from services.registration.reference.service import ReferenceService
-from services.registration.regions import load_regions
+from kernels.regions import load_regions
 from services.registration.scopes import upload_region
 from shared.auth import current_principal, require_region
 from shared.db import SessionDep

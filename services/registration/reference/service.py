@@ -13,8 +13,8 @@ import orjson
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.registration.regions import load_regions
-from services.registration.regions.codes import InvalidRegionCode, pad_code
+from kernels.regions import load_regions
+from kernels.regions.codes import InvalidRegionCode, pad_code
 from services.registration.scopes import FORBIDDEN_REGION, inside
 from services.registration.uploads import (
     RowError,

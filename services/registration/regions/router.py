@@ -16,8 +16,9 @@ from services.registration.common import (
     read_upload,
     refuse_upload,
 )
-from services.registration.regions import Region, RegionTree, load_regions, parse_village_upload
-from services.registration.regions.codes import InvalidRegionCode, pad_code
+from kernels.regions import Region, RegionTree, load_regions
+from services.registration.regions import parse_village_upload
+from kernels.regions.codes import InvalidRegionCode, pad_code
 from shared.auth import current_principal, require_region
 from shared.db import SessionDep
 from shared.errors import Invalid, NotFound

@@ -12,8 +12,8 @@ import hashlib
 import re
 from dataclasses import dataclass
 
-from services.registration.regions.codes import InvalidRegionCode, pad_code
-from services.registration.regions.tree import Region, RegionTree
+from kernels.regions.codes import InvalidRegionCode, pad_code
+from kernels.regions.tree import Region, RegionTree
 from services.registration.uploads.errors import RowError, file_error
 from services.registration.uploads.tables import Column, TableReader, TableSpec
 

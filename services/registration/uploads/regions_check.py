@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from services.registration.regions.codes import InvalidRegionCode, pad_code
-from services.registration.regions.tree import RegionTree
+from kernels.regions.codes import InvalidRegionCode, pad_code
+from kernels.regions.tree import RegionTree
 
 
 def check_township_village(

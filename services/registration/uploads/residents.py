@@ -25,7 +25,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
-from services.registration.regions.tree import RegionTree
+from kernels.regions.tree import RegionTree
 from services.registration.uploads.errors import RowError, mask_id_value
 from services.registration.uploads.identity import check_id, check_phone
 from services.registration.uploads.regions_check import check_township_village

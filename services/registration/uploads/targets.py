@@ -12,8 +12,8 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-from services.registration.regions.codes import pad_code
-from services.registration.regions.tree import Region, RegionTree, load_regions
+from kernels.regions.codes import pad_code
+from kernels.regions.tree import Region, RegionTree, load_regions
 from services.registration.uploads.errors import RowError, file_error
 from services.registration.uploads.tables import Column, TableReader, TableSpec
 

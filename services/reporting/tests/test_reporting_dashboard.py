@@ -15,7 +15,7 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from services.registration.regions import load_regions
+from kernels.regions import load_regions
 from services.reporting.projections.handlers import router
 from services.reporting.tests import factories as f
 from shared.db import make_sessionmaker

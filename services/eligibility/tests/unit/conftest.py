@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from services.eligibility.engine import Policy, PolicyCatalog
+from kernels.policy import Policy, PolicyCatalog
 
 
 @pytest.fixture(scope="session")

@@ -6,16 +6,16 @@ import numpy as np
 import pytest
 from eligibility_testdata import random_population
 
-from services.eligibility.engine import (
+from kernels.policy import (
     BUDGET_LINES,
     INSURED_CATEGORIES,
     PolicyCatalog,
     determine,
     determine_batch,
 )
-from services.eligibility.engine.batch import BatchColumns, iter_people
-from services.eligibility.engine.errors import InvalidDeclaration
-from services.eligibility.engine.trace import WON
+from kernels.policy.batch import BatchColumns, iter_people
+from kernels.policy.errors import InvalidDeclaration
+from kernels.policy.trace import WON
 
 POPULATION = 200_000
 PLANS = [("370481", 2025), ("370481", 2021), ("370124", 2025), ("370827", 2024), ("140600", 2025)]
@@ -91,7 +91,7 @@ def test_bits_beyond_known_groups_refused(tengzhou_2025):
 @pytest.mark.parametrize("plan", PLANS, ids=[f"{r}-{y}" for r, y in PLANS])
 def test_late_batch_equals_the_late_outcome_per_person(plan):
     """determine_batch(late=True) gives, row by row, the late outcome of determine_terms."""
-    from services.eligibility.engine import determine_terms
+    from kernels.policy import determine_terms
 
     policy = PolicyCatalog.load().get(*plan)
     cols = random_population(4_000, policy.plan_year, seed=PLANS.index(plan) + 7)

@@ -10,7 +10,7 @@ from eligibility_testdata import person
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from services.eligibility.engine import (
+from kernels.policy import (
     GROUP_CODES,
     KnownHistory,
     PolicyCatalog,
@@ -18,7 +18,7 @@ from services.eligibility.engine import (
     determine_terms,
     owed_on,
 )
-from services.eligibility.engine.owed import CLOSED, LATE, ON_TIME
+from kernels.policy.owed import CLOSED, LATE, ON_TIME
 
 D = dt.date
 

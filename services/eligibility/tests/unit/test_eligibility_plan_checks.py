@@ -13,7 +13,7 @@ from eligibility_testdata import lines, person, reason
 
 from services.eligibility.determinations.preview import preview
 from services.eligibility.determinations.schemas import PreviewRequest
-from services.eligibility.engine import (
+from kernels.policy import (
     DEFAULT_POLICY_DIR,
     GroupMembership,
     PolicyFileError,
@@ -21,10 +21,10 @@ from services.eligibility.engine import (
     determine_batch,
     parse_policy,
 )
-from services.eligibility.engine.batch import BatchColumns, day_number
-from services.eligibility.engine.errors import ImpossibleCategory, UnknownInsuredCategory
-from services.eligibility.engine.rules import category_codes
-from services.eligibility.engine.scope import ScopeBasis, scope_warning
+from kernels.policy.batch import BatchColumns, day_number
+from kernels.policy.errors import ImpossibleCategory, UnknownInsuredCategory
+from kernels.policy.rules import category_codes
+from kernels.policy.scope import ScopeBasis, scope_warning
 from shared.errors import Invalid
 from shared.idnumber import check_character
 

@@ -12,7 +12,7 @@ import pytest
 import yaml
 from eligibility_testdata import person
 
-from services.eligibility.engine import (
+from kernels.policy import (
     BUDGET_LINES,
     DEFAULT_POLICY_DIR,
     GROUP_CODES,
@@ -23,7 +23,7 @@ from services.eligibility.engine import (
     UnknownGroupCode,
     determine,
 )
-from services.eligibility.engine.policy import canonical_json
+from kernels.policy.policy import canonical_json
 
 TENGZHOU = DEFAULT_POLICY_DIR / "370481-2025.yaml"
 

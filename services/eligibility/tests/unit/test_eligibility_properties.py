@@ -9,7 +9,7 @@ import numpy as np
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from services.eligibility.engine import (
+from kernels.policy import (
     BUDGET_LINES,
     GROUP_CODES,
     INSURED_CATEGORIES,
@@ -19,9 +19,9 @@ from services.eligibility.engine import (
     determine,
     determine_batch,
 )
-from services.eligibility.engine.batch import NONE_DAY, BatchColumns, day_number
-from services.eligibility.engine.errors import InvalidDeclaration
-from services.eligibility.engine.rules import declaration_possible
+from kernels.policy.batch import NONE_DAY, BatchColumns, day_number
+from kernels.policy.errors import InvalidDeclaration
+from kernels.policy.rules import declaration_possible
 
 CATALOG = PolicyCatalog.load()
 POLICIES = list(CATALOG)

@@ -10,14 +10,14 @@ import orjson
 import pytest
 from eligibility_testdata import random_population
 
-from services.eligibility.engine import (
+from kernels.policy import (
     PolicyCatalog,
     determine,
     determine_batch,
     determine_terms,
 )
-from services.eligibility.engine.batch import person_from_columns
-from services.eligibility.engine.rules import person_dependent_assumptions, without_refused
+from kernels.policy.batch import person_from_columns
+from kernels.policy.rules import person_dependent_assumptions, without_refused
 from services.eligibility.redeterminations import pgbinary
 from services.eligibility.redeterminations.population import (
     Chunk,

@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 from eligibility_testdata import lines, outcome, person
 
-from services.eligibility.engine import determine
+from kernels.policy import determine
 
 D = dt.date
 

@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 from eligibility_testdata import lines, outcome, person, reason
 
-from services.eligibility.engine import GroupMembership, determine
+from kernels.policy import GroupMembership, determine
 
 D = dt.date
 

@@ -7,7 +7,7 @@ import datetime as dt
 
 import pytest
 
-from services.eligibility.engine import PolicyCatalog
+from kernels.policy import PolicyCatalog
 from services.payments.coverage import (
     CoverageCalculator,
     DueFacts,

@@ -321,7 +321,7 @@ async def test_registration_resident_import_events_and_batches(infra: TestInfra,
     from services.registration.bulk.residents import ImportResult, import_residents
     from services.registration.commands import asyncpg_dsn
     from services.registration.persons.repository import PersonRow, household_id_of
-    from services.registration.regions import load_regions
+    from kernels.regions import load_regions
     from shared.outbox import Outbox, shard_of
     from shared.pii import vault_for
 

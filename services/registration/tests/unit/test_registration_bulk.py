@@ -6,7 +6,7 @@ from pathlib import Path
 
 from registration_helpers import LI, WANG, ZHANG, ZHAO, csv_bytes, make_id, xlsx_bytes
 
-from services.registration.regions import load_regions
+from kernels.regions import load_regions
 from services.registration.uploads import (
     iter_reference_batches,
     iter_resident_batches,

@@ -6,15 +6,8 @@ from pathlib import Path
 import pytest
 from registration_helpers import csv_bytes
 
-from services.registration.regions import (
-    Region,
-    RegionTree,
-    level_from_code,
-    load_regions,
-    pad_code,
-    parse_village_upload,
-    short_code,
-)
+from kernels.regions import Region, RegionTree, level_from_code, load_regions, pad_code, short_code
+from services.registration.regions import parse_village_upload
 
 SEED_001_TOWNS = (
     "鲍沟镇 滨湖镇 柴胡店镇 东郭镇 大坞镇 官桥镇 洪绪镇 界河镇 级索镇 姜屯镇 龙阳镇 木石镇 "
@@ -98,7 +91,7 @@ def test_municipality_skips_city_level(tree: RegionTree) -> None:
 
 
 def test_shipped_csv_has_header_and_unique_codes() -> None:
-    path = Path(__file__).parents[2] / "regions" / "data" / "regions.csv"
+    from kernels.regions.tree import DEFAULT_PATH as path
     lines = [line for line in path.read_text(encoding="utf-8").splitlines() if line[:1] != "#"]
     rows = list(csv.DictReader(lines))
     assert len({r["code"] for r in rows}) == len(rows) > 40000

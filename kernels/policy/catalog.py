@@ -13,7 +13,8 @@ from .policy import Policy, build_policy
 from .schema import PolicyFile
 from .yamlload import YamlProblem, load_yaml, plain_data, validation_problems
 
-DEFAULT_POLICY_DIR = Path(__file__).resolve().parent.parent / "policies"
+# The shipped seed plans live with eligibility, which owns plans (services/eligibility/policies).
+DEFAULT_POLICY_DIR = Path(__file__).resolve().parents[2] / "services" / "eligibility" / "policies"
 
 
 def _parse(content: str | dict[str, Any], name: str | Path) -> tuple[Any, PolicyFile]:
