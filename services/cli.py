@@ -215,6 +215,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     pii_parser(sub.add_parser("pii", help="personal data keys: canbao pii rotate"))
 
+    from services.cli_sessions import build_parser as sessions_parser
+
+    sessions_parser(sub.add_parser("sessions", help="browser sessions: canbao sessions revoke"))
+
     dlt = sub.add_parser("dlt", help="dead-letter topics")
     dlt_sub = dlt.add_subparsers(dest="dlt_command", required=True)
     replay = dlt_sub.add_parser("replay", help="publish dead-lettered messages to their topic again")

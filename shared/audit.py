@@ -21,7 +21,10 @@
         paging; None (nationwide callers, system callers without a region) reads them all.
 
 An entry's `region` is where the action took place: the actor's region (every write and
-audited read is confined to it) unless the recorder names a narrower one. Entries without a
+audited read is confined to it) unless the recorder names a narrower one. The service
+middleware names the one region a call gives in its region parameters (shared/auth.py
+`authorize`; a handler may set `request.state.audit_region` to the region of what it changed),
+so that a county's auditor also reads what a nationwide or provincial actor did there. Entries without a
 region (anonymous callers, system callers without a region claim) are read only by callers who
 see every region.
 

@@ -68,6 +68,7 @@ from shared.principals import (
     region_prefix,
 )
 from shared.tokens import MAX_TOKEN_LENGTH, JwksKeys, Unauthorized, Verifier, bearer_token
+from shared.session_revocation import SessionRevocations
 from shared.web_session import (
     SESSION_COOKIE,
     SessionSigner,
@@ -148,20 +149,25 @@ def require_department(principal: Principal, department: str) -> None:
 
 
 def authorize(principal: Principal, rule: AccessRule, path_params: Mapping[str, Any],
-              query_params: Mapping[str, Any]) -> None:
-    """Raise Forbidden unless `principal` may make this call (see AccessRule)."""
+              query_params: Mapping[str, Any]) -> str | None:
+    """Raise Forbidden unless `principal` may make this call (see AccessRule). Returns the one
+    region the call names in its region parameters (inside the caller's region, so never wider
+    than it), or None when it names none or several: the audit log files the call there."""
     if principal.kind == "system":
         if not principal.scopes & rule.scopes:
             needed = " or ".join(sorted(rule.scopes)) or "(no system access)"
             raise Forbidden(f"this call needs scope {needed}", code="forbidden_scope")
     elif principal.role not in rule.roles:
         raise Forbidden(f"role {principal.role} may not make this call", code="forbidden_role")
+    named: set[str] = set()
     for name in rule.region_params:
         for value in _param_values(name, path_params, query_params):
             require_region(principal, value)
+            named.add(value)
     if rule.department_param:
         for value in _param_values(rule.department_param, path_params, query_params):
             require_department(principal, value)
+    return named.pop() if len(named) == 1 else None
 
 
 def match_rule(rules: Mapping[tuple[str, str], AccessRule], method: str,
@@ -191,6 +197,8 @@ class AccessControl:
     sessions: SessionSigner | None = None
     # where cookie-authenticated writes may come from (empty: the request's own origin)
     origins: frozenset[str] = field(default_factory=frozenset)
+    # sessions ended before their expiry (sign-out, `canbao sessions revoke`); None: not checked
+    revocations: SessionRevocations | None = None
 
     @classmethod
     def from_settings(cls, settings: SecuritySettings,
@@ -287,6 +295,9 @@ def enforce(control: AccessControl, state: dict[str, Any], method: str, template
         principal, by_cookie = control.verifier.verify(cookie_token), True
     elif session_cookie and control.sessions is not None:
         found = control.sessions.principal(session_cookie)
+        if found is not None and control.revocations is not None and \
+                control.revocations.is_revoked(found):
+            found = None
         if found is None:
             raise Unauthorized("登录会话已失效，请重新登录（the session has expired or is not "
                                "valid; sign in again）")
@@ -299,7 +310,10 @@ def enforce(control: AccessControl, state: dict[str, Any], method: str, template
     rule = match_rule(control.rules, method, template)
     if rule is None:
         raise Forbidden(f"no access rule allows {method} {template}", code="forbidden_role")
-    authorize(principal, rule, path_params, query_params)
+    # where the audit log files the call: the region it names, so that a county's auditor
+    # also sees what a province-wide administrator did in the county (shared/audit.py)
+    if (named := authorize(principal, rule, path_params, query_params)) is not None:
+        state["audit_region"] = named
 
 
 def current_principal(request: Request) -> Principal:

@@ -47,6 +47,8 @@ from typing import TYPE_CHECKING, Any
 import asyncpg
 import orjson
 
+from shared.settings import to_plain_url
+
 if TYPE_CHECKING:
     from starlette.applications import Starlette
 
@@ -214,11 +216,7 @@ class PostgresRateStore:
 
     @property
     def dsn(self) -> str:
-        url = self._dsn() if callable(self._dsn) else self._dsn
-        for prefix in ("postgresql+asyncpg://", "postgresql+psycopg://"):
-            if url.startswith(prefix):
-                url = "postgresql://" + url[len(prefix):]
-        return url
+        return to_plain_url(self._dsn() if callable(self._dsn) else self._dsn)
 
     async def _connect(self) -> asyncpg.Pool:
         if self._pool is None:

@@ -37,6 +37,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from shared.oidc_discovery import OidcProvider, ProviderUnavailable
 from shared.security_settings import SecuritySettings
 from shared.tokens import Unauthorized, Verifier
+from shared.session_revocation import SessionRevocations
 from shared.web_session import SESSION_COOKIE, SessionSigner, cookie_attributes, origin_of
 
 log = logging.getLogger(__name__)
@@ -75,7 +76,7 @@ class SignIn:
     """The sign-in flow of one service, built from its security settings."""
 
     def __init__(self, settings: SecuritySettings, verifier: Verifier | None,
-                 signer: SessionSigner) -> None:
+                 signer: SessionSigner, revocations: SessionRevocations | None = None) -> None:
         self.provider: OidcProvider | None = settings.oidc_provider
         self.client_id = settings.oidc_client_id or ""
         self.client_secret = settings.oidc_client_secret
@@ -84,6 +85,7 @@ class SignIn:
         self.public_origin = next((o for o in origins if o), None)
         self.verifier = verifier
         self.signer = signer
+        self.revocations = revocations
 
     def _origin(self, request: Request) -> str:
         return self.public_origin or f"{request.url.scheme}://{request.url.netloc}"
@@ -201,6 +203,11 @@ class SignIn:
         return data
 
     async def logout(self, request: Request) -> Response:
+        # the cookie is ended here too, not only in this browser: a copy of it is refused by
+        # every replica of every service from now on (shared/session_revocation.py)
+        ending = self.signer.principal(request.cookies.get(SESSION_COOKIE))
+        if ending is not None and self.revocations is not None:
+            await self.revocations.revoke_session(ending)
         target = SIGNED_OUT
         if self.provider is not None:
             try:

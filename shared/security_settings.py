@@ -98,6 +98,9 @@ class SecuritySettings(BaseSettings):
     public_origins: list[str] = Field(default_factory=list)
     session_secret: str | None = None
     session_max_age_seconds: int = Field(default=8 * 3600, ge=60, le=7 * 86_400)
+    # where ended sessions are kept (shared/session_revocation.py); empty: the service's database
+    session_database_url: str | None = None
+    session_revocation_refresh_seconds: float = Field(default=5.0, gt=0, le=300)
 
     max_body_bytes: int = Field(default=1 * MIB, ge=1024)
     max_upload_bytes: int = Field(default=50 * MIB, ge=1024)

@@ -39,6 +39,7 @@ from shared.oidc import SIGN_IN_PATHS, SignIn, sign_in_router
 from shared.openapi import document_errors
 from shared.outbox import Outbox, OutboxRelay
 from shared.security_settings import SecuritySettings, get_security_settings
+from shared.session_revocation import SessionRevocations
 from shared.settings import Settings, get_settings
 from shared.topics import PRODUCED_BY, dead_letter_topic
 
@@ -285,7 +286,8 @@ class _AuditMiddleware:
 
     async def _record(self, scope: dict[str, Any], template: str, code: int, *,
                       action: str | None = None, resource: str | None = None) -> None:
-        principal = scope.get("state", {}).get("principal")
+        state = scope.get("state", {})
+        principal = state.get("principal")
         outcome = "ok" if code < 400 else "denied" if code in (401, 403) else "failed"
         client = scope.get("client")
         try:
@@ -296,7 +298,7 @@ class _AuditMiddleware:
                     action=action or f"{scope['method']} {template}",
                     resource=resource or scope["path"],
                     outcome=outcome, client_ip=client[0] if client else None,
-                    details={"status": code},
+                    details={"status": code}, region=state.get("audit_region"),
                 )
         except Exception:  # the write itself has happened; never turn it into an error
             log.exception("%s: could not write the audit record", self.service)
@@ -364,9 +366,13 @@ def create_service_app(
             if asyncio.iscoroutine(result):
                 await result
         await runtime.start()
+        if control.revocations is not None:
+            await control.revocations.start()
         try:
             yield
         finally:
+            if control.revocations is not None:
+                await control.revocations.close()
             await runtime.shutdown()
             if (store := getattr(app.state, "rate_store", None)) is not None:
                 await store.close()
@@ -376,9 +382,14 @@ def create_service_app(
     install_error_handlers(app)
     document_errors(app, public)  # the OpenAPI document shows the errors as we answer them
     control = AccessControl.from_settings(security, rules, public)
+    if control.enabled and control.sessions is not None:
+        control.revocations = SessionRevocations(
+            lambda: security.session_database_url or settings.database_url,
+            refresh_seconds=security.session_revocation_refresh_seconds)
     install_access_control(app, control)
     if control.sessions is not None:  # staff sign-in in the browser (shared/oidc.py)
-        app.include_router(sign_in_router(SignIn(security, control.verifier, control.sessions)))
+        app.include_router(sign_in_router(SignIn(security, control.verifier, control.sessions,
+                                                 control.revocations)))
     app.add_middleware(_AuditMiddleware, service=name,
                        public_paths=public | frozenset(read_only_posts),
                        audited_reads=audited_reads)

@@ -120,6 +120,11 @@ def to_async_url(url: str) -> str:
     raise ValueError(f"not a PostgreSQL URL: {url.split('@')[-1]}")
 
 
+def to_plain_url(url: str) -> str:
+    """The `postgresql://` form asyncpg and psycopg connect with."""
+    return "postgresql://" + to_async_url(url)[len("postgresql+asyncpg://"):]
+
+
 @lru_cache
 def get_settings() -> Settings:
     return Settings()

@@ -92,6 +92,7 @@ class SessionSigner:
             "sub": principal.subject, "kind": principal.kind, "role": principal.role,
             "region": principal.region, "department": principal.department,
             "scopes": sorted(principal.scopes), "sid": secrets.token_urlsafe(9),
+            "iat": int(time.time()),
         }, ttl)
 
     def principal(self, value: str | None) -> Principal | None:
@@ -102,7 +103,9 @@ class SessionSigner:
             return Principal(subject=data["sub"], kind=data["kind"], role=data.get("role"),
                              region=data.get("region"), department=data.get("department"),
                              scopes=frozenset(data.get("scopes") or ()),
-                             expires_at=data["exp"], token_id=data.get("sid"))
+                             expires_at=data["exp"], token_id=data.get("sid"),
+                             issued_at=int(data.get("iat") or
+                                           data["exp"] - self.max_age_seconds))
         except (KeyError, TypeError, ValueError):
             return None
 

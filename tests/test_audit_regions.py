@@ -80,3 +80,29 @@ async def test_paging_happens_after_the_region_filter(clients, infra: TestInfra)
         headers=bearer(sub="admin", role="administrator", region="370124"))
     assert [e["region"] for e in page.json()["entries"]] == ["370124"]
     assert page.json()["next_cursor"] is None
+
+
+async def test_a_provincial_actors_call_is_filed_under_the_region_it_names(clients) -> None:  # noqa: ANN001
+    """A province-wide officer reads one township's reminder list (an audited read): the entry
+    is filed under that township, so the county's administrator reads it and another county's
+    does not; the same officer's call naming no region stays filed under the province."""
+    running, bearer = clients
+    client = running["reporting"]
+    officer = f"province-officer-{uuid.uuid4().hex[:8]}"
+    headers = bearer(sub=officer, role="medical_insurance_officer", region="370000")
+    named = await client.get("/v1/reminders", params={"plan_year": 2025,
+                                                      "township_code": "370481001000"},
+                             headers=headers)
+    assert named.status_code == 200, named.text
+    unnamed = await client.get("/v1/reminders", params={"plan_year": 2025}, headers=headers)
+    assert unnamed.status_code == 200, unnamed.text
+
+    async def seen_by(region: str) -> list[str]:
+        r = await client.get("/v1/audit", params={"actor": officer, "limit": 1000},
+                             headers=bearer(sub="admin", role="administrator", region=region))
+        assert r.status_code == 200, r.text
+        return sorted(e["region"] for e in r.json()["entries"])
+
+    assert await seen_by("370481") == ["370481001000"]
+    assert await seen_by("370124") == []
+    assert await seen_by("370000") == ["370000", "370481001000"]

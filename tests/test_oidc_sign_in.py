@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import re
 import secrets
 import shutil
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
@@ -150,6 +152,7 @@ async def apps(provider, infra: TestInfra) -> AsyncIterator[dict[str, Any]]:  # 
         "CANBAO_OIDC_SCOPES": "openid profile canbao", "CANBAO_JWT_AUDIENCE": "canbao",
         "CANBAO_JWT_JWKS_COOLDOWN_SECONDS": "0",
         "CANBAO_SESSION_SECRET": secrets.token_urlsafe(32),
+        "CANBAO_SESSION_REVOCATION_REFRESH_SECONDS": "0.2",
     }.items():
         patch.setenv(name, value)
     patch.delenv("CANBAO_JWT_PUBLIC_KEYS_DIR", raising=False)
@@ -162,7 +165,8 @@ async def apps(provider, infra: TestInfra) -> AsyncIterator[dict[str, Any]]:  # 
     try:
         async with _client(reporting, REPORTING) as rep, \
                 _client(registration, REGISTRATION) as reg:
-            yield {"reporting": rep, "registration": reg, "reporting_app": reporting}
+            yield {"reporting": rep, "registration": reg, "reporting_app": reporting,
+                   "settings": settings}
     finally:
         patch.undo()
         get_security_settings.cache_clear()
@@ -275,6 +279,11 @@ async def test_browser_sign_in_dashboard_and_sign_out(provider, apps) -> None:  
         other = await app.get("/v1/progress", params={**PROGRESS, "county_code": "370482"})
         assert (other.status_code, other.json()["error"]["code"]) == (403, "forbidden_region")
 
+        # a copy of the cookie, as a stolen one would be, works at another service until...
+        stolen = app.cookies["canbao_session"]
+        other_service = apps["registration"]
+        copy = await other_service.get("/v1/audit", headers={"cookie": f"canbao_session={stolen}"})
+        assert copy.status_code != 401
         out = await app.get("/auth/logout")
         assert out.status_code == 303
         end = out.headers["location"]
@@ -293,6 +302,46 @@ async def test_browser_sign_in_dashboard_and_sign_out(provider, apps) -> None:  
         assert again.status_code == 303 and again.headers["location"].startswith("/auth/login")
         api = await app.get("/v1/progress", params=PROGRESS)
         assert api.status_code == 401 and api.json()["error"]["code"] == "unauthenticated"
+        # ...the sign-out, which ends it on the server: the other service (another process
+        # in production) refuses the copy once it has reloaded the revocations
+        assert await _refused_soon(other_service, stolen)
+
+
+async def _refused_soon(service: httpx.AsyncClient, cookie: str, seconds: float = 5.0) -> bool:
+    deadline = asyncio.get_running_loop().time() + seconds
+    while asyncio.get_running_loop().time() < deadline:
+        answer = await service.get("/v1/audit", headers={"cookie": f"canbao_session={cookie}"})
+        if answer.status_code == 401:
+            return answer.json()["error"]["code"] == "unauthenticated"
+        await asyncio.sleep(0.1)
+    return False
+
+
+async def test_sessions_revoke_command_ends_every_session_of_a_subject(provider, apps) -> None:  # noqa: ANN001
+    """`canbao sessions revoke --subject`, run as its own process against the deployment's
+    database, ends a signed-in person's session at both services without a sign-out."""
+    running, _ = provider
+    rep, reg = apps["reporting"], apps["registration"]
+    rep.cookies.clear()
+    async with httpx.AsyncClient(follow_redirects=False) as browser:
+        callback = await _sign_in(apps, browser, running.issuer)
+        assert callback.status_code == 303
+    cookie = rep.cookies["canbao_session"]
+    rep.cookies.clear()
+    signer = apps["reporting_app"].state.access_control.sessions
+    subject = signer.principal(cookie).subject
+    for service in (rep, reg):
+        assert (await service.get("/v1/audit", headers={"cookie": f"canbao_session={cookie}"})
+                ).status_code != 401
+    env = {**os.environ, "CANBAO_DATABASE_URL": apps["settings"].database_url}
+    done = await asyncio.to_thread(
+        subprocess.run, [sys.executable, "-m", "services.cli", "sessions", "revoke",
+                         "--subject", subject, "--reason", "test"],
+        env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert subject in done.stdout
+    for service in (rep, reg):
+        assert await _refused_soon(service, cookie)
 
 
 async def test_callback_refuses_forged_state_and_accounts_without_role(provider, apps) -> None:  # noqa: ANN001

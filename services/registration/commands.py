@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from services.registration.enrollments.service import EnrollmentService
 from shared.outbox import Outbox
 from shared.pii import vault_for
-from shared.settings import Settings, get_settings
+from shared.settings import Settings, get_settings, to_plain_url
 
 SERVICE = "registration"
 
@@ -30,7 +30,7 @@ def _engine(settings: Settings) -> AsyncEngine:
 
 
 def asyncpg_dsn(settings: Settings) -> str:
-    return settings.async_database_url.replace("postgresql+asyncpg://", "postgresql://", 1)
+    return to_plain_url(settings.database_url)
 
 
 async def rollover(settings: Settings, from_year: int, to_year: int, county: str | None) -> int:
