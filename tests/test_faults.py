@@ -7,7 +7,8 @@ b. PostgreSQL is restarted mid-flow;
 c. consumers are killed between their database commit and their offset commit;
 d. events are delivered twice and older revisions after newer ones;
 e. a relay is killed in the middle of a large batch;
-f. services are stopped with SIGTERM while requests and events are in flight.
+f. services are stopped with SIGTERM while requests and events are in flight;
+g. two replicas of every service, one of each killed with SIGKILL mid-flow.
 
 After each: nothing lost (every event in every outbox was published and sits in the inbox of
 every consumer of its topic, nothing dead-lettered), nothing applied twice (one determination,
@@ -45,12 +46,12 @@ from services.payments.channels.standard_webhooks import signed_headers
 from services.reporting.projections.handlers import TOPICS as REPORTING_TOPICS
 from shared import topics
 from shared.db import make_engine
-from shared.devinfra import EmbeddedPostgres, create_database
+from shared.devinfra import EmbeddedPostgres, create_database, free_port
 from shared.idnumber import check_character
 from shared.migrations import upgrade_all
 from shared.settings import SERVICES, Settings
 from shared.testing.faults import ProxiedTansu, restart_postgres
-from shared.testing.system import RunningSystem, start_system
+from shared.testing.system import RunningSystem, ServiceProcess, start_system
 
 ROOT = Path(__file__).resolve().parent.parent
 COUNTY = "370481"  # Tengzhou
@@ -767,6 +768,103 @@ async def test_f_sigterm_drains_in_flight_requests_and_events(stack: Stack) -> N
     for service, consumer in (("reporting", "reporting"), ("payments", "payments"),
                               ("payments", "payments-processor")):
         assert await stack.metric(service, "canbao_events_duplicate_total", consumer) == 0
+
+
+async def test_g_two_replicas_of_every_service_one_of_each_killed_mid_flow(stack: Stack) -> None:
+    """Two processes of every service share the consumer groups and the outbox shards. A
+    school's list, adults registered and renamed through both registration replicas, and the
+    payments of all of them through both payments replicas; one replica of each service is
+    killed (SIGKILL: no shutdown at all) in the middle. Nothing lost, nothing applied twice
+    (assert_truth on this township's own people), and per-person order kept: every consumer
+    holds each person's last revision (three renames each, sent alternately to the two
+    replicas), never an older one applied after a newer."""
+    township = "370481110000"
+    second: dict[str, ServiceProcess] = {}
+    for name in SERVICES:
+        svc = ServiceProcess(name, free_port(), stack.state / "logs" / f"{name}-2.log")
+        svc.start(stack.env)
+        second[name] = svc
+    try:
+        for name, svc in second.items():
+            await wait_ready_at(stack, svc, name)
+        urls = {name: (stack.url(name), second[name].url) for name in SERVICES}
+
+        students = await upload_students(stack, township, 40)
+        adults = [await register_adult_at(stack, urls["registration"][i % 2], township)
+                  for i in range(10)]
+
+        async def renames() -> None:
+            for round_no in range(3):
+                for i, person in enumerate(adults):
+                    base = urls["registration"][(i + round_no) % 2]
+                    r = await stack.http.patch(f"{base}/v1/persons/{person}",
+                                               json={"name": f"改名{round_no}号"})
+                    assert r.status_code == 200, r.text
+
+        await renames()
+        await eventually(lambda: _orders_at_least(stack, students, 10), 60,
+                         "first orders under way")
+        # one replica of each service goes away without a word, mid-flow
+        for name in SERVICES:
+            stack.system.services[name].stop(sig=signal.SIGKILL)
+        everyone = students + adults
+        orders = await wait_orders(stack, everyone, within=120)
+        await pay_at(stack, urls["payments"][1], orders)
+        # the killed replicas come back and join their groups again while the rest flows
+        await asyncio.gather(*(stack.start(name) for name in SERVICES))
+        await assert_truth(stack, township, registered=everyone, paid=everyone, within=120)
+        latest = dict(await rows(stack.engine, "SELECT id::text, revision FROM "
+                                 "registration.persons WHERE id = ANY(CAST(:ids AS uuid[]))",
+                                 ids=adults))
+        assert set(latest.values()) == {4}, latest  # created, then renamed three times
+        for consumer in ("eligibility", "payments", "reporting"):
+            held = dict(await rows(stack.engine, f"SELECT person_id::text, revision FROM "
+                                   f"{consumer}.persons WHERE person_id = ANY(CAST(:ids AS "
+                                   f"uuid[]))", ids=adults))
+            assert held == latest, consumer
+    finally:
+        for svc in second.values():
+            await asyncio.to_thread(svc.stop)
+        await asyncio.gather(*(stack.start(name) for name in SERVICES
+                               if stack.process(name) is None))
+
+
+async def wait_ready_at(stack: Stack, svc: ServiceProcess, name: str, within: float = 60) -> None:
+    deadline = time.monotonic() + within
+    while True:
+        try:
+            if (await stack.http.get(f"{svc.url}/readyz", timeout=3)).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        if svc.process is not None and svc.process.poll() is not None:
+            raise AssertionError(f"{name} replica exited:\n{svc.log_tail()}")
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{name} replica not ready:\n{svc.log_tail()}")
+        await asyncio.sleep(0.1)
+
+
+async def register_adult_at(stack: Stack, base: str, township: str) -> str:
+    r = await stack.http.post(f"{base}/v1/persons", json={
+        "id_number": id_number(1980), "name": "王小明", "township_code": township})
+    assert r.status_code == 201, r.text
+    person_id = r.json()["person_id"]
+    r = await stack.http.post(f"{base}/v1/enrollments",
+                              json={"person_id": person_id, "plan_year": YEAR})
+    assert r.status_code == 201, r.text
+    return str(person_id)
+
+
+async def pay_at(stack: Stack, base: str, orders: dict[str, tuple[str, int]]) -> None:
+    """Each order paid once through the bank's signed webhook at `base`."""
+    for order_no, amount in orders.values():
+        headers, body = Webhook(order_no, amount).request()
+        r = await stack.http.post(f"{base}/v1/webhooks/{BANK}", content=body, headers=headers)
+        assert r.status_code in (200, 204), r.text
+
+
+async def _orders_at_least(stack: Stack, ids: Sequence[str], n: int) -> bool:
+    return len(await open_orders(stack, ids)) >= n
 
 
 async def _registered_at_least(stack: Stack, township: str, n: int) -> bool:
