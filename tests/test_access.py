@@ -101,8 +101,9 @@ async def test_every_role_against_every_route(secured) -> None:  # noqa: ANN001
             assert anonymous.status_code == 401, f"{name} {method} {path}: {anonymous.text}"
             assert anonymous.headers["www-authenticate"].startswith("Bearer")
             for role in sorted(ROLES):
+                department = "civil_affairs" if role == "department_officer" else None
                 r = await clients[name].request(method, url, json={},
-                                                headers=token(role, department="civil_affairs" if role == "department_officer" else None))
+                                                headers=token(role, department=department))
                 denied = r.status_code == 403
                 assert denied == (role not in rule.roles), (
                     f"{name} {method} {path} as {role}: {r.status_code} {r.text[:200]}")

@@ -1,8 +1,9 @@
 """Schemathesis against each service's own OpenAPI document: whatever a client sends, valid or
 not, no operation answers 5xx, and the answers it documents match their schemas.
 
-The apps run in-process against the session's real Postgres and broker (Schemathesis's ASGI
-transport runs their lifespan on its own event loop), with access control on and an
+The apps run in-process against the session's real Postgres, their relay and consumers off
+(nothing goes through the broker; Schemathesis's ASGI transport runs their lifespan on its
+own event loop), with access control on and an
 administrator token for the whole country, so the handlers behind the access checks run too.
 A household with an enrolled person and an upload error report are seeded first, and every
 generated UUID is sometimes one of theirs, so that the routes about a person get past 404.

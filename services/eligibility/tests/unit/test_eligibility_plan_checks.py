@@ -11,8 +11,6 @@ import pytest
 import yaml
 from eligibility_testdata import lines, person, reason
 
-from services.eligibility.determinations.preview import preview
-from services.eligibility.determinations.schemas import PreviewRequest
 from kernels.policy import (
     DEFAULT_POLICY_DIR,
     GroupMembership,
@@ -25,6 +23,8 @@ from kernels.policy.batch import BatchColumns, day_number
 from kernels.policy.errors import ImpossibleCategory, UnknownInsuredCategory
 from kernels.policy.rules import category_codes
 from kernels.policy.scope import ScopeBasis, scope_warning
+from services.eligibility.determinations.preview import preview
+from services.eligibility.determinations.schemas import PreviewRequest
 from shared.errors import Invalid
 from shared.idnumber import check_character
 

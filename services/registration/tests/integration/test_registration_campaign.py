@@ -1,6 +1,7 @@
-"""The registration campaign end to end against the real database and broker: regions,
+"""The registration campaign against the real database, through the API: regions,
 persons and households, scope checks, rollover, certified lists, newborns, students,
-targets, reference data, bulk import, and refusals of bad uploads."""
+targets, reference data, bulk import, and refusals of bad uploads. The relay and consumers
+are off: events are checked as the outbox rows they are written as, not on the broker."""
 
 from __future__ import annotations
 
@@ -317,11 +318,11 @@ async def test_registration_resident_import_events_and_batches(infra: TestInfra,
     import asyncpg
     import orjson
 
+    from kernels.regions import load_regions
     from services.registration import events
     from services.registration.bulk.residents import ImportResult, import_residents
     from services.registration.commands import asyncpg_dsn
     from services.registration.persons.repository import PersonRow, household_id_of
-    from kernels.regions import load_regions
     from shared.outbox import Outbox, shard_of
     from shared.pii import vault_for
 
