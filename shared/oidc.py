@@ -192,7 +192,8 @@ class SignIn:
         else:
             form["client_id"] = self.client_id
         async with httpx.AsyncClient(timeout=10, follow_redirects=False) as client:
-            answer = await client.post(token_endpoint, data=form, auth=auth,
+            answer = await client.post(token_endpoint, data=form,
+                                       auth=auth or httpx.USE_CLIENT_DEFAULT,
                                        headers={"accept": "application/json"})
         answer.raise_for_status()
         data = answer.json()
