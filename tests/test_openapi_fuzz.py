@@ -57,7 +57,7 @@ MAX_EXAMPLES = 10
 CHECKS = [not_a_server_error, response_schema_conformance]
 
 
-def _id_number() -> str:
+def new_id_number() -> str:
     day = dt.date(1970, 1, 1) + dt.timedelta(days=int.from_bytes(os.urandom(2), "big") % 12_000)
     first17 = f"370481{day:%Y%m%d}{int.from_bytes(os.urandom(2), 'big') % 1000:03d}"
     return first17 + check_character(first17)
@@ -70,7 +70,7 @@ async def _seed(infra: TestInfra) -> list[str]:
         infra.settings(consumers_enabled=False, relay_enabled=False))
     async with running_app(app) as client:  # auth is off for the test session by default
         r = await client.post("/v1/persons", json={
-            "id_number": _id_number(), "name": "王测试", "township_code": "370481001000",
+            "id_number": new_id_number(), "name": "王测试", "township_code": "370481001000",
             "village_code": "370481001001", "household_no": f"FZ{uuid.uuid4().hex[:10]}",
             "relation_to_head": "户主", "phone": "13800000000"})
         assert r.status_code == 201, r.text

@@ -67,7 +67,7 @@ async def eventually(probe: Callable[[], Awaitable[Any]], timeout: float = 30) -
     raise AssertionError(f"not reached in {timeout}s; last answer: {last!r}")
 
 
-def _id_number() -> str:
+def new_id_number() -> str:
     """Born 1980 (45 in 2025: no age subsidy), on a random day, so unique in the session."""
     day = dt.date(1980, 1, 1) + dt.timedelta(days=int.from_bytes(os.urandom(2), "big") % 365)
     first17 = "370481" + day.strftime("%Y%m%d") + f"{int.from_bytes(os.urandom(2), 'big') % 1000:03d}"
@@ -75,7 +75,7 @@ def _id_number() -> str:
 
 
 async def test_registered_person_pays_and_is_counted_in_their_township(system: RunningSystem) -> None:
-    id_number = _id_number()
+    id_number = new_id_number()
     clerk = _token("township_staff", TOWNSHIP)
     channel = _token(None, scopes=("payments:bills",))
     supervisor = _token("supervisor", "370481")
