@@ -104,7 +104,7 @@ def _consumer(infra: TestInfra, engine: AsyncEngine, name: str, topic: str, hand
     )
 
 
-async def _run_until(predicate, timeout: float = 20) -> None:  # noqa: ANN001
+async def eventually(predicate, timeout: float = 20) -> None:  # noqa: ANN001
     deadline = asyncio.get_running_loop().time() + timeout
     while not await predicate():
         if asyncio.get_running_loop().time() > deadline:
@@ -160,7 +160,7 @@ async def test_relay_killed_after_publishing_before_marking_is_applied_once(
     async def drained() -> bool:
         await survivor.run_once()
         return await survivor.backlog() == 0
-    await _run_until(drained)
+    await eventually(drained)
 
     consumer = _consumer(infra, engine, f"c-{topic}", topic, _recording_handler(f"c-{topic}"), producer)
     stop = asyncio.Event()
@@ -168,7 +168,7 @@ async def test_relay_killed_after_publishing_before_marking_is_applied_once(
     try:
         async def all_seen() -> bool:
             return consumer.applied + consumer.duplicates >= 100
-        await _run_until(all_seen)
+        await eventually(all_seen)
     finally:
         stop.set()
         await task
@@ -195,7 +195,7 @@ async def test_event_delivered_twice_is_applied_once(infra: TestInfra, engine: A
     try:
         async def seen() -> bool:
             return consumer.applied + consumer.duplicates >= 4
-        await _run_until(seen)
+        await eventually(seen)
     finally:
         stop.set()
         await task
@@ -225,7 +225,7 @@ async def test_poison_message_goes_to_dead_letter_and_consumer_carries_on(
     try:
         async def done() -> bool:
             return consumer.applied == 9 and consumer.dead_lettered == 2
-        await _run_until(done)
+        await eventually(done)
     finally:
         stop.set()
         await task
@@ -243,7 +243,7 @@ async def test_poison_message_goes_to_dead_letter_and_consumer_carries_on(
         assert await replay(settings, name) == 2
         async def replayed() -> bool:
             return fixed.applied == 1 and fixed.dead_lettered == 1  # the malformed one again
-        await _run_until(replayed)
+        await eventually(replayed)
     finally:
         stop.set()
         await task
@@ -273,7 +273,7 @@ async def test_two_relays_share_the_shards_and_keep_each_keys_order(
 
         async def drained() -> bool:
             return await relays[0].backlog() == 0
-        await _run_until(drained)
+        await eventually(drained)
         assert relays[0].published > 0 and relays[1].published > 0  # both did work
         assert set(relays[0].shards).isdisjoint(relays[1].shards)
     finally:
@@ -324,7 +324,7 @@ async def test_parallel_partitions_apply_everything_once_and_each_key_in_order(
     try:
         async def all_applied() -> bool:
             return len(await _applied(engine, name)) >= 600
-        await _run_until(all_applied, timeout=60)
+        await eventually(all_applied, timeout=60)
     finally:
         stop.set()
         await task
