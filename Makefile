@@ -32,11 +32,13 @@ $(NODE_STAMP): $(OIDC_PROVIDER)/package-lock.json
 
 test-node-deps: $(NODE_STAMP)
 
-test: install test-node-deps
+# `make test` lints and type-checks first: a finding fails the run before any test starts.
+test: install test-node-deps lint
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
 lint: install
 	$(BIN)/ruff check shared kernels services tests bench
+	$(BIN)/mypy
 
 bench: install
 	$(BIN)/python bench/run_all.py

@@ -31,7 +31,8 @@ from shared.idnumber import check_character  # noqa: E402
 from shared.migrations import upgrade  # noqa: E402
 from shared.settings import Settings  # noqa: E402
 
-SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤"
+SURNAMES = ("王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋"
+            "蔡余杜叶程苏魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤")
 GIVEN = "伟芳娜秀英敏静丽强磊军洋勇艳杰娟涛明超秀兰霞平刚桂英华玉兰萍红娥玲芬建国志强海燕春梅"
 
 
@@ -91,8 +92,8 @@ async def raw_copy(dsn: str, path: Path) -> float:
 async def import_file(settings: Settings, dsn: str, path: Path) -> object:
     import asyncpg
 
-    from services.registration.bulk.residents import Progress, import_residents
     from kernels.regions import load_regions
+    from services.registration.bulk.residents import Progress, import_residents
     from shared.outbox import Outbox
     from shared.pii import vault_for
 

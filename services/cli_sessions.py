@@ -41,7 +41,7 @@ def cmd_sessions_revoke(args: argparse.Namespace) -> int:
     store = SessionRevocations(security.session_database_url or get_settings().database_url)
     before = asyncio.run(store.revoke_subject(subject, by=args.by or getpass.getuser(),
                                               reason=args.reason))
-    at = dt.datetime.fromtimestamp(before, dt.timezone.utc).isoformat(timespec="seconds")
+    at = dt.datetime.fromtimestamp(before, dt.UTC).isoformat(timespec="seconds")
     print(f"已结束 {subject} 在 {at} 之前登录的全部会话 "
           f"(every session of {subject} issued up to {at} is ended)")
     return 0

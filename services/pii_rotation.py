@@ -20,7 +20,8 @@ again carries on where it stopped. Reads accept every configured key and lookups
 of every configured version (shared/pii.py), so the services keep finding people before, during
 and after. What joins two tables on the hash (reference data against persons: missing and
 duplicate people) sees a person and their reference rows under one version, except a reference
-row uploaded during the run for a person not yet rotated, until the run reaches that person. Remove a key from CANBAO_PII_PREVIOUS_KEYS only after a run that reports nothing
+row uploaded during the run for a person not yet rotated, until the run reaches that person.
+Remove a key from CANBAO_PII_PREVIOUS_KEYS only after a run that reports nothing
 left, and after the retention of the Kafka topics has passed (events carry hashes and sealed
 phone numbers of their time).
 """

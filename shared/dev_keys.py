@@ -28,7 +28,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 
 from shared.principals import DEPARTMENTS, ROLES, principal_from_claims
-from shared.tokens import PublicKey
+from shared.token_keys import PublicKey
 
 DEV_PRIVATE_KEY = "dev-signing.key"
 

@@ -96,7 +96,8 @@ class ErrorBody(BaseModel):
     error: ErrorDetail
 
 
-_DATA_ERRORS = (asyncpg.exceptions.DataError, asyncpg_base.DataError)
+_DATA_ERRORS: tuple[type[Exception], ...] = (asyncpg.exceptions.DataError,
+                                             asyncpg_base.DataError)
 
 
 def database_data_error(exc: BaseException) -> BaseException | None:
@@ -107,7 +108,7 @@ def database_data_error(exc: BaseException) -> BaseException | None:
         seen.add(id(current))
         if isinstance(current, _DATA_ERRORS):
             return current
-        if getattr(current, "sqlstate", None) and str(current.sqlstate).startswith("22"):
+        if (sqlstate := getattr(current, "sqlstate", None)) and str(sqlstate).startswith("22"):
             return current
         current = getattr(current, "orig", None) or current.__cause__
     return None

@@ -55,7 +55,7 @@ class CloudEvent(BaseModel):
 
     @classmethod
     def from_kafka(
-        cls, key: bytes | None, value: bytes | None, headers: list[tuple[str, bytes]] | tuple
+        cls, key: bytes | None, value: bytes | None, headers: list[tuple[str, bytes]] | tuple[tuple[str, bytes], ...]
     ) -> CloudEvent:
         attrs: dict[str, str] = {}
         try:
@@ -75,7 +75,7 @@ class CloudEvent(BaseModel):
             return cls(
                 data=data,
                 partitionkey=key.decode() if key else None,
-                **attrs,  # type: ignore[arg-type]
+                **attrs,
             )
         except MalformedEvent:
             raise

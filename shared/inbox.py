@@ -251,7 +251,7 @@ class InboxConsumer:
                     continue
                 await self._apply_one_by_one(decoded, stop)
                 break
-        return records[-1].offset + 1
+        return int(records[-1].offset) + 1
 
     async def _apply(self, items: Sequence[Decoded]) -> None:
         if not items:

@@ -36,8 +36,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from shared.oidc_discovery import OidcProvider, ProviderUnavailable
 from shared.security_settings import SecuritySettings
-from shared.tokens import Unauthorized, Verifier
 from shared.session_revocation import SessionRevocations
+from shared.tokens import Unauthorized, Verifier
 from shared.web_session import SESSION_COOKIE, SessionSigner, cookie_attributes, origin_of
 
 log = logging.getLogger(__name__)
@@ -194,7 +194,8 @@ class SignIn:
         else:
             form["client_id"] = self.client_id
         async with httpx.AsyncClient(timeout=10, follow_redirects=False) as client:
-            answer = await client.post(token_endpoint, data=form, auth=auth,
+            answer = await client.post(token_endpoint, data=form,
+                                       auth=auth or httpx.USE_CLIENT_DEFAULT,
                                        headers={"accept": "application/json"})
         answer.raise_for_status()
         data = answer.json()

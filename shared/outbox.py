@@ -125,7 +125,8 @@ class Outbox:
     ) -> uuid.UUID:
         row = _row(self.source, topic, event_type, data, key, subject)
         await session.execute(self._insert, row)
-        return row["event_id"]
+        event_id: uuid.UUID = row["event_id"]
+        return event_id
 
     async def add_many(
         self,

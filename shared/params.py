@@ -42,7 +42,7 @@ T = TypeVar("T")
 
 def DateQuery(default: Any = ..., **kwargs: Any) -> Any:  # noqa: N802 (a Query, named like one)
     """A date query parameter bounded to DATE_MIN..DATE_MAX."""
-    return Query(default, ge=DATE_MIN, le=DATE_MAX, **kwargs)
+    return Query(default, ge=DATE_MIN, le=DATE_MAX, **kwargs)  # type: ignore[arg-type]  # dates compare
 
 
 def encode_cursor(value: str) -> str:

@@ -10,6 +10,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
@@ -127,7 +128,7 @@ class Runtime:
                 consumer = InboxConsumer(
                     name=spec.name, schema=self.name, topics=spec.topics, handler=spec.handler,
                     sessions=self.sessions,
-                    consumer_factory=lambda spec=spec: make_consumer(s, spec.name, spec.topics),
+                    consumer_factory=partial(make_consumer, s, spec.name, spec.topics),
                     dlt_producer=producer, max_failures=s.consumer_max_failures, service=self.name,
                     parallel_partitions=s.consumer_parallel_partitions if spec.parallel else 1,
                 )

@@ -103,7 +103,7 @@ def _pay_through_every_channel(env: dict[str, str], tmp_path: Path) -> None:
         assert "被拒绝 refused" in out and ("401" in out), out
 
 
-def _eventually(probe, what: str, timeout: float = 90):  # noqa: ANN001, ANN202
+def eventually(probe, what: str, timeout: float = 90):  # noqa: ANN001, ANN202
     deadline = time.monotonic() + timeout
     last = None
     while time.monotonic() < deadline:
@@ -144,12 +144,12 @@ def _pay_a_bill_looked_up_by_id_number(env: dict[str, str], tmp_path: Path) -> N
                 "id_number": id_number, "plan_year": 2025, "on": "2024-12-01"})
             return r.json() if r.status_code == 200 and r.json()["status"] == status else None
 
-        due = _eventually(lambda: bill("due"), "the bill is due")
+        due = eventually(lambda: bill("due"), "the bill is due")
         code, summary, out = _pay(env, "--id-number", id_number, "--plan-year", "2025",
                                   "--paid-at", "2024-12-01", "--channel", "alipay")
         assert code == 0, out
         assert summary["order_no"] == due["order_no"], out
         assert summary["amount_fen"] == due["amount_fen"], out
         assert id_number not in out
-        paid = _eventually(lambda: bill("paid"), "the bill is paid")
+        paid = eventually(lambda: bill("paid"), "the bill is paid")
         assert paid["order_no"] == due["order_no"]

@@ -230,7 +230,7 @@ async def scalar(engine: AsyncEngine, sql: str, **params: Any) -> Any:
 _serial = itertools.count()
 
 
-def id_number(birth_year: int) -> str:
+def new_id_number(birth_year: int) -> str:
     """Unique in the module (its database is its own): a running number spread over days."""
     n = next(_serial)
     born = dt.date(birth_year, 1, 1) + dt.timedelta(days=n // 900)
@@ -249,7 +249,7 @@ def students_csv(id_numbers: Sequence[str]) -> bytes:
 
 async def upload_students(stack: Stack, township: str, n: int) -> list[str]:
     """A school's list: n students registered and enrolled in one transaction (2n events)."""
-    numbers = [id_number(2007) for _ in range(n)]
+    numbers = [new_id_number(2007) for _ in range(n)]
     r = await stack.http.post(
         f"{stack.url('registration')}/v1/students/upload",
         files={"file": ("students.csv", students_csv(numbers))},
@@ -267,7 +267,7 @@ async def person_ids(stack: Stack, township: str) -> list[str]:
 
 async def register_adult(stack: Stack, township: str, number: str | None = None) -> str:
     """One person over HTTP, then their enrollment: two requests, two events."""
-    number = number or id_number(1980)
+    number = number or new_id_number(1980)
     r = await stack.http.post(f"{stack.url('registration')}/v1/persons", json={
         "id_number": number, "name": "王小明", "township_code": township})
     assert r.status_code == 201, r.text
@@ -662,7 +662,7 @@ async def test_e_relay_killed_in_the_middle_of_a_large_batch(stack: Stack) -> No
     # One school list: 150 students, 300 events committed at once, one relay batch. The relay
     # dies when the broker has acknowledged 100 of them, none of them marked sent; it may
     # die before the upload is answered.
-    numbers = [id_number(2007) for _ in range(150)]
+    numbers = [new_id_number(2007) for _ in range(150)]
     try:
         await stack.http.post(f"{stack.url('registration')}/v1/students/upload",
                               files={"file": ("students.csv", students_csv(numbers))},
@@ -701,7 +701,7 @@ async def test_f_sigterm_drains_in_flight_requests_and_events(stack: Stack) -> N
     students = await upload_students(stack, township, 40)
     orders = await wait_orders(stack, students)
 
-    numbers = [id_number(1980) for _ in range(40)]
+    numbers = [new_id_number(1980) for _ in range(40)]
     outcome: dict[str, dict[str, Any]] = {n: {} for n in numbers}
     gate = asyncio.Semaphore(8)
 
@@ -846,7 +846,7 @@ async def wait_ready_at(stack: Stack, svc: ServiceProcess, name: str, within: fl
 
 async def register_adult_at(stack: Stack, base: str, township: str) -> str:
     r = await stack.http.post(f"{base}/v1/persons", json={
-        "id_number": id_number(1980), "name": "王小明", "township_code": township})
+        "id_number": new_id_number(1980), "name": "王小明", "township_code": township})
     assert r.status_code == 201, r.text
     person_id = r.json()["person_id"]
     r = await stack.http.post(f"{base}/v1/enrollments",

@@ -1,8 +1,9 @@
 """Schemathesis against each service's own OpenAPI document: whatever a client sends, valid or
 not, no operation answers 5xx, and the answers it documents match their schemas.
 
-The apps run in-process against the session's real Postgres and broker (Schemathesis's ASGI
-transport runs their lifespan on its own event loop), with access control on and an
+The apps run in-process against the session's real Postgres, their relay and consumers off
+(nothing goes through the broker; Schemathesis's ASGI transport runs their lifespan on its
+own event loop), with access control on and an
 administrator token for the whole country, so the handlers behind the access checks run too.
 A household with an enrolled person and an upload error report are seeded first, and every
 generated UUID is sometimes one of theirs, so that the routes about a person get past 404.
@@ -56,7 +57,7 @@ MAX_EXAMPLES = 10
 CHECKS = [not_a_server_error, response_schema_conformance]
 
 
-def _id_number() -> str:
+def new_id_number() -> str:
     day = dt.date(1970, 1, 1) + dt.timedelta(days=int.from_bytes(os.urandom(2), "big") % 12_000)
     first17 = f"370481{day:%Y%m%d}{int.from_bytes(os.urandom(2), 'big') % 1000:03d}"
     return first17 + check_character(first17)
@@ -69,7 +70,7 @@ async def _seed(infra: TestInfra) -> list[str]:
         infra.settings(consumers_enabled=False, relay_enabled=False))
     async with running_app(app) as client:  # auth is off for the test session by default
         r = await client.post("/v1/persons", json={
-            "id_number": _id_number(), "name": "王测试", "township_code": "370481001000",
+            "id_number": new_id_number(), "name": "王测试", "township_code": "370481001000",
             "village_code": "370481001001", "household_no": f"FZ{uuid.uuid4().hex[:10]}",
             "relation_to_head": "户主", "phone": "13800000000"})
         assert r.status_code == 201, r.text

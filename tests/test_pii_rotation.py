@@ -108,9 +108,10 @@ async def everyone_is_found(settings: Settings, people: list[dict[str, Any]]) ->
 
 async def seed(infra: TestInfra, url: str) -> list[dict[str, Any]]:
     """Seven people registered through the API under version 1 (one stored the way values were
-    before keys had versions), their copies in payments and reporting as the events give
-    them, and reference rows: one registered person, one unregistered with a ciphertext, one
-    unregistered without (uploaded before ciphertexts were kept)."""
+    before keys had versions), their copies in payments and reporting written here in SQL
+    in the shape the events give them (relay and consumers are off), and reference rows: one
+    registered person, one unregistered with a ciphertext, one unregistered without (uploaded
+    before ciphertexts were kept)."""
     people = []
     settings = settings_v1(infra, url)
     vault = vault_for(settings)

@@ -67,7 +67,7 @@ async def eventually(probe: Callable[[], Awaitable[Any]], timeout: float = 30) -
     raise AssertionError(f"not reached in {timeout}s; last answer: {last!r}")
 
 
-def _id_number() -> str:
+def new_id_number() -> str:
     """Born 1980 (45 in 2025: no age subsidy), on a random day, so unique in the session."""
     day = dt.date(1980, 1, 1) + dt.timedelta(days=int.from_bytes(os.urandom(2), "big") % 365)
     first17 = "370481" + day.strftime("%Y%m%d") + f"{int.from_bytes(os.urandom(2), 'big') % 1000:03d}"
@@ -75,7 +75,7 @@ def _id_number() -> str:
 
 
 async def test_registered_person_pays_and_is_counted_in_their_township(system: RunningSystem) -> None:
-    id_number = _id_number()
+    id_number = new_id_number()
     clerk = _token("township_staff", TOWNSHIP)
     channel = _token(None, scopes=("payments:bills",))
     supervisor = _token("supervisor", "370481")
@@ -112,6 +112,15 @@ async def test_registered_person_pays_and_is_counted_in_their_township(system: R
         assert (await eventually(lambda: reminded(clerk)))["phone"] == "13812345678"
         assert (await eventually(lambda: reminded(supervisor)))["phone"] == "138****5678"
 
+        async def township_row() -> dict | None:
+            r = await http.get(f"{system.url('reporting')}/v1/progress",
+                               params={"county_code": "370481", "plan_year": 2025}, headers=supervisor)
+            rows = [row for row in r.json()["rows"] if row["code"] == TOWNSHIP] \
+                if r.status_code == 200 else []
+            return rows[0] if rows else None
+
+        before = await eventually(township_row)  # this person registered, not yet paid
+
         # payments: the channel looks up the bill and pays it
         async def bill() -> dict | None:
             # the bill as it stands on a day of the 2025 collection period (000 二(三))
@@ -132,14 +141,20 @@ async def test_registered_person_pays_and_is_counted_in_their_township(system: R
                                    headers={**headers, "content-type": "application/json"})
         assert accepted.status_code in (200, 204), accepted.text
 
-        # reporting: the township counts one paid person
+        # reporting: the township counts this person as paid (one more than before), and they
+        # leave their village's reminder list
         async def counted() -> dict | None:
-            r = await http.get(f"{system.url('reporting')}/v1/progress",
-                               params={"county_code": "370481", "plan_year": 2025}, headers=supervisor)
-            if r.status_code != 200:
-                return None
-            rows = [row for row in r.json()["rows"] if row["code"] == TOWNSHIP]
-            return rows[0] if rows and rows[0]["paid"] >= 1 else None
+            row = await township_row()
+            return row if row and row["paid"] > before["paid"] else None
 
         township = await eventually(counted)
-        assert township["registered"] >= 1
+        assert township["paid"] == before["paid"] + 1
+        assert township["registered"] == before["registered"]
+
+        async def not_reminded() -> bool:
+            r = await http.get(f"{system.url('reporting')}/v1/reminders",
+                               params={"village_code": VILLAGE, "plan_year": 2025}, headers=clerk)
+            return r.status_code == 200 and \
+                all(row["person_id"] != person_id for row in r.json().get("rows", []))
+
+        assert await eventually(not_reminded)

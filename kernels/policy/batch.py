@@ -77,7 +77,7 @@ def as_bitmask(groups: np.ndarray | None, n: int) -> np.ndarray:
         if arr.ndim != 2 or arr.shape[1] != _G:
             raise ValueError(f"a boolean group matrix must have shape (n, {_G})")
         weights = np.uint32(1) << np.arange(_G, dtype=np.uint32)
-        return (arr.astype(np.uint32) * weights).sum(axis=1, dtype=np.uint32)
+        return np.asarray((arr.astype(np.uint32) * weights).sum(axis=1, dtype=np.uint32))
     mask = arr.astype(np.uint32, copy=False)
     if np.any(mask >> np.uint32(_G)):
         raise ValueError("group bitmask has bits beyond the known GROUP_CODES")

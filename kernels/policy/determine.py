@@ -362,9 +362,9 @@ def determine(
         assume(list(winner.rule.assumptions))
         for share in winner.rule.shares:
             assume(list(share.assumptions))
-        for line, amount in winner.lines:
-            if amount > 0:
-                subsidies.append(SubsidyLine(winner.rule.id, line, amount))
+        for line, fen in winner.lines:
+            if fen > 0:
+                subsidies.append(SubsidyLine(winner.rule.id, line, fen))
 
     on_time_until = policy.in_period_until
     if winner is not None and ext_until is not None and ext_until > on_time_until:

@@ -167,7 +167,7 @@ class Policy:
 
 
 def build_policy(model: PolicyFile, raw: Any, path: Path | None = None) -> Policy:
-    standards = {cat: s.fen for s in model.standards for cat in s.categories}
+    standards: dict[str, int] = {cat: s.fen for s in model.standards for cat in s.categories}
     return Policy(
         model=model, version=content_version(raw), path=path, standards_fen=standards, raw=raw
     )

@@ -68,8 +68,8 @@ async def load_targets(settings: Settings, year: int, file: Path, county: str | 
 async def import_residents_command(settings: Settings, file: Path, county: str | None) -> int:
     import asyncpg
 
-    from services.registration.bulk.residents import Progress, import_residents
     from kernels.regions import load_regions
+    from services.registration.bulk.residents import Progress, import_residents
     from services.registration.uploads import write_error_report_csv
 
     pg = await asyncpg.connect(asyncpg_dsn(settings), command_timeout=None)

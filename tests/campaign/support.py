@@ -91,7 +91,7 @@ def token(role: str | None = None, region: str | None = None, *, department: str
 _USED: set[str] = set()
 
 
-def id_number(hukou: str, birth: dt.date) -> str:
+def new_id_number(hukou: str, birth: dt.date) -> str:
     """A valid 18-digit ID number of someone born on `birth` with 户籍 in `hukou` (6 digits),
     unique in this test session."""
     while True:
@@ -216,7 +216,7 @@ class Campaign:
         assert r.status_code == 200, r.text
 
     async def register(self, resident: Resident) -> Resident:
-        resident.id_number = resident.id_number or id_number(
+        resident.id_number = resident.id_number or new_id_number(
             resident.hukou or self.district, resident.birth)
         body: dict[str, Any] = {
             "id_number": resident.id_number, "name": resident.name,

@@ -22,8 +22,8 @@ from .support import (
     china,
     delta,
     eventually,
-    id_number,
     line_deltas,
+    new_id_number,
     subsidies,
 )
 
@@ -174,7 +174,7 @@ async def test_shuozhou_2025_campaign(campaign_system: RunningSystem,
 
     # --- a newborn registered within 90 days (二(三): 新生儿自出生之日起（90日内）办理当年参保登记
     # 手续（当年不缴费），从出生之日起享受当年医疗保险待遇): owes nothing, is never reminded
-    baby = id_number("140602", D(2025, 3, 1))
+    baby = new_id_number("140602", D(2025, 3, 1))
     r = await http.post(c.url("registration", "/v1/newborns"), json={
         "name": "郝小宝", "id_number": baby, "parent_id_number": jun.id_number,
         "plan_year": 2025, "registered_on": "2025-04-10"}, headers=c.clerk)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from services.eligibility.determinations.schemas import PreviewRequest
 from kernels.policy import (
     GROUP_CODES,
     GroupMembership,
@@ -20,6 +19,7 @@ from kernels.policy import (
 from kernels.policy.errors import InvalidDeclaration
 from kernels.policy.owed import CLOSED, LATE
 from kernels.policy.scope import ScopeBasis, scope_warning
+from services.eligibility.determinations.schemas import PreviewRequest
 from shared.errors import Conflict, Invalid, NotFound
 from shared.idnumber import InvalidIdNumber, parse_id_number
 

@@ -10,7 +10,6 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.eligibility.determinations.repository import DeterminationRepository, same_result
 from kernels.policy import (
     GROUP_CODES,
     GroupMembership,
@@ -18,6 +17,7 @@ from kernels.policy import (
     PersonFacts,
     determine_terms,
 )
+from services.eligibility.determinations.repository import DeterminationRepository, same_result
 from services.eligibility.facts.repository import FactsRepository
 from services.eligibility.plans.registry import PlanRegistry
 from shared.outbox import Outbox

@@ -28,9 +28,9 @@ import asyncpg
 import numpy as np
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from kernels.policy import INSURED_CATEGORIES, PlanNotFound
 from services.eligibility.determinations.repository import DETERMINATION_LOCK
 from services.eligibility.determinations.service import ADJUSTMENT_DUE, CHANGED
-from kernels.policy import INSURED_CATEGORIES, PlanNotFound
 from services.eligibility.plans.registry import PlanRegistry
 from services.eligibility.redeterminations import pgbinary
 from services.eligibility.redeterminations.population import (

@@ -6,6 +6,7 @@ from typing import Literal
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from pydantic import BaseModel, Field
 
+from kernels.regions import load_regions
 from services.registration.common import (
     decode_cursor,
     encode_cursor,
@@ -14,7 +15,6 @@ from services.registration.common import (
     vault,
 )
 from services.registration.reference.service import ReferenceService
-from kernels.regions import load_regions
 from services.registration.scopes import upload_region
 from shared.auth import current_principal, require_region
 from shared.db import SessionDep

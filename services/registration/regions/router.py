@@ -8,6 +8,8 @@ from pydantic import BaseModel
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from kernels.regions import Region, RegionTree, load_regions
+from kernels.regions.codes import InvalidRegionCode, pad_code
 from services.registration import events
 from services.registration.common import (
     decode_cursor,
@@ -16,9 +18,7 @@ from services.registration.common import (
     read_upload,
     refuse_upload,
 )
-from kernels.regions import Region, RegionTree, load_regions
 from services.registration.regions import parse_village_upload
-from kernels.regions.codes import InvalidRegionCode, pad_code
 from shared.auth import current_principal, require_region
 from shared.db import SessionDep
 from shared.errors import Invalid, NotFound

@@ -8,7 +8,7 @@ from shared.events import CloudEvent
 from shared.idnumber import check_character
 
 
-def make_id(first17: str) -> str:
+def new_id_number(first17: str) -> str:
     return first17 + check_character(first17)
 
 

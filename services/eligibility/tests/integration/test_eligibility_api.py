@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-from eligibility_helpers import make_id
+from eligibility_helpers import new_id_number
 
 from services.eligibility.app import create_app
 from shared.testing.apps import running_app
@@ -102,7 +102,7 @@ async def test_preview_answers_for_the_payment_date_through_owed_on(client) -> N
 async def test_preview_birth_date_from_id_number_and_county_under_city(client) -> None:
     r = await client.post("/v1/determinations/preview", json=body(
         "140623", 2025, None, "minimum_living_allowance",
-        person={"id_number": make_id("14062319850601001")}))
+        person={"id_number": new_id_number("14062319850601001")}))
     assert r.status_code == 200, r.text
     d = r.json()
     assert d["region_code"] == "140600"  # Shuozhou's plan covers its counties
@@ -114,7 +114,7 @@ async def test_preview_errors(client) -> None:
     assert r.status_code == 404 and r.json()["error"]["code"] == "plan_not_found"
     r = await client.post("/v1/determinations/preview", json=body("510100", 2025, "1980-01-01"))
     assert r.status_code == 404
-    bad = make_id("37048119800101001")
+    bad = new_id_number("37048119800101001")
     bad = bad[:-1] + ("0" if bad[-1] != "0" else "1")
     r = await client.post("/v1/determinations/preview",
                           json=body("370481", 2025, None, person={"id_number": bad}))

@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
-from eligibility_helpers import make_id
+from eligibility_helpers import new_id_number
 from sqlalchemy import text
 
 from services.eligibility.app import create_app
@@ -107,6 +107,6 @@ async def test_preview_refuses_an_impossible_category_and_warns_outside_scope(cl
     assert r.json()["error"]["field"] == "person.insured_category"
     r = await client.post("/v1/determinations/preview", json={
         "region_code": "370481", "plan_year": 2025,
-        "person": {"id_number": make_id("11010119850301123")}})
+        "person": {"id_number": new_id_number("11010119850301123")}})
     assert r.status_code == 200 and len(r.json()["warnings"]) == 1
     assert "具有枣庄市户籍" in r.json()["warnings"][0]

@@ -11,10 +11,10 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from kernels.policy import PolicyCatalog
 from services.eligibility.app import create_app
 from services.eligibility.commands import redetermine
 from services.eligibility.determinations.service import DeterminationService
-from kernels.policy import PolicyCatalog
 from services.eligibility.plans.registry import PlanRegistry
 from services.eligibility.redeterminations.service import Redeterminator
 from shared.db import make_engine, make_sessionmaker

@@ -11,8 +11,6 @@ import pytest
 import yaml
 from eligibility_testdata import lines, person, reason
 
-from services.eligibility.determinations.preview import preview
-from services.eligibility.determinations.schemas import PreviewRequest
 from kernels.policy import (
     DEFAULT_POLICY_DIR,
     GroupMembership,
@@ -25,6 +23,8 @@ from kernels.policy.batch import BatchColumns, day_number
 from kernels.policy.errors import ImpossibleCategory, UnknownInsuredCategory
 from kernels.policy.rules import category_codes
 from kernels.policy.scope import ScopeBasis, scope_warning
+from services.eligibility.determinations.preview import preview
+from services.eligibility.determinations.schemas import PreviewRequest
 from shared.errors import Invalid
 from shared.idnumber import check_character
 
@@ -35,7 +35,7 @@ def texts(policy, *ids: str) -> set[str]:
     return {policy.describe_assumption(i) for i in ids}
 
 
-def id_number(first17: str) -> str:
+def new_id_number(first17: str) -> str:
     return first17 + check_character(first17)
 
 
@@ -217,12 +217,12 @@ def test_a_beijing_id_under_tengzhou_is_warned(tengzhou_2025, catalog):
     assert scope_warning(catalog.get("370481", 2021), ScopeBasis("370402")) is not None
     answer = preview(catalog, PreviewRequest(
         region_code="370481", plan_year=2025,
-        person={"id_number": id_number("11010119850301123")}))
+        person={"id_number": new_id_number("11010119850301123")}))
     assert answer["personal_fen"] == 40000 and len(answer["warnings"]) == 1
     assert "参保范围" in answer["warnings"][0]
     local = preview(catalog, PreviewRequest(
         region_code="370481", plan_year=2025,
-        person={"id_number": id_number("37048119850301123")}))
+        person={"id_number": new_id_number("37048119850301123")}))
     assert local["warnings"] == []
 
 

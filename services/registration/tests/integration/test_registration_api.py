@@ -6,14 +6,14 @@ from shared.testing.apps import running_app
 from shared.testing.infra import TestInfra
 
 
-def make_id(first17: str) -> str:
+def new_id_number(first17: str) -> str:
     return first17 + check_character(first17)
 
 
 async def test_register_person_and_enroll(infra: TestInfra) -> None:
     app = create_app(infra.settings(consumers_enabled=False))
     async with running_app(app) as client:
-        id_number = make_id("37048119800101001")
+        id_number = new_id_number("37048119800101001")
         r = await client.post("/v1/persons", json={
             "id_number": id_number, "name": "张小三", "township_code": "370481001000"})
         assert r.status_code == 201, r.text

@@ -1,6 +1,7 @@
-"""The registration campaign end to end against the real database and broker: regions,
+"""The registration campaign against the real database, through the API: regions,
 persons and households, scope checks, rollover, certified lists, newborns, students,
-targets, reference data, bulk import, and refusals of bad uploads."""
+targets, reference data, bulk import, and refusals of bad uploads. The relay and consumers
+are off: events are checked as the outbox rows they are written as, not on the broker."""
 
 from __future__ import annotations
 
@@ -26,7 +27,7 @@ VILLAGE = "370481001201"
 _used: set[str] = set()
 
 
-def new_id(birth: str = "19800101", region: str = "370481") -> str:
+def new_id_number(birth: str = "19800101", region: str = "370481") -> str:
     """A valid ID number not used before in this session: same birth date, random sequence
     (other tests share the database)."""
     while True:
@@ -62,7 +63,7 @@ async def scalar(infra: TestInfra, sql: str, **params: object) -> object:
 
 async def register(client: httpx.AsyncClient, name: str, id_number: str | None = None,
                    **extra: object) -> dict:
-    body = {"id_number": id_number or new_id(), "name": name, "township_code": TOWNSHIP,
+    body = {"id_number": id_number or new_id_number(), "name": name, "township_code": TOWNSHIP,
             "village_code": VILLAGE, **extra}
     r = await client.post("/v1/persons", json=body)
     assert r.status_code == 201, r.text
@@ -128,7 +129,7 @@ async def test_registration_household_history_and_search(client: httpx.AsyncClie
 
 
 async def test_registration_scope_and_rollover(client: httpx.AsyncClient, infra: TestInfra) -> None:
-    outsider = await register(client, "钱多多", new_id(region="110101"),
+    outsider = await register(client, "钱多多", new_id_number(region="110101"),
                               hukou_region_code="110101")
     refused = await client.post("/v1/enrollments", json={"person_id": outsider["person_id"],
                                                          "plan_year": 2024})
@@ -218,7 +219,7 @@ async def test_registration_certified_lists(client: httpx.AsyncClient, infra: Te
 async def test_registration_newborns_students_targets(client: httpx.AsyncClient,
                                                       infra: TestInfra) -> None:
     mother = await register(client, "蒋妈妈", household_no="H-2001", relation_to_head="户主")
-    baby_id = new_id(birth="20250110")
+    baby_id = new_id_number(birth="20250110")
     r = await client.post("/v1/newborns", json={
         "name": "蒋宝宝", "id_number": baby_id, "parent_id_number": mother["id_number"],
         "plan_year": 2025, "registered_on": "2025-03-01"})
@@ -226,13 +227,13 @@ async def test_registration_newborns_students_targets(client: httpx.AsyncClient,
     assert r.json()["person"]["household_id"] == mother["household_id"]
     assert r.json()["enrollment"]["insured_category"] == "minor"
     late = await client.post("/v1/newborns", json={
-        "name": "沈晚晚", "id_number": new_id(birth="20250110"),
+        "name": "沈晚晚", "id_number": new_id_number(birth="20250110"),
         "parent_id_number": mother["id_number"], "plan_year": 2025,
         "registered_on": "2025-06-01"})
     assert late.status_code == 422 and late.json()["error"]["code"] == "newborn_registration_late"
     students = csv_bytes([["学校", "姓名", "身份证号", "学籍号"],
-                          ["滕州一中", "韩同学", new_id(birth="20080301", region="320102"), "G1"],
-                          ["滕州一中", "杨同学", new_id(birth="20080302"), "G2"]])
+                          ["滕州一中", "韩同学", new_id_number(birth="20080301", region="320102"), "G1"],
+                          ["滕州一中", "杨同学", new_id_number(birth="20080302"), "G2"]])
     s = await client.post("/v1/students/upload", files={"file": ("s.csv", students)},
                           data={"plan_year": "2025", "township_code": TOWNSHIP})
     assert s.status_code == 200, s.text
@@ -252,7 +253,7 @@ async def test_registration_missing_and_duplicates(client: httpx.AsyncClient) ->
     enrolled = await register(client, "秦已保")
     await client.post("/v1/enrollments", json={"person_id": enrolled["person_id"],
                                                "plan_year": 2026})
-    unregistered, dead, worker = new_id(), new_id(), new_id()
+    unregistered, dead, worker = new_id_number(), new_id_number(), new_id_number()
     register_rows = [["姓名", "身份证号", "户号", "村代码", "户籍状态"],
                      ["秦已保", enrolled["id_number"], "H9", VILLAGE, "正常"],
                      ["许未保", unregistered, "H9", VILLAGE, "正常"],
@@ -283,7 +284,7 @@ async def test_registration_resident_import_and_limits(client: httpx.AsyncClient
     from services.registration.commands import import_residents_command
 
     rows = [["姓名", "身份证号", "户号", "与户主关系", "乡镇代码", "村代码"]]
-    ids = [new_id(birth="19700101") for _ in range(30)]
+    ids = [new_id_number(birth="19700101") for _ in range(30)]
     rows += [[f"居民{i}", id_number, f"IMP-{i // 3}", "户主" if i % 3 == 0 else "子女",
               TOWNSHIP, VILLAGE] for i, id_number in enumerate(ids)]
     bad_file = tmp_path / "bad.csv"
@@ -317,22 +318,22 @@ async def test_registration_resident_import_events_and_batches(infra: TestInfra,
     import asyncpg
     import orjson
 
+    from kernels.regions import load_regions
     from services.registration import events
     from services.registration.bulk.residents import ImportResult, import_residents
     from services.registration.commands import asyncpg_dsn
     from services.registration.persons.repository import PersonRow, household_id_of
-    from kernels.regions import load_regions
     from shared.outbox import Outbox, shard_of
     from shared.pii import vault_for
 
     settings = infra.settings()
     vault = vault_for(settings)
     header = ["姓名", "身份证号", "手机号", "户号", "与户主关系", "乡镇代码", "村代码"]
-    people = [["欧阳小明", new_id(birth="19650304"), "13800138000", "EV\\1", "户主", TOWNSHIP, VILLAGE],
-              ["王\\五", new_id(birth="19900101"), "", "EV\\1", "子", TOWNSHIP, VILLAGE],
-              ["李\t四", new_id(birth="20100202"), "13912345678", "", "", TOWNSHIP, ""],
-              ["赵", new_id(birth="19500505"), "", "EV\t2", "户主", TOWNSHIP, VILLAGE],
-              ["钱七", new_id(birth="19880808"), "18612345678", "EV\t2", "配偶", TOWNSHIP, VILLAGE]]
+    people = [["欧阳小明", new_id_number(birth="19650304"), "13800138000", "EV\\1", "户主", TOWNSHIP, VILLAGE],
+              ["王\\五", new_id_number(birth="19900101"), "", "EV\\1", "子", TOWNSHIP, VILLAGE],
+              ["李\t四", new_id_number(birth="20100202"), "13912345678", "", "", TOWNSHIP, ""],
+              ["赵", new_id_number(birth="19500505"), "", "EV\t2", "户主", TOWNSHIP, VILLAGE],
+              ["钱七", new_id_number(birth="19880808"), "18612345678", "EV\t2", "配偶", TOWNSHIP, VILLAGE]]
     first, second = tmp_path / "first.csv", tmp_path / "second.csv"
     first.write_bytes(csv_bytes([header, *people[:3]]))
     second.write_bytes(csv_bytes([header, *people]))

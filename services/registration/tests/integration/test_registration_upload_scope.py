@@ -32,7 +32,7 @@ SECOND_TENGZHOU_TOWNSHIP = "370481002000"
 _used: set[str] = set()
 
 
-def new_id(region: str, birth: str | None = None) -> str:
+def new_id_number(region: str, birth: str | None = None) -> str:
     """A valid ID number not used before (other modules share the database: a random birth
     day in 1950-1999 unless one is asked for)."""
     while True:
@@ -61,7 +61,7 @@ class World:
                            department=department)
 
     async def person(self, name: str, township: str, birth: str | None = None) -> dict[str, Any]:
-        id_number = new_id(township[:6], birth)
+        id_number = new_id_number(township[:6], birth)
         r = await self.client.post(
             "/v1/persons", json={"id_number": id_number, "name": name, "township_code": township},
             headers=self.as_("medical_insurance_officer", township[:6]))
@@ -175,7 +175,7 @@ async def test_township_staff_students_upload_naming_another_township_changes_no
     for person in (neighbour, far):
         before = await world.snapshot()
         file = csv_bytes([["学校", "姓名", "身份证号", "学籍号"],
-                          ["滕州一中", "新同学", new_id(TENGZHOU, "20080101"), "S1"],
+                          ["滕州一中", "新同学", new_id_number(TENGZHOU, "20080101"), "S1"],
                           ["滕州一中", person["name"], person["id_number"], "S2"]])
         r = await world.client.post(
             "/v1/students/upload", files={"file": ("s.csv", file)},
@@ -295,7 +295,7 @@ async def test_reference_data_is_kept_per_county(world: World) -> None:
     each county's who-is-missing list stays its own; an employee pensioner enrolled in the
     resident scheme is reported as insured twice."""
     teng_village, ping_village = "370481001237", "370124001237"  # used by no other test
-    teng_missing, ping_missing = new_id(TENGZHOU), new_id(PINGYIN)
+    teng_missing, ping_missing = new_id_number(TENGZHOU), new_id_number(PINGYIN)
     bureau = {c: world.as_("medical_insurance_officer", c) for c in (TENGZHOU, PINGYIN)}
     for county, village, id_number in ((TENGZHOU, teng_village, teng_missing),
                                        (PINGYIN, ping_village, ping_missing)):
@@ -314,7 +314,7 @@ async def test_reference_data_is_kept_per_county(world: World) -> None:
         "/v1/enrollments", json={"person_id": pensioner["person_id"], "plan_year": 2025},
         headers=bureau[TENGZHOU])
     assert enrolled.status_code == 201, enrolled.text
-    for county, id_number in ((TENGZHOU, pensioner["id_number"]), (PINGYIN, new_id(PINGYIN))):
+    for county, id_number in ((TENGZHOU, pensioner["id_number"]), (PINGYIN, new_id_number(PINGYIN))):
         r = await world.client.post(
             "/v1/reference/employee_pension", headers=bureau[county],
             files={"file": ("p.csv", csv_bytes([["姓名", "身份证号", "养老保险类型", "待遇状态"],
@@ -364,7 +364,7 @@ async def test_reads_stop_at_the_callers_region(world: World) -> None:
                                        headers=theirs)).json()["versions"]) == 1
 
     bad = await world.upload_list("veterans_affairs", PINGYIN,
-                                  [["某人", new_id(PINGYIN), "优抚对象", "2024-03-01"]])
+                                  [["某人", new_id_number(PINGYIN), "优抚对象", "2024-03-01"]])
     assert bad.status_code == 422
     report = f"/v1/lists/error-reports/{bad.json()['error']['error_report_id']}"
     assert (await world.client.get(report, headers=theirs)).status_code == 200
@@ -441,12 +441,12 @@ async def test_text_with_direction_overrides_is_refused_in_every_upload(world: W
     name = "滕\u202e方向"
     calls = [
         ("/v1/reference/employee_insurance", world.as_("medical_insurance_officer", TENGZHOU),
-         [["姓名", "身份证号", "参保状态"], [name, new_id(TENGZHOU), "参保缴费"]], {}),
+         [["姓名", "身份证号", "参保状态"], [name, new_id_number(TENGZHOU), "参保缴费"]], {}),
         ("/v1/lists/civil_affairs/2025",
          world.as_("department_officer", TENGZHOU, "civil_affairs"),
          [["姓名", "身份证号", "类别"], [name, person["id_number"], "孤儿"]], {}),
         ("/v1/students/upload", world.as_("township_staff", TOWNSHIPS[TENGZHOU]),
-         [["学校", "姓名", "身份证号"], ["滕州一中", name, new_id(TENGZHOU, "20080303")]],
+         [["学校", "姓名", "身份证号"], ["滕州一中", name, new_id_number(TENGZHOU, "20080303")]],
          {"plan_year": "2025", "township_code": TOWNSHIPS[TENGZHOU]}),
     ]
     for url, headers, rows, form in calls:

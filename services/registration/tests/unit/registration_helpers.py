@@ -9,14 +9,14 @@ from collections.abc import Iterable
 from shared.idnumber import check_character
 
 
-def make_id(prefix17: str) -> str:
+def new_id_number(prefix17: str) -> str:
     return prefix17 + check_character(prefix17)
 
 
-ZHANG = make_id("37048119800101001")  # male
-LI = make_id("37048119850312002")  # female
-WANG = make_id("37048120100705003")  # male child
-ZHAO = make_id("37048119600909004")  # female
+ZHANG = new_id_number("37048119800101001")  # male
+LI = new_id_number("37048119850312002")  # female
+WANG = new_id_number("37048120100705003")  # male child
+ZHAO = new_id_number("37048119600909004")  # female
 REGISTRY = {ZHANG: "张三", LI: "李四", WANG: "王小明", ZHAO: "赵六"}
 
 

@@ -4,7 +4,7 @@ import datetime as dt
 import io
 from pathlib import Path
 
-from registration_helpers import LI, WANG, ZHANG, ZHAO, csv_bytes, make_id, xlsx_bytes
+from registration_helpers import LI, WANG, ZHANG, ZHAO, csv_bytes, new_id_number, xlsx_bytes
 
 from kernels.regions import load_regions
 from services.registration.uploads import (
@@ -67,7 +67,7 @@ def test_targets_by_name_with_total_row_and_errors() -> None:
 def _resident_rows(count: int) -> list[list[str]]:
     rows = [RESIDENT_HEADER]
     for i in range(count):
-        person = make_id(f"370481199001{(i % 28) + 1:02d}{i % 1000:03d}"[:17])
+        person = new_id_number(f"370481199001{(i % 28) + 1:02d}{i % 1000:03d}"[:17])
         rows.append(
             [
                 f"居民{i}",
@@ -90,7 +90,7 @@ def test_resident_stream_in_batches_gbk_over_sniff_window() -> None:
             rows.append(
                 [
                     f"张{'三' * (n % 3 + 1)}",
-                    make_id(f"37048119900{2}{day:02d}{seq:03d}"[:17]),
+                    new_id_number(f"37048119900{2}{day:02d}{seq:03d}"[:17]),
                     "",
                     "",
                     "",
@@ -117,7 +117,7 @@ def test_resident_row_errors() -> None:
             ["李四", LI, "12345", "H1", "配偶", "370481001000", ""],  # bad phone
             ["王小明", WANG, "", "H1", "子", "370481001000", "370481002001"],  # village elsewhere
             ["赵六", ZHAO, "", "H2", "户主", "370124001000", ""],  # other county
-            ["", make_id("37048119700101007"), "", "", "", "370481001", ""],  # no name
+            ["", new_id_number("37048119700101007"), "", "", "", "370481001", ""],  # no name
         ]
     )
     (batch,) = list(iter_resident_batches(content, regions=load_regions(), county_code="370481"))
@@ -162,7 +162,7 @@ def test_students() -> None:
             ["学校", "姓名", "身份证号", "学籍号", "年级", "班级"],
             ["滕州一中", "王小明", WANG, "G1", "高一", "3班"],
             ["滕州一中", "王小明", WANG, "G2", "高一", "3班"],
-            ["滕州一中", "王大明", make_id("37048120100705013"), "G1", "高一", "3班"],
+            ["滕州一中", "王大明", new_id_number("37048120100705013"), "G1", "高一", "3班"],
         ],
         "gbk",
     )
@@ -187,7 +187,7 @@ def test_students() -> None:
 
 
 def test_newborns() -> None:
-    baby = make_id("37048120240301001")
+    baby = new_id_number("37048120240301001")
     content = csv_bytes(
         [
             ["新生儿姓名", "身份证号", "出生日期", "性别", "父亲身份证号", "母亲身份证号", "户号"],

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import pytest
 from openpyxl import load_workbook
-from registration_helpers import LI, WANG, ZHANG, ZHAO, csv_bytes, make_id, xlsx_bytes
+from registration_helpers import LI, WANG, ZHANG, ZHAO, csv_bytes, new_id_number, xlsx_bytes
 
 from services.registration.uploads import (
     group_code_of,
@@ -111,7 +111,7 @@ def test_missing_category_column_uses_default(name_of: NameOf) -> None:
 
 def test_row_errors(name_of: NameOf) -> None:
     bad_check = ZHANG[:17] + ("0" if ZHANG[17] != "0" else "1")
-    unknown = make_id("37048119900101005")
+    unknown = new_id_number("37048119900101005")
     content = csv_bytes(
         [
             HEADER,
@@ -150,7 +150,7 @@ def test_row_errors(name_of: NameOf) -> None:
 
 
 def test_unregistered_allowed(name_of: NameOf) -> None:
-    unknown = make_id("37048119900101005")
+    unknown = new_id_number("37048119900101005")
     content = csv_bytes([HEADER, ["钱七", unknown, "低保", ""]])
     parsed = parse_certified_list(
         content, department="civil_affairs", name_of=name_of, allow_unregistered=True
