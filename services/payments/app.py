@@ -23,6 +23,7 @@ from services.payments.reconciliation.router import router as reconciliation
 from services.payments.refunds.router import router as refunds
 from services.payments.settings import PaymentsSettings, get_payments_settings
 from services.payments.suspense.router import router as suspense
+from services.payments.tax.router import router as tax
 from services.payments.webhooks.router import router as webhooks
 from shared import topics
 from shared.outbox import Outbox
@@ -47,7 +48,7 @@ def create_app(
     outbox = Outbox(NAME)
     app = create_service_app(
         NAME,
-        routers=[bills, webhooks, suspense, proxy, refunds, reconciliation],
+        routers=[bills, webhooks, suspense, proxy, refunds, reconciliation, tax],
         consumers=[
             ConsumerSpec(NAME, (topics.REGISTRATION_PERSON, topics.ELIGIBILITY_DETERMINATION),
                          dues_handlers),
