@@ -13,6 +13,7 @@ from kernels.policy import PolicyCatalog
 from services.payments.access import PUBLIC_PATHS
 from services.payments.access import RULES as ACCESS_RULES
 from services.payments.bills.router import router as bills
+from services.payments.collectors.router import router as collectors
 from services.payments.coverage import CoverageCalculator
 from services.payments.dues.handlers import router as dues_handlers
 from services.payments.fastlane import FastLane
@@ -48,7 +49,8 @@ def create_app(
     outbox = Outbox(NAME)
     app = create_service_app(
         NAME,
-        routers=[bills, webhooks, suspense, proxy, refunds, reconciliation, tax],
+        routers=[bills, webhooks, suspense, proxy, refunds, reconciliation, tax,
+                 collectors],
         consumers=[
             ConsumerSpec(NAME, (topics.REGISTRATION_PERSON, topics.ELIGIBILITY_DETERMINATION),
                          dues_handlers),

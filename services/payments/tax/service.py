@@ -275,7 +275,7 @@ class ExchangeService:
                 why.append(f"该人员不属于本文件的行政区划 {region}")
             id_number = r.get(f.ID_NUMBER, "")
             if person is not None and id_number and "*" not in id_number and \
-                    self.vault.lookup_hash(id_number.upper()) != person["id_number_hash"]:
+                    person["id_number_hash"] not in self.vault.lookup_hashes(id_number):
                 why.append("证件号码与人员编号不符")
             year_text = r.get(f.PLAN_YEAR, "")
             year = int(year_text) if re.fullmatch(r"20[0-9]{2}", year_text) else None
