@@ -14,7 +14,7 @@ TAX = "tax_officer"
 FINANCE = "finance_officer"
 SUPERVISOR = "supervisor"
 ADMIN = "administrator"
-# village (村/社区) staff collecting contributions on the tax bureau's behalf (代收), region: village
+# village (村/社区) staff collecting on the tax bureau's behalf (代收); region: their village
 COLLECTOR = "village_collector"
 ALL_STAFF = (TOWNSHIP, DEPARTMENT, MEDICAL, TAX, FINANCE, SUPERVISOR, ADMIN, COLLECTOR)
 

@@ -28,7 +28,8 @@ class CollectorRepository:
         """The village's next receipt number (row-locked: numbers never repeat or skip)."""
         n = (await self.session.execute(text(f"""
             INSERT INTO {S}.collector_receipt_numbers (village_code, last_no) VALUES (:v, 1)
-            ON CONFLICT (village_code) DO UPDATE SET last_no = {S}.collector_receipt_numbers.last_no + 1
+            ON CONFLICT (village_code) DO UPDATE
+                SET last_no = {S}.collector_receipt_numbers.last_no + 1
             RETURNING last_no"""), {"v": village_code})).scalar_one()
         return f"SJ{village_code}{int(n):07d}"
 

@@ -44,8 +44,9 @@ from shared.money import fen_to_yuan
 from shared.outbox import Outbox
 from shared.pii import PiiVault
 
-OUTCOME_ZH = {"paid": "已缴费入账", "suspense": "该人员本年度已缴费或金额不符：本笔转入待处理（挂账），"
-              "须核实后退还", "duplicate": "重复提交，未重复入账", "reversed": "已冲正",
+OUTCOME_ZH = {"paid": "已缴费入账",
+              "suspense": "该人员本年度已缴费或金额不符：本笔转入待处理（挂账），须核实后退还",
+              "duplicate": "重复提交，未重复入账", "reversed": "已冲正",
               "offset": "已与原收款相互抵消"}
 STATUS_ZH = {"handed_over": "已解缴，待银行确认", "confirmed": "银行已确认，金额相符",
              "short": "银行到账少于解缴金额", "over": "银行到账多于解缴金额"}
@@ -92,7 +93,8 @@ class CollectorService:
             raise Conflict(f"收据 {receipt_no} 已于 {receipt['voided_at'].isoformat()} 作废",
                            code="receipt_voided")
         if receipt["handover_id"] is not None:
-            raise Conflict(f"收据 {receipt_no} 已解缴，不能作废：请按退费办理", code="receipt_handed_over")
+            raise Conflict(f"收据 {receipt_no} 已解缴，不能作废：请按退费办理",
+                           code="receipt_handed_over")
         outcome = await post(self.session, self.outbox, self.coverage,
                              channel=COLLECTOR_CHANNEL, txn=receipt_no, kind="reversal",
                              order_no=await self._order_of(receipt_no),

@@ -19,8 +19,8 @@ import orjson
 from shared.money import fen_to_yuan
 
 # control block
-FILE_TYPE, SEQ_NO, REGION, PLAN_YEAR, PERIOD_START, PERIOD_END, RECORDS, TOTAL = (
-    "文件类型", "文件序号", "行政区划代码", "缴费年度", "起始日期", "截止日期", "记录数", "金额合计")
+FILE_TYPE, SEQ_NO, REGION, PLAN_YEAR = "文件类型", "文件序号", "行政区划代码", "缴费年度"
+PERIOD_START, PERIOD_END, RECORDS, TOTAL = "起始日期", "截止日期", "记录数", "金额合计"
 CONTROL_COLUMNS = (FILE_TYPE, SEQ_NO, REGION, PLAN_YEAR, PERIOD_START, PERIOD_END, RECORDS, TOTAL)
 ROWS_KEY = "明细"
 

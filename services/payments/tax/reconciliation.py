@@ -111,8 +111,9 @@ def compare(tax: Side, ledger: Side) -> tuple[int, list[dict[str, Any]]]:
         elif t == 0:
             kind, detail = "ledger_only", f"医保入账 {fen_to_yuan(b)} 元，税务无征收记录"
         elif t != b:
-            kind, detail = "amount_differs", (f"税务 {fen_to_yuan(t)} 元，医保 {fen_to_yuan(b)} 元，"
-                                              f"相差 {fen_to_yuan(t - b)} 元")
+            kind = "amount_differs"
+            detail = (f"税务 {fen_to_yuan(t)} 元，医保 {fen_to_yuan(b)} 元，"
+                      f"相差 {fen_to_yuan(t - b)} 元")
         elif tax.days.get(key, set()) != ledger.days.get(key, set()):
             kind, detail = "dates_differ", (f"金额一致；税务缴费日期 {_iso(td)}，"
                                             f"医保入账日期 {_iso(bd)}")
@@ -159,7 +160,8 @@ class TaxReconciliationService:
             problems.append("截止日期早于起始日期")
         region = c.get(f.REGION, "")
         if len(region) not in (6, 12) or not region.isdigit():
-            raise Invalid(f"行政区划代码“{region}”应为 6 位或 12 位数字", code="tax_file_unreadable")
+            raise Invalid(f"行政区划代码“{region}”应为 6 位或 12 位数字",
+                          code="tax_file_unreadable")
         require_region(principal, region)
         exchange = ExchangeService(self.session, self.outbox, self.coverage, self.vault)
         rows, reasons = await exchange._check_rows(file.rows, region, against_records=False)
@@ -178,8 +180,9 @@ class TaxReconciliationService:
         if existing is not None:
             if existing[1] == sha:
                 return await self.report(existing[0], principal)
-            raise Conflict(f"{region} {start}～{end} 已对账（编号 {existing[0]}），内容不同的征收明细"
-                           "不能覆盖已有对账；差异请逐条处理", code="tax_reconciliation_exists")
+            raise Conflict(f"{region} {start}～{end} 已对账（编号 {existing[0]}），"
+                           "内容不同的征收明细不能覆盖已有对账；差异请逐条处理",
+                           code="tax_reconciliation_exists")
         tax, ledger = Side(), Side()
         for r in rows:
             tax.add((r["person_id"], r["plan_year"]), r["record_type"], r["amount_fen"],

@@ -153,7 +153,8 @@ class TaxRepository:
                           received_by: str | None) -> None:
         await self.session.execute(text(f"""
             INSERT INTO {S}.tax_incoming_refusals (region_code, seq_no, sha256, problems, rows,
-                received_by) VALUES (:r, :n, :sha, CAST(:p AS jsonb), CAST(:rows AS jsonb), :by)"""),
+                received_by)
+            VALUES (:r, :n, :sha, CAST(:p AS jsonb), CAST(:rows AS jsonb), :by)"""),
             {"r": region_code, "n": seq_no, "sha": sha256, "p": _json(problems),
              "rows": _json(rows), "by": received_by})
 

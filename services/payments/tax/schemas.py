@@ -17,7 +17,8 @@ PlanYearQuery = Annotated[int, Query(ge=PLAN_YEAR_MIN, le=PLAN_YEAR_MAX)]
 EXCHANGE_BODY = {
     "requestBody": {"required": True, "content": {
         "text/csv": {"schema": {"type": "string"},
-                     "example": "文件类型,文件序号,行政区划代码,缴费年度,起始日期,截止日期,记录数,金额合计\r\n"
+                     "example": "文件类型,文件序号,行政区划代码,缴费年度,起始日期,截止日期,"
+                                "记录数,金额合计\r\n"
                                 "缴费信息,000001,370481,,,,1,400.00\r\n"
                                 "记录类型,税票号码,原税票号码,人员编号,证件号码,缴费年度,缴费金额,缴费日期,"
                                 "缴费渠道,电子票据号\r\n"

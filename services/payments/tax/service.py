@@ -162,7 +162,8 @@ class ExchangeService:
                             "seq_no": seq, "outcomes": earlier["outcomes"],
                             "message": f"第 {seq} 号文件已于 {earlier['created_at'].isoformat()}"
                                        " 入账，本次重发未做任何变动"}
-                problems.append(f"文件序号 {seq} 已用于另一份内容不同的文件：同一序号不能重发不同内容")
+                problems.append(f"文件序号 {seq} 已用于另一份内容不同的文件："
+                                "同一序号不能重发不同内容")
             else:
                 expected = await self.repo.last_incoming_seq(region) + 1
                 if seq != expected:
@@ -292,7 +293,8 @@ class ExchangeService:
                 why.append(f"缴费金额“{r.get(f.AMOUNT, '')}”应为以元为单位、最多两位小数的金额")
             paid_on, paid_at = _paid(r.get(f.PAID_ON, ""))
             if paid_on is None:
-                why.append(f"缴费日期“{r.get(f.PAID_ON, '')}”应为 YYYY-MM-DD 或 YYYY-MM-DD HH:MM:SS")
+                why.append(f"缴费日期“{r.get(f.PAID_ON, '')}”"
+                           "应为 YYYY-MM-DD 或 YYYY-MM-DD HH:MM:SS")
             elif paid_on > today:
                 why.append(f"缴费日期 {paid_on.isoformat()} 晚于今天")
             tax_channel = r.get(f.TAX_CHANNEL, "")

@@ -1,5 +1,6 @@
 """Reconciliation medical insurance <-> tax for a period, from the seeds' sentences:
-002 四(六) "县医保局与县税务局对集中征缴情况进行对账"; 004 三(四) "与医保经办机构每月至少核对两次账务".
+002 四(六) "县医保局与县税务局对集中征缴情况进行对账";
+004 三(四) "与医保经办机构每月至少核对两次账务".
 
 One period with one person-year of each kind (matched; collected at tax, unknown here; booked
 here, absent at tax; amounts differ; dates differ), each resolved with a reason; the period
