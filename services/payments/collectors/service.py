@@ -201,9 +201,10 @@ def _handover(h: dict[str, Any]) -> dict[str, Any]:
 
 
 def _village_of(principal: Principal) -> str:
-    """A collector acts for one village (a 12-digit region code)."""
+    """A collector acts for one village (a 12-digit region code whose last three digits are
+    not 000, which name a township)."""
     region = principal.region or ""
-    if len(region) != 12:
+    if len(region) != 12 or region.endswith("000"):
         raise Forbidden("代收员的区域应为其所在的村（社区），12 位区划代码",
                         code="collector_region_not_village")
     return region
