@@ -45,4 +45,5 @@ RULES = {
                                                 scopes=READ),
     ("POST", "/v1/collections/handovers/{handover_no}/deposit"): allow(
         TAX, FINANCE, scopes=("payments:deposits",)),
+    ("POST", "/v1/collections/deposits"): allow(TAX, FINANCE, scopes=("payments:deposits",)),
 }

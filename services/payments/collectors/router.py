@@ -10,6 +10,7 @@ from fastapi import APIRouter, Path, Request
 from services.payments.collectors.schemas import (
     CollectionCreate,
     DepositCreate,
+    DepositFile,
     HandoverCreate,
     VoidRequest,
 )
@@ -70,3 +71,10 @@ async def deposit(handover_no: HandoverPath, body: DepositCreate, request: Reque
     async with session.begin():
         return await _service(request, session).deposit(handover_no, body,
                                                         current_principal(request))
+
+
+@router.post("/deposits", summary="The bank's deposit records for many hand-overs, whole or not "
+                                  "at all")
+async def deposits(body: DepositFile, request: Request, session: SessionDep) -> dict[str, Any]:
+    async with session.begin():
+        return await _service(request, session).deposits(body, current_principal(request))

@@ -51,7 +51,21 @@ class HandoverCreate(BaseModel):
 
 
 class DepositCreate(BaseModel):
+    """The bank's record of one hand-over's deposit."""
+
     bank_ref: str = Field(min_length=1, max_length=64, pattern=r"^[0-9A-Za-z\-_]+$",
                           description="the bank's deposit record number")
     amount_fen: int = Field(ge=0, le=10_000_000_000, strict=True)
     deposited_on: dt.date
+
+
+class DepositRow(DepositCreate):
+    handover_no: str = Field(min_length=1, max_length=64, pattern=r"^[0-9A-Za-z@._\-]+$")
+
+
+class DepositFile(BaseModel):
+    """The bank's deposit records for many hand-overs, with their control total."""
+
+    declared_count: int = Field(ge=1, le=100_000)
+    declared_total_fen: int = Field(ge=0, le=10_000_000_000_000, strict=True)
+    deposits: list[DepositRow] = Field(min_length=1, max_length=100_000)

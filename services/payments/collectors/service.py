@@ -28,7 +28,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.payments.channels._support import CHINA_TZ
 from services.payments.collectors.repository import CollectorRepository
-from services.payments.collectors.schemas import CollectionCreate, DepositCreate, HandoverCreate
+from services.payments.collectors.schemas import (
+    CollectionCreate,
+    DepositCreate,
+    DepositFile,
+    HandoverCreate,
+)
 from services.payments.coverage import CoverageCalculator
 from services.payments.scope import require_persons_in_region
 from services.payments.tax.posting import (
@@ -38,7 +43,7 @@ from services.payments.tax.posting import (
     post,
 )
 from shared.auth import Principal
-from shared.errors import Conflict, Forbidden, Invalid, NotFound
+from shared.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
 from shared.idnumber import InvalidIdNumber, parse_id_number
 from shared.money import fen_to_yuan
 from shared.outbox import Outbox
@@ -137,21 +142,73 @@ class CollectorService:
         found = await self.repo.handover(handover_no, for_update=True)
         if found is None or not principal.can_see_region(found["village_code"]):
             raise NotFound(f"没有解缴单 {handover_no}", code="handover_not_found")
+        problem = await self._deposit_problem(found, body)
+        if problem is not None:
+            raise Conflict(problem, code="deposit_exists")
+        return await self._apply_deposit(found, body, principal)
+
+    async def deposits(self, body: DepositFile, principal: Principal) -> dict[str, Any]:
+        """The bank's deposit records for many hand-overs: applied whole, or refused whole with
+        a reason per row (rows count from 1)."""
+        problems, rows = [], []
+        if body.declared_count != len(body.deposits):
+            problems.append(f"控制总数不符：记录数为 {body.declared_count}，"
+                            f"实有 {len(body.deposits)} 条")
+        total = sum(d.amount_fen for d in body.deposits)
+        if body.declared_total_fen != total:
+            problems.append(f"控制总数不符：金额合计为 {fen_to_yuan(body.declared_total_fen)} 元，"
+                            f"明细合计 {fen_to_yuan(total)} 元")
+        found: list[dict[str, Any] | None] = []
+        seen_handovers: set[str] = set()
+        seen_refs: set[str] = set()
+        for number, d in enumerate(body.deposits, start=1):
+            why = []
+            h = await self.repo.handover(d.handover_no, for_update=True)
+            if h is None or not principal.can_see_region(h["village_code"]):
+                why.append(f"没有解缴单 {d.handover_no}（或不在您的区域内）")
+            else:
+                problem = await self._deposit_problem(h, d)
+                if problem is not None:
+                    why.append(problem)
+            if d.handover_no in seen_handovers:
+                why.append(f"解缴单 {d.handover_no} 在本文件中重复")
+            if d.bank_ref in seen_refs:
+                why.append(f"银行到账记录 {d.bank_ref} 在本文件中重复")
+            seen_handovers.add(d.handover_no)
+            seen_refs.add(d.bank_ref)
+            found.append(h)
+            if why:
+                rows.append({"row": number, "handover_no": d.handover_no, "reasons": why})
+        if problems or rows:
+            raise DomainError("银行到账文件整体退回，未登记任何一笔", code="deposit_file_refused",
+                              status_code=422, details={"problems": problems, "rows": rows})
+        applied = [await self._apply_deposit(h, d, principal)
+                   for h, d in zip(found, body.deposits, strict=True) if h is not None]
+        return {"status": "applied", "count": len(applied),
+                "short": sum(1 for h in applied if h["status"] == "short"),
+                "over": sum(1 for h in applied if h["status"] == "over"), "handovers": applied}
+
+    async def _deposit_problem(self, found: dict[str, Any], d: DepositCreate) -> str | None:
+        """Why this deposit record cannot be entered for this hand-over (None: it can; the same
+        record entered again changes nothing)."""
         if found["bank_ref"] is not None:
-            if found["bank_ref"] == body.bank_ref and found["deposited_fen"] == body.amount_fen:
-                return _handover(found)  # the same deposit record again: nothing changes
-            raise Conflict(f"解缴单 {handover_no} 已有银行到账记录 {found['bank_ref']}",
-                           code="deposit_exists")
-        other = await self.repo.handover_of_bank_ref(body.bank_ref)
+            if found["bank_ref"] == d.bank_ref and found["deposited_fen"] == d.amount_fen:
+                return None
+            return f"解缴单 {found['handover_no']} 已有银行到账记录 {found['bank_ref']}"
+        other = await self.repo.handover_of_bank_ref(d.bank_ref)
         if other is not None:
-            raise Conflict(f"银行到账记录 {body.bank_ref} 已用于解缴单 {other}",
-                           code="deposit_exists")
-        difference = body.amount_fen - found["total_fen"]
-        status = "confirmed" if difference == 0 else ("short" if difference < 0 else "over")
-        await self.repo.record_deposit(found["id"], bank_ref=body.bank_ref,
-                                       amount_fen=body.amount_fen,
-                                       deposited_on=body.deposited_on, status=status,
-                                       difference_fen=difference, by=principal.subject)
+            return f"银行到账记录 {d.bank_ref} 已用于解缴单 {other}"
+        return None
+
+    async def _apply_deposit(self, found: dict[str, Any], d: DepositCreate,
+                             principal: Principal) -> dict[str, Any]:
+        if found["bank_ref"] is None:
+            difference = d.amount_fen - found["total_fen"]
+            status = "confirmed" if difference == 0 else ("short" if difference < 0 else "over")
+            await self.repo.record_deposit(found["id"], bank_ref=d.bank_ref,
+                                           amount_fen=d.amount_fen,
+                                           deposited_on=d.deposited_on, status=status,
+                                           difference_fen=difference, by=principal.subject)
         return _handover(await self.repo.handover_by_id(found["id"]))
 
     async def receipts(self, principal: Principal, day: dt.date | None) -> list[dict[str, Any]]:

@@ -177,3 +177,39 @@ async def test_a_handover_that_does_not_add_up_is_flagged(secured: Any) -> None:
     assert "已标记待核查" in h["status_zh"]
     mine = (await client.get("/v1/collections/handovers", headers=me)).json()
     assert [x["flagged"] for x in mine] == [True]
+
+
+async def test_the_banks_deposit_file_is_applied_whole_or_refused(secured: Any) -> None:
+    """The bank's deposit records for many hand-overs: a row naming an unknown hand-over or a
+    wrong control total refuses the file (nothing entered); the corrected file confirms the
+    hand-over; the same file again changes nothing."""
+    client, engine, settings, bearer = secured
+    me = collector(bearer, "zhou")
+    id_a, _ = await villager(engine, settings)
+    assert (await client.post("/v1/collections", json=take(id_a), headers=me)).status_code == 201
+    h = (await client.post("/v1/collections/handovers", headers=me, json={
+        "day": DAY, "declared_count": 1, "declared_total_fen": 40000})).json()
+    assert h["flagged"] is False
+    finance = bearer(sub="finance@370481", role="finance_officer", region="370481")
+    ref = f"DEP{uuid.uuid4().hex[:10]}"
+    row = {"handover_no": h["handover_no"], "bank_ref": ref, "amount_fen": 40000,
+           "deposited_on": "2024-12-02"}
+    unknown = {**row, "handover_no": "JJ-NONE", "bank_ref": ref + "X"}
+    r = await client.post("/v1/collections/deposits", headers=finance, json={
+        "declared_count": 2, "declared_total_fen": 80000, "deposits": [row, unknown]})
+    assert r.status_code == 422, r.text
+    assert [x["row"] for x in r.json()["error"]["rows"]] == [2]
+    assert "没有解缴单 JJ-NONE" in r.json()["error"]["rows"][0]["reasons"][0]
+    r = await client.post("/v1/collections/deposits", headers=finance, json={
+        "declared_count": 1, "declared_total_fen": 30000, "deposits": [row]})
+    assert r.status_code == 422 and "控制总数不符" in r.json()["error"]["problems"][0]
+    assert await scalar(engine, "SELECT status FROM payments.collector_handovers "
+                                "WHERE handover_no = :h", h=h["handover_no"]) == "handed_over"
+    good = {"declared_count": 1, "declared_total_fen": 40000, "deposits": [row]}
+    r = await client.post("/v1/collections/deposits", headers=finance, json=good)
+    assert r.status_code == 200 and r.json()["handovers"][0]["status"] == "confirmed", r.text
+    again = await client.post("/v1/collections/deposits", headers=finance, json=good)
+    assert again.status_code == 200 and again.json()["handovers"][0]["status"] == "confirmed"
+    other = {**good, "deposits": [{**row, "bank_ref": ref + "Y"}]}
+    assert (await client.post("/v1/collections/deposits", headers=finance,
+                              json=other)).status_code == 422
