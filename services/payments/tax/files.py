@@ -34,9 +34,11 @@ COLLECTED_FILE = "征收明细"
 CHANGE, PERSON_NO, ID_NUMBER, NAME = "变更类型", "人员编号", "证件号码", "姓名"
 CATEGORY, STANDARD, OWED = "参保类别", "缴费标准", "应缴金额"
 DOCUMENT_NO, BUDGET_LINE, SUBSIDY = "单据号", "资金来源", "资助金额"
-DUES_COLUMNS = (CHANGE, PERSON_NO, ID_NUMBER, NAME, PLAN_YEAR, CATEGORY, REGION, STANDARD, OWED)
+BASIS = "核定依据"  # the plan (region-year) and the version of its policy file the amount rests on
+DUES_COLUMNS = (CHANGE, PERSON_NO, ID_NUMBER, NAME, PLAN_YEAR, CATEGORY, REGION, STANDARD, OWED,
+                BASIS)
 SPECIAL_COLUMNS = (CHANGE, DOCUMENT_NO, PERSON_NO, ID_NUMBER, NAME, PLAN_YEAR, REGION,
-                   BUDGET_LINE, SUBSIDY)
+                   BUDGET_LINE, SUBSIDY, BASIS)
 NEW, CHANGED, WITHDRAWN = "新增", "变更", "撤销"
 
 # incoming columns (payments and the collection detail of a reconciliation)

@@ -52,7 +52,8 @@ class TaxRepository:
     async def dues_in_region(self, region_code: str, plan_year: int) -> list[dict[str, Any]]:
         rows = (await self.session.execute(text(f"""
             SELECT d.person_id, d.enrolled, d.insured_category, d.standard_fen, d.personal_fen,
-                   d.subsidies, p.id_number_masked, p.name_masked,
+                   d.subsidies, p.id_number_masked, p.name_masked, d.region_code AS plan_region,
+                   d.policy_version,
                    coalesce(d.village_code, p.village_code, d.township_code, p.township_code,
                             d.county_code, p.county_code, d.region_code) AS region
             FROM {S}.dues d LEFT JOIN {S}.persons p USING (person_id)

@@ -113,7 +113,9 @@ class ExchangeService:
         for d in dues:
             base = {f.PERSON_NO: str(d["person_id"]), f.ID_NUMBER: d["id_number_masked"] or "",
                     f.NAME: d["name_masked"] or "", f.PLAN_YEAR: str(plan_year),
-                    f.REGION: d["region"]}
+                    f.REGION: d["region"],
+                    f.BASIS: f"{d['plan_region']}-{plan_year} 实施方案，政策文件版本 "
+                             f"{str(d['policy_version'])[:16]}"}
             if not d["enrolled"]:
                 continue  # not (or no longer) enrolled: nothing is owed, a sent item is withdrawn
             if kind == "dues":

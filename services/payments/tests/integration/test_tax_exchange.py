@@ -84,6 +84,7 @@ async def test_dues_and_special_documents_go_out_incrementally_numbered_and_rese
     assert set(rows) == {str(owes), str(subsidized)}
     assert rows[str(owes)][f.OWED] == "400.00" and rows[str(owes)][f.CHANGE] == f.NEW
     assert rows[str(subsidized)][f.OWED] == "0.00"
+    assert rows[str(owes)][f.BASIS].startswith("370481-2025 实施方案")
     control = f.parse_csv(first["content"]).control
     assert control[f.RECORDS] == "2" and control[f.TOTAL] == "400.00"
     assert control[f.FILE_TYPE] == "费源" and int(control[f.SEQ_NO]) == first["seq_no"]
