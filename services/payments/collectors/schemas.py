@@ -9,13 +9,15 @@ from typing import Literal
 from pydantic import BaseModel, Field, model_validator
 
 from shared.params import PLAN_YEAR_MAX, PLAN_YEAR_MIN
+from shared.text import PlainText
 
 
 class CollectionCreate(BaseModel):
     """One payment a collector took on the spot (现金 or the collector's QR code)."""
 
     id_number: str | None = Field(None, min_length=15, max_length=20,
-                                  description="the payer's ID number (or person_id)")
+                                  description="the payer's ID number (or person_id; both given: "
+                                  "they must name the same person)")
     person_id: uuid.UUID | None = None
     plan_year: int = Field(ge=PLAN_YEAR_MIN, le=PLAN_YEAR_MAX)
     amount_fen: int = Field(gt=0, le=10_000_000, strict=True)
@@ -28,8 +30,8 @@ class CollectionCreate(BaseModel):
 
     @model_validator(mode="after")
     def _who_and_how(self) -> CollectionCreate:
-        if (self.id_number is None) == (self.person_id is None):
-            raise ValueError("give the payer's id_number or person_id (one of them)")
+        if self.id_number is None and self.person_id is None:
+            raise ValueError("give the payer's id_number or person_id")
         if self.method == "qr" and not self.qr_txn_id:
             raise ValueError("a QR payment names its qr_txn_id")
         if self.method == "cash" and self.qr_txn_id:
@@ -40,7 +42,7 @@ class CollectionCreate(BaseModel):
 
 
 class VoidRequest(BaseModel):
-    reason: str = Field(min_length=2, max_length=500, description="作废原因，必填")
+    reason: PlainText = Field(min_length=2, max_length=500, description="作废原因，必填")
 
 
 class HandoverCreate(BaseModel):

@@ -68,8 +68,13 @@ class CollectorService:
 
     async def record(self, body: CollectionCreate, principal: Principal) -> dict[str, Any]:
         village = _village_of(principal)
-        person_id = body.person_id or await self._person_of(body.id_number or "")
-        await require_persons_in_region(self.session, principal, [person_id])
+        by_number = await self._person_of(body.id_number) if body.id_number else None
+        await require_persons_in_region(self.session, principal, [body.person_id, by_number])
+        if body.person_id is not None and by_number is not None and body.person_id != by_number:
+            raise Invalid("身份证号码与人员编号不是同一人", field="id_number",
+                          code="person_mismatch")
+        person_id = body.person_id or by_number
+        assert person_id is not None
         now = dt.datetime.now(dt.UTC)
         collected_at = body.collected_at or now
         if collected_at > now + dt.timedelta(minutes=5):

@@ -8,6 +8,7 @@ from fastapi import Query
 from pydantic import BaseModel, Field
 
 from shared.params import PLAN_YEAR_MAX, PLAN_YEAR_MIN
+from shared.text import PlainText
 
 OutgoingKind = Literal["dues", "special"]
 RegionQuery = Annotated[str, Query(pattern=r"^[0-9]{6}([0-9]{6})?$",
@@ -49,7 +50,7 @@ class NothingChanged(BaseModel):
 
 
 class Resolve(BaseModel):
-    reason: str = Field(min_length=2, max_length=500, description="处理说明，必填")
+    reason: PlainText = Field(min_length=2, max_length=500, description="处理说明，必填")
     action: Literal["corrected_here", "corrected_at_tax", "accepted", "timing"] = Field(
         description="corrected_here: booked or reversed here; corrected_at_tax: the tax bureau "
         "corrects its side; accepted: the difference is explained and stays; timing: the money "

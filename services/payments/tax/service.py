@@ -32,6 +32,7 @@ from shared.errors import DomainError, NotFound
 from shared.money import InvalidAmount, fen_to_yuan, yuan_to_fen
 from shared.outbox import Outbox
 from shared.pii import PiiVault
+from shared.text import UNSAFE_MESSAGE, has_unsafe_characters
 
 KINDS = {"dues": f.DUES_FILE, "special": f.SPECIAL_FILE}
 _RECEIPT = re.compile(r"^[0-9A-Za-z\-_]{1,64}$")
@@ -259,7 +260,8 @@ class ExchangeService:
         seen: set[tuple[str, str]] = set()
         paid_here: dict[str, tuple[uuid.UUID, int]] = {}
         for number, (r, pid) in enumerate(zip(raw, ids, strict=True), start=1):
-            why: list[str] = []
+            why: list[str] = [f"“{column}”{UNSAFE_MESSAGE}" for column, value in r.items()
+                              if has_unsafe_characters(value)]
             kind = {f.PAYMENT: "payment", f.REVERSAL: "reversal"}.get(r.get(f.RECORD_TYPE, ""))
             if kind is None:
                 why.append(f"记录类型“{r.get(f.RECORD_TYPE, '')}”应为“缴费”或“冲正”")
