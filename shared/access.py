@@ -14,7 +14,9 @@ TAX = "tax_officer"
 FINANCE = "finance_officer"
 SUPERVISOR = "supervisor"
 ADMIN = "administrator"
-ALL_STAFF = (TOWNSHIP, DEPARTMENT, MEDICAL, TAX, FINANCE, SUPERVISOR, ADMIN)
+# village (村/社区) staff collecting on the tax bureau's behalf (代收); region: their village
+COLLECTOR = "village_collector"
+ALL_STAFF = (TOWNSHIP, DEPARTMENT, MEDICAL, TAX, FINANCE, SUPERVISOR, ADMIN, COLLECTOR)
 
 
 def allow(*roles: str, scopes: tuple[str, ...] = (), regions: bool = True,

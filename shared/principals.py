@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 ROLES = frozenset({
     "township_staff", "department_officer", "medical_insurance_officer", "tax_officer",
-    "finance_officer", "supervisor", "administrator",
+    "finance_officer", "supervisor", "administrator", "village_collector",
 })
 DEPARTMENTS = frozenset({
     "civil_affairs", "disabled_persons_federation", "rural_revitalization", "health_commission",

@@ -387,6 +387,20 @@ class EnrollmentTask(Strict):
     persons: int = Field(ge=0)
 
 
+class TaxReconciliation(Strict):
+    """How often the tax bureau and the medical insurance agency reconcile their accounts."""
+
+    min_per_month: int = Field(ge=1, le=31)
+    source: Source
+    assumptions: list[Identifier] = []
+
+
+# Where a plan is silent on how often tax and medical insurance reconcile.
+DEFAULT_TAX_RECONCILIATION_PER_MONTH = 1
+DEFAULT_TAX_RECONCILIATION_ASSUMPTION = (
+    "方案未规定医保与税务的对账频次：按每月至少对账一次掌握（假设，非方案原文）")
+
+
 class PolicyFile(Strict):
     schema_version: Literal[1]
     region_code: Annotated[str, Field(pattern=r"^\d{6}$")]
@@ -408,6 +422,9 @@ class PolicyFile(Strict):
     targets: list[Target] = []
     enrollment_tasks: list[EnrollmentTask] = []
     enrollment_tasks_total: int | None = None
+    tax_reconciliation: TaxReconciliation | None = Field(
+        None, description="the plan's reconciliation schedule medical insurance <-> tax; absent: "
+        "DEFAULT_TAX_RECONCILIATION_PER_MONTH, answered as an assumption")
     assumptions: list[Assumption] = []
     notes: list[str] = []
 
@@ -449,6 +466,8 @@ class PolicyFile(Strict):
             used |= set(limit.assumptions)
         if self.newborn is not None:
             used |= set(self.newborn.assumptions)
+        if self.tax_reconciliation is not None:
+            used |= set(self.tax_reconciliation.assumptions)
         for rule in self.subsidy_rules:
             used |= set(rule.assumptions)
             for share in rule.shares:

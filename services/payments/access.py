@@ -1,9 +1,10 @@
 """Who may call payments' routes (see shared/access.py). Webhooks are authenticated by the
 channels' own signatures, not by tokens."""
 
-from shared.access import FINANCE, MEDICAL, SUPERVISOR, TAX, TOWNSHIP, allow
+from shared.access import COLLECTOR, FINANCE, MEDICAL, SUPERVISOR, TAX, TOWNSHIP, allow
 
 READ = ("payments:read",)
+EXCHANGE = ("payments:tax_exchange",)
 
 PUBLIC_PATHS = {"/v1/webhooks/wechatpay", "/v1/webhooks/alipay", "/v1/webhooks/{channel}"}
 
@@ -20,4 +21,29 @@ RULES = {
                                                         scopes=("payments:resolve",)),
     ("GET", "/v1/refunds"): allow(TAX, MEDICAL, FINANCE, scopes=READ),
     ("POST", "/v1/refunds/{refund_id}/complete"): allow(TAX, MEDICAL, scopes=("payments:resolve",)),
+    # the exchange with the tax bureau (docs/EXCHANGE.md)
+    ("POST", "/v1/tax/exchange/outgoing/{kind}"): allow(MEDICAL, scopes=EXCHANGE),
+    ("GET", "/v1/tax/exchange/outgoing"): allow(MEDICAL, TAX, scopes=EXCHANGE),
+    ("GET", "/v1/tax/exchange/outgoing/{file_id}"): allow(MEDICAL, TAX, scopes=EXCHANGE),
+    ("GET", "/v1/tax/exchange/outgoing/{file_id}/file"): allow(MEDICAL, TAX, scopes=EXCHANGE),
+    ("POST", "/v1/tax/exchange/payments"): allow(TAX, scopes=EXCHANGE),
+    ("POST", "/v1/tax/reconciliations"): allow(TAX, MEDICAL, scopes=EXCHANGE),
+    ("GET", "/v1/tax/reconciliations/schedule"): allow(TAX, MEDICAL, FINANCE, SUPERVISOR,
+                                                        scopes=READ),
+    ("GET", "/v1/tax/reconciliations/{rec_id}"): allow(TAX, MEDICAL, FINANCE, SUPERVISOR,
+                                                        scopes=READ),
+    ("GET", "/v1/tax/reconciliations/{rec_id}/report.xlsx"): allow(
+        TAX, MEDICAL, FINANCE, SUPERVISOR, scopes=READ),
+    ("POST", "/v1/tax/reconciliations/{rec_id}/differences/{diff_id}/resolve"): allow(
+        TAX, MEDICAL, scopes=("payments:resolve",)),
+    # village collectors (代收): receipts, voids, daily hand-overs, the bank's deposits
+    ("POST", "/v1/collections"): allow(COLLECTOR),
+    ("GET", "/v1/collections"): allow(COLLECTOR, TOWNSHIP, TAX, MEDICAL, scopes=READ),
+    ("POST", "/v1/collections/{receipt_no}/void"): allow(COLLECTOR),
+    ("POST", "/v1/collections/handovers"): allow(COLLECTOR),
+    ("GET", "/v1/collections/handovers"): allow(COLLECTOR, TOWNSHIP, TAX, MEDICAL, FINANCE,
+                                                scopes=READ),
+    ("POST", "/v1/collections/handovers/{handover_no}/deposit"): allow(
+        TAX, FINANCE, scopes=("payments:deposits",)),
+    ("POST", "/v1/collections/deposits"): allow(TAX, FINANCE, scopes=("payments:deposits",)),
 }

@@ -13,6 +13,7 @@ from kernels.policy import PolicyCatalog
 from services.payments.access import PUBLIC_PATHS
 from services.payments.access import RULES as ACCESS_RULES
 from services.payments.bills.router import router as bills
+from services.payments.collectors.router import router as collectors
 from services.payments.coverage import CoverageCalculator
 from services.payments.dues.handlers import router as dues_handlers
 from services.payments.fastlane import FastLane
@@ -23,6 +24,7 @@ from services.payments.reconciliation.router import router as reconciliation
 from services.payments.refunds.router import router as refunds
 from services.payments.settings import PaymentsSettings, get_payments_settings
 from services.payments.suspense.router import router as suspense
+from services.payments.tax.router import router as tax
 from services.payments.webhooks.router import router as webhooks
 from shared import topics
 from shared.outbox import Outbox
@@ -47,7 +49,8 @@ def create_app(
     outbox = Outbox(NAME)
     app = create_service_app(
         NAME,
-        routers=[bills, webhooks, suspense, proxy, refunds, reconciliation],
+        routers=[bills, webhooks, suspense, proxy, refunds, reconciliation, tax,
+                 collectors],
         consumers=[
             ConsumerSpec(NAME, (topics.REGISTRATION_PERSON, topics.ELIGIBILITY_DETERMINATION),
                          dues_handlers),

@@ -1,0 +1,73 @@
+"""Request shapes of village collection."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Literal
+
+from pydantic import BaseModel, Field, model_validator
+
+from shared.params import PLAN_YEAR_MAX, PLAN_YEAR_MIN
+from shared.text import PlainText
+
+
+class CollectionCreate(BaseModel):
+    """One payment a collector took on the spot (现金 or the collector's QR code)."""
+
+    id_number: str | None = Field(None, min_length=15, max_length=20,
+                                  description="the payer's ID number (or person_id; both given: "
+                                  "they must name the same person)")
+    person_id: uuid.UUID | None = None
+    plan_year: int = Field(ge=PLAN_YEAR_MIN, le=PLAN_YEAR_MAX)
+    amount_fen: int = Field(gt=0, le=10_000_000, strict=True)
+    method: Literal["cash", "qr"]
+    qr_txn_id: str | None = Field(None, min_length=1, max_length=64,
+                                  pattern=r"^[0-9A-Za-z\-_]+$",
+                                  description="the QR payment's transaction id (method qr)")
+    collected_at: dt.datetime | None = Field(
+        None, description="when the money was taken (default: now); not in the future")
+
+    @model_validator(mode="after")
+    def _who_and_how(self) -> CollectionCreate:
+        if self.id_number is None and self.person_id is None:
+            raise ValueError("give the payer's id_number or person_id")
+        if self.method == "qr" and not self.qr_txn_id:
+            raise ValueError("a QR payment names its qr_txn_id")
+        if self.method == "cash" and self.qr_txn_id:
+            raise ValueError("a cash payment has no qr_txn_id")
+        if self.collected_at is not None and self.collected_at.tzinfo is None:
+            raise ValueError("collected_at needs a time zone offset")
+        return self
+
+
+class VoidRequest(BaseModel):
+    reason: PlainText = Field(min_length=2, max_length=500, description="作废原因，必填")
+
+
+class HandoverCreate(BaseModel):
+    day: dt.date = Field(description="the day handed over (Beijing date)")
+    declared_count: int = Field(ge=0, le=100_000, description="收据张数, as the collector counts")
+    declared_total_fen: int = Field(ge=0, le=10_000_000_000, strict=True,
+                                    description="金额合计, as the collector counts it")
+
+
+class DepositCreate(BaseModel):
+    """The bank's record of one hand-over's deposit."""
+
+    bank_ref: str = Field(min_length=1, max_length=64, pattern=r"^[0-9A-Za-z\-_]+$",
+                          description="the bank's deposit record number")
+    amount_fen: int = Field(ge=0, le=10_000_000_000, strict=True)
+    deposited_on: dt.date
+
+
+class DepositRow(DepositCreate):
+    handover_no: str = Field(min_length=1, max_length=64, pattern=r"^[0-9A-Za-z@._\-]+$")
+
+
+class DepositFile(BaseModel):
+    """The bank's deposit records for many hand-overs, with their control total."""
+
+    declared_count: int = Field(ge=1, le=100_000)
+    declared_total_fen: int = Field(ge=0, le=10_000_000_000_000, strict=True)
+    deposits: list[DepositRow] = Field(min_length=1, max_length=100_000)
