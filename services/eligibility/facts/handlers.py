@@ -3,10 +3,9 @@ each fact that changes re-determines the person."""
 
 from __future__ import annotations
 
-import uuid
-
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from contracts import payments, registration
 from services.eligibility.determinations.service import DeterminationService
 from services.eligibility.facts.repository import FactsRepository
 from services.eligibility.plans.registry import PlanRegistry
@@ -14,15 +13,6 @@ from shared.events import CloudEvent
 from shared.inbox import EventRouter
 from shared.outbox import Outbox
 from shared.service import ConsumerSpec
-from shared.topics import (
-    PAYMENTS_PAYMENT,
-    REGISTRATION_ENROLLMENT,
-    REGISTRATION_GROUP_MEMBERSHIP,
-    REGISTRATION_PERSON,
-)
-
-TOPICS = (REGISTRATION_PERSON, REGISTRATION_ENROLLMENT, REGISTRATION_GROUP_MEMBERSHIP,
-          PAYMENTS_PAYMENT)
 
 
 def build_router(plans: PlanRegistry, outbox: Outbox) -> EventRouter:
@@ -31,34 +21,36 @@ def build_router(plans: PlanRegistry, outbox: Outbox) -> EventRouter:
     def service(session: AsyncSession) -> DeterminationService:
         return DeterminationService(session, outbox, plans)
 
-    @router.on("registration.person_registered.v1", "registration.person_changed.v1")
-    async def person(session: AsyncSession, event: CloudEvent) -> None:
+    @router.on(registration.PersonRegistered, registration.PersonChanged)
+    async def person(session: AsyncSession, data: registration.PersonPayload,
+                     event: CloudEvent) -> None:
         await DeterminationService(session, outbox, plans).repo.lock_shared()
-        if await FactsRepository(session).apply_person(event.data):
-            await service(session).follow(uuid.UUID(event.data["person_id"]), None, event.type)
+        if await FactsRepository(session).apply_person(data.wire()):
+            await service(session).follow(data.person_id, None, event.type)
 
-    @router.on("registration.group_membership_added.v1",
-               "registration.group_membership_removed.v1")
-    async def membership(session: AsyncSession, event: CloudEvent) -> None:
+    @router.on(registration.GroupMembershipAdded, registration.GroupMembershipRemoved)
+    async def membership(session: AsyncSession, data: registration.MembershipPayload,
+                         event: CloudEvent) -> None:
         await DeterminationService(session, outbox, plans).repo.lock_shared()
-        removed = event.type == "registration.group_membership_removed.v1"
-        if await FactsRepository(session).apply_membership(event.data, removed):
-            await service(session).follow(uuid.UUID(event.data["person_id"]), None, event.type)
+        removed = isinstance(data, registration.GroupMembershipRemoved)
+        if await FactsRepository(session).apply_membership(data.wire(), removed):
+            await service(session).follow(data.person_id, None, event.type)
 
-    @router.on("registration.enrollment_registered.v1", "registration.enrollment_changed.v1")
-    async def enrollment(session: AsyncSession, event: CloudEvent) -> None:
+    @router.on(registration.EnrollmentRegistered, registration.EnrollmentChanged)
+    async def enrollment(session: AsyncSession, data: registration.EnrollmentPayload,
+                         event: CloudEvent) -> None:
         await DeterminationService(session, outbox, plans).repo.lock_shared()
-        if await FactsRepository(session).apply_enrollment(event.data):
-            await service(session).follow(uuid.UUID(event.data["person_id"]),
-                                          int(event.data["plan_year"]), event.type)
+        if await FactsRepository(session).apply_enrollment(data.wire()):
+            await service(session).follow(data.person_id, data.plan_year, event.type)
 
-    @router.on("payments.payment_received.v1", "payments.payment_refunded.v1",
-               "payments.payment_reversed.v1")
-    async def payment(session: AsyncSession, event: CloudEvent) -> None:
-        await FactsRepository(session).apply_payment(event.data)
+    @router.on(payments.PaymentReceived, payments.PaymentRefunded, payments.PaymentReversed)
+    async def payment(session: AsyncSession, data: payments.PaymentPayload,
+                      event: CloudEvent) -> None:
+        await FactsRepository(session).apply_payment(data.wire())
 
     return router
 
 
 def consumer_spec(plans: PlanRegistry, outbox: Outbox) -> ConsumerSpec:
-    return ConsumerSpec("eligibility", TOPICS, build_router(plans, outbox))
+    router = build_router(plans, outbox)
+    return ConsumerSpec("eligibility", router.topics, router)

@@ -6,6 +6,7 @@ from typing import Any
 from fastapi import APIRouter, Query, Request, status
 from fastapi.responses import JSONResponse
 
+from kernels.regions.codes import narrowest
 from services.registration.access import RULES
 from services.registration.common import decode_cursor, encode_cursor
 from services.registration.persons.repository import PersonRow
@@ -45,7 +46,7 @@ _FULL_ID_RULE = RULES[("GET", "/v1/persons/{person_id}/id-number")]
 
 def person_region(p: PersonRow) -> str:
     """The narrowest region the person is registered in (what region scopes are checked on)."""
-    return p.village_code or p.township_code or p.county_code
+    return narrowest(p.village_code, p.township_code, p.county_code) or p.county_code
 
 
 def require_person_region(principal: Principal, p: PersonRow) -> None:
@@ -118,7 +119,7 @@ def detail(p: PersonRow, principal: Principal | None) -> PersonDetail:
 async def register_person(body: PersonCreate, request: Request, session: SessionDep) -> PersonPublic:
     # township staff register people of their own township only
     principal = current_principal(request)
-    require_region(principal, body.village_code or body.township_code)
+    require_region(principal, narrowest(body.village_code, body.township_code, None) or "")
     async with session.begin():
         person = await _service(request, session).register(body)
     return _public(person, principal)

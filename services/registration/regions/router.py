@@ -8,6 +8,8 @@ from pydantic import BaseModel
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from kernels.regions import Region, RegionTree, load_regions
+from kernels.regions.codes import InvalidRegionCode, pad_code
 from services.registration import events
 from services.registration.common import (
     decode_cursor,
@@ -16,9 +18,7 @@ from services.registration.common import (
     read_upload,
     refuse_upload,
 )
-from kernels.regions import Region, RegionTree, load_regions
 from services.registration.regions import parse_village_upload
-from kernels.regions.codes import InvalidRegionCode, pad_code
 from shared.auth import current_principal, require_region
 from shared.db import SessionDep
 from shared.errors import Invalid, NotFound
@@ -153,9 +153,8 @@ async def upload_villages(request: Request, session: SessionDep, file: UploadFil
               "u": v.urban_rural, "s": parsed.content_sha256} for v in parsed.villages])
         # other services show villages by name (reporting's lists and dashboard)
         await outbox(request).add_many(session, [
-            (events.TOPIC_OF[events.VILLAGE_ADDED], events.VILLAGE_ADDED,
-             {"code": v.region.code, "township_code": v.region.parent_code,
-              "county_code": v.region.code[:6], "name": v.region.name}, v.region.code)
+            events.VillageAdded(code=v.region.code, township_code=v.region.parent_code,
+                                county_code=v.region.code[:6], name=v.region.name)
             for v in parsed.villages])
     return VillageUploadResult(status="applied", added=len(parsed.villages),
                                content_sha256=parsed.content_sha256)
