@@ -72,9 +72,9 @@ class DeterminationChanged(EventModel):
     surcharge_fen: Fen
     subsidies: list[Subsidy]
     coverage_start: dt.date | None
-    on_time_until: dt.date | None
-    payable_until: dt.date | None
-    late: LateOutcome | None
+    on_time_until: dt.date | None = Field(None, description="absent in older events")
+    payable_until: dt.date | None = Field(None, description="absent in older events")
+    late: LateOutcome | None = Field(None, description="absent in older events")
     determined_at: Timestamp
 
 

@@ -71,8 +71,8 @@ class PaymentPayload(EventModel):
     amount_fen: Fen
     paid_at: Timestamp
     coverage_start: dt.date | None
-    funding_source: BudgetLine | None
-    timing: Literal["on_time", "late"] | None
+    funding_source: BudgetLine | None = Field(None, description="absent in older events")
+    timing: Literal["on_time", "late"] | None = Field(None, description="absent in older events")
     county_code: RegionCode | None
     township_code: RegionCode | None
     village_code: RegionCode | None

@@ -51,7 +51,8 @@ class PersonPayload(EventModel):
     township_code: RegionCode | None
     village_code: RegionCode | None
     household_id: uuid.UUID | None
-    phone_enc: str | None = Field(description="the phone sealed with the PII key, or null")
+    phone_enc: str | None = Field(
+        None, description="the phone sealed with the PII key, or null (absent: older events)")
 
 
 class PersonRegistered(PersonPayload):
