@@ -40,7 +40,7 @@ SHARDS = 16
 COLUMNS = ("event_id", "topic", "partition_key", "shard", "event_type", "source", "subject",
            "correlation_id", "data")
 _COPY_CHUNK = 50_000
-# an event of the bulk forms: its model, its payload (the model's fields), its partition key
+# an event of the COPY form: its model, its payload (the model's JSON form), its partition key
 Payload = tuple[type[EventModel], dict[str, Any], str | None]
 
 
@@ -152,7 +152,7 @@ class Outbox:
     async def copy(self, pg: Any, payloads: Iterable[Payload], chunk: int = _COPY_CHUNK) -> int:
         """COPY (model, payload, key) triples, in their order: at a million events INSERT ...
         VALUES through executemany costs minutes, COPY seconds. The payloads are the models'
-        fields as orjson writes them (uuids and dates as the models do), not validated here."""
+        JSON forms (`EventModel.wire()`), not validated here: tests validate them."""
         total = 0
         batch: list[Payload] = []
         for item in payloads:

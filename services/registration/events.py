@@ -5,6 +5,7 @@ lookup (payments' due-amount lookup) and the masked forms."""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from contracts.registration import (
@@ -32,12 +33,12 @@ __all__ = [
 
 
 def person_payload(p: Any, vault: PiiVault | None = None) -> dict[str, Any]:
-    """The fields of PersonPayload. `phone_enc`: the phone number sealed with the PII key (shared/pii.py), for the services
+    """The JSON form of PersonPayload. `phone_enc`: the phone number sealed with the PII key (shared/pii.py), for the services
     that hold the key to show it to the staff who call people (reporting's reminder lists)."""
     return {
-        "person_id": p.id,
+        "person_id": str(p.id),
         "revision": p.revision,
-        "birth_date": p.birth_date,
+        "birth_date": p.birth_date.isoformat(),
         "sex": p.sex,
         "id_number_hash": p.id_number_hash,
         "id_number_masked": mask_id_number(p.id_number_masked),
@@ -45,7 +46,7 @@ def person_payload(p: Any, vault: PiiVault | None = None) -> dict[str, Any]:
         "county_code": p.county_code,
         "township_code": p.township_code,
         "village_code": p.village_code,
-        "household_id": p.household_id,
+        "household_id": str(p.household_id) if p.household_id else None,
         "phone_enc": vault.encrypt(p.phone) if vault is not None and p.phone else None,
     }
 
@@ -56,13 +57,13 @@ def person_event(event: type[PersonPayload], p: Any,
 
 
 def enrollment_payload(e: Any) -> dict[str, Any]:
-    """The fields of EnrollmentPayload (orjson writes uuids and dates as the model does): the
-    bulk rollover COPies these without building a model per row."""
+    """The JSON form of EnrollmentPayload: the bulk rollover COPies these without building a
+    model per row."""
     return {
-        "person_id": e.person_id, "plan_year": e.plan_year, "status": e.status,
+        "person_id": str(e.person_id), "plan_year": e.plan_year, "status": e.status,
         "reason": e.reason, "insured_category": e.insured_category,
         "county_code": e.county_code, "township_code": e.township_code,
-        "village_code": e.village_code, "registered_on": e.registered_on,
+        "village_code": e.village_code, "registered_on": e.registered_on.isoformat(),
         "revision": e.revision,
     }
 
@@ -72,9 +73,14 @@ def enrollment_event(event: type[EnrollmentPayload], e: Any) -> EnrollmentPayloa
 
 
 def membership_payload(person_id: Any, m: Any, revision: int) -> dict[str, Any]:
-    """The fields of MembershipPayload (list uploads COPy these)."""
-    return {"person_id": person_id, "group_code": m.group_code, "certified_on": m.certified_on,
-            "ends_on": m.ends_on, "later_birth_on": m.later_birth_on, "revision": revision}
+    """The JSON form of MembershipPayload (list uploads COPy these)."""
+    return {"person_id": str(person_id), "group_code": m.group_code,
+            "certified_on": _iso(m.certified_on), "ends_on": _iso(m.ends_on),
+            "later_birth_on": _iso(m.later_birth_on), "revision": revision}
+
+
+def _iso(value: dt.date | None) -> str | None:
+    return value.isoformat() if value else None
 
 
 def membership_event(event: type[MembershipPayload], person_id: Any, m: Any,

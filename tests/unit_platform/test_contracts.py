@@ -62,6 +62,12 @@ def test_registration_payloads_hold_to_their_contracts() -> None:
         village_code="370481001001", registered_on=dt.date(2024, 10, 8), revision=3)
     e = events.enrollment_event(events.EnrollmentChanged, enrollment)
     assert e.key() == str(PID) and e.wire()["registered_on"] == "2024-10-08"
+    # the payloads the COPY form writes unvalidated (rollover, list uploads) are the JSON forms
+    assert events.enrollment_payload(enrollment) == e.wire()
+    certified = SimpleNamespace(group_code="orphan", certified_on=dt.date(2024, 3, 1),
+                                ends_on=None, later_birth_on=None)
+    assert events.membership_payload(PID, certified, 5) == events.membership_event(
+        events.GroupMembershipAdded, PID, certified, 5).wire()
     gone = SimpleNamespace(group_code="orphan", certified_on=None, ends_on=None,
                            later_birth_on=None)
     m = events.membership_event(events.GroupMembershipRemoved, str(PID), gone, 4)

@@ -49,6 +49,8 @@ def determination(person_id: str, plan_year: int, *, village: str, revision: int
     lines = [{"rule_id": r, "funding_source": b, "amount_fen": a} for b, r, a in subsidies]
     extra: dict[str, Any] = {}
     if late is not None or on_time_until is not None:
+        if late is not None:  # as eligibility writes it: with the late outcome's category
+            late = {"insured_category": category, **late}
         extra = {"late": late, "on_time_until": on_time_until,
                  "payable_until": f"{plan_year}-12-31"}
     model = eligibility.DeterminationChanged.model_validate({**extra,
