@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 from kernels.codes import GroupCode
 from services.registration.memberships.service import MembershipService
 from services.registration.persons.repository import PersonRepository
-from services.registration.persons.router import person_region, require_person_region
+from services.registration.persons.views import person_region, require_person_region
 from services.registration.uploads.categories import canonical_department
 from services.registration.uploads.certifiers import certifiable_in
 from shared.auth import Principal, current_principal, require_department

@@ -60,7 +60,7 @@ _COLUMNS = ("id, id_number_hash, id_number_masked, name, birth_date, sex, phone,
             "hukou_region_code, residence_permit, school")
 # Lists filter on the caller's region in SQL (before any LIMIT): bind :rp to
 # Principal.region_filter (None: every region). A person's region is the narrowest one they
-# are registered in, as everywhere (persons.router.person_region).
+# are registered in, as everywhere (persons.views.person_region).
 REGION_FILTER = f"(CAST(:rp AS text) IS NULL OR {within_sql(narrowest_sql())})"
 UPDATABLE = ("name", "phone", "household_id", "relation_to_head", "hukou_region_code",
              "county_code", "township_code", "village_code", "residence_permit", "school")
