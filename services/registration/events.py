@@ -33,8 +33,9 @@ __all__ = [
 
 
 def person_payload(p: Any, vault: PiiVault | None = None) -> dict[str, Any]:
-    """The JSON form of PersonPayload. `phone_enc`: the phone number sealed with the PII key (shared/pii.py), for the services
-    that hold the key to show it to the staff who call people (reporting's reminder lists)."""
+    """The JSON form of PersonPayload. `phone_enc`: the phone number sealed with the PII key
+    (shared/pii.py), for the services that hold the key to show it to the staff who call people
+    (reporting's reminder lists)."""
     return {
         "person_id": str(p.id),
         "revision": p.revision,

@@ -173,3 +173,14 @@ def test_migrations_import_nothing_of_the_running_code() -> None:
             else:
                 continue
             assert all(n.split(".")[0] in allowed for n in names), (path, names)
+
+
+def test_each_consumer_subscribes_to_the_topics_of_the_contracts_it_handles() -> None:
+    from kernels.policy import PolicyCatalog
+    from services.eligibility.facts.handlers import TOPICS, build_router
+    from services.eligibility.plans.registry import PlanRegistry
+    from services.reporting.projections import handlers as reporting
+
+    router = build_router(PlanRegistry(PolicyCatalog.load()), Outbox("eligibility"))
+    assert set(router.topics) == set(TOPICS)
+    assert set(reporting.TOPICS) == {m.TOPIC for m, _ in reporting.router.handlers.values()}

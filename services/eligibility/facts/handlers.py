@@ -13,6 +13,16 @@ from shared.events import CloudEvent
 from shared.inbox import EventRouter
 from shared.outbox import Outbox
 from shared.service import ConsumerSpec
+from shared.topics import (
+    PAYMENTS_PAYMENT,
+    REGISTRATION_ENROLLMENT,
+    REGISTRATION_GROUP_MEMBERSHIP,
+    REGISTRATION_PERSON,
+)
+
+# the topics of the contracts build_router handles (a test checks they agree)
+TOPICS = (REGISTRATION_PERSON, REGISTRATION_ENROLLMENT, REGISTRATION_GROUP_MEMBERSHIP,
+          PAYMENTS_PAYMENT)
 
 
 def build_router(plans: PlanRegistry, outbox: Outbox) -> EventRouter:
@@ -52,5 +62,4 @@ def build_router(plans: PlanRegistry, outbox: Outbox) -> EventRouter:
 
 
 def consumer_spec(plans: PlanRegistry, outbox: Outbox) -> ConsumerSpec:
-    router = build_router(plans, outbox)
-    return ConsumerSpec("eligibility", router.topics, router)
+    return ConsumerSpec("eligibility", TOPICS, build_router(plans, outbox))
