@@ -24,3 +24,17 @@ def cloud_event(model: EventModel, *, id: str | None = None, time: dt.datetime |
         data=model.wire(),
         **envelope,
     )
+
+
+def assert_holds(model: type[EventModel], data: dict[str, Any]) -> EventModel:
+    """`data`, a payload as a producer wrote it (built in SQL, say), holds to `model`: the model
+    validates it, it has exactly the model's fields, and each travels as the model writes it
+    (timestamps compared as instants: PostgreSQL drops trailing zeros of the microseconds)."""
+    event = model.model_validate(data)
+    wire = event.wire()
+    assert set(wire) == set(data), (model.TYPE, set(wire) ^ set(data))
+    for name, value in wire.items():
+        if value != data[name]:
+            assert isinstance(getattr(event, name), dt.datetime), (model.TYPE, name, data[name])
+            assert dt.datetime.fromisoformat(data[name]) == getattr(event, name)
+    return event

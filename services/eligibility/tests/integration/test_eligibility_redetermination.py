@@ -21,6 +21,7 @@ from services.eligibility.redeterminations.service import Redeterminator
 from shared.db import make_engine, make_sessionmaker
 from shared.outbox import Outbox
 from shared.testing.apps import running_app
+from shared.testing.events import assert_holds
 from shared.testing.infra import TestInfra
 
 REGION, YEAR, N = "370827", 2024, 250  # Yutai 2024: no other test enrolls people there
@@ -87,7 +88,7 @@ async def test_redetermination_is_resumable_and_publishes_only_changes(engine, i
     assert {(t, topic) for t, topic, _ in built} == {
         (DeterminationChanged.TYPE, DeterminationChanged.TOPIC)}
     for _, _, data in built:
-        assert DeterminationChanged.model_validate(data).wire() == data
+        assert_holds(DeterminationChanged, data)
     # both outcomes are published: Yutai 2024 三 on time to 12-31 (publicity week), late
     # the same 380 yuan (the plan names no surcharge), payable while a 3-month wait fits 2024
     assert await scalar(engine, "SELECT count(*) FROM eligibility.outbox WHERE "
@@ -124,7 +125,7 @@ async def test_redetermination_is_resumable_and_publishes_only_changes(engine, i
             "SELECT data FROM eligibility.outbox WHERE partition_key = :k AND "
             "event_type = 'eligibility.adjustment_due.v1'"), {"k": str(pid)})).scalar_one()
     assert (adj["paid_fen"], adj["refund_due_fen"], adj["personal_fen"]) == (38000, 28000, 10000)
-    assert AdjustmentDue.model_validate(adj).wire() == adj
+    assert_holds(AdjustmentDue, adj)
 
 
 async def test_http_job_and_simulation(infra: TestInfra, engine) -> None:
