@@ -33,6 +33,8 @@ class EventModel(BaseModel):
     TOPIC: ClassVar[str]
     TYPE: ClassVar[str]
     KEY: ClassVar[str | None] = None
+    # a payload as it travels, shown in docs/EVENTS.md (a test validates it)
+    EXAMPLE: ClassVar[dict[str, Any]] = {}
 
     @classmethod
     def event_name(cls) -> str:

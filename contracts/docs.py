@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import inspect
+import json
 import sys
 import types
 import typing
@@ -96,6 +97,10 @@ def _walk(annotation: Any) -> list[Any]:
     return found
 
 
+def _json(example: dict[str, Any]) -> str:
+    return json.dumps(example, ensure_ascii=False, indent=1)
+
+
 def _common_base(models: list[type[EventModel]]) -> type[EventModel]:
     for cls in models[0].__mro__:
         if all(issubclass(m, cls) for m in models):
@@ -125,6 +130,8 @@ def render() -> str:
             out.append("types " + ", ".join(f"`{m.TYPE}`" for m in models) + "\n")
             if base is not EventModel:
                 out.append(_doc(base) + "\n")
+                if base.EXAMPLE:
+                    out += ["```json", _json(base.EXAMPLE), "```", ""]
                 out += _fields(base)
                 out.append("")
             for m in models:

@@ -56,6 +56,19 @@ class DeterminationChanged(EventModel):
     TOPIC = topics.ELIGIBILITY_DETERMINATION
     TYPE = "eligibility.determination_changed.v1"
     KEY = "person_id"
+    EXAMPLE = {
+        "person_id": "0190e0f2-8f0e-7c3a-9d1e-2b3c4d5e6f70", "plan_year": 2025,
+        "revision": 17, "enrolled": True, "region_code": "370481", "county_code": "370481",
+        "township_code": "370481001000", "village_code": None, "policy_version": "9b1e…",
+        "insured_category": "adult", "standard_fen": 40000, "personal_fen": 20000,
+        "surcharge_fen": 0, "subsidies": [{"rule_id": "age_60_69",
+                                           "funding_source": "city_finance",
+                                           "amount_fen": 20000}],
+        "coverage_start": "2025-01-01", "on_time_until": "2024-12-31",
+        "payable_until": "2025-09-30",
+        "late": {"personal_fen": 83000, "surcharge_fen": 55000, "subsidies": [],
+                 "insured_category": "adult"},
+        "determined_at": "2024-10-08T10:00:00+00:00"}
 
     person_id: uuid.UUID
     plan_year: int
@@ -84,6 +97,7 @@ class AdjustmentDue(DeterminationChanged):
     `on_time_until`)."""
 
     TYPE = "eligibility.adjustment_due.v1"
+    EXAMPLE = {**DeterminationChanged.EXAMPLE, "paid_fen": 40000, "refund_due_fen": 20000}
 
     paid_fen: Fen
     refund_due_fen: Fen = Field(gt=0)

@@ -23,6 +23,11 @@ class NotificationReceived(EventModel):
     TOPIC = topics.PAYMENTS_NOTIFICATION
     TYPE = "payments.notification_received.v1"
     KEY = "order_no"
+    EXAMPLE = {
+        "notification_id": "0190e0f3-1a2b-7c3d-8e4f-5a6b7c8d9e0f", "channel": "wechatpay",
+        "event_id": "EV-1", "kind": "payment", "channel_txn_id": "4200001234",
+        "order_no": "CB2025…", "amount_fen": 40000, "paid_at": "2024-12-01T02:00:00+00:00",
+        "status": "succeeded", "origin": "webhook", "refunds_txn_id": None}
 
     notification_id: uuid.UUID
     channel: str
@@ -60,6 +65,13 @@ class PaymentPayload(EventModel):
 
     TOPIC = topics.PAYMENTS_PAYMENT
     KEY = "person_id"
+    EXAMPLE = {
+        "person_id": "0190e0f2-8f0e-7c3a-9d1e-2b3c4d5e6f70", "plan_year": 2025,
+        "order_no": "CB2025…", "channel": "wechatpay", "channel_txn_id": "4200001234",
+        "kind": "paid", "payer": "person", "amount_fen": 40000,
+        "paid_at": "2024-12-01T10:00:00+00:00", "coverage_start": "2025-01-01",
+        "funding_source": None, "timing": "on_time", "county_code": "370481",
+        "township_code": "370481001000", "village_code": None, "revision": 3}
 
     person_id: uuid.UUID
     plan_year: int
@@ -125,6 +137,14 @@ class SuspensePayload(EventModel):
     partial refund became part of a refund in full."""
 
     TOPIC = topics.PAYMENTS_SUSPENSE
+    EXAMPLE = {
+        "suspense_id": 12, "channel": "bank_ccb", "channel_txn_id": "CCB0001",
+        "kind": "payment", "order_no": "CB2025…",
+        "person_id": "0190e0f2-8f0e-7c3a-9d1e-2b3c4d5e6f70", "plan_year": 2025,
+        "amount_fen": 40000, "reason": "paid_twice", "status": "resolved",
+        "resolution": {"action": "refund", "note": "returned by POS operator"},
+        "opened_at": "2024-12-01T10:00:00+00:00", "resolved_at": "2024-12-02T09:00:00+00:00",
+        "revision": 2}
 
     suspense_id: int
     channel: str
@@ -196,6 +216,16 @@ class ReconciliationCompleted(EventModel):
     TOPIC = topics.PAYMENTS_RECONCILIATION
     TYPE = "payments.reconciliation_completed.v1"
     KEY = "channel"
+    EXAMPLE = {
+        "reconciliation_id": 7, "channel": "wechatpay", "statement_date": "2024-12-01",
+        "counts": {"matched": 950, "channel_only": 2, "ledger_only": 1, "amount_mismatch": 0,
+                   "status_mismatch": 0, "carried": 3, "ignored": 4, "reversed": 0},
+        "declared": {"count": 959, "payment_fen": 38000000, "refund_fen": 40000},
+        "declared_totals_match": True,
+        "statement_totals": {"payment_fen": 38000000, "refund_fen": 40000, "count": 955},
+        "ledger_totals": {"payment_fen": 37960000, "refund_fen": 40000, "count": 954},
+        "totals_match": False, "posted_from_statement": 2, "clean": False,
+        "completed_at": "2024-12-02T02:00:00+00:00"}
 
     reconciliation_id: int
     channel: str

@@ -39,6 +39,12 @@ class PersonPayload(EventModel):
 
     TOPIC = topics.REGISTRATION_PERSON
     KEY = "person_id"
+    EXAMPLE = {
+        "person_id": "0190e0f2-8f0e-7c3a-9d1e-2b3c4d5e6f70", "revision": 1,
+        "birth_date": "1980-01-01", "sex": "male", "id_number_hash": "v1.aes:9f2c…",
+        "id_number_masked": "370481***********2", "name_masked": "张*三",
+        "county_code": "370481", "township_code": "370481001000",
+        "village_code": "370481001001", "household_id": None, "phone_enc": "v1.aes:…"}
 
     person_id: uuid.UUID
     revision: int = Field(ge=1, description="grows with every change of the person")
@@ -72,6 +78,11 @@ class EnrollmentPayload(EventModel):
 
     TOPIC = topics.REGISTRATION_ENROLLMENT
     KEY = "person_id"
+    EXAMPLE = {
+        "person_id": "0190e0f2-8f0e-7c3a-9d1e-2b3c4d5e6f70", "plan_year": 2025,
+        "status": "registered", "reason": None, "insured_category": "adult",
+        "county_code": "370481", "township_code": "370481001000", "village_code": None,
+        "registered_on": "2024-10-08", "revision": 1}
 
     person_id: uuid.UUID
     plan_year: int
@@ -103,6 +114,10 @@ class MembershipPayload(EventModel):
 
     TOPIC = topics.REGISTRATION_GROUP_MEMBERSHIP
     KEY = "person_id"
+    EXAMPLE = {
+        "person_id": "0190e0f2-8f0e-7c3a-9d1e-2b3c4d5e6f70",
+        "group_code": "minimum_living_allowance", "certified_on": "2024-10-01",
+        "ends_on": None, "later_birth_on": None, "revision": 3}
 
     person_id: uuid.UUID
     group_code: GroupCode
@@ -131,6 +146,8 @@ class TargetSet(EventModel):
     TOPIC = topics.REGISTRATION_TARGET
     TYPE = "registration.target_set.v1"
     KEY = "township_code"
+    EXAMPLE = {"plan_year": 2021, "township_code": "370481001000", "county_code": "370481",
+               "target": 78000}
 
     plan_year: int
     township_code: RegionCode
@@ -147,6 +164,8 @@ class VillageAdded(EventModel):
     TOPIC = topics.REGISTRATION_REGION
     TYPE = "registration.village_added.v1"
     KEY = "code"
+    EXAMPLE = {"code": "370481001001", "township_code": "370481001000",
+               "county_code": "370481", "name": "东关村"}
 
     code: RegionCode
     township_code: RegionCode

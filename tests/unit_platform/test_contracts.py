@@ -37,6 +37,12 @@ def test_every_model_is_one_type_and_version_on_a_topic_of_its_producer() -> Non
         model_for("registration.person_registered.v9")
 
 
+def test_the_examples_in_the_docs_hold_to_their_models() -> None:
+    for model in MODELS:
+        assert model.EXAMPLE, model
+        assert model.model_validate(model.EXAMPLE).wire() == model.EXAMPLE, model
+
+
 def test_docs_events_md_is_generated_from_the_models() -> None:
     """Fails when docs/EVENTS.md differs from `python -m contracts.docs` (run it)."""
     assert docs_main(["--check"]) == 0
