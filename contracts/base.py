@@ -33,6 +33,7 @@ class EventModel(BaseModel):
     TOPIC: ClassVar[str]
     TYPE: ClassVar[str]
     KEY: ClassVar[str | None] = None
+    KEY_DOC: ClassVar[str | None] = None  # what the key is, where `key()` is not one field
     # a payload as it travels, shown in docs/EVENTS.md (a test validates it)
     EXAMPLE: ClassVar[dict[str, Any]] = {}
 

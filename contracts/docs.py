@@ -109,9 +109,7 @@ def _common_base(models: list[type[EventModel]]) -> type[EventModel]:
 
 
 def _key(model: type[EventModel]) -> str:
-    if model.key is not EventModel.key:
-        return "person_id, else order_no; none when the money names neither"
-    return model.KEY or "none"
+    return model.KEY_DOC or model.KEY or "none"
 
 
 def render() -> str:

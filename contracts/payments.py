@@ -137,6 +137,7 @@ class SuspensePayload(EventModel):
     partial refund became part of a refund in full."""
 
     TOPIC = topics.PAYMENTS_SUSPENSE
+    KEY_DOC = "person_id, else order_no; none when the money names neither"
     EXAMPLE = {
         "suspense_id": 12, "channel": "bank_ccb", "channel_txn_id": "CCB0001",
         "kind": "payment", "order_no": "CB2025…",
