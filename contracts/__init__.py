@@ -11,9 +11,6 @@ from __future__ import annotations
 from contracts import eligibility, payments, registration
 from contracts.base import EventModel
 
-PRODUCERS = {"registration": registration, "eligibility": eligibility, "payments": payments,
-             "reporting": None}
-
 MODELS: tuple[type[EventModel], ...] = (*registration.EVENTS, *eligibility.EVENTS,
                                         *payments.EVENTS)
 
