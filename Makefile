@@ -37,7 +37,7 @@ test: install test-node-deps lint
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
 lint: install
-	$(BIN)/ruff check shared kernels services tests bench
+	$(BIN)/ruff check shared kernels contracts services tests bench
 	$(BIN)/mypy
 
 bench: install

@@ -27,6 +27,7 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import text  # noqa: E402
 
+from contracts.base import EventModel  # noqa: E402
 from shared.db import make_engine, make_sessionmaker  # noqa: E402
 from shared.events import CloudEvent  # noqa: E402
 from shared.inbox import InboxConsumer  # noqa: E402
@@ -36,6 +37,20 @@ from shared.settings import Settings  # noqa: E402
 from shared.testing.infra import start_test_infra  # noqa: E402
 
 SCHEMA = "reporting"
+
+
+def thing_happened(topic: str) -> type[EventModel]:
+    """The bench's event contract on `topic`, keyed by `who`."""
+
+    class ThingHappened(EventModel):
+        TOPIC = topic
+        TYPE = "bench.thing_happened.v1"
+        KEY = "who"
+        i: int
+        who: str
+        plan_year: int | None = None
+
+    return ThingHappened
 
 
 def _settings(env: dict[str, str]) -> Settings:
@@ -128,11 +143,11 @@ async def inbox_count(engine, group: str) -> int:  # noqa: ANN001
 
 
 async def write_backlog(engine, topic: str, n: int) -> None:  # noqa: ANN001
-    outbox = Outbox(SCHEMA)
+    outbox, thing = Outbox(SCHEMA), thing_happened(topic)
     for start in range(0, n, 5000):
         async with engine.begin() as conn:
             await outbox.add_many(conn, [
-                (topic, "bench.thing_happened.v1", {"i": i, "plan_year": 2025}, f"person-{i % 50_000}")
+                thing(i=i, plan_year=2025, who=f"person-{i % 50_000}")
                 for i in range(start, min(n, start + 5000))
             ])
 
@@ -187,7 +202,7 @@ async def main() -> None:
         relay = ctx.Process(target=relay_process, args=(env, stop_flag))
         relay.start()
         await asyncio.sleep(5)
-        outbox = Outbox(SCHEMA)
+        outbox, thing = Outbox(SCHEMA), thing_happened(topic)
         tick = 0.02
         per_tick = max(1, int(args.rate * tick))
         sent = 0
@@ -195,7 +210,7 @@ async def main() -> None:
         while time.perf_counter() - t0 < args.seconds:
             async with engine.begin() as conn:
                 await outbox.add_many(conn, [
-                    (topic, "bench.thing_happened.v1", {"i": sent + k}, f"person-{(sent + k) % 50_000}")
+                    thing(i=sent + k, who=f"person-{(sent + k) % 50_000}")
                     for k in range(per_tick)
                 ])
             sent += per_tick

@@ -34,12 +34,13 @@ from kernels.regions import load_regions  # noqa: E402
 # Measures the queries themselves; the cost of auth is measured by bench/payments_webhooks.py.
 os.environ.setdefault("CANBAO_AUTH_ENABLED", "false")
 
+from contracts.payments import PaymentReceived  # noqa: E402
 from services.reporting.app import create_app  # noqa: E402
 from services.reporting.projections.state import CHINA, band_of  # noqa: E402
 from shared.devinfra import _asyncpg_dsn  # noqa: E402
-from shared.events import CloudEvent  # noqa: E402
 from shared.kafka import ensure_topics, make_producer  # noqa: E402
 from shared.testing.apps import running_app  # noqa: E402
+from shared.testing.events import cloud_event  # noqa: E402
 from shared.testing.infra import start_test_infra  # noqa: E402
 
 COUNTY = "370481"
@@ -203,17 +204,16 @@ async def payment_latency(conn: asyncpg.Connection, producer, unpaid: list[tuple
              " AND township_code = $3 AND village_code = $4 AND band = $5")
     for pid, town, village, band in unpaid[: samples + 1]:
         before = await conn.fetchval(query, YEAR, COUNTY, town, village, band)
-        ev = CloudEvent(source="/payments", type="payments.payment_received.v1",
-                        partitionkey=str(pid), data={
+        ev = cloud_event(PaymentReceived.model_validate({
             "person_id": str(pid), "plan_year": YEAR, "order_no": f"CB{uuid.uuid4().hex}",
             "channel": "wechatpay", "channel_txn_id": uuid.uuid4().hex, "kind": "paid",
             "payer": "person", "amount_fen": 40000,
             "paid_at": dt.datetime.now(CHINA).isoformat(), "coverage_start": "2025-01-01",
             "county_code": COUNTY, "township_code": town, "village_code": village,
-            "revision": 1})
+            "revision": 1}))
         key, value, headers = ev.to_kafka()
         t0 = time.perf_counter()
-        await producer.send_and_wait("payments.payment.v1", value=value, key=key,
+        await producer.send_and_wait(PaymentReceived.TOPIC, value=value, key=key,
                                      headers=headers)
         while await conn.fetchval(query, YEAR, COUNTY, town, village, band) == before:
             if time.perf_counter() - t0 > 60:

@@ -18,6 +18,7 @@ that hold them (import from here, or from the module itself):
 
 from __future__ import annotations
 
+from kernels.regions.codes import region_prefix
 from shared.access_rules import (
     DEFAULT_REGION_PARAMS,
     AccessRule,
@@ -39,7 +40,6 @@ from shared.principals import (
     Principal,
     canonical_department,
     principal_from_claims,
-    region_prefix,
 )
 from shared.route_access import (
     OPERATIONS_PATHS,

@@ -20,47 +20,12 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from kernels.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
+
+__all__ = ["Conflict", "DomainError", "ErrorBody", "ErrorDetail", "FieldError", "Forbidden",
+           "Invalid", "NotFound", "database_data_error", "error_body", "install_error_handlers"]
+
 log = logging.getLogger(__name__)
-
-
-class DomainError(Exception):
-    status_code = 400
-    code = "bad_request"
-
-    def __init__(self, message: str, *, code: str | None = None, status_code: int | None = None,
-                 details: dict[str, Any] | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        if code:
-            self.code = code
-        if status_code:
-            self.status_code = status_code
-        self.details = details or {}
-
-
-class NotFound(DomainError):
-    status_code = 404
-    code = "not_found"
-
-
-class Conflict(DomainError):
-    status_code = 409
-    code = "conflict"
-
-
-class Invalid(DomainError):
-    """Input that parsed but makes no sense for the domain; `field` names what is wrong."""
-
-    status_code = 422
-    code = "invalid"
-
-    def __init__(self, message: str, *, field: str | None = None, code: str | None = None) -> None:
-        super().__init__(message, code=code, details={"field": field} if field else None)
-
-
-class Forbidden(DomainError):
-    status_code = 403
-    code = "forbidden"
 
 
 def error_body(code: str, message: str, **details: Any) -> dict[str, Any]:

@@ -17,13 +17,16 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from pydantic import ValidationError
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from contracts.base import EventModel
 from shared.events import CloudEvent, MalformedEvent
 from shared.observability import (
     CONSUMER_LAG,
@@ -37,26 +40,38 @@ from shared.topics import dead_letter_topic
 log = logging.getLogger(__name__)
 
 Handler = Callable[[AsyncSession, CloudEvent], Awaitable[None]]
+M = TypeVar("M", bound=EventModel)
+# a handler of one contract: the session, the payload its model validated, the envelope
+TypedHandler = Callable[[AsyncSession, M, CloudEvent], Awaitable[None]]
 
 
 class EventRouter:
-    """Maps event types to handlers; types nobody handles are acknowledged and skipped."""
+    """Maps event contracts (contracts/) to handlers. A consumer names the models it handles;
+    each event of those types reaches its handler as the model, validated: a payload the model
+    refuses is dead-lettered (it would be refused again). Types nobody handles are acknowledged
+    and skipped."""
 
     def __init__(self) -> None:
-        self.handlers: dict[str, Handler] = {}
+        self.handlers: dict[str, tuple[type[EventModel], TypedHandler[Any]]] = {}
 
-    def on(self, *event_types: str) -> Callable[[Handler], Handler]:
-        def register(fn: Handler) -> Handler:
-            for t in event_types:
-                self.handlers[t] = fn
+    def on(self, *models: type[M]) -> Callable[[TypedHandler[M]], TypedHandler[M]]:
+        def register(fn: TypedHandler[M]) -> TypedHandler[M]:
+            for model in models:
+                self.handlers[model.TYPE] = (model, fn)
             return fn
 
         return register
 
+    @property
+    def topics(self) -> tuple[str, ...]:
+        """The topics of the handled contracts, in the order they were named."""
+        return tuple(dict.fromkeys(model.TOPIC for model, _ in self.handlers.values()))
+
     async def __call__(self, session: AsyncSession, event: CloudEvent) -> None:
-        handler = self.handlers.get(event.type)
-        if handler is not None:
-            await handler(session, event)
+        entry = self.handlers.get(event.type)
+        if entry is not None:
+            model, handler = entry
+            await handler(session, model.model_validate(event.data), event)
 
 
 _TRANSIENT_NAMES = frozenset({
@@ -302,6 +317,8 @@ class InboxConsumer:
                             raise
                         continue
                     failures += 1
+                    if isinstance(exc, ValidationError):  # its contract refuses it: for good
+                        failures = self.max_failures
                     if failures >= self.max_failures:
                         log.error(
                             "consumer %s: event %s failed %d times, dead-lettered: %r",

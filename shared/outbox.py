@@ -1,6 +1,7 @@
 """Transactional outbox: an event is written in the same transaction as the state it describes.
 
-`add_event` inserts the row; `OutboxRelay` publishes rows to Kafka afterwards. Rows are spread
+`Outbox` writes the rows (every form of it: one event, many, COPY, INSERT ... SELECT);
+`OutboxRelay` publishes rows to Kafka afterwards. Rows are spread
 over a fixed number of shards by their partition key; a relay holds a lease on the shards it
 publishes, so several relays can run (one per service replica) while each key's events are still
 published by one relay at a time, in order. A relay that dies loses its leases when they expire
@@ -11,96 +12,85 @@ the consumers' inbox absorbs.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import math
 import os
 import socket
 import uuid
 import zlib
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
+import numpy as np
 import orjson
 from aiokafka import AIOKafkaProducer
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
+from contracts.base import EventModel
 from shared.events import CloudEvent
 from shared.observability import OUTBOX_BACKLOG, OUTBOX_PUBLISHED, correlation_id
 
 log = logging.getLogger(__name__)
 
+# The shard count is fixed by the outbox_lease rows the first migration created (0..15): the
+# relays lease those rows, so a different count needs a migration, not a setting.
 SHARDS = 16
+COLUMNS = ("event_id", "topic", "partition_key", "shard", "event_type", "source", "subject",
+           "correlation_id", "data")
+_COPY_CHUNK = 50_000
+# an event of the COPY form: its model, its payload (the model's JSON form), its partition key
+Payload = tuple[type[EventModel], dict[str, Any], str | None]
 
 
-def create_tables_sql(schema: str) -> list[str]:
-    """DDL for the outbox, its leases and the inbox; each service's first migration runs it."""
-    return [
-        f"""
-        CREATE TABLE {schema}.outbox (
-            seq bigserial PRIMARY KEY,
-            event_id uuid NOT NULL UNIQUE,
-            topic text NOT NULL,
-            partition_key text,
-            shard smallint NOT NULL,
-            event_type text NOT NULL,
-            source text NOT NULL,
-            subject text,
-            correlation_id text,
-            data jsonb NOT NULL,
-            created_at timestamptz NOT NULL DEFAULT now(),
-            attempts integer NOT NULL DEFAULT 0,
-            last_error text,
-            sent_at timestamptz
-        )""",
-        f"CREATE INDEX outbox_unsent ON {schema}.outbox (seq) WHERE sent_at IS NULL",
-        f"""
-        CREATE TABLE {schema}.outbox_lease (
-            shard smallint PRIMARY KEY,
-            owner text,
-            lease_until timestamptz NOT NULL DEFAULT '-infinity'
-        )""",
-        f"INSERT INTO {schema}.outbox_lease (shard) SELECT generate_series(0, {SHARDS - 1})",
-        f"""
-        CREATE TABLE {schema}.outbox_relay (
-            owner text PRIMARY KEY,
-            seen_until timestamptz NOT NULL
-        )""",
-        f"""
-        CREATE TABLE {schema}.inbox (
-            consumer text NOT NULL,
-            source text NOT NULL,
-            event_id text NOT NULL,
-            event_type text NOT NULL,
-            received_at timestamptz NOT NULL DEFAULT now(),
-            PRIMARY KEY (consumer, source, event_id)
-        )""",
-    ]
-
-
+# --- the shard rule -----------------------------------------------------------------------------
 def shard_of(key: str | None) -> int:
+    """The shard of a partition key: CRC-32 of its UTF-8 text modulo SHARDS (no key: any)."""
     if key is None:
         return int.from_bytes(os.urandom(2), "big") % SHARDS
     return zlib.crc32(key.encode()) % SHARDS
 
 
-def _row(schema_source: str, topic: str, event_type: str, data: dict[str, Any],
-         key: str | None, subject: str | None) -> dict[str, Any]:
-    return {
-        "event_id": uuid.uuid4(),
-        "topic": topic,
-        "partition_key": key,
-        "shard": shard_of(key),
-        "event_type": event_type,
-        "source": schema_source,
-        "subject": subject,
-        "correlation_id": correlation_id.get(),
-        "data": orjson.dumps(data).decode(),
-    }
+@functools.cache
+def _uuid_crc_tables() -> tuple[int, np.ndarray]:
+    zero = uuid.UUID(int=0)
+    base = zlib.crc32(str(zero).encode())
+    table = np.empty((16, 256), np.uint32)
+    for pos in range(16):
+        for v in range(256):
+            raw = bytearray(16)
+            raw[pos] = v
+            table[pos, v] = zlib.crc32(str(uuid.UUID(bytes=bytes(raw))).encode()) ^ base
+    return base, table
+
+
+def shards_of_uuids(raw: np.ndarray) -> np.ndarray:
+    """`shard_of(str(u))` for (n, 16) uuid bytes at once, without making strings (int16).
+
+    CRC-32 is affine in the message bits, and the text of a uuid has fixed length with each
+    byte in fixed places, so crc(text) = crc(text of the zero uuid) ^ the xor over the bytes of
+    a per-(position, value) table."""
+    base, table = _uuid_crc_tables()
+    crc = np.full(raw.shape[0], base, np.uint32)
+    cols = np.ascontiguousarray(raw.T)
+    for pos in range(16):
+        crc ^= table[pos][cols[pos]]
+    return (crc % SHARDS).astype(np.int16)
+
+
+def _sql_text(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
 
 
 class Outbox:
-    """Writes events for one service; call inside the transaction that changes the state."""
+    """Writes events for one service; call inside the transaction that changes the state.
+
+    Every write of an outbox row goes through here, in four forms: `add` (one event model),
+    `add_many` (a list of them, one statement), `copy` (COPY of payloads built elsewhere, for
+    hundreds of thousands of rows) and `insert_select` (the SQL of an INSERT ... SELECT whose
+    payloads the database builds, for bulk paths that never bring the rows to Python). The
+    last two take the model class and trust the payloads: tests validate them against it."""
 
     def __init__(self, schema: str, source: str | None = None) -> None:
         self.schema = schema
@@ -113,32 +103,84 @@ class Outbox:
                         :subject, :correlation_id, CAST(:data AS jsonb))"""
         )
 
-    async def add(
-        self,
-        session: AsyncSession | AsyncConnection,
-        *,
-        topic: str,
-        event_type: str,
-        data: dict[str, Any],
-        key: str | None,
-        subject: str | None = None,
-    ) -> uuid.UUID:
-        row = _row(self.source, topic, event_type, data, key, subject)
+    def row(self, model: type[EventModel], data: dict[str, Any], key: str | None,
+            subject: str | None) -> dict[str, Any]:
+        """The outbox row of one payload (`data`: the model's JSON form)."""
+        return {
+            "event_id": uuid.uuid4(),
+            "topic": model.TOPIC,
+            "partition_key": key,
+            "shard": shard_of(key),
+            "event_type": model.TYPE,
+            "source": self.source,
+            "subject": subject,
+            "correlation_id": correlation_id.get(),
+            "data": orjson.dumps(data).decode(),
+        }
+
+    async def add(self, session: AsyncSession | AsyncConnection, event: EventModel, *,
+                  subject: str | None = None) -> uuid.UUID:
+        """One event; its partition key is the model's (`EventModel.key()`)."""
+        row = self.row(type(event), event.wire(), event.key(), subject)
         await session.execute(self._insert, row)
         event_id: uuid.UUID = row["event_id"]
         return event_id
 
-    async def add_many(
-        self,
-        session: AsyncSession | AsyncConnection,
-        events: Sequence[tuple[str, str, dict[str, Any], str | None]],
-    ) -> int:
-        """Bulk insert of (topic, event_type, data, key) tuples."""
+    async def add_many(self, session: AsyncSession | AsyncConnection,
+                       events: Sequence[EventModel]) -> int:
+        """Several events in one statement; each one's subject is its partition key."""
         if not events:
             return 0
-        rows = [_row(self.source, t, et, d, k, k) for t, et, d, k in events]
+        rows = [self.row(type(e), e.wire(), e.key(), e.key()) for e in events]
         await session.execute(self._insert, rows)
         return len(rows)
+
+    # -- COPY ----------------------------------------------------------------------------------
+    def records(self, payloads: Iterable[Payload]) -> list[tuple[Any, ...]]:
+        """COPY records of (model, payload, key) triples (build them off the event loop, e.g.
+        in a worker thread); each one's subject is its key."""
+        return [tuple(r[c] for c in COLUMNS)
+                for r in (self.row(m, d, k, k) for m, d, k in payloads)]
+
+    async def copy_records(self, pg: Any, records: Sequence[Sequence[Any]]) -> int:
+        """COPY `records` on the asyncpg connection `pg`, inside its transaction."""
+        if not records:
+            return 0
+        await pg.copy_records_to_table("outbox", schema_name=self.schema, columns=list(COLUMNS),
+                                       records=records)
+        return len(records)
+
+    async def copy(self, pg: Any, payloads: Iterable[Payload], chunk: int = _COPY_CHUNK) -> int:
+        """COPY (model, payload, key) triples, in their order: at a million events INSERT ...
+        VALUES through executemany costs minutes, COPY seconds. The payloads are the models'
+        JSON forms (`EventModel.wire()`), not validated here: tests validate them."""
+        total = 0
+        batch: list[Payload] = []
+        for item in payloads:
+            batch.append(item)
+            if len(batch) >= chunk:
+                total += await self.copy_records(pg, self.records(batch))
+                batch = []
+        if batch:
+            total += await self.copy_records(pg, self.records(batch))
+        return total
+
+    # -- INSERT ... SELECT ---------------------------------------------------------------------
+    def insert_select(self, model: type[EventModel], *, event_id: str, key: str, shard: str,
+                      data: str, source_rows: str, subject: str | None = None,
+                      correlation: str | None = None, returning: str | None = None) -> str:
+        """`INSERT INTO <schema>.outbox (...) SELECT ... FROM <source_rows>`: events of `model`
+        whose columns are SQL expressions over `source_rows` (a FROM clause, with its joins and
+        WHERE). `shard` must be the shard rule's value for the key (`shard_of`,
+        `shards_of_uuids`), computed when the rows were staged; `subject` defaults to the key;
+        `correlation` (an expression, e.g. a parameter) is the correlation id, none if None.
+        The topic, type and source are the model's and this outbox's."""
+        values = (event_id, _sql_text(model.TOPIC), key, shard, _sql_text(model.TYPE),
+                  _sql_text(self.source), subject or key, correlation or "NULL",
+                  f"CAST({data} AS jsonb)")
+        sql = (f"INSERT INTO {self.schema}.outbox ({', '.join(COLUMNS)})\n"
+               f"SELECT {', '.join(values)}\nFROM {source_rows}")
+        return sql + (f"\nRETURNING {returning}" if returning else "")
 
 
 class OutboxRelay:

@@ -14,6 +14,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from kernels.regions.codes import NATIONAL as NATIONAL  # re-exported: shared.auth
+from kernels.regions.codes import lies_within, region_prefix
+
 ROLES = frozenset({
     "township_staff", "department_officer", "medical_insurance_officer", "tax_officer",
     "finance_officer", "supervisor", "administrator", "village_collector",
@@ -25,9 +28,7 @@ DEPARTMENTS = frozenset({
 DEPARTMENT_ALIASES = {"agriculture": "rural_revitalization"}
 FULL_ID_ROLES = frozenset({"medical_insurance_officer", "administrator"})
 PII_READ_SCOPE = "pii:read"
-NATIONAL = "000000"
 
-_CODE = re.compile(r"[0-9]{6}|[0-9]{12}")
 _SCOPE = re.compile(r"[A-Za-z0-9_.:\-]+")
 
 
@@ -57,27 +58,6 @@ def claim_at(claims: Mapping[str, Any], path: str) -> Any:
 
 
 # --- regions ---------------------------------------------------------------------------------
-
-def region_prefix(code: str) -> str | None:
-    """The digits every code inside `code` starts with; None when `code` is not a region code.
-
-    370000 -> "37", 370400 -> "3704", 370481 -> "370481", 370481000000 -> "370481",
-    370481001000 -> "370481001", 370481001001 -> "370481001001", 000000 -> "" (everything).
-    """
-    if not isinstance(code, str) or not _CODE.fullmatch(code):
-        return None
-    if len(code) == 12:
-        if code.endswith("000000"):
-            return region_prefix(code[:6])
-        return code[:9] if code.endswith("000") else code
-    if code == NATIONAL:
-        return ""
-    if code.endswith("0000"):
-        return code[:2]
-    if code.endswith("00"):
-        return code[:4]
-    return code
-
 
 def canonical_department(value: str) -> str:
     return DEPARTMENT_ALIASES.get(value, value)
@@ -131,12 +111,9 @@ class Principal:
     def can_see_region(self, code: str) -> bool:
         """True when `code` is this principal's region or lies inside it. A system caller
         without a region claim is not limited by region (its scopes limit it)."""
-        target = region_prefix(code)
-        if target is None:
-            return False
         if self._prefix is None:
-            return self.kind == "system"
-        return target.startswith(self._prefix)
+            return self.kind == "system" and region_prefix(code) is not None
+        return lies_within(code, self._prefix)
 
     @property
     def sees_all_regions(self) -> bool:

@@ -58,7 +58,6 @@ class Settings(BaseSettings):
     relay_poll_interval_ms: int = Field(50, ge=1, le=60_000)
     relay_lease_seconds: int = Field(15, ge=2, le=3600)
     relay_max_backoff_seconds: float = Field(10.0, gt=0)
-    outbox_shards: int = Field(16, ge=1, le=1024)
 
     consumers_enabled: bool = True
     consumer_batch_size: int = Field(500, ge=1, le=10_000)

@@ -6,12 +6,14 @@ import asyncio
 import uuid
 from collections.abc import AsyncIterator
 
+import orjson
 import pytest
 from aiokafka import AIOKafkaConsumer
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from contracts.base import EventModel
 from shared.db import make_engine, make_sessionmaker
 from shared.dlt import replay
 from shared.events import CloudEvent
@@ -46,12 +48,23 @@ async def _clear_outbox(engine: AsyncEngine) -> None:
         await conn.execute(text(f"DELETE FROM {SCHEMA}.outbox_relay"))
 
 
+def thing_happened(topic: str) -> type[EventModel]:
+    """A test event contract on `topic`, keyed by `who`."""
+
+    class ThingHappened(EventModel):
+        TOPIC = topic
+        TYPE = "test.thing_happened.v1"
+        KEY = "who"
+        i: int
+        who: str
+
+    return ThingHappened
+
+
 async def _write_events(engine: AsyncEngine, topic: str, n: int, keys: int = 7) -> None:
-    outbox = Outbox(SCHEMA)
+    outbox, thing = Outbox(SCHEMA), thing_happened(topic)
     async with engine.begin() as conn:
-        await outbox.add_many(
-            conn, [(topic, "test.thing_happened.v1", {"i": i}, f"person-{i % keys}") for i in range(n)]
-        )
+        await outbox.add_many(conn, [thing(i=i, who=f"person-{i % keys}") for i in range(n)])
 
 
 def _recording_handler(consumer: str, fail_on: set[int] | None = None):  # noqa: ANN202
@@ -140,7 +153,7 @@ async def test_relay_killed_before_publishing_loses_nothing(infra: TestInfra, en
         await asyncio.sleep(0.1)
     await producer.stop()
     messages = await _kafka_messages(infra, topic, 200)
-    assert sorted(int(m.value.decode().split(":")[1].strip(" }")) for m in messages) == list(range(200))
+    assert sorted(orjson.loads(m.value)["i"] for m in messages) == list(range(200))
 
 
 async def test_relay_killed_after_publishing_before_marking_is_applied_once(
@@ -267,7 +280,7 @@ async def test_two_relays_share_the_shards_and_keep_each_keys_order(
         for start in range(0, 600, 100):  # written while both relays run
             async with engine.begin() as conn:
                 await Outbox(SCHEMA).add_many(conn, [
-                    (topic, "test.thing_happened.v1", {"i": i}, f"person-{i % 7}")
+                    thing_happened(topic)(i=i, who=f"person-{i % 7}")
                     for i in range(start, start + 100)])
             await asyncio.sleep(0.05)
 
@@ -283,7 +296,7 @@ async def test_two_relays_share_the_shards_and_keep_each_keys_order(
     messages = await _kafka_messages(infra, topic, 600)
     by_key: dict[bytes, list[int]] = {}
     for m in sorted(messages, key=lambda m: (m.partition, m.offset)):
-        by_key.setdefault(m.key, []).append(int(m.value.decode().split(":")[1].strip(" }")))
+        by_key.setdefault(m.key, []).append(orjson.loads(m.value)["i"])
     assert sorted(i for seq in by_key.values() for i in seq) == list(range(600))
     for key, seq in by_key.items():
         assert seq == sorted(seq), f"{key!r} out of order"

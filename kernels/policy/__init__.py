@@ -3,6 +3,8 @@
 Pure code: no I/O apart from reading policy files in PolicyCatalog.load.
 """
 
+from kernels.codes import AGE_BASES, BUDGET_LINES, GROUP_CODES, GROUP_NAMES_ZH, INSURED_CATEGORIES
+
 from .batch import BatchColumns, BatchResult, determine_batch
 from .catalog import (
     DEFAULT_POLICY_DIR,
@@ -12,7 +14,6 @@ from .catalog import (
     parse_policy,
     region_chain,
 )
-from .codes import AGE_BASES, BUDGET_LINES, GROUP_CODES, GROUP_NAMES_ZH, INSURED_CATEGORIES
 from .determine import Determination, GroupMembership, PersonFacts, SubsidyLine, determine
 from .errors import (
     EligibilityError,

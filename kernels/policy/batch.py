@@ -34,7 +34,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .codes import BUDGET_LINES, GROUP_BIT, GROUP_CODES, INSURED_CATEGORIES
+from kernels.codes import BUDGET_LINES, GROUP_CODES, INSURED_CATEGORIES
+
 from .determine import GroupMembership, PersonFacts, determine
 from .owed import late_payment_day
 from .policy import Policy
@@ -45,6 +46,7 @@ from .trace import WON
 NONE_DAY = np.iinfo(np.int64).min
 _EPOCH = dt.date(1970, 1, 1)
 _G = len(GROUP_CODES)
+GROUP_BIT: dict[str, int] = {code: 1 << i for i, code in enumerate(GROUP_CODES)}
 _FP = GROUP_CODES.index("family_planning_household")
 _CHUNK = 1 << 16
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
+from kernels.codes import GROUP_CODES, INSURED_CATEGORIES, group_label
 from shared.money import fen_to_yuan
 
-from .codes import GROUP_CODES, INSURED_CATEGORIES, group_label
 from .coverage import late_coverage_start, payment_timing
 from .errors import UnknownGroupCode, UnknownInsuredCategory
 from .policy import Policy

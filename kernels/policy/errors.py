@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from shared.errors import Invalid
+from kernels.errors import Invalid
 
 
 class EligibilityError(Exception):

@@ -13,7 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from .codes import INSURED_CATEGORIES, group_label
+from kernels.codes import INSURED_CATEGORIES, group_label
+
 from .errors import ImpossibleCategory, UnknownInsuredCategory
 from .policy import Policy
 from .schema import DeclaredLimit, SubsidyRule

@@ -12,31 +12,9 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from kernels.codes import AgeBasis, BudgetLine, GroupCode, InsuredCategory
 from shared.money import InvalidAmount, yuan_to_fen
 
-GroupCode = Literal[
-    "extreme_poverty",
-    "minimum_living_allowance",
-    "low_income_margin",
-    "poverty_monitoring",
-    "relapsed_poverty",
-    "lifted_out_of_poverty",
-    "orphan",
-    "unsupported_child",
-    "child_in_difficulty",
-    "severe_disability",
-    "entitled_veteran",
-    "family_planning_household",
-]
-BudgetLine = Literal[
-    "medical_assistance_fund",
-    "city_finance",
-    "county_finance",
-    "township_finance",
-    "rural_revitalization",
-]
-InsuredCategory = Literal["adult", "minor", "student"]
-AgeBasis = Literal["age_reached_in_plan_year", "age_on_jan_1_of_plan_year"]
 Source = Annotated[str, Field(min_length=2, description="quote or section of the seed text")]
 Identifier = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
 

@@ -8,17 +8,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from kernels.regions.codes import lies_within, region_prefix
+
 from .policy import Policy
 
 
 def region_contains(region: str, code: str) -> bool:
     """Whether the 6-digit region `code` lies in `region` (GB/T 2260: a code ending in 0000 is
     a province, in 00 a city; anything else names one county or district)."""
-    if region.endswith("0000"):
-        return code[:2] == region[:2]
-    if region.endswith("00"):
-        return code[:4] == region[:4]
-    return code[:6] == region
+    prefix = region_prefix(region)
+    return lies_within(code[:6], prefix if prefix is not None else region)
 
 
 @dataclass(frozen=True, slots=True)

@@ -59,3 +59,69 @@ def is_under(code: str, ancestor: str) -> bool:
         level_from_code(anc)
     ]
     return full != anc and full[:prefix_len] == anc[:prefix_len]
+
+
+# --- a person's region and a caller's scope ---------------------------------------------------
+# One rule everywhere: a person (an enrollment, a determination, a due...) lies in the narrowest
+# region recorded for them, the village, else the township, else the county (else a wider
+# code such as a determination's plan region); a caller's scope holds a code when the code's
+# digits start with the scope's prefix (`region_prefix`).
+
+NATIONAL = "000000"
+_REGION = re.compile(r"[0-9]{6}|[0-9]{12}")
+
+
+def narrowest(village_code: str | None, township_code: str | None, county_code: str | None,
+              *wider: str | None) -> str | None:
+    """The narrowest region code given (empty text counts as none)."""
+    for code in (village_code, township_code, county_code, *wider):
+        if code:
+            return code
+    return None
+
+
+def narrowest_sql(alias: str = "", *wider: str, empty_as_null: bool = False) -> str:
+    """`narrowest` in SQL over a row's village_code, township_code, county_code (and the
+    `wider` columns after them): `coalesce(p.village_code, p.township_code, p.county_code)`.
+    `empty_as_null`: for tables that store an unknown code as ''."""
+    a = f"{alias}." if alias else ""
+    columns = [f"{a}{c}" for c in ("village_code", "township_code", "county_code", *wider)]
+    if empty_as_null:
+        columns = [f"nullif({c}, '')" for c in columns]
+    return f"coalesce({', '.join(columns)})"
+
+
+def region_prefix(code: str) -> str | None:
+    """The digits every code inside `code` starts with; None when `code` is not a region code.
+
+    370000 -> "37", 370400 -> "3704", 370481 -> "370481", 370481000000 -> "370481",
+    370481001000 -> "370481001", 370481001001 -> "370481001001", 000000 -> "" (everything).
+    """
+    if not isinstance(code, str) or not _REGION.fullmatch(code):
+        return None
+    if len(code) == 12:
+        if code.endswith("000000"):
+            return region_prefix(code[:6])
+        return code[:9] if code.endswith("000") else code
+    if code == NATIONAL:
+        return ""
+    if code.endswith("0000"):
+        return code[:2]
+    if code.endswith("00"):
+        return code[:4]
+    return code
+
+
+def lies_within(code: str | None, scope_prefix: str | None) -> bool:
+    """Whether region `code` lies in the scope whose prefix (`region_prefix`) is given; a None
+    scope prefix is every region, a code that is no region code lies nowhere."""
+    if scope_prefix is None:
+        return True
+    target = region_prefix(code) if code is not None else None
+    return target is not None and target.startswith(scope_prefix)
+
+
+def within_sql(expression: str, param: str = "rp") -> str:
+    """`lies_within` in SQL: `expression LIKE :rp || '%'` (the prefix's digits hold no LIKE
+    wildcards); bind :param to the scope's prefix (Principal.region_filter)."""
+    return f"{expression} LIKE :{param} || '%'"

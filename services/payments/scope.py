@@ -10,12 +10,12 @@ from collections.abc import Iterable
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from kernels.regions.codes import narrowest_sql, within_sql
 from shared.auth import Principal
 from shared.errors import Forbidden
 
-_REGIONS = text("""
-    SELECT x.pid, coalesce(p.village_code, p.township_code, p.county_code,
-                           d.village_code, d.township_code, d.county_code, d.region_code)
+_REGIONS = text(f"""
+    SELECT x.pid, coalesce({narrowest_sql('p')}, {narrowest_sql('d', 'region_code')})
     FROM unnest(CAST(:ids AS uuid[])) AS x(pid)
     LEFT JOIN payments.persons p ON p.person_id = x.pid
     LEFT JOIN LATERAL (SELECT village_code, township_code, county_code, region_code
@@ -28,13 +28,13 @@ def visible_person_sql(person: str) -> str:
     (Principal.region_filter; NULL: every region). `person` is an SQL uuid expression: qualify
     columns with their table (payments.refunds.person_id), or the subqueries take their own.
     The region is found as above; persons payments knows nothing about, and NULL, pass."""
-    return f"""(CAST(:rp AS text) IS NULL OR coalesce(
-        (SELECT coalesce(p.village_code, p.township_code, p.county_code)
-         FROM payments.persons p WHERE p.person_id = {person}),
-        (SELECT coalesce(d.village_code, d.township_code, d.county_code, d.region_code)
+    region = f"""coalesce(
+        (SELECT {narrowest_sql('p')} FROM payments.persons p WHERE p.person_id = {person}),
+        (SELECT {narrowest_sql('d', 'region_code')}
          FROM payments.dues d WHERE d.person_id = {person}
          ORDER BY d.plan_year DESC LIMIT 1),
-        :rp) LIKE :rp || '%')"""
+        :rp)"""
+    return f"(CAST(:rp AS text) IS NULL OR {within_sql(region)})"
 
 
 async def person_regions(session: AsyncSession, person_ids: Iterable[uuid.UUID | None],

@@ -1,4 +1,4 @@
-"""Registration's published events: what other services may know about a person.
+"""Registration's published events (contracts/registration.py), built from its rows.
 
 ID numbers never leave in the clear: events carry the opaque person id, a keyed hash for
 lookup (payments' due-amount lookup) and the masked forms."""
@@ -8,27 +8,34 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from shared import topics
+from contracts.registration import (
+    EnrollmentChanged,
+    EnrollmentPayload,
+    EnrollmentRegistered,
+    GroupMembershipAdded,
+    GroupMembershipRemoved,
+    MembershipPayload,
+    PersonChanged,
+    PersonPayload,
+    PersonRegistered,
+    TargetSet,
+    VillageAdded,
+)
 from shared.idnumber import mask_id_number
 from shared.pii import PiiVault
 
-PERSON_REGISTERED = "registration.person_registered.v1"
-PERSON_CHANGED = "registration.person_changed.v1"
-ENROLLMENT_REGISTERED = "registration.enrollment_registered.v1"
-ENROLLMENT_CHANGED = "registration.enrollment_changed.v1"
-MEMBERSHIP_ADDED = "registration.group_membership_added.v1"
-MEMBERSHIP_REMOVED = "registration.group_membership_removed.v1"
-TARGET_SET = "registration.target_set.v1"
-VILLAGE_ADDED = "registration.village_added.v1"
-
-
-def _iso(value: dt.date | None) -> str | None:
-    return value.isoformat() if value else None
+__all__ = [
+    "EnrollmentChanged", "EnrollmentRegistered", "GroupMembershipAdded",
+    "GroupMembershipRemoved", "PersonChanged", "PersonRegistered", "TargetSet", "VillageAdded",
+    "enrollment_event", "enrollment_payload", "membership_event", "membership_payload",
+    "person_event", "person_payload",
+]
 
 
 def person_payload(p: Any, vault: PiiVault | None = None) -> dict[str, Any]:
-    """`phone_enc`: the phone number sealed with the PII key (shared/pii.py), for the services
-    that hold the key to show it to the staff who call people (reporting's reminder lists)."""
+    """The JSON form of PersonPayload. `phone_enc`: the phone number sealed with the PII key
+    (shared/pii.py), for the services that hold the key to show it to the staff who call people
+    (reporting's reminder lists)."""
     return {
         "person_id": str(p.id),
         "revision": p.revision,
@@ -45,39 +52,38 @@ def person_payload(p: Any, vault: PiiVault | None = None) -> dict[str, Any]:
     }
 
 
+def person_event(event: type[PersonPayload], p: Any,
+                 vault: PiiVault | None = None) -> PersonPayload:
+    return event(**person_payload(p, vault))
+
+
 def enrollment_payload(e: Any) -> dict[str, Any]:
+    """The JSON form of EnrollmentPayload: the bulk rollover COPies these without building a
+    model per row."""
     return {
-        "person_id": str(e.person_id),
-        "plan_year": e.plan_year,
-        "status": e.status,
-        "reason": e.reason,
-        "insured_category": e.insured_category,
-        "county_code": e.county_code,
-        "township_code": e.township_code,
-        "village_code": e.village_code,
-        "registered_on": e.registered_on.isoformat(),
+        "person_id": str(e.person_id), "plan_year": e.plan_year, "status": e.status,
+        "reason": e.reason, "insured_category": e.insured_category,
+        "county_code": e.county_code, "township_code": e.township_code,
+        "village_code": e.village_code, "registered_on": e.registered_on.isoformat(),
         "revision": e.revision,
     }
 
 
-def membership_payload(person_id: str, m: Any, revision: int) -> dict[str, Any]:
-    return {
-        "person_id": person_id,
-        "group_code": m.group_code,
-        "certified_on": _iso(m.certified_on),
-        "ends_on": _iso(m.ends_on),
-        "later_birth_on": _iso(m.later_birth_on),
-        "revision": revision,
-    }
+def enrollment_event(event: type[EnrollmentPayload], e: Any) -> EnrollmentPayload:
+    return event(**enrollment_payload(e))
 
 
-TOPIC_OF = {
-    PERSON_REGISTERED: topics.REGISTRATION_PERSON,
-    PERSON_CHANGED: topics.REGISTRATION_PERSON,
-    ENROLLMENT_REGISTERED: topics.REGISTRATION_ENROLLMENT,
-    ENROLLMENT_CHANGED: topics.REGISTRATION_ENROLLMENT,
-    MEMBERSHIP_ADDED: topics.REGISTRATION_GROUP_MEMBERSHIP,
-    MEMBERSHIP_REMOVED: topics.REGISTRATION_GROUP_MEMBERSHIP,
-    TARGET_SET: topics.REGISTRATION_TARGET,
-    VILLAGE_ADDED: topics.REGISTRATION_REGION,
-}
+def membership_payload(person_id: Any, m: Any, revision: int) -> dict[str, Any]:
+    """The JSON form of MembershipPayload (list uploads COPy these)."""
+    return {"person_id": str(person_id), "group_code": m.group_code,
+            "certified_on": _iso(m.certified_on), "ends_on": _iso(m.ends_on),
+            "later_birth_on": _iso(m.later_birth_on), "revision": revision}
+
+
+def _iso(value: dt.date | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def membership_event(event: type[MembershipPayload], person_id: Any, m: Any,
+                     revision: int) -> MembershipPayload:
+    return event(**membership_payload(person_id, m, revision))

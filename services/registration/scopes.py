@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from kernels.regions.codes import lies_within, narrowest_sql
 from services.registration.uploads import RowError
 from services.registration.uploads.errors import mask_id_value
 from shared.auth import NATIONAL, Principal, region_prefix, require_region
@@ -46,10 +47,7 @@ def upload_region(principal: Principal, given: str | None, field_name: str = "re
 def inside(region: str, code: str | None) -> bool:
     """True when `code` lies in `region` (a nationwide region holds every code)."""
     prefix = region_prefix(region)
-    if prefix is None or code is None:
-        return False
-    target = region_prefix(code)
-    return target is not None and target.startswith(prefix)
+    return prefix is not None and lies_within(code, prefix)
 
 
 def id_rows_in(content: bytes, spec: Any, filename: str | None) -> dict[str, list[int]]:
@@ -118,7 +116,7 @@ async def people_in_file(session: AsyncSession, vault: PiiVault, content: bytes,
     found: dict[str, tuple[uuid.UUID, str, str]] = {}
     if by_hash:
         result = await session.execute(text(
-            f"SELECT id_number_hash, id, name, coalesce(village_code, township_code, county_code)"
+            f"SELECT id_number_hash, id, name, {narrowest_sql()}"
             f" FROM {S}.persons WHERE id_number_hash = ANY(:h)"), {"h": list(by_hash)})
         found = {by_hash[r[0]]: (r[1], r[2], r[3]) for r in result}
     return PeopleInFile(region, rows_of, found)

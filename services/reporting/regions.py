@@ -20,6 +20,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import Depends, Query, Request
 
+from kernels.regions.codes import lies_within
 from shared.auth import NATIONAL, current_principal, region_prefix, require_region
 from shared.errors import Invalid
 
@@ -73,7 +74,7 @@ class Region:
         return RANKS[min(RANKS.index(self.rank) + 1, len(RANKS) - 1)]
 
     def contains(self, code: str) -> bool:
-        return code.startswith(self.prefix)
+        return lies_within(code, self.prefix)
 
     def where(self, alias: str = "", *, village: bool = True) -> tuple[str, dict[str, Any]]:
         """SQL condition (and its parameters) for rows of this region in a table with

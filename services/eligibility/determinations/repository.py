@@ -10,6 +10,8 @@ import orjson
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from kernels.regions.codes import narrowest_sql
+
 S = "eligibility"
 
 # Determinations for a person and the bulk redetermination of a region must not interleave:
@@ -119,9 +121,8 @@ class DeterminationRepository:
         plan waits for. None when we know nothing of them."""
         return (await self.session.execute(text(f"""
             SELECT coalesce(
-                (SELECT coalesce(village_code, township_code, county_code)
-                 FROM {S}.persons WHERE person_id = :id),
-                (SELECT coalesce(village_code, township_code, county_code, region_code)
+                (SELECT {narrowest_sql()} FROM {S}.persons WHERE person_id = :id),
+                (SELECT {narrowest_sql('', 'region_code')}
                  FROM {S}.current_determinations WHERE person_id = :id AND plan_year = :y),
                 (SELECT county_code FROM {S}.pending_plans
                  WHERE person_id = :id AND plan_year = :y))"""),

@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from contracts.eligibility import AdjustmentDue, DeterminationChanged
 from kernels.policy import (
     GROUP_CODES,
     GroupMembership,
@@ -21,12 +22,9 @@ from services.eligibility.determinations.repository import DeterminationReposito
 from services.eligibility.facts.repository import FactsRepository
 from services.eligibility.plans.registry import PlanRegistry
 from shared.outbox import Outbox
-from shared.topics import ELIGIBILITY_DETERMINATION
 
 log = logging.getLogger(__name__)
 
-CHANGED = "eligibility.determination_changed.v1"
-ADJUSTMENT_DUE = "eligibility.adjustment_due.v1"
 _KNOWN = frozenset(GROUP_CODES)
 
 
@@ -147,16 +145,14 @@ class DeterminationService:
         det_id, at = await self.repo.record(person_id, plan_year, result, cause)
         payload = event_payload(person_id, plan_year, det_id, result, at)
         key = str(person_id)
-        await self.outbox.add(self.session, topic=ELIGIBILITY_DETERMINATION, event_type=CHANGED,
-                              data=payload, key=key, subject=key)
+        await self.outbox.add(self.session, DeterminationChanged(**payload), subject=key)
         paid = await self.facts.paid_fen(person_id, plan_year)
         if paid > 0 and current is not None:
             refund = refund_due(paid, result, await self.repo.last_paid_on(person_id, plan_year))
             if refund > 0:
                 await self.outbox.add(
-                    self.session, topic=ELIGIBILITY_DETERMINATION, event_type=ADJUSTMENT_DUE,
-                    data={**payload, "paid_fen": paid, "refund_due_fen": refund},
-                    key=key, subject=key)
+                    self.session,
+                    AdjustmentDue(**payload, paid_fen=paid, refund_due_fen=refund), subject=key)
         return True
 
     async def redetermine_pending(self, batch: int = 500) -> int:

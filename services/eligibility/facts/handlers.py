@@ -3,10 +3,9 @@ each fact that changes re-determines the person."""
 
 from __future__ import annotations
 
-import uuid
-
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from contracts import payments, registration
 from services.eligibility.determinations.service import DeterminationService
 from services.eligibility.facts.repository import FactsRepository
 from services.eligibility.plans.registry import PlanRegistry
@@ -21,6 +20,7 @@ from shared.topics import (
     REGISTRATION_PERSON,
 )
 
+# the topics of the contracts build_router handles (a test checks they agree)
 TOPICS = (REGISTRATION_PERSON, REGISTRATION_ENROLLMENT, REGISTRATION_GROUP_MEMBERSHIP,
           PAYMENTS_PAYMENT)
 
@@ -31,31 +31,32 @@ def build_router(plans: PlanRegistry, outbox: Outbox) -> EventRouter:
     def service(session: AsyncSession) -> DeterminationService:
         return DeterminationService(session, outbox, plans)
 
-    @router.on("registration.person_registered.v1", "registration.person_changed.v1")
-    async def person(session: AsyncSession, event: CloudEvent) -> None:
+    @router.on(registration.PersonRegistered, registration.PersonChanged)
+    async def person(session: AsyncSession, data: registration.PersonPayload,
+                     event: CloudEvent) -> None:
         await DeterminationService(session, outbox, plans).repo.lock_shared()
-        if await FactsRepository(session).apply_person(event.data):
-            await service(session).follow(uuid.UUID(event.data["person_id"]), None, event.type)
+        if await FactsRepository(session).apply_person(data.wire()):
+            await service(session).follow(data.person_id, None, event.type)
 
-    @router.on("registration.group_membership_added.v1",
-               "registration.group_membership_removed.v1")
-    async def membership(session: AsyncSession, event: CloudEvent) -> None:
+    @router.on(registration.GroupMembershipAdded, registration.GroupMembershipRemoved)
+    async def membership(session: AsyncSession, data: registration.MembershipPayload,
+                         event: CloudEvent) -> None:
         await DeterminationService(session, outbox, plans).repo.lock_shared()
-        removed = event.type == "registration.group_membership_removed.v1"
-        if await FactsRepository(session).apply_membership(event.data, removed):
-            await service(session).follow(uuid.UUID(event.data["person_id"]), None, event.type)
+        removed = isinstance(data, registration.GroupMembershipRemoved)
+        if await FactsRepository(session).apply_membership(data.wire(), removed):
+            await service(session).follow(data.person_id, None, event.type)
 
-    @router.on("registration.enrollment_registered.v1", "registration.enrollment_changed.v1")
-    async def enrollment(session: AsyncSession, event: CloudEvent) -> None:
+    @router.on(registration.EnrollmentRegistered, registration.EnrollmentChanged)
+    async def enrollment(session: AsyncSession, data: registration.EnrollmentPayload,
+                         event: CloudEvent) -> None:
         await DeterminationService(session, outbox, plans).repo.lock_shared()
-        if await FactsRepository(session).apply_enrollment(event.data):
-            await service(session).follow(uuid.UUID(event.data["person_id"]),
-                                          int(event.data["plan_year"]), event.type)
+        if await FactsRepository(session).apply_enrollment(data.wire()):
+            await service(session).follow(data.person_id, data.plan_year, event.type)
 
-    @router.on("payments.payment_received.v1", "payments.payment_refunded.v1",
-               "payments.payment_reversed.v1")
-    async def payment(session: AsyncSession, event: CloudEvent) -> None:
-        await FactsRepository(session).apply_payment(event.data)
+    @router.on(payments.PaymentReceived, payments.PaymentRefunded, payments.PaymentReversed)
+    async def payment(session: AsyncSession, data: payments.PaymentPayload,
+                      event: CloudEvent) -> None:
+        await FactsRepository(session).apply_payment(data.wire())
 
     return router
 

@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import functools
 import uuid
-import zlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,7 +41,7 @@ from kernels.policy.rules import (
     without_refused,
 )
 from services.eligibility.redeterminations import pgbinary
-from shared.outbox import SHARDS
+from shared.outbox import shards_of_uuids
 
 S = "eligibility"
 _G = len(GROUP_CODES)
@@ -453,38 +451,12 @@ async def stage_chunk(conn: asyncpg.Connection, plan_year: int, counties: list[s
         later[rows, g] = days(glater)
     return Staged(
         n=n, last_person_id=uuid.UUID(bytes=raw[-1].tobytes()),
-        enrolled=enrolled[order].astype(bool), shard=shards_of(raw),
+        enrolled=enrolled[order].astype(bool), shard=shards_of_uuids(raw),
         columns=BatchColumns(birth_date=days(birth[order]),
                              insured_category=cat[order].astype(np.int8), groups=bits,
                              certified_on=cert, later_birth_on=later, ends_on=ends,
                              registered_on=days(registered[order])),
     )
-
-
-@functools.cache
-def _crc_tables() -> tuple[int, np.ndarray]:
-    base = zlib.crc32(str(_UUID0).encode())
-    table = np.empty((16, 256), np.uint32)
-    for pos in range(16):
-        for v in range(256):
-            raw = bytearray(16)
-            raw[pos] = v
-            table[pos, v] = zlib.crc32(str(uuid.UUID(bytes=bytes(raw))).encode()) ^ base
-    return base, table
-
-
-def shards_of(raw: np.ndarray) -> np.ndarray:
-    """shared.outbox.shard_of(str(person_id)) for (n, 16) uuid bytes, without making strings.
-
-    CRC-32 is affine in the message bits, and the text of a uuid has fixed length with each
-    byte in fixed places, so crc(text) = crc(text of the zero uuid) ^ the xor over the bytes of
-    a per-(position, value) table."""
-    base, table = _crc_tables()
-    crc = np.full(raw.shape[0], base, np.uint32)
-    cols = np.ascontiguousarray(raw.T)
-    for pos in range(16):
-        crc ^= table[pos][cols[pos]]
-    return (crc % SHARDS).astype(np.int16)
 
 
 @dataclass

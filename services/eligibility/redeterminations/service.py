@@ -28,9 +28,9 @@ import asyncpg
 import numpy as np
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from contracts.eligibility import AdjustmentDue, DeterminationChanged
 from kernels.policy import INSURED_CATEGORIES, PlanNotFound
 from services.eligibility.determinations.repository import DETERMINATION_LOCK
-from services.eligibility.determinations.service import ADJUSTMENT_DUE, CHANGED
 from services.eligibility.plans.registry import PlanRegistry
 from services.eligibility.redeterminations import pgbinary
 from services.eligibility.redeterminations.population import (
@@ -44,11 +44,12 @@ from services.eligibility.redeterminations.population import (
     stage_chunk,
 )
 from shared.errors import NotFound
-from shared.topics import ELIGIBILITY_DETERMINATION
+from shared.outbox import Outbox
 
 log = logging.getLogger(__name__)
 S = "eligibility"
 UNFINISHED = ("queued", "running")
+_OUTBOX = Outbox(S)
 _WORK_MEM = "64MB"
 
 _CATEGORIES = "ARRAY[" + ", ".join(f"'{c}'" for c in INSURED_CATEGORIES) + "]"
@@ -140,13 +141,15 @@ _WRITE = [
             surcharge_fen = EXCLUDED.surcharge_fen, coverage_start = EXCLUDED.coverage_start,
             determined_at = EXCLUDED.determined_at, on_time_until = EXCLUDED.on_time_until,
             payable_until = EXCLUDED.payable_until, late = EXCLUDED.late""",
-    f"""INSERT INTO {S}.outbox (event_id, topic, partition_key, shard, event_type, source,
-            subject, data)
-        SELECT {_event_id('1')}, '{ELIGIBILITY_DETERMINATION}', r.person_id::text, r.shard,
-               '{CHANGED}', 'canbao/eligibility', r.person_id::text, {_PAYLOAD}
-        FROM redet_changed r JOIN redet_results x ON x.k = r.k""",
+    _OUTBOX.insert_select(
+        DeterminationChanged, event_id=_event_id("1"), key="r.person_id::text", shard="r.shard",
+        data=_PAYLOAD, source_rows="redet_changed r JOIN redet_results x ON x.k = r.k"),
 ]
 
+_ADJUSTMENTS = _OUTBOX.insert_select(
+    AdjustmentDue, event_id=_event_id("2"), key="r.person_id::text", shard="r.shard",
+    data=f"{_PAYLOAD} || jsonb_build_object('paid_fen', r.paid, 'refund_due_fen', r.refund)",
+    source_rows="due r JOIN redet_results x ON x.k = r.k WHERE r.refund > 0")
 _ADJUST = f"""
     WITH paid AS (
         SELECT p.person_id,
@@ -163,13 +166,7 @@ _ADJUST = f"""
                                 THEN (x.late->>'personal_fen')::int8
                                 ELSE x.personal_fen END AS refund
         FROM redet_changed r JOIN paid USING (person_id) JOIN redet_results x ON x.k = r.k)
-    INSERT INTO {S}.outbox (event_id, topic, partition_key, shard, event_type, source, subject,
-                            data)
-    SELECT {_event_id('2')}, '{ELIGIBILITY_DETERMINATION}', r.person_id::text, r.shard,
-           '{ADJUSTMENT_DUE}', 'canbao/eligibility', r.person_id::text,
-           {_PAYLOAD} || jsonb_build_object('paid_fen', r.paid, 'refund_due_fen', r.refund)
-    FROM due r JOIN redet_results x ON x.k = r.k
-    WHERE r.refund > 0"""
+    {_ADJUSTMENTS}"""
 
 
 def _job(row: Any) -> dict[str, Any]:

@@ -8,6 +8,7 @@ import uuid
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from contracts import eligibility, registration
 from services.payments.dues.repository import DueRepository
 from services.payments.orders.repository import OrderRepository
 from services.payments.refunds.repository import RefundRepository
@@ -16,16 +17,13 @@ from shared.inbox import EventRouter
 
 log = logging.getLogger(__name__)
 
-PERSON_TYPES = ("registration.person_registered.v1", "registration.person_changed.v1")
-DETERMINATION_CHANGED = "eligibility.determination_changed.v1"
-ADJUSTMENT_DUE = "eligibility.adjustment_due.v1"
-
 router = EventRouter()
 
 
-@router.on(*PERSON_TYPES)
-async def on_person(session: AsyncSession, event: CloudEvent) -> None:
-    await DueRepository(session).upsert_person(event.data)
+@router.on(registration.PersonRegistered, registration.PersonChanged)
+async def on_person(session: AsyncSession, data: registration.PersonPayload,
+                    event: CloudEvent) -> None:
+    await DueRepository(session).upsert_person(data.wire())
 
 
 async def apply_determination(session: AsyncSession, data: dict) -> bool:  # type: ignore[type-arg]
@@ -56,21 +54,19 @@ async def refresh_order(session: AsyncSession, person_id: uuid.UUID, plan_year: 
         await orders.issue(person_id, plan_year, due.personal_fen, due.revision)
 
 
-@router.on(DETERMINATION_CHANGED)
-async def on_determination(session: AsyncSession, event: CloudEvent) -> None:
-    await apply_determination(session, event.data)
+@router.on(eligibility.DeterminationChanged)
+async def on_determination(session: AsyncSession, data: eligibility.DeterminationChanged,
+                           event: CloudEvent) -> None:
+    await apply_determination(session, data.wire())
 
 
-@router.on(ADJUSTMENT_DUE)
-async def on_adjustment(session: AsyncSession, event: CloudEvent) -> None:
-    data = event.data
-    await apply_determination(session, data)
-    refund_fen = int(data.get("refund_due_fen") or 0)
-    if refund_fen <= 0:
-        return
-    person_id, plan_year = uuid.UUID(data["person_id"]), int(data["plan_year"])
+@router.on(eligibility.AdjustmentDue)
+async def on_adjustment(session: AsyncSession, data: eligibility.AdjustmentDue,
+                        event: CloudEvent) -> None:
+    await apply_determination(session, data.wire())
+    person_id, plan_year = data.person_id, data.plan_year
     paid = await OrderRepository(session).paid_for(person_id, plan_year)
     await RefundRepository(session).add_due(
-        person_id=person_id, plan_year=plan_year, due_revision=int(data["revision"]),
-        order_no=paid.order_no if paid else None, paid_fen=int(data.get("paid_fen") or 0),
-        amount_fen=refund_fen, reason="determination changed after payment")
+        person_id=person_id, plan_year=plan_year, due_revision=data.revision,
+        order_no=paid.order_no if paid else None, paid_fen=data.paid_fen,
+        amount_fen=data.refund_due_fen, reason="determination changed after payment")

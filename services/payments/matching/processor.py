@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.payments import events
+from contracts.payments import NotificationReceived
 from services.payments.coverage import CoverageCalculator
 from services.payments.matching.service import Matcher
 from shared.events import CloudEvent
@@ -15,8 +15,9 @@ from shared.outbox import Outbox
 def processor(outbox: Outbox, coverage: CoverageCalculator) -> Handler:
     router = EventRouter()
 
-    @router.on(events.NOTIFICATION_RECEIVED)
-    async def on_notification(session: AsyncSession, event: CloudEvent) -> None:
-        await Matcher(session, outbox, coverage).process(event.data)
+    @router.on(NotificationReceived)
+    async def on_notification(session: AsyncSession, data: NotificationReceived,
+                              event: CloudEvent) -> None:
+        await Matcher(session, outbox, coverage).process(data.wire())
 
     return router

@@ -28,6 +28,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from contracts.payments import PaymentPayload
 from services.payments import events
 from services.payments.channels import STATUS_CLOSED, STATUS_SUCCEEDED
 from services.payments.channels.alipay import CHANNEL as ALIPAY
@@ -189,7 +190,7 @@ class Matcher:
                                  plan_year=order.plan_year, coverage_start=start,
                                  order_no=order.order_no, coverage_basis=decision.basis,
                                  timing=timing)
-        await self.emit_payment(events.PAYMENT_RECEIVED, due=due, person_id=order.person_id,
+        await self.emit_payment(events.PaymentReceived, due=due, person_id=order.person_id,
                                 plan_year=order.plan_year, order_no=order.order_no,
                                 channel=channel, channel_txn_id=channel_txn_id, payer="person",
                                 amount_fen=amount, paid_at=paid_at,
@@ -273,7 +274,7 @@ class Matcher:
                                  plan_year=order.plan_year, coverage_start=order.coverage_start)
         await self.settle_partial_refunds(booked, order, entry_id)
         due = await self.dues.get(order.person_id, order.plan_year)
-        await self.emit_payment(events.PAYMENT_REFUNDED, due=due, person_id=order.person_id,
+        await self.emit_payment(events.PaymentRefunded, due=due, person_id=order.person_id,
                                 plan_year=order.plan_year, order_no=order.order_no,
                                 channel=channel, channel_txn_id=key,
                                 payer="person", amount_fen=amount, paid_at=paid_at,
@@ -342,7 +343,7 @@ class Matcher:
                                  plan_year=order.plan_year, coverage_start=order.coverage_start,
                                  order_no=order.order_no)
         due = await self.dues.get(order.person_id, order.plan_year)
-        await self.emit_payment(events.PAYMENT_REVERSED, due=due, person_id=order.person_id,
+        await self.emit_payment(events.PaymentReversed, due=due, person_id=order.person_id,
                                 plan_year=order.plan_year, order_no=order.order_no,
                                 channel=channel, channel_txn_id=txn, payer="person",
                                 amount_fen=amount, paid_at=paid_at,
@@ -352,7 +353,7 @@ class Matcher:
 
     async def resolve_suspense(self, item: SuspenseRow, resolution: dict[str, Any]) -> SuspenseRow:
         resolved = await self.suspense.resolve(item.id, {"note": None, **resolution})
-        await publish_suspense(self.outbox, self.session, events.SUSPENSE_RESOLVED, resolved)
+        await publish_suspense(self.outbox, self.session, events.SuspenseResolved, resolved)
         return resolved
 
     async def _to_suspense(self, n: dict[str, Any], entry_id: int, order: OrderRow | None,
@@ -368,19 +369,17 @@ class Matcher:
         if row is not None:
             log.warning("suspense %s: %s %s %s: %s", row.id, n["channel"], n["channel_txn_id"],
                         reason, detail)
-            await publish_suspense(self.outbox, self.session, events.SUSPENSE_OPENED, row)
+            await publish_suspense(self.outbox, self.session, events.SuspenseOpened, row)
         return "suspense"
 
-    async def emit_payment(self, event_type: str, *, due: DueRow | None, person_id: uuid.UUID,
+    async def emit_payment(self, event_type: type[PaymentPayload], *, due: DueRow | None, person_id: uuid.UUID,
                            **fields: Any) -> None:
         county = township = village = None
         if due is not None:
             county, township, village = due.county_code, due.township_code, due.village_code
-        data = events.payment_payload(event_type, person_id=person_id, county_code=county,
-                                      township_code=township, village_code=village, **fields)
-        await self.outbox.add(self.session, topic=events.TOPIC_OF[event_type],
-                              event_type=event_type, data=data, key=str(person_id),
-                              subject=fields.get("order_no"))
+        event = events.payment_event(event_type, person_id=person_id, county_code=county,
+                                     township_code=township, village_code=village, **fields)
+        await self.outbox.add(self.session, event, subject=fields.get("order_no"))
 
 
 def _notification_id(n: dict[str, Any]) -> uuid.UUID | None:

@@ -2,11 +2,12 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Any, Literal
+from typing import Any
 
 from fastapi import APIRouter, Request, status
 from pydantic import BaseModel, Field
 
+from kernels.codes import BudgetLine
 from services.payments.proxy.service import ProxyBatchService, ProxyLine
 from services.payments.scope import require_persons_in_region
 from shared.auth import current_principal
@@ -14,8 +15,6 @@ from shared.db import SessionDep
 
 router = APIRouter(prefix="/v1/proxy-batches", tags=["proxy payments"])
 
-BudgetLine = Literal["medical_assistance_fund", "city_finance", "county_finance",
-                     "township_finance", "rural_revitalization"]
 
 
 class ProxyRowIn(BaseModel):

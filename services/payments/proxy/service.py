@@ -115,7 +115,7 @@ class ProxyBatchService:
                 coverage_start=start, coverage_basis=decision.basis, timing=timing)
             assert entry_id is not None  # checked above, under the batch_no uniqueness
             await self.matcher.emit_payment(
-                events.PAYMENT_RECEIVED, due=due, person_id=line.person_id, plan_year=plan_year,
+                events.PaymentReceived, due=due, person_id=line.person_id, plan_year=plan_year,
                 order_no=order_no, channel=CHANNEL, channel_txn_id=txn, payer="government",
                 amount_fen=line.amount_fen, paid_at=paid_at, coverage_start=start,
                 revision=entry_id, timing=timing, funding_source=budget_line)

@@ -187,10 +187,8 @@ class ReconciliationService:
         summary["clean"] = (summary["totals_match"] and not alerts and all(
             counts.get(k, 0) == 0 for k in ("channel_only", "amount_mismatch", "status_mismatch")))
         await self.repo.finish(rec_id, summary)
-        await self.outbox.add(self.session,
-                              topic=events.TOPIC_OF[events.RECONCILIATION_COMPLETED],
-                              event_type=events.RECONCILIATION_COMPLETED, data=summary,
-                              key=channel, subject=str(rec_id))
+        await self.outbox.add(self.session, events.ReconciliationCompleted.model_validate(summary),
+                              subject=str(rec_id))
         return summary
 
     async def get(self, rec_id: int) -> dict[str, Any]:

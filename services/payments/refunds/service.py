@@ -61,7 +61,7 @@ class RefundService:
             # payments.payment_refunded.v1 says the payment no longer counts.
             due = await DueRepository(self.session).get(refund.person_id, refund.plan_year)
             await self.matcher.emit_payment(
-                events.PAYMENT_REFUNDED, due=due, person_id=refund.person_id,
+                events.PaymentRefunded, due=due, person_id=refund.person_id,
                 plan_year=refund.plan_year, order_no=refund.order_no or "", channel=channel,
                 channel_txn_id=reference, payer="person", amount_fen=refund.amount_fen,
                 paid_at=now, coverage_start=order.coverage_start if order else None,

@@ -11,7 +11,7 @@ import orjson
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.payments import events
+from contracts.payments import SuspensePayload
 from services.payments.scope import visible_person_sql
 from shared.outbox import Outbox
 
@@ -115,13 +115,13 @@ class SuspenseRepository:
         return [SuspenseRow(*r) for r in rows]
 
 
-async def publish_suspense(outbox: Outbox, session: AsyncSession, event_type: str,
+async def publish_suspense(outbox: Outbox, session: AsyncSession,
+                           event_type: type[SuspensePayload],
                            row: SuspenseRow) -> None:
     """payments.suspense.v1 (opened or resolved), keyed by the person, else the order (no key
     when the money names neither)."""
-    key = str(row.person_id) if row.person_id else row.order_no
-    await outbox.add(session, topic=events.TOPIC_OF[event_type], event_type=event_type,
-                     data=suspense_payload(row), key=key, subject=str(row.id))
+    await outbox.add(session, event_type.model_validate(suspense_payload(row)),
+                     subject=str(row.id))
 
 
 def suspense_payload(row: SuspenseRow) -> dict[str, Any]:

@@ -139,7 +139,7 @@ class SuspenseService:
                              plan_year=item.plan_year)
         due = await DueRepository(self.session).get(order.person_id, order.plan_year)
         await self.matcher.emit_payment(
-            events.PAYMENT_REVERSED, due=due, person_id=order.person_id,
+            events.PaymentReversed, due=due, person_id=order.person_id,
             plan_year=order.plan_year, order_no=order_no, channel=item.channel,
             channel_txn_id=item.channel_txn_id, payer="person", amount_fen=order.amount_fen,
             paid_at=now, coverage_start=order.coverage_start, revision=entry_id)
@@ -147,7 +147,7 @@ class SuspenseService:
         reopened = await self.repo.reopen(suspense_id, (
             f"reopened: the match to order {order_no} (person {order.person_id}, "
             f"{order.plan_year}) was reversed{why}. Before: {item.detail or item.reason}"))
-        await publish_suspense(self.outbox, self.session, events.SUSPENSE_OPENED, reopened)
+        await publish_suspense(self.outbox, self.session, events.SuspenseOpened, reopened)
         return reopened
 
     async def _match(self, item: SuspenseRow, person_id: uuid.UUID | None,

@@ -13,7 +13,7 @@ the period (Beijing dates). Differences by kind:
 
 Each difference is resolved with an action and a reason, recorded with who resolved it (and in
 the audit log, as every write). The period report (JSON, XLSX) carries the totals; the
-completed reconciliation is published as payments.reconciliation_completed.v1 (channel
+completed reconciliation is published as payments.tax_reconciliation_completed.v1 (channel
 'tax_bureau'), which feeds reporting's reconciliation summary, and again when a difference is
 resolved (a higher revision).
 
@@ -365,9 +365,8 @@ class TaxReconciliationService:
             "clean": int(status.get("open", 0)) == 0, "revision": rec["revision"],
             "completed_at": dt.datetime.now(dt.UTC).isoformat()}
         await self.outbox.add(self.session,
-                              topic=events.TOPIC_OF[events.RECONCILIATION_COMPLETED],
-                              event_type=events.RECONCILIATION_COMPLETED, data=summary,
-                              key=TAX_CHANNEL, subject=f"tax:{rec_id}")
+                              events.TaxReconciliationCompleted.model_validate(summary),
+                              subject=f"tax:{rec_id}")
 
 
 def _j(value: Any) -> str:

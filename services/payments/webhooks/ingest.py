@@ -16,33 +16,33 @@ import orjson
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.payments import events
+from contracts.payments import NotificationReceived
 from services.payments.channels import PaymentNotification
 from shared.group_commit import GroupCommit
 from shared.observability import correlation_id
-from shared.outbox import shard_of
+from shared.outbox import Outbox, shard_of
 
 S = "payments"
 SOURCE = "canbao/payments"
 _KEPT_HEADERS = frozenset({"authorization", "cookie", "proxy-authorization"})
 
+_OUTBOX = Outbox(S, SOURCE)
 _COLUMNS = ("nid", "channel", "event_id", "origin", "headers", "body", "normalized",
-            "oid", "topic", "pkey", "shard", "etype", "source", "subject", "cid", "data")
-_SQL = """
+            "oid", "pkey", "shard", "cid", "data")
+# payments.notification.v1 (contracts.payments.NotificationReceived), by the outbox's
+# INSERT ... SELECT form: one row for each notification the statement stored
+_SQL = f"""
 WITH n AS (
     INSERT INTO {S}.notifications (id, channel, event_id, origin, headers, body, normalized)
-    VALUES ({nid}, {channel}, {event_id}, {origin}, CAST({headers} AS jsonb), {body},
-            CAST({normalized} AS jsonb))
+    VALUES (:nid, :channel, :event_id, :origin, CAST(:headers AS jsonb), :body,
+            CAST(:normalized AS jsonb))
     ON CONFLICT (channel, event_id) DO NOTHING
     RETURNING id
 )
-INSERT INTO {S}.outbox (event_id, topic, partition_key, shard, event_type, source, subject,
-                        correlation_id, data)
-SELECT {oid}, {topic}, {pkey}, {shard}, {etype}, {source}, {subject}, {cid},
-       CAST({data} AS jsonb)
-FROM n RETURNING seq
+{_OUTBOX.insert_select(NotificationReceived, event_id=":oid", key=":pkey", shard=":shard",
+                       correlation=":cid", data=":data", source_rows="n", returning="seq")}
 """
-SQLALCHEMY_SQL = text(_SQL.format(S=S, **{c: f":{c}" for c in _COLUMNS}))
+SQLALCHEMY_SQL = text(_SQL)
 
 
 def refunded_txn_id(n: PaymentNotification) -> str | None:
@@ -58,6 +58,7 @@ def refunded_txn_id(n: PaymentNotification) -> str | None:
 
 
 def work_item(n: PaymentNotification, notification_id: uuid.UUID, origin: str) -> dict[str, Any]:
+    """The payload of NotificationReceived (tests validate it against the model)."""
     return {
         "notification_id": str(notification_id), "channel": n.channel, "event_id": n.event_id,
         "kind": n.kind, "channel_txn_id": n.channel_txn_id, "order_no": n.order_no,
@@ -75,9 +76,7 @@ def _values(n: PaymentNotification, headers: Mapping[str, str], body: bytes,
         "nid": nid, "channel": n.channel, "event_id": n.event_id, "origin": origin,
         "headers": orjson.dumps(kept).decode(), "body": body,
         "normalized": orjson.dumps({**item, "raw": n.raw}).decode(),
-        "oid": uuid.uuid4(), "topic": events.TOPIC_OF[events.NOTIFICATION_RECEIVED],
-        "pkey": n.order_no, "shard": shard_of(n.order_no),
-        "etype": events.NOTIFICATION_RECEIVED, "source": SOURCE, "subject": n.order_no,
+        "oid": uuid.uuid4(), "pkey": n.order_no, "shard": shard_of(n.order_no),
         "cid": correlation_id.get(), "data": orjson.dumps(item).decode(),
     }
 
@@ -95,12 +94,9 @@ WITH v AS (
     ON CONFLICT (channel, event_id) DO NOTHING
     RETURNING id
 )
-INSERT INTO {S}.outbox (event_id, topic, partition_key, shard, event_type, source, subject,
-                        correlation_id, data)
-SELECT v.oid, v.topic, v.pkey, v.shard, v.etype, v.source, v.subject, v.cid,
-       CAST(v.data AS jsonb)
-FROM v JOIN n ON n.id = v.nid
-RETURNING event_id
+{_OUTBOX.insert_select(NotificationReceived, event_id="v.oid", key="v.pkey", shard="v.shard",
+                       correlation="v.cid", data="v.data", source_rows="v JOIN n ON n.id = v.nid",
+                       returning="event_id")}
 """
 
 

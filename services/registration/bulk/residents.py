@@ -6,9 +6,10 @@ writes the batch as COPY text while the database works on the previous one; the 
 COPied into a temporary staging table, the people already registered are dropped from it, and
 INSERT ... SELECT moves the rest into households, persons, person_history and the outbox (the
 person_registered events are built from the staging rows by jsonb_build_object, the payload
-of events.person_payload). Any invalid row rolls everything back and the row-level reasons are
-written to an error report; a crash leaves nothing behind, so the import is simply run again.
-People already registered (same ID number) are left as they are and counted."""
+of events.person_payload, in the outbox's INSERT ... SELECT form). Any invalid row rolls
+everything back and the row-level reasons are written to an error report; a crash leaves nothing
+behind, so the import is simply run again. People already registered (same ID number) are left
+as they are and counted."""
 
 from __future__ import annotations
 
@@ -107,8 +108,7 @@ async def import_residents(
             household_id uuid, household_no text, relation_to_head text, county_code text,
             township_code text, village_code text, shard smallint, event_id uuid,
             other_hashes text[]) ON COMMIT DROP""")
-        event = (events.TOPIC_OF[events.PERSON_REGISTERED], events.PERSON_REGISTERED,
-                 outbox.source, correlation_id.get())
+        event = (correlation_id.get(),)  # $1 of the events' INSERT ... SELECT
         batches: queue.Queue[_Prepared | BaseException | None] = queue.Queue(maxsize=3)
         stop = threading.Event()
         worker = threading.Thread(target=_prepare_all, name="resident-import-reader", daemon=True,
@@ -264,7 +264,7 @@ def _prepare_all(path: Path, out: queue.Queue[Any], stop: threading.Event, vault
 
 
 async def _apply_batch(pg: Any, outbox: Outbox, item: _Prepared, result: ImportResult,
-                       timings: dict[str, float], event: tuple[str, ...]) -> None:
+                       timings: dict[str, float], event: tuple[str | None, ...]) -> None:
     """One batch: COPY into staging, drop the people already registered, then INSERT ...
     SELECT into households, persons, history and the outbox (events built from staging)."""
     t0 = time.perf_counter()
@@ -282,7 +282,7 @@ async def _chunks(data: bytes, size: int = 1 << 20) -> AsyncIterator[memoryview]
 
 
 async def _write_batch(pg: Any, outbox: Outbox, item: _Prepared, result: ImportResult,
-                       event: tuple[str, ...]) -> None:
+                       event: tuple[str | None, ...]) -> None:
     await pg.execute("TRUNCATE resident_staging")
     await pg.copy_to_table("resident_staging", source=_chunks(item.staging),
                            columns=list(STAGING_COLUMNS), format="text")
@@ -325,21 +325,25 @@ async def _write_batch(pg: Any, outbox: Outbox, item: _Prepared, result: ImportR
             'township_code', township_code, 'village_code', village_code,
             'residence_permit', false, 'school', NULL, 'imported', true)
         FROM resident_staging ORDER BY id""")
-    # registration.person_registered.v1, the payload of events.person_payload (docs/EVENTS.md)
-    status = await pg.execute(f"""
-        INSERT INTO {outbox.schema}.outbox (event_id, topic, partition_key, shard, event_type,
-            source, subject, correlation_id, data)
-        SELECT event_id, $1, id::text, shard, $2, $3, id::text, $4,
-            jsonb_build_object('person_id', id, 'revision', 1, 'birth_date', birth_date,
-                'sex', sex, 'id_number_hash', id_number_hash,
-                'id_number_masked', id_number_masked, 'name_masked', name_masked,
-                'county_code', county_code, 'township_code', township_code,
-                'village_code', village_code, 'household_id', household_id,
-                'phone_enc', phone_enc)
-        FROM resident_staging""", *event)
+    status = await pg.execute(person_events_sql(outbox), *event)
     inserted = int(status.split()[-1])
     result.events += inserted
     result.imported += inserted
+
+
+def person_events_sql(outbox: Outbox) -> str:
+    """registration.person_registered.v1 for every staged person, built by the database from
+    the staging rows: the payload of events.person_payload (tests validate it against
+    contracts.registration.PersonRegistered). $1: the correlation id."""
+    return outbox.insert_select(
+        events.PersonRegistered, event_id="event_id", key="id::text", shard="shard",
+        correlation="$1", source_rows="resident_staging", data="""jsonb_build_object(
+            'person_id', id, 'revision', 1, 'birth_date', birth_date,
+            'sex', sex, 'id_number_hash', id_number_hash,
+            'id_number_masked', id_number_masked, 'name_masked', name_masked,
+            'county_code', county_code, 'township_code', township_code,
+            'village_code', village_code, 'household_id', household_id,
+            'phone_enc', phone_enc)""")
 
 
 def file_sha256(path: Path) -> str:

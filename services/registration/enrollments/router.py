@@ -13,7 +13,7 @@ from services.registration.enrollments.schemas import (
 )
 from services.registration.enrollments.service import EnrollmentService
 from services.registration.persons.repository import PersonRepository
-from services.registration.persons.router import require_person_region, sees_person
+from services.registration.persons.views import require_person_region, sees_person
 from shared.auth import NATIONAL, current_principal, require_region
 from shared.db import SessionDep
 from shared.errors import NotFound

@@ -5,6 +5,7 @@ import uuid
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from contracts.registration import EnrollmentPayload
 from services.registration import events
 from services.registration.enrollments.bounds import (
     check_birth_before_year_end,
@@ -15,7 +16,7 @@ from services.registration.enrollments.repository import EnrollmentRepository, E
 from services.registration.enrollments.schemas import EnrollmentCreate, EnrollmentStop
 from services.registration.enrollments.scope import ScopeFacts, check_scope
 from services.registration.persons.repository import PersonRepository
-from shared.bulk import copy_events, driver_connection
+from shared.bulk import driver_connection
 from shared.errors import Conflict, DomainError, NotFound
 from shared.outbox import Outbox
 
@@ -75,10 +76,10 @@ class EnrollmentService:
         )
         if existing is None:
             await self.repo.insert(enrollment)
-            event_type = events.ENROLLMENT_REGISTERED
+            event_type: type[EnrollmentPayload] = events.EnrollmentRegistered
         else:
             await self.repo.update_status(enrollment)
-            event_type = events.ENROLLMENT_CHANGED
+            event_type = events.EnrollmentChanged
         await self._publish(event_type, enrollment)
         return enrollment
 
@@ -91,7 +92,7 @@ class EnrollmentService:
         enrollment.status, enrollment.reason = data.status, data.reason
         enrollment.revision += 1
         await self.repo.update_status(enrollment)
-        await self._publish(events.ENROLLMENT_CHANGED, enrollment)
+        await self._publish(events.EnrollmentChanged, enrollment)
         return enrollment
 
     async def get(self, person_id: uuid.UUID, plan_year: int) -> EnrollmentRow:
@@ -109,14 +110,11 @@ class EnrollmentService:
         check_plan_year(to_year, policies_dir=self.policies_dir, field="to_year")
         check_registered_on(today, to_year)  # `today`: the registration day asked for
         rolled = await self.repo.rollover(from_year, to_year, county, today or dt.date.today())
-        topic = events.TOPIC_OF[events.ENROLLMENT_REGISTERED]
-        await copy_events(await driver_connection(self.session), self.outbox, (
-            (topic, events.ENROLLMENT_REGISTERED, events.enrollment_payload(e), str(e.person_id))
+        await self.outbox.copy(await driver_connection(self.session), (
+            (events.EnrollmentRegistered, events.enrollment_payload(e), str(e.person_id))
             for e in rolled))
         return len(rolled)
 
-    async def _publish(self, event_type: str, e: EnrollmentRow) -> None:
-        await self.outbox.add(
-            self.session, topic=events.TOPIC_OF[event_type], event_type=event_type,
-            data=events.enrollment_payload(e), key=str(e.person_id), subject=str(e.person_id),
-        )
+    async def _publish(self, event_type: type[EnrollmentPayload], e: EnrollmentRow) -> None:
+        await self.outbox.add(self.session, events.enrollment_event(event_type, e),
+                              subject=str(e.person_id))

@@ -19,9 +19,9 @@ from services.registration.enrollments.bounds import (
 from services.registration.enrollments.repository import EnrollmentRepository
 from services.registration.enrollments.schemas import EnrollmentCreate, EnrollmentPublic
 from services.registration.enrollments.service import EnrollmentService
-from services.registration.persons.router import PersonDetail, detail, require_person_region
-from services.registration.persons.schemas import PersonCreate, PersonUpdate
+from services.registration.persons.schemas import PersonCreate, PersonDetail, PersonUpdate
 from services.registration.persons.service import PersonService, parse_or_422
+from services.registration.persons.views import detail, require_person_region
 from services.registration.scopes import people_in_file, upload_region
 from services.registration.uploads import RowError, parse_student_list
 from services.registration.uploads.students import STUDENT_SPEC

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from kernels.regions.codes import narrowest_sql, within_sql
 from shared.bulk import driver_connection
 
 S = "registration"
@@ -130,7 +131,7 @@ class ListRepository:
             JOIN {S}.group_memberships g ON g.person_id = o.person_id
                  AND g.group_code = o.group_code AND g.department = :d
             WHERE o.list_version_id = :prev
-              AND coalesce(p.village_code, p.township_code, p.county_code) LIKE :rp || '%'
+              AND {within_sql(narrowest_sql('p'))}
               AND NOT EXISTS (
                 SELECT 1 FROM {S}.list_entries n WHERE n.list_version_id = :new
                   AND n.person_id = o.person_id AND n.group_code = o.group_code)

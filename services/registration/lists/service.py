@@ -24,9 +24,9 @@ from services.registration.uploads.categories import (
 from services.registration.uploads.certified import CERTIFIED_LIST_SPEC
 from services.registration.uploads.certifiers import anywhere, certifiable_in
 from shared.auth import NATIONAL, region_prefix
-from shared.bulk import copy_events, driver_connection
+from shared.bulk import driver_connection
 from shared.errors import NotFound
-from shared.outbox import Outbox
+from shared.outbox import Outbox, Payload
 from shared.pii import PiiVault
 
 
@@ -101,15 +101,14 @@ class ListService:
         changes = await self.repo.apply_changes(dept, version_id)
         changes.sort(key=lambda c: c[1])
         counts = {"added": 0, "changed": 0, "removed": 0}
-        out = []
-        topic = events.TOPIC_OF[events.MEMBERSHIP_ADDED]
+        out: list[Payload] = []
         for change, revision in changes:
             counts[change.kind] += 1
-            event_type = events.MEMBERSHIP_REMOVED if change.kind == "removed" else events.MEMBERSHIP_ADDED
             person = str(change.person_id)
-            out.append((topic, event_type, events.membership_payload(person, change, revision),
-                        person))
-        await copy_events(await driver_connection(self.session), self.outbox, out)
+            event = (events.GroupMembershipRemoved if change.kind == "removed"
+                     else events.GroupMembershipAdded)
+            out.append((event, events.membership_payload(person, change, revision), person))
+        await self.outbox.copy(await driver_connection(self.session), out)
         await self.repo.set_counts(version_id, counts["added"], counts["removed"], counts["changed"])
         version = (await self.repo.versions(dept, region, plan_year))[-1]
         return ListResult("applied", version, [], sha256)

@@ -10,25 +10,21 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Literal
 
 from fastapi import APIRouter, Request, status
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
+from kernels.codes import GroupCode
 from services.registration.memberships.service import MembershipService
 from services.registration.persons.repository import PersonRepository
-from services.registration.persons.router import person_region, require_person_region
+from services.registration.persons.views import person_region, require_person_region
 from services.registration.uploads.categories import canonical_department
 from services.registration.uploads.certifiers import certifiable_in
 from shared.auth import Principal, current_principal, require_department
-from shared.codes import GROUP_CODES
 from shared.db import SessionDep
 from shared.errors import Forbidden, Invalid
 
 router = APIRouter(prefix="/v1/persons/{person_id}/groups", tags=["group memberships"])
-
-GroupCode = Literal[GROUP_CODES]  # type: ignore[valid-type]
-
 
 class MembershipCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")

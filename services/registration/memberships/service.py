@@ -49,11 +49,9 @@ class MembershipService:
              "l": m.later_birth_on, "d": m.department},
         )
         await self.outbox.add(
-            self.session, topic=events.TOPIC_OF[events.MEMBERSHIP_ADDED],
-            event_type=events.MEMBERSHIP_ADDED,
-            data=events.membership_payload(str(person_id), m, revision),
-            key=str(person_id), subject=str(person_id),
-        )
+            self.session,
+            events.membership_event(events.GroupMembershipAdded, person_id, m, revision),
+            subject=str(person_id))
 
     async def remove(self, person_id: uuid.UUID, group_code: str) -> None:
         revision = await self._bump_revision(person_id)
@@ -66,8 +64,6 @@ class MembershipService:
         gone = SimpleNamespace(group_code=group_code, certified_on=None, ends_on=None,
                                later_birth_on=None)
         await self.outbox.add(
-            self.session, topic=events.TOPIC_OF[events.MEMBERSHIP_REMOVED],
-            event_type=events.MEMBERSHIP_REMOVED,
-            data=events.membership_payload(str(person_id), gone, revision),
-            key=str(person_id), subject=str(person_id),
-        )
+            self.session,
+            events.membership_event(events.GroupMembershipRemoved, person_id, gone, revision),
+            subject=str(person_id))

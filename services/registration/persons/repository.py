@@ -9,6 +9,7 @@ import orjson
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from kernels.regions.codes import narrowest_sql, within_sql
 from shared.idnumber import mask_id_number, mask_name
 
 S = "registration"
@@ -59,9 +60,8 @@ _COLUMNS = ("id, id_number_hash, id_number_masked, name, birth_date, sex, phone,
             "hukou_region_code, residence_permit, school")
 # Lists filter on the caller's region in SQL (before any LIMIT): bind :rp to
 # Principal.region_filter (None: every region). A person's region is the narrowest one they
-# are registered in, as everywhere (persons.router.person_region).
-REGION_FILTER = ("(CAST(:rp AS text) IS NULL OR "
-                 "coalesce(village_code, township_code, county_code) LIKE :rp || '%')")
+# are registered in, as everywhere (persons.views.person_region).
+REGION_FILTER = f"(CAST(:rp AS text) IS NULL OR {within_sql(narrowest_sql())})"
 UPDATABLE = ("name", "phone", "household_id", "relation_to_head", "hukou_region_code",
              "county_code", "township_code", "village_code", "residence_permit", "school")
 
@@ -114,7 +114,7 @@ class PersonRepository:
         """Person id -> the narrowest region they are registered in (village, else township,
         else county)."""
         rows = await self.session.execute(
-            text(f"SELECT id, coalesce(village_code, township_code, county_code) "
+            text(f"SELECT id, {narrowest_sql()} "
                  f"FROM {S}.persons WHERE id = ANY(:ids)"), {"ids": person_ids})
         return {r[0]: r[1] for r in rows}
 

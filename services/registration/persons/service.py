@@ -5,6 +5,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from contracts.registration import PersonPayload
+from kernels.regions.codes import narrowest
 from services.registration import events
 from services.registration.persons.repository import (
     SNAPSHOT_FIELDS,
@@ -75,7 +77,7 @@ class PersonService:
         person = await self.repo.get(person_id)
         assert person is not None
         await self.repo.record_history(person_id, 1, person.snapshot())
-        await self._publish(events.PERSON_REGISTERED, person)
+        await self._publish(events.PersonRegistered, person)
         return person
 
     async def update(self, person_id: uuid.UUID, data: PersonUpdate) -> PersonRow:
@@ -111,7 +113,7 @@ class PersonService:
         updated = await self.repo.get(person_id)
         assert updated is not None and updated.revision == revision
         await self.repo.record_history(person_id, revision, updated.snapshot())
-        await self._publish(events.PERSON_CHANGED, updated)
+        await self._publish(events.PersonChanged, updated)
         return updated
 
     async def history(self, person_id: uuid.UUID) -> list[tuple[int, Any, dict[str, dict[str, Any]]]]:
@@ -138,7 +140,7 @@ class PersonService:
         ident = parse_or_422(id_number)
         person = await self.repo.by_hash(self.vault.lookup_hashes(ident.value))
         if person is None or (visible_to is not None and not visible_to.can_see_region(
-                person.village_code or person.township_code or person.county_code)):
+                narrowest(person.village_code, person.township_code, person.county_code))):
             raise NotFound("no person with this ID number", code="person_not_found")
         return person
 
@@ -155,8 +157,6 @@ class PersonService:
             raise NotFound("no such household", code="household_not_found")
         return household, members
 
-    async def _publish(self, event_type: str, person: PersonRow) -> None:
-        await self.outbox.add(
-            self.session, topic=events.TOPIC_OF[event_type], event_type=event_type,
-            data=events.person_payload(person, self.vault), key=str(person.id), subject=str(person.id),
-        )
+    async def _publish(self, event_type: type[PersonPayload], person: PersonRow) -> None:
+        await self.outbox.add(self.session, events.person_event(event_type, person, self.vault),
+                              subject=str(person.id))

@@ -14,7 +14,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kernels.regions import load_regions
-from kernels.regions.codes import InvalidRegionCode, pad_code
+from kernels.regions.codes import InvalidRegionCode, narrowest_sql, pad_code, within_sql
 from services.registration.scopes import FORBIDDEN_REGION, inside
 from services.registration.uploads import (
     RowError,
@@ -141,7 +141,7 @@ class ReferenceService:
             return []
         result = await self.session.execute(text(
             f"""SELECT id_number_hash FROM {S}.persons WHERE id_number_hash = ANY(:h)
-                AND coalesce(village_code, township_code, county_code) NOT LIKE :p || '%'"""),
+                AND NOT {within_sql(narrowest_sql(), 'p')}"""),
             {"h": list(rows_of_hash), "p": prefix})
         return [RowError(n, "身份证号", masked,
                          f"该人员不在本次上传的辖区（{region}）内登记，不能由您上传",
@@ -254,7 +254,7 @@ class ReferenceService:
               AND (CAST(:c AS text) IS NULL OR e.county_code = :c)
               AND (CAST(:v AS text) IS NULL OR e.village_code = :v)
               AND (CAST(:rp AS text) IS NULL OR
-                   coalesce(p.village_code, p.township_code, p.county_code) LIKE :rp || '%')
+                   {within_sql(narrowest_sql('p'))})
               AND (CAST(:after AS uuid) IS NULL OR p.id > CAST(:after AS uuid))
             ORDER BY p.id LIMIT :lim"""),
             {"y": plan_year, "c": county_code, "v": village_code, "after": after, "lim": limit,

@@ -153,9 +153,8 @@ async def upload_villages(request: Request, session: SessionDep, file: UploadFil
               "u": v.urban_rural, "s": parsed.content_sha256} for v in parsed.villages])
         # other services show villages by name (reporting's lists and dashboard)
         await outbox(request).add_many(session, [
-            (events.TOPIC_OF[events.VILLAGE_ADDED], events.VILLAGE_ADDED,
-             {"code": v.region.code, "township_code": v.region.parent_code,
-              "county_code": v.region.code[:6], "name": v.region.name}, v.region.code)
+            events.VillageAdded(code=v.region.code, township_code=v.region.parent_code,
+                                county_code=v.region.code[:6], name=v.region.name)
             for v in parsed.villages])
     return VillageUploadResult(status="applied", added=len(parsed.villages),
                                content_sha256=parsed.content_sha256)

@@ -41,11 +41,9 @@ async def set_target(
             {"y": plan_year, "t": township_code, "n": body.target},
         )
         await request.app.state.runtime.outbox.add(
-            session, topic=events.TOPIC_OF[events.TARGET_SET], event_type=events.TARGET_SET,
-            data={"plan_year": plan_year, "township_code": township_code,
-                  "county_code": township_code[:6], "target": body.target},
-            key=township_code, subject=township_code,
-        )
+            session, events.TargetSet(plan_year=plan_year, township_code=township_code,
+                                      county_code=township_code[:6], target=body.target),
+            subject=township_code)
     return TargetPublic(plan_year=plan_year, township_code=township_code, target=body.target)
 
 

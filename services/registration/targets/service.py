@@ -20,8 +20,7 @@ async def set_targets(session: AsyncSession | AsyncConnection, outbox: Outbox, p
     """Upsert (township_code, target) pairs with one target_set event each."""
     await session.execute(_UPSERT, [{"y": plan_year, "t": t, "n": n} for t, n in targets])
     await outbox.add_many(session, [
-        (events.TOPIC_OF[events.TARGET_SET], events.TARGET_SET,
-         {"plan_year": plan_year, "township_code": t, "county_code": t[:6], "target": n}, t)
+        events.TargetSet(plan_year=plan_year, township_code=t, county_code=t[:6], target=n)
         for t, n in targets])
 
 

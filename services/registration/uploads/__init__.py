@@ -1,9 +1,9 @@
 """Parsing what departments, townships and other offices upload (CSV or XLSX)."""
 
+from kernels.codes import GROUP_CODES
 from services.registration.uploads.categories import (
     DEFAULT_CERTIFIABLE,
     DEPARTMENTS,
-    GROUP_CODES,
     GROUP_NAMES,
     certifiable_by,
     group_code_of,

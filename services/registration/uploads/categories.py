@@ -11,35 +11,10 @@ import re
 import unicodedata
 from collections.abc import Mapping
 
-GROUP_CODES: tuple[str, ...] = (
-    "extreme_poverty",
-    "minimum_living_allowance",
-    "low_income_margin",
-    "poverty_monitoring",
-    "relapsed_poverty",
-    "lifted_out_of_poverty",
-    "orphan",
-    "unsupported_child",
-    "child_in_difficulty",
-    "severe_disability",
-    "entitled_veteran",
-    "family_planning_household",
-)
+from kernels.codes import GROUP_NAMES_ZH
 
-GROUP_NAMES: dict[str, str] = {
-    "extreme_poverty": "特困人员",
-    "minimum_living_allowance": "低保对象",
-    "low_income_margin": "低保边缘家庭成员",
-    "poverty_monitoring": "防止返贫监测帮扶对象",
-    "relapsed_poverty": "返贫致贫人口",
-    "lifted_out_of_poverty": "脱贫享受政策人口",
-    "orphan": "孤儿",
-    "unsupported_child": "事实无人抚养儿童",
-    "child_in_difficulty": "困境儿童",
-    "severe_disability": "重度残疾人",
-    "entitled_veteran": "优抚对象",
-    "family_planning_household": "农村独女户/双女户",
-}
+# the codes and their Chinese names are kernels/codes.py's; GROUP_NAMES: the name written on lists
+GROUP_NAMES = GROUP_NAMES_ZH
 
 _ALIASES: dict[str, tuple[str, ...]] = {
     "extreme_poverty": (
@@ -141,6 +116,7 @@ _ALIASES: dict[str, tuple[str, ...]] = {
         "农村独女户父母",
         "农村双女户父母",
         "独生子女伤亡病残家庭",
+        "农村独女户/双女户/独生子女伤亡病残家庭",
         "独生子女伤残家庭",
         "独生子女死亡家庭",
         "计划生育特殊家庭",

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from kernels.regions.codes import narrowest_sql
 from services.reporting.regions import Region
 
 S = "reporting"
@@ -73,12 +74,10 @@ async def person_known(session: AsyncSession, person_id: str) -> bool:
 async def person_region(session: AsyncSession, person_id: str, plan_year: int) -> str | None:
     """The narrowest region the person is known in: their registration, else their year."""
     row = await session.execute(text(f"""
-        SELECT coalesce(nullif(village_code, ''), nullif(township_code, ''),
-                        nullif(county_code, '')), 0 AS pref
+        SELECT {narrowest_sql(empty_as_null=True)}, 0 AS pref
         FROM {S}.persons WHERE person_id = :p
         UNION ALL
-        SELECT coalesce(nullif(village_code, ''), nullif(township_code, ''),
-                        nullif(county_code, '')), 1
+        SELECT {narrowest_sql(empty_as_null=True)}, 1
         FROM {S}.person_years WHERE person_id = :p AND plan_year = :y
         ORDER BY 2 LIMIT 1"""), {"p": person_id, "y": plan_year})
     first = row.first()

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from kernels.codes import BUDGET_LINE_NAMES_ZH
 from services.reporting.exports import Table
 from services.reporting.lists import repository as repo
 from services.reporting.names import Names, names_for
@@ -30,13 +31,7 @@ REASONS = {
 }
 SITUATIONS = {"renewal": "上年参保、本年未缴费", "registered": "已登记、未缴费"}
 PAYERS = {"person": "个人缴费", "government": "政府代缴"}
-BUDGET_LINES = {
-    "medical_assistance_fund": "医疗救助资金",
-    "city_finance": "市级财政",
-    "county_finance": "县级财政",
-    "township_finance": "镇街财政",
-    "rural_revitalization": "乡村振兴资金",
-}
+BUDGET_LINES = BUDGET_LINE_NAMES_ZH
 
 
 def list_title(budget_line: str) -> str:

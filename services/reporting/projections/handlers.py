@@ -2,35 +2,15 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from contracts import eligibility, payments, registration
 from services.reporting.projections import repository as repo
 from services.reporting.projections.state import contributions, derive
 from shared.events import CloudEvent
 from shared.inbox import EventRouter
-from shared.topics import (
-    ELIGIBILITY_DETERMINATION,
-    PAYMENTS_PAYMENT,
-    PAYMENTS_RECONCILIATION,
-    REGISTRATION_ENROLLMENT,
-    REGISTRATION_PERSON,
-    REGISTRATION_REGION,
-    REGISTRATION_TARGET,
-)
 
 CONSUMER = "reporting"
-TOPICS = (
-    REGISTRATION_PERSON,
-    REGISTRATION_ENROLLMENT,
-    REGISTRATION_TARGET,
-    REGISTRATION_REGION,
-    ELIGIBILITY_DETERMINATION,
-    PAYMENTS_PAYMENT,
-    PAYMENTS_RECONCILIATION,
-)
-
 router = EventRouter()
 
 
@@ -49,54 +29,66 @@ async def recompute(session: AsyncSession, person_id: str, plan_year: int) -> No
         await repo.apply_deltas(session, delta)
 
 
-@router.on("registration.person_registered.v1", "registration.person_changed.v1")
-async def on_person(session: AsyncSession, event: CloudEvent) -> None:
-    d = event.data
-    if await repo.upsert_person(session, d):
-        for plan_year in sorted(await repo.plan_years_of(session, d["person_id"])):
-            await recompute(session, d["person_id"], plan_year)
+@router.on(registration.PersonRegistered, registration.PersonChanged)
+async def on_person(session: AsyncSession, data: registration.PersonPayload,
+                    event: CloudEvent) -> None:
+    person_id = str(data.person_id)
+    if await repo.upsert_person(session, data.wire()):
+        for plan_year in sorted(await repo.plan_years_of(session, person_id)):
+            await recompute(session, person_id, plan_year)
 
 
-@router.on("registration.enrollment_registered.v1", "registration.enrollment_changed.v1")
-async def on_enrollment(session: AsyncSession, event: CloudEvent) -> None:
-    d = event.data
-    if await repo.upsert_enrollment(session, d):
-        await recompute(session, d["person_id"], int(d["plan_year"]))
+@router.on(registration.EnrollmentRegistered, registration.EnrollmentChanged)
+async def on_enrollment(session: AsyncSession, data: registration.EnrollmentPayload,
+                        event: CloudEvent) -> None:
+    if await repo.upsert_enrollment(session, data.wire()):
+        await recompute(session, str(data.person_id), data.plan_year)
 
 
-@router.on("registration.target_set.v1")
-async def on_target(session: AsyncSession, event: CloudEvent) -> None:
-    await repo.upsert_target(session, event.data, event.time)
+@router.on(registration.TargetSet)
+async def on_target(session: AsyncSession, data: registration.TargetSet,
+                    event: CloudEvent) -> None:
+    await repo.upsert_target(session, data.wire(), event.time)
 
 
-@router.on("registration.village_added.v1", "registration.village_changed.v1")
-async def on_village(session: AsyncSession, event: CloudEvent) -> None:
+@router.on(registration.VillageAdded)
+async def on_village(session: AsyncSession, data: registration.VillageAdded,
+                     event: CloudEvent) -> None:
     """A village's name as uploaded to registration (shown on lists and the dashboard)."""
-    await repo.upsert_region_name(session, event.data)
+    await repo.upsert_region_name(session, data.wire())
 
 
-@router.on("eligibility.determination_changed.v1", "eligibility.adjustment_due.v1")
-async def on_determination(session: AsyncSession, event: CloudEvent) -> None:
-    d = event.data
-    if await repo.upsert_determination(session, d):
-        await recompute(session, d["person_id"], int(d["plan_year"]))
+@router.on(eligibility.DeterminationChanged, eligibility.AdjustmentDue)
+async def on_determination(session: AsyncSession, data: eligibility.DeterminationChanged,
+                           event: CloudEvent) -> None:
+    if await repo.upsert_determination(session, data.wire()):
+        await recompute(session, str(data.person_id), data.plan_year)
 
 
-@router.on("payments.payment_received.v1", "payments.payment_refunded.v1",
-           "payments.payment_reversed.v1")
-async def on_payment(session: AsyncSession, event: CloudEvent) -> None:
-    d = event.data
-    if await repo.upsert_payment(session, d):
-        await recompute(session, d["person_id"], int(d["plan_year"]))
+@router.on(payments.PaymentReceived, payments.PaymentRefunded, payments.PaymentReversed)
+async def on_payment(session: AsyncSession, data: payments.PaymentPayload,
+                     event: CloudEvent) -> None:
+    if await repo.upsert_payment(session, data.wire()):
+        await recompute(session, str(data.person_id), data.plan_year)
 
 
-@router.on("payments.reconciliation_completed.v1")
-async def on_reconciliation(session: AsyncSession, event: CloudEvent) -> None:
+@router.on(payments.ReconciliationCompleted)
+async def on_reconciliation(session: AsyncSession, data: payments.ReconciliationCompleted,
+                            event: CloudEvent) -> None:
     """One row per reconciliation run (docs/EVENTS.md); the payload is kept whole and its
     integer figures are summed by the summary."""
-    d = event.data
-    channel = str(d.get("channel") or "unknown")
-    raw_date = d.get("statement_date") or d.get("date")
-    statement_date = dt.date.fromisoformat(raw_date) if raw_date else None
-    key = str(d.get("reconciliation_id") or f"{channel}:{raw_date or event.id}")
-    await repo.upsert_reconciliation(session, key, channel, statement_date, event.time, d)
+    await repo.upsert_reconciliation(session, str(data.reconciliation_id), data.channel,
+                                     data.statement_date, event.time, data.wire())
+
+
+@router.on(payments.TaxReconciliationCompleted)
+async def on_tax_reconciliation(session: AsyncSession,
+                                data: payments.TaxReconciliationCompleted,
+                                event: CloudEvent) -> None:
+    """The tax bureau's period reconciliation (docs/EXCHANGE.md), kept like a channel's run:
+    one row per period, replaced by each later revision."""
+    await repo.upsert_reconciliation(session, data.reconciliation_id, data.channel,
+                                     data.statement_date, event.time, data.wire())
+
+
+TOPICS = router.topics

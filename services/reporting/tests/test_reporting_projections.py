@@ -216,11 +216,16 @@ async def test_reconciliation_summary(rolled_back_session: AsyncSession) -> None
 
     session = rolled_back_session
     channel = f"test{uuid.uuid4().hex[:6]}"
-    payload = {"reconciliation_id": uuid.uuid4().hex, "channel": channel,
+    payload = {"reconciliation_id": uuid.uuid4().int % 2**31, "channel": channel,
                "statement_date": "2024-12-01",
-               "counts": {"matched": 950, "channel_only": 2, "ledger_only": 1},
-               "ledger_totals": {"payment_fen": 37960000, "count": 954},
-               "totals_match": False, "clean": False,
+               "counts": {"matched": 950, "channel_only": 2, "ledger_only": 1,
+                          "amount_mismatch": 0, "status_mismatch": 0, "carried": 3,
+                          "ignored": 4, "reversed": 0},
+               "declared": {"count": 959, "payment_fen": 38000000, "refund_fen": 40000},
+               "declared_totals_match": True,
+               "statement_totals": {"payment_fen": 38000000, "refund_fen": 40000, "count": 955},
+               "ledger_totals": {"payment_fen": 37960000, "refund_fen": 40000, "count": 954},
+               "totals_match": False, "posted_from_statement": 2, "clean": False,
                "completed_at": "2024-12-02T02:00:00+00:00"}
     ev = f.event("payments.reconciliation_completed.v1", payload, key=channel)
     await apply(session, [ev, ev])

@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from contracts.eligibility import AdjustmentDue, DeterminationChanged
 from kernels.policy import PolicyCatalog
 from services.eligibility.app import create_app
 from services.eligibility.commands import redetermine
@@ -20,6 +21,7 @@ from services.eligibility.redeterminations.service import Redeterminator
 from shared.db import make_engine, make_sessionmaker
 from shared.outbox import Outbox
 from shared.testing.apps import running_app
+from shared.testing.events import assert_holds
 from shared.testing.infra import TestInfra
 
 REGION, YEAR, N = "370827", 2024, 250  # Yutai 2024: no other test enrolls people there
@@ -78,6 +80,15 @@ async def test_redetermination_is_resumable_and_publishes_only_changes(engine, i
                           "data->>'region_code' = :r AND data->>'plan_year' = :y",
                           r=REGION, y=str(YEAR))
     assert events == N
+    # the payloads the database built hold to their contract, unchanged by it
+    async with engine.connect() as conn:
+        built = (await conn.execute(text(
+            "SELECT event_type, topic, data FROM eligibility.outbox WHERE "
+            "data->>'region_code' = :r"), {"r": REGION})).all()
+    assert {(t, topic) for t, topic, _ in built} == {
+        (DeterminationChanged.TYPE, DeterminationChanged.TOPIC)}
+    for _, _, data in built:
+        assert_holds(DeterminationChanged, data)
     # both outcomes are published: Yutai 2024 三 on time to 12-31 (publicity week), late
     # the same 380 yuan (the plan names no surcharge), payable while a 3-month wait fits 2024
     assert await scalar(engine, "SELECT count(*) FROM eligibility.outbox WHERE "
@@ -114,6 +125,7 @@ async def test_redetermination_is_resumable_and_publishes_only_changes(engine, i
             "SELECT data FROM eligibility.outbox WHERE partition_key = :k AND "
             "event_type = 'eligibility.adjustment_due.v1'"), {"k": str(pid)})).scalar_one()
     assert (adj["paid_fen"], adj["refund_due_fen"], adj["personal_fen"]) == (38000, 28000, 10000)
+    assert_holds(AdjustmentDue, adj)
 
 
 async def test_http_job_and_simulation(infra: TestInfra, engine) -> None:

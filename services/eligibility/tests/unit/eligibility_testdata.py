@@ -6,9 +6,9 @@ import datetime as dt
 
 import numpy as np
 
+from kernels.codes import GROUP_CODES
 from kernels.policy import Determination, GroupMembership, PersonFacts
 from kernels.policy.batch import NONE_DAY, BatchColumns, day_number
-from kernels.policy.codes import GROUP_CODES
 
 
 def person(

@@ -25,9 +25,8 @@ from services.eligibility.redeterminations.population import (
     category_names,
     compute,
     compute_staged,
-    shards_of,
 )
-from shared.outbox import shard_of
+from shared.outbox import shard_of, shards_of_uuids
 
 PLANS = [("370481", 2025), ("370481", 2021), ("370124", 2025), ("370827", 2024), ("140600", 2025)]
 
@@ -66,7 +65,7 @@ def test_binary_copy_refuses_a_null_or_another_layout() -> None:
 def test_shards_are_the_outbox_shards_of_the_person_ids() -> None:
     ids = [uuid.uuid4() for _ in range(20_000)]
     ids += [uuid.UUID(int=0), uuid.UUID(int=2**128 - 1), uuid.UUID(int=1 << 64)]
-    assert shards_of(_uuids(ids)).tolist() == [shard_of(str(p)) for p in ids]
+    assert shards_of_uuids(_uuids(ids)).tolist() == [shard_of(str(p)) for p in ids]
 
 
 @pytest.mark.parametrize("plan", PLANS, ids=[f"{r}-{y}" for r, y in PLANS])

@@ -15,6 +15,8 @@ import orjson
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from contracts import model_for
+from contracts.registration import PersonRegistered
 from services.payments.channels.standard_webhooks import signed_headers
 from services.payments.channels.testing import RsaKeyPair, random_apiv3_key
 from services.payments.dues.handlers import router as dues_handlers
@@ -23,6 +25,7 @@ from shared.events import CloudEvent
 from shared.idnumber import check_character
 from shared.pii import vault_for
 from shared.settings import Settings
+from shared.testing.events import cloud_event
 
 BANK = "bank_ccb"
 BANK_SECRET = "whsec_" + base64.b64encode(b"bank-ccb-test-secret-0123456789").decode()
@@ -69,27 +72,25 @@ def new_id_number(birth: str | None = None, county: str = "370481") -> str:
 
 def person_event(settings: Settings, id_number: str, person_id: uuid.UUID,
                  revision: int = 1, birth_date: str = "1980-01-01") -> CloudEvent:
-    return CloudEvent(source="canbao/registration", type="registration.person_registered.v1",
-                      partitionkey=str(person_id), data={
+    return cloud_event(PersonRegistered.model_validate({
         "person_id": str(person_id), "revision": revision, "birth_date": birth_date,
         "sex": "male", "id_number_hash": vault_for(settings).lookup_hash(id_number),
         "id_number_masked": id_number[:6] + "********" + id_number[-4:],
         "name_masked": "张*三", "county_code": "370481", "township_code": "370481001000",
-        "village_code": None, "household_id": None})
+        "village_code": None, "household_id": None}))
 
 
 def determination(person_id: uuid.UUID, *, revision: int, personal_fen: int = 40000,
                   subsidies: list[dict[str, Any]] | None = None, enrolled: bool = True,
                   plan_year: int = 2025, event_type: str = "eligibility.determination_changed.v1",
                   **extra: Any) -> CloudEvent:
-    return CloudEvent(source="canbao/eligibility", type=event_type, partitionkey=str(person_id),
-                      data={
+    return cloud_event(model_for(event_type).model_validate({
         "person_id": str(person_id), "plan_year": plan_year, "revision": revision,
         "enrolled": enrolled, "region_code": "370481", "county_code": "370481",
         "township_code": "370481001000", "village_code": None, "policy_version": "v",
         "insured_category": "adult", "standard_fen": 40000, "personal_fen": personal_fen,
         "surcharge_fen": 0, "subsidies": subsidies or [], "coverage_start": "2025-01-01",
-        "determined_at": "2024-10-08T10:00:00+00:00", **extra})
+        "determined_at": "2024-10-08T10:00:00+00:00", **extra}))
 
 
 async def deliver(engine: AsyncEngine, *events: CloudEvent) -> None:

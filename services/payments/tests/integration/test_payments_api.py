@@ -7,7 +7,9 @@ import datetime as dt
 import uuid
 
 import httpx
+from sqlalchemy import text
 
+from contracts.payments import NotificationReceived, PaymentReceived
 from services.payments.channels.testing import (
     alipay_form,
     alipay_payment_params,
@@ -17,6 +19,7 @@ from services.payments.channels.testing import (
     wechat_transaction,
 )
 from services.payments.statements import StatementLine, write_bank_statement
+from shared.testing.events import assert_holds
 
 from .payments_support import (
     ALIPAY_APP_ID,
@@ -81,6 +84,14 @@ async def test_webhook_pays_once_and_second_channel_goes_to_suspense(env) -> Non
                                 "WHERE normalized->>'order_no' = :o", o=order) == 2
     assert await scalar(engine, "SELECT count(*) FROM payments.ledger WHERE order_no = :o",
                         o=order) == 1
+    # the work-queue events the intake statement built hold to their contract, unchanged by it
+    async with engine.connect() as conn:
+        queued = (await conn.execute(text(
+            "SELECT topic, subject, data FROM payments.outbox WHERE event_type = :t "
+            "AND partition_key = :o"), {"t": NotificationReceived.TYPE, "o": order})).all()
+    assert [(t, s) for t, s, _ in queued] == [(NotificationReceived.TOPIC, order)] * 2
+    for *_, data in queued:
+        assert_holds(NotificationReceived, data)
     paid = await bill(client, id_number)
     assert paid["status"] == "paid" and paid["coverage_start"] == "2025-01-01"
     event = await scalar(engine, "SELECT data FROM payments.outbox WHERE event_type = "
@@ -92,6 +103,7 @@ async def test_webhook_pays_once_and_second_channel_goes_to_suspense(env) -> Non
                           "funding_source", "timing", "county_code", "township_code",
                           "village_code", "revision"}
     assert (event["timing"], event["funding_source"]) == ("on_time", None)
+    assert_holds(PaymentReceived, event)
 
     # a second channel takes the money for the same order: suspense, never a second payment
     h2, b2 = bank_webhook(order, "POS-1-" + txn, 40000, secret=POS_SECRET)

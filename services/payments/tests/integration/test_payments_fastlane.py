@@ -12,10 +12,13 @@ from pathlib import Path
 import httpx
 import orjson
 import pytest
+from sqlalchemy import text
 
+from contracts.payments import NotificationReceived
 from services.payments.app import create_app
 from shared.db import make_engine
 from shared.testing.apps import running_app
+from shared.testing.events import assert_holds
 from shared.testing.infra import TestInfra
 from shared.testing.tokens import auth_enabled
 
@@ -149,3 +152,11 @@ async def test_concurrent_webhooks_are_stored_once_each_in_shared_batches(lanes)
     paid = await scalar(engine, "SELECT count(*) FROM payments.orders WHERE order_no = ANY(:o) "
                                 "AND status = 'paid'", o=orders)
     assert stored == 40 and paid == 40
+    # the batched intake statement's work-queue events hold to their contract
+    async with engine.connect() as conn:
+        queued = (await conn.execute(text(
+            "SELECT data FROM payments.outbox WHERE event_type = :t AND partition_key = ANY(:o)"),
+            {"t": NotificationReceived.TYPE, "o": orders})).scalars().all()
+    assert sorted(d["order_no"] for d in queued) == sorted(orders)
+    for data in queued:
+        assert_holds(NotificationReceived, data)

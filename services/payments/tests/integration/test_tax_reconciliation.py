@@ -145,15 +145,18 @@ async def test_a_period_with_one_difference_of_each_kind_resolved(env: Any) -> N
     assert len(lines) == 4 and {x[11] for x in lines} == {"已处理"}
 
     # reporting's reconciliation summary, fed from the last published revision
-    published = await scalar(engine, """SELECT data FROM payments.outbox WHERE subject = :s
-                                        ORDER BY seq DESC LIMIT 1""", s=f"tax:{rec['id']}")
+    last = await scalar(engine, """SELECT json_build_object('type', event_type, 'data', data)
+                                  FROM payments.outbox WHERE subject = :s
+                                  ORDER BY seq DESC LIMIT 1""", s=f"tax:{rec['id']}")
+    assert last["type"] == "payments.tax_reconciliation_completed.v1"
+    published = last["data"]
     assert published["channel"] == "tax_bureau" and published["clean"] is True
     async with engine.connect() as conn:
         outer = await conn.begin()
         session = AsyncSession(bind=conn, join_transaction_mode="create_savepoint")
         try:
             await reporting(session, CloudEvent(
-                source="canbao/payments", type="payments.reconciliation_completed.v1",
+                source="canbao/payments", type=last["type"],
                 data=published, partitionkey="tax_bureau"))
             seen = await reconciliation_summary(session, "tax_bureau", None, None)
             mine = [x for x in seen["rows"] if x["reconciliation_key"] == f"tax:{rec['id']}"]

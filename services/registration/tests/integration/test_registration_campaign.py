@@ -313,7 +313,8 @@ async def test_registration_resident_import_and_limits(client: httpx.AsyncClient
 async def test_registration_resident_import_events_and_batches(infra: TestInfra,
                                                                tmp_path: Path) -> None:
     """The person events the import builds in SQL are events.person_payload of the stored
-    person (phone sealed with the PII key); free text survives the COPY; a file partly known
+    person (phone sealed with the PII key) and hold to their contract
+    (contracts.registration.PersonRegistered) unchanged; free text survives the COPY; a file partly known
     is imported across batch boundaries without duplicates."""
     import asyncpg
     import orjson
@@ -325,6 +326,7 @@ async def test_registration_resident_import_events_and_batches(infra: TestInfra,
     from services.registration.persons.repository import PersonRow, household_id_of
     from shared.outbox import Outbox, shard_of
     from shared.pii import vault_for
+    from shared.testing.events import assert_holds
 
     settings = infra.settings()
     vault = vault_for(settings)
@@ -380,9 +382,10 @@ async def test_registration_resident_import_events_and_batches(infra: TestInfra,
     for event in outbox:
         p = by_id[event["partition_key"]]
         assert (event["topic"], event["event_type"], event["subject"], event["shard"]) == (
-            events.TOPIC_OF[events.PERSON_REGISTERED], events.PERSON_REGISTERED,
+            events.PersonRegistered.TOPIC, events.PersonRegistered.TYPE,
             event["partition_key"], shard_of(event["partition_key"]))
         data = orjson.loads(event["data"])
+        assert_holds(events.PersonRegistered, data)
         expected = events.person_payload(PersonRow(
             id=p["id"], id_number_hash=p["id_number_hash"], id_number_masked=p["id_number_masked"],
             name=p["name"], birth_date=p["birth_date"], sex=p["sex"], phone=p["phone"],

@@ -8,13 +8,13 @@ import datetime as dt
 import pytest
 from registration_helpers import LI, ZHANG, ZHAO
 
+from kernels.codes import GROUP_CODES
 from services.registration.lists.download import (
     CertifiedEntry,
     write_list_csv,
     write_list_xlsx,
 )
 from services.registration.uploads import parse_certified_list
-from services.registration.uploads.categories import GROUP_CODES
 from services.registration.uploads.certifiers import certifiable_in
 
 

@@ -13,8 +13,6 @@ Create Date: 2026-11-26
 
 from alembic import op
 
-from shared.outbox import create_tables_sql
-
 revision = "0001"
 down_revision = None
 branch_labels = None
@@ -22,9 +20,49 @@ depends_on = None
 
 S = "reporting"
 
+# The outbox, its leases and the inbox as they were at this revision (frozen: a
+# migration never imports live DDL from the running code).
+_OUTBOX_AND_INBOX = [
+    f"""CREATE TABLE {S}.outbox (
+    seq bigserial PRIMARY KEY,
+    event_id uuid NOT NULL UNIQUE,
+    topic text NOT NULL,
+    partition_key text,
+    shard smallint NOT NULL,
+    event_type text NOT NULL,
+    source text NOT NULL,
+    subject text,
+    correlation_id text,
+    data jsonb NOT NULL,
+    created_at timestamptz NOT NULL DEFAULT now(),
+    attempts integer NOT NULL DEFAULT 0,
+    last_error text,
+    sent_at timestamptz
+)""",
+    f"""CREATE INDEX outbox_unsent ON {S}.outbox (seq) WHERE sent_at IS NULL""",
+    f"""CREATE TABLE {S}.outbox_lease (
+    shard smallint PRIMARY KEY,
+    owner text,
+    lease_until timestamptz NOT NULL DEFAULT '-infinity'
+)""",
+    f"""INSERT INTO {S}.outbox_lease (shard) SELECT generate_series(0, 15)""",
+    f"""CREATE TABLE {S}.outbox_relay (
+    owner text PRIMARY KEY,
+    seen_until timestamptz NOT NULL
+)""",
+    f"""CREATE TABLE {S}.inbox (
+    consumer text NOT NULL,
+    source text NOT NULL,
+    event_id text NOT NULL,
+    event_type text NOT NULL,
+    received_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (consumer, source, event_id)
+)""",
+]
+
 
 def upgrade() -> None:
-    for stmt in create_tables_sql(S):
+    for stmt in _OUTBOX_AND_INBOX:
         op.execute(stmt)
     op.execute(f"""
     CREATE TABLE {S}.persons (

@@ -1,8 +1,14 @@
-"""Canonical codes shared by policy files, the engine and its callers (see DOMAIN.md)."""
+"""The canonical codes of DOMAIN.md, defined once: certified groups with their Chinese names,
+insured categories, budget lines with their Chinese names and the age bases of policy files.
+
+Every service's API, events (contracts/), policy files (kernels/policy) and uploads use these;
+nothing else spells them out."""
 
 from __future__ import annotations
 
-GROUP_CODES: tuple[str, ...] = (
+from typing import Literal, get_args
+
+GroupCode = Literal[
     "extreme_poverty",
     "minimum_living_allowance",
     "low_income_margin",
@@ -15,7 +21,8 @@ GROUP_CODES: tuple[str, ...] = (
     "severe_disability",
     "entitled_veteran",
     "family_planning_household",
-)
+]
+GROUP_CODES: tuple[str, ...] = get_args(GroupCode)
 
 GROUP_NAMES_ZH: dict[str, str] = {
     "extreme_poverty": "特困人员",
@@ -32,20 +39,28 @@ GROUP_NAMES_ZH: dict[str, str] = {
     "family_planning_household": "农村独女户/双女户/独生子女伤亡病残家庭",
 }
 
-BUDGET_LINES: tuple[str, ...] = (
+InsuredCategory = Literal["adult", "minor", "student"]
+INSURED_CATEGORIES: tuple[str, ...] = get_args(InsuredCategory)
+
+BudgetLine = Literal[
     "medical_assistance_fund",
     "city_finance",
     "county_finance",
     "township_finance",
     "rural_revitalization",
-)
+]
+BUDGET_LINES: tuple[str, ...] = get_args(BudgetLine)
 
-INSURED_CATEGORIES: tuple[str, ...] = ("adult", "minor", "student")
+BUDGET_LINE_NAMES_ZH: dict[str, str] = {
+    "medical_assistance_fund": "医疗救助资金",
+    "city_finance": "市级财政",
+    "county_finance": "县级财政",
+    "township_finance": "镇街财政",
+    "rural_revitalization": "乡村振兴资金",
+}
 
-AGE_BASES: tuple[str, ...] = ("age_reached_in_plan_year", "age_on_jan_1_of_plan_year")
-
-GROUP_BIT: dict[str, int] = {code: 1 << i for i, code in enumerate(GROUP_CODES)}
-
+AgeBasis = Literal["age_reached_in_plan_year", "age_on_jan_1_of_plan_year"]
+AGE_BASES: tuple[str, ...] = get_args(AgeBasis)
 
 _LABELS: dict[str, str] = {code: f"{code} ({zh})" for code, zh in GROUP_NAMES_ZH.items()}
 
