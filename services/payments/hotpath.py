@@ -13,6 +13,7 @@ import asyncpg
 import orjson
 from fastapi import FastAPI
 
+from services.payments.deps import payments_of
 from services.payments.webhooks.ingest import Intake
 
 
@@ -40,20 +41,22 @@ async def create_pool(database_url: str, size: int) -> asyncpg.Pool:
 
 
 def with_pool(app: FastAPI, database_url: str, size: int, *, group_commit: bool = True) -> None:
-    """Wrap the app's lifespan so that `app.state.pg` (the pool) and `app.state.intake` (the
-    webhook intake) exist while it runs; in-flight intake batches finish before the pool
-    closes."""
+    """Wrap the app's lifespan so that the pool and the webhook intake of its payments parts
+    (services/payments/deps.py) exist while it runs; in-flight intake batches finish before
+    the pool closes."""
     inner = app.router.lifespan_context
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with inner(app):
-            app.state.pg = await create_pool(database_url, size)
-            app.state.intake = Intake(app.state.pg, group_commit=group_commit)
+            payments = payments_of(app)
+            pool = payments.pool = await create_pool(database_url, size)
+            intake = payments.intake = Intake(pool, group_commit=group_commit)
             try:
                 yield
             finally:
-                await app.state.intake.drain()
-                await app.state.pg.close()
+                await intake.drain()
+                payments.intake = payments.pool = None
+                await pool.close()
 
     app.router.lifespan_context = lifespan

@@ -6,6 +6,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.payments import events
 from services.payments.coverage import CoverageCalculator
+from services.payments.ledger.posting import Posting, UnitOfWork
 from services.payments.matching.service import Matcher
 from shared.events import CloudEvent
 from shared.inbox import EventRouter, Handler
@@ -17,6 +18,6 @@ def processor(outbox: Outbox, coverage: CoverageCalculator) -> Handler:
 
     @router.on(events.NOTIFICATION_RECEIVED)
     async def on_notification(session: AsyncSession, event: CloudEvent) -> None:
-        await Matcher(session, outbox, coverage).process(event.data)
+        await Matcher(Posting(UnitOfWork(session, outbox), coverage)).process(event.data)
 
     return router

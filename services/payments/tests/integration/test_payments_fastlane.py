@@ -136,7 +136,7 @@ async def test_concurrent_webhooks_are_stored_once_each_in_shared_batches(lanes)
         r = await lookup(fast, id_number, headers=tokens["channel"])
         orders.append(r.json()["order_no"])
     webhooks = [bank_webhook(o, f"CCB{uuid.uuid4().hex[:12]}", 40000) for o in orders]
-    intake = fast_app.state.intake
+    intake = fast_app.state.payments.intake
     batches_before = intake._committer.batches
     # every webhook twice at once: replays inside one batch and across batches
     answers = await asyncio.gather(*(fast.post(f"/v1/webhooks/{BANK}", content=b, headers=h)
