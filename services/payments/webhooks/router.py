@@ -75,19 +75,22 @@ async def accept_on(payments: Payments, route: HotRoute, path_channel: str | Non
 
 
 _FAILURE = {"model": ChannelFailure, "description": "refused (401 signature or time, 400 "
-            "content) or not stored (500): the channel sends it again"}
+            "content): the channel sends it again"}
+_UNSTORED = {"model": ChannelFailure, "description": "not stored (500): the channel sends it "
+             "again"}
 _TEXT = {"text/plain": {"schema": {"type": "string"}}}
+# the refusals are documented as ranges: in the channels' formats, not our ErrorBody
 _ACKNOWLEDGEMENTS: dict[str, dict[int | str, dict[str, Any]]] = {
     "wechatpay": {204: {"description": "stored (or a replay of a stored notification): "
                         "WeChat Pay reads only the status"},
-                  400: _FAILURE, 401: _FAILURE, 500: _FAILURE},
+                  "4XX": _FAILURE, "5XX": _UNSTORED},
     "alipay": {200: {"description": "`success` (stored, or a replay): anything else makes "
                      "Alipay retry", "content": _TEXT},
-               400: {"description": "`fail`: the notify is malformed", "content": _TEXT},
-               401: {"description": "`fail`: the signature or time is wrong", "content": _TEXT},
-               500: {"description": "`fail`: not stored, Alipay retries", "content": _TEXT}},
+               "4XX": {"description": "`fail`: the notify is malformed (400) or its signature "
+                       "or time is wrong (401)", "content": _TEXT},
+               "5XX": {"description": "`fail`: not stored, Alipay retries", "content": _TEXT}},
     "standard": {204: {"description": "stored (or a replay of a stored notification)"},
-                 400: _FAILURE, 401: _FAILURE, 500: _FAILURE},
+                 "4XX": _FAILURE, "5XX": _UNSTORED},
 }
 _NOT_CONFIGURED = {"model": ErrorBody,
                    "description": "`unknown_channel`: that channel is not configured"}
