@@ -2,6 +2,21 @@
 
 They run one prepared statement per request; going through the ORM session (pool pre-ping,
 transaction bookkeeping) would cost more than the statement itself.
+
+One database stack? Payments speaks to PostgreSQL through one driver, asyncpg, in two ways,
+each confined to its place:
+
+- SQLAlchemy Core sessions (`text()` statements, no ORM) over the shared engine, for every
+  transaction that changes state with events: the unit of work (ledger/posting.py), the
+  outbox, the inbox and the audit log, which are the platform's and run on SQLAlchemy
+  (shared/);
+- this pool, used only by two repositories, `bills/repository.py` and `webhooks/ingest.py`,
+  and reached only through `Payments.pool` / `Payments.intake` (deps.py).
+
+Moving the hot paths onto the sessions would bring back the costs profiling removed (a
+pre-ping and a reset round trip per checkout, session bookkeeping; BENCHMARKS.md #5, #7);
+moving everything onto raw asyncpg would mean a second outbox, inbox and audit writer beside
+the platform's. Neither is worth it: the split stays, at the repository boundary.
 """
 
 from __future__ import annotations
