@@ -68,6 +68,7 @@ class Table:
     templated: tuple[Lane, ...]  # the others, tried in routing order
     prefixes: tuple[str, ...]    # what a templated path starts with (cheap refusal)
     handlers: dict[Any, Handler]  # the app's exception handlers, as its exception middleware
+    payments: Payments           # the app's parts (deps.py), as its routes are given them
 
 
 def build_table(app: FastAPI) -> Table:
@@ -89,7 +90,8 @@ def build_table(app: FastAPI) -> Table:
     # error middleware, outermost, which every error not handled here reaches anyway
     handlers = {k: v for k, v in app.exception_handlers.items() if k not in (500, Exception)}
     return Table(exact, templated,
-                 tuple(lane.spec.path.split("{", 1)[0] for lane in templated), handlers)
+                 tuple(lane.spec.path.split("{", 1)[0] for lane in templated), handlers,
+                 payments_of(app))
 
 
 def _api_routes(routes: Iterable[BaseRoute]) -> Iterator[APIRoute]:
@@ -134,19 +136,19 @@ class FastLane:
                 query = _query(lane.spec, scope, body)
                 if query is not False:
                     try:
-                        await self._serve(lane, scope, send, params, body, query)
+                        await self._serve(table.payments, lane, scope, send, params, body,
+                                          query)
                     except Exception as exc:
                         await _handle(table.handlers, exc, scope, receive, send)
                     return
                 receive = _replay(body, receive)
         await self.app(scope, receive, send)
 
-    async def _serve(self, lane: Lane, scope: Scope, send: Send, params: dict[str, str],
-                     body: bytes, query: Any) -> None:
+    async def _serve(self, payments: Payments, lane: Lane, scope: Scope, send: Send,
+                     params: dict[str, str], body: bytes, query: Any) -> None:
         scope["route"] = lane.route
         scope["path_params"] = params
         spec = lane.spec
-        payments: Payments = payments_of(scope["app"])
         if not spec.public:
             await enforce_access(Request(scope))
         if spec.kind == "bill":
