@@ -3,13 +3,13 @@ fast lane serves as well."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from fastapi.responses import Response
 
 from services.payments.bills.schemas import Bill, BillLookup
 from services.payments.bills.service import BillService
 from services.payments.channels import ChannelResponse
-from services.payments.deps import BillServiceDep
+from services.payments.deps import BillServiceDep, PrincipalDep
 from services.payments.hotroutes import BILL_LOOKUP
 from shared.auth import Principal
 
@@ -24,14 +24,15 @@ async def answer_lookup(bills: BillService, query: BillLookup,
     return ChannelResponse(200, "application/json", bill.json())
 
 
-async def lookup_bill(body: BillLookup, request: Request, bills: BillServiceDep) -> Response:
+async def lookup_bill(body: BillLookup, bills: BillServiceDep,
+                      principal: PrincipalDep) -> Response:
     """Statuses: `due` (pay `amount_fen` against `order_no`; `surcharge_fen`, `timing` on_time
     or late, `coverage_start` and a Chinese `explanation` citing the plan say why), `paid`,
     `subsidized` (the government pays it all), `nothing_due`, `not_enrolled`. 404
     `person_not_found` when the ID number is not registered (or, for staff limited to a region,
     not registered there); 409 `plan_year_closed` when the plan year takes no payment on that
     day any more (after `payable_until`); 422 `invalid_id_number` when it is malformed."""
-    answer = await answer_lookup(bills, body, getattr(request.state, "principal", None))
+    answer = await answer_lookup(bills, body, principal)
     return Response(answer.body, status_code=answer.status_code, media_type=answer.content_type,
                     headers=NO_STORE)
 
