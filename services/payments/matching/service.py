@@ -23,7 +23,6 @@ goes to suspense; when that payment arrives afterwards the two cancel out ('offs
 reversal of a payment still in suspense cancels that suspense item the same way.
 """
 
-
 from __future__ import annotations
 
 import datetime as dt
