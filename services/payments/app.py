@@ -17,7 +17,7 @@ from services.payments.bills.router import router as bills
 from services.payments.coverage import CoverageCalculator
 from services.payments.deps import Payments
 from services.payments.dues.handlers import router as dues_handlers
-from services.payments.fastlane import FastLane
+from services.payments.fastlane import FastLane, build_table
 from services.payments.hotpath import with_pool
 from services.payments.matching.processor import processor
 from services.payments.proxy.router import router as proxy
@@ -73,6 +73,7 @@ def create_app(
     with_pool(app, settings.database_url, payments_settings.pool_size,
               group_commit=payments_settings.group_commit)
     if payments_settings.fast_lane:  # innermost: every shared middleware still applies
+        build_table(app)  # fails here, not at the first call, when a hot route has no route
         app.user_middleware.append(Middleware(FastLane))
     if not adapters:
         log.warning("payments: no channel is configured; every webhook will be refused")
