@@ -1,16 +1,18 @@
 """Who may call payments' routes (see shared/access.py). Webhooks are authenticated by the
 channels' own signatures, not by tokens."""
 
+from services.payments.hotroutes import BILL_LOOKUP, HOT_ROUTES
 from shared.access import COLLECTOR, FINANCE, MEDICAL, SUPERVISOR, TAX, TOWNSHIP, allow
 
 READ = ("payments:read",)
 EXCHANGE = ("payments:tax_exchange",)
 
-PUBLIC_PATHS = {"/v1/webhooks/wechatpay", "/v1/webhooks/alipay", "/v1/webhooks/{channel}"}
+PUBLIC_PATHS = {r.path for r in HOT_ROUTES if r.public}  # the channels' webhooks
 
 RULES = {
     # payment channels (system callers) look up what a person owes
-    ("POST", "/v1/bills/lookup"): allow(TOWNSHIP, MEDICAL, TAX, scopes=("payments:bills",)),
+    (BILL_LOOKUP.method, BILL_LOOKUP.path): allow(TOWNSHIP, MEDICAL, TAX,
+                                                  scopes=("payments:bills",)),
     ("POST", "/v1/proxy-batches"): allow(FINANCE, scopes=("payments:proxy",)),
     ("POST", "/v1/statements/{channel}"): allow(TAX, MEDICAL, scopes=("payments:statements",)),
     ("GET", "/v1/reconciliations/compare"): allow(TAX, MEDICAL, FINANCE, SUPERVISOR, scopes=READ),

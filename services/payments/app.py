@@ -6,7 +6,8 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
 from starlette.middleware import Middleware
 
 from kernels.policy import PolicyCatalog
@@ -15,8 +16,9 @@ from services.payments.access import RULES as ACCESS_RULES
 from services.payments.bills.router import router as bills
 from services.payments.collectors.router import router as collectors
 from services.payments.coverage import CoverageCalculator
+from services.payments.deps import Payments
 from services.payments.dues.handlers import router as dues_handlers
-from services.payments.fastlane import FastLane
+from services.payments.fastlane import FastLane, build_table
 from services.payments.hotpath import with_pool
 from services.payments.matching.processor import processor
 from services.payments.proxy.router import router as proxy
@@ -27,6 +29,7 @@ from services.payments.suspense.router import router as suspense
 from services.payments.tax.router import router as tax
 from services.payments.webhooks.router import router as webhooks
 from shared import topics
+from shared.errors import error_body
 from shared.outbox import Outbox
 from shared.pii import vault_for
 from shared.service import ConsumerSpec, create_service_app
@@ -64,14 +67,23 @@ def create_app(
         public_paths=PUBLIC_PATHS,
         title="Canbao payments",
     )
-    app.state.adapters = adapters
-    app.state.channel_regions = payments_settings.channel_regions()
-    app.state.coverage = coverage
-    app.state.vault = vault_for(settings)
+    app.state.payments = Payments(adapters=adapters,
+                                  channel_regions=payments_settings.channel_regions(),
+                                  coverage=coverage, vault=vault_for(settings), outbox=outbox)
+    # an unexpected error answers in the shape of every other error, from a route or the fast
+    # lane alike (the server-error middleware, outermost, runs this for both)
+    app.add_exception_handler(Exception, internal_error)
     with_pool(app, settings.database_url, payments_settings.pool_size,
               group_commit=payments_settings.group_commit)
     if payments_settings.fast_lane:  # innermost: every shared middleware still applies
+        build_table(app)  # fails here, not at the first call, when a hot route has no route
         app.user_middleware.append(Middleware(FastLane))
     if not adapters:
         log.warning("payments: no channel is configured; every webhook will be refused")
     return app
+
+
+async def internal_error(_: Request, exc: Exception) -> JSONResponse:
+    return JSONResponse(error_body(
+        "internal_error", "服务内部错误，请稍后重试；已记录 (internal error, logged; try again "
+        "later)"), 500)

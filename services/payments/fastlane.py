@@ -1,161 +1,193 @@
-"""The fast lane: the two peak-season routes served as plain ASGI.
+"""The fast lane: the peak-season routes served as plain ASGI.
 
 At the year-end peak, channels post thousands of webhooks and due-amount lookups per second.
 Profiling one worker under that load showed about a fifth of its time in FastAPI's routing,
-dependency solving and Request objects, none of which these two routes need. The fast lane sits
+dependency solving and Request objects, none of which these routes need. The fast lane sits
 innermost in the middleware stack, so correlation ids, latency metrics, the body-size and rate
-limits and the audit rules apply to it exactly as to every route. It serves:
+limits and the audit rules apply to it exactly as to every route.
 
-    POST /v1/webhooks/{channel}   -> services.payments.webhooks.router.accept
-    POST /v1/bills/lookup         -> services.payments.bills.service.BillService
+Nothing in it is written twice. It serves the routes of services/payments/hotroutes.py and
+takes from their specifications, and from the FastAPI routes the app built from them:
 
-with the same functions, access rules and answers as the documented FastAPI routes (which stay
-in the OpenAPI document). Whatever it does not recognise as a well-formed call, a bill lookup
-with a missing or out-of-range field or a body that is not plain JSON for instance, it hands to
-FastAPI unchanged (the body it read is replayed), so error answers are FastAPI's own.
+- the path: the FastAPI route's own compiled template, in the app's routing order;
+- the label: the FastAPI route object itself goes in `scope["route"]`, as routing puts it, so
+  metrics (`path`), the audit log and the access rules (`path_format`) read the same template;
+- the access check: `shared.auth.enforce_access`, the app-wide dependency of every route, for
+  every route that is not public (the channels' webhooks are authenticated by signature);
+- the parameters: the route's body model (`BillLookup`), validated strictly from the JSON, so
+  that only what the route would take without coercion is served here. Anything else (a
+  missing or out-of-range field, a body that is not plain JSON) is handed to FastAPI unchanged
+  (the body it read is replayed), so validation errors are FastAPI's own;
+- the answers: the same functions as the routes (`bills.router.answer_lookup`,
+  `webhooks.router.accept_on`);
+- errors: whatever they raise goes through the app's own exception handlers (the ones
+  FastAPI's exception middleware applies to the routes), and what no handler takes goes up to
+  the app's server-error handler, as a route's error does.
+
 `CANBAO_PAYMENTS_FAST_LANE=false` turns it off.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import re
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-import anyio
-import orjson
-from starlette.datastructures import URL, Headers
-from starlette.requests import cookie_parser
+import pydantic
+from fastapi import FastAPI
+from fastapi.routing import APIRoute
+from starlette.datastructures import Headers
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from services.payments.bills.service import BillService
-from services.payments.webhooks.router import accept
-from shared.auth import SESSION_COOKIE, TOKEN_COOKIE, Unauthorized, enforce
-from shared.errors import DomainError, error_body
+from services.payments.bills.router import NO_STORE, answer_lookup
+from services.payments.deps import Payments, payments_of
+from services.payments.hotroutes import HOT_ROUTES, HotRoute
+from services.payments.webhooks.router import accept_on
+from shared.auth import enforce_access
 
-WEBHOOKS = "/v1/webhooks/"
-BILLS = "/v1/bills/lookup"
-_BILL_KEYS = frozenset({"id_number", "plan_year", "on"})
-_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+Handler = Callable[[Request, Exception], Awaitable[Any]]
+_NO_STORE = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in NO_STORE.items()]
 
 
 @dataclass(frozen=True)
-class RouteLabel:
-    """Stands in for the FastAPI route in `scope["route"]`: its template, as metrics (`path`)
-    and the audit log (`path_format`) read it."""
+class Lane:
+    """One hot route as the fast lane serves it: its specification and the FastAPI route the
+    app built from it."""
 
-    path: str
-
-    @property
-    def path_format(self) -> str:
-        return self.path
+    spec: HotRoute
+    route: APIRoute
+    param: str | None  # the one path parameter of a templated route (`channel`)
 
 
-_LABELS = {p: RouteLabel(p) for p in (BILLS, WEBHOOKS + "wechatpay", WEBHOOKS + "alipay",
-                                      WEBHOOKS + "{channel}")}
+@dataclass(frozen=True)
+class Table:
+    exact: dict[str, Lane]      # method + path -> lane, for templates without parameters
+    templated: tuple[Lane, ...]  # the others, tried in routing order
+    prefixes: tuple[str, ...]    # what a templated path starts with (cheap refusal)
+    handlers: dict[Any, Handler]  # the app's exception handlers, as its exception middleware
+    payments: Payments           # the app's parts (deps.py), as its routes are given them
+
+
+def build_table(app: FastAPI) -> Table:
+    """The lanes of `app`: each hot route's FastAPI route, found by method and template.
+    Fails when a specification has no route (the two would diverge)."""
+    found: list[Lane] = []
+    wanted = {(r.method, r.path): r for r in HOT_ROUTES}
+    for route in _api_routes(app.routes):
+        for method in route.methods:
+            spec = wanted.pop((method, route.path), None)
+            if spec is not None:
+                params = list(route.param_convertors)
+                found.append(Lane(spec, route, params[0] if params else None))
+    if wanted:
+        raise RuntimeError(f"fast lane: no FastAPI route for {sorted(wanted)}")
+    exact = {lane.spec.method + lane.spec.path: lane for lane in found if lane.param is None}
+    templated = tuple(lane for lane in found if lane.param is not None)
+    # as Starlette's exception middleware takes them: 500 and Exception belong to the server
+    # error middleware, outermost, which every error not handled here reaches anyway
+    handlers = {k: v for k, v in app.exception_handlers.items() if k not in (500, Exception)}
+    return Table(exact, templated,
+                 tuple(lane.spec.path.split("{", 1)[0] for lane in templated), handlers,
+                 payments_of(app))
+
+
+def _api_routes(routes: Iterable[BaseRoute]) -> Iterator[APIRoute]:
+    """The app's API routes in routing order, included routers' too (newer FastAPI keeps an
+    included router as one entry, its routes under `original_router`)."""
+    for route in routes:
+        if isinstance(route, APIRoute):
+            yield route
+        elif (router := getattr(route, "original_router", None)) is not None:
+            yield from _api_routes(router.routes)
 
 
 class FastLane:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
+        self._table: Table | None = None
+
+    def table(self, scope: Scope) -> Table:
+        if self._table is None:
+            self._table = build_table(scope["app"])
+        return self._table
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             path: str = scope["path"]
             method: str = scope["method"]
-            if method == "POST" and path.startswith(WEBHOOKS):
-                channel = path[len(WEBHOOKS):]
-                if channel and "/" not in channel:
-                    await self._webhook(scope, receive, send, channel)
-                    return
-            elif method == "POST" and path == BILLS:
+            table = self.table(scope)
+            lane = table.exact.get(method + path)
+            params: dict[str, str] = {}
+            if lane is None and path.startswith(table.prefixes):
+                for candidate in table.templated:
+                    if candidate.spec.method != method:
+                        continue
+                    match = candidate.route.path_regex.match(path)
+                    if match is not None:
+                        lane, params = candidate, match.groupdict()
+                        break
+            if lane is not None:
                 body = await _read_body(receive)
-                if body is None:
+                if body is None:  # the client hung up before sending it all: nothing to answer
                     return
-                query = _bill_body(Headers(scope=scope), body)
-                if query is not None:
-                    await self._bill(scope, send, *query)
+                query = _query(lane.spec, scope, body)
+                if query is not False:
+                    try:
+                        await self._serve(table.payments, lane, scope, send, params, body,
+                                          query)
+                    except Exception as exc:
+                        await _handle(table.handlers, exc, scope, receive, send)
                     return
                 receive = _replay(body, receive)
         await self.app(scope, receive, send)
 
-    @staticmethod
-    def _route(scope: Scope) -> RouteLabel:
-        """The route template this call has in FastAPI (for metrics, audit and access rules)."""
-        path = scope["path"]
-        return _LABELS.get(path) or _LABELS[WEBHOOKS + "{channel}"]
-
-    async def _webhook(self, scope: Scope, receive: Receive, send: Send, channel: str) -> None:
-        scope["route"] = self._route(scope)
-        body = await _read_body(receive)
-        if body is None:  # the channel hung up before sending it all: nothing to answer
+    async def _serve(self, payments: Payments, lane: Lane, scope: Scope, send: Send,
+                     params: dict[str, str], body: bytes, query: Any) -> None:
+        scope["route"] = lane.route
+        scope["path_params"] = params
+        spec = lane.spec
+        if not spec.public:
+            await enforce_access(Request(scope))
+        if spec.kind == "bill":
+            answer = await answer_lookup(payments.bills(), query,
+                                         scope["state"].get("principal"))
+            await _respond(send, answer.status_code, answer.content_type, answer.body,
+                           _NO_STORE)
             return
-        state = scope["app"].state
-        answer = await accept(state, channel, Headers(scope=scope), body)
+        answer = await accept_on(payments, spec, params.get(lane.param or ""),
+                                 Headers(scope=scope), body)
         await _respond(send, answer.status_code, answer.content_type, answer.body)
 
-    async def _bill(self, scope: Scope, send: Send, id_number: str, plan_year: int,
-                    on: dt.date | None) -> None:
-        route = scope["route"] = self._route(scope)
-        state = scope["app"].state
-        try:
-            await _enforce(scope, state.access_control, route.path_format)
-            bill = await BillService(state.pg, state.vault, state.coverage).lookup(
-                id_number, plan_year, scope["state"].get("principal"), on)
-        except DomainError as exc:
-            extra = exc.headers if isinstance(exc, Unauthorized) else {}
-            await _respond(send, exc.status_code, "application/json",
-                           orjson.dumps(error_body(exc.code, exc.message, **exc.details)),
-                           extra)
-            return
-        await _respond(send, 200, "application/json", bill.json(), {"cache-control": "no-store"})
 
-
-async def _enforce(scope: Scope, control: Any, template: str) -> None:
-    """shared.auth.enforce_access for a plain ASGI call: the same checks, the same inputs."""
-    headers = Headers(scope=scope)
-    cookies = cookie_parser(headers.get("cookie", ""))
-    authorization, cookie_token = headers.get("authorization"), cookies.get(TOKEN_COOKIE)
-    verifier = control.verifier
-    if verifier is not None and verifier.jwks is not None and template not in control.public_paths:
-        token = authorization.partition(" ")[2].strip() if authorization else cookie_token
-        if token and verifier.needs_fetch(token):
-            await anyio.to_thread.run_sync(verifier.fetch_keys_for, token)
-    url = URL(scope=scope)
-    enforce(control, scope.setdefault("state", {}), "POST", template, authorization,
-            cookie_token, {}, {}, session_cookie=cookies.get(SESSION_COOKIE),
-            origin=headers.get("origin"), referer=headers.get("referer"),
-            own_origin=f"{url.scheme}://{url.netloc}")
-
-
-def _bill_body(headers: Headers, body: bytes) -> tuple[str, int, dt.date | None] | None:
-    """(id_number, plan_year, on) when the body is plain JSON exactly as the route's schema
-    takes it without coercion; anything else is FastAPI's to answer."""
-    content_type = headers.get("content-type", "").split(";")[0].strip().lower()
+def _query(spec: HotRoute, scope: Scope, body: bytes) -> Any:
+    """The route's parameters when the request is exactly what the route's schema takes
+    without coercion (plain JSON of the body model, strictly); False: FastAPI's to answer."""
+    if spec.body is None:
+        return None
+    content_type = Headers(scope=scope).get("content-type", "").split(";")[0].strip().lower()
     if content_type != "application/json":
-        return None
+        return False
     try:
-        data = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        return None
-    if not isinstance(data, dict) or not {"id_number", "plan_year"} <= data.keys() \
-            or not data.keys() <= _BILL_KEYS:
-        return None
-    id_number, plan_year, on = data["id_number"], data["plan_year"], data.get("on")
-    if not isinstance(id_number, str) or not (15 <= len(id_number) <= 18):
-        return None
-    if type(plan_year) is not int or not 2000 <= plan_year <= 2100:
-        return None
-    day = None
-    if on is not None:
-        if not isinstance(on, str) or not _DAY.fullmatch(on):
-            return None
-        try:
-            day = dt.date.fromisoformat(on)
-        except ValueError:
-            return None
-    return id_number, plan_year, day
+        return spec.body.model_validate_json(body, strict=True)
+    except pydantic.ValidationError:
+        return False
+
+
+async def _handle(handlers: dict[Any, Handler], exc: Exception, scope: Scope,
+                  receive: Receive, send: Send) -> None:
+    """`exc` answered by the app's handler for it, as FastAPI answers a route's error; without
+    one, it goes up to the server-error handler (a route's unexpected error does the same)."""
+    handler = handlers.get(exc.status_code) if isinstance(exc, HTTPException) else None
+    if handler is None:
+        handler = next((handlers[cls] for cls in type(exc).__mro__ if cls in handlers), None)
+    if handler is None:
+        raise exc
+    response = await handler(Request(scope, receive), exc)
+    if response is not None:
+        await response(scope, receive, send)
 
 
 def _replay(body: bytes, receive: Receive) -> Receive:
@@ -184,12 +216,13 @@ async def _read_body(receive: Receive) -> bytes | None:
 
 
 async def _respond(send: Send, status: int, content_type: str | None, body: bytes,
-                   headers: dict[str, str] | None = None) -> None:
+                   headers: list[tuple[bytes, bytes]] | None = None) -> None:
     raw: list[tuple[bytes, bytes]] = []
     if status not in (204, 304):  # as Starlette's Response: no body headers on these
         raw.append((b"content-length", str(len(body)).encode("latin-1")))
         if content_type:
             raw.append((b"content-type", content_type.encode("latin-1")))
-    raw += [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in (headers or {}).items()]
+    if headers:
+        raw += headers
     await send({"type": "http.response.start", "status": status, "headers": raw})
     await send({"type": "http.response.body", "body": body})

@@ -2,6 +2,21 @@
 
 They run one prepared statement per request; going through the ORM session (pool pre-ping,
 transaction bookkeeping) would cost more than the statement itself.
+
+One database stack? Payments speaks to PostgreSQL through one driver, asyncpg, in two ways,
+each confined to its place:
+
+- SQLAlchemy Core sessions (`text()` statements, no ORM) over the shared engine, for every
+  transaction that changes state with events: the unit of work (ledger/posting.py), the
+  outbox, the inbox and the audit log, which are the platform's and run on SQLAlchemy
+  (shared/);
+- this pool, used only by two repositories, `bills/repository.py` and `webhooks/ingest.py`,
+  and reached only through `Payments.pool` / `Payments.intake` (deps.py).
+
+Moving the hot paths onto the sessions would bring back the costs profiling removed (a
+pre-ping and a reset round trip per checkout, session bookkeeping; BENCHMARKS.md #5, #7);
+moving everything onto raw asyncpg would mean a second outbox, inbox and audit writer beside
+the platform's. Neither is worth it: the split stays, at the repository boundary.
 """
 
 from __future__ import annotations
@@ -13,6 +28,7 @@ import asyncpg
 import orjson
 from fastapi import FastAPI
 
+from services.payments.deps import payments_of
 from services.payments.webhooks.ingest import Intake
 
 
@@ -40,20 +56,22 @@ async def create_pool(database_url: str, size: int) -> asyncpg.Pool:
 
 
 def with_pool(app: FastAPI, database_url: str, size: int, *, group_commit: bool = True) -> None:
-    """Wrap the app's lifespan so that `app.state.pg` (the pool) and `app.state.intake` (the
-    webhook intake) exist while it runs; in-flight intake batches finish before the pool
-    closes."""
+    """Wrap the app's lifespan so that the pool and the webhook intake of its payments parts
+    (services/payments/deps.py) exist while it runs; in-flight intake batches finish before
+    the pool closes."""
     inner = app.router.lifespan_context
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with inner(app):
-            app.state.pg = await create_pool(database_url, size)
-            app.state.intake = Intake(app.state.pg, group_commit=group_commit)
+            payments = payments_of(app)
+            pool = payments.pool = await create_pool(database_url, size)
+            intake = payments.intake = Intake(pool, group_commit=group_commit)
             try:
                 yield
             finally:
-                await app.state.intake.drain()
-                await app.state.pg.close()
+                await intake.drain()
+                payments.intake = payments.pool = None
+                await pool.close()
 
     app.router.lifespan_context = lifespan

@@ -16,20 +16,19 @@ amount).
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
 import orjson
 
+from services.payments.bills.repository import BillRepository
 from services.payments.channels._support import CHINA_TZ
 from services.payments.coverage import (
     CLOSED,
     CoverageCalculator,
     CoverageDecision,
     DueFacts,
-    PriorYear,
     enrollment_history,
 )
 from services.payments.orders.repository import new_order_no
@@ -38,40 +37,6 @@ from shared.errors import Conflict, Invalid, NotFound
 from shared.idnumber import InvalidIdNumber, mask_id_number, parse_id_number
 from shared.money import fen_to_yuan
 from shared.pii import PiiVault
-
-S = "payments"
-
-LOOKUP_SQL = f"""
-SELECT p.person_id, p.name_masked, p.id_number_masked, p.county_code, p.township_code,
-       p.village_code, d.revision, d.enrolled, d.personal_fen, d.standard_fen,
-       d.subsidies, d.coverage_start, o.order_no, o.amount_fen, o.status, o.paid_at,
-       o.coverage_start AS paid_coverage_start, d.region_code, d.insured_category,
-       d.surcharge_fen, d.on_time_until, d.payable_until, d.late, o.timing
-FROM {S}.persons p
-LEFT JOIN {S}.dues d ON d.person_id = p.person_id AND d.plan_year = $2
-LEFT JOIN LATERAL (
-    SELECT order_no, amount_fen, status, paid_at, coverage_start, timing FROM {S}.orders
-    WHERE person_id = p.person_id AND plan_year = $2 AND status IN ('open', 'paid')
-) o ON true
-WHERE p.id_number_hash = ANY($1::text[])
-LIMIT 1
-"""
-LOCK_DUE_SQL = f"""SELECT revision, enrolled FROM {S}.dues
-                   WHERE person_id = $1 AND plan_year = $2 FOR SHARE"""
-ISSUE_SQL = f"""
-INSERT INTO {S}.orders (order_no, person_id, plan_year, amount_fen, due_revision, status)
-VALUES ($1, $2, $3, $4, $5, 'open')
-ON CONFLICT (person_id, plan_year) WHERE status IN ('open', 'paid') DO NOTHING
-"""
-REPRICE_SQL = f"""UPDATE {S}.orders SET amount_fen = $2, updated_at = now()
-                  WHERE order_no = $1 AND status = 'open'"""
-# the person's earlier plan years (as DueRepository.prior_years and first_plan_year read them)
-PRIOR_SQL = f"""
-SELECT d.plan_year, d.enrolled, d.personal_fen,
-       (SELECT min(o.paid_at) FROM {S}.orders o WHERE o.person_id = d.person_id
-          AND o.plan_year = d.plan_year AND o.status = 'paid')
-FROM {S}.dues d WHERE d.person_id = $1 AND d.plan_year < $2"""
-FIRST_YEAR_SQL = f"SELECT min(plan_year) FROM {S}.dues WHERE region_code = $1"
 
 
 @dataclass(frozen=True)
@@ -109,13 +74,14 @@ class BillService:
         # every key version's hash: people are found while `canbao pii rotate` runs
         id_hash = self.vault.lookup_hashes(ident.value)
         async with self.pool.acquire() as conn:
-            row = await conn.fetchrow(LOOKUP_SQL, id_hash, plan_year)
+            repo = BillRepository(conn)
+            row = await repo.find(id_hash, plan_year)
             if row is None or not _visible(principal, row):
                 raise NotFound("no person with this ID number is registered",
                                code="person_not_found")
             if row["revision"] is None or not row["enrolled"] or row["status"] == "paid":
                 return _bill(row, plan_year, None, day)
-            decision = await self._decide(conn, row, plan_year, day)
+            decision = await self._decide(repo, row, plan_year, day)
             owed = decision.owed
             if owed is not None and owed.timing == CLOSED:
                 raise Conflict(owed.explanation, code="plan_year_closed",
@@ -123,10 +89,11 @@ class BillService:
             amount = owed.personal_fen if owed is not None else row["personal_fen"]
             if amount > 0 and (row["order_no"] is None
                                or (day == today and row["amount_fen"] != amount)):
-                row = await self._issue(conn, row, id_hash, plan_year, amount)
+                row = await repo.issue_or_reprice(id_hash, row, plan_year, amount,
+                                                  new_order_no(plan_year))
         return _bill(row, plan_year, decision, day)
 
-    async def _decide(self, conn: asyncpg.Connection, row: asyncpg.Record, plan_year: int,
+    async def _decide(self, repo: BillRepository, row: asyncpg.Record, plan_year: int,
                       day: dt.date) -> CoverageDecision:
         due = DueFacts(
             region_code=row["region_code"], plan_year=plan_year,
@@ -138,25 +105,11 @@ class BillService:
             late=row["late"], has_terms=row["on_time_until"] is not None)
         history = None
         if self.coverage.needs_history(due, day):
-            prior = {r[0]: PriorYear(r[0], r[1], int(r[2]), r[3])
-                     for r in await conn.fetch(PRIOR_SQL, row["person_id"], plan_year)}
-            first = await conn.fetchval(FIRST_YEAR_SQL, due.region_code)
+            prior = await repo.prior_years(row["person_id"], plan_year)
+            first = await repo.first_plan_year(due.region_code)
             ends = self.coverage.plan_ends(due.region_code, sorted(prior))
             history = enrollment_history(plan_year, due.region_code, prior, first, ends)
         return self.coverage.decide(due, day, history)
-
-    async def _issue(self, conn: asyncpg.Connection, row: asyncpg.Record, id_hash: list[str],
-                     plan_year: int, amount: int) -> asyncpg.Record:
-        person_id: uuid.UUID = row["person_id"]
-        async with conn.transaction():
-            due = await conn.fetchrow(LOCK_DUE_SQL, person_id, plan_year)
-            if due is not None and due["enrolled"]:
-                if row["order_no"] is None:
-                    await conn.execute(ISSUE_SQL, new_order_no(plan_year), person_id, plan_year,
-                                       amount, due["revision"])
-                else:
-                    await conn.execute(REPRICE_SQL, row["order_no"], amount)
-            return await conn.fetchrow(LOOKUP_SQL, id_hash, plan_year)
 
 
 def _visible(principal: Principal | None, row: asyncpg.Record) -> bool:

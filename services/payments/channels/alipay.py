@@ -17,6 +17,7 @@ import binascii
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 from urllib.parse import parse_qsl
 
 from cryptography.exceptions import InvalidSignature
@@ -34,6 +35,7 @@ from .base import (
     NotificationKind,
     PayloadInvalid,
     PaymentNotification,
+    RefundTerms,
     SignatureInvalid,
     TimestampOutOfTolerance,
     rejection_status,
@@ -191,6 +193,7 @@ class AlipayAdapter:
             paid_at=china_local_time(stamp, when),
             status=status,
             raw=dict(params),
+            refunds_txn_id=params["trade_no"] if kind == "refund" else None,
         )
 
 
@@ -208,6 +211,16 @@ def refund_txn_id(trade_no: str, refund_no: str | None, refund_total_fen: int) -
 def refunded_trade_no(channel_txn_id: str) -> str:
     """The trade_no of an Alipay refund's ledger key (the payment the refund gives back)."""
     return channel_txn_id.split(":", 1)[0]
+
+
+def refund_terms(item: Mapping[str, Any]) -> RefundTerms:
+    """An Alipay refund as the ledger books it. A notify's refund_fee is the trade's running
+    refunded total (origin 'webhook'); a statement line (origin 'statement') is one refund of
+    its own amount, already counted in any running total notified after it. The refunded
+    payment is the trade in the ledger key ("<trade_no>:<out_biz_no>")."""
+    return RefundTerms(refunded_txn_id=refunded_trade_no(str(item["channel_txn_id"])),
+                       amount_is_running_total=item.get("origin", "webhook") == "webhook",
+                       totals_cover_earlier_lines=True)
 
 
 def _content_charset(headers: Mapping[str, str]) -> str | None:

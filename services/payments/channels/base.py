@@ -39,12 +39,32 @@ class PaymentNotification:
     paid_at: datetime  # aware UTC: payment, refund or close time as the channel reports it
     status: str  # one of the STATUS_* values above
     raw: dict[str, Any] = field(compare=False)  # verified, decrypted channel payload
+    # refund: the channel's id of the payment it gives back, when the channel names it
+    refunds_txn_id: str | None = None
 
     def __post_init__(self) -> None:
         if self.paid_at.tzinfo is None or self.paid_at.utcoffset() != timedelta(0):
             raise ValueError("paid_at must be an aware UTC datetime")
         if type(self.amount_fen) is not int or self.amount_fen < 0:
             raise ValueError("amount_fen must be a non-negative int")
+
+
+@dataclass(frozen=True, slots=True)
+class RefundTerms:
+    """What a refund's normalized notification means for the ledger, channel quirks made plain
+    by the channel's own module (`refund_terms` in services/payments/channels/__init__.py), so
+    that posting never asks which channel it is.
+
+    `refunded_txn_id`: the channel's id of the payment the refund gives back (None: the channel
+    does not say; the order's payment is meant). `amount_is_running_total`: `amount_fen` is the
+    payment's refunded total so far, not this refund's amount (posting books the difference
+    from what is already booked). `totals_cover_earlier_lines`: this channel's webhooks report
+    running totals, so a refund line of its own amount (a statement line) dated at or before
+    the latest total booked is already counted in it."""
+
+    refunded_txn_id: str | None
+    amount_is_running_total: bool = False
+    totals_cover_earlier_lines: bool = False
 
 
 class ChannelRejected(Exception):

@@ -234,6 +234,8 @@ class WeChatPayAdapter:
             paid_at=rfc3339(when, "success_time"),
             status=status,
             raw={**envelope, "resource": dict(resource)},
+            refunds_txn_id=str(resource["transaction_id"]) if resource.get("transaction_id")
+            else None,
         )
 
 

@@ -12,6 +12,7 @@ import orjson
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from kernels.regions.codes import narrowest_sql, within_sql
 from services.payments.coverage import PriorYear
 
 S = "payments"
@@ -154,3 +155,33 @@ class DueRepository:
         return (await self.session.execute(text(
             f"SELECT min(plan_year) FROM {S}.dues WHERE region_code = :r"),
             {"r": region_code})).scalar()
+
+    async def regions_of(self, person_ids: list[uuid.UUID]) -> dict[uuid.UUID, str | None]:
+        """The region of each person: registration's (village, else township, else county),
+        else the latest determination's; None for persons payments knows nothing about."""
+        return {pid: region for pid, region in
+                (await self.session.execute(_REGIONS, {"ids": person_ids})).all()}
+
+
+_REGIONS = text(f"""
+    SELECT x.pid, coalesce({narrowest_sql('p')}, {narrowest_sql('d', 'region_code')})
+    FROM unnest(CAST(:ids AS uuid[])) AS x(pid)
+    LEFT JOIN {S}.persons p ON p.person_id = x.pid
+    LEFT JOIN LATERAL (SELECT village_code, township_code, county_code, region_code
+                       FROM {S}.dues WHERE person_id = x.pid
+                       ORDER BY plan_year DESC LIMIT 1) d ON true""")
+
+
+def visible_person_sql(person: str) -> str:
+    """A WHERE condition for lists (repositories only): the person `person` lies in the region
+    bound to :rp (Principal.region_filter; NULL: every region). `person` is an SQL uuid
+    expression: qualify columns with their table (payments.refunds.person_id), or the
+    subqueries take their own. The region is found as `regions_of` finds it; persons payments
+    knows nothing about, and NULL, pass."""
+    region = f"""coalesce(
+        (SELECT {narrowest_sql('p')} FROM {S}.persons p WHERE p.person_id = {person}),
+        (SELECT {narrowest_sql('d', 'region_code')}
+         FROM {S}.dues d WHERE d.person_id = {person}
+         ORDER BY d.plan_year DESC LIMIT 1),
+        :rp)"""
+    return f"(CAST(:rp AS text) IS NULL OR {within_sql(region)})"

@@ -111,6 +111,18 @@ class LedgerRepository:
             {"c": channel, "t": channel_txn_id, "k": kind})).first()
         return LedgerRow(*row) if row else None
 
+    async def occurred_at(self, entry_id: int) -> dt.datetime:
+        return (await self.session.execute(
+            text(f"SELECT occurred_at FROM {S}.ledger WHERE id = :id"), {"id": entry_id}
+        )).scalar_one()
+
+    async def booked_txns(self, channel: str, kind: str, txns: list[str]) -> set[str]:
+        """Which of these transaction ids are booked on `channel` as `kind`."""
+        found = (await self.session.execute(text(
+            f"""SELECT channel_txn_id FROM {S}.ledger WHERE channel = :c AND kind = :k
+                AND channel_txn_id = ANY(:t)"""), {"c": channel, "k": kind, "t": txns})).scalars()
+        return set(found)
+
     async def lock_payment(self, channel: str, payment_txn_id: str) -> None:
         """Serialize the refunds and reversals of one payment (until the transaction ends)."""
         await self.session.execute(

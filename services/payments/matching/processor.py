@@ -6,6 +6,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.payments import NotificationReceived
 from services.payments.coverage import CoverageCalculator
+from services.payments.ledger.posting import Posting, UnitOfWork
 from services.payments.matching.service import Matcher
 from shared.events import CloudEvent
 from shared.inbox import EventRouter, Handler
@@ -18,6 +19,6 @@ def processor(outbox: Outbox, coverage: CoverageCalculator) -> Handler:
     @router.on(NotificationReceived)
     async def on_notification(session: AsyncSession, data: NotificationReceived,
                               event: CloudEvent) -> None:
-        await Matcher(session, outbox, coverage).process(data.wire())
+        await Matcher(Posting(UnitOfWork(session, outbox), coverage)).process(data.wire())
 
     return router

@@ -7,10 +7,15 @@ late or reordered notifications are no-ops; money that cannot be applied goes to
 reason.
 
 Refunds: the refunds of one payment are summed (ledger `refers_to`); the order is refunded when
-they reach what it was paid, a smaller total goes to suspense as a partial refund. Alipay's
-refund_fee is the trade's running total: a notification books the difference from what is
-already booked for the trade, and one whose total was already reached books nothing
+they reach what it was paid, a smaller total goes to suspense as a partial refund. What a
+channel's refund means (the payment it gives back; an amount that is the payment's running
+refunded total, as Alipay's refund_fee is) is the channel's to say
+(services.payments.channels.refund_terms): a running total books the difference from what is
+already booked for the payment, and one whose total was already reached books nothing
 ('superseded').
+
+Matching only decides; the booking, the order's state, suspense and the events are the posting
+core's (services/payments/ledger/posting.py), over the consumer's unit of work.
 
 Reversals (冲正): the channel undoes a payment; the ledger key is the payment's own transaction
 id with kind 'reversal', so a payment is reversed once. A reversal of a payment we never booked
@@ -25,62 +30,34 @@ import logging
 import uuid
 from typing import Any
 
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from contracts.payments import PaymentPayload
 from services.payments import events
-from services.payments.channels import STATUS_CLOSED, STATUS_SUCCEEDED
-from services.payments.channels.alipay import CHANNEL as ALIPAY
-from services.payments.channels.alipay import refunded_trade_no
-from services.payments.coverage import (
-    CLOSED,
-    CoverageCalculator,
-    CoverageDecision,
-    DueFacts,
-    enrollment_history,
-)
-from services.payments.dues.repository import DueRepository, DueRow
-from services.payments.ledger.repository import LedgerRepository, LedgerRow
-from services.payments.orders.repository import OrderRepository, OrderRow
-from services.payments.suspense.repository import (
-    SuspenseRepository,
-    SuspenseRow,
-    publish_suspense,
-)
-from shared.errors import Conflict
-from shared.outbox import Outbox
+from services.payments.channels import STATUS_CLOSED, STATUS_SUCCEEDED, refund_terms
+from services.payments.coverage import CLOSED
+from services.payments.ledger.posting import LedgerEntry, Money, Posting
+from services.payments.ledger.repository import LedgerRow
+from services.payments.orders.repository import OrderRow
+from services.payments.suspense.repository import SuspenseRow
 
 log = logging.getLogger(__name__)
 
 
-def due_facts(due: DueRow) -> DueFacts:
-    return DueFacts(region_code=due.region_code, plan_year=due.plan_year,
-                    insured_category=due.insured_category, coverage_start=due.coverage_start,
-                    subsidized=bool(due.subsidies), birth_date=due.birth_date,
-                    standard_fen=due.standard_fen, personal_fen=due.personal_fen,
-                    surcharge_fen=due.surcharge_fen, subsidies=tuple(due.subsidies or ()),
-                    on_time_until=due.on_time_until, payable_until=due.payable_until,
-                    late=due.late, has_terms=due.on_time_until is not None)
-
-
 class Matcher:
-    def __init__(self, session: AsyncSession, outbox: Outbox, coverage: CoverageCalculator) -> None:
-        self.session = session
-        self.outbox = outbox
-        self.coverage = coverage
-        self.orders = OrderRepository(session)
-        self.ledger = LedgerRepository(session)
-        self.dues = DueRepository(session)
-        self.suspense = SuspenseRepository(session)
+    """Applies one normalized notification through the posting core."""
+
+    def __init__(self, posting: Posting) -> None:
+        self.posting = posting
+        uow = posting.uow
+        self.orders = uow.orders
+        self.ledger = uow.ledger
+        self.dues = uow.dues
+        self.suspense = uow.suspense
+        self.notifications = uow.notifications
 
     async def process(self, n: dict[str, Any]) -> str:
         """Apply a normalized notification; returns what happened (stored on the notification)."""
         outcome = await self._apply(n)
         if n.get("notification_id"):
-            await self.session.execute(
-                text("UPDATE payments.notifications SET status = :s WHERE id = :id"),
-                {"s": outcome, "id": uuid.UUID(n["notification_id"])})
+            await self.notifications.set_status(uuid.UUID(n["notification_id"]), outcome)
         return outcome
 
     async def _apply(self, n: dict[str, Any]) -> str:
@@ -95,11 +72,8 @@ class Matcher:
             return await self._refund(n, paid_at)
         if kind == "reversal":
             return await self._reversal(n, paid_at)
-        await self.ledger.lock_payment(n["channel"], n["channel_txn_id"])
-        entry_id = await self.ledger.record(
-            channel=n["channel"], channel_txn_id=n["channel_txn_id"], kind=kind,
-            order_no=n["order_no"], amount_fen=int(n["amount_fen"]), occurred_at=paid_at,
-            origin=n.get("origin", "webhook"), notification_id=_notification_id(n))
+        await self.posting.lock_payment(n["channel"], n["channel_txn_id"])
+        entry_id = await self.posting.post(_entry(n, kind, paid_at))
         if entry_id is None:
             return "duplicate"
         order = await self.orders.get(n["order_no"], for_update=True)
@@ -118,7 +92,7 @@ class Matcher:
             # what is owed at the payment's date (on time, late, or the year closed), not what
             # the order was issued for: a late payment of the on-time amount is underpaid
             due = await self.dues.get(order.person_id, order.plan_year)
-            decision = await self.coverage_for(due, paid_at)
+            decision = await self.posting.coverage_for(due, paid_at)
             owed = decision.owed
             if owed is not None and owed.timing == CLOSED:
                 return await self._to_suspense(n, entry_id, order, "plan_year_closed",
@@ -131,8 +105,8 @@ class Matcher:
                 return await self._to_suspense(
                     n, entry_id, order, reason,
                     f"paid {amount} fen, {expected} fen is owed{when}")
-            await self.apply_payment(order, entry_id, n["channel"], n["channel_txn_id"], paid_at,
-                                     decision=decision, amount_fen=amount)
+            await self.posting.apply_payment(order, entry_id, n["channel"], n["channel_txn_id"],
+                                             paid_at, decision=decision, amount_fen=amount)
             return "paid"
         if order.status == "paid":
             return await self._to_suspense(
@@ -160,7 +134,7 @@ class Matcher:
                                      plan_year=plan_year)
             await self.ledger.update(reversal.id, outcome="offset", person_id=person_id,
                                      plan_year=plan_year)
-            await self.resolve_suspense(item, {
+            await self.posting.resolve_suspense(item, {
                 "action": "offset", "ledger_id": entry_id,
                 "note": f"the reversed payment arrived after its reversal (ledger {entry_id}): "
                         "they cancel out"})
@@ -169,55 +143,11 @@ class Matcher:
             n, entry_id, order, "reversed_payment",
             f"the channel reversed this payment before it arrived (ledger {reversal.id})")
 
-    async def apply_payment(self, order: OrderRow, entry_id: int, channel: str,
-                            channel_txn_id: str, paid_at: dt.datetime, *,
-                            decision: CoverageDecision | None = None,
-                            amount_fen: int | None = None) -> dt.date | None:
-        """Open order -> paid, with the coverage start and timing its payment date gives; event
-        out. The order records the amount paid (what was owed at that date). 409
-        plan_year_closed when the date is after the year takes payments."""
-        due = await self.dues.get(order.person_id, order.plan_year)
-        if decision is None:
-            decision = await self.coverage_for(due, paid_at)
-        if decision.timing == CLOSED:
-            assert decision.owed is not None
-            raise Conflict(decision.owed.explanation, code="plan_year_closed")
-        start, timing = decision.start, decision.timing
-        amount = order.amount_fen if amount_fen is None else amount_fen
-        await self.orders.mark_paid(order.order_no, channel, channel_txn_id, paid_at, start,
-                                    decision.basis, amount_fen=amount, timing=timing)
-        await self.ledger.update(entry_id, outcome="applied", person_id=order.person_id,
-                                 plan_year=order.plan_year, coverage_start=start,
-                                 order_no=order.order_no, coverage_basis=decision.basis,
-                                 timing=timing)
-        await self.emit_payment(events.PaymentReceived, due=due, person_id=order.person_id,
-                                plan_year=order.plan_year, order_no=order.order_no,
-                                channel=channel, channel_txn_id=channel_txn_id, payer="person",
-                                amount_fen=amount, paid_at=paid_at,
-                                coverage_start=start, revision=entry_id, timing=timing)
-        return start
-
-    async def coverage_for(self, due: DueRow | None, paid_at: dt.datetime) -> CoverageDecision:
-        """The coverage start this payment gives, with its basis; the person's earlier years are
-        read only when the plan's waiting period depends on them (a late payment)."""
-        if due is None:
-            return CoverageDecision(None, {
-                "timing": "no_determination", "coverage_start": None,
-                "explanation": "未收到该人员该年度的确定结果：待遇起始日未知", "assumptions": []})
-        facts = due_facts(due)
-        history = None
-        if self.coverage.needs_history(facts, paid_at):
-            prior = await self.dues.prior_years(due.person_id, due.plan_year)
-            first = await self.dues.first_plan_year(due.region_code)
-            ends = self.coverage.plan_ends(due.region_code, sorted(prior))
-            history = enrollment_history(due.plan_year, due.region_code, prior, first, ends)
-        return self.coverage.decide(facts, paid_at, history)
-
     async def _refund(self, n: dict[str, Any], paid_at: dt.datetime) -> str:
         channel, key = n["channel"], n["channel_txn_id"]
-        origin = n.get("origin", "webhook")
+        terms = refund_terms(n)
         order = await self.orders.get(n["order_no"], for_update=True)
-        named = _refunded_payment(n)
+        named = terms.refunded_txn_id
         payment_txn = named or (order.channel_txn_id if order is not None
                                 and order.status == "paid" and order.channel == channel
                                 else None)
@@ -225,28 +155,29 @@ class Matcher:
         if payment_txn:
             if order is None:
                 # Otherwise the order's row lock already serializes the refunds of its trade.
-                await self.ledger.lock_payment(channel, payment_txn)
+                await self.posting.lock_payment(channel, payment_txn)
             booked = await self.ledger.refunds_of(channel, payment_txn)
         before = sum(e.amount_fen for e in booked)
         amount = int(n["amount_fen"])
-        if channel == ALIPAY and origin == "webhook":
-            amount = max(0, amount - before)  # refund_fee is the trade's running total
-        elif channel == ALIPAY and booked:
-            # A statement line (its own amount) of a refund that an Alipay running total
-            # reported after it already counted.
+        if terms.amount_is_running_total:
+            amount = max(0, amount - before)  # the payment's refunded total so far
+        elif terms.totals_cover_earlier_lines and booked:
+            # A refund of its own amount (a statement line) that a running total reported
+            # after it already counted.
             snapshot = max((e.occurred_at for e in booked if e.origin == "webhook"),
                            default=None)
             if snapshot is not None and paid_at <= snapshot:
                 amount = 0
-        entry_id = await self.ledger.record(
+        entry_id = await self.posting.post(LedgerEntry(
             channel=channel, channel_txn_id=key, kind="refund", order_no=n["order_no"],
-            amount_fen=amount, occurred_at=paid_at, origin=origin,
+            amount_fen=amount, occurred_at=paid_at, origin=n.get("origin", "webhook"),
             notification_id=_notification_id(n), refers_to=payment_txn,
-            outcome="applied" if amount else "superseded")
+            outcome="applied" if amount else "superseded"))
         if entry_id is None:
             return "duplicate"
         if amount == 0:
-            log.info("refund %s %s: the trade's refunded total was already booked", channel, key)
+            log.info("refund %s %s: the payment's refunded total was already booked", channel,
+                     key)
             return "superseded"
         n = {**n, "amount_fen": amount}
         if order is None:
@@ -272,38 +203,23 @@ class Matcher:
         await self.orders.mark_refunded(order.order_no)
         await self.ledger.update(entry_id, outcome="applied", person_id=order.person_id,
                                  plan_year=order.plan_year, coverage_start=order.coverage_start)
-        await self.settle_partial_refunds(booked, order, entry_id)
+        await self.posting.settle_partial_refunds(booked, order, entry_id)
         due = await self.dues.get(order.person_id, order.plan_year)
-        await self.emit_payment(events.PaymentRefunded, due=due, person_id=order.person_id,
-                                plan_year=order.plan_year, order_no=order.order_no,
-                                channel=channel, channel_txn_id=key,
-                                payer="person", amount_fen=amount, paid_at=paid_at,
-                                coverage_start=order.coverage_start, revision=entry_id,
-                                timing=order.timing)
+        await self.posting.emit_payment(
+            events.PaymentRefunded, due=due, person_id=order.person_id,
+            plan_year=order.plan_year, order_no=order.order_no, channel=channel,
+            channel_txn_id=key, payer="person", amount_fen=amount, paid_at=paid_at,
+            coverage_start=order.coverage_start, revision=entry_id, timing=order.timing)
         return "refunded"
-
-    async def settle_partial_refunds(self, booked: list[LedgerRow], order: OrderRow,
-                                     entry_id: int) -> None:
-        """Earlier partial refunds of a payment now refunded in full leave suspense."""
-        waiting = [e.id for e in booked if e.outcome == "suspense"]
-        for item in await self.suspense.open_for_ledger(waiting):
-            if item.reason != "partial_refund":
-                continue
-            await self.ledger.update(item.ledger_id or 0, outcome="applied",
-                                     person_id=order.person_id, plan_year=order.plan_year,
-                                     coverage_start=order.coverage_start)
-            await self.resolve_suspense(item, {
-                "action": "settled", "ledger_id": entry_id,
-                "note": f"order {order.order_no} is now refunded in full (ledger {entry_id})"})
 
     async def _reversal(self, n: dict[str, Any], paid_at: dt.datetime) -> str:
         channel, txn = n["channel"], n["channel_txn_id"]
         amount = int(n["amount_fen"])
-        await self.ledger.lock_payment(channel, txn)
-        entry_id = await self.ledger.record(
+        await self.posting.lock_payment(channel, txn)
+        entry_id = await self.posting.post(LedgerEntry(
             channel=channel, channel_txn_id=txn, kind="reversal", order_no=n["order_no"],
             amount_fen=amount, occurred_at=paid_at, origin=n.get("origin", "webhook"),
-            notification_id=_notification_id(n), refers_to=txn)
+            notification_id=_notification_id(n), refers_to=txn))
         if entry_id is None:
             return "duplicate"
         payment = await self.ledger.get(channel, txn, "payment", for_update=True)
@@ -324,7 +240,7 @@ class Matcher:
                 await self.ledger.update(entry_id, outcome="offset", person_id=item.person_id,
                                          plan_year=item.plan_year)
                 await self.ledger.set_outcome(payment.id, "offset")
-                await self.resolve_suspense(item, {
+                await self.posting.resolve_suspense(item, {
                     "action": "offset", "ledger_id": entry_id,
                     "note": f"the channel reversed this payment (ledger {entry_id}): "
                             "they cancel out"})
@@ -343,54 +259,30 @@ class Matcher:
                                  plan_year=order.plan_year, coverage_start=order.coverage_start,
                                  order_no=order.order_no)
         due = await self.dues.get(order.person_id, order.plan_year)
-        await self.emit_payment(events.PaymentReversed, due=due, person_id=order.person_id,
-                                plan_year=order.plan_year, order_no=order.order_no,
-                                channel=channel, channel_txn_id=txn, payer="person",
-                                amount_fen=amount, paid_at=paid_at,
-                                coverage_start=order.coverage_start, revision=entry_id,
-                                timing=order.timing)
+        await self.posting.emit_payment(
+            events.PaymentReversed, due=due, person_id=order.person_id,
+            plan_year=order.plan_year, order_no=order.order_no, channel=channel,
+            channel_txn_id=txn, payer="person", amount_fen=amount, paid_at=paid_at,
+            coverage_start=order.coverage_start, revision=entry_id, timing=order.timing)
         return "reversed"
-
-    async def resolve_suspense(self, item: SuspenseRow, resolution: dict[str, Any]) -> SuspenseRow:
-        resolved = await self.suspense.resolve(item.id, {"note": None, **resolution})
-        await publish_suspense(self.outbox, self.session, events.SuspenseResolved, resolved)
-        return resolved
 
     async def _to_suspense(self, n: dict[str, Any], entry_id: int, order: OrderRow | None,
                            reason: str, detail: str) -> str:
-        person_id = order.person_id if order else None
-        plan_year = order.plan_year if order else None
-        await self.ledger.update(entry_id, outcome="suspense", person_id=person_id,
-                                 plan_year=plan_year)
-        row = await self.suspense.open(
-            ledger_id=entry_id, channel=n["channel"], channel_txn_id=n["channel_txn_id"],
-            kind=n["kind"], order_no=n["order_no"], person_id=person_id, plan_year=plan_year,
-            amount_fen=int(n["amount_fen"]), reason=reason, detail=detail)
-        if row is not None:
-            log.warning("suspense %s: %s %s %s: %s", row.id, n["channel"], n["channel_txn_id"],
-                        reason, detail)
-            await publish_suspense(self.outbox, self.session, events.SuspenseOpened, row)
+        money = Money(channel=n["channel"], channel_txn_id=n["channel_txn_id"], kind=n["kind"],
+                      order_no=n["order_no"], amount_fen=int(n["amount_fen"]))
+        await self.posting.to_suspense(money, entry_id, order, reason, detail)
         return "suspense"
 
-    async def emit_payment(self, event_type: type[PaymentPayload], *, due: DueRow | None, person_id: uuid.UUID,
-                           **fields: Any) -> None:
-        county = township = village = None
-        if due is not None:
-            county, township, village = due.county_code, due.township_code, due.village_code
-        event = events.payment_event(event_type, person_id=person_id, county_code=county,
-                                     township_code=township, village_code=village, **fields)
-        await self.outbox.add(self.session, event, subject=fields.get("order_no"))
+
+def _entry(n: dict[str, Any], kind: str, paid_at: dt.datetime) -> LedgerEntry:
+    return LedgerEntry(channel=n["channel"], channel_txn_id=n["channel_txn_id"], kind=kind,
+                       order_no=n["order_no"], amount_fen=int(n["amount_fen"]),
+                       occurred_at=paid_at, origin=n.get("origin", "webhook"),
+                       notification_id=_notification_id(n))
 
 
 def _notification_id(n: dict[str, Any]) -> uuid.UUID | None:
     return uuid.UUID(n["notification_id"]) if n.get("notification_id") else None
-
-
-def _refunded_payment(n: dict[str, Any]) -> str | None:
-    """The channel's id of the payment a refund gives back, when the channel says so."""
-    if n["channel"] == ALIPAY:
-        return refunded_trade_no(n["channel_txn_id"])  # "<trade_no>:<out_biz_no>"
-    return n.get("refunds_txn_id")
 
 
 def _action(item: SuspenseRow | None) -> str:

@@ -18,19 +18,15 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from services.payments import events
 from services.payments.channels._support import CHINA_TZ
-from services.payments.coverage import CLOSED, CoverageCalculator, CoverageDecision
-from services.payments.dues.repository import DueRepository
-from services.payments.ledger.repository import LedgerRepository
-from services.payments.matching.service import Matcher
+from services.payments.coverage import CLOSED, CoverageDecision
+from services.payments.ledger.posting import LedgerEntry, Posting
+from services.payments.proxy.repository import ProxyBatchRepository
+from services.payments.scope import require_persons_in_region
+from shared.auth import Principal
 from shared.errors import Conflict, DomainError, Invalid
-from shared.outbox import Outbox
 
-S = "payments"
 CHANNEL = "government"
 
 
@@ -45,19 +41,22 @@ def proxy_txn_id(plan_year: int, budget_line: str, person_id: uuid.UUID) -> str:
 
 
 class ProxyBatchService:
-    def __init__(self, session: AsyncSession, outbox: Outbox, coverage: CoverageCalculator) -> None:
-        self.session = session
-        self.coverage = coverage
-        self.matcher = Matcher(session, outbox, coverage)
-        self.ledger = LedgerRepository(session)
+    def __init__(self, posting: Posting, *, actor: Principal | None = None) -> None:
+        """`actor`: who records the batch (None: a trusted internal caller, not checked): a
+        budget line of a county pays for people of that county only."""
+        self.posting = posting
+        self.uow = posting.uow
+        self.coverage = posting.coverage
+        self.actor = actor
+        self.batches = ProxyBatchRepository(posting.uow.session)
 
     async def record(self, *, batch_no: str, budget_line: str, plan_year: int,
                      declared_count: int, declared_total_fen: int,
                      lines: list[ProxyLine], paid_on: dt.date | None = None) -> dict[str, Any]:
-        exists = (await self.session.execute(
-            text(f"SELECT 1 FROM {S}.proxy_batches WHERE batch_no = :b"), {"b": batch_no}
-        )).first()
-        if exists:
+        if self.actor is not None:
+            await require_persons_in_region(self.uow.session, self.actor,
+                                            (x.person_id for x in lines))
+        if await self.batches.exists(batch_no):
             raise Conflict(f"batch {batch_no} was already recorded", code="batch_exists")
         problems: list[str] = []
         if declared_count != len(lines):
@@ -69,7 +68,7 @@ class ProxyBatchService:
         today = now.astimezone(CHINA_TZ).date()
         paid_on = paid_on or today
         paid_at = now if paid_on == today else dt.datetime.combine(paid_on, dt.time(), CHINA_TZ)
-        dues = await DueRepository(self.session).many([x.person_id for x in lines], plan_year)
+        dues = await self.uow.dues.many([x.person_id for x in lines], plan_year)
         self._check_paid_on(paid_on, today, plan_year, dues.values())
         booked = await self._already_booked(plan_year, budget_line, list(dues))
         rows: list[dict[str, Any]] = []
@@ -83,7 +82,7 @@ class ProxyBatchService:
             elif due is None or not due.enrolled:
                 reason = f"no current determination: not enrolled for {plan_year}"
             else:
-                decision = decisions[line.person_id] = await self.matcher.coverage_for(
+                decision = decisions[line.person_id] = await self.posting.coverage_for(
                     due, paid_at)
                 reason = self._refusal(budget_line, line, due.subsidy_of(budget_line), decision)
             if reason is None and line.person_id in booked:
@@ -95,11 +94,10 @@ class ProxyBatchService:
             raise DomainError("the batch is rejected as a whole; nothing was booked",
                               code="proxy_batch_rejected", status_code=422,
                               details={"problems": problems, "rows": rows})
-        batch_id = (await self.session.execute(text(
-            f"""INSERT INTO {S}.proxy_batches (batch_no, budget_line, plan_year, declared_count,
-                    declared_total_fen, paid_on) VALUES (:b, :l, :y, :c, :t, :d) RETURNING id"""),
-            {"b": batch_no, "l": budget_line, "y": plan_year, "c": declared_count,
-             "t": declared_total_fen, "d": paid_on})).scalar_one()
+        batch_id = await self.batches.create(
+            batch_no=batch_no, budget_line=budget_line, plan_year=plan_year,
+            declared_count=declared_count, declared_total_fen=declared_total_fen,
+            paid_on=paid_on)
         # One order number per person (the batch's rows are one payment each): reporting and
         # reconciliation key payments by order number.
         for number, line in enumerate(lines, start=1):
@@ -108,13 +106,13 @@ class ProxyBatchService:
             decision = decisions[line.person_id]
             start, timing = decision.start, decision.timing
             txn = proxy_txn_id(plan_year, budget_line, line.person_id)
-            entry_id = await self.ledger.record(
+            entry_id = await self.posting.post(LedgerEntry(
                 channel=CHANNEL, channel_txn_id=txn, kind="proxy", order_no=order_no,
                 amount_fen=line.amount_fen, occurred_at=paid_at, origin="proxy_batch",
                 person_id=line.person_id, plan_year=plan_year, payer="government",
-                coverage_start=start, coverage_basis=decision.basis, timing=timing)
+                coverage_start=start, coverage_basis=decision.basis, timing=timing))
             assert entry_id is not None  # checked above, under the batch_no uniqueness
-            await self.matcher.emit_payment(
+            await self.posting.emit_payment(
                 events.PaymentReceived, due=due, person_id=line.person_id, plan_year=plan_year,
                 order_no=order_no, channel=CHANNEL, channel_txn_id=txn, payer="government",
                 amount_fen=line.amount_fen, paid_at=paid_at, coverage_start=start,
@@ -163,7 +161,5 @@ class ProxyBatchService:
     async def _already_booked(self, plan_year: int, budget_line: str,
                               person_ids: list[uuid.UUID]) -> set[uuid.UUID]:
         txns = {proxy_txn_id(plan_year, budget_line, p): p for p in person_ids}
-        found = (await self.session.execute(text(
-            f"""SELECT channel_txn_id FROM {S}.ledger WHERE channel = :c AND kind = 'proxy'
-                AND channel_txn_id = ANY(:t)"""), {"c": CHANNEL, "t": list(txns)})).scalars()
+        found = await self.uow.ledger.booked_txns(CHANNEL, "proxy", list(txns))
         return {txns[t] for t in found}

@@ -1,41 +1,48 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
 from fastapi import APIRouter, Request
 
-from services.payments.reconciliation.service import ReconciliationService
-from shared.db import SessionDep
-from shared.errors import NotFound
+from services.payments.deps import ReconciliationServiceDep
+from services.payments.reconciliation.schemas import (
+    Comparison,
+    Reconciliation,
+    ReconciliationSummary,
+)
 from shared.params import DateQuery, RowIdPath
 
 router = APIRouter(tags=["reconciliation"])
 MAX_STATEMENT_BYTES = 200 * 1024 * 1024
 
+# the request body is the channel's statement file as downloaded, not JSON
+_STATEMENT_FILE = {"requestBody": {"required": True, "description": (
+    "the statement file as the channel gives it: WeChat Pay's trade bill (CSV), Alipay's "
+    "business detail (CSV, GBK or UTF-8), a bank's statement (CSV)"), "content": {
+        media: {"schema": {"type": "string", "format": "binary"}}
+        for media in ("text/csv", "application/octet-stream")}}}
 
-@router.post("/v1/statements/{channel}", status_code=201,
+
+@router.post("/v1/statements/{channel}", status_code=201, response_model=ReconciliationSummary,
+             openapi_extra=_STATEMENT_FILE,
              summary="Reconcile a daily channel statement (raw file as the request body)")
-async def post_statement(channel: str, request: Request, session: SessionDep,
-                         date: dt.date | None = DateQuery(None)) -> dict[str, Any]:
-    if channel not in request.app.state.adapters:
-        raise NotFound(f"channel {channel!r} is not configured", code="unknown_channel")
+async def post_statement(channel: str, request: Request, service: ReconciliationServiceDep,
+                         date: dt.date | None = DateQuery(None)) -> ReconciliationSummary:
+    service.require_channel(channel)  # before reading what may be a large body
     data = await request.body()
-    async with session.begin():
-        return await ReconciliationService(session, request.app.state.runtime.outbox).reconcile(
-            channel, data, date)
+    return ReconciliationSummary.model_validate(await service.reconcile(channel, data, date))
 
 
-@router.get("/v1/reconciliations/compare",
+@router.get("/v1/reconciliations/compare", response_model=Comparison,
             summary="Tax (channel statements) versus medical insurance (ledger), any date range")
-async def compare(request: Request, session: SessionDep,
+async def compare(service: ReconciliationServiceDep,
                   from_: dt.date = DateQuery(alias="from"),
-                  to: dt.date = DateQuery()) -> dict[str, Any]:
-    return await ReconciliationService(session, request.app.state.runtime.outbox).compare(
-        from_, to)
+                  to: dt.date = DateQuery()) -> Comparison:
+    return Comparison.model_validate(await service.compare(from_, to))
 
 
-@router.get("/v1/reconciliations/{rec_id}")
-async def get_reconciliation(rec_id: RowIdPath, request: Request,
-                             session: SessionDep) -> dict[str, Any]:
-    return await ReconciliationService(session, request.app.state.runtime.outbox).get(rec_id)
+@router.get("/v1/reconciliations/{rec_id}", response_model=Reconciliation,
+            summary="One reconciliation: its summary and every item")
+async def get_reconciliation(rec_id: RowIdPath,
+                             service: ReconciliationServiceDep) -> Reconciliation:
+    return Reconciliation.model_validate(await service.get(rec_id))

@@ -18,9 +18,8 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections import Counter
+from collections.abc import Iterable
 from typing import Any
-
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.payments import events
 from services.payments.channels import (
@@ -30,7 +29,8 @@ from services.payments.channels import (
     PaymentNotification,
 )
 from services.payments.channels._support import CHINA_TZ
-from services.payments.ledger.repository import LedgerRepository, LedgerRow
+from services.payments.ledger.posting import UnitOfWork
+from services.payments.ledger.repository import LedgerRow
 from services.payments.reconciliation.repository import ReconciliationRepository
 from services.payments.statements import (
     Statement,
@@ -42,7 +42,6 @@ from services.payments.statements import (
 )
 from services.payments.webhooks.ingest import store_in
 from shared.errors import Conflict, DomainError, Invalid, NotFound
-from shared.outbox import Outbox
 
 log = logging.getLogger(__name__)
 
@@ -73,14 +72,22 @@ def _totals(amounts: list[tuple[str, int]]) -> dict[str, int]:
 
 
 class ReconciliationService:
-    def __init__(self, session: AsyncSession, outbox: Outbox) -> None:
-        self.session = session
-        self.outbox = outbox
-        self.repo = ReconciliationRepository(session)
-        self.ledger = LedgerRepository(session)
+    def __init__(self, uow: UnitOfWork, *, channels: Iterable[str] | None = None) -> None:
+        """`channels`: the configured channels, whose statements can be reconciled (None: any
+        channel, for internal callers)."""
+        self.uow = uow
+        self.session = uow.session
+        self.channels = frozenset(channels) if channels is not None else None
+        self.repo = ReconciliationRepository(uow.session)
+        self.ledger = uow.ledger
+
+    def require_channel(self, channel: str) -> None:
+        if self.channels is not None and channel not in self.channels:
+            raise NotFound(f"channel {channel!r} is not configured", code="unknown_channel")
 
     async def reconcile(self, channel: str, data: bytes,
                         statement_date: dt.date | None) -> dict[str, Any]:
+        self.require_channel(channel)
         statement = parse_statement(channel, data)
         lines = list(statement.lines)
         day = statement_date or _most_common_day(lines)
@@ -187,8 +194,8 @@ class ReconciliationService:
         summary["clean"] = (summary["totals_match"] and not alerts and all(
             counts.get(k, 0) == 0 for k in ("channel_only", "amount_mismatch", "status_mismatch")))
         await self.repo.finish(rec_id, summary)
-        await self.outbox.add(self.session, events.ReconciliationCompleted.model_validate(summary),
-                              subject=str(rec_id))
+        await self.uow.publish(events.ReconciliationCompleted.model_validate(summary),
+                               subject=str(rec_id))
         return summary
 
     async def get(self, rec_id: int) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.payments.scope import visible_person_sql
+from services.payments.dues.repository import visible_person_sql
 
 S = "payments"
 

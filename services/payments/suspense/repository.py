@@ -12,7 +12,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.payments import SuspensePayload
-from services.payments.scope import visible_person_sql
+from services.payments.dues.repository import visible_person_sql
 from shared.outbox import Outbox
 
 S = "payments"

@@ -14,41 +14,26 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from services.payments import events
-from services.payments.coverage import CoverageCalculator
-from services.payments.dues.repository import DueRepository
-from services.payments.ledger.repository import LedgerRepository
-from services.payments.matching.service import Matcher
-from services.payments.orders.repository import OrderRepository
+from services.payments.ledger.posting import LedgerEntry, Posting
 from services.payments.scope import person_regions, require_persons_in_region
-from services.payments.suspense.repository import (
-    SuspenseRepository,
-    SuspenseRow,
-    publish_suspense,
-)
+from services.payments.suspense.repository import SuspenseRow
 from shared.access import ADMIN
 from shared.auth import Principal
 from shared.errors import Conflict, Forbidden, Invalid, NotFound
-from shared.outbox import Outbox
-
-_OCCURRED = text("SELECT occurred_at FROM payments.ledger WHERE id = :id")
 
 
 class SuspenseService:
-    def __init__(self, session: AsyncSession, outbox: Outbox, coverage: CoverageCalculator, *,
-                 actor: Principal | None = None,
+    def __init__(self, posting: Posting, *, actor: Principal | None = None,
                  channel_regions: Mapping[str, str] | None = None) -> None:
         """`actor`: who writes (None: a trusted internal caller, not checked);
         `channel_regions`: channel -> the region of its account."""
-        self.session = session
-        self.outbox = outbox
+        self.posting = posting
+        self.uow = posting.uow
+        self.session = posting.uow.session
         self.actor = actor
         self.channel_regions = dict(channel_regions or {})
-        self.repo = SuspenseRepository(session)
-        self.matcher = Matcher(session, outbox, coverage)
+        self.repo = posting.uow.suspense
 
     async def list(self, status: str | None, limit: int, offset: int, *,
                    region_prefix: str | None = None) -> list[SuspenseRow]:
@@ -61,7 +46,7 @@ class SuspenseService:
         peek = await self.repo.get(suspense_id)
         if peek is None:
             raise NotFound("no such suspense item", code="suspense_not_found")
-        await LedgerRepository(self.session).lock_payment(peek.channel, peek.channel_txn_id)
+        await self.posting.lock_payment(peek.channel, peek.channel_txn_id)
         item = await self.repo.get(suspense_id, for_update=True)
         assert item is not None
         await self._require_may_act(item, person_id)
@@ -104,7 +89,7 @@ class SuspenseService:
         resolution: dict[str, Any] = {"action": action, "note": note}
         if action == "match-to-person":
             resolution.update(await self._match(item, person_id, plan_year))
-        return await self.matcher.resolve_suspense(item, resolution)
+        return await self.posting.resolve_suspense(item, resolution)
 
     async def reverse(self, suspense_id: int, note: str | None) -> SuspenseRow:
         """Undo a match-to-person that gave the money to the wrong person: that order is
@@ -117,8 +102,7 @@ class SuspenseService:
             raise Conflict("only a payment matched to a person can be reversed",
                            code="not_matched")
         order_no = str(resolution.get("order_no"))
-        orders = OrderRepository(self.session)
-        ledger = LedgerRepository(self.session)
+        orders, ledger = self.uow.orders, self.uow.ledger
         order = await orders.get(order_no, for_update=True)
         if (order is None or order.status != "paid" or order.channel != item.channel
                 or order.channel_txn_id != item.channel_txn_id):
@@ -127,28 +111,26 @@ class SuspenseService:
         now = dt.datetime.now(dt.UTC)
         # Keyed by the money and the order it was applied to: each wrong match is reversed
         # once, and the channel's own reversal of the money (keyed by the money) stays apart.
-        entry_id = await ledger.record(
+        entry_id = await self.posting.post(LedgerEntry(
             channel=item.channel, channel_txn_id=f"{item.channel_txn_id}@{order_no}",
             kind="reversal", order_no=order_no, amount_fen=order.amount_fen, occurred_at=now,
             origin="staff", person_id=order.person_id, plan_year=order.plan_year,
-            coverage_start=order.coverage_start, refers_to=item.channel_txn_id)
+            coverage_start=order.coverage_start, refers_to=item.channel_txn_id))
         if entry_id is None:
             raise Conflict("this match was already reversed", code="already_reversed")
         await orders.mark_reversed(order_no)
         await ledger.unapply(item.ledger_id, order_no=item.order_no, person_id=item.person_id,
                              plan_year=item.plan_year)
-        due = await DueRepository(self.session).get(order.person_id, order.plan_year)
-        await self.matcher.emit_payment(
+        due = await self.uow.dues.get(order.person_id, order.plan_year)
+        await self.posting.emit_payment(
             events.PaymentReversed, due=due, person_id=order.person_id,
             plan_year=order.plan_year, order_no=order_no, channel=item.channel,
             channel_txn_id=item.channel_txn_id, payer="person", amount_fen=order.amount_fen,
             paid_at=now, coverage_start=order.coverage_start, revision=entry_id)
         why = f"; {note}" if note else ""
-        reopened = await self.repo.reopen(suspense_id, (
+        return await self.posting.reopen_suspense(suspense_id, (
             f"reopened: the match to order {order_no} (person {order.person_id}, "
             f"{order.plan_year}) was reversed{why}. Before: {item.detail or item.reason}"))
-        await publish_suspense(self.outbox, self.session, events.SuspenseOpened, reopened)
-        return reopened
 
     async def _match(self, item: SuspenseRow, person_id: uuid.UUID | None,
                      plan_year: int | None) -> dict[str, Any]:
@@ -158,10 +140,10 @@ class SuspenseService:
         plan_year = plan_year or item.plan_year
         if person_id is None or plan_year is None:
             raise Invalid("person_id and plan_year are required", field="person_id")
-        due = await DueRepository(self.session).get(person_id, plan_year)
+        due = await self.uow.dues.get(person_id, plan_year)
         if due is None or not due.enrolled:
             raise Conflict("the person is not enrolled for this plan year", code="not_enrolled")
-        orders = OrderRepository(self.session)
+        orders = self.uow.orders
         live = await orders.live(person_id, plan_year)
         if live is None and due.personal_fen > 0:
             await orders.issue(person_id, plan_year, due.personal_fen, due.revision)
@@ -173,8 +155,8 @@ class SuspenseService:
             raise Conflict(f"the open order is {live.amount_fen} fen, the money "
                            f"{item.amount_fen} fen: refund it instead", code="amount_mismatch")
         # The ledger entry keeps its channel key; the order now points to that money.
-        paid_at = (await self.session.execute(_OCCURRED, {"id": item.ledger_id})).scalar_one()
-        start = await self.matcher.apply_payment(live, item.ledger_id, item.channel,
+        paid_at = await self.uow.ledger.occurred_at(item.ledger_id)
+        start = await self.posting.apply_payment(live, item.ledger_id, item.channel,
                                                  item.channel_txn_id, paid_at)
         return {"person_id": str(person_id), "plan_year": plan_year,
                 "order_no": live.order_no,

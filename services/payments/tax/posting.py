@@ -3,8 +3,8 @@
 Every payment and reversal of these two paths goes through `post`, which hands a normalized
 notification to the same matching code the channels' webhooks go through: the same ledger, the
 same idempotent ledger key (channel, transaction id, kind), the same suspense and the same
-payment events reporting consumes. A posting core extracted from the Matcher can replace the
-body of `post` without touching its callers.
+payment events reporting consumes. Matching runs over the posting core
+(services/payments/ledger/posting.py), as for the channels.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.payments.channels import STATUS_SUCCEEDED
 from services.payments.coverage import CoverageCalculator
 from services.payments.dues.repository import DueRepository
+from services.payments.ledger.posting import Posting, UnitOfWork
 from services.payments.ledger.repository import LedgerRepository
 from services.payments.matching.service import Matcher
 from services.payments.orders.repository import OrderRepository
@@ -32,7 +33,7 @@ async def post(session: AsyncSession, outbox: Outbox, coverage: CoverageCalculat
     """Book one payment or reversal (kind 'payment' | 'reversal'; a reversal names the
     reversed payment's transaction id as `txn`). Returns the matching outcome: paid, duplicate,
     suspense, reversed, offset."""
-    return await Matcher(session, outbox, coverage).process({
+    return await Matcher(Posting(UnitOfWork(session, outbox), coverage)).process({
         "channel": channel, "channel_txn_id": txn, "kind": kind, "status": STATUS_SUCCEEDED,
         "order_no": order_no, "amount_fen": amount_fen, "paid_at": paid_at.isoformat(),
         "origin": origin})

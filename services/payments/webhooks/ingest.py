@@ -45,25 +45,13 @@ WITH n AS (
 SQLALCHEMY_SQL = text(_SQL)
 
 
-def refunded_txn_id(n: PaymentNotification) -> str | None:
-    """The channel's id of the payment a refund gives back, when the channel says so."""
-    if n.kind != "refund":
-        return None
-    resource = n.raw.get("resource")
-    if isinstance(resource, dict) and resource.get("transaction_id"):
-        return str(resource["transaction_id"])  # WeChat Pay: the ledger key is refund_id
-    if n.channel == "alipay":
-        return n.channel_txn_id  # Alipay refunds carry the trade's own trade_no
-    return None
-
-
 def work_item(n: PaymentNotification, notification_id: uuid.UUID, origin: str) -> dict[str, Any]:
     """The payload of NotificationReceived (tests validate it against the model)."""
     return {
         "notification_id": str(notification_id), "channel": n.channel, "event_id": n.event_id,
         "kind": n.kind, "channel_txn_id": n.channel_txn_id, "order_no": n.order_no,
         "amount_fen": n.amount_fen, "paid_at": n.paid_at.isoformat(), "status": n.status,
-        "origin": origin, "refunds_txn_id": refunded_txn_id(n),
+        "origin": origin, "refunds_txn_id": n.refunds_txn_id if n.kind == "refund" else None,
     }
 
 

@@ -1,21 +1,30 @@
 """The fast lane (plain ASGI for webhooks and bill lookups) answers exactly as the documented
-FastAPI routes do: same statuses, bodies and headers, same access rules, same durable intake;
-and group commit stores concurrent webhooks once each."""
+FastAPI routes do: same statuses, bodies and headers, same access rules, same durable intake,
+same answers to errors nobody expected (through the app's own exception handlers), the same
+route labels; it serves exactly the routes of its specifications, built from the same
+specifications as the FastAPI routes; and group commit stores concurrent webhooks once each."""
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
+import asyncpg
 import httpx
 import orjson
 import pytest
+from prometheus_client import REGISTRY
 from sqlalchemy import text
 
 from contracts.payments import NotificationReceived
 from services.payments.app import create_app
+from services.payments.bills.service import BillService
+from services.payments.channels import StandardWebhooksAdapter
+from services.payments.fastlane import FastLane, build_table
+from services.payments.hotroutes import HOT_ROUTES
 from shared.db import make_engine
 from shared.testing.apps import running_app
 from shared.testing.events import assert_holds
@@ -54,7 +63,7 @@ async def lanes(infra: TestInfra, tmp_path_factory: pytest.TempPathFactory
     engine = make_engine(settings)
     try:
         async with running_app(fast) as f, running_app(slow) as s:
-            yield f, s, engine, settings, tokens, fast
+            yield f, s, engine, settings, tokens, fast, slow
     finally:
         await engine.dispose()
         context.__exit__(None, None, None)
@@ -67,7 +76,7 @@ def _same(a: httpx.Response, b: httpx.Response) -> None:
 
 
 async def test_bill_lookups_answer_as_the_fastapi_route(lanes) -> None:  # type: ignore[no-untyped-def]
-    fast, slow, engine, settings, tokens, _ = lanes
+    fast, slow, engine, settings, tokens, *_ = lanes
     owes, _ = await seed_person(engine, settings)
     free, _ = await seed_person(engine, settings, personal_fen=0, subsidies=[
         {"rule_id": "mla", "funding_source": "medical_assistance_fund", "amount_fen": 40000}])
@@ -111,7 +120,7 @@ async def test_bill_lookups_answer_as_the_fastapi_route(lanes) -> None:  # type:
 
 
 async def test_webhooks_answer_as_the_fastapi_route(lanes) -> None:  # type: ignore[no-untyped-def]
-    fast, slow, engine, settings, tokens, _ = lanes
+    fast, slow, engine, settings, tokens, *_ = lanes
     id_number, _ = await seed_person(engine, settings)
     order = (await lookup(fast, id_number, headers=tokens["channel"])).json()["order_no"]
     headers, body = bank_webhook(order, f"CCB{uuid.uuid4().hex[:12]}", 40000)
@@ -132,14 +141,14 @@ async def test_webhooks_answer_as_the_fastapi_route(lanes) -> None:  # type: ign
 
 
 async def test_concurrent_webhooks_are_stored_once_each_in_shared_batches(lanes) -> None:  # type: ignore[no-untyped-def]
-    fast, _, engine, settings, tokens, fast_app = lanes
+    fast, _, engine, settings, tokens, fast_app, _ = lanes
     orders = []
     for _ in range(40):
         id_number, _ = await seed_person(engine, settings)
         r = await lookup(fast, id_number, headers=tokens["channel"])
         orders.append(r.json()["order_no"])
     webhooks = [bank_webhook(o, f"CCB{uuid.uuid4().hex[:12]}", 40000) for o in orders]
-    intake = fast_app.state.intake
+    intake = fast_app.state.payments.intake
     batches_before = intake._committer.batches
     # every webhook twice at once: replays inside one batch and across batches
     answers = await asyncio.gather(*(fast.post(f"/v1/webhooks/{BANK}", content=b, headers=h)
@@ -160,3 +169,84 @@ async def test_concurrent_webhooks_are_stored_once_each_in_shared_batches(lanes)
     assert sorted(d["order_no"] for d in queued) == sorted(orders)
     for data in queued:
         assert_holds(NotificationReceived, data)
+
+
+def _unraised(app: object) -> httpx.AsyncClient:
+    """A client that gets the server-error answer instead of the exception (as a channel
+    would: the app re-raises it to the server after answering)."""
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app,  # type: ignore[arg-type]
+                                                           raise_app_exceptions=False),
+                             base_url="http://test")
+
+
+async def test_unexpected_errors_answer_as_the_fastapi_route(lanes, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """An error the handlers did not expect, in a bill lookup or a webhook, answers the same
+    JSON error body from the fast lane as from the route (500 internal_error); an error one of
+    the app's handlers takes (a value the database refuses: 422 invalid_value) too."""
+    fast, _, engine, settings, tokens, fast_app, slow_app = lanes
+    id_number, _ = await seed_person(engine, settings)
+    order = (await lookup(fast, id_number, headers=tokens["channel"])).json()["order_no"]
+    bill = {"id_number": id_number, "plan_year": 2025, "on": "2024-12-01"}
+    headers = {"content-type": "application/json", **tokens["channel"]}
+    webhook_headers, webhook = bank_webhook(order, f"CCB{uuid.uuid4().hex[:12]}", 40000)
+
+    def boom(*_: object, **__: object) -> None:
+        raise RuntimeError("something nobody expected")
+
+    def refused(*_: object, **__: object) -> None:
+        raise asyncpg.exceptions.NumericValueOutOfRangeError("out of range")
+
+    async def in_lookup(failure: Callable[..., None], *args: object) -> None:
+        failure(*args)
+
+    answers = []
+    async with _unraised(fast_app) as f, _unraised(slow_app) as s:
+        for failure in (boom, refused):
+            monkeypatch.setattr(BillService, "lookup", functools.partial(in_lookup, failure))
+            monkeypatch.setattr(StandardWebhooksAdapter, "verify_and_parse", failure)
+            for path, body, hdrs in (("/v1/bills/lookup", orjson.dumps(bill), headers),
+                                     (f"/v1/webhooks/{BANK}", webhook, webhook_headers)):
+                a = await f.post(path, content=body, headers=hdrs)
+                b = await s.post(path, content=body, headers=hdrs)
+                _same(a, b)
+                answers.append((a.status_code, a.json()["error"]["code"]))
+    assert answers == [(500, "internal_error")] * 2 + [(422, "invalid_value")] * 2
+
+
+async def test_the_fast_lane_serves_its_specifications_with_the_routes_labels(lanes) -> None:  # type: ignore[no-untyped-def]
+    """Every hot route specification has its FastAPI route (same method, template and name,
+    the same body model), the fast lane serves exactly those, the access check knows the
+    public ones as public, and a call through the fast lane is labelled in the metrics with
+    the route's template, as the same call through FastAPI."""
+    fast, slow, engine, settings, tokens, fast_app, _ = lanes
+    assert any(m.cls is FastLane for m in fast_app.user_middleware)
+    table = build_table(fast_app)
+    lanes_ = [*table.exact.values(), *table.templated]
+    assert sorted((lane.spec.method, lane.spec.path) for lane in lanes_) == sorted(
+        (r.method, r.path) for r in HOT_ROUTES)
+    public = fast_app.state.access_control.public_paths
+    for lane in lanes_:
+        route, spec = lane.route, lane.spec
+        assert (route.path, route.name, spec.method in route.methods) == (
+            spec.path, spec.name, True)
+        assert (spec.path in public) is spec.public
+        body_model = (route.body_field.field_info.annotation if route.body_field is not None
+                      else None)
+        assert body_model is spec.body
+
+    def count(path: str, status: str) -> float:
+        return REGISTRY.get_sample_value("canbao_http_request_seconds_count", {
+            "service": "payments", "method": "POST", "route": path, "status": status}) or 0.0
+
+    id_number, _ = await seed_person(engine, settings)
+    order = (await lookup(fast, id_number, headers=tokens["channel"])).json()["order_no"]
+    headers, body = bank_webhook(order, f"CCB{uuid.uuid4().hex[:12]}", 40000)
+    bill = orjson.dumps({"id_number": id_number, "plan_year": 2025, "on": "2024-12-01"})
+    for client in (fast, slow):
+        before = (count("/v1/webhooks/{channel}", "204"), count("/v1/bills/lookup", "200"))
+        assert (await client.post(f"/v1/webhooks/{BANK}", content=body,
+                                  headers=headers)).status_code == 204
+        assert (await client.post("/v1/bills/lookup", content=bill, headers={
+            "content-type": "application/json", **tokens["channel"]})).status_code == 200
+        after = (count("/v1/webhooks/{channel}", "204"), count("/v1/bills/lookup", "200"))
+        assert (after[0] - before[0], after[1] - before[1]) == (1, 1)

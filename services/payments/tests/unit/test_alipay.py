@@ -10,8 +10,10 @@ from services.payments.channels import (
     AlipayAdapter,
     AlipayConfig,
     PayloadInvalid,
+    RefundTerms,
     SignatureInvalid,
     TimestampOutOfTolerance,
+    refund_terms,
 )
 from services.payments.channels.alipay import REQUIRED, refunded_trade_no, sign_content
 from services.payments.channels.testing import (
@@ -425,3 +427,32 @@ def test_the_sdk_verifies_what_our_helper_signs(
     assert sdk.verify_with_rsa(platform_key.public_pem, message, signed["sign"]) is True
     with pytest.raises(rsa_lib.VerificationError):
         sdk.verify_with_rsa(other_key.public_pem, message, signed["sign"])
+
+
+def test_the_alipay_module_says_what_its_refunds_mean_for_the_ledger(
+    adapter: AlipayAdapter, platform_key: RsaKeyPair
+) -> None:
+    """A notified refund names its trade and carries the trade's running total; a statement
+    line of the same refund is its own amount, already counted in a later running total.
+    Posting reads this from `refund_terms`, never from the channel's name."""
+    at = PAID + timedelta(hours=1)
+    note = adapter.verify_and_parse(FORM, signed_body(
+        platform_key, refund_fee="100.00", gmt_refund=alipay_time(at), out_biz_no="RF-1",
+        notify_time=alipay_time(at)), at)
+    assert note.refunds_txn_id == "2024120122001400001234567890"
+    item = {"channel": note.channel, "channel_txn_id": note.channel_txn_id,
+            "refunds_txn_id": note.refunds_txn_id, "origin": "webhook"}
+    assert refund_terms(item) == RefundTerms(
+        refunded_txn_id="2024120122001400001234567890", amount_is_running_total=True,
+        totals_cover_earlier_lines=True)
+    # a work item queued before refunds_txn_id named the trade reads the same
+    assert refund_terms({**item, "refunds_txn_id": note.channel_txn_id}).refunded_txn_id == \
+        "2024120122001400001234567890"
+    line = refund_terms({**item, "origin": "statement"})
+    assert (line.amount_is_running_total, line.totals_cover_earlier_lines) == (False, True)
+
+
+def test_another_channels_refund_is_its_own_amount() -> None:
+    terms = refund_terms({"channel": "bank_ccb", "channel_txn_id": "R1",
+                          "refunds_txn_id": "P1", "origin": "webhook"})
+    assert terms == RefundTerms(refunded_txn_id="P1")
