@@ -3,13 +3,12 @@ reconciliation. The composition root."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from pathlib import Path
 
 from fastapi import FastAPI
 from starlette.middleware import Middleware
 
-from kernels.policy import PolicyCatalog
 from services.payments.access import PUBLIC_PATHS
 from services.payments.access import RULES as ACCESS_RULES
 from services.payments.bills.router import router as bills
@@ -18,6 +17,7 @@ from services.payments.dues.handlers import router as dues_handlers
 from services.payments.fastlane import FastLane
 from services.payments.hotpath import with_pool
 from services.payments.matching.processor import processor
+from services.payments.plans import plans_consumer
 from services.payments.proxy.router import router as proxy
 from services.payments.reconciliation.router import router as reconciliation
 from services.payments.refunds.router import router as refunds
@@ -27,7 +27,8 @@ from services.payments.webhooks.router import router as webhooks
 from shared import topics
 from shared.outbox import Outbox
 from shared.pii import vault_for
-from shared.service import ConsumerSpec, create_service_app
+from shared.plan_copies import PlanCopies
+from shared.service import ConsumerSpec, Runtime, create_service_app
 from shared.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -42,9 +43,15 @@ def create_app(
     settings = settings or get_settings()
     payments_settings = payments_settings or get_payments_settings()
     adapters = payments_settings.adapters()
-    catalog = PolicyCatalog.load(Path(settings.policies_dir) if settings.policies_dir else None)
-    coverage = CoverageCalculator(catalog)
+    # the plans, as eligibility publishes them (eligibility.plan.v1), kept in payments.plans
+    copies = PlanCopies(NAME)
+    coverage = CoverageCalculator(copies)
     outbox = Outbox(NAME)
+
+    async def on_startup(runtime: Runtime) -> None:
+        await copies.refresh(runtime.engine)
+        runtime.tasks.append(asyncio.create_task(copies.follow(runtime.engine, runtime.stop),
+                                                 name="payments-plans"))
     app = create_service_app(
         NAME,
         routers=[bills, webhooks, suspense, proxy, refunds, reconciliation],
@@ -55,15 +62,18 @@ def create_app(
             # rows it changes: partitions can be matched side by side
             ConsumerSpec(PROCESSOR, (topics.PAYMENTS_NOTIFICATION,), processor(outbox, coverage),
                          parallel=True),
+            plans_consumer(copies),
         ],
         settings=settings,
         access_rules=ACCESS_RULES,
         public_paths=PUBLIC_PATHS,
         title="Canbao payments",
+        on_startup=on_startup,
     )
     app.state.adapters = adapters
     app.state.channel_regions = payments_settings.channel_regions()
     app.state.coverage = coverage
+    app.state.plans = copies
     app.state.vault = vault_for(settings)
     with_pool(app, settings.database_url, payments_settings.pool_size,
               group_commit=payments_settings.group_commit)

@@ -11,11 +11,11 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from kernels.policy import PolicyCatalog
 from services.eligibility.app import create_app
 from services.eligibility.commands import redetermine
 from services.eligibility.determinations.service import DeterminationService
-from kernels.policy import PolicyCatalog
-from services.eligibility.plans.registry import PlanRegistry
+from services.eligibility.plans.registry import SEED_DIR, PlanRegistry
 from services.eligibility.redeterminations.service import Redeterminator
 from shared.db import make_engine, make_sessionmaker
 from shared.outbox import Outbox
@@ -59,7 +59,7 @@ async def scalar(engine: AsyncEngine, sql: str, **params: object) -> int:
 
 
 async def test_redetermination_is_resumable_and_publishes_only_changes(engine, infra) -> None:
-    plans = PlanRegistry(PolicyCatalog.load())
+    plans = PlanRegistry(PolicyCatalog.load(SEED_DIR))
     runner = Redeterminator(engine, plans, chunk_size=100)
     job = await runner.create(REGION, YEAR)
     assert job["total"] == N
@@ -153,7 +153,7 @@ async def test_http_job_and_simulation(infra: TestInfra, engine) -> None:
 
 async def test_chunks_in_flight_commit_in_order_and_agree_with_the_per_person_path(
         engine) -> None:
-    plans = PlanRegistry(PolicyCatalog.load())
+    plans = PlanRegistry(PolicyCatalog.load(SEED_DIR))
     async with engine.begin() as conn:
         for pid in POPULATION[5::11]:
             await conn.execute(text(
@@ -190,7 +190,7 @@ async def test_a_failing_chunk_fails_the_job_after_the_chunks_before_it(
         return real(policy, staged)
 
     monkeypatch.setattr(redetermination, "compute_staged", failing)
-    plans = PlanRegistry(PolicyCatalog.load())
+    plans = PlanRegistry(PolicyCatalog.load(SEED_DIR))
     runner = Redeterminator(engine, plans, chunk_size=20, connections=2)
     job = await runner.run((await runner.create(REGION, YEAR))["id"])
     assert (job["status"], job["processed"]) == ("failed", 40) and "boom" in job["error"]

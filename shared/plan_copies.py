@@ -1,0 +1,136 @@
+"""A service's own copy of the published plans, kept from `eligibility.plan.v1` events.
+
+Payments and reporting need plans (coverage, late payment, periods, targets) but never read
+eligibility's files nor import its code: each keeps every publication it received in its own
+`<schema>.plans` table and builds `kernels.policy.Policy` objects from the content. The plan in
+force for a region and year is the publication of the highest number whose `effective_on` has
+come (Beijing date). A process reloads its catalog when it stores an event and every few
+seconds (other replicas, plans that take effect at a set date).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import orjson
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+from contracts.plan import PlanPublished
+from kernels.policy import Policy, PolicyCatalog, PolicyFileError, parse_policy
+from shared.events import CloudEvent
+
+log = logging.getLogger(__name__)
+BEIJING = ZoneInfo("Asia/Shanghai")
+
+
+def plans_table_sql(schema: str) -> list[str]:
+    """The table a consuming service's migration creates (one row per publication)."""
+    return [f"""
+    CREATE TABLE {schema}.plans (
+        publication bigint PRIMARY KEY,
+        region_code text NOT NULL,
+        plan_year integer NOT NULL,
+        version text NOT NULL,
+        effective_on date NOT NULL,
+        correction boolean NOT NULL DEFAULT false,
+        content jsonb NOT NULL,
+        published_by text NOT NULL,
+        published_at timestamptz NOT NULL,
+        received_at timestamptz NOT NULL DEFAULT now()
+    )""", f"CREATE INDEX plans_region_year ON {schema}.plans (region_code, plan_year, publication)"]
+
+
+class InvalidPlanEvent(ValueError):
+    """A plan event whose content is not a valid plan or does not hash to its version."""
+
+
+def read_event(data: dict[str, Any]) -> tuple[PlanPublished, Policy]:
+    """The payload and the Policy built from its content; the content must hash to `version`."""
+    payload = PlanPublished.model_validate(data)
+    try:
+        policy = parse_policy(payload.content, f"{payload.key} #{payload.publication}")
+    except PolicyFileError as exc:
+        raise InvalidPlanEvent("; ".join(exc.problems)) from None
+    if (policy.version, policy.region_code, policy.plan_year) != (
+            payload.version, payload.region_code, payload.plan_year):
+        raise InvalidPlanEvent(f"plan event {payload.key} #{payload.publication}: the content "
+                               f"is version {policy.version}, the event says {payload.version}")
+    return payload, policy
+
+
+def beijing_today() -> dt.date:
+    return dt.datetime.now(BEIJING).date()
+
+
+class PlanCopies:
+    """The plans one service holds; `catalog` is what its code looks plans up in."""
+
+    def __init__(self, schema: str) -> None:
+        self.schema = schema
+        self.catalog = PolicyCatalog({})
+        self._parsed: dict[str, Policy] = {}  # version -> Policy, parsed once per process
+        self._seen: tuple[int, dt.date] | None = None
+
+    async def store(self, session: AsyncSession, event: CloudEvent) -> bool:
+        """Keep one publication (idempotent on its number); True when it was new."""
+        payload, policy = read_event(event.data)
+        row = (await session.execute(text(f"""
+            INSERT INTO {self.schema}.plans (publication, region_code, plan_year, version,
+                effective_on, correction, content, published_by, published_at)
+            VALUES (:n, :r, :y, :v, :e, :c, CAST(:content AS jsonb), :by, :at)
+            ON CONFLICT (publication) DO NOTHING RETURNING publication"""), {
+            "n": payload.publication, "r": payload.region_code, "y": payload.plan_year,
+            "v": payload.version, "e": payload.effective_on, "c": payload.correction,
+            "content": orjson.dumps(payload.content).decode(), "by": payload.published_by,
+            "at": payload.published_at})).first()
+        self._parsed.setdefault(policy.version, policy)
+        if row is not None:
+            log.info("%s: plan %s version %s (publication %d, in force from %s) received",
+                     self.schema, payload.key, policy.short_version, payload.publication,
+                     payload.effective_on)
+        return row is not None
+
+    async def refresh(self, engine: AsyncEngine, today: dt.date | None = None) -> bool:
+        """Rebuild the catalog from the table when something changed; True if it did."""
+        day = today or beijing_today()
+        async with engine.connect() as conn:
+            latest = (await conn.execute(text(
+                f"SELECT coalesce(max(publication), 0) FROM {self.schema}.plans"))).scalar_one()
+            if self._seen == (latest, day):
+                return False
+            rows = (await conn.execute(text(f"""
+                SELECT DISTINCT ON (region_code, plan_year) version, content
+                FROM {self.schema}.plans WHERE effective_on <= :day
+                ORDER BY region_code, plan_year, publication DESC"""), {"day": day})).all()
+        found: dict[tuple[str, int], Policy] = {}
+        for version, content in rows:
+            policy = self._parsed.get(version)
+            if policy is None:
+                try:
+                    policy = parse_policy(content, f"{self.schema}.plans {version[:16]}")
+                except PolicyFileError:
+                    log.exception("%s: stored plan %s is not valid", self.schema, version)
+                    continue
+                self._parsed[version] = policy
+            found[(policy.region_code, policy.plan_year)] = policy
+        self.catalog = PolicyCatalog(found)
+        self._seen = (latest, day)
+        return True
+
+    async def follow(self, engine: AsyncEngine, stop: asyncio.Event,
+                     interval: float = 2.0) -> None:
+        """Refresh every `interval` seconds until `stop` is set."""
+        while not stop.is_set():
+            try:
+                await self.refresh(engine)
+            except Exception:  # the database is away: keep the catalog we have
+                log.warning("%s: could not refresh the plans", self.schema, exc_info=True)
+            try:
+                await asyncio.wait_for(stop.wait(), interval)
+            except TimeoutError:
+                pass
