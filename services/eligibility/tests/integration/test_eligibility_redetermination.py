@@ -75,6 +75,7 @@ async def test_redetermination_is_resumable_and_publishes_only_changes(engine, i
     assert await scalar(engine, "SELECT count(*) FROM eligibility.determinations "
                         "WHERE plan_year = :y AND region_code = :r", y=YEAR, r=REGION) == N
     events = await scalar(engine, "SELECT count(*) FROM eligibility.outbox WHERE "
+                          "topic = 'eligibility.determination.v1' AND "
                           "data->>'region_code' = :r AND data->>'plan_year' = :y",
                           r=REGION, y=str(YEAR))
     assert events == N
