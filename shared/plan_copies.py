@@ -32,7 +32,7 @@ def plans_table_sql(schema: str) -> list[str]:
     """The table a consuming service's migration creates (one row per publication)."""
     return [f"""
     CREATE TABLE {schema}.plans (
-        publication bigint PRIMARY KEY,
+        publication bigint NOT NULL,
         region_code text NOT NULL,
         plan_year integer NOT NULL,
         version text NOT NULL,
@@ -41,7 +41,8 @@ def plans_table_sql(schema: str) -> list[str]:
         content jsonb NOT NULL,
         published_by text NOT NULL,
         published_at timestamptz NOT NULL,
-        received_at timestamptz NOT NULL DEFAULT now()
+        received_at timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (publication, version)
     )""", f"CREATE INDEX plans_region_year ON {schema}.plans (region_code, plan_year, publication)"]
 
 
@@ -77,13 +78,13 @@ class PlanCopies:
         self._seen: tuple[int, dt.date] | None = None
 
     async def store(self, session: AsyncSession, event: CloudEvent) -> bool:
-        """Keep one publication (idempotent on its number); True when it was new."""
+        """Keep one publication (idempotent on its number and version); True when new."""
         payload, policy = read_event(event.data)
         row = (await session.execute(text(f"""
             INSERT INTO {self.schema}.plans (publication, region_code, plan_year, version,
                 effective_on, correction, content, published_by, published_at)
             VALUES (:n, :r, :y, :v, :e, :c, CAST(:content AS jsonb), :by, :at)
-            ON CONFLICT (publication) DO NOTHING RETURNING publication"""), {
+            ON CONFLICT (publication, version) DO NOTHING RETURNING publication"""), {
             "n": payload.publication, "r": payload.region_code, "y": payload.plan_year,
             "v": payload.version, "e": payload.effective_on, "c": payload.correction,
             "content": orjson.dumps(payload.content).decode(), "by": payload.published_by,
@@ -100,13 +101,14 @@ class PlanCopies:
         day = today or beijing_today()
         async with engine.connect() as conn:
             latest = (await conn.execute(text(
-                f"SELECT coalesce(max(publication), 0) FROM {self.schema}.plans"))).scalar_one()
+                f"SELECT count(*) FROM {self.schema}.plans"))).scalar_one()
             if self._seen == (latest, day):
                 return False
             rows = (await conn.execute(text(f"""
                 SELECT DISTINCT ON (region_code, plan_year) version, content
                 FROM {self.schema}.plans WHERE effective_on <= :day
-                ORDER BY region_code, plan_year, publication DESC"""), {"day": day})).all()
+                ORDER BY region_code, plan_year, publication DESC, received_at DESC"""),
+                {"day": day})).all()
         found: dict[tuple[str, int], Policy] = {}
         for version, content in rows:
             policy = self._parsed.get(version)
