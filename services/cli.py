@@ -215,6 +215,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     pii_parser(sub.add_parser("pii", help="personal data keys: canbao pii rotate"))
 
+    from services.cli_plans import build_parser as plans_parser
+
+    plans_parser(sub.add_parser("plans", help="the plan registry: new, check, upload, approve, "
+                                              "publish, simulate, history, republish"))
+
     dlt = sub.add_parser("dlt", help="dead-letter topics")
     dlt_sub = dlt.add_subparsers(dest="dlt_command", required=True)
     replay = dlt_sub.add_parser("replay", help="publish dead-lettered messages to their topic again")

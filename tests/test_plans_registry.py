@@ -6,6 +6,7 @@ reporting through `eligibility.plan.v1`; a correction that re-determines and ref
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -19,6 +20,7 @@ import yaml
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from services.cli_plans import build_parser, run
 from services.eligibility.app import create_app as eligibility_app
 from services.payments.app import create_app as payments_app
 from services.reporting.app import create_app as reporting_app
@@ -293,6 +295,18 @@ async def test_a_correction_redetermines_and_refunds(world: World) -> None:
     draft = r.json()
     assert any("市财政由 50% 改为 60%" in d["text"] and "210.00元 改为 252.00元" in d["text"]
                for d in draft["diff"]), draft["diff"]
+    # simulated before approval: the person who owes 210 would owe 168, in the file too
+    r = await world.eligibility.post(f"/v1/plans/drafts/{draft['id']}/simulation",
+                                     headers=world.a)
+    assert r.status_code == 200, r.text
+    sim = r.json()
+    mine = next(x for x in sim["people"] if x["person_id"] == str(pid))
+    assert (mine["current_personal_fen"], mine["draft_personal_fen"]) == (21000, 16800)
+    assert sim["people_changed"] == len(sim["people"]) >= 1
+    r = await world.eligibility.post(f"/v1/plans/drafts/{draft['id']}/simulation?format=csv",
+                                     headers=world.a)
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
+    assert f"{pid},{TOWNSHIP},21000,16800,-4200" in r.text
     assert (await world.eligibility.post(f"/v1/plans/drafts/{draft['id']}/approve",
                                          headers=world.a)).status_code == 200
     r = await world.eligibility.post(f"/v1/plans/drafts/{draft['id']}/publish", json={},
@@ -315,3 +329,35 @@ async def test_a_correction_redetermines_and_refunds(world: World) -> None:
         "SELECT count(DISTINCT version) FROM eligibility.plan_publications "
         "WHERE region_code = :r AND plan_year = :y", r=COUNTY, y=YEAR)
     assert versions == 2
+
+
+async def test_the_cli_starts_next_year_and_keeps_four_eyes(world: World, tmp_path: Path,
+                                                             capsys: pytest.CaptureFixture[str],
+                                                             ) -> None:
+    """`canbao plans new --from 370481-2026 --year 2027` writes a plan whose periods moved a
+    year and whose figures and quotes are marked 待核对; uploaded by officer A through the CLI,
+    A's approval is refused (exit 1, four_eyes) and B's is taken; `history` lists it."""
+    app = world.apps["eligibility"]
+
+    async def cli(who: dict[str, str], *argv: str) -> int:
+        args = build_parser(argparse.ArgumentParser()).parse_args(list(argv))
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                     base_url="http://test", headers=who) as client:
+            return await run(args, client)
+
+    path = tmp_path / "370481-2027.yaml"
+    assert await cli(world.a, "new", "--from", f"{COUNTY}-{YEAR}", "--year", "2027",
+                     "-o", str(path)) == 0
+    written = path.read_text(encoding="utf-8")
+    assert "plan_year: 2027" in written and "start: '2026-10-01'  # 待核对" in written
+    assert "yuan: '420'  # 待核对" in written
+    capsys.readouterr()
+    assert await cli(world.a, "upload", str(path)) == 0
+    out = capsys.readouterr().out
+    draft_id = out.split("草案 ", 1)[1].split("：", 1)[0]
+    assert await cli(world.a, "approve", draft_id) == 1
+    assert "four_eyes" in capsys.readouterr().out
+    assert await cli(world.b, "approve", draft_id) == 0
+    assert await cli(world.b, "publish", draft_id) == 0
+    assert await cli(world.a, "history", COUNTY, "2027") == 0
+    assert "批准 officer-b" in capsys.readouterr().out

@@ -1,21 +1,25 @@
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import io
 import uuid
-from typing import Any
+from typing import Any, Literal
 
-from fastapi import APIRouter, Request, status
+from fastapi import APIRouter, Request, Response, status
 from pydantic import BaseModel, Field
 from sqlalchemy import text
 
 from services.eligibility.plans.drafts import PlanDrafts
 from services.eligibility.plans.registry import PlanRegistry, source_of
+from services.eligibility.simulations.service import simulate
 from shared.auth import current_principal
 from shared.db import SessionDep
 from shared.errors import NotFound
 from shared.params import PlanYearPath
 
 router = APIRouter(prefix="/v1/plans", tags=["plans"])
+PEOPLE_IN_JSON, PEOPLE_IN_FILE = 10_000, 2_000_000
 
 
 def _registry(request: Request) -> PlanRegistry:
@@ -85,18 +89,32 @@ async def get_draft(draft_id: uuid.UUID, request: Request, session: SessionDep) 
     return await _drafts(request, session).get(draft_id, current_principal(request))
 
 
-@router.post("/drafts/{draft_id}/simulation")
-async def simulate_draft(draft_id: uuid.UUID, request: Request,
-                         session: SessionDep) -> dict[str, Any]:
+@router.post("/drafts/{draft_id}/simulation", response_model=None)
+async def simulate_draft(draft_id: uuid.UUID, request: Request, session: SessionDep,
+                         format: Literal["json", "csv"] = "json") -> dict[str, Any] | Response:
     """Head count and money per budget line and township under the draft, against the plan in
-    force; nothing is stored."""
-    from services.eligibility.simulations.service import simulate  # noqa: PLC0415
-
+    force, and the people whose own contribution changes (`format=csv`: all of them, as a
+    file: person id, township, amount now, amount under the draft, difference, in fen);
+    nothing is stored."""
     principal = current_principal(request)
     draft = await _drafts(request, session).get(draft_id, principal)
     await session.close()
-    return await simulate(request.app.state.runtime.engine, _registry(request), draft["content"],
-                          principal=principal)
+    out = await simulate(request.app.state.runtime.engine, _registry(request), draft["content"],
+                         principal=principal,
+                         people_limit=PEOPLE_IN_FILE if format == "csv" else PEOPLE_IN_JSON)
+    if format == "json":
+        return out
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    writer.writerow(["人员ID person_id", "乡镇 township_code", "现行方案个人缴费（分）",
+                     "草案个人缴费（分）", "差额（分）"])
+    for row in out["people"]:
+        writer.writerow([row["person_id"], row["township_code"] or "",
+                         row["current_personal_fen"], row["draft_personal_fen"],
+                         row["difference_fen"]])
+    name = f"simulation-{out['region_code']}-{out['plan_year']}-{draft_id}.csv"
+    return Response(("\ufeff" + buf.getvalue()).encode("utf-8"), media_type="text/csv",
+                    headers={"content-disposition": f'attachment; filename="{name}"'})
 
 
 @router.post("/drafts/{draft_id}/approve")
