@@ -20,9 +20,12 @@ import orjson
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from contracts.plan import PlanPublished
+from contracts.plan import PLAN_PUBLISHED, PlanPublished
 from kernels.policy import Policy, PolicyCatalog, PolicyFileError, parse_policy
 from shared.events import CloudEvent
+from shared.inbox import EventRouter
+from shared.service import ConsumerSpec
+from shared.topics import ELIGIBILITY_PLAN
 
 log = logging.getLogger(__name__)
 BEIJING = ZoneInfo("Asia/Shanghai")
@@ -95,6 +98,20 @@ class PlanCopies:
                      self.schema, payload.key, policy.short_version, payload.publication,
                      payload.effective_on)
         return row is not None
+
+    def years(self) -> frozenset[int]:
+        """The plan years some region has a plan in force for."""
+        return frozenset(p.plan_year for p in self.catalog)
+
+    def consumer(self) -> ConsumerSpec:
+        """The consumer `<schema>-plans` that keeps the publications in `<schema>.plans`."""
+        router = EventRouter()
+
+        @router.on(PLAN_PUBLISHED)
+        async def published(session: AsyncSession, event: CloudEvent) -> None:
+            await self.store(session, event)
+
+        return ConsumerSpec(f"{self.schema}-plans", (ELIGIBILITY_PLAN,), router)
 
     async def refresh(self, engine: AsyncEngine, today: dt.date | None = None) -> bool:
         """Rebuild the catalog from the table when something changed; True if it did."""

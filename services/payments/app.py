@@ -17,7 +17,6 @@ from services.payments.dues.handlers import router as dues_handlers
 from services.payments.fastlane import FastLane
 from services.payments.hotpath import with_pool
 from services.payments.matching.processor import processor
-from services.payments.plans import plans_consumer
 from services.payments.proxy.router import router as proxy
 from services.payments.reconciliation.router import router as reconciliation
 from services.payments.refunds.router import router as refunds
@@ -62,7 +61,7 @@ def create_app(
             # rows it changes: partitions can be matched side by side
             ConsumerSpec(PROCESSOR, (topics.PAYMENTS_NOTIFICATION,), processor(outbox, coverage),
                          parallel=True),
-            plans_consumer(copies),
+            copies.consumer(),
         ],
         settings=settings,
         access_rules=ACCESS_RULES,

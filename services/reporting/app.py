@@ -11,7 +11,6 @@ from services.reporting.access import RULES as ACCESS_RULES
 from services.reporting.dashboard.router import router as dashboard
 from services.reporting.funds.router import router as funds
 from services.reporting.lists.router import router as lists
-from services.reporting.plan_events import plans_consumer
 from services.reporting.progress.router import router as progress
 from services.reporting.projections.handlers import CONSUMER, TOPICS
 from services.reporting.projections.handlers import router as handlers
@@ -32,7 +31,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = create_service_app(
         "reporting",
         routers=[progress, lists, funds, dashboard],
-        consumers=[ConsumerSpec(CONSUMER, TOPICS, handlers), plans_consumer(copies)],
+        consumers=[ConsumerSpec(CONSUMER, TOPICS, handlers), copies.consumer()],
         settings=settings,
         access_rules=ACCESS_RULES,
         # lists of people (masked names and ID numbers, phone numbers for who calls them):
