@@ -312,14 +312,28 @@ async def test_a_correction_redetermines_and_refunds(world: World) -> None:
     r = await world.eligibility.post(f"/v1/plans/drafts/{draft['id']}/publish", json={},
                                      headers=world.b)
     assert r.status_code == 200 and r.json()["correction"] is True, r.text
+    correction = r.json()["publication"]
     await eventually(lambda: _is(owes, 16800))
     job = await eventually(lambda: world.scalar(
         "SELECT redetermination_job FROM eligibility.plan_publications WHERE id = :id",
-        id=r.json()["publication"]))
+        id=correction))
     assert job > 0
     refund = await eventually(lambda: world.scalar(
         "SELECT amount_fen FROM payments.refunds WHERE person_id = :p", p=pid))
     assert refund == 4200
+    # the change report: owes 42 yuan less, 42 refunded, the city pays 42 more for them
+    r = await world.eligibility.get(
+        f"/v1/plans/{COUNTY}/{YEAR}/publications/{correction}/changes", headers=world.a)
+    assert r.status_code == 200, r.text
+    report = r.json()
+    mine = next(x for x in report["people"] if x["person_id"] == str(pid))
+    assert (mine["difference_fen"], mine["refund_due_fen"], mine["budget_lines"]) == (
+        -4200, 4200, {"city_finance": 4200})
+    changed = [x for x in report["people"]]
+    assert report["owe_less"]["amount_fen"] == -sum(x["difference_fen"] for x in changed)
+    assert report["refunds"] == {"headcount": 1, "amount_fen": 4200}
+    assert report["budget_lines"]["city_finance"]["added_fen"] == 4200 * len(changed)
+    assert report["redetermination"]["status"] in ("running", "done", "queued")
     # and the earlier version can be published again (a new publication, not an edit)
     r = await world.eligibility.post(f"/v1/plans/{COUNTY}/{YEAR}/republish",
                                      json={"publication": first}, headers=world.a)

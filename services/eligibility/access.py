@@ -23,6 +23,8 @@ RULES = {
     ("POST", "/v1/plans/drafts/{draft_id}/publish"): allow(MEDICAL, scopes=("eligibility:plans",)),
     ("GET", "/v1/plans/{region_code}/{plan_year}/history"): allow(
         *ALL_STAFF, scopes=READ, regions=False),
+    ("GET", "/v1/plans/{region_code}/{plan_year}/publications/{publication}/changes"): allow(
+        MEDICAL, FINANCE, SUPERVISOR, scopes=("eligibility:plans",)),
     ("POST", "/v1/plans/{region_code}/{plan_year}/republish"): allow(
         MEDICAL, scopes=("eligibility:plans",)),
     ("POST", "/v1/redeterminations"): allow(MEDICAL, scopes=("eligibility:redetermine",)),

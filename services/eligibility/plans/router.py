@@ -10,6 +10,7 @@ from fastapi import APIRouter, Request, Response, status
 from pydantic import BaseModel, Field
 from sqlalchemy import text
 
+from services.eligibility.plans.changes import change_report
 from services.eligibility.plans.drafts import PlanDrafts
 from services.eligibility.plans.registry import PlanRegistry, source_of
 from services.eligibility.simulations.service import simulate
@@ -157,6 +158,31 @@ async def republish(region_code: str, plan_year: PlanYearPath, body: Republish,
             body.effective_on)
     await _after_publish(request)
     return out
+
+
+@router.get("/{region_code}/{plan_year}/publications/{publication}/changes",
+            response_model=None)
+async def publication_changes(region_code: str, plan_year: PlanYearPath, publication: int,
+                              session: SessionDep, format: Literal["json", "csv"] = "json",
+                              ) -> dict[str, Any] | Response:
+    """What a correction changed for the people determined under the version it replaced:
+    who owes more or less, refunds due to those who had paid more, subsidies added and
+    withdrawn per budget line (`format=csv`: the people, as a file)."""
+    out = await change_report(session, region_code, plan_year, publication,
+                              people_limit=PEOPLE_IN_FILE if format == "csv" else PEOPLE_IN_JSON)
+    if format == "json":
+        return out
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    writer.writerow(["人员ID person_id", "乡镇 township_code", "更正前个人缴费（分）",
+                     "更正后个人缴费（分）", "差额（分）", "已缴（分）", "应退（分）"])
+    for row in out["people"]:
+        writer.writerow([row["person_id"], row["township_code"] or "",
+                         row["before_personal_fen"], row["after_personal_fen"],
+                         row["difference_fen"], row["paid_fen"], row["refund_due_fen"]])
+    name = f"changes-{region_code}-{plan_year}-{publication}.csv"
+    return Response(("\ufeff" + buf.getvalue()).encode("utf-8"), media_type="text/csv",
+                    headers={"content-disposition": f'attachment; filename="{name}"'})
 
 
 @router.get("/{region_code}/{plan_year}")
