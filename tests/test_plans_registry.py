@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import datetime as dt
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack
@@ -22,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.cli_plans import build_parser, run
 from services.eligibility.app import create_app as eligibility_app
+from services.eligibility.plans.registry import beijing_today
 from services.payments.app import create_app as payments_app
 from services.reporting.app import create_app as reporting_app
 from shared.db import make_engine
@@ -372,6 +374,15 @@ async def test_the_cli_starts_next_year_and_keeps_four_eyes(world: World, tmp_pa
     assert await cli(world.a, "approve", draft_id) == 1
     assert "four_eyes" in capsys.readouterr().out
     assert await cli(world.b, "approve", draft_id) == 0
-    assert await cli(world.b, "publish", draft_id) == 0
+    tomorrow = beijing_today() + dt.timedelta(days=1)
+    assert await cli(world.b, "publish", draft_id, "--on", tomorrow.isoformat()) == 0
     assert await cli(world.a, "history", COUNTY, "2027") == 0
-    assert "批准 officer-b" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "批准 officer-b" in out and "（在用）" not in out  # in force from tomorrow
+    r = await world.eligibility.get(f"/v1/plans/{COUNTY}/2027", headers=world.a)
+    assert r.status_code == 404
+    registry = app.state.plans
+    async with world.engine.connect() as conn:
+        changed = await registry.refresh(conn, today=tomorrow)
+    assert [(c[0], c[1]) for c in changed] == [(COUNTY, 2027)]
+    assert registry.find(COUNTY, 2027) is not None
