@@ -1,11 +1,14 @@
 """A service's own copy of the published plans, kept from `eligibility.plan.v1` events.
 
-Payments and reporting need plans (coverage, late payment, periods, targets) but never read
-eligibility's files nor import its code: each keeps every publication it received in its own
-`<schema>.plans` table and builds `kernels.policy.Policy` objects from the content. The plan in
-force for a region and year is the publication of the highest number whose `effective_on` has
-come (Beijing date). A process reloads its catalog when it stores an event and every few
-seconds (other replicas, plans that take effect at a set date).
+Payments, reporting and registration need plans (coverage, late payment, periods, targets,
+plan years) but never read eligibility's files nor import its code: each keeps every
+publication it received in its own `<schema>.plans` table and builds plan objects from the
+content with the policy kernel, which the service hands in (`parse`: content -> plan, e.g.
+`kernels.policy.parse_policy`; `index`: {(region, year): plan} -> catalog, e.g.
+`kernels.policy.PolicyCatalog`), so that platform code does not depend on the kernel. The plan
+in force for a region and year is the publication of the highest number whose `effective_on`
+has come (Beijing date). A process reloads its catalog every few seconds (the events it and
+other replicas stored, plans that take effect at a set date).
 """
 
 from __future__ import annotations
@@ -13,7 +16,8 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Generic, Protocol, TypeVar
 from zoneinfo import ZoneInfo
 
 import orjson
@@ -21,7 +25,6 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from contracts.plan import PLAN_PUBLISHED, PlanPublished
-from kernels.policy import Policy, PolicyCatalog, PolicyFileError, parse_policy
 from shared.events import CloudEvent
 from shared.inbox import EventRouter
 from shared.service import ConsumerSpec
@@ -29,6 +32,21 @@ from shared.topics import ELIGIBILITY_PLAN
 
 log = logging.getLogger(__name__)
 BEIJING = ZoneInfo("Asia/Shanghai")
+
+
+class Plan(Protocol):
+    @property
+    def version(self) -> str: ...
+    @property
+    def region_code(self) -> str: ...
+    @property
+    def plan_year(self) -> int: ...
+    @property
+    def short_version(self) -> str: ...
+
+
+P = TypeVar("P", bound=Plan)
+C = TypeVar("C")
 
 
 def plans_table_sql(schema: str) -> list[str]:
@@ -53,13 +71,14 @@ class InvalidPlanEvent(ValueError):
     """A plan event whose content is not a valid plan or does not hash to its version."""
 
 
-def read_event(data: dict[str, Any]) -> tuple[PlanPublished, Policy]:
-    """The payload and the Policy built from its content; the content must hash to `version`."""
+def read_event(data: dict[str, Any], parse: Callable[[Any, str], P]) -> tuple[PlanPublished, P]:
+    """The payload and the plan built from its content; the content must hash to `version`
+    (`parse` raises ValueError on a content that is not a valid plan)."""
     payload = PlanPublished.model_validate(data)
     try:
-        policy = parse_policy(payload.content, f"{payload.key} #{payload.publication}")
-    except PolicyFileError as exc:
-        raise InvalidPlanEvent("; ".join(exc.problems)) from None
+        policy = parse(payload.content, f"{payload.key} #{payload.publication}")
+    except ValueError as exc:
+        raise InvalidPlanEvent(str(exc)) from None
     if (policy.version, policy.region_code, policy.plan_year) != (
             payload.version, payload.region_code, payload.plan_year):
         raise InvalidPlanEvent(f"plan event {payload.key} #{payload.publication}: the content "
@@ -71,18 +90,22 @@ def beijing_today() -> dt.date:
     return dt.datetime.now(BEIJING).date()
 
 
-class PlanCopies:
+class PlanCopies(Generic[P, C]):
     """The plans one service holds; `catalog` is what its code looks plans up in."""
 
-    def __init__(self, schema: str) -> None:
+    def __init__(self, schema: str, parse: Callable[[Any, str], P],
+                 index: Callable[[dict[tuple[str, int], P]], C]) -> None:
         self.schema = schema
-        self.catalog = PolicyCatalog({})
-        self._parsed: dict[str, Policy] = {}  # version -> Policy, parsed once per process
+        self.parse = parse
+        self.index = index
+        self.catalog: C = index({})
+        self._plans: dict[tuple[str, int], P] = {}
+        self._parsed: dict[str, P] = {}  # version -> plan, parsed once per process
         self._seen: tuple[int, dt.date] | None = None
 
     async def store(self, session: AsyncSession, event: CloudEvent) -> bool:
         """Keep one publication (idempotent on its number and version); True when new."""
-        payload, policy = read_event(event.data)
+        payload, policy = read_event(event.data, self.parse)
         row = (await session.execute(text(f"""
             INSERT INTO {self.schema}.plans (publication, region_code, plan_year, version,
                 effective_on, correction, content, published_by, published_at)
@@ -101,7 +124,7 @@ class PlanCopies:
 
     def years(self) -> frozenset[int]:
         """The plan years some region has a plan in force for."""
-        return frozenset(p.plan_year for p in self.catalog)
+        return frozenset(year for _, year in self._plans)
 
     def consumer(self) -> ConsumerSpec:
         """The consumer `<schema>-plans` that keeps the publications in `<schema>.plans`."""
@@ -126,18 +149,19 @@ class PlanCopies:
                 FROM {self.schema}.plans WHERE effective_on <= :day
                 ORDER BY region_code, plan_year, publication DESC, received_at DESC"""),
                 {"day": day})).all()
-        found: dict[tuple[str, int], Policy] = {}
+        found: dict[tuple[str, int], P] = {}
         for version, content in rows:
             policy = self._parsed.get(version)
             if policy is None:
                 try:
-                    policy = parse_policy(content, f"{self.schema}.plans {version[:16]}")
-                except PolicyFileError:
+                    policy = self.parse(content, f"{self.schema}.plans {version[:16]}")
+                except ValueError:
                     log.exception("%s: stored plan %s is not valid", self.schema, version)
                     continue
                 self._parsed[version] = policy
             found[(policy.region_code, policy.plan_year)] = policy
-        self.catalog = PolicyCatalog(found)
+        self._plans = found
+        self.catalog = self.index(found)
         self._seen = (latest, day)
         return True
 

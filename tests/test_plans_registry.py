@@ -98,22 +98,23 @@ async def world(infra: TestInfra, tmp_path_factory: pytest.TempPathFactory,
                 await engine.dispose()
 
 
-def person_event(pid: uuid.UUID, birth: str) -> CloudEvent:
+def person_event(pid: uuid.UUID, birth: str, county: str = COUNTY) -> CloudEvent:
     return CloudEvent(source="canbao/registration", type="registration.person_registered.v1",
                       partitionkey=str(pid), data={
         "person_id": str(pid), "revision": 1, "birth_date": birth, "sex": "male",
         "id_number_hash": f"plans-{pid}", "id_number_masked": "370481***********6",
         "name_masked": "张*",
-        "county_code": COUNTY, "township_code": TOWNSHIP, "village_code": None,
+        "county_code": county, "township_code": county + TOWNSHIP[6:], "village_code": None,
         "household_id": None})
 
 
-def enrollment_event(pid: uuid.UUID) -> CloudEvent:
+def enrollment_event(pid: uuid.UUID, county: str = COUNTY) -> CloudEvent:
     return CloudEvent(source="canbao/registration", type="registration.enrollment_registered.v1",
                       partitionkey=str(pid), data={
         "person_id": str(pid), "plan_year": YEAR, "status": "registered", "reason": None,
-        "insured_category": "adult", "county_code": COUNTY, "township_code": TOWNSHIP,
-        "village_code": None, "registered_on": "2025-10-08", "revision": 1})
+        "insured_category": "adult", "county_code": county,
+        "township_code": county + TOWNSHIP[6:], "village_code": None,
+        "registered_on": "2025-10-08", "revision": 1})
 
 
 def payment_event(pid: uuid.UUID, amount_fen: int) -> CloudEvent:
@@ -257,6 +258,49 @@ async def test_a_new_year_used_within_seconds_by_eligibility_payments_reporting(
     actions = {r[0]: r[1] for r in (await _audit(world, draft["id"], published))}
     assert actions == {"plan.upload": "officer-a", "plan.approve": "officer-b",
                        "plan.publish": "officer-a"}
+
+
+async def test_a_new_region_is_used_within_seconds(world: World) -> None:
+    """A region with no plan at all (枣庄市山亭区 370406, drafted by officers of the city
+    370400 from Tengzhou's text): its waiting resident is determined within seconds of the
+    publication, and payments and reporting hold the plan through the event."""
+    city = {"role": "medical_insurance_officer", "region": "370400"}
+    a, b = world.bearer(sub="city-a", **city), world.bearer(sub="city-b", **city)
+    pid = uuid.uuid4()
+    await world.send(REGISTRATION_PERSON, person_event(pid, "1990-05-01", county="370406"))
+    await world.send(REGISTRATION_ENROLLMENT, enrollment_event(pid, county="370406"))
+
+    async def waiting() -> bool:
+        r = await world.eligibility.get(f"/v1/determinations/{pid}/{YEAR}", headers=a)
+        return r.status_code == 200 and r.json()["pending_plan"] is not None
+    await eventually(waiting)
+    tengzhou = (await world.eligibility.get(f"/v1/plans/{COUNTY}/2025", headers=a)).json()
+    plan = dict(next_year(tengzhou["content"]), region_code="370406", region_name="山亭区")
+    assert (await upload(world, plan, world.a)).status_code == 403  # outside Tengzhou
+    r = await upload(world, plan, a)
+    assert r.status_code == 201, r.text
+    assert r.json()["diff"][0]["text"].endswith("这是第一版")
+    draft_id = r.json()["id"]
+    assert (await world.eligibility.post(f"/v1/plans/drafts/{draft_id}/approve",
+                                         headers=b)).status_code == 200
+    started = asyncio.get_running_loop().time()
+    r = await world.eligibility.post(f"/v1/plans/drafts/{draft_id}/publish", json={},
+                                     headers=a)
+    assert r.status_code == 200, r.text
+
+    async def determined() -> int | None:
+        r = await world.eligibility.get(f"/v1/determinations/{pid}/{YEAR}", headers=a)
+        current = r.json().get("current") if r.status_code == 200 else None
+        return current["personal_fen"] if current else None
+    assert await eventually(determined, 10) == 42000
+    assert asyncio.get_running_loop().time() - started < 10
+    coverage = world.apps["payments"].state.coverage
+    reporting_plans = world.apps["reporting"].state.plans
+
+    async def held() -> bool:
+        return coverage.policy("370406", YEAR) is not None and \
+            reporting_plans.catalog.find("370406", YEAR) is not None
+    await eventually(held, 10)
 
 
 async def _is(get: Callable[[], Any], value: Any) -> bool:

@@ -132,16 +132,6 @@ class PolicyCatalog:
         found[(policy.region_code, policy.plan_year)] = policy
         return PolicyCatalog(found)
 
-    @classmethod
-    def from_contents(cls, contents: list[Any]) -> PolicyCatalog:
-        """Plans given as content (parsed mappings or YAML text), e.g. as they arrive in
-        `eligibility.plan.v1` events; a later one replaces an earlier for its region and year."""
-        found: dict[tuple[str, int], Policy] = {}
-        for content in contents:
-            policy = parse_policy(content, "plan")
-            found[(policy.region_code, policy.plan_year)] = policy
-        return cls(found)
-
     def plans(self) -> list[PlanKey]:
         return [PlanKey(r, y) for (r, y) in sorted(self._policies)]
 

@@ -8,6 +8,7 @@ import logging
 from fastapi import FastAPI
 from sqlalchemy import text
 
+from kernels.policy import PolicyCatalog
 from services.eligibility.access import RULES as ACCESS_RULES
 from services.eligibility.determinations.router import router as determinations
 from services.eligibility.determinations.service import DeterminationService
@@ -27,7 +28,7 @@ log = logging.getLogger(__name__)
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
-    plans = PlanRegistry(PlanRegistry.from_folder(settings.policies_dir).catalog)
+    plans = PlanRegistry(PolicyCatalog({}))  # filled from the registry at startup
     outbox = Outbox("eligibility")
 
     async def plans_changed(runtime: Runtime, changed: list[Changed]) -> None:

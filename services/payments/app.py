@@ -9,6 +9,7 @@ import logging
 from fastapi import FastAPI
 from starlette.middleware import Middleware
 
+from kernels.policy import PolicyCatalog, parse_policy
 from services.payments.access import PUBLIC_PATHS
 from services.payments.access import RULES as ACCESS_RULES
 from services.payments.bills.router import router as bills
@@ -43,7 +44,7 @@ def create_app(
     payments_settings = payments_settings or get_payments_settings()
     adapters = payments_settings.adapters()
     # the plans, as eligibility publishes them (eligibility.plan.v1), kept in payments.plans
-    copies = PlanCopies(NAME)
+    copies = PlanCopies(NAME, parse_policy, PolicyCatalog)
     coverage = CoverageCalculator(copies)
     outbox = Outbox(NAME)
 

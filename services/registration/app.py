@@ -6,6 +6,7 @@ import asyncio
 
 from fastapi import FastAPI
 
+from kernels.policy import PolicyCatalog, parse_policy
 from services.registration.access import RULES as ACCESS_RULES
 from services.registration.enrollments.router import router as enrollments
 from services.registration.intake.router import router as intake
@@ -34,7 +35,7 @@ def create_app(settings: Settings | None = None, *,
     if max_upload_bytes is not None:
         security = security.model_copy(update={"max_upload_bytes": max_upload_bytes})
     # the plan years eligibility has published (eligibility.plan.v1, kept in registration.plans)
-    copies = PlanCopies("registration")
+    copies = PlanCopies("registration", parse_policy, PolicyCatalog)
 
     async def on_startup(runtime: Runtime) -> None:
         await copies.refresh(runtime.engine)

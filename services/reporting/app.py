@@ -7,6 +7,7 @@ import asyncio
 
 from fastapi import FastAPI
 
+from kernels.policy import PolicyCatalog, parse_policy
 from services.reporting.access import RULES as ACCESS_RULES
 from services.reporting.dashboard.router import router as dashboard
 from services.reporting.funds.router import router as funds
@@ -21,7 +22,7 @@ from shared.settings import Settings
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     # the plans, as eligibility publishes them (eligibility.plan.v1), kept in reporting.plans
-    copies = PlanCopies("reporting")
+    copies = PlanCopies("reporting", parse_policy, PolicyCatalog)
 
     async def on_startup(runtime: Runtime) -> None:
         await copies.refresh(runtime.engine)

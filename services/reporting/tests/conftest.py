@@ -5,6 +5,7 @@ from collections.abc import AsyncIterator
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from kernels.policy import PolicyCatalog, parse_policy
 from shared.db import make_engine, make_sessionmaker
 from shared.plan_copies import PlanCopies
 from shared.testing.infra import TestInfra
@@ -39,5 +40,5 @@ async def seed_plans_received(infra: TestInfra) -> None:
     tests/test_plans_registry.py)."""
     engine = make_engine(infra.settings())
     async with make_sessionmaker(engine)() as session, session.begin():
-        await give_seed_plans(session, PlanCopies("reporting"))
+        await give_seed_plans(session, PlanCopies("reporting", parse_policy, PolicyCatalog))
     await engine.dispose()

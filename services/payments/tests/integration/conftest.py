@@ -9,6 +9,7 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from kernels.policy import PolicyCatalog, parse_policy
 from services.payments.app import create_app
 from shared.db import make_engine, make_sessionmaker
 from shared.plan_copies import PlanCopies
@@ -36,5 +37,5 @@ async def seed_plans_received(infra: TestInfra) -> None:
     tests/test_plans_registry.py)."""
     engine = make_engine(infra.settings())
     async with make_sessionmaker(engine)() as session, session.begin():
-        await give_seed_plans(session, PlanCopies("payments"))
+        await give_seed_plans(session, PlanCopies("payments", parse_policy, PolicyCatalog))
     await engine.dispose()
