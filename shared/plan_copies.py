@@ -100,6 +100,7 @@ class PlanCopies(Generic[P, C]):
         self.index = index
         self.catalog: C = index({})
         self._plans: dict[tuple[str, int], P] = {}
+        self._numbers: dict[tuple[str, int], int] = {}  # the publication in force, per key
         self._parsed: dict[str, P] = {}  # version -> plan, parsed once per process
         self._seen: tuple[int, dt.date] | None = None
 
@@ -120,7 +121,20 @@ class PlanCopies(Generic[P, C]):
             log.info("%s: plan %s version %s (publication %d, in force from %s) received",
                      self.schema, payload.key, policy.short_version, payload.publication,
                      payload.effective_on)
+            self._take(payload, policy)
         return row is not None
+
+    def _take(self, payload: PlanPublished, policy: P) -> None:
+        """Use a stored plan in this process at once if it is in force (the table, which every
+        refresh reads, holds it once the consumer's transaction commits; a rolled-back one is
+        delivered again)."""
+        key = (payload.region_code, payload.plan_year)
+        if payload.effective_on > beijing_today() or \
+                payload.publication < self._numbers.get(key, 0):
+            return
+        self._numbers[key] = payload.publication
+        self._plans = {**self._plans, key: policy}
+        self.catalog = self.index(self._plans)
 
     def years(self) -> frozenset[int]:
         """The plan years some region has a plan in force for."""
@@ -145,12 +159,13 @@ class PlanCopies(Generic[P, C]):
             if self._seen == (latest, day):
                 return False
             rows = (await conn.execute(text(f"""
-                SELECT DISTINCT ON (region_code, plan_year) version, content
+                SELECT DISTINCT ON (region_code, plan_year) version, content, publication
                 FROM {self.schema}.plans WHERE effective_on <= :day
                 ORDER BY region_code, plan_year, publication DESC, received_at DESC"""),
                 {"day": day})).all()
         found: dict[tuple[str, int], P] = {}
-        for version, content in rows:
+        numbers: dict[tuple[str, int], int] = {}
+        for version, content, number in rows:
             policy = self._parsed.get(version)
             if policy is None:
                 try:
@@ -160,7 +175,8 @@ class PlanCopies(Generic[P, C]):
                     continue
                 self._parsed[version] = policy
             found[(policy.region_code, policy.plan_year)] = policy
-        self._plans = found
+            numbers[(policy.region_code, policy.plan_year)] = number
+        self._plans, self._numbers = found, numbers
         self.catalog = self.index(found)
         self._seen = (latest, day)
         return True
