@@ -8,6 +8,7 @@
     canbao plans simulate DRAFT_ID [--people changes.csv]
     canbao plans history 370481 2026
     canbao plans republish 370481 2026 --publication 7 [--on DATE]
+    canbao plans changes 370481 2026 8 [--people changes.csv]   # a correction's change report
 
 The token is `--token` or CANBAO_TOKEN (a medical insurance officer's); on `canbao dev`,
 `--officer NAME --region CODE` mints one with the development key. The service is
@@ -74,6 +75,12 @@ def build_parser(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     rep.add_argument("plan_year", type=int)
     rep.add_argument("--publication", type=int, required=True)
     rep.add_argument("--on", type=dt.date.fromisoformat)
+    chg = sub.add_parser("changes", help="what a correction changed (owe more or less, refunds, "
+                                         "budget lines)")
+    chg.add_argument("region_code")
+    chg.add_argument("plan_year", type=int)
+    chg.add_argument("publication", type=int)
+    chg.add_argument("--people", type=Path, help="write the people (CSV)")
     parser.set_defaults(func=cmd_plans)
     return parser
 
@@ -257,6 +264,27 @@ async def run(args: argparse.Namespace, client: httpx.AsyncClient) -> int:
                   f"起草 {p['author'] or '—'}，批准 {p['approved_by'] or '—'}，"
                   f"发布 {p['published_by']}（{p['published_at']}）"
                   + (f"，重新发布第 {p['republished_from']} 号" if p["republished_from"] else ""))
+        return 0
+    if c == "changes":
+        base = f"/v1/plans/{args.region_code}/{args.plan_year}/publications/{args.publication}"
+        r = await client.get(f"{base}/changes")
+        if r.status_code != 200:
+            return fail(r)
+        rep = r.json()
+        print(f"第 {rep['publication']} 号发布（版本 {rep['version'][:16]}）改变了 "
+              f"{rep['people_changed']} 人的缴费：")
+        for key, label in (("owe_more", "多缴"), ("owe_less", "少缴"), ("refunds", "应退")):
+            part = rep[key]
+            print(f"  {label} {part['headcount']} 人，共 {fen_to_yuan(part['amount_fen'])} 元")
+        for line, d in rep["budget_lines"].items():
+            print(f"  {line}：增加资助 {fen_to_yuan(d['added_fen'])} 元，减少 "
+                  f"{fen_to_yuan(d['withdrawn_fen'])} 元（{d['headcount']} 人）")
+        if args.people:
+            r = await client.get(f"{base}/changes", params={"format": "csv"})
+            if r.status_code != 200:
+                return fail(r)
+            args.people.write_bytes(r.content)
+            print(f"  名单已写入 {args.people}")
         return 0
     raise SystemExit(f"unknown command {c}")
 

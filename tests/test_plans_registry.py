@@ -380,6 +380,11 @@ async def test_a_correction_redetermines_and_refunds(world: World) -> None:
     assert report["refunds"] == {"headcount": 1, "amount_fen": 4200}
     assert report["budget_lines"]["city_finance"]["added_fen"] == 4200 * len(changed)
     assert report["redetermination"]["status"] in ("running", "done", "queued")
+    args = build_parser(argparse.ArgumentParser()).parse_args(
+        ["changes", COUNTY, str(YEAR), str(correction)])
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=world.apps["eligibility"]),
+                                 base_url="http://test", headers=world.b) as client:
+        assert await run(args, client) == 0
     # and the earlier version can be published again (a new publication, not an edit)
     r = await world.eligibility.post(f"/v1/plans/{COUNTY}/{YEAR}/republish",
                                      json={"publication": first}, headers=world.a)
