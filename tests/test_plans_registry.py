@@ -155,7 +155,7 @@ async def upload(world: World, plan: Any, who: dict[str, str]) -> httpx.Response
 
 
 async def test_seed_plans_are_published_at_first_start_and_received(world: World) -> None:
-    """The five seed files become publications 1-5 of the registry (by 'seed') and reach
+    """The five seed files become five publications of the registry (by 'seed') and reach
     payments' and reporting's own tables as eligibility.plan.v1 events."""
     assert await world.scalar("SELECT count(*) FROM eligibility.plan_publications "
                               "WHERE published_by = 'seed'") == 5

@@ -50,7 +50,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     {"r": region, "y": year, "v": after})).first()
             if claimed is None:
                 continue
-            job = await app.state.redeterminator.create(region, year)
+            try:
+                job = await app.state.redeterminator.create(region, year)
+            except Exception:  # not started: unclaim it (POST /v1/redeterminations starts it)
+                async with runtime.sessions() as session, session.begin():
+                    await session.execute(text(
+                        "UPDATE eligibility.plan_publications SET redetermination_job = NULL "
+                        "WHERE id = :id"), {"id": claimed[0]})
+                raise
             async with runtime.sessions() as session, session.begin():
                 await session.execute(text(
                     "UPDATE eligibility.plan_publications SET redetermination_job = :j "
