@@ -28,6 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from kernels.policy import GROUP_CODES, PolicyCatalog, determine, determine_batch  # noqa: E402
 from kernels.policy.batch import BatchColumns, day_number, iter_people  # noqa: E402
+from services.eligibility.plans.registry import SEED_DIR  # noqa: E402
 
 # Share of residents certified in each group (a few percent each; rough county-level orders of
 # magnitude, not official statistics).
@@ -117,7 +118,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
 
-    policy = PolicyCatalog.load().get("370481", 2025)
+    policy = PolicyCatalog.load(SEED_DIR).get("370481", 2025)
     cols = synthetic_population(args.persons, policy.plan_year)
     n = len(cols)
     print(

@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from kernels.policy import GROUP_CODES, PolicyCatalog  # noqa: E402
-from services.eligibility.plans.registry import PlanRegistry  # noqa: E402
+from services.eligibility.plans.registry import SEED_DIR, PlanRegistry  # noqa: E402
 from services.eligibility.redeterminations.service import Redeterminator  # noqa: E402
 from shared.db import make_engine  # noqa: E402
 from shared.devinfra import EmbeddedPostgres, create_database  # noqa: E402
@@ -122,7 +122,7 @@ async def main() -> None:
         print(f"load (COPY, not part of the figure): {time.perf_counter() - t:.1f}s")
         settings = Settings(database_url=url, database_pool_size=2)
         engine = make_engine(settings)
-        plans = PlanRegistry(PolicyCatalog.load())
+        plans = PlanRegistry(PolicyCatalog.load(SEED_DIR))
         try:
             for label in ("first run, everyone new", "second run, nothing changed"):
                 runner = Redeterminator(

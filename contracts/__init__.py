@@ -8,14 +8,14 @@ from these models by `python -m contracts.docs`."""
 
 from __future__ import annotations
 
-from contracts import eligibility, payments, registration
+from contracts import eligibility, payments, plan, registration
 from contracts.base import EventModel
 
 MODELS: tuple[type[EventModel], ...] = (*registration.EVENTS, *eligibility.EVENTS,
-                                        *payments.EVENTS)
+                                        *plan.EVENTS, *payments.EVENTS)
 
 REGISTRY: dict[tuple[str, str, int], type[EventModel]] = {
-    (m.TOPIC, m.event_name(), m.version()): m for m in MODELS}
+    (m.TOPIC, m.event_name(), m.type_version()): m for m in MODELS}
 
 _BY_TYPE: dict[str, type[EventModel]] = {m.TYPE: m for m in MODELS}
 

@@ -43,7 +43,8 @@ class EventModel(BaseModel):
         return _parse(cls.TYPE)[0]
 
     @classmethod
-    def version(cls) -> int:
+    def type_version(cls) -> int:
+        """The event type's version: 1 for `....v1` (a payload may have a field `version`)."""
         return _parse(cls.TYPE)[1]
 
     def key(self) -> str | None:

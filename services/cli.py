@@ -218,6 +218,10 @@ def build_parser() -> argparse.ArgumentParser:
     from services.cli_sessions import build_parser as sessions_parser
 
     sessions_parser(sub.add_parser("sessions", help="browser sessions: canbao sessions revoke"))
+    from services.cli_plans import build_parser as plans_parser
+
+    plans_parser(sub.add_parser("plans", help="the plan registry: new, check, upload, approve, "
+                                              "publish, simulate, history, republish"))
 
     dlt = sub.add_parser("dlt", help="dead-letter topics")
     dlt_sub = dlt.add_subparsers(dest="dlt_command", required=True)

@@ -79,6 +79,8 @@ class Settings(BaseSettings):
     pii_suite: Literal["aes", "sm4"] = "aes"
     pii_previous_keys: dict[int, PiiKeySpec] = Field(default_factory=dict)
 
+    # eligibility only: the folder of seed plans published into its plan registry at first
+    # start (default services/eligibility/policies); other services get plans as events
     policies_dir: str | None = None
 
     @model_validator(mode="after")

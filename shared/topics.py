@@ -6,6 +6,7 @@ REGISTRATION_GROUP_MEMBERSHIP = "registration.group_membership.v1"
 REGISTRATION_TARGET = "registration.target.v1"
 REGISTRATION_REGION = "registration.region.v1"  # villages uploaded, with their names
 ELIGIBILITY_DETERMINATION = "eligibility.determination.v1"
+ELIGIBILITY_PLAN = "eligibility.plan.v1"  # published plans, the whole content (contracts/plan.py)
 PAYMENTS_NOTIFICATION = "payments.notification.v1"  # payments' own work queue
 PAYMENTS_PAYMENT = "payments.payment.v1"
 PAYMENTS_SUSPENSE = "payments.suspense.v1"
@@ -19,7 +20,7 @@ PRODUCED_BY = {
         REGISTRATION_TARGET,
         REGISTRATION_REGION,
     ),
-    "eligibility": (ELIGIBILITY_DETERMINATION,),
+    "eligibility": (ELIGIBILITY_DETERMINATION, ELIGIBILITY_PLAN),
     "payments": (
         PAYMENTS_NOTIFICATION,
         PAYMENTS_PAYMENT,

@@ -1,13 +1,13 @@
 """Canbao eligibility engine: versioned plan files and a determination that explains itself.
 
-Pure code: no I/O apart from reading policy files in PolicyCatalog.load.
+Pure code: no I/O apart from reading a folder of policy files in PolicyCatalog.load (the
+caller names the folder: plans travel as data, eligibility's seed files stay with it).
 """
 
 from kernels.codes import AGE_BASES, BUDGET_LINES, GROUP_CODES, GROUP_NAMES_ZH, INSURED_CATEGORIES
 
 from .batch import BatchColumns, BatchResult, determine_batch
 from .catalog import (
-    DEFAULT_POLICY_DIR,
     PlanKey,
     PolicyCatalog,
     load_policy_file,
@@ -42,7 +42,6 @@ from .trace import TraceEntry
 __all__ = [
     "AGE_BASES",
     "BUDGET_LINES",
-    "DEFAULT_POLICY_DIR",
     "GROUP_CODES",
     "GROUP_NAMES_ZH",
     "INSURED_CATEGORIES",

@@ -13,9 +13,6 @@ from .policy import Policy, build_policy
 from .schema import PolicyFile
 from .yamlload import YamlProblem, load_yaml, plain_data, validation_problems
 
-# The shipped seed plans live with eligibility, which owns plans (services/eligibility/policies).
-DEFAULT_POLICY_DIR = Path(__file__).resolve().parents[2] / "services" / "eligibility" / "policies"
-
 
 def _parse(content: str | dict[str, Any], name: str | Path) -> tuple[Any, PolicyFile]:
     """(raw content, validated model); every problem raises PolicyFileError in Chinese, with
@@ -87,8 +84,9 @@ class PolicyCatalog:
         self._policies = dict(policies)
 
     @classmethod
-    def load(cls, directory: Path | None = None) -> PolicyCatalog:
-        folder = Path(directory) if directory is not None else DEFAULT_POLICY_DIR
+    def load(cls, directory: Path | str) -> PolicyCatalog:
+        """Every plan file of a folder (eligibility's seed plans, or a test's own folder)."""
+        folder = Path(directory)
         if not folder.is_dir():
             raise PolicyFileError(folder, ["policy folder does not exist"])
         found: dict[tuple[str, int], Policy] = {}

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from fastapi import FastAPI
+from sqlalchemy import text
 
+from kernels.policy import PolicyCatalog
 from services.eligibility.access import RULES as ACCESS_RULES
 from services.eligibility.determinations.router import router as determinations
 from services.eligibility.determinations.service import DeterminationService
 from services.eligibility.facts.handlers import consumer_spec
-from services.eligibility.plans.registry import PlanRegistry
+from services.eligibility.plans.registry import Changed, PlanRegistry
 from services.eligibility.plans.router import router as plans_router
 from services.eligibility.redeterminations.router import router as redeterminations
 from services.eligibility.redeterminations.router import start_job
@@ -25,18 +28,66 @@ log = logging.getLogger(__name__)
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
-    plans = PlanRegistry.from_folder(settings.policies_dir)
+    plans = PlanRegistry(PolicyCatalog({}))  # filled from the registry at startup
     outbox = Outbox("eligibility")
+
+    async def plans_changed(runtime: Runtime, changed: list[Changed]) -> None:
+        """New plans: people waiting for one are determined. A plan in force replaced for a
+        region and year (a correction): its enrolled population is re-determined, once."""
+        async with runtime.sessions() as session, session.begin():
+            decided = await DeterminationService(session, outbox, plans).redetermine_pending()
+        if decided:
+            log.info("eligibility: %d persons waiting for a plan were determined", decided)
+        for region, year, before, after in changed:
+            if before is None:
+                continue
+            async with runtime.sessions() as session, session.begin():
+                claimed = (await session.execute(text("""
+                    UPDATE eligibility.plan_publications SET redetermination_job = 0
+                    WHERE id = (SELECT max(id) FROM eligibility.plan_publications
+                                WHERE region_code = :r AND plan_year = :y AND version = :v)
+                      AND redetermination_job IS NULL RETURNING id"""),
+                    {"r": region, "y": year, "v": after})).first()
+            if claimed is None:
+                continue
+            try:
+                job = await app.state.redeterminator.create(region, year)
+            except Exception:  # not started: unclaim it (POST /v1/redeterminations starts it)
+                async with runtime.sessions() as session, session.begin():
+                    await session.execute(text(
+                        "UPDATE eligibility.plan_publications SET redetermination_job = NULL "
+                        "WHERE id = :id"), {"id": claimed[0]})
+                raise
+            async with runtime.sessions() as session, session.begin():
+                await session.execute(text(
+                    "UPDATE eligibility.plan_publications SET redetermination_job = :j "
+                    "WHERE id = :id"), {"j": job["id"], "id": claimed[0]})
+            log.info("eligibility: plan %s-%s corrected (%s -> %s): re-determination job %s",
+                     region, year, before[:16], after[:16], job["id"])
+            start_job(app, job["id"])
 
     async def on_startup(runtime: Runtime) -> None:
         async with runtime.sessions() as session, session.begin():
-            await plans.record(session)
+            await plans.seed(session, outbox, settings.policies_dir)
+            await plans.refresh(session, force=True)
             decided = await DeterminationService(session, outbox, plans).redetermine_pending()
         if decided:
             log.info("eligibility: %d persons waiting for a plan were determined", decided)
         app.state.plans = plans
         app.state.redeterminator = Redeterminator(runtime.engine, plans)
         app.state.jobs = set()
+
+        async def changed_now() -> None:
+            async with runtime.engine.connect() as conn:
+                changed = await plans.refresh(conn)
+            if changed:
+                await plans_changed(runtime, changed)
+
+        app.state.plans_changed_now = changed_now
+        runtime.tasks.append(asyncio.create_task(
+            plans.follow(runtime.engine, runtime.stop,
+                         lambda changed: plans_changed(runtime, changed)),
+            name="eligibility-plans"))
         for job in await app.state.redeterminator.unfinished():
             if plans.find(job["region_code"], job["plan_year"]) is not None:
                 log.info("eligibility: resuming redetermination job %s", job["id"])
@@ -48,9 +99,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         consumers=[consumer_spec(plans, outbox)],
         settings=settings,
         access_rules=ACCESS_RULES,
-        read_only_posts=("/v1/determinations/preview", "/v1/simulations"),
+        read_only_posts=("/v1/determinations/preview", "/v1/simulations",
+                         "/v1/plans/drafts/{draft_id}/simulation"),
         title="Canbao eligibility",
         on_startup=on_startup,
     )
     app.state.plans = plans
+    app.state.outbox = outbox
     return app

@@ -13,9 +13,11 @@ import asyncio
 import sys
 from typing import Any
 
+from kernels.policy import PolicyCatalog
 from services.eligibility.plans.registry import PlanRegistry
 from services.eligibility.redeterminations.service import Redeterminator
 from shared.db import make_engine, make_sessionmaker
+from shared.outbox import Outbox
 from shared.settings import Settings, get_settings
 
 
@@ -30,11 +32,13 @@ async def redetermine(region: str, year: int, *, settings: Settings | None = Non
                       chunk_size: int = 100_000, max_chunks: int | None = None,
                       quiet: bool = False) -> dict[str, Any]:
     settings = settings or get_settings()
-    plans = PlanRegistry.from_folder(settings.policies_dir)
+    plans = PlanRegistry(PolicyCatalog({}))
     engine = make_engine(settings, pool_size=2)
     try:
         async with make_sessionmaker(engine)() as session, session.begin():
-            await plans.record(session)
+            # the registry's plans in force (the seed files, if the service never started)
+            await plans.seed(session, Outbox("eligibility"), settings.policies_dir)
+            await plans.refresh(session, force=True)
         runner = Redeterminator(engine, plans, chunk_size=chunk_size,
                                 progress=None if quiet else _print_progress)
         unfinished = await runner.unfinished(region, year)

@@ -3,14 +3,14 @@ reconciliation. The composition root."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.middleware import Middleware
 
-from kernels.policy import PolicyCatalog
+from kernels.policy import PolicyCatalog, parse_policy
 from services.payments.access import PUBLIC_PATHS
 from services.payments.access import RULES as ACCESS_RULES
 from services.payments.bills.router import router as bills
@@ -32,7 +32,8 @@ from shared import topics
 from shared.errors import error_body
 from shared.outbox import Outbox
 from shared.pii import vault_for
-from shared.service import ConsumerSpec, create_service_app
+from shared.plan_copies import PlanCopies
+from shared.service import ConsumerSpec, Runtime, create_service_app
 from shared.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -47,9 +48,15 @@ def create_app(
     settings = settings or get_settings()
     payments_settings = payments_settings or get_payments_settings()
     adapters = payments_settings.adapters()
-    catalog = PolicyCatalog.load(Path(settings.policies_dir) if settings.policies_dir else None)
-    coverage = CoverageCalculator(catalog)
+    # the plans, as eligibility publishes them (eligibility.plan.v1), kept in payments.plans
+    copies = PlanCopies(NAME, parse_policy, PolicyCatalog)
+    coverage = CoverageCalculator(copies)
     outbox = Outbox(NAME)
+
+    async def on_startup(runtime: Runtime) -> None:
+        await copies.refresh(runtime.engine)
+        runtime.tasks.append(asyncio.create_task(copies.follow(runtime.engine, runtime.stop),
+                                                 name="payments-plans"))
     app = create_service_app(
         NAME,
         routers=[bills, webhooks, suspense, proxy, refunds, reconciliation, tax,
@@ -61,11 +68,13 @@ def create_app(
             # rows it changes: partitions can be matched side by side
             ConsumerSpec(PROCESSOR, (topics.PAYMENTS_NOTIFICATION,), processor(outbox, coverage),
                          parallel=True),
+            copies.consumer(),
         ],
         settings=settings,
         access_rules=ACCESS_RULES,
         public_paths=PUBLIC_PATHS,
         title="Canbao payments",
+        on_startup=on_startup,
     )
     app.state.payments = Payments(adapters=adapters,
                                   channel_regions=payments_settings.channel_regions(),

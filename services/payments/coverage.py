@@ -52,6 +52,7 @@ from kernels.policy import (
 from kernels.policy.coverage import last_payable_day
 from kernels.policy.policy import Policy
 from services.payments.channels._support import CHINA_TZ
+from shared.plan_copies import PlanCopies
 
 log = logging.getLogger(__name__)
 
@@ -238,14 +239,22 @@ def terms_of(due: DueFacts, policy: Policy) -> tuple[Terms, list[str]]:
 class CoverageCalculator:
     """Asks the engine's owed_on what a payment on a given day owes and buys."""
 
-    def __init__(self, catalog: PolicyCatalog | None) -> None:
-        self.catalog = catalog
+    def __init__(self, plans: PolicyCatalog | PlanCopies | None) -> None:
+        """`plans`: the plans payments holds (from eligibility.plan.v1 events), or a fixed
+        catalog (unit tests)."""
+        self.plans = plans
+
+    @property
+    def catalog(self) -> PolicyCatalog | None:
+        plans = self.plans
+        return plans.catalog if isinstance(plans, PlanCopies) else plans
 
     def policy(self, region_code: str, plan_year: int) -> Policy | None:
-        if self.catalog is None:
+        catalog = self.catalog
+        if catalog is None:
             return None
         try:
-            return self.catalog.find(region_code, plan_year)  # its own, else its city's plan
+            return catalog.find(region_code, plan_year)  # its own, else its city's plan
         except EligibilityError:
             return None
 

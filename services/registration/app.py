@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from fastapi import FastAPI
 
+from kernels.policy import PolicyCatalog, parse_policy
 from services.registration.access import RULES as ACCESS_RULES
 from services.registration.enrollments.router import router as enrollments
 from services.registration.intake.router import router as intake
@@ -19,8 +22,9 @@ from services.registration.persons.router import router as persons
 from services.registration.reference.router import router as reference
 from services.registration.regions.router import router as regions
 from services.registration.targets.router import router as targets
+from shared.plan_copies import PlanCopies
 from shared.security_settings import get_security_settings
-from shared.service import AuditedRead, create_service_app
+from shared.service import AuditedRead, Runtime, create_service_app
 from shared.settings import Settings
 
 
@@ -30,12 +34,22 @@ def create_app(settings: Settings | None = None, *,
     security = get_security_settings()
     if max_upload_bytes is not None:
         security = security.model_copy(update={"max_upload_bytes": max_upload_bytes})
+    # the plan years eligibility has published (eligibility.plan.v1, kept in registration.plans)
+    copies = PlanCopies("registration", parse_policy, PolicyCatalog)
+
+    async def on_startup(runtime: Runtime) -> None:
+        await copies.refresh(runtime.engine)
+        runtime.tasks.append(asyncio.create_task(copies.follow(runtime.engine, runtime.stop),
+                                                 name="registration-plans"))
+
     app = create_service_app(
         "registration",
         routers=[persons, households, enrollments, memberships, targets, regions, lists, intake,
                  reference],
         settings=settings,
         security=security,
+        consumers=[copies.consumer()],
+        on_startup=on_startup,
         access_rules=ACCESS_RULES,
         audited_reads={"/v1/persons/{person_id}/id-number": FULL_ID_READ,
                        "/v1/persons": VILLAGE_LIST_READ,
@@ -48,4 +62,5 @@ def create_app(settings: Settings | None = None, *,
                            action="list.download", resource="list/{department}/{plan_year}")},
         title="Canbao registration",
     )
+    app.state.plans = copies
     return app

@@ -1,7 +1,9 @@
 """What reporting needs from the plans: dates, fiscal subsidy, payment-rate targets per band.
 
-Read-only use of the eligibility engine's policy files. A county is covered by the plan of the
-county itself or of its city (Shuozhou 140600 covers its counties) or province.
+The plans are reporting's own copy of what eligibility publishes (`eligibility.plan.v1`, kept in
+`reporting.plans`, see shared/plan_copies.py), read through the policy kernel. A county is
+covered by the plan of the county itself or of its city (Shuozhou 140600 covers its counties)
+or province.
 """
 
 from __future__ import annotations
@@ -9,8 +11,6 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
-from functools import lru_cache
-from pathlib import Path
 
 from kernels.policy import PlanNotFound, Policy, PolicyCatalog
 
@@ -47,11 +47,6 @@ class PlanInfo:
     target_rates: tuple[TargetRate, ...]
 
 
-@lru_cache(maxsize=4)
-def catalog(directory: str | None = None) -> PolicyCatalog:
-    return PolicyCatalog.load(Path(directory) if directory else None)
-
-
 def target_rates(policy: Policy) -> tuple[TargetRate, ...]:
     out: list[TargetRate] = []
     for target in policy.model.targets:
@@ -64,8 +59,11 @@ def target_rates(policy: Policy) -> tuple[TargetRate, ...]:
     return tuple(out)
 
 
-def plan_for(county_code: str, plan_year: int, policies_dir: str | None = None) -> PlanInfo | None:
-    cat = catalog(policies_dir)
+def plan_for(county_code: str, plan_year: int, plans: PolicyCatalog | None) -> PlanInfo | None:
+    """`plans`: the plans reporting holds (app.state.plans.catalog); None: no plan known."""
+    if plans is None:
+        return None
+    cat = plans
     code = county_code[:6]
     for region in (code, code[:4] + "00", code[:2] + "0000"):
         try:

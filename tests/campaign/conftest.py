@@ -9,14 +9,37 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
+from sqlalchemy import text
 
 from shared.auth import ensure_dev_keypair
+from shared.db import make_engine
 from shared.devinfra import create_database
 from shared.migrations import upgrade_all
+from shared.settings import Settings
 from shared.testing.infra import TestInfra
 from shared.testing.system import RunningSystem, start_system
 
 from .support import KEYS, ROOT, channel_env
+
+
+async def plans_received(database_url: str, seconds: float = 60) -> None:
+    """At first start eligibility publishes the five seed plans (eligibility.plan.v1); the
+    campaign starts once registration, payments and reporting hold them."""
+    engine = make_engine(Settings(database_url=database_url, database_pool_size=1))
+    deadline = asyncio.get_running_loop().time() + seconds
+    try:
+        while True:
+            async with engine.connect() as conn:
+                held = [(await conn.execute(text(
+                    f"SELECT count(DISTINCT (region_code, plan_year)) FROM {s}.plans"
+                ))).scalar_one() for s in ("registration", "payments", "reporting")]
+            if min(held) >= 5:
+                return
+            if asyncio.get_running_loop().time() > deadline:
+                raise AssertionError(f"the seed plans did not arrive: {held}")
+            await asyncio.sleep(0.2)
+    finally:
+        await engine.dispose()
 
 
 @pytest.fixture(scope="package")
@@ -36,6 +59,7 @@ async def campaign_system(infra: TestInfra) -> AsyncIterator[RunningSystem]:
     running = start_system(env, ROOT / ".canbao" / "test-logs" / f"campaign-{uuid.uuid4().hex[:6]}")
     try:
         await running.wait_ready(timeout=90)
+        await plans_received(database_url)
         yield running
     finally:
         running.stop()

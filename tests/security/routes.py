@@ -18,7 +18,8 @@ from fastapi import FastAPI
 from shared.auth import DEFAULT_REGION_PARAMS, AccessRule
 
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-ID_PARAMS = frozenset({"person_id", "household_id", "report_id", "suspense_id", "refund_id"})
+ID_PARAMS = frozenset({"person_id", "household_id", "report_id", "suspense_id", "refund_id",
+                       "draft_id", "publication"})
 REGION_FIELDS = frozenset(DEFAULT_REGION_PARAMS)
 
 
@@ -42,6 +43,8 @@ class Side:
     suspense_id: int | None = None          # money in suspense that names the side's person
     unmatched_suspense_id: int | None = None  # money the side's bank got for no known order
     refund_id: int | None = None
+    draft_id: str | None = None             # a draft plan of the side's county
+    publication: int | None = None          # the publication of its county's plan in force
 
 
 @dataclass
@@ -141,6 +144,8 @@ NAMED: dict[str, Callable[[Side], Any]] = {
     "report_id": lambda s: s.report_id,
     "suspense_id": lambda s: s.suspense_id,
     "refund_id": lambda s: s.refund_id or 1,
+    "draft_id": lambda s: s.draft_id,
+    "publication": lambda s: s.publication or 1,
     "plan_year": lambda s: PLAN_YEAR,
     "year": lambda s: PLAN_YEAR,
     "population_year": lambda s: PLAN_YEAR - 1,

@@ -16,7 +16,7 @@ import os
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -328,6 +328,8 @@ async def seed(world: World) -> None:
     world.b = Side("B", COUNTY_B, TOWNSHIP_B, VILLAGE_B, b1["person_id"], b1["household_id"],
                    b1["id_number"], b1["name"], b1["birth_date"], report_b,
                    suspense_id=money["B"][0], unmatched_suspense_id=money["B"][1])
+    world.a = await _plan_draft(world, world.a)
+    world.b = await _plan_draft(world, world.b)
     for model in (a1, a3):  # one on a list, one who paid in full
         await _formula_copies(world, model)
     for label, person in (("A", a1), ("B", b1)):
@@ -337,6 +339,21 @@ async def seed(world: World) -> None:
             f"/v1/reminders/{person['person_id']}/{PLAN_YEAR}/reason", headers=officer,
             json={"reason": "other", "note": FORMULAS[0]}), 200, 201, 422)
     await world.pump()
+
+
+async def _plan_draft(world: World, side: Side) -> Side:
+    """A draft of the side's county plan (its plan in force, uploaded again) and the number of
+    that plan's publication."""
+    officer = world.tokens.staff("medical_insurance_officer", side.county, side.label)
+    eligibility = world.clients["eligibility"]
+    plan = (await eligibility.get(f"/v1/plans/{side.county}/{PLAN_YEAR}", headers=officer)).json()
+    r = await eligibility.post("/v1/plans/drafts", json={"plan": plan["content"]},
+                               headers=officer)
+    await _ok(r, 201)
+    history = (await eligibility.get(f"/v1/plans/{side.county}/{PLAN_YEAR}/history",
+                                     headers=officer)).json()["publications"]
+    return replace(side, draft_id=r.json()["id"], publication=next(
+        p["publication"] for p in history if p["in_force"]))
 
 
 async def _formula_copies(world: World, model: dict[str, Any]) -> None:

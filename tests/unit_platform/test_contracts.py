@@ -114,7 +114,8 @@ def test_the_webhook_work_item_holds_to_its_contract() -> None:
     n = PaymentNotification(channel="wechatpay", event_id="e1", kind="refund",
                             channel_txn_id="R1", order_no="CB2025X", amount_fen=100,
                             paid_at=dt.datetime(2024, 12, 1, 2, tzinfo=dt.UTC),
-                            status="succeeded", raw={"resource": {"transaction_id": "T1"}})
+                            status="succeeded", raw={"resource": {"transaction_id": "T1"}},
+                            refunds_txn_id="T1")  # the adapter names the refunded payment
     item = work_item(n, PID, "webhook")
     assert payments.NotificationReceived.model_validate(item).wire() == item
     assert item["refunds_txn_id"] == "T1"
@@ -184,9 +185,9 @@ def test_migrations_import_nothing_of_the_running_code() -> None:
 def test_each_consumer_subscribes_to_the_topics_of_the_contracts_it_handles() -> None:
     from kernels.policy import PolicyCatalog
     from services.eligibility.facts.handlers import TOPICS, build_router
-    from services.eligibility.plans.registry import PlanRegistry
+    from services.eligibility.plans.registry import SEED_DIR, PlanRegistry
     from services.reporting.projections import handlers as reporting
 
-    router = build_router(PlanRegistry(PolicyCatalog.load()), Outbox("eligibility"))
+    router = build_router(PlanRegistry(PolicyCatalog.load(SEED_DIR)), Outbox("eligibility"))
     assert set(router.topics) == set(TOPICS)
     assert set(reporting.TOPICS) == {m.TOPIC for m, _ in reporting.router.handlers.values()}

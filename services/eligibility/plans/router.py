@@ -1,20 +1,54 @@
 from __future__ import annotations
 
-from typing import Any
+import csv
+import datetime as dt
+import io
+import uuid
+from typing import Any, Literal
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response, status
+from pydantic import BaseModel, Field
 from sqlalchemy import text
 
+from services.eligibility.plans.changes import change_report
+from services.eligibility.plans.drafts import PlanDrafts
 from services.eligibility.plans.registry import PlanRegistry, source_of
+from services.eligibility.simulations.service import simulate
+from shared.auth import current_principal
 from shared.db import SessionDep
 from shared.errors import NotFound
 from shared.params import PlanYearPath
 
 router = APIRouter(prefix="/v1/plans", tags=["plans"])
+PEOPLE_IN_JSON, PEOPLE_IN_FILE = 10_000, 2_000_000
 
 
 def _registry(request: Request) -> PlanRegistry:
     return request.app.state.plans  # type: ignore[no-any-return]
+
+
+class DraftUpload(BaseModel):
+    plan: str | dict[str, Any] = Field(
+        description="the plan: YAML text (problems are named by line), or the same content as "
+                    "JSON; the policy file schema")
+
+
+class Publish(BaseModel):
+    effective_on: dt.date | None = Field(
+        None, description="the first day (Beijing) the plan is in force; today if not given")
+
+
+class Republish(Publish):
+    publication: int = Field(ge=1, description="the earlier publication to publish again")
+
+
+def _drafts(request: Request, session: Any) -> PlanDrafts:
+    return PlanDrafts(session, request.app.state.outbox, _registry(request))
+
+
+async def _after_publish(request: Request) -> None:
+    """Take the publication into the catalog now (corrections start their re-determination)."""
+    await request.app.state.plans_changed_now()
 
 
 @router.get("")
@@ -31,6 +65,124 @@ async def list_plans(request: Request, session: SessionDep) -> dict[str, Any]:
          "active": r["version"] in active}
         for r in rows
     ]}
+
+
+@router.post("/drafts", status_code=status.HTTP_201_CREATED)
+async def upload_draft(body: DraftUpload, request: Request, session: SessionDep) -> dict[str, Any]:
+    """A policy officer uploads a draft plan for a region and year. Every problem is answered
+    at once (422, `problems`: line, field, Chinese message); warnings are kept with the draft.
+    The answer carries the diff against the version in force, in money terms."""
+    async with session.begin():
+        return await _drafts(request, session).upload(body.plan, current_principal(request))
+
+
+@router.get("/drafts")
+async def list_drafts(request: Request, session: SessionDep, region_code: str | None = None,
+                      plan_year: int | None = None) -> dict[str, Any]:
+    return {"drafts": await _drafts(request, session).list(current_principal(request),
+                                                            region_code, plan_year)}
+
+
+@router.get("/drafts/{draft_id}")
+async def get_draft(draft_id: uuid.UUID, request: Request, session: SessionDep) -> dict[str, Any]:
+    """The draft, its warnings, who wrote and approved it, and its diff against the plan in
+    force."""
+    return await _drafts(request, session).get(draft_id, current_principal(request))
+
+
+@router.post("/drafts/{draft_id}/simulation", response_model=None)
+async def simulate_draft(draft_id: uuid.UUID, request: Request, session: SessionDep,
+                         format: Literal["json", "csv"] = "json") -> dict[str, Any] | Response:
+    """Head count and money per budget line and township under the draft, against the plan in
+    force, and the people whose own contribution changes (`format=csv`: all of them, as a
+    file: person id, township, amount now, amount under the draft, difference, in fen);
+    nothing is stored."""
+    principal = current_principal(request)
+    draft = await _drafts(request, session).get(draft_id, principal)
+    await session.close()
+    out = await simulate(request.app.state.runtime.engine, _registry(request), draft["content"],
+                         principal=principal,
+                         people_limit=PEOPLE_IN_FILE if format == "csv" else PEOPLE_IN_JSON)
+    if format == "json":
+        return out
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    writer.writerow(["人员ID person_id", "乡镇 township_code", "现行方案个人缴费（分）",
+                     "草案个人缴费（分）", "差额（分）"])
+    for row in out["people"]:
+        writer.writerow([row["person_id"], row["township_code"] or "",
+                         row["current_personal_fen"], row["draft_personal_fen"],
+                         row["difference_fen"]])
+    name = f"simulation-{out['region_code']}-{out['plan_year']}-{draft_id}.csv"
+    return Response(("\ufeff" + buf.getvalue()).encode("utf-8"), media_type="text/csv",
+                    headers={"content-disposition": f'attachment; filename="{name}"'})
+
+
+@router.post("/drafts/{draft_id}/approve")
+async def approve_draft(draft_id: uuid.UUID, request: Request,
+                        session: SessionDep) -> dict[str, Any]:
+    """A second officer approves the draft; its author cannot (403 four_eyes)."""
+    async with session.begin():
+        return await _drafts(request, session).approve(draft_id, current_principal(request))
+
+
+@router.post("/drafts/{draft_id}/publish")
+async def publish_draft(draft_id: uuid.UUID, body: Publish, request: Request,
+                        session: SessionDep) -> dict[str, Any]:
+    """Publish an approved draft, in force from `effective_on`: sent as `eligibility.plan.v1`.
+    Publishing for a year that already has a plan is a correction: the region's enrolled
+    population is re-determined."""
+    async with session.begin():
+        out = await _drafts(request, session).publish(draft_id, current_principal(request),
+                                                      body.effective_on)
+    await _after_publish(request)
+    return out
+
+
+@router.get("/{region_code}/{plan_year}/history")
+async def plan_history(region_code: str, plan_year: PlanYearPath, request: Request,
+                       session: SessionDep) -> dict[str, Any]:
+    """Every publication for the region and year: version, who wrote, approved and published
+    it and when, the day it took effect, which is in force."""
+    return {"region_code": region_code, "plan_year": plan_year,
+            "publications": await _drafts(request, session).history(region_code, plan_year)}
+
+
+@router.post("/{region_code}/{plan_year}/republish")
+async def republish(region_code: str, plan_year: PlanYearPath, body: Republish,
+                    request: Request, session: SessionDep) -> dict[str, Any]:
+    """Publish an earlier version again (a new publication; nothing is edited in place)."""
+    async with session.begin():
+        out = await _drafts(request, session).republish(
+            region_code, plan_year, body.publication, current_principal(request),
+            body.effective_on)
+    await _after_publish(request)
+    return out
+
+
+@router.get("/{region_code}/{plan_year}/publications/{publication}/changes",
+            response_model=None)
+async def publication_changes(region_code: str, plan_year: PlanYearPath, publication: int,
+                              session: SessionDep, format: Literal["json", "csv"] = "json",
+                              ) -> dict[str, Any] | Response:
+    """What a correction changed for the people determined under the version it replaced:
+    who owes more or less, refunds due to those who had paid more, subsidies added and
+    withdrawn per budget line (`format=csv`: the people, as a file)."""
+    out = await change_report(session, region_code, plan_year, publication,
+                              people_limit=PEOPLE_IN_FILE if format == "csv" else PEOPLE_IN_JSON)
+    if format == "json":
+        return out
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    writer.writerow(["人员ID person_id", "乡镇 township_code", "更正前个人缴费（分）",
+                     "更正后个人缴费（分）", "差额（分）", "已缴（分）", "应退（分）"])
+    for row in out["people"]:
+        writer.writerow([row["person_id"], row["township_code"] or "",
+                         row["before_personal_fen"], row["after_personal_fen"],
+                         row["difference_fen"], row["paid_fen"], row["refund_due_fen"]])
+    name = f"changes-{region_code}-{plan_year}-{publication}.csv"
+    return Response(("\ufeff" + buf.getvalue()).encode("utf-8"), media_type="text/csv",
+                    headers={"content-disposition": f'attachment; filename="{name}"'})
 
 
 @router.get("/{region_code}/{plan_year}")

@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import numpy as np
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from kernels.policy import PolicyFileError, parse_policy
@@ -34,11 +35,27 @@ def _difference(draft: dict[str, Any], current: dict[str, Any]) -> dict[str, Any
     }
 
 
+def _changed_people(draft: Any, current: Any, chunk: Any, out: list[dict[str, Any]],
+                    limit: int) -> int:
+    """Add (up to `limit` in all) the people of the chunk whose own contribution differs;
+    returns how many differ in the chunk."""
+    d_pay = np.where(draft.enrolled, draft.personal, 0)
+    c_pay = np.where(current.enrolled, current.personal, 0)
+    idx = np.nonzero(d_pay != c_pay)[0]
+    for i in idx[:max(0, limit - len(out))]:
+        out.append({"person_id": str(chunk.person_ids[i]), "township_code": chunk.township[i],
+                    "current_personal_fen": int(c_pay[i]), "draft_personal_fen": int(d_pay[i]),
+                    "difference_fen": int(d_pay[i] - c_pay[i])})
+    return len(idx)
+
+
 async def simulate(engine: AsyncEngine, plans: PlanRegistry, plan: str | dict[str, Any],
                    chunk_size: int = 200_000, *,
-                   principal: Principal | None = None) -> dict[str, Any]:
+                   principal: Principal | None = None,
+                   people_limit: int = 0) -> dict[str, Any]:
     """`principal`: the caller, who may only simulate a plan for a region inside their own
-    (the answer counts people and money per township)."""
+    (the answer counts people and money per township). `people_limit`: list up to this many
+    people whose own contribution changes (person id, township, both amounts); always counted."""
     try:
         draft = parse_policy(plan, "draft plan")
     except PolicyFileError as exc:
@@ -71,15 +88,20 @@ async def simulate(engine: AsyncEngine, plans: PlanRegistry, plan: str | dict[st
         counties = await counties_of(apg, catalog, region, population_year)
         after = None
         population = 0
+        people: list[dict[str, Any]] = []
+        changed_count = 0
         while True:
             chunk = await read_chunk(apg, population_year, counties, after, chunk_size,
                                      registered_only=True)
             if chunk is None:
                 break
             population += len(chunk)
-            summarize(compute(draft, chunk), chunk.township, totals["draft"])
+            d_res = compute(draft, chunk)
+            summarize(d_res, chunk.township, totals["draft"])
             if current is not None:
-                summarize(compute(current, chunk), chunk.township, totals["current"])
+                c_res = compute(current, chunk)
+                summarize(c_res, chunk.township, totals["current"])
+                changed_count += _changed_people(d_res, c_res, chunk, people, people_limit)
             after = chunk.person_ids[-1]
     empty = {"headcount": 0, "standard_fen": 0, "personal_fen": 0, "surcharge_fen": 0,
              "budget_lines": {}}
@@ -100,5 +122,7 @@ async def simulate(engine: AsyncEngine, plans: PlanRegistry, plan: str | dict[st
         "draft": d_total, "current": c_total,
         "difference": _difference(d_total, c_total) if c_total else None,
         "townships": townships,
+        "people_changed": changed_count if current is not None else None,
+        "people": people,
         "seconds": round(time.perf_counter() - started, 3),
     }

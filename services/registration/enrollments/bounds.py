@@ -1,45 +1,32 @@
 """Bounds on enrollment years and dates: nonsense is refused with 422 naming the field.
 
-A plan year is accepted when a plan exists for it (a policy file `<region>-<year>.yaml` in the
-plans folder, the eligibility service's data) or when it lies near today (from last year to
-three years ahead: plans are issued in the autumn before their year, and drafts earlier). A
-registration day may not lie after today (Beijing date) nor before 1 January of the year
-before the plan year (collection periods open in the autumn before it)."""
+A plan year is accepted when eligibility has published a plan for it (registration's copy of
+the `eligibility.plan.v1` events, `registration.plans`) or when it lies near today (from last
+year to three years ahead: plans are issued in the autumn before their year, and drafts
+earlier). A registration day may not lie after today (Beijing date) nor before 1 January of
+the year before the plan year (collection periods open in the autumn before it)."""
 
 from __future__ import annotations
 
 import datetime as dt
-import re
-from functools import lru_cache
-from pathlib import Path
+from collections.abc import Collection
 from zoneinfo import ZoneInfo
 
 from shared.errors import Invalid
 
 BEIJING = ZoneInfo("Asia/Shanghai")
 YEARS_BEHIND, YEARS_AHEAD = 1, 3
-_POLICY_FILE = re.compile(r"^\d{6}-(\d{4})\.ya?ml$")
-DEFAULT_POLICIES = Path(__file__).resolve().parents[2] / "eligibility" / "policies"
 
 
 def beijing_today() -> dt.date:
     return dt.datetime.now(BEIJING).date()
 
 
-@lru_cache(maxsize=8)
-def known_plan_years(policies_dir: str | None) -> frozenset[int]:
-    folder = Path(policies_dir) if policies_dir else DEFAULT_POLICIES
-    try:
-        names = [p.name for p in folder.iterdir()]
-    except OSError:
-        return frozenset()
-    return frozenset(int(m.group(1)) for n in names if (m := _POLICY_FILE.match(n)))
-
-
-def check_plan_year(plan_year: int, *, policies_dir: str | None = None,
+def check_plan_year(plan_year: int, *, known: Collection[int] = (),
                     today: dt.date | None = None, field: str = "plan_year") -> None:
+    """`known`: the plan years eligibility has published a plan for."""
     today = today or beijing_today()
-    if plan_year in known_plan_years(policies_dir):
+    if plan_year in known:
         return
     if today.year - YEARS_BEHIND <= plan_year <= today.year + YEARS_AHEAD:
         return

@@ -24,7 +24,7 @@ router = APIRouter(prefix="/v1/enrollments", tags=["enrollments"])
 
 def _service(request: Request, session: SessionDep) -> EnrollmentService:
     runtime = request.app.state.runtime
-    return EnrollmentService(session, runtime.outbox, runtime.settings.policies_dir)
+    return EnrollmentService(session, runtime.outbox, request.app.state.plans.years())
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=EnrollmentPublic)

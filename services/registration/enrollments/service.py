@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Collection
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -36,10 +37,10 @@ def default_category(birth_date: dt.date, plan_year: int, has_school: bool) -> s
 
 class EnrollmentService:
     def __init__(self, session: AsyncSession, outbox: Outbox,
-                 policies_dir: str | None = None) -> None:
+                 known_years: Collection[int] = ()) -> None:
         self.session = session
         self.outbox = outbox
-        self.policies_dir = policies_dir
+        self.known_years = known_years  # plan years eligibility published a plan for
         self.repo = EnrollmentRepository(session)
         self.persons = PersonRepository(session)
 
@@ -47,7 +48,7 @@ class EnrollmentService:
         """422 naming the field for a plan year without a plan and far from today, a
         registration day in the future or years before the plan year, and a person born after
         the plan year."""
-        check_plan_year(data.plan_year, policies_dir=self.policies_dir, today=today)
+        check_plan_year(data.plan_year, known=self.known_years, today=today)
         check_registered_on(data.registered_on, data.plan_year, today=today)
         person = await self.persons.get(data.person_id, for_update=True)
         if person is None:
@@ -107,7 +108,7 @@ class EnrollmentService:
         enrollment_registered events; running it again adds only who is still missing."""
         if to_year <= from_year:
             raise DomainError("--to must be after --from", code="invalid_years", status_code=422)
-        check_plan_year(to_year, policies_dir=self.policies_dir, field="to_year")
+        check_plan_year(to_year, known=self.known_years, field="to_year")
         check_registered_on(today, to_year)  # `today`: the registration day asked for
         rolled = await self.repo.rollover(from_year, to_year, county, today or dt.date.today())
         await self.outbox.copy(await driver_connection(self.session), (

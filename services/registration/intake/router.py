@@ -60,7 +60,7 @@ class LateRegistration(DomainError):
 async def register_newborn(body: NewbornCreate, request: Request,
                            session: SessionDep) -> NewbornResult:
     child = parse_or_422(body.id_number)
-    check_plan_year(body.plan_year, policies_dir=request.app.state.runtime.settings.policies_dir)
+    check_plan_year(body.plan_year, known=request.app.state.plans.years())
     check_birth_before_year_end(child.birth_date, body.plan_year)
     check_registered_on(body.registered_on, body.plan_year)
     registered_on = body.registered_on or beijing_today()
@@ -121,13 +121,13 @@ async def upload_students(request: Request, session: SessionDep, file: UploadFil
     rows, nothing applied; the name registered there is not told)."""
     principal = current_principal(request)
     require_region(principal, township_code)
-    check_plan_year(plan_year, policies_dir=request.app.state.runtime.settings.policies_dir)
+    check_plan_year(plan_year, known=request.app.state.plans.years())
     check_registered_on(registered_on, plan_year)
     region = upload_region(principal, None)
     content = await read_upload(file)
     persons = PersonService(session, outbox(request), vault(request))
     enrollments = EnrollmentService(session, outbox(request),
-                                    request.app.state.runtime.settings.policies_dir)
+                                    request.app.state.plans.years())
     counts = {"registered": 0, "updated": 0, "enrolled": 0, "already_enrolled": 0}
     async with session.begin():
         people = await people_in_file(session, vault(request), content, STUDENT_SPEC,

@@ -55,7 +55,7 @@ async def dashboard(
     year = plan_year or await service.newest_plan_year(session, region)
     data = await service.progress(
         session, region=region, plan_year=year, as_of=as_of,
-        policies_dir=request.app.state.settings.policies_dir)
+        plans=request.app.state.plans.catalog)
     return templates.TemplateResponse(request, "dashboard.html", {
         "data": data, "chart": daily_chart(data["daily"]),
         "drill": data["level"] != "village",

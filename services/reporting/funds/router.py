@@ -19,7 +19,7 @@ async def get_fund_summary(
 ) -> dict[str, Any]:
     """Per county of the region asked for (the caller's own when none is given)."""
     return await service.fund_summary(session, plan_year, region,
-                                      request.app.state.settings.policies_dir)
+                                      request.app.state.plans.catalog)
 
 
 @router.get("/reconciliation-summary")

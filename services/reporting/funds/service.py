@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from kernels.policy import PolicyCatalog
 from services.reporting.funds import repository as repo
 from services.reporting.names import names_for
 from services.reporting.plans import plan_for
@@ -17,7 +18,7 @@ from shared.money import fen_to_yuan
 
 
 async def fund_summary(session: AsyncSession, plan_year: int, region: Region,
-                       policies_dir: str | None = None) -> dict[str, Any]:
+                       plans: PolicyCatalog | None = None) -> dict[str, Any]:
     """Per county of the region: what persons paid, what governments paid on their behalf
     (each counted for whoever paid it), and the fiscal subsidy for everyone insured (whole due
     covered)."""
@@ -28,7 +29,7 @@ async def fund_summary(session: AsyncSession, plan_year: int, region: Region,
     names = await names_for(session, [region.code, *(c["county_code"] for c in counties)])
     rows = []
     for c in counties:
-        plan = plan_for(c["county_code"], plan_year, policies_dir)
+        plan = plan_for(c["county_code"], plan_year, plans)
         insured = c["settled"]
         per_capita = plan.fiscal_subsidy_fen if plan else None
         fiscal = per_capita * insured if per_capita is not None else None

@@ -32,7 +32,7 @@ async def get_publicity_list(
     """The village's publicity list (公示表), or every village's of a wider region (the
     caller's own when none is given)."""
     data = await service.publicity_list(session, region, plan_year,
-                                        request.app.state.settings.policies_dir)
+                                        request.app.state.plans.catalog)
     if format == "json":
         return JSONResponse(data)  # plain values already: skip re-encoding
     table = service.publicity_table(data)
@@ -98,7 +98,7 @@ async def get_funding_applications(
     data = await service.funding_application(
         session, region, plan_year, budget_line,
         include_persons=include_persons or format != "json", as_of=as_of,
-        policies_dir=request.app.state.settings.policies_dir)
+        plans=request.app.state.plans.catalog)
     if format == "json":
         return data
     return file_response(service.funding_tables(data), format,

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kernels.codes import BUDGET_LINE_NAMES_ZH
+from kernels.policy import PolicyCatalog
 from services.reporting.exports import Table
 from services.reporting.lists import repository as repo
 from services.reporting.names import Names, names_for
@@ -47,10 +48,10 @@ def _where(names: Names, region: Region) -> str:
 
 
 async def publicity_list(session: AsyncSession, region: Region, plan_year: int,
-                         policies_dir: str | None = None) -> dict[str, Any]:
+                         plans: PolicyCatalog | None = None) -> dict[str, Any]:
     """Everyone whose whole due is covered, one row per payer and what that payer paid (a
     person whose own part and whose city half were both paid has two rows)."""
-    plan = plan_for(region.code[:6], plan_year, policies_dir) if region.rank != "nation" else None
+    plan = plan_for(region.code[:6], plan_year, plans) if region.rank != "nation" else None
     people = await repo.paid_in(session, region, plan_year)
     names = await names_for(session, [region.code, region.county_code, region.township_code,
                                       *(p["village_code"] for p in people)])
@@ -200,13 +201,13 @@ async def record_reason(session: AsyncSession, person_id: str, plan_year: int, r
 async def funding_application(session: AsyncSession, region: Region, plan_year: int,
                               budget_line: str | None, *, include_persons: bool,
                               as_of: dt.date | None = None,
-                              policies_dir: str | None = None) -> dict[str, Any]:
+                              plans: PolicyCatalog | None = None) -> dict[str, Any]:
     """Per budget line, the people it subsidises and how many of them it has paid for (a line
     counts as paid once its budget line's proxy payment covers it)."""
     if budget_line is not None and budget_line not in BUDGET_LINES:
         raise Invalid(f"未知的资金渠道 {budget_line!r}", field="budget_line")
     as_of = as_of or today_in_china()
-    plan = plan_for(region.code[:6], plan_year, policies_dir) if region.rank != "nation" else None
+    plan = plan_for(region.code[:6], plan_year, plans) if region.rank != "nation" else None
     people = (await repo.subsidized_people(session, region, plan_year, budget_line)
               if include_persons or region.rank == "village" else None)
     if region.rank == "village":

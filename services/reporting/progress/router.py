@@ -43,7 +43,7 @@ async def get_progress(
     townships, a township's villages."""
     data = await service.progress(
         session, region=region, plan_year=plan_year, level=level, as_of=as_of,
-        policies_dir=request.app.state.settings.policies_dir)
+        plans=request.app.state.plans.catalog)
     if format == "json":
         return JSONResponse(data)  # plain values already: skip re-encoding
     return file_response([progress_table(data)], format,

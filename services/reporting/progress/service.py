@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from kernels.policy import PolicyCatalog
 from services.reporting.names import names_for
 from services.reporting.plans import plan_for
 from services.reporting.progress import repository as repo
@@ -34,7 +35,7 @@ async def newest_plan_year(session: AsyncSession, region: Region) -> int:
 
 async def progress(
     session: AsyncSession, *, region: Region, plan_year: int, level: Rank | None = None,
-    as_of: dt.date | None = None, policies_dir: str | None = None,
+    as_of: dt.date | None = None, plans: PolicyCatalog | None = None,
 ) -> dict[str, Any]:
     """Progress of `region` with one row per unit of `level` (default: one rank below the
     region; a city's rows are its counties, a county's its townships, a township's its
@@ -54,7 +55,7 @@ async def progress(
         total_target = sum(targets.values())
     else:
         total_target = sum((await repo.targets(session, region, plan_year, "township")).values())
-    plan = plan_for(region.code[:6], plan_year, policies_dir) if region.rank != "nation" else None
+    plan = plan_for(region.code[:6], plan_year, plans) if region.rank != "nation" else None
 
     units: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     bands: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))

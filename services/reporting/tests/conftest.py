@@ -5,8 +5,11 @@ from collections.abc import AsyncIterator
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from shared.db import make_engine
+from kernels.policy import PolicyCatalog, parse_policy
+from shared.db import make_engine, make_sessionmaker
+from shared.plan_copies import PlanCopies
 from shared.testing.infra import TestInfra
+from shared.testing.plans import give_seed_plans
 
 
 @pytest.fixture
@@ -28,3 +31,14 @@ async def rolled_back_session(reporting_engine: AsyncEngine) -> AsyncIterator[As
         finally:
             await session.close()
             await outer.rollback()
+
+
+@pytest.fixture(scope="session", autouse=True)
+async def seed_plans_received(infra: TestInfra) -> None:
+    """reporting.plans holds the seed plans, as if eligibility had published them at first start
+    (reporting never reads eligibility's files; the event path itself is tested in
+    tests/test_plans_registry.py)."""
+    engine = make_engine(infra.settings())
+    async with make_sessionmaker(engine)() as session, session.begin():
+        await give_seed_plans(session, PlanCopies("reporting", parse_policy, PolicyCatalog))
+    await engine.dispose()

@@ -17,6 +17,9 @@ from services.reporting.projections.handlers import router
 from services.reporting.regions import Region
 from services.reporting.tests import factories as f
 from shared.events import CloudEvent
+from shared.testing.plans import seed_catalog
+
+PLANS = seed_catalog()  # what reporting holds from eligibility.plan.v1 events
 
 YEAR = 2025
 AS_OF = dt.date(2024, 12, 10)
@@ -30,12 +33,13 @@ async def apply(session: AsyncSession, events: list[CloudEvent]) -> None:
 async def snapshot(session: AsyncSession, village: str) -> dict[str, Any]:
     """Everything the five outputs say about the village (and its county)."""
     region, county = Region.of(village), Region.of(village[:6])
-    prog = await progress.progress(session, region=county, plan_year=YEAR, as_of=AS_OF)
-    pub = await lists.publicity_list(session, region, YEAR)
+    prog = await progress.progress(session, region=county, plan_year=YEAR, as_of=AS_OF,
+                                   plans=PLANS)
+    pub = await lists.publicity_list(session, region, YEAR, plans=PLANS)
     rem = await lists.reminder_list(session, region, YEAR, as_of=AS_OF)
-    fund = await fund_summary(session, YEAR, county)
+    fund = await fund_summary(session, YEAR, county, plans=PLANS)
     apps = await lists.funding_application(session, county, YEAR, None, include_persons=True,
-                                           as_of=AS_OF)
+                                           as_of=AS_OF, plans=PLANS)
     return {"totals": prog["totals"], "publicity": pub, "reminders": rem,
             "fund": fund["totals"], "funding": apps}
 
@@ -178,14 +182,15 @@ async def test_city_progress_sums_its_counties(rolled_back_session: AsyncSession
             if i < paid:
                 events.append(f.payment(pid, YEAR, village=village))
     before = await progress.progress(session, region=Region.of(city), plan_year=YEAR,
-                                     as_of=AS_OF)
+                                     as_of=AS_OF, plans=PLANS)
     await apply(session, events)
     data = await progress.progress(session, region=Region.of(city), plan_year=YEAR,
-                                   as_of=AS_OF)
+                                   as_of=AS_OF, plans=PLANS)
     assert data["level"] == "county" and data["rank"] == "city"
     rows = {r["code"]: (r["registered"], r["paid"], r["target"]) for r in data["rows"]}
     assert rows == {a: (3, 2, 5), b: (3, 1, 5)}
     assert delta(data["totals"], before["totals"], "registered", "paid", "target") == {
         "registered": 6, "paid": 3, "target": 10}
-    county = await progress.progress(session, region=Region.of(a), plan_year=YEAR, as_of=AS_OF)
+    county = await progress.progress(session, region=Region.of(a), plan_year=YEAR, as_of=AS_OF,
+                                     plans=PLANS)
     assert county["level"] == "township" and county["totals"]["paid"] == 2

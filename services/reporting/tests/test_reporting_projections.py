@@ -14,6 +14,9 @@ from services.reporting.projections.handlers import router
 from services.reporting.regions import Region
 from services.reporting.tests import factories as f
 from shared.events import CloudEvent
+from shared.testing.plans import seed_catalog
+
+PLANS = seed_catalog()  # what reporting holds from eligibility.plan.v1 events
 
 YEAR = 2025
 
@@ -104,7 +107,7 @@ async def test_progress_figures_from_the_scenario(rolled_back_session: AsyncSess
     events, p = scenario(county)
     await apply(session, events)
     data = await progress.progress(session, region=Region.of(county), plan_year=YEAR,
-                                   as_of=__import__("datetime").date(2024, 12, 3))
+                                   as_of=__import__("datetime").date(2024, 12, 3), plans=PLANS)
     rows = {r["code"]: r for r in data["rows"]}
     t1, t2 = rows[f"{county}001000"], rows[f"{county}002000"]
     # township 1: adult, early_pay and old registered; adult and early_pay paid
@@ -155,7 +158,7 @@ async def test_pingyin_category_targets(rolled_back_session: AsyncSession) -> No
                                     payer="government" if subs else "person"))
     await apply(session, events)
     data = await progress.progress(session, region=Region.of(village[:9] + "000"),
-                                   plan_year=YEAR, level="village")
+                                   plan_year=YEAR, level="village", plans=PLANS)
     bands = {c["band"]: c for c in data["categories"]}
     assert bands["newborn"]["target_percent"] == 100 and bands["newborn"]["meets_target"] is False
     assert bands["subsidized"]["target_percent"] == 100 and bands["subsidized"]["meets_target"]
@@ -201,7 +204,7 @@ async def test_publicity_list_masks_and_orders(rolled_back_session: AsyncSession
         f.payment(a, YEAR, village=village, amount_fen=44000,
                   paid_at="2024-12-01T10:00:00+08:00"),
     ])
-    data = await lists.publicity_list(session, Region.of(village), YEAR)
+    data = await lists.publicity_list(session, Region.of(village), YEAR, plans=PLANS)
     assert data["publicity_from"] == "2024-12-15" and data["publicity_until"] == "2024-12-19"
     assert [(r["name"], r["id_number"], r["amount_yuan"], r["paid_on"]) for r in data["rows"]] == [
         # events of the old mask are shown in today's (shared.idnumber.mask_id_number)

@@ -12,11 +12,12 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from contracts.eligibility import AdjustmentDue, DeterminationChanged
+from contracts.plan import PlanPublished
 from kernels.policy import PolicyCatalog
 from services.eligibility.app import create_app
 from services.eligibility.commands import redetermine
 from services.eligibility.determinations.service import DeterminationService
-from services.eligibility.plans.registry import PlanRegistry
+from services.eligibility.plans.registry import SEED_DIR, PlanRegistry
 from services.eligibility.redeterminations.service import Redeterminator
 from shared.db import make_engine, make_sessionmaker
 from shared.outbox import Outbox
@@ -61,7 +62,7 @@ async def scalar(engine: AsyncEngine, sql: str, **params: object) -> int:
 
 
 async def test_redetermination_is_resumable_and_publishes_only_changes(engine, infra) -> None:
-    plans = PlanRegistry(PolicyCatalog.load())
+    plans = PlanRegistry(PolicyCatalog.load(SEED_DIR))
     runner = Redeterminator(engine, plans, chunk_size=100)
     job = await runner.create(REGION, YEAR)
     assert job["total"] == N
@@ -77,6 +78,7 @@ async def test_redetermination_is_resumable_and_publishes_only_changes(engine, i
     assert await scalar(engine, "SELECT count(*) FROM eligibility.determinations "
                         "WHERE plan_year = :y AND region_code = :r", y=YEAR, r=REGION) == N
     events = await scalar(engine, "SELECT count(*) FROM eligibility.outbox WHERE "
+                          "topic = 'eligibility.determination.v1' AND "
                           "data->>'region_code' = :r AND data->>'plan_year' = :y",
                           r=REGION, y=str(YEAR))
     assert events == N
@@ -84,7 +86,8 @@ async def test_redetermination_is_resumable_and_publishes_only_changes(engine, i
     async with engine.connect() as conn:
         built = (await conn.execute(text(
             "SELECT event_type, topic, data FROM eligibility.outbox WHERE "
-            "data->>'region_code' = :r"), {"r": REGION})).all()
+            "data->>'region_code' = :r AND topic <> :plans"),
+            {"r": REGION, "plans": PlanPublished.TOPIC})).all()
     assert {(t, topic) for t, topic, _ in built} == {
         (DeterminationChanged.TYPE, DeterminationChanged.TOPIC)}
     for _, _, data in built:
@@ -165,7 +168,7 @@ async def test_http_job_and_simulation(infra: TestInfra, engine) -> None:
 
 async def test_chunks_in_flight_commit_in_order_and_agree_with_the_per_person_path(
         engine) -> None:
-    plans = PlanRegistry(PolicyCatalog.load())
+    plans = PlanRegistry(PolicyCatalog.load(SEED_DIR))
     async with engine.begin() as conn:
         for pid in POPULATION[5::11]:
             await conn.execute(text(
@@ -202,7 +205,7 @@ async def test_a_failing_chunk_fails_the_job_after_the_chunks_before_it(
         return real(policy, staged)
 
     monkeypatch.setattr(redetermination, "compute_staged", failing)
-    plans = PlanRegistry(PolicyCatalog.load())
+    plans = PlanRegistry(PolicyCatalog.load(SEED_DIR))
     runner = Redeterminator(engine, plans, chunk_size=20, connections=2)
     job = await runner.run((await runner.create(REGION, YEAR))["id"])
     assert (job["status"], job["processed"]) == ("failed", 40) and "boom" in job["error"]

@@ -3,11 +3,12 @@ from __future__ import annotations
 import pytest
 
 from kernels.policy import Policy, PolicyCatalog
+from services.eligibility.plans.registry import SEED_DIR
 
 
 @pytest.fixture(scope="session")
 def catalog() -> PolicyCatalog:
-    return PolicyCatalog.load()
+    return PolicyCatalog.load(SEED_DIR)
 
 
 @pytest.fixture(scope="session")

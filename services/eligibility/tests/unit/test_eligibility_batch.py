@@ -16,6 +16,7 @@ from kernels.policy import (
 from kernels.policy.batch import BatchColumns, iter_people
 from kernels.policy.errors import InvalidDeclaration
 from kernels.policy.trace import WON
+from services.eligibility.plans.registry import SEED_DIR
 
 POPULATION = 200_000
 PLANS = [("370481", 2025), ("370481", 2021), ("370124", 2025), ("370827", 2024), ("140600", 2025)]
@@ -24,7 +25,7 @@ PLANS = [("370481", 2025), ("370481", 2021), ("370124", 2025), ("370827", 2024),
 @pytest.mark.slow
 @pytest.mark.parametrize("plan", PLANS, ids=[f"{r}-{y}" for r, y in PLANS])
 def test_batch_equals_determine_on_200k(plan):
-    policy = PolicyCatalog.load().get(*plan)
+    policy = PolicyCatalog.load(SEED_DIR).get(*plan)
     cols = random_population(POPULATION, policy.plan_year, seed=PLANS.index(plan) + 2025)
     result = determine_batch(policy, cols)
     assert 0 < len(result.per_person_rows) < POPULATION // 10  # rare rows only
@@ -93,7 +94,7 @@ def test_late_batch_equals_the_late_outcome_per_person(plan):
     """determine_batch(late=True) gives, row by row, the late outcome of determine_terms."""
     from kernels.policy import determine_terms
 
-    policy = PolicyCatalog.load().get(*plan)
+    policy = PolicyCatalog.load(SEED_DIR).get(*plan)
     cols = random_population(4_000, policy.plan_year, seed=PLANS.index(plan) + 7)
     cols.paid_on = None
     cols.insured_category = None  # declarations are checked elsewhere (rules.py)

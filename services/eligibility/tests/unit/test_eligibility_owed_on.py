@@ -19,6 +19,7 @@ from kernels.policy import (
     owed_on,
 )
 from kernels.policy.owed import CLOSED, LATE, ON_TIME
+from services.eligibility.plans.registry import SEED_DIR
 
 D = dt.date
 
@@ -122,7 +123,7 @@ def test_preview_and_owed_on_agree_with_determine_when_open(tengzhou_2021):
 
 # --- every payment date, every plan: the parts add up to the fen ------------------------------
 
-_CATALOG = PolicyCatalog.load()
+_CATALOG = PolicyCatalog.load(SEED_DIR)
 _PLANS = [("370481", 2021), ("370481", 2025), ("370124", 2025), ("370827", 2024),
           ("140600", 2025)]
 

@@ -12,7 +12,6 @@ import yaml
 from eligibility_testdata import lines, person, reason
 
 from kernels.policy import (
-    DEFAULT_POLICY_DIR,
     GroupMembership,
     PolicyFileError,
     determine,
@@ -25,6 +24,7 @@ from kernels.policy.rules import category_codes
 from kernels.policy.scope import ScopeBasis, scope_warning
 from services.eligibility.determinations.preview import preview
 from services.eligibility.determinations.schemas import PreviewRequest
+from services.eligibility.plans.registry import SEED_DIR
 from shared.errors import Invalid
 from shared.idnumber import check_character
 
@@ -175,7 +175,7 @@ def test_a_tie_that_decides_the_budget_line_is_listed(tengzhou_2025, pingyin_202
 def test_a_plan_must_say_why_a_rule_wins_a_tie_between_budget_lines():
     """A plan in which two rules of equal value paid by different lines can both match and
     the winner gives no tie_break is refused when loaded."""
-    raw = yaml.safe_load((DEFAULT_POLICY_DIR / "370481-2025.yaml").read_text(encoding="utf-8"))
+    raw = yaml.safe_load((SEED_DIR / "370481-2025.yaml").read_text(encoding="utf-8"))
     del raw["subsidy_rules"][0]["tie_break"]
     with pytest.raises(PolicyFileError) as err:
         parse_policy(raw)
@@ -253,7 +253,7 @@ def test_malformed_yaml_is_a_problem_list_in_chinese(text, expect):
 
 def test_schema_errors_name_the_yaml_line():
     """A misspelt field in a plan names its YAML line and the field, in Chinese."""
-    text = (DEFAULT_POLICY_DIR / "370481-2025.yaml").read_text(encoding="utf-8")
+    text = (SEED_DIR / "370481-2025.yaml").read_text(encoding="utf-8")
     bad = text.replace("region_name: 滕州市", "region_nam: 滕州市")
     line = next(i for i, t in enumerate(bad.splitlines(), 1) if t.startswith("region_nam:"))
     with pytest.raises(PolicyFileError) as err:

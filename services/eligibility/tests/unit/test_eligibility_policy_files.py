@@ -14,7 +14,6 @@ from eligibility_testdata import person
 
 from kernels.policy import (
     BUDGET_LINES,
-    DEFAULT_POLICY_DIR,
     GROUP_CODES,
     INSURED_CATEGORIES,
     PlanNotFound,
@@ -24,8 +23,9 @@ from kernels.policy import (
     determine,
 )
 from kernels.policy.policy import canonical_json
+from services.eligibility.plans.registry import SEED_DIR
 
-TENGZHOU = DEFAULT_POLICY_DIR / "370481-2025.yaml"
+TENGZHOU = SEED_DIR / "370481-2025.yaml"
 
 
 def test_all_five_plans_load(catalog):

@@ -22,8 +22,9 @@ from kernels.policy import (
 from kernels.policy.batch import NONE_DAY, BatchColumns, day_number
 from kernels.policy.errors import InvalidDeclaration
 from kernels.policy.rules import declaration_possible
+from services.eligibility.plans.registry import SEED_DIR
 
-CATALOG = PolicyCatalog.load()
+CATALOG = PolicyCatalog.load(SEED_DIR)
 POLICIES = list(CATALOG)
 
 dates = st.dates(min_value=dt.date(1915, 1, 1), max_value=dt.date(2026, 6, 30))

@@ -18,6 +18,7 @@ from kernels.policy import (
 )
 from kernels.policy.batch import person_from_columns
 from kernels.policy.rules import person_dependent_assumptions, without_refused
+from services.eligibility.plans.registry import SEED_DIR
 from services.eligibility.redeterminations import pgbinary
 from services.eligibility.redeterminations.population import (
     Chunk,
@@ -70,7 +71,7 @@ def test_shards_are_the_outbox_shards_of_the_person_ids() -> None:
 
 @pytest.mark.parametrize("plan", PLANS, ids=[f"{r}-{y}" for r, y in PLANS])
 def test_staged_results_are_the_row_results(plan: tuple[str, int]) -> None:
-    policy = PolicyCatalog.load().get(*plan)
+    policy = PolicyCatalog.load(SEED_DIR).get(*plan)
     n = 30_000
     cols = random_population(n, policy.plan_year, seed=PLANS.index(plan) + 7)
     enrolled = np.random.default_rng(3).random(n) > 0.04  # some stopped or ended

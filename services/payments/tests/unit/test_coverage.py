@@ -7,7 +7,6 @@ import datetime as dt
 
 import pytest
 
-from kernels.policy import PolicyCatalog
 from services.payments.coverage import (
     CoverageCalculator,
     DueFacts,
@@ -15,13 +14,14 @@ from services.payments.coverage import (
     PriorYear,
     enrollment_history,
 )
+from shared.testing.plans import seed_catalog
 
 CHINA = dt.timezone(dt.timedelta(hours=8))
 
 
 @pytest.fixture(scope="module")
 def calc() -> CoverageCalculator:
-    return CoverageCalculator(PolicyCatalog.load())
+    return CoverageCalculator(seed_catalog())
 
 
 def due(region: str, year: int, *, subsidized: bool = False,
