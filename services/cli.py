@@ -67,9 +67,32 @@ def _wait_ready(port: int, timeout: float) -> bool:
     return False
 
 
+DEVTOOLS_MISSING = (
+    "`canbao {command}` 是开发工具, 需要开发依赖: 在源码目录运行 `make run`, 或 "
+    "`pip install -e '.[dev]'`。生产镜像不含开发依赖。\n"
+    "`canbao {command}` is a development tool and needs the development extras: run `make run` "
+    "in the source tree, or `pip install -e '.[dev]'`. The production image does not carry "
+    "them."
+)
+
+
+def require_devtools(command: str) -> bool:
+    """True when the development tools (the `devtools` package and the `dev` extra's wheels)
+    can be imported; otherwise says in Chinese and English what to install."""
+    try:
+        import devtools.channels.dev  # noqa: F401
+        import devtools.infra  # noqa: F401
+    except ImportError:
+        print(DEVTOOLS_MISSING.format(command=command), file=sys.stderr)
+        return False
+    return True
+
+
 def cmd_dev(args: argparse.Namespace) -> int:
+    if not require_devtools("dev"):
+        return 2
+    from devtools.infra import EmbeddedPostgres, TansuBroker, create_database
     from shared.auth import ensure_dev_keypair
-    from shared.devinfra import EmbeddedPostgres, TansuBroker, create_database
     from shared.migrations import upgrade_all
 
     STATE_DIR.mkdir(exist_ok=True)
@@ -80,7 +103,7 @@ def cmd_dev(args: argparse.Namespace) -> int:
     env.setdefault("CANBAO_JWT_PUBLIC_KEYS_DIR", str((STATE_DIR / "keys").resolve()))
     # Development payment channels (keys created once, kept in .canbao/channels/), unless the
     # environment configures channels itself: production keys come only from configuration.
-    from services.payments.channels.dev import ensure_dev_channels
+    from devtools.channels.dev import ensure_dev_channels  # noqa: I001
 
     channels = ensure_dev_channels(STATE_DIR / "channels",
                                    f"http://127.0.0.1:{DEFAULT_PORTS['payments']}")
@@ -215,6 +238,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     pii_parser(sub.add_parser("pii", help="personal data keys: canbao pii rotate"))
 
+    from services.cli_deploy import add_parser as add_init_secrets
+
+    add_init_secrets(sub)
+
+    from services.cli_ops import add_parsers as add_ops_parsers
+
+    add_ops_parsers(sub)
+
     dlt = sub.add_parser("dlt", help="dead-letter topics")
     dlt_sub = dlt.add_subparsers(dest="dlt_command", required=True)
     replay = dlt_sub.add_parser("replay", help="publish dead-lettered messages to their topic again")
@@ -226,6 +257,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    from shared.secret_files import SecretFileError, load_secret_files
+
+    try:
+        load_secret_files()
+    except SecretFileError as exc:
+        print(f"canbao: 密钥文件无法读取 cannot read a secret file: {exc}", file=sys.stderr)
+        return 2
     if argv and argv[0] == "token":
         from shared.auth import token_command
 

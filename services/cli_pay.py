@@ -132,8 +132,12 @@ def _describe(kind: str, response: httpx.Response) -> bool:
 
 
 def cmd_pay(args: argparse.Namespace) -> int:
-    from services.payments.channels.dev import DevChannelsMissing, load_dev_channels
-    from services.payments.channels.sender import NAMES, payment_notification
+    from services.cli import require_devtools
+
+    if not require_devtools("pay"):
+        return 2
+    from devtools.channels.dev import DevChannelsMissing, load_dev_channels
+    from devtools.channels.sender import NAMES, payment_notification
 
     try:
         dev = load_dev_channels(args.channels_dir)

@@ -17,9 +17,9 @@ from fastapi import FastAPI
 
 from shared.auth import ROLES
 from shared.idnumber import check_character
-from shared.testing.apps import running_app
-from shared.testing.infra import TestInfra
-from shared.testing.tokens import auth_enabled
+from devtools.testing.apps import running_app
+from devtools.testing.infra import TestInfra
+from devtools.testing.tokens import auth_enabled
 
 SERVICES = ("registration", "eligibility", "payments", "reporting")
 PLACEHOLDERS = {

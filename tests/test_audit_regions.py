@@ -14,9 +14,9 @@ import httpx
 import pytest
 
 from shared import audit
-from shared.testing.apps import running_app
-from shared.testing.infra import TestInfra
-from shared.testing.tokens import auth_enabled
+from devtools.testing.apps import running_app
+from devtools.testing.infra import TestInfra
+from devtools.testing.tokens import auth_enabled
 
 SERVICES = ("registration", "eligibility", "payments", "reporting")
 REGIONS = ("370481", "370481001000", "370124", "000000", None)

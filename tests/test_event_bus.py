@@ -17,7 +17,7 @@ from shared.events import CloudEvent
 from shared.inbox import InboxConsumer
 from shared.kafka import ensure_topics, make_consumer, make_producer
 from shared.outbox import Outbox, OutboxRelay
-from shared.testing.infra import TestInfra
+from devtools.testing.infra import TestInfra
 from shared.topics import dead_letter_topic
 
 SCHEMA = "reporting"  # any migrated schema has outbox and inbox tables

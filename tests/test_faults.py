@@ -45,12 +45,12 @@ from services.payments.channels.standard_webhooks import signed_headers
 from services.reporting.projections.handlers import TOPICS as REPORTING_TOPICS
 from shared import topics
 from shared.db import make_engine
-from shared.devinfra import EmbeddedPostgres, create_database
+from devtools.infra import EmbeddedPostgres, create_database
 from shared.idnumber import check_character
 from shared.migrations import upgrade_all
 from shared.settings import SERVICES, Settings
-from shared.testing.faults import ProxiedTansu, restart_postgres
-from shared.testing.system import RunningSystem, start_system
+from devtools.testing.faults import ProxiedTansu, restart_postgres
+from devtools.testing.system import RunningSystem, start_system
 
 ROOT = Path(__file__).resolve().parent.parent
 COUNTY = "370481"  # Tengzhou
@@ -93,7 +93,7 @@ class Stack:
         svc.process = None
         if failpoints:
             svc.start(self.env | (env or {}) | {"CANBAO_FAILPOINTS": json.dumps(failpoints)},
-                      launcher="shared.testing.failpoints")
+                      launcher="devtools.testing.failpoints")
         else:
             svc.start(self.env | (env or {}))
         await wait_ready(self, service)

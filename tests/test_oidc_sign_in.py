@@ -30,7 +30,7 @@ from fastapi import FastAPI
 from jwt.algorithms import RSAAlgorithm
 
 from shared.security_settings import get_security_settings
-from shared.testing.infra import TestInfra
+from devtools.testing.infra import TestInfra
 
 PROVIDER_DIR = Path(__file__).parent / "oidc_provider"
 REPORTING = "http://127.0.0.1:8004"

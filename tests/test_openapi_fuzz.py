@@ -48,8 +48,8 @@ from schemathesis.specs.openapi.formats import unregister_string_format
 from shared.auth import NATIONAL, ensure_dev_keypair, mint_token
 from shared.idnumber import check_character
 from shared.security_settings import get_security_settings
-from shared.testing.apps import running_app
-from shared.testing.infra import TestInfra
+from devtools.testing.apps import running_app
+from devtools.testing.infra import TestInfra
 
 SERVICES = ("registration", "eligibility", "payments", "reporting")
 MAX_EXAMPLES = 10

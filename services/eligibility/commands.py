@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+from collections.abc import Callable
 from typing import Any
 
 from services.eligibility.plans.registry import PlanRegistry
@@ -28,7 +29,9 @@ def _print_progress(job: dict[str, Any]) -> None:
 
 async def redetermine(region: str, year: int, *, settings: Settings | None = None,
                       chunk_size: int = 100_000, max_chunks: int | None = None,
-                      quiet: bool = False) -> dict[str, Any]:
+                      quiet: bool = False,
+                      on_progress: Callable[[dict[str, Any]], None] | None = None,
+                      ) -> dict[str, Any]:
     settings = settings or get_settings()
     plans = PlanRegistry.from_folder(settings.policies_dir)
     engine = make_engine(settings, pool_size=2)
@@ -36,7 +39,7 @@ async def redetermine(region: str, year: int, *, settings: Settings | None = Non
         async with make_sessionmaker(engine)() as session, session.begin():
             await plans.record(session)
         runner = Redeterminator(engine, plans, chunk_size=chunk_size,
-                                progress=None if quiet else _print_progress)
+                                progress=on_progress or (None if quiet else _print_progress))
         unfinished = await runner.unfinished(region, year)
         if unfinished:
             job = unfinished[-1]

@@ -11,10 +11,10 @@ import httpx
 import pytest
 
 from shared.auth import ensure_dev_keypair
-from shared.devinfra import create_database
+from devtools.infra import create_database
 from shared.migrations import upgrade_all
-from shared.testing.infra import TestInfra
-from shared.testing.system import RunningSystem, start_system
+from devtools.testing.infra import TestInfra
+from devtools.testing.system import RunningSystem, start_system
 
 from .support import KEYS, ROOT, channel_env
 

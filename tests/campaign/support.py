@@ -25,7 +25,7 @@ import httpx
 from openpyxl import Workbook
 
 from services.payments.channels.standard_webhooks import signed_headers
-from services.payments.channels.testing import (
+from devtools.channels.testing import (
     RsaKeyPair,
     alipay_form,
     alipay_payment_params,
@@ -37,7 +37,7 @@ from services.payments.channels.testing import (
 from shared.auth import ensure_dev_keypair, mint_token
 from shared.idnumber import check_character
 from shared.money import fen_to_yuan
-from shared.testing.system import RunningSystem
+from devtools.testing.system import RunningSystem
 
 ROOT = Path(__file__).resolve().parents[2]
 KEYS = ROOT / ".canbao" / "test-keys"

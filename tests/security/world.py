@@ -33,7 +33,7 @@ from shared.auth import NATIONAL, ensure_dev_keypair, mint_token
 from shared.events import CloudEvent
 from shared.idnumber import check_character
 from shared.security_settings import get_security_settings
-from shared.testing.infra import TestInfra
+from devtools.testing.infra import TestInfra
 from shared.web_session import SessionSigner
 from tests.security.routes import PLAN_YEAR, Side
 

@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from shared.db import make_engine
-from shared.testing.infra import TestInfra
+from devtools.testing.infra import TestInfra
 
 
 @pytest.fixture

@@ -19,8 +19,8 @@ from services.reporting.tests.test_reporting_projections import YEAR, scenario
 from shared.db import make_engine
 from shared.events import CloudEvent
 from shared.kafka import ensure_topics, make_producer
-from shared.testing.apps import running_app
-from shared.testing.infra import TestInfra
+from devtools.testing.apps import running_app
+from devtools.testing.infra import TestInfra
 
 TOPIC_OF = {
     "registration.person": "registration.person.v1",

@@ -7,9 +7,9 @@ from pathlib import Path
 
 from services.reporting.app import create_app
 from services.reporting.tests import factories as f
-from shared.testing.apps import running_app
-from shared.testing.infra import TestInfra
-from shared.testing.tokens import auth_enabled
+from devtools.testing.apps import running_app
+from devtools.testing.infra import TestInfra
+from devtools.testing.tokens import auth_enabled
 
 LISTS = {"/v1/publicity-lists": "publicity_list.read", "/v1/reminders": "reminders.read",
          "/v1/funding-applications": "funding_applications.read"}

@@ -20,9 +20,9 @@ from services.reporting.app import create_app
 from services.reporting.projections.handlers import router
 from services.reporting.tests import factories as f
 from shared.db import make_sessionmaker
-from shared.testing.apps import running_app
-from shared.testing.infra import TestInfra
-from shared.testing.tokens import auth_enabled
+from devtools.testing.apps import running_app
+from devtools.testing.infra import TestInfra
+from devtools.testing.tokens import auth_enabled
 
 FORMULA = '=HYPERLINK("x")'
 

@@ -20,8 +20,8 @@ from shared.db import make_engine, make_sessionmaker
 from shared.events import CloudEvent
 from shared.kafka import ensure_topics, make_producer
 from shared.outbox import Outbox
-from shared.testing.apps import running_app
-from shared.testing.infra import TestInfra
+from devtools.testing.apps import running_app
+from devtools.testing.infra import TestInfra
 from shared.topics import (
     REGISTRATION_ENROLLMENT,
     REGISTRATION_GROUP_MEMBERSHIP,

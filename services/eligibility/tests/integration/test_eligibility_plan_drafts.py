@@ -15,8 +15,8 @@ from sqlalchemy import text
 
 from services.eligibility.app import create_app
 from shared.db import make_engine
-from shared.testing.apps import running_app
-from shared.testing.infra import TestInfra
+from devtools.testing.apps import running_app
+from devtools.testing.infra import TestInfra
 
 COUNTY, TOWNSHIP, N = "370481", "370481197000", 12  # a township no other test uses
 

@@ -19,8 +19,8 @@ from services.eligibility.plans.registry import PlanRegistry
 from services.eligibility.redeterminations.service import Redeterminator
 from shared.db import make_engine, make_sessionmaker
 from shared.outbox import Outbox
-from shared.testing.apps import running_app
-from shared.testing.infra import TestInfra
+from devtools.testing.apps import running_app
+from devtools.testing.infra import TestInfra
 
 REGION, YEAR, N = "370827", 2024, 250  # Yutai 2024: no other test enrolls people there
 POPULATION: list[uuid.UUID] = []

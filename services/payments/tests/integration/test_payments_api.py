@@ -8,7 +8,7 @@ import uuid
 
 import httpx
 
-from services.payments.channels.testing import (
+from devtools.channels.testing import (
     alipay_form,
     alipay_payment_params,
     alipay_sign,

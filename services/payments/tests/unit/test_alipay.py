@@ -14,7 +14,7 @@ from services.payments.channels import (
     TimestampOutOfTolerance,
 )
 from services.payments.channels.alipay import REQUIRED, refunded_trade_no, sign_content
-from services.payments.channels.testing import (
+from devtools.channels.testing import (
     RsaKeyPair,
     alipay_form,
     alipay_payment_params,

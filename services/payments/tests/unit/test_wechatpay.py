@@ -18,7 +18,7 @@ from services.payments.channels import (
     WeChatPayAdapter,
     WeChatPayConfig,
 )
-from services.payments.channels.testing import (
+from devtools.channels.testing import (
     RsaKeyPair,
     random_apiv3_key,
     sign_notification,

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 from services.registration.app import create_app
 from shared.idnumber import check_character
-from shared.testing.apps import running_app
-from shared.testing.infra import TestInfra
+from devtools.testing.apps import running_app
+from devtools.testing.infra import TestInfra
 
 
 def make_id(first17: str) -> str:

@@ -18,8 +18,8 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from services.registration.app import create_app
 from shared.idnumber import check_character
-from shared.testing.apps import running_app
-from shared.testing.infra import TestInfra
+from devtools.testing.apps import running_app
+from devtools.testing.infra import TestInfra
 
 TOWNSHIP = "370481001000"  # 滕州市 荆河街道
 VILLAGE = "370481001201"

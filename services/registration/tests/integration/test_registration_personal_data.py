@@ -17,9 +17,9 @@ import pytest
 
 from services.registration.app import create_app
 from shared.idnumber import check_character, mask_id_number
-from shared.testing.apps import running_app
-from shared.testing.infra import TestInfra
-from shared.testing.tokens import auth_enabled
+from devtools.testing.apps import running_app
+from devtools.testing.infra import TestInfra
+from devtools.testing.tokens import auth_enabled
 
 COUNTY = "370481"
 TOWNSHIP = "370481001000"

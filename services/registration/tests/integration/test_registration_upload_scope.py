@@ -22,9 +22,9 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from services.registration.app import create_app
 from shared.idnumber import check_character, mask_id_number
-from shared.testing.apps import running_app
-from shared.testing.infra import TestInfra
-from shared.testing.tokens import auth_enabled
+from devtools.testing.apps import running_app
+from devtools.testing.infra import TestInfra
+from devtools.testing.tokens import auth_enabled
 
 TENGZHOU, PINGYIN, YUTAI = "370481", "370124", "370827"
 TOWNSHIPS = {TENGZHOU: "370481001000", PINGYIN: "370124001000", YUTAI: "370827001000"}

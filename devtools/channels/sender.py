@@ -12,7 +12,7 @@ from datetime import datetime
 from shared.money import fen_to_yuan
 
 from .dev import DevChannels
-from .standard_webhooks import signed_headers
+from services.payments.channels.standard_webhooks import signed_headers
 from .testing import (
     alipay_form,
     alipay_payment_params,
