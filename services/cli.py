@@ -211,14 +211,17 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     dev = sub.add_parser("dev", help="run the whole system on this machine")
-    dev.add_argument("--kafka-port", type=int, default=9092)
-    dev.add_argument("--ready-timeout", type=float, default=90)
+    dev.add_argument("--kafka-port", type=int, default=9092,
+                     help="port of the embedded broker (default 9092)")
+    dev.add_argument("--ready-timeout", type=float, default=90,
+                     help="seconds to wait for each service's /readyz (default 90)")
     dev.set_defaults(func=cmd_dev)
 
     serve = sub.add_parser("serve", help="run one service (what a container runs)")
-    serve.add_argument("service", choices=SERVICES)
-    serve.add_argument("--host")
-    serve.add_argument("--port", type=int)
+    serve.add_argument("service", choices=SERVICES, help="which service")
+    serve.add_argument("--host", help="address to listen on (default CANBAO_HOST)")
+    serve.add_argument("--port", type=int,
+                       help="port (default CANBAO_PORT, else the service's: 8001-8004)")
     serve.add_argument("--migrate", action="store_true", help="apply its migrations first")
     serve.set_defaults(func=cmd_serve)
 
@@ -250,7 +253,8 @@ def build_parser() -> argparse.ArgumentParser:
     dlt_sub = dlt.add_subparsers(dest="dlt_command", required=True)
     replay = dlt_sub.add_parser("replay", help="publish dead-lettered messages to their topic again")
     replay.add_argument("consumer", help="consumer name, e.g. eligibility")
-    replay.add_argument("--limit", type=int, default=None)
+    replay.add_argument("--limit", type=int, default=None,
+                        help="replay at most this many messages (default all)")
     replay.set_defaults(func=cmd_dlt_replay)
     return parser
 

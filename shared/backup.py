@@ -21,6 +21,7 @@ which are not in the backup (keep the keys; a backup is unreadable without them)
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
 from pathlib import Path
@@ -60,20 +61,25 @@ async def _list_groups(settings: Settings) -> list[str]:
 
 
 async def committed_offsets(settings: Settings, group: str) -> dict[str, dict[str, int]]:
-    """{topic: {partition: offset}} the group has committed."""
-    from aiokafka.admin import AIOKafkaAdminClient
+    """{topic: {partition: offset}} the group has committed (asked partition by partition as
+    the group's own consumer does, which every Kafka-protocol broker answers)."""
+    from aiokafka import AIOKafkaConsumer, TopicPartition
 
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
-    await admin.start()
+    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_servers,
+                                group_id=group, enable_auto_commit=False)
+    await consumer.start()
     try:
-        found = await admin.list_consumer_group_offsets(group)
+        out: dict[str, dict[str, int]] = {}
+        for topic in sorted(await consumer.topics()):
+            if topic.startswith("__"):
+                continue
+            for partition in sorted(consumer.partitions_for_topic(topic) or ()):
+                offset = await consumer.committed(TopicPartition(topic, partition))
+                if offset is not None and offset >= 0:
+                    out.setdefault(topic, {})[str(partition)] = offset
+        return out
     finally:
-        await admin.close()
-    out: dict[str, dict[str, int]] = {}
-    for tp, meta in found.items():
-        if meta.offset >= 0:
-            out.setdefault(tp.topic, {})[str(tp.partition)] = meta.offset
-    return out
+        await consumer.stop()
 
 
 async def _tables(conn: asyncpg.Connection, schema: str) -> list[tuple[str, list[str]]]:
@@ -209,7 +215,7 @@ async def restore(settings: Settings, services: tuple[str, ...], source: Path, *
         await _restore_schema(settings, svc, part, source)
         # a backup of an older version: bring its data up to the code's version
         if head_revision(svc) != part["revision"]:
-            upgrade(svc, settings.database_url)
+            await asyncio.to_thread(upgrade, svc, settings.database_url)
         for group, offsets in part["consumer_offsets"].items():
             await reset_offsets(settings, group, offsets)
 
@@ -222,7 +228,7 @@ async def _restore_schema(settings: Settings, svc: str, part: dict[str, Any],
     finally:
         await conn.close()
     # the schema exactly as the backup's revision built it
-    upgrade(svc, settings.database_url, part["revision"])
+    await asyncio.to_thread(upgrade, svc, settings.database_url, part["revision"])
     conn = await asyncpg.connect(_dsn(settings), command_timeout=None)
     try:
         async with conn.transaction():

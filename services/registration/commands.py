@@ -68,18 +68,24 @@ async def load_targets(settings: Settings, year: int, file: Path, county: str | 
 async def import_residents_command(settings: Settings, file: Path, county: str | None) -> int:
     import asyncpg
 
-    from services.registration.bulk.residents import Progress, import_residents
+    from services.registration.bulk.residents import import_residents
     from kernels.regions import load_regions
     from services.registration.uploads import write_error_report_csv
 
+    from shared.progress import task_progress
+
     pg = await asyncpg.connect(asyncpg_dsn(settings), command_timeout=None)
-    progress = Progress(file.stat().st_size)
     try:
-        result = await import_residents(pg, file, vault=vault_for(settings),
-                                        outbox=Outbox(SERVICE), regions=load_regions(),
-                                        county_code=county, progress=progress)
+        with task_progress(f"读取 reading {file.name}", total=file.stat().st_size,
+                           unit="B") as shown:
+            def progress(rows: int, position: int, stage: str = "读取 reading",
+                         force: bool = False) -> None:
+                shown.update(position, stage=f"{stage} {file.name}: {rows:,} rows")
+
+            result = await import_residents(pg, file, vault=vault_for(settings),
+                                            outbox=Outbox(SERVICE), regions=load_regions(),
+                                            county_code=county, progress=progress)
     finally:
-        progress.done()
         await pg.close()
     if not result.ok:
         report = file.with_suffix(".errors.csv")
