@@ -36,6 +36,8 @@ from shared.limits import install_limits
 from shared.migrations import current_revision, head_revision
 from shared.observability import REQUEST_LATENCY, correlation_id, correlation_id_from
 from shared.oidc import SIGN_IN_PATHS, SignIn, sign_in_router
+from shared.api_docs import ASSETS_PATH as DOCS_ASSETS_PATH
+from shared.api_docs import install_docs
 from shared.openapi import document_errors
 from shared.outbox import Outbox, OutboxRelay
 from shared.security_settings import SecuritySettings, get_security_settings
@@ -345,7 +347,7 @@ def create_service_app(
     security = security or get_security_settings()
     if problems := security.problems_for(settings.environment):
         raise RuntimeError(f"{name}: " + "; ".join(problems))
-    public = frozenset(OPERATIONS_PATHS | SIGN_IN_PATHS | set(public_paths))
+    public = frozenset(OPERATIONS_PATHS | SIGN_IN_PATHS | {DOCS_ASSETS_PATH} | set(public_paths))
     rules = {**(access_rules or {}), ("GET", "/v1/audit"): allow(scopes=("audit:read",),
                                                                   regions=False)}
 
@@ -372,9 +374,12 @@ def create_service_app(
                 await store.close()
 
     app = FastAPI(title=title or f"Canbao {name}", version="0.1.0", lifespan=lifespan,
-                  dependencies=[Depends(enforce_access)])
+                  dependencies=[Depends(enforce_access)], docs_url=None, redoc_url=None)
     install_error_handlers(app)
     document_errors(app, public)  # the OpenAPI document shows the errors as we answer them
+    # Swagger UI and ReDoc from the package (no CDN), security schemes in the document
+    install_docs(app, name, public, security.oidc_issuer and
+                 security.oidc_issuer.rstrip("/") + "/.well-known/openid-configuration")
     control = AccessControl.from_settings(security, rules, public)
     install_access_control(app, control)
     if control.sessions is not None:  # staff sign-in in the browser (shared/oidc.py)

@@ -1,0 +1,70 @@
+"""Each service's API documentation works offline: /docs (Swagger UI) and /redoc load only
+assets the service serves itself from the installed package, and the OpenAPI document
+declares the security schemes, required on every operation that is not public."""
+
+from __future__ import annotations
+
+import importlib
+import re
+
+import pytest
+from fastapi.testclient import TestClient
+
+from shared.security_settings import get_security_settings
+from shared.settings import SERVICES
+
+PUBLIC = ("/healthz", "/readyz", "/v1/webhooks/")
+
+
+@pytest.fixture
+def apps(monkeypatch: pytest.MonkeyPatch) -> dict[str, TestClient]:
+    monkeypatch.setenv("CANBAO_RATE_LIMIT_ENABLED", "false")
+    monkeypatch.setenv("CANBAO_OIDC_ISSUER", "http://localhost:8080/realms/canbao")
+    monkeypatch.setenv("CANBAO_OIDC_CLIENT_ID", "canbao-web")
+    get_security_settings.cache_clear()
+    try:
+        yield {name: TestClient(importlib.import_module(f"services.{name}.app").create_app())
+               for name in SERVICES}
+    finally:
+        get_security_settings.cache_clear()
+
+
+@pytest.mark.parametrize("name", SERVICES)
+def test_docs_load_without_the_internet(apps: dict[str, TestClient], name: str) -> None:
+    client = apps[name]
+    for page in ("/docs", "/redoc"):
+        html = client.get(page)
+        assert html.status_code == 200, html.text
+        sources = re.findall(r'(?:src|href)="([^"]+)"', html.text)
+        assert sources, page
+        outside = [s for s in sources if not s.startswith("/")]
+        assert not outside, f"{page} loads {outside}"
+        assert "fonts.googleapis" not in html.text and "cdn" not in html.text.lower()
+        for source in sources:
+            asset = client.get(source)
+            assert asset.status_code == 200 and len(asset.content) > 1000, source
+    assert client.get("/docs/assets/../../etc/passwd").status_code == 404
+    assert client.get("/docs/assets/other.js").status_code == 404
+    assert client.get("/docs/oauth2-redirect").status_code == 200
+
+
+@pytest.mark.parametrize("name", SERVICES)
+def test_openapi_declares_security_on_every_protected_operation(
+        apps: dict[str, TestClient], name: str) -> None:
+    document = apps[name].get("/openapi.json").json()
+    schemes = document["components"]["securitySchemes"]
+    assert schemes["bearerAuth"] == {**schemes["bearerAuth"], "type": "http",
+                                     "scheme": "bearer", "bearerFormat": "JWT"}
+    assert schemes["oidc"]["openIdConnectUrl"] == \
+        "http://localhost:8080/realms/canbao/.well-known/openid-configuration"
+    assert schemes["sessionCookie"]["name"] == "canbao_session"
+    assert "docs/API.md" in document["info"]["description"]
+    unprotected = []
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            public = path.startswith(PUBLIC)
+            if public:
+                assert operation["security"] == [], (method, path)
+            elif {"bearerAuth": []} not in operation.get("security", []):
+                unprotected.append(f"{method.upper()} {path}")
+    assert not unprotected
