@@ -126,3 +126,31 @@ def install_docs(app: FastAPI, service: str, public_paths: Iterable[str],
             raise HTTPException(404)
         return FileResponse(folder / name, media_type=ASSETS[name],
                             headers={"cache-control": "public, max-age=86400"})
+
+
+CSV = "text/csv"
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+HTML = "text/html"
+_FILES = {
+    "csv": (CSV, "CSV (UTF-8 带 BOM / with BOM), 表头为中文 / Chinese headers"),
+    "xlsx": (XLSX, "Excel 工作簿 / workbook"),
+    "html": (HTML, "可打印页面 / printable page"),
+}
+
+
+def file_responses(*formats: str, model: type | None = None,
+                   description: str = "成功 / OK", example: Any = None
+                   ) -> dict[int | str, dict[str, Any]]:
+    """`responses=` of a route that answers JSON (`model`) or, with `format=`, a file: each
+    file format is declared with its media type (a binary string in the document)."""
+    content: dict[str, Any] = {}
+    for fmt in formats:
+        media, what = _FILES[fmt]
+        content[media] = {"schema": {"type": "string", "format": "binary",
+                                     "description": f"format={fmt}: {what}"}}
+    answer: dict[str, Any] = {"description": description, "content": content}
+    if model is not None:
+        answer["model"] = model
+        if example is not None:
+            content["application/json"] = {"example": example}
+    return {200: answer}
