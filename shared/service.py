@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
 import re
 import time
@@ -15,6 +16,7 @@ from typing import Any
 from aiokafka import AIOKafkaProducer
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, Field
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -304,14 +306,39 @@ class _AuditMiddleware:
             log.exception("%s: could not write the audit record", self.service)
 
 
+class AuditLogEntry(BaseModel):
+    id: int
+    at: dt.datetime
+    actor: str
+    role: str | None
+    region: str | None
+    action: str
+    resource: str
+    outcome: str = Field(description="ok | denied | failed")
+    client_ip: str | None
+    correlation_id: str | None
+    details: dict[str, Any]
+
+
+class AuditLogPage(BaseModel):
+    """一页审计记录, 新的在前 / one page of audit entries, newest first."""
+
+    items: list[AuditLogEntry]
+    next_cursor: str | None = Field(description="下一页 / the next page's cursor; null: the end")
+
+
 def _audit_router(service: str) -> APIRouter:
     router = APIRouter(tags=["operations"])
 
-    @router.get("/v1/audit", summary="The audit log (administrators)")
+    @router.get("/v1/audit", summary="审计日志 / the audit log (administrators)",
+                response_model=AuditLogPage)
     async def read_audit(
         request: Request, principal: PrincipalDep,
-        actor: str | None = None, action: str | None = None,
-        limit: int = Query(100, ge=1, le=1000), cursor: str | None = None,
+        actor: str | None = Query(None, description="操作人 / who acted (token subject)"),
+        action: str | None = Query(None, description="操作 / action, e.g. person.read_full_id"),
+        limit: int = Query(100, ge=1, le=1000, description="每页条数 / items per page"),
+        cursor: str | None = Query(None, description="上一页的 next_cursor / the previous "
+                                                      "page's next_cursor"),
     ) -> dict[str, Any]:
         async with request.app.state.runtime.engine.connect() as conn:
             try:
@@ -321,7 +348,7 @@ def _audit_router(service: str) -> APIRouter:
             except audit.InvalidCursor:
                 raise Invalid("cursor is not valid", field="cursor",
                               code="invalid_cursor") from None
-        return {"entries": [e.__dict__ for e in page.entries], "next_cursor": page.next_cursor}
+        return {"items": [e.__dict__ for e in page.entries], "next_cursor": page.next_cursor}
 
     return router
 

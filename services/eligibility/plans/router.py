@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Path, Request
 from sqlalchemy import text
 
 from services.eligibility.plans.registry import PlanRegistry, source_of
@@ -34,7 +34,8 @@ async def list_plans(request: Request, session: SessionDep) -> dict[str, Any]:
 
 
 @router.get("/{region_code}/{plan_year}")
-async def get_plan(region_code: str, plan_year: PlanYearPath, request: Request) -> dict[str, Any]:
+async def get_plan(plan_year: PlanYearPath, request: Request,
+                   region_code: str = Path(pattern=r"^\d{6}$")) -> dict[str, Any]:
     """The plan that applies to a region (its own, its city's or its province's) and year."""
     policy = _registry(request).find(region_code, plan_year)
     if policy is None:

@@ -111,7 +111,7 @@ async def test_registration_household_history_and_search(client: httpx.AsyncClie
     changed = await client.patch(f"/v1/persons/{spouse['person_id']}",
                                  json={"name": "周晓梅", "residence_permit": True})
     assert changed.status_code == 200 and changed.json()["revision"] == 2
-    history = (await client.get(f"/v1/persons/{spouse['person_id']}/history")).json()
+    history = (await client.get(f"/v1/persons/{spouse['person_id']}/history")).json()["items"]
     assert [h["revision"] for h in history] == [1, 2]
     assert history[1]["changes"]["name"] == {"from": "周*梅", "to": "周*梅"}
     assert history[1]["changes"]["residence_permit"] == {"from": False, "to": True}
@@ -244,7 +244,8 @@ async def test_registration_newborns_students_targets(client: httpx.AsyncClient,
     from services.registration.commands import load_targets
 
     assert await load_targets(infra.settings(), 2020, table, None) == (21, 1_487_341)
-    listed = (await client.get("/v1/targets/2020", params={"county_code": "370481"})).json()
+    listed = (await client.get("/v1/targets/2020",
+                               params={"county_code": "370481"})).json()["items"]
     assert sum(x["target"] for x in listed) == 1_487_341
 
 
