@@ -23,7 +23,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from shared.observability import configure_logging
 
     settings = get_settings()
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, service=args.service)
     if args.migrate:
         from shared.migrations import upgrade
 

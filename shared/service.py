@@ -36,7 +36,13 @@ from shared.inbox import Handler, InboxConsumer
 from shared.kafka import broker_reachable, ensure_topics, make_consumer, make_producer
 from shared.limits import install_limits
 from shared.migrations import current_revision, head_revision
-from shared.observability import REQUEST_LATENCY, correlation_id, correlation_id_from
+from shared.observability import (
+    DB_POOL,
+    REQUEST_LATENCY,
+    access_log,
+    correlation_id,
+    correlation_id_from,
+)
 from shared.oidc import SIGN_IN_PATHS, SignIn, sign_in_router
 from shared.api_docs import ASSETS_PATH as DOCS_ASSETS_PATH
 from shared.api_docs import install_docs
@@ -61,6 +67,9 @@ class ConsumerSpec:
     parallel: bool = False
 
 
+PROBE_SECONDS = 15.0
+
+
 @dataclass
 class Runtime:
     """The process-wide parts of one service, kept on `app.state.runtime`."""
@@ -81,6 +90,9 @@ class Runtime:
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     consumer_tasks: list[asyncio.Task[None]] = field(default_factory=list)
     bus_ready: bool = False
+    # async probes that refresh gauges from the database every PROBE_SECONDS (payments: open
+    # suspense); each gets the engine
+    probes: Sequence[Callable[[AsyncEngine], Any]] = ()
 
     @property
     def topics(self) -> set[str]:
@@ -91,7 +103,27 @@ class Runtime:
         return wanted
 
     async def start(self) -> None:
+        pool = self.engine.pool
+        for state, read in (("size", "size"), ("in_use", "checkedout"),
+                            ("overflow", "overflow")):
+            if callable(getattr(pool, read, None)):
+                DB_POOL.labels(self.name, state).set_function(getattr(pool, read))
         self.tasks.append(asyncio.create_task(self._run_bus(), name=f"{self.name}-bus"))
+        if self.probes:
+            self.tasks.append(asyncio.create_task(self._run_probes(),
+                                                  name=f"{self.name}-probes"))
+
+    async def _run_probes(self) -> None:
+        while not self.stop.is_set():
+            for probe in self.probes:
+                try:
+                    await probe(self.engine)
+                except Exception as exc:  # a gauge left stale is no reason to stop serving
+                    log.warning("%s: metrics probe failed: %r", self.name, exc)
+            try:
+                await asyncio.wait_for(self.stop.wait(), PROBE_SECONDS)
+            except TimeoutError:
+                pass
 
     async def _run_bus(self) -> None:
         """Connect to the broker (waiting for it if it is down), then run relay and consumers."""
@@ -185,9 +217,10 @@ class Runtime:
 class _ObservabilityMiddleware:
     """Correlation ids in and out, and request latency, as plain ASGI (cheap on hot paths)."""
 
-    def __init__(self, app: Any, service: str) -> None:
+    def __init__(self, app: Any, service: str, access_log: bool = True) -> None:
         self.app = app
         self.service = service
+        self.access_log = access_log
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -211,9 +244,17 @@ class _ObservabilityMiddleware:
         finally:
             route = scope.get("route")
             path = getattr(route, "path", "unmatched")
+            seconds = time.perf_counter() - started
             REQUEST_LATENCY.labels(self.service, scope["method"], path, str(status["code"])).observe(
-                time.perf_counter() - started
+                seconds
             )
+            if self.access_log and access_log.isEnabledFor(logging.INFO):
+                client = scope.get("client")
+                # the route template, never the path: paths may carry ids (never ID numbers)
+                access_log.info("%s %s %s", scope["method"], path, status["code"], extra={
+                    "service": self.service, "method": scope["method"], "route": path,
+                    "status": status["code"], "duration_ms": round(seconds * 1000, 2),
+                    "client": client[0] if client else None})
             correlation_id.reset(token)
 
 
@@ -366,6 +407,7 @@ def create_service_app(
     read_only_posts: Iterable[str] = (),
     audited_reads: Mapping[str, AuditedRead] | None = None,
     security: SecuritySettings | None = None,
+    probes: Sequence[Callable[[AsyncEngine], Any]] = (),
 ) -> FastAPI:
     """`read_only_posts`: POST routes that change nothing (a stateless preview), kept out of
     the audit log of writes. `audited_reads`: GET route templates recorded in the audit log
@@ -383,7 +425,7 @@ def create_service_app(
         engine = make_engine(settings)
         runtime = Runtime(
             name=name, settings=settings, engine=engine, sessions=make_sessionmaker(engine),
-            outbox=Outbox(name), consumer_specs=consumers,
+            outbox=Outbox(name), consumer_specs=consumers, probes=probes,
         )
         app.state.runtime = runtime
         app.state.sessions = runtime.sessions
@@ -416,7 +458,7 @@ def create_service_app(
                        audited_reads=audited_reads)
     # before observability, which stays outermost; buckets shared by the service's replicas
     install_limits(app, security, shared_in=(lambda: settings.database_url, name))
-    app.add_middleware(_ObservabilityMiddleware, service=name)
+    app.add_middleware(_ObservabilityMiddleware, service=name, access_log=settings.access_log)
 
     @app.get("/healthz", tags=["operations"])
     async def healthz() -> dict[str, str]:

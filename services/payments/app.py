@@ -27,6 +27,7 @@ from services.payments.webhooks.router import router as webhooks
 from shared import topics
 from shared.outbox import Outbox
 from shared.pii import vault_for
+from services.payments.suspense.metrics import refresh_open_suspense
 from shared.service import ConsumerSpec, create_service_app
 from shared.settings import Settings, get_settings
 
@@ -59,6 +60,7 @@ def create_app(
         settings=settings,
         access_rules=ACCESS_RULES,
         public_paths=PUBLIC_PATHS,
+        probes=[refresh_open_suspense],
         title="Canbao payments",
     )
     app.state.adapters = adapters

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from services.payments.channels import ChannelAdapter, ChannelRejected, ChannelResponse
+from shared.observability import PAYMENTS_BY_CHANNEL, WEBHOOK_SIGNATURE_FAILURES
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
@@ -38,6 +39,7 @@ async def accept(state: Any, channel: str, headers: Mapping[str, str],
     except ChannelRejected as exc:
         log.warning("webhook %s refused: %s (%s)", channel, exc.code, exc.reason,
                     extra={"channel": channel, "code": exc.code})
+        WEBHOOK_SIGNATURE_FAILURES.labels(channel, exc.code).inc()
         return adapter.failure_response(exc)
     try:
         await state.intake.store(notification, headers, body)
@@ -45,6 +47,7 @@ async def accept(state: Any, channel: str, headers: Mapping[str, str],
         # Not stored: the channel must retry, so it gets its failure answer.
         log.exception("webhook %s %s could not be stored", channel, notification.event_id)
         return adapter.failure_response(exc)
+    PAYMENTS_BY_CHANNEL.labels(channel, str(notification.kind)).inc()
     return adapter.success_response()
 
 
