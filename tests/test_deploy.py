@@ -54,7 +54,7 @@ def test_compose_has_kafka_kraft_postgres17_and_the_four_services() -> None:
     assert svc["postgres"]["image"].startswith("postgres:17")
     assert "healthcheck" in svc["postgres"] and "healthcheck" in svc["kafka"]
     assert svc["kafka"]["environment"]["KAFKA_PROCESS_ROLES"] == "broker,controller"  # KRaft
-    assert set(COMPOSE["volumes"]) == {"pgdata", "kafkadata"}
+    assert set(COMPOSE["volumes"]) == {"pgdata", "kafkadata", "promdata"}
     for name in SERVICES:
         assert svc[name]["build"]["dockerfile"] == "deploy/Dockerfile"
         assert svc[name]["depends_on"]["kafka"]["condition"] == "service_healthy"
