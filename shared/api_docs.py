@@ -11,7 +11,7 @@ sign themselves) carry `security: []`."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -80,10 +80,35 @@ def document_security(document: dict[str, Any], public_paths: Iterable[str],
                 operation["security"] = [] if path in public else alternatives
 
 
+SHARED_SUMMARIES: dict[tuple[str, str], tuple[str, str]] = {
+    ("GET", "/healthz"): ("存活检查", "Liveness: the process answers"),
+    ("GET", "/readyz"): ("就绪检查: 数据库、Kafka、迁移版本",
+                         "Readiness: database, Kafka and migrations (the healthcheck)"),
+    ("GET", "/v1/audit"): ("审计日志 (管理员)", "The audit log (administrators)"),
+}
+
+
+def document_summaries(document: dict[str, Any],
+                       summaries: Mapping[tuple[str, str], tuple[str, str]]) -> None:
+    """Each operation's summary as "中文 / English"; an operation without a description gets
+    both sentences as its description (the routes' docstrings stay the English detail)."""
+    table = {**SHARED_SUMMARIES, **summaries}
+    for path, item in document.get("paths", {}).items():
+        for method, operation in item.items():
+            found = table.get((method.upper(), path)) if isinstance(operation, dict) else None
+            if found is None:
+                continue
+            zh, en = found
+            operation["summary"] = f"{zh} / {en}"
+            if not operation.get("description"):
+                operation["description"] = f"{zh}。\n\n{en}."
+
+
 def install_docs(app: FastAPI, service: str, public_paths: Iterable[str],
-                 discovery_url: str | None = None) -> None:
-    """Serve /docs, /redoc and their assets from the package; publish security schemes.
-    Create the app with docs_url=None and redoc_url=None."""
+                 discovery_url: str | None = None,
+                 summaries: Mapping[tuple[str, str], tuple[str, str]] | None = None) -> None:
+    """Serve /docs, /redoc and their assets from the package; publish security schemes and
+    the bilingual summaries. Create the app with docs_url=None and redoc_url=None."""
     folder = _asset_dir()
     title = app.title
     app.description = DESCRIPTION.format(service=service)
@@ -94,6 +119,7 @@ def install_docs(app: FastAPI, service: str, public_paths: Iterable[str],
         if app.openapi_schema is None:
             document = generate()
             document_security(document, public, discovery_url)
+            document_summaries(document, summaries or {})
             app.openapi_schema = document
         return app.openapi_schema
 

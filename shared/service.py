@@ -408,6 +408,7 @@ def create_service_app(
     audited_reads: Mapping[str, AuditedRead] | None = None,
     security: SecuritySettings | None = None,
     probes: Sequence[Callable[[AsyncEngine], Any]] = (),
+    summaries: Mapping[tuple[str, str], tuple[str, str]] | None = None,
 ) -> FastAPI:
     """`read_only_posts`: POST routes that change nothing (a stateless preview), kept out of
     the audit log of writes. `audited_reads`: GET route templates recorded in the audit log
@@ -448,7 +449,8 @@ def create_service_app(
     document_errors(app, public)  # the OpenAPI document shows the errors as we answer them
     # Swagger UI and ReDoc from the package (no CDN), security schemes in the document
     install_docs(app, name, public, security.oidc_issuer and
-                 security.oidc_issuer.rstrip("/") + "/.well-known/openid-configuration")
+                 security.oidc_issuer.rstrip("/") + "/.well-known/openid-configuration",
+                 summaries)
     control = AccessControl.from_settings(security, rules, public)
     install_access_control(app, control)
     if control.sessions is not None:  # staff sign-in in the browser (shared/oidc.py)

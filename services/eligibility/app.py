@@ -17,6 +17,7 @@ from services.eligibility.redeterminations.router import start_job
 from services.eligibility.redeterminations.service import Redeterminator
 from services.eligibility.simulations.router import router as simulations
 from shared.outbox import Outbox
+from services.eligibility.api_summaries import SUMMARIES
 from shared.service import Runtime, create_service_app
 from shared.settings import Settings, get_settings
 
@@ -44,6 +45,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app = create_service_app(
         "eligibility",
+        summaries=SUMMARIES,
         routers=[determinations, plans_router, redeterminations, simulations],
         consumers=[consumer_spec(plans, outbox)],
         settings=settings,

@@ -28,6 +28,7 @@ from shared import topics
 from shared.outbox import Outbox
 from shared.pii import vault_for
 from services.payments.suspense.metrics import refresh_open_suspense
+from services.payments.api_summaries import SUMMARIES
 from shared.service import ConsumerSpec, create_service_app
 from shared.settings import Settings, get_settings
 
@@ -48,6 +49,7 @@ def create_app(
     outbox = Outbox(NAME)
     app = create_service_app(
         NAME,
+        summaries=SUMMARIES,
         routers=[bills, webhooks, suspense, proxy, refunds, reconciliation],
         consumers=[
             ConsumerSpec(NAME, (topics.REGISTRATION_PERSON, topics.ELIGIBILITY_DETERMINATION),

@@ -20,6 +20,7 @@ from services.registration.reference.router import router as reference
 from services.registration.regions.router import router as regions
 from services.registration.targets.router import router as targets
 from shared.security_settings import get_security_settings
+from services.registration.api_summaries import SUMMARIES
 from shared.service import AuditedRead, create_service_app
 from shared.settings import Settings
 
@@ -32,6 +33,7 @@ def create_app(settings: Settings | None = None, *,
         security = security.model_copy(update={"max_upload_bytes": max_upload_bytes})
     app = create_service_app(
         "registration",
+        summaries=SUMMARIES,
         routers=[persons, households, enrollments, memberships, targets, regions, lists, intake,
                  reference],
         settings=settings,

@@ -12,6 +12,7 @@ from services.reporting.lists.router import router as lists
 from services.reporting.progress.router import router as progress
 from services.reporting.projections.handlers import CONSUMER, TOPICS
 from services.reporting.projections.handlers import router as handlers
+from services.reporting.api_summaries import SUMMARIES
 from shared.service import AuditedRead, ConsumerSpec, create_service_app
 from shared.settings import Settings
 
@@ -19,6 +20,7 @@ from shared.settings import Settings
 def create_app(settings: Settings | None = None) -> FastAPI:
     return create_service_app(
         "reporting",
+        summaries=SUMMARIES,
         routers=[progress, lists, funds, dashboard],
         consumers=[ConsumerSpec(CONSUMER, TOPICS, handlers)],
         settings=settings,

@@ -68,3 +68,26 @@ def test_openapi_declares_security_on_every_protected_operation(
             elif {"bearerAuth": []} not in operation.get("security", []):
                 unprotected.append(f"{method.upper()} {path}")
     assert not unprotected
+
+
+@pytest.mark.parametrize("name", SERVICES)
+def test_every_operation_is_described_in_chinese_and_english(
+        apps: dict[str, TestClient], name: str) -> None:
+    """Summaries "中文 / English" on every operation, and a description; a summary written for
+    a route that no longer exists fails too."""
+    from shared.api_docs import SHARED_SUMMARIES
+
+    document = apps[name].get("/openapi.json").json()
+    table = importlib.import_module(f"services.{name}.api_summaries").SUMMARIES
+    missing, seen = [], set()
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            seen.add((method.upper(), path))
+            summary = operation.get("summary", "")
+            if not (re.search(r"[\u4e00-\u9fff]", summary) and re.search(r"[A-Za-z]", summary)
+                    and " / " in summary and operation.get("description")):
+                missing.append(f"{method.upper()} {path}")
+    assert not missing, f"add to services/{name}/api_summaries.py: {missing}"
+    stale = set(table) - seen
+    assert not stale, f"no such route: {sorted(stale)}"
+    assert set(SHARED_SUMMARIES) <= seen
