@@ -37,12 +37,12 @@ import asyncpg  # noqa: E402
 import orjson  # noqa: E402
 import wrk_load  # noqa: E402
 
+from devtools.testing.infra import start_test_infra  # noqa: E402
 from services.payments.channels.standard_webhooks import signed_headers  # noqa: E402
 from shared.auth import ensure_dev_keypair, mint_token  # noqa: E402
 from shared.idnumber import check_character  # noqa: E402
 from shared.pii import vault_for  # noqa: E402
 from shared.settings import DEV_PII_KEY  # noqa: E402
-from devtools.testing.infra import start_test_infra  # noqa: E402
 
 CHANNEL = "bank_bench"
 SECRET = "whsec_" + base64.b64encode(b"benchmark-secret-0123456789abcdef").decode()

@@ -91,8 +91,8 @@ async def raw_copy(dsn: str, path: Path) -> float:
 async def import_file(settings: Settings, dsn: str, path: Path) -> object:
     import asyncpg
 
-    from services.registration.bulk.residents import Progress, import_residents
     from kernels.regions import load_regions
+    from services.registration.bulk.residents import Progress, import_residents
     from shared.outbox import Outbox
     from shared.pii import vault_for
 

@@ -34,13 +34,13 @@ from kernels.regions import load_regions  # noqa: E402
 # Measures the queries themselves; the cost of auth is measured by bench/payments_webhooks.py.
 os.environ.setdefault("CANBAO_AUTH_ENABLED", "false")
 
-from services.reporting.app import create_app  # noqa: E402
-from services.reporting.projections.state import CHINA, band_of  # noqa: E402
 from devtools.infra import _asyncpg_dsn  # noqa: E402
-from shared.events import CloudEvent  # noqa: E402
-from shared.kafka import ensure_topics, make_producer  # noqa: E402
 from devtools.testing.apps import running_app  # noqa: E402
 from devtools.testing.infra import start_test_infra  # noqa: E402
+from services.reporting.app import create_app  # noqa: E402
+from services.reporting.projections.state import CHINA, band_of  # noqa: E402
+from shared.events import CloudEvent  # noqa: E402
+from shared.kafka import ensure_topics, make_producer  # noqa: E402
 
 COUNTY = "370481"
 YEAR = 2025

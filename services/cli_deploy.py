@@ -60,7 +60,8 @@ def render_env(example: str) -> tuple[str, list[str]]:
 def cmd_init_secrets(args: argparse.Namespace) -> int:
     target: Path = args.output
     if target.exists() and not args.force:
-        print(f"{target} 已存在, 未改动 (用 --force 重新生成全部密钥, 正在运行的系统将无法读取旧数据)\n"
+        print(f"{target} 已存在, 未改动 (用 --force 重新生成全部密钥, "
+              "正在运行的系统将无法读取旧数据)\n"
               f"{target} exists and was left alone (--force generates every secret anew; a "
               "running system could no longer read its data)", file=sys.stderr)
         return 1

@@ -16,12 +16,14 @@ from typing import Any
 from aiokafka import AIOKafkaProducer
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, Field
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel, Field
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from shared import audit
 from shared.access import allow
+from shared.api_docs import ASSETS_PATH as DOCS_ASSETS_PATH
+from shared.api_docs import install_docs
 from shared.auth import (
     OPERATIONS_PATHS,
     AccessControl,
@@ -44,8 +46,6 @@ from shared.observability import (
     correlation_id_from,
 )
 from shared.oidc import SIGN_IN_PATHS, SignIn, sign_in_router
-from shared.api_docs import ASSETS_PATH as DOCS_ASSETS_PATH
-from shared.api_docs import install_docs
 from shared.openapi import document_errors
 from shared.outbox import Outbox, OutboxRelay
 from shared.security_settings import SecuritySettings, get_security_settings

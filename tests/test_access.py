@@ -15,11 +15,11 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from shared.auth import ROLES
-from shared.idnumber import check_character
 from devtools.testing.apps import running_app
 from devtools.testing.infra import TestInfra
 from devtools.testing.tokens import auth_enabled
+from shared.auth import ROLES
+from shared.idnumber import check_character
 
 SERVICES = ("registration", "eligibility", "payments", "reporting")
 PLACEHOLDERS = {

@@ -13,10 +13,10 @@ import asyncpg
 import httpx
 import pytest
 
-from shared import audit
 from devtools.testing.apps import running_app
 from devtools.testing.infra import TestInfra
 from devtools.testing.tokens import auth_enabled
+from shared import audit
 
 SERVICES = ("registration", "eligibility", "payments", "reporting")
 REGIONS = ("370481", "370481001000", "370124", "000000", None)

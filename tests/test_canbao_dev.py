@@ -19,8 +19,8 @@ import httpx
 import pytest
 
 from devtools.channels.dev import FILES, ensure_dev_channels
-from shared.auth import ensure_dev_keypair, mint_token
 from devtools.infra import free_port, port_open
+from shared.auth import ensure_dev_keypair, mint_token
 from shared.idnumber import check_character
 from shared.settings import DEFAULT_PORTS
 

@@ -40,17 +40,17 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPa
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from devtools.infra import EmbeddedPostgres, create_database
+from devtools.testing.faults import ProxiedTansu, restart_postgres
+from devtools.testing.system import RunningSystem, start_system
 from services.eligibility.facts.handlers import TOPICS as ELIGIBILITY_TOPICS
 from services.payments.channels.standard_webhooks import signed_headers
 from services.reporting.projections.handlers import TOPICS as REPORTING_TOPICS
 from shared import topics
 from shared.db import make_engine
-from devtools.infra import EmbeddedPostgres, create_database
 from shared.idnumber import check_character
 from shared.migrations import upgrade_all
 from shared.settings import SERVICES, Settings
-from devtools.testing.faults import ProxiedTansu, restart_postgres
-from devtools.testing.system import RunningSystem, start_system
 
 ROOT = Path(__file__).resolve().parent.parent
 COUNTY = "370481"  # Tengzhou

@@ -49,7 +49,8 @@ def _sample(text: str, name: str, **labels: str) -> float:
 
 
 async def test_payments_metrics_access_log_and_quiet_readiness(
-        infra: TestInfra, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+        infra: TestInfra, monkeypatch: pytest.MonkeyPatch,
+        caplog: pytest.LogCaptureFixture) -> None:
     monkeypatch.setattr("shared.service.PROBE_SECONDS", 0.2)
     quiet_migration_context()
     app = create_app(infra.settings(), payments_settings())

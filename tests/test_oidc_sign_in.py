@@ -29,8 +29,8 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi import FastAPI
 from jwt.algorithms import RSAAlgorithm
 
-from shared.security_settings import get_security_settings
 from devtools.testing.infra import TestInfra
+from shared.security_settings import get_security_settings
 
 PROVIDER_DIR = Path(__file__).parent / "oidc_provider"
 REPORTING = "http://127.0.0.1:8004"

@@ -110,7 +110,8 @@ class StandInProvider:
 
 def _id_number() -> str:
     day = dt.date(1980, 1, 1) + dt.timedelta(days=int.from_bytes(os.urandom(2), "big") % 365)
-    first17 = "370481" + day.strftime("%Y%m%d") + f"{int.from_bytes(os.urandom(2), 'big') % 1000:03d}"
+    sequence = int.from_bytes(os.urandom(2), "big") % 1000
+    first17 = "370481" + day.strftime("%Y%m%d") + f"{sequence:03d}"
     return first17 + check_character(first17)
 
 
@@ -171,7 +172,7 @@ async def stack(infra: TestInfra, workdir: Path) -> AsyncIterator[dict[str, Any]
                 [*canbao, *service["command"][1:]], env=service_env, cwd=ROOT,
                 stdout=log.open("ab"), stderr=subprocess.STDOUT), port, log)
         async with httpx.AsyncClient(timeout=3) as http:
-            for name, (process, port, log) in processes.items():
+            for process, port, log in processes.values():
                 async def ready(port: int = port, process: Any = process,
                                 log: Path = log) -> bool:
                     assert process.poll() is None, log.read_text()[-3000:]

@@ -7,6 +7,7 @@ import logging
 from fastapi import FastAPI
 
 from services.eligibility.access import RULES as ACCESS_RULES
+from services.eligibility.api_summaries import SUMMARIES
 from services.eligibility.determinations.router import router as determinations
 from services.eligibility.determinations.service import DeterminationService
 from services.eligibility.facts.handlers import consumer_spec
@@ -17,7 +18,6 @@ from services.eligibility.redeterminations.router import start_job
 from services.eligibility.redeterminations.service import Redeterminator
 from services.eligibility.simulations.router import router as simulations
 from shared.outbox import Outbox
-from services.eligibility.api_summaries import SUMMARIES
 from shared.service import Runtime, create_service_app
 from shared.settings import Settings, get_settings
 

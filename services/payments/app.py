@@ -12,6 +12,7 @@ from starlette.middleware import Middleware
 from kernels.policy import PolicyCatalog
 from services.payments.access import PUBLIC_PATHS
 from services.payments.access import RULES as ACCESS_RULES
+from services.payments.api_summaries import SUMMARIES
 from services.payments.bills.router import router as bills
 from services.payments.coverage import CoverageCalculator
 from services.payments.dues.handlers import router as dues_handlers
@@ -22,13 +23,12 @@ from services.payments.proxy.router import router as proxy
 from services.payments.reconciliation.router import router as reconciliation
 from services.payments.refunds.router import router as refunds
 from services.payments.settings import PaymentsSettings, get_payments_settings
+from services.payments.suspense.metrics import refresh_open_suspense
 from services.payments.suspense.router import router as suspense
 from services.payments.webhooks.router import router as webhooks
 from shared import topics
 from shared.outbox import Outbox
 from shared.pii import vault_for
-from services.payments.suspense.metrics import refresh_open_suspense
-from services.payments.api_summaries import SUMMARIES
 from shared.service import ConsumerSpec, create_service_app
 from shared.settings import Settings, get_settings
 

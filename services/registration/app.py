@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from services.registration.access import RULES as ACCESS_RULES
+from services.registration.api_summaries import SUMMARIES
 from services.registration.enrollments.router import router as enrollments
 from services.registration.intake.router import router as intake
 from services.registration.lists.router import router as lists
@@ -20,7 +21,6 @@ from services.registration.reference.router import router as reference
 from services.registration.regions.router import router as regions
 from services.registration.targets.router import router as targets
 from shared.security_settings import get_security_settings
-from services.registration.api_summaries import SUMMARIES
 from shared.service import AuditedRead, create_service_app
 from shared.settings import Settings
 

@@ -68,10 +68,9 @@ async def load_targets(settings: Settings, year: int, file: Path, county: str | 
 async def import_residents_command(settings: Settings, file: Path, county: str | None) -> int:
     import asyncpg
 
-    from services.registration.bulk.residents import import_residents
     from kernels.regions import load_regions
+    from services.registration.bulk.residents import import_residents
     from services.registration.uploads import write_error_report_csv
-
     from shared.progress import task_progress
 
     pg = await asyncpg.connect(asyncpg_dsn(settings), command_timeout=None)

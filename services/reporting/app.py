@@ -6,13 +6,13 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from services.reporting.access import RULES as ACCESS_RULES
+from services.reporting.api_summaries import SUMMARIES
 from services.reporting.dashboard.router import router as dashboard
 from services.reporting.funds.router import router as funds
 from services.reporting.lists.router import router as lists
 from services.reporting.progress.router import router as progress
 from services.reporting.projections.handlers import CONSUMER, TOPICS
 from services.reporting.projections.handlers import router as handlers
-from services.reporting.api_summaries import SUMMARIES
 from shared.service import AuditedRead, ConsumerSpec, create_service_app
 from shared.settings import Settings
 

@@ -10,11 +10,11 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from shared.auth import ensure_dev_keypair
 from devtools.infra import create_database
-from shared.migrations import upgrade_all
 from devtools.testing.infra import TestInfra
 from devtools.testing.system import RunningSystem, start_system
+from shared.auth import ensure_dev_keypair
+from shared.migrations import upgrade_all
 
 from .support import KEYS, ROOT, channel_env
 

@@ -24,7 +24,6 @@ from typing import Any
 import httpx
 from openpyxl import Workbook
 
-from services.payments.channels.standard_webhooks import signed_headers
 from devtools.channels.testing import (
     RsaKeyPair,
     alipay_form,
@@ -34,10 +33,11 @@ from devtools.channels.testing import (
     sign_notification,
     wechat_transaction,
 )
+from devtools.testing.system import RunningSystem
+from services.payments.channels.standard_webhooks import signed_headers
 from shared.auth import ensure_dev_keypair, mint_token
 from shared.idnumber import check_character
 from shared.money import fen_to_yuan
-from devtools.testing.system import RunningSystem
 
 ROOT = Path(__file__).resolve().parents[2]
 KEYS = ROOT / ".canbao" / "test-keys"

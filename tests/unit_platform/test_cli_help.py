@@ -33,6 +33,7 @@ def test_every_command_and_option_has_help_text() -> None:
             if isinstance(action, (argparse._HelpAction, argparse._SubParsersAction)):
                 continue
             if not action.help or action.help == argparse.SUPPRESS:
-                missing.append(f"canbao {' '.join(path)} {'/'.join(action.option_strings) or action.dest}")
+                option = "/".join(action.option_strings) or action.dest
+                missing.append(f"canbao {' '.join(path)} {option}")
     assert not missing, f"options without help text: {missing}"
     assert TASKS <= set(commands), f"missing: {sorted(TASKS - set(commands))}"

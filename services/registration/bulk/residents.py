@@ -27,9 +27,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from kernels.regions import RegionTree
 from services.registration import events
 from services.registration.persons.repository import household_id_of
-from kernels.regions import RegionTree
 from services.registration.uploads import RowError, iter_resident_batches
 from shared.idnumber import mask_id_number, mask_name
 from shared.observability import correlation_id

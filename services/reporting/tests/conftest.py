@@ -5,8 +5,8 @@ from collections.abc import AsyncIterator
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from shared.db import make_engine
 from devtools.testing.infra import TestInfra
+from shared.db import make_engine
 
 
 @pytest.fixture

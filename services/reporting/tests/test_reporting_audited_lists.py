@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from services.reporting.app import create_app
-from services.reporting.tests import factories as f
 from devtools.testing.apps import running_app
 from devtools.testing.infra import TestInfra
 from devtools.testing.tokens import auth_enabled
+from services.reporting.app import create_app
+from services.reporting.tests import factories as f
 
 LISTS = {"/v1/publicity-lists": "publicity_list.read", "/v1/reminders": "reminders.read",
          "/v1/funding-applications": "funding_applications.read"}

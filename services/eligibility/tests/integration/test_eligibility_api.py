@@ -8,9 +8,9 @@ import httpx
 import pytest
 from eligibility_helpers import make_id
 
-from services.eligibility.app import create_app
 from devtools.testing.apps import running_app
 from devtools.testing.infra import TestInfra
+from services.eligibility.app import create_app
 
 
 @pytest.fixture(scope="module")

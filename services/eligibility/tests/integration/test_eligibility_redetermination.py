@@ -11,16 +11,16 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from devtools.testing.apps import running_app
+from devtools.testing.infra import TestInfra
+from kernels.policy import PolicyCatalog
 from services.eligibility.app import create_app
 from services.eligibility.commands import redetermine
 from services.eligibility.determinations.service import DeterminationService
-from kernels.policy import PolicyCatalog
 from services.eligibility.plans.registry import PlanRegistry
 from services.eligibility.redeterminations.service import Redeterminator
 from shared.db import make_engine, make_sessionmaker
 from shared.outbox import Outbox
-from devtools.testing.apps import running_app
-from devtools.testing.infra import TestInfra
 
 REGION, YEAR, N = "370827", 2024, 250  # Yutai 2024: no other test enrolls people there
 POPULATION: list[uuid.UUID] = []

@@ -9,10 +9,10 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from services.payments.app import create_app
-from shared.db import make_engine
 from devtools.testing.apps import running_app
 from devtools.testing.infra import TestInfra
+from services.payments.app import create_app
+from shared.db import make_engine
 
 from .payments_support import payments_settings
 

@@ -15,8 +15,8 @@ import orjson
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from services.payments.channels.standard_webhooks import signed_headers
 from devtools.channels.testing import RsaKeyPair, random_apiv3_key
+from services.payments.channels.standard_webhooks import signed_headers
 from services.payments.dues.handlers import router as dues_handlers
 from services.payments.settings import PaymentsSettings
 from shared.events import CloudEvent

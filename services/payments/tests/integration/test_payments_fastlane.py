@@ -13,11 +13,11 @@ import httpx
 import orjson
 import pytest
 
-from services.payments.app import create_app
-from shared.db import make_engine
 from devtools.testing.apps import running_app
 from devtools.testing.infra import TestInfra
 from devtools.testing.tokens import auth_enabled
+from services.payments.app import create_app
+from shared.db import make_engine
 
 from .payments_support import (
     BANK,

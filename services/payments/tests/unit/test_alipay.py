@@ -6,14 +6,6 @@ from urllib.parse import urlencode
 
 import pytest
 
-from services.payments.channels import (
-    AlipayAdapter,
-    AlipayConfig,
-    PayloadInvalid,
-    SignatureInvalid,
-    TimestampOutOfTolerance,
-)
-from services.payments.channels.alipay import REQUIRED, refunded_trade_no, sign_content
 from devtools.channels.testing import (
     RsaKeyPair,
     alipay_form,
@@ -22,6 +14,14 @@ from devtools.channels.testing import (
     alipay_time,
     utc,
 )
+from services.payments.channels import (
+    AlipayAdapter,
+    AlipayConfig,
+    PayloadInvalid,
+    SignatureInvalid,
+    TimestampOutOfTolerance,
+)
+from services.payments.channels.alipay import REQUIRED, refunded_trade_no, sign_content
 
 APP_ID = "2021004100000001"
 SELLER_ID = "2088102177846880"

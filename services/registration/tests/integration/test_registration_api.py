@@ -1,9 +1,9 @@
 from __future__ import annotations
 
-from services.registration.app import create_app
-from shared.idnumber import check_character
 from devtools.testing.apps import running_app
 from devtools.testing.infra import TestInfra
+from services.registration.app import create_app
+from shared.idnumber import check_character
 
 
 def make_id(first17: str) -> str:

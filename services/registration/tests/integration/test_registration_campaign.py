@@ -16,10 +16,10 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from services.registration.app import create_app
-from shared.idnumber import check_character
 from devtools.testing.apps import running_app
 from devtools.testing.infra import TestInfra
+from services.registration.app import create_app
+from shared.idnumber import check_character
 
 TOWNSHIP = "370481001000"  # 滕州市 荆河街道
 VILLAGE = "370481001201"
@@ -318,11 +318,11 @@ async def test_registration_resident_import_events_and_batches(infra: TestInfra,
     import asyncpg
     import orjson
 
+    from kernels.regions import load_regions
     from services.registration import events
     from services.registration.bulk.residents import ImportResult, import_residents
     from services.registration.commands import asyncpg_dsn
     from services.registration.persons.repository import PersonRow, household_id_of
-    from kernels.regions import load_regions
     from shared.outbox import Outbox, shard_of
     from shared.pii import vault_for
 

@@ -15,11 +15,11 @@ import asyncpg
 import httpx
 import pytest
 
-from services.registration.app import create_app
-from shared.idnumber import check_character, mask_id_number
 from devtools.testing.apps import running_app
 from devtools.testing.infra import TestInfra
 from devtools.testing.tokens import auth_enabled
+from services.registration.app import create_app
+from shared.idnumber import check_character, mask_id_number
 
 COUNTY = "370481"
 TOWNSHIP = "370481001000"

@@ -20,11 +20,11 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from services.registration.app import create_app
-from shared.idnumber import check_character, mask_id_number
 from devtools.testing.apps import running_app
 from devtools.testing.infra import TestInfra
 from devtools.testing.tokens import auth_enabled
+from services.registration.app import create_app
+from shared.idnumber import check_character, mask_id_number
 
 TENGZHOU, PINGYIN, YUTAI = "370481", "370124", "370827"
 TOWNSHIPS = {TENGZHOU: "370481001000", PINGYIN: "370124001000", YUTAI: "370827001000"}
