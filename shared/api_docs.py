@@ -120,6 +120,7 @@ def install_docs(app: FastAPI, service: str, public_paths: Iterable[str],
             document = generate()
             document_security(document, public, discovery_url)
             document_summaries(document, summaries or {})
+            document_examples(document)
             app.openapi_schema = document
         return app.openapi_schema
 
@@ -180,3 +181,128 @@ def file_responses(*formats: str, model: type | None = None,
         if example is not None:
             content["application/json"] = {"example": example}
     return {200: answer}
+
+
+# --- examples ---------------------------------------------------------------------------------
+# Every JSON request body and JSON success answer carries an example: a hand-written one where a
+# route or model has it, else one built from the schema with the values an integrator would
+# really send (a Tengzhou county code, a village under it, a plan year, amounts in fen).
+
+_BY_NAME: dict[str, Any] = {
+    "county_code": "370481", "region_code": "370481", "township_code": "370481001000",
+    "village_code": "370481001001", "code": "370481", "plan_year": 2025,
+    "population_year": 2024, "id_number": "370481198001011239", "name": "王小明",
+    "phone": "13812345678", "channel": "bank_ccb", "department": "civil_affairs",
+    "order_no": "CB2025370481000001", "next_cursor": None, "cursor": None, "limit": 100,
+    "reason": "other", "note": "外出务工", "on": "2025-02-01", "paid_on": "2025-02-01",
+    "as_of": "2025-02-01", "date_from": "2025-01-01", "date_to": "2025-01-31",
+    "status": "ok", "service": "registration", "relation_to_head": "户主",
+    "household_number": "370481001001-0001", "version": 1, "region_name": "滕州市",
+    "county_name": "滕州市", "township_name": "荆河街道", "village_name": "示例村",
+    "rank": "county", "name_masked": "王*明", "id_number_masked": "370481***********9",
+}
+_SAMPLE_STRINGS = ("370481", "370481001000", "2025-02-01", "2025-02-01T09:30:00+08:00",
+                   "0190f3a4-5b6c-7d8e-9f00-112233445566", "CB2025370481000001", "bank_ccb",
+                   "370481198001011239", "13812345678", "whsec_", "示例", "example")
+
+
+def _string_example(name: str, schema: dict[str, Any]) -> str | None:
+    fmt = schema.get("format")
+    if fmt == "date":
+        return "2025-02-01"
+    if fmt == "date-time":
+        return "2025-02-01T09:30:00+08:00"
+    if fmt == "uuid":
+        return "0190f3a4-5b6c-7d8e-9f00-112233445566"
+    if fmt == "binary":
+        return None
+    pattern = schema.get("pattern")
+    known = [v for key, v in _BY_NAME.items() if isinstance(v, str)
+             and (name == key or ("_" in key and name.endswith("_" + key)))]
+    low = schema.get("minLength", 0)
+    candidates = known + (list(_SAMPLE_STRINGS) if pattern else ["示例" * max(1, low)])
+    high = schema.get("maxLength", 10_000)
+    import re
+
+    for value in candidates:
+        if low <= len(value) <= high and (not pattern or re.search(pattern, value)):
+            return value
+    return None if pattern else "示例"[:max(high, 1)]
+
+
+def example_for(document: dict[str, Any], schema: dict[str, Any], name: str = "",
+                depth: int = 0) -> Any:
+    """A value that validates against `schema` (refs resolved in `document`)."""
+    if depth > 8:
+        return None
+    while "$ref" in schema:
+        schema = document["components"]["schemas"][schema["$ref"].rsplit("/", 1)[-1]]
+    for key in ("example", "const"):
+        if key in schema:
+            return schema[key]
+    if schema.get("examples"):
+        return schema["examples"][0]
+    if "enum" in schema:
+        return schema["enum"][0]
+    options = schema.get("anyOf") or schema.get("oneOf")
+    if options:
+        real = [o for o in options if o.get("type") != "null"]
+        if name in _BY_NAME and _BY_NAME[name] is None and len(real) < len(options):
+            return None
+        return example_for(document, real[0], name, depth + 1) if real else None
+    if schema.get("default") is not None:
+        return schema["default"]
+    kind = schema.get("type")
+    if isinstance(kind, list):
+        kind = next((k for k in kind if k != "null"), "null")
+    if kind == "string":
+        return _string_example(name, schema)
+    if kind in ("integer", "number"):
+        value = _BY_NAME.get(name)
+        if not isinstance(value, int | float) or isinstance(value, bool):
+            value = 38000 if name.endswith("_fen") else 1
+        low = schema.get("minimum", schema.get("exclusiveMinimum", value - 1) + 1)
+        high = schema.get("maximum", schema.get("exclusiveMaximum", value + 1) - 1)
+        value = min(max(value, low), high)
+        return int(value) if kind == "integer" else float(value)
+    if kind == "boolean":
+        return False
+    if kind == "array":
+        item = example_for(document, schema.get("items", {}), name, depth + 1)
+        return [item] * max(1, schema.get("minItems", 1)) if item is not None else []
+    if kind == "object" or "properties" in schema:
+        out = {}
+        for prop, sub in schema.get("properties", {}).items():
+            value = example_for(document, sub, prop, depth + 1)
+            if value is not None or _nullable(document, sub):
+                out[prop] = value
+        return out
+    if kind == "null":
+        return None
+    return {} if not schema else None
+
+
+def _nullable(document: dict[str, Any], schema: dict[str, Any]) -> bool:
+    while "$ref" in schema:
+        schema = document["components"]["schemas"][schema["$ref"].rsplit("/", 1)[-1]]
+    options = schema.get("anyOf") or schema.get("oneOf") or []
+    return schema.get("type") == "null" or any(o.get("type") == "null" for o in options)
+
+
+def document_examples(document: dict[str, Any]) -> None:
+    """An `example` on every JSON request body and JSON success answer that has none."""
+    for item in document.get("paths", {}).values():
+        for method, operation in item.items():
+            if method not in METHODS or not isinstance(operation, dict):
+                continue
+            targets = [operation.get("requestBody", {}).get("content", {})]
+            targets += [answer.get("content", {}) for status, answer in
+                        operation.get("responses", {}).items() if status.startswith("2")]
+            for content in targets:
+                media = content.get("application/json")
+                if not media or "schema" not in media or "example" in media or \
+                        "examples" in media:
+                    continue
+                value = example_for(document, media["schema"])
+                if value is not None:
+                    media["example"] = value

@@ -91,3 +91,32 @@ def test_every_operation_is_described_in_chinese_and_english(
     stale = set(table) - seen
     assert not stale, f"no such route: {sorted(stale)}"
     assert set(SHARED_SUMMARIES) <= seen
+
+
+@pytest.mark.parametrize("name", SERVICES)
+def test_every_json_request_and_answer_has_an_example_that_validates(
+        apps: dict[str, TestClient], name: str) -> None:
+    import jsonschema_rs  # schemathesis' validator, in the test extra
+
+    document = apps[name].get("/openapi.json").json()
+    missing, invalid = [], []
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            contents = [("request", operation.get("requestBody", {}).get("content", {}))]
+            contents += [(status, answer.get("content", {}))
+                         for status, answer in operation["responses"].items()
+                         if status.startswith("2")]
+            for where, content in contents:
+                media = content.get("application/json")
+                if not media or not media.get("schema"):
+                    continue
+                where = f"{method.upper()} {path} {where}"
+                if "example" not in media:
+                    missing.append(where)
+                    continue
+                schema = {**media["schema"], "components": document["components"]}
+                errors = list(jsonschema_rs.validator_for(schema).iter_errors(media["example"]))
+                if errors:
+                    invalid.append(f"{where}: {str(errors[0])[:160]}")
+    assert not missing, f"without an example: {missing}"
+    assert not invalid, "examples that break their schema:\n" + "\n".join(invalid)
