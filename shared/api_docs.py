@@ -165,6 +165,12 @@ _FILES = {
 }
 
 
+def file_only_responses(*formats: str) -> dict[int | str, dict[str, Any]]:
+    """`responses=` of a route that answers a file only (its JSON 200 removed from the
+    document by `response_class=Response`)."""
+    return file_responses(*formats, description="文件 / the file")
+
+
 def file_responses(*formats: str, model: type | None = None,
                    description: str = "成功 / OK", example: Any = None
                    ) -> dict[int | str, dict[str, Any]]:

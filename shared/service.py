@@ -11,7 +11,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from aiokafka import AIOKafkaProducer
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
@@ -347,6 +347,21 @@ class _AuditMiddleware:
             log.exception("%s: could not write the audit record", self.service)
 
 
+class Liveness(BaseModel):
+    """存活 / the process answers (no dependency is checked: see /readyz)."""
+
+    status: Literal["alive"]
+    service: str
+
+
+class Readiness(BaseModel):
+    """就绪检查 / readiness: every check "ok", else what is wrong (HTTP 503)."""
+
+    status: Literal["ready", "not_ready"]
+    service: str
+    checks: dict[str, str] = Field(description="database, migrations, broker, event_bus")
+
+
 class AuditLogEntry(BaseModel):
     id: int
     at: dt.datetime
@@ -462,11 +477,13 @@ def create_service_app(
     install_limits(app, security, shared_in=(lambda: settings.database_url, name))
     app.add_middleware(_ObservabilityMiddleware, service=name, access_log=settings.access_log)
 
-    @app.get("/healthz", tags=["operations"])
+    @app.get("/healthz", tags=["operations"], response_model=Liveness)
     async def healthz() -> dict[str, str]:
         return {"status": "alive", "service": name}
 
-    @app.get("/readyz", tags=["operations"])
+    @app.get("/readyz", tags=["operations"], response_model=None,
+             responses={200: {"model": Readiness}, 503: {"model": Readiness,
+                                                         "description": "未就绪 / not ready"}})
     async def readyz(request: Request) -> JSONResponse:
         checks = await request.app.state.runtime.readiness()
         ready = all(v == "ok" for v in checks.values())

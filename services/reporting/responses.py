@@ -112,3 +112,15 @@ class FundingApplication(_Open):
     rows: list[dict[str, Any]]
     totals: dict[str, Any]
     note: str
+
+
+class ReminderReason(_Open):
+    """未缴原因 / why someone has not paid, as recorded."""
+
+    person_id: str
+    plan_year: int
+    reason: str
+    reason_name: str
+    note: str | None
+    recorded_by: str | None
+    recorded_at: str

@@ -75,7 +75,8 @@ class ReasonIn(BaseModel):
         description="ignored: the reason is recorded under the caller's own identity")
 
 
-@router.post("/reminders/{person_id}/{plan_year}/reason", status_code=200)
+@router.post("/reminders/{person_id}/{plan_year}/reason", status_code=200, response_model=None,
+             responses={200: {"model": responses.ReminderReason}})
 async def post_reason(request: Request, session: SessionDep, person_id: str,
                       plan_year: PlanYearPath, body: ReasonIn) -> dict[str, Any]:
     try:
