@@ -103,15 +103,21 @@ class ReminderList(_Open):
 
 
 class FundingApplication(_Open):
-    """财政补助资金申请 / funding applications per budget line."""
+    """财政补助资金申请 / funding applications per budget line (`persons` with
+    include_persons=true)."""
 
-    plan_year: int
     region_code: str
     region_name: str
     county_code: str | None
-    rows: list[dict[str, Any]]
-    totals: dict[str, Any]
-    note: str
+    county_name: str | None
+    plan_year: int
+    budget_line: str | None = Field(description="资金渠道 / the budget line asked for, or all")
+    as_of: str
+    final_list_date: str | None
+    by_budget_line: list[dict[str, Any]]
+    summary: list[dict[str, Any]] = Field(description="按镇、类别 / per township and category")
+    missed_payments: list[dict[str, Any]] | None = Field(
+        description="最终名单日期后仍未代缴 / still unpaid after the final list date")
 
 
 class ReminderReason(_Open):
