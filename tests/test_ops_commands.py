@@ -182,3 +182,58 @@ async def test_restore_drill(ops_env: dict[str, str], infra: TestInfra, tmp_path
                   "--county", "370481").returncode == 0
     assert await _scalar(ops_env, state_sql["persons"]) == at_backup["persons"] + 3
     await asyncio.sleep(0)
+
+
+async def test_import_through_the_api_with_a_token(ops_env: dict[str, str],
+                                                   tmp_path: Path) -> None:
+    """`canbao import villages` uploads through a running registration service: with an
+    administrator's token the villages are added and the answer printed; without a token the
+    command says what it needs; a township clerk of another county is refused (exit 1)."""
+    import time
+
+    import httpx
+
+    from devtools.infra import free_port
+    from shared.auth import ensure_dev_keypair, mint_token
+
+    keys = tmp_path / "keys"
+    private_path, _, kid = ensure_dev_keypair(keys)
+    port = free_port()
+    env = {**ops_env, "CANBAO_AUTH_ENABLED": "true", "CANBAO_JWT_PUBLIC_KEYS_DIR": str(keys),
+           "CANBAO_RATE_LIMIT_ENABLED": "false"}
+    server = subprocess.Popen([sys.executable, "-m", "services.cli", "serve", "registration",
+                               "--port", str(port)], env=env, cwd=ROOT,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        for _ in range(300):
+            try:
+                if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+
+        def token(role: str, region: str) -> str:
+            return mint_token(Path(private_path).read_bytes(), kid, sub=f"ops-{role}",
+                              role=role, region=region, issuer="canbao", audience="canbao")
+
+        villages = tmp_path / "villages.csv"
+        villages.write_text("村代码,村名称,所属乡镇代码\n370481001201,运维村,370481001000\n",
+                            encoding="utf-8")
+        bare = canbao(env, "import", "villages", str(villages), "--url", url)
+        assert bare.returncode == 2 and "CANBAO_TOKEN" in bare.stderr
+        refused = canbao(env, "import", "villages", str(villages), "--url", url, "--county",
+                         "370481", "--token", token("township_staff", "370827001000"))
+        assert refused.returncode == 1, refused.stdout + refused.stderr
+        assert "forbidden" in refused.stdout
+        before = await _scalar(ops_env, "SELECT count(*) FROM registration.villages")
+        done = canbao(env, "import", "villages", str(villages), "--url", url, "--county",
+                      "370481", "--token", token("administrator", "370481"))
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert json.loads(done.stdout)["added"] == 1
+        assert "已上传 uploaded villages.csv" in done.stderr
+        assert await _scalar(ops_env, "SELECT count(*) FROM registration.villages") == before + 1
+    finally:
+        server.terminate()
+        server.wait(30)
