@@ -347,7 +347,7 @@ async def test_reads_stop_at_the_callers_region(world: World) -> None:
                                    json={"target": 1000}, headers=bureau[county])
         assert r.status_code == 200, r.text
     mine = await world.client.get("/v1/targets/2025", headers=bureau[PINGYIN])
-    assert {t["township_code"][:6] for t in mine.json()} == {PINGYIN}
+    assert {t["township_code"][:6] for t in mine.json()["items"]} == {PINGYIN}
     assert (await world.client.get("/v1/targets/2025", params={"county_code": TENGZHOU},
                                    headers=bureau[PINGYIN])).status_code == 403
 
