@@ -1,6 +1,6 @@
 """Operations on the eligibility data, from the command line.
 
-    python -m services.eligibility.commands redetermine --region 370481 --year 2025
+    canbao redetermine --region 370481 --year 2025   (services/cli_ops.py)
 
 Re-determines everyone enrolled under the region's plan for the year. Progress is stored after
 every chunk; running the command again continues an unfinished job for the same region and year.

@@ -1,8 +1,10 @@
-"""Registration's operator commands.
+"""Registration's operator commands, run as `canbao` commands (services/cli_ops.py):
 
-    python -m services.registration.commands rollover --from 2024 --to 2025 [--county 370481]
-    python -m services.registration.commands load-targets --year 2021 --file FILE.csv [--county 370481]
-    python -m services.registration.commands import-residents FILE.csv [--county 370481]
+    canbao rollover --from 2024 --to 2025 [--county 370481]
+    canbao import targets FILE.csv --year 2021 [--county 370481]
+    canbao import residents FILE.csv [--county 370481]
+
+(`python -m services.registration.commands ...` still runs them.)
 
 They use CANBAO_DATABASE_URL (and CANBAO_PII_KEY) like the services do."""
 

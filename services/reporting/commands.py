@@ -1,6 +1,6 @@
 """Operator commands of the reporting service.
 
-    python -m services.reporting.commands rebuild
+    canbao rebuild-projections   (services/cli_ops.py)
 
 Rebuild throws the projections away and builds them again from the topics: it truncates every
 projection table and the consumer's inbox rows, rejoins the `reporting` consumer group and
