@@ -68,6 +68,7 @@ class ConsumerSpec:
 
 
 PROBE_SECONDS = 15.0
+QUIET_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 
 
 @dataclass
@@ -248,10 +249,12 @@ class _ObservabilityMiddleware:
             REQUEST_LATENCY.labels(self.service, scope["method"], path, str(status["code"])).observe(
                 seconds
             )
-            if self.access_log and access_log.isEnabledFor(logging.INFO):
+            # health checks and scrapes (every few seconds) only at DEBUG
+            level = logging.DEBUG if path in QUIET_PATHS else logging.INFO
+            if self.access_log and access_log.isEnabledFor(level):
                 client = scope.get("client")
                 # the route template, never the path: paths may carry ids (never ID numbers)
-                access_log.info("%s %s %s", scope["method"], path, status["code"], extra={
+                access_log.log(level, "%s %s %s", scope["method"], path, status["code"], extra={
                     "service": self.service, "method": scope["method"], "route": path,
                     "status": status["code"], "duration_ms": round(seconds * 1000, 2),
                     "client": client[0] if client else None})
