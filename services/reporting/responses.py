@@ -130,3 +130,24 @@ class ReminderReason(_Open):
     note: str | None
     recorded_by: str | None
     recorded_at: str
+
+
+class FundSummary(_Open):
+    """基金收入汇总 / the fund summary, one row per county of the region."""
+
+    plan_year: int
+    region_code: str
+    region_name: str
+    county_code: str | None
+    rows: list[dict[str, Any]]
+    totals: dict[str, Any]
+    note: str = Field(description="计算口径 / how the figures are counted")
+
+
+class ReconciliationSummary(_Open):
+    """对账汇总 / reconciliation runs of the channels, totals per figure and per channel."""
+
+    runs: int
+    totals: dict[str, int]
+    by_channel: dict[str, dict[str, int]]
+    rows: list[dict[str, Any]]

@@ -134,7 +134,6 @@ UNTYPED = {
                  "POST /v1/suspense/{suspense_id}/reverse", "POST /v1/proxy-batches",
                  "POST /v1/refunds/{refund_id}/complete", "POST /v1/statements/{channel}",
                  "GET /v1/reconciliations/compare", "GET /v1/reconciliations/{rec_id}"},
-    "reporting": {"GET /v1/fund-summary", "GET /v1/reconciliation-summary"},
 }
 
 
