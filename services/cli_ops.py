@@ -176,8 +176,17 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
 def cmd_rebuild_projections(args: argparse.Namespace) -> int:
     from services.reporting.commands import rebuild
+    from shared.progress import task_progress
 
-    result = asyncio.run(rebuild(get_settings(), limit_seconds=args.timeout))
+    with task_progress("重建 rebuilding reporting", unit="events") as progress:
+        def show(done: int, total: int) -> None:
+            progress.update(done, total=max(total, done) or None,
+                            stage="重放 replaying the topics")
+
+        result = asyncio.run(rebuild(get_settings(), limit_seconds=args.timeout,
+                                     on_progress=show))
+        progress.update(result.events_applied + result.duplicates + result.dead_lettered,
+                        stage="重建完成 rebuilt")
     print(f"报表投影已重建 rebuilt reporting projections: {result.events_applied:,} events "
           f"applied, {result.duplicates:,} duplicates, {result.dead_lettered:,} dead-lettered, "
           f"{result.seconds:.1f}s")
