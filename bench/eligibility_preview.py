@@ -28,7 +28,7 @@ import orjson
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from shared.devinfra import EmbeddedPostgres, create_database, free_port  # noqa: E402
+from devtools.infra import EmbeddedPostgres, create_database, free_port  # noqa: E402
 from shared.migrations import upgrade  # noqa: E402
 
 BODIES = [

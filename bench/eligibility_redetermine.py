@@ -28,11 +28,11 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from devtools.infra import EmbeddedPostgres, create_database  # noqa: E402
 from kernels.policy import GROUP_CODES, PolicyCatalog  # noqa: E402
 from services.eligibility.plans.registry import SEED_DIR, PlanRegistry  # noqa: E402
 from services.eligibility.redeterminations.service import Redeterminator  # noqa: E402
 from shared.db import make_engine  # noqa: E402
-from shared.devinfra import EmbeddedPostgres, create_database  # noqa: E402
 from shared.migrations import upgrade  # noqa: E402
 from shared.settings import Settings  # noqa: E402
 

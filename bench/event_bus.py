@@ -28,13 +28,13 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import text  # noqa: E402
 
 from contracts.base import EventModel  # noqa: E402
+from devtools.testing.infra import start_test_infra  # noqa: E402
 from shared.db import make_engine, make_sessionmaker  # noqa: E402
 from shared.events import CloudEvent  # noqa: E402
 from shared.inbox import InboxConsumer  # noqa: E402
 from shared.kafka import ensure_topics, make_consumer, make_producer  # noqa: E402
 from shared.outbox import Outbox, OutboxRelay  # noqa: E402
 from shared.settings import Settings  # noqa: E402
-from shared.testing.infra import start_test_infra  # noqa: E402
 
 SCHEMA = "reporting"
 

@@ -37,12 +37,12 @@ import asyncpg  # noqa: E402
 import orjson  # noqa: E402
 import wrk_load  # noqa: E402
 
+from devtools.testing.infra import start_test_infra  # noqa: E402
 from services.payments.channels.standard_webhooks import signed_headers  # noqa: E402
 from shared.auth import ensure_dev_keypair, mint_token  # noqa: E402
 from shared.idnumber import check_character  # noqa: E402
 from shared.pii import vault_for  # noqa: E402
 from shared.settings import DEV_PII_KEY  # noqa: E402
-from shared.testing.infra import start_test_infra  # noqa: E402
 
 CHANNEL = "bank_bench"
 SECRET = "whsec_" + base64.b64encode(b"benchmark-secret-0123456789abcdef").decode()
@@ -385,7 +385,7 @@ def main() -> int:
         print(f"seeding {orders} open orders and {BILL_PERSONS} persons ...", flush=True)
         bill_ids = asyncio.run(seed(url, orders))
         port = int(subprocess.check_output([sys.executable, "-c",
-            "from shared.devinfra import free_port; print(free_port())"], cwd=ROOT))
+            "from devtools.infra import free_port; print(free_port())"], cwd=ROOT))
         keys = state / "keys"
         private_path, _, kid = ensure_dev_keypair(keys)
         channel_token = mint_token(private_path.read_bytes(), kid, sub="bench-channel",

@@ -26,7 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from shared.devinfra import EmbeddedPostgres, create_database  # noqa: E402
+from devtools.infra import EmbeddedPostgres, create_database  # noqa: E402
 from shared.idnumber import check_character  # noqa: E402
 from shared.migrations import upgrade  # noqa: E402
 from shared.settings import Settings  # noqa: E402

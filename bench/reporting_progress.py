@@ -1,6 +1,6 @@
 """Benchmark: reporting at Tengzhou scale (1.5 million enrollments in one county).
 
-Creates its own database and broker (shared/testing/infra.py), loads the projections with COPY
+Creates its own database and broker (devtools/testing/infra.py), loads the projections with COPY
 (persons, enrollments and person-years; counters aggregated from them once), then measures:
   1. baselines in the same run: a `SELECT 1` round trip and a raw count(*) of the county's
      person-years (what a query without pre-aggregated counters would at least cost);
@@ -35,13 +35,13 @@ from kernels.regions import load_regions  # noqa: E402
 os.environ.setdefault("CANBAO_AUTH_ENABLED", "false")
 
 from contracts.payments import PaymentReceived  # noqa: E402
+from devtools.infra import _asyncpg_dsn  # noqa: E402
+from devtools.testing.apps import running_app  # noqa: E402
+from devtools.testing.events import cloud_event  # noqa: E402
+from devtools.testing.infra import start_test_infra  # noqa: E402
 from services.reporting.app import create_app  # noqa: E402
 from services.reporting.projections.state import CHINA, band_of  # noqa: E402
-from shared.devinfra import _asyncpg_dsn  # noqa: E402
 from shared.kafka import ensure_topics, make_producer  # noqa: E402
-from shared.testing.apps import running_app  # noqa: E402
-from shared.testing.events import cloud_event  # noqa: E402
-from shared.testing.infra import start_test_infra  # noqa: E402
 
 COUNTY = "370481"
 YEAR = 2025

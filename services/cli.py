@@ -23,7 +23,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from shared.observability import configure_logging
 
     settings = get_settings()
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, service=args.service)
     if args.migrate:
         from shared.migrations import upgrade
 
@@ -67,9 +67,32 @@ def _wait_ready(port: int, timeout: float) -> bool:
     return False
 
 
+DEVTOOLS_MISSING = (
+    "`canbao {command}` 是开发工具, 需要开发依赖: 在源码目录运行 `make run`, 或 "
+    "`pip install -e '.[dev]'`。生产镜像不含开发依赖。\n"
+    "`canbao {command}` is a development tool and needs the development extras: run `make run` "
+    "in the source tree, or `pip install -e '.[dev]'`. The production image does not carry "
+    "them."
+)
+
+
+def require_devtools(command: str) -> bool:
+    """True when the development tools (the `devtools` package and the `dev` extra's wheels)
+    can be imported; otherwise says in Chinese and English what to install."""
+    try:
+        import devtools.channels.dev  # noqa: F401
+        import devtools.infra  # noqa: F401
+    except ImportError:
+        print(DEVTOOLS_MISSING.format(command=command), file=sys.stderr)
+        return False
+    return True
+
+
 def cmd_dev(args: argparse.Namespace) -> int:
+    if not require_devtools("dev"):
+        return 2
+    from devtools.infra import EmbeddedPostgres, TansuBroker, create_database
     from shared.auth import ensure_dev_keypair
-    from shared.devinfra import EmbeddedPostgres, TansuBroker, create_database
     from shared.migrations import upgrade_all
 
     STATE_DIR.mkdir(exist_ok=True)
@@ -80,7 +103,7 @@ def cmd_dev(args: argparse.Namespace) -> int:
     env.setdefault("CANBAO_JWT_PUBLIC_KEYS_DIR", str((STATE_DIR / "keys").resolve()))
     # Development payment channels (keys created once, kept in .canbao/channels/), unless the
     # environment configures channels itself: production keys come only from configuration.
-    from services.payments.channels.dev import ensure_dev_channels
+    from devtools.channels.dev import ensure_dev_channels  # noqa: I001
 
     channels = ensure_dev_channels(STATE_DIR / "channels",
                                    f"http://127.0.0.1:{DEFAULT_PORTS['payments']}")
@@ -188,14 +211,17 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     dev = sub.add_parser("dev", help="run the whole system on this machine")
-    dev.add_argument("--kafka-port", type=int, default=9092)
-    dev.add_argument("--ready-timeout", type=float, default=90)
+    dev.add_argument("--kafka-port", type=int, default=9092,
+                     help="port of the embedded broker (default 9092)")
+    dev.add_argument("--ready-timeout", type=float, default=90,
+                     help="seconds to wait for each service's /readyz (default 90)")
     dev.set_defaults(func=cmd_dev)
 
     serve = sub.add_parser("serve", help="run one service (what a container runs)")
-    serve.add_argument("service", choices=SERVICES)
-    serve.add_argument("--host")
-    serve.add_argument("--port", type=int)
+    serve.add_argument("service", choices=SERVICES, help="which service")
+    serve.add_argument("--host", help="address to listen on (default CANBAO_HOST)")
+    serve.add_argument("--port", type=int,
+                       help="port (default CANBAO_PORT, else the service's: 8001-8004)")
     serve.add_argument("--migrate", action="store_true", help="apply its migrations first")
     serve.set_defaults(func=cmd_serve)
 
@@ -222,18 +248,33 @@ def build_parser() -> argparse.ArgumentParser:
 
     plans_parser(sub.add_parser("plans", help="the plan registry: new, check, upload, approve, "
                                               "publish, simulate, history, republish"))
+    from services.cli_deploy import add_parser as add_init_secrets
+
+    add_init_secrets(sub)
+
+    from services.cli_ops import add_parsers as add_ops_parsers
+
+    add_ops_parsers(sub)
 
     dlt = sub.add_parser("dlt", help="dead-letter topics")
     dlt_sub = dlt.add_subparsers(dest="dlt_command", required=True)
     replay = dlt_sub.add_parser("replay", help="publish dead-lettered messages to their topic again")
     replay.add_argument("consumer", help="consumer name, e.g. eligibility")
-    replay.add_argument("--limit", type=int, default=None)
+    replay.add_argument("--limit", type=int, default=None,
+                        help="replay at most this many messages (default all)")
     replay.set_defaults(func=cmd_dlt_replay)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    from shared.secret_files import SecretFileError, load_secret_files
+
+    try:
+        load_secret_files()
+    except SecretFileError as exc:
+        print(f"canbao: 密钥文件无法读取 cannot read a secret file: {exc}", file=sys.stderr)
+        return 2
     if argv and argv[0] == "token":
         from shared.auth import token_command
 

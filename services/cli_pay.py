@@ -32,14 +32,16 @@ def build_parser(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     who.add_argument("--plan-year", type=int, help="plan year 年度")
     who.add_argument("--order-no", help="pay this order number without a lookup")
     who.add_argument("--amount", help="amount in yuan 元 (with --order-no), e.g. 380.00")
-    parser.add_argument("--channel", choices=KIND_CHOICES, default="wechatpay")
+    parser.add_argument("--channel", choices=KIND_CHOICES, default="wechatpay",
+                        help="which channel's notification to send (default wechatpay)")
     parser.add_argument("--paid-at", help="when the money was paid: YYYY-MM-DD or an ISO time "
                                           "(Beijing time unless it has an offset); default now")
     parser.add_argument("--duplicate", action="store_true",
                         help="send the same notification twice, as channels retry")
     parser.add_argument("--url", default=None,
                         help="payments service (default: channels.json payments_url)")
-    parser.add_argument("--channels-dir", type=Path, default=STATE_DIR / "channels")
+    parser.add_argument("--channels-dir", type=Path, default=STATE_DIR / "channels",
+                        help="the development channel keys canbao dev made (.canbao/channels)")
     parser.add_argument("--keys-dir", type=Path, default=STATE_DIR / "keys",
                         help="development signing key, for the bill lookup")
     parser.add_argument("--token", help="bearer token for the bill lookup (default: minted "
@@ -132,8 +134,12 @@ def _describe(kind: str, response: httpx.Response) -> bool:
 
 
 def cmd_pay(args: argparse.Namespace) -> int:
-    from services.payments.channels.dev import DevChannelsMissing, load_dev_channels
-    from services.payments.channels.sender import NAMES, payment_notification
+    from services.cli import require_devtools
+
+    if not require_devtools("pay"):
+        return 2
+    from devtools.channels.dev import DevChannelsMissing, load_dev_channels
+    from devtools.channels.sender import NAMES, payment_notification
 
     try:
         dev = load_dev_channels(args.channels_dir)

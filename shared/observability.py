@@ -32,18 +32,31 @@ def correlation_id_from(raw: bytes | None) -> str:
     return new_correlation_id()
 
 
+ACCESS_FIELDS = ("method", "route", "path", "status", "duration_ms", "client", "user_agent")
+
+
 class JsonFormatter(logging.Formatter):
+    """One JSON object a line; `service` names the process's service (configure_logging) unless
+    the record names one itself."""
+
+    def __init__(self, service: str | None = None) -> None:
+        super().__init__()
+        self.service = service
+
     def format(self, record: logging.LogRecord) -> str:
-        entry = {
+        entry: dict[str, object] = {
             "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S%z"),
             "level": record.levelname,
             "logger": record.name,
             "message": record.getMessage(),
         }
+        if self.service:
+            entry["service"] = self.service
         cid = correlation_id.get()
         if cid:
             entry["correlation_id"] = cid
-        for key in ("service", "event_id", "topic", "consumer"):
+        for key in ("service", "event_id", "topic", "consumer", "channel", "code",
+                    *ACCESS_FIELDS):
             value = getattr(record, key, None)
             if value is not None:
                 entry[key] = value
@@ -52,14 +65,34 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False)
 
 
-def configure_logging(level: str = "INFO") -> None:
+class _QuietMigrationContext(logging.Filter):
+    """Alembic announces its context ("Context impl PostgresqlImpl.", "Will assume
+    transactional DDL.") every time one is made, /readyz's revision check included; the lines
+    about migrations that run are kept."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = str(record.msg)
+        return not (message.startswith("Context impl") or message.startswith("Will assume"))
+
+
+def configure_logging(level: str = "INFO", service: str | None = None) -> None:
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonFormatter())
+    handler.setFormatter(JsonFormatter(service))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
     for noisy in ("aiokafka", "kafka"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    quiet_migration_context()
+
+
+def quiet_migration_context() -> None:
+    migration = logging.getLogger("alembic.runtime.migration")
+    if not any(isinstance(f, _QuietMigrationContext) for f in migration.filters):
+        migration.addFilter(_QuietMigrationContext())
+
+
+access_log = logging.getLogger("canbao.access")
 
 
 REQUEST_LATENCY = Histogram(
@@ -85,3 +118,17 @@ CONSUMER_LAG = Gauge(
 PAYMENTS_BY_CHANNEL = Counter(
     "canbao_payments_total", "Payment notifications accepted", ["channel", "kind"]
 )
+
+# Gaps of the first release (docs/OPERATIONS.md, "Metrics and alerts")
+OUTBOX_OLDEST_AGE = Gauge(
+    "canbao_outbox_oldest_unsent_seconds",
+    "Age of the oldest outbox row not yet published (0 when none)", ["service"])
+DB_POOL = Gauge(
+    "canbao_db_pool_connections",
+    "Database pool connections of this process: size, in_use, overflow", ["service", "state"])
+WEBHOOK_SIGNATURE_FAILURES = Counter(
+    "canbao_webhook_rejected_total",
+    "Channel notifications refused before storing (bad signature, stale, wrong account...)",
+    ["channel", "code"])
+SUSPENSE_OPEN = Gauge(
+    "canbao_suspense_open", "Suspense items not yet resolved (payments)", ["reason"])

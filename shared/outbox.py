@@ -30,7 +30,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from contracts.base import EventModel
 from shared.events import CloudEvent
-from shared.observability import OUTBOX_BACKLOG, OUTBOX_PUBLISHED, correlation_id
+from shared.observability import (
+    OUTBOX_BACKLOG,
+    OUTBOX_OLDEST_AGE,
+    OUTBOX_PUBLISHED,
+    correlation_id,
+)
 
 log = logging.getLogger(__name__)
 
@@ -241,7 +246,9 @@ class OutboxRelay:
             f"""UPDATE {s}.outbox SET attempts = attempts + 1, last_error = :err
                 WHERE seq = ANY(:seqs)"""
         )
-        self._backlog = text(f"SELECT count(*) FROM {s}.outbox WHERE sent_at IS NULL")
+        self._backlog = text(
+            f"SELECT count(*), coalesce(extract(epoch FROM now() - min(created_at)), 0) "
+            f"FROM {s}.outbox WHERE sent_at IS NULL")
 
     async def claim_shards(self, conn: AsyncConnection) -> list[int]:
         ttl = self.lease_seconds
@@ -304,8 +311,10 @@ class OutboxRelay:
 
     async def backlog(self) -> int:
         async with self.engine.connect() as conn:
-            n = int((await conn.execute(self._backlog)).scalar_one())
+            n, age = (await conn.execute(self._backlog)).one()
+        n = int(n)
         OUTBOX_BACKLOG.labels(self.schema).set(n)
+        OUTBOX_OLDEST_AGE.labels(self.schema).set(float(age))
         return n
 
     async def run(self, stop: asyncio.Event) -> None:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
 import re
 import time
@@ -11,16 +12,19 @@ from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any
+from typing import Any, Literal
 
 from aiokafka import AIOKafkaProducer
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel, Field
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from shared import audit
 from shared.access import allow
+from shared.api_docs import ASSETS_PATH as DOCS_ASSETS_PATH
+from shared.api_docs import install_docs
 from shared.auth import (
     OPERATIONS_PATHS,
     AccessControl,
@@ -35,7 +39,13 @@ from shared.inbox import Handler, InboxConsumer
 from shared.kafka import broker_reachable, ensure_topics, make_consumer, make_producer
 from shared.limits import install_limits
 from shared.migrations import current_revision, head_revision
-from shared.observability import REQUEST_LATENCY, correlation_id, correlation_id_from
+from shared.observability import (
+    DB_POOL,
+    REQUEST_LATENCY,
+    access_log,
+    correlation_id,
+    correlation_id_from,
+)
 from shared.oidc import SIGN_IN_PATHS, SignIn, sign_in_router
 from shared.openapi import document_errors
 from shared.outbox import Outbox, OutboxRelay
@@ -59,6 +69,10 @@ class ConsumerSpec:
     parallel: bool = False
 
 
+PROBE_SECONDS = 15.0
+QUIET_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
+
+
 @dataclass
 class Runtime:
     """The process-wide parts of one service, kept on `app.state.runtime`."""
@@ -79,6 +93,9 @@ class Runtime:
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     consumer_tasks: list[asyncio.Task[None]] = field(default_factory=list)
     bus_ready: bool = False
+    # async probes that refresh gauges from the database every PROBE_SECONDS (payments: open
+    # suspense); each gets the engine
+    probes: Sequence[Callable[[AsyncEngine], Any]] = ()
 
     @property
     def topics(self) -> set[str]:
@@ -89,7 +106,27 @@ class Runtime:
         return wanted
 
     async def start(self) -> None:
+        pool = self.engine.pool
+        for state, read in (("size", "size"), ("in_use", "checkedout"),
+                            ("overflow", "overflow")):
+            if callable(getattr(pool, read, None)):
+                DB_POOL.labels(self.name, state).set_function(getattr(pool, read))
         self.tasks.append(asyncio.create_task(self._run_bus(), name=f"{self.name}-bus"))
+        if self.probes:
+            self.tasks.append(asyncio.create_task(self._run_probes(),
+                                                  name=f"{self.name}-probes"))
+
+    async def _run_probes(self) -> None:
+        while not self.stop.is_set():
+            for probe in self.probes:
+                try:
+                    await probe(self.engine)
+                except Exception as exc:  # a gauge left stale is no reason to stop serving
+                    log.warning("%s: metrics probe failed: %r", self.name, exc)
+            try:
+                await asyncio.wait_for(self.stop.wait(), PROBE_SECONDS)
+            except TimeoutError:
+                pass
 
     async def _run_bus(self) -> None:
         """Connect to the broker (waiting for it if it is down), then run relay and consumers."""
@@ -183,9 +220,10 @@ class Runtime:
 class _ObservabilityMiddleware:
     """Correlation ids in and out, and request latency, as plain ASGI (cheap on hot paths)."""
 
-    def __init__(self, app: Any, service: str) -> None:
+    def __init__(self, app: Any, service: str, access_log: bool = True) -> None:
         self.app = app
         self.service = service
+        self.access_log = access_log
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -209,9 +247,19 @@ class _ObservabilityMiddleware:
         finally:
             route = scope.get("route")
             path = getattr(route, "path", "unmatched")
+            seconds = time.perf_counter() - started
             REQUEST_LATENCY.labels(self.service, scope["method"], path, str(status["code"])).observe(
-                time.perf_counter() - started
+                seconds
             )
+            # health checks and scrapes (every few seconds) only at DEBUG
+            level = logging.DEBUG if path in QUIET_PATHS else logging.INFO
+            if self.access_log and access_log.isEnabledFor(level):
+                client = scope.get("client")
+                # the route template, never the path: paths may carry ids (never ID numbers)
+                access_log.log(level, "%s %s %s", scope["method"], path, status["code"], extra={
+                    "service": self.service, "method": scope["method"], "route": path,
+                    "status": status["code"], "duration_ms": round(seconds * 1000, 2),
+                    "client": client[0] if client else None})
             correlation_id.reset(token)
 
 
@@ -305,14 +353,54 @@ class _AuditMiddleware:
             log.exception("%s: could not write the audit record", self.service)
 
 
+class Liveness(BaseModel):
+    """存活 / the process answers (no dependency is checked: see /readyz)."""
+
+    status: Literal["alive"]
+    service: str
+
+
+class Readiness(BaseModel):
+    """就绪检查 / readiness: every check "ok", else what is wrong (HTTP 503)."""
+
+    status: Literal["ready", "not_ready"]
+    service: str
+    checks: dict[str, str] = Field(description="database, migrations, broker, event_bus")
+
+
+class AuditLogEntry(BaseModel):
+    id: int
+    at: dt.datetime
+    actor: str
+    role: str | None
+    region: str | None
+    action: str
+    resource: str
+    outcome: str = Field(description="ok | denied | failed")
+    client_ip: str | None
+    correlation_id: str | None
+    details: dict[str, Any]
+
+
+class AuditLogPage(BaseModel):
+    """一页审计记录, 新的在前 / one page of audit entries, newest first."""
+
+    items: list[AuditLogEntry]
+    next_cursor: str | None = Field(description="下一页 / the next page's cursor; null: the end")
+
+
 def _audit_router(service: str) -> APIRouter:
     router = APIRouter(tags=["operations"])
 
-    @router.get("/v1/audit", summary="The audit log (administrators)")
+    @router.get("/v1/audit", summary="审计日志 / the audit log (administrators)",
+                response_model=AuditLogPage)
     async def read_audit(
         request: Request, principal: PrincipalDep,
-        actor: str | None = None, action: str | None = None,
-        limit: int = Query(100, ge=1, le=1000), cursor: str | None = None,
+        actor: str | None = Query(None, description="操作人 / who acted (token subject)"),
+        action: str | None = Query(None, description="操作 / action, e.g. person.read_full_id"),
+        limit: int = Query(100, ge=1, le=1000, description="每页条数 / items per page"),
+        cursor: str | None = Query(None, description="上一页的 next_cursor / the previous "
+                                                      "page's next_cursor"),
     ) -> dict[str, Any]:
         async with request.app.state.runtime.engine.connect() as conn:
             try:
@@ -322,7 +410,7 @@ def _audit_router(service: str) -> APIRouter:
             except audit.InvalidCursor:
                 raise Invalid("cursor is not valid", field="cursor",
                               code="invalid_cursor") from None
-        return {"entries": [e.__dict__ for e in page.entries], "next_cursor": page.next_cursor}
+        return {"items": [e.__dict__ for e in page.entries], "next_cursor": page.next_cursor}
 
     return router
 
@@ -340,6 +428,8 @@ def create_service_app(
     read_only_posts: Iterable[str] = (),
     audited_reads: Mapping[str, AuditedRead] | None = None,
     security: SecuritySettings | None = None,
+    probes: Sequence[Callable[[AsyncEngine], Any]] = (),
+    summaries: Mapping[tuple[str, str], tuple[str, str]] | None = None,
 ) -> FastAPI:
     """`read_only_posts`: POST routes that change nothing (a stateless preview), kept out of
     the audit log of writes. `audited_reads`: GET route templates recorded in the audit log
@@ -348,7 +438,7 @@ def create_service_app(
     security = security or get_security_settings()
     if problems := security.problems_for(settings.environment):
         raise RuntimeError(f"{name}: " + "; ".join(problems))
-    public = frozenset(OPERATIONS_PATHS | SIGN_IN_PATHS | set(public_paths))
+    public = frozenset(OPERATIONS_PATHS | SIGN_IN_PATHS | {DOCS_ASSETS_PATH} | set(public_paths))
     rules = {**(access_rules or {}), ("GET", "/v1/audit"): allow(scopes=("audit:read",),
                                                                   regions=False)}
 
@@ -357,7 +447,7 @@ def create_service_app(
         engine = make_engine(settings)
         runtime = Runtime(
             name=name, settings=settings, engine=engine, sessions=make_sessionmaker(engine),
-            outbox=Outbox(name), consumer_specs=consumers,
+            outbox=Outbox(name), consumer_specs=consumers, probes=probes,
         )
         app.state.runtime = runtime
         app.state.sessions = runtime.sessions
@@ -379,9 +469,13 @@ def create_service_app(
                 await store.close()
 
     app = FastAPI(title=title or f"Canbao {name}", version="0.1.0", lifespan=lifespan,
-                  dependencies=[Depends(enforce_access)])
+                  dependencies=[Depends(enforce_access)], docs_url=None, redoc_url=None)
     install_error_handlers(app)
     document_errors(app, public)  # the OpenAPI document shows the errors as we answer them
+    # Swagger UI and ReDoc from the package (no CDN), security schemes in the document
+    install_docs(app, name, public, security.oidc_issuer and
+                 security.oidc_issuer.rstrip("/") + "/.well-known/openid-configuration",
+                 summaries)
     control = AccessControl.from_settings(security, rules, public)
     if control.enabled and control.sessions is not None:
         control.revocations = SessionRevocations(
@@ -396,13 +490,15 @@ def create_service_app(
                        audited_reads=audited_reads)
     # before observability, which stays outermost; buckets shared by the service's replicas
     install_limits(app, security, shared_in=(lambda: settings.database_url, name))
-    app.add_middleware(_ObservabilityMiddleware, service=name)
+    app.add_middleware(_ObservabilityMiddleware, service=name, access_log=settings.access_log)
 
-    @app.get("/healthz", tags=["operations"])
+    @app.get("/healthz", tags=["operations"], response_model=Liveness)
     async def healthz() -> dict[str, str]:
         return {"status": "alive", "service": name}
 
-    @app.get("/readyz", tags=["operations"])
+    @app.get("/readyz", tags=["operations"], response_model=None,
+             responses={200: {"model": Readiness}, 503: {"model": Readiness,
+                                                         "description": "未就绪 / not ready"}})
     async def readyz(request: Request) -> JSONResponse:
         checks = await request.app.state.runtime.readiness()
         ready = all(v == "ok" for v in checks.values())

@@ -52,6 +52,9 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int | None = None
     log_level: str = "INFO"
+    # one JSON line per request (logger canbao.access: service, method, route, status,
+    # duration_ms, client, correlation_id)
+    access_log: bool = True
 
     relay_enabled: bool = True
     relay_batch_size: int = Field(500, ge=1, le=10_000)

@@ -15,11 +15,11 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from devtools.testing.apps import running_app
+from devtools.testing.infra import TestInfra
+from devtools.testing.tokens import auth_enabled
 from shared.auth import ROLES
 from shared.idnumber import check_character
-from shared.testing.apps import running_app
-from shared.testing.infra import TestInfra
-from shared.testing.tokens import auth_enabled
 
 SERVICES = ("registration", "eligibility", "payments", "reporting")
 PLACEHOLDERS = {
@@ -153,7 +153,7 @@ async def test_writes_are_in_the_audit_log_and_only_administrators_read_it(secur
     log = await clients["registration"].get("/v1/audit", params={"action": "POST /v1/enrollments"},
                                             headers=admin)
     assert log.status_code == 200, log.text
-    entry = log.json()["entries"][0]
+    entry = log.json()["items"][0]
     assert entry["actor"] == "test-township_staff" and entry["role"] == "township_staff"
     assert entry["outcome"] in ("failed", "ok")
     assert (await clients["registration"].get("/v1/audit", headers=token("supervisor"))).status_code == 403
@@ -229,7 +229,7 @@ async def test_the_full_id_number_is_read_only_by_those_who_need_it_and_audited(
                         headers=token("administrator", region="000000"))
     assert log.status_code == 200, log.text
     assert id_number not in log.text
-    mine = [e for e in log.json()["entries"] if e["resource"] == f"person/{person_id}"]
+    mine = [e for e in log.json()["items"] if e["resource"] == f"person/{person_id}"]
     seen = sorted((e["role"] or e["actor"], e["region"] or "", e["outcome"]) for e in mine)
     assert seen == sorted([
         ("medical_insurance_officer", "370481", "ok"),

@@ -13,10 +13,10 @@ import asyncpg
 import httpx
 import pytest
 
+from devtools.testing.apps import running_app
+from devtools.testing.infra import TestInfra
+from devtools.testing.tokens import auth_enabled
 from shared import audit
-from shared.testing.apps import running_app
-from shared.testing.infra import TestInfra
-from shared.testing.tokens import auth_enabled
 
 SERVICES = ("registration", "eligibility", "payments", "reporting")
 REGIONS = ("370481", "370481001000", "370124", "000000", None)
@@ -55,7 +55,7 @@ async def _regions(client: httpx.AsyncClient, bearer: Any, action: str,
     r = await client.get("/v1/audit", params={"action": action, "limit": 1000},
                          headers=bearer(sub="admin", role="administrator", region=caller_region))
     assert r.status_code == 200, r.text
-    return sorted((e["region"] or "-") for e in r.json()["entries"])
+    return sorted((e["region"] or "-") for e in r.json()["items"])
 
 
 async def test_audit_reads_stop_at_the_callers_region(clients, infra: TestInfra) -> None:  # noqa: ANN001
@@ -78,7 +78,7 @@ async def test_paging_happens_after_the_region_filter(clients, infra: TestInfra)
     page = await running["payments"].get(
         "/v1/audit", params={"action": action, "limit": 1},
         headers=bearer(sub="admin", role="administrator", region="370124"))
-    assert [e["region"] for e in page.json()["entries"]] == ["370124"]
+    assert [e["region"] for e in page.json()["items"]] == ["370124"]
     assert page.json()["next_cursor"] is None
 
 

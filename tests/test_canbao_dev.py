@@ -18,9 +18,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from services.payments.channels.dev import FILES, ensure_dev_channels
+from devtools.channels.dev import FILES, ensure_dev_channels
+from devtools.infra import free_port, port_open
 from shared.auth import ensure_dev_keypair, mint_token
-from shared.devinfra import free_port, port_open
 from shared.idnumber import check_character
 from shared.settings import DEFAULT_PORTS
 

@@ -14,13 +14,13 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from contracts.base import EventModel
+from devtools.testing.infra import TestInfra
 from shared.db import make_engine, make_sessionmaker
 from shared.dlt import replay
 from shared.events import CloudEvent
 from shared.inbox import InboxConsumer
 from shared.kafka import ensure_topics, make_consumer, make_producer
 from shared.outbox import Outbox, OutboxRelay
-from shared.testing.infra import TestInfra
 from shared.topics import dead_letter_topic
 
 SCHEMA = "reporting"  # any migrated schema has outbox and inbox tables

@@ -41,17 +41,17 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPa
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from devtools.infra import EmbeddedPostgres, create_database, free_port
+from devtools.testing.faults import ProxiedTansu, restart_postgres
+from devtools.testing.system import RunningSystem, ServiceProcess, start_system
 from services.eligibility.facts.handlers import TOPICS as ELIGIBILITY_TOPICS
 from services.payments.channels.standard_webhooks import signed_headers
 from services.reporting.projections.handlers import TOPICS as REPORTING_TOPICS
 from shared import topics
 from shared.db import make_engine
-from shared.devinfra import EmbeddedPostgres, create_database, free_port
 from shared.idnumber import check_character
 from shared.migrations import upgrade_all
 from shared.settings import SERVICES, Settings
-from shared.testing.faults import ProxiedTansu, restart_postgres
-from shared.testing.system import RunningSystem, ServiceProcess, start_system
 
 ROOT = Path(__file__).resolve().parent.parent
 COUNTY = "370481"  # Tengzhou
@@ -94,7 +94,7 @@ class Stack:
         svc.process = None
         if failpoints:
             svc.start(self.env | (env or {}) | {"CANBAO_FAILPOINTS": json.dumps(failpoints)},
-                      launcher="shared.testing.failpoints")
+                      launcher="devtools.testing.failpoints")
         else:
             svc.start(self.env | (env or {}))
         await wait_ready(self, service)

@@ -15,11 +15,11 @@ import httpx
 import pytest
 from sqlalchemy.exc import DBAPIError
 
+from devtools.testing.apps import running_app
+from devtools.testing.infra import TestInfra
 from shared.errors import database_data_error
 from shared.idnumber import check_character
 from shared.params import encode_cursor
-from shared.testing.apps import running_app
-from shared.testing.infra import TestInfra
 
 HUGE = 10**30  # beyond int64: asyncpg refuses to encode it, Postgres would overflow
 

@@ -31,8 +31,8 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi import FastAPI
 from jwt.algorithms import RSAAlgorithm
 
+from devtools.testing.infra import TestInfra
 from shared.security_settings import get_security_settings
-from shared.testing.infra import TestInfra
 
 PROVIDER_DIR = Path(__file__).parent / "oidc_provider"
 REPORTING = "http://127.0.0.1:8004"

@@ -46,11 +46,11 @@ from schemathesis.python import asgi as schemathesis_asgi
 from schemathesis.specs.openapi.checks import response_schema_conformance
 from schemathesis.specs.openapi.formats import unregister_string_format
 
+from devtools.testing.apps import running_app
+from devtools.testing.infra import TestInfra
 from shared.auth import NATIONAL, ensure_dev_keypair, mint_token
 from shared.idnumber import check_character
 from shared.security_settings import get_security_settings
-from shared.testing.apps import running_app
-from shared.testing.infra import TestInfra
 
 SERVICES = ("registration", "eligibility", "payments", "reporting")
 MAX_EXAMPLES = 10

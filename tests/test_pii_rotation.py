@@ -18,17 +18,17 @@ from typing import Any
 import asyncpg
 import pytest
 
+from devtools.infra import create_database
+from devtools.testing.apps import running_app
+from devtools.testing.infra import TestInfra
 from services.payments.bills.service import BillService
 from services.pii_rotation import rotate
 from services.registration.app import create_app
-from shared.devinfra import create_database
 from shared.errors import NotFound
 from shared.idnumber import check_character
 from shared.migrations import upgrade_all
 from shared.pii import PiiVault, vault_for
 from shared.settings import DEV_PII_KEY, Settings
-from shared.testing.apps import running_app
-from shared.testing.infra import TestInfra
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 NEW_KEY = "Zr8-v2-sm4-" + "Qm3Xc7Nw1Kp5Tb9Hd2Lf6Jg0"

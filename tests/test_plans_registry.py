@@ -21,19 +21,19 @@ import yaml
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from devtools.infra import create_database
+from devtools.testing.apps import running_app
+from devtools.testing.infra import TestInfra
+from devtools.testing.tokens import auth_enabled
 from services.cli_plans import build_parser, run
 from services.eligibility.app import create_app as eligibility_app
 from services.eligibility.plans.registry import beijing_today
 from services.payments.app import create_app as payments_app
 from services.reporting.app import create_app as reporting_app
 from shared.db import make_engine
-from shared.devinfra import create_database
 from shared.events import CloudEvent
 from shared.kafka import make_producer
 from shared.migrations import upgrade_all
-from shared.testing.apps import running_app
-from shared.testing.infra import TestInfra
-from shared.testing.tokens import auth_enabled
 from shared.topics import PAYMENTS_PAYMENT, REGISTRATION_ENROLLMENT, REGISTRATION_PERSON
 
 COUNTY, TOWNSHIP, YEAR = "370481", "370481198000", 2026  # a township no other test uses

@@ -5,11 +5,11 @@ from __future__ import annotations
 import asyncio
 from urllib.parse import urlparse
 
+from devtools.infra import TansuBroker, free_port
+from devtools.testing.apps import running_app
+from devtools.testing.infra import TestInfra
+from devtools.testing.proxy import CuttableProxy
 from services.registration.app import create_app
-from shared.devinfra import TansuBroker, free_port
-from shared.testing.apps import running_app
-from shared.testing.infra import TestInfra
-from shared.testing.proxy import CuttableProxy
 
 
 async def _wait_status(client, expected: int, timeout: float = 30) -> dict:  # noqa: ANN001

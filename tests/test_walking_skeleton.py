@@ -17,11 +17,11 @@ from typing import Any
 import httpx
 import pytest
 
+from devtools.testing.infra import TestInfra
+from devtools.testing.system import RunningSystem, start_system
 from services.payments.channels.standard_webhooks import signed_headers
 from shared.auth import ensure_dev_keypair, mint_token
 from shared.idnumber import check_character
-from shared.testing.infra import TestInfra
-from shared.testing.system import RunningSystem, start_system
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRET = "whsec_" + base64.b64encode(b"walking-skeleton-test-secret-32b").decode()

@@ -10,6 +10,7 @@ from sqlalchemy import text
 
 from kernels.policy import PolicyCatalog
 from services.eligibility.access import RULES as ACCESS_RULES
+from services.eligibility.api_summaries import SUMMARIES
 from services.eligibility.determinations.router import router as determinations
 from services.eligibility.determinations.service import DeterminationService
 from services.eligibility.facts.handlers import consumer_spec
@@ -95,6 +96,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app = create_service_app(
         "eligibility",
+        summaries=SUMMARIES,
         routers=[determinations, plans_router, redeterminations, simulations],
         consumers=[consumer_spec(plans, outbox)],
         settings=settings,

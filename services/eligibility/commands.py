@@ -1,6 +1,6 @@
 """Operations on the eligibility data, from the command line.
 
-    python -m services.eligibility.commands redetermine --region 370481 --year 2025
+    canbao redetermine --region 370481 --year 2025   (services/cli_ops.py)
 
 Re-determines everyone enrolled under the region's plan for the year. Progress is stored after
 every chunk; running the command again continues an unfinished job for the same region and year.
@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+from collections.abc import Callable
 from typing import Any
 
 from kernels.policy import PolicyCatalog
@@ -30,7 +31,9 @@ def _print_progress(job: dict[str, Any]) -> None:
 
 async def redetermine(region: str, year: int, *, settings: Settings | None = None,
                       chunk_size: int = 100_000, max_chunks: int | None = None,
-                      quiet: bool = False) -> dict[str, Any]:
+                      quiet: bool = False,
+                      on_progress: Callable[[dict[str, Any]], None] | None = None,
+                      ) -> dict[str, Any]:
     settings = settings or get_settings()
     plans = PlanRegistry(PolicyCatalog({}))
     engine = make_engine(settings, pool_size=2)
@@ -40,7 +43,7 @@ async def redetermine(region: str, year: int, *, settings: Settings | None = Non
             await plans.seed(session, Outbox("eligibility"), settings.policies_dir)
             await plans.refresh(session, force=True)
         runner = Redeterminator(engine, plans, chunk_size=chunk_size,
-                                progress=None if quiet else _print_progress)
+                                progress=on_progress or (None if quiet else _print_progress))
         unfinished = await runner.unfinished(region, year)
         if unfinished:
             job = unfinished[-1]

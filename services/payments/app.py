@@ -13,6 +13,7 @@ from starlette.middleware import Middleware
 from kernels.policy import PolicyCatalog, parse_policy
 from services.payments.access import PUBLIC_PATHS
 from services.payments.access import RULES as ACCESS_RULES
+from services.payments.api_summaries import SUMMARIES
 from services.payments.bills.router import router as bills
 from services.payments.collectors.router import router as collectors
 from services.payments.coverage import CoverageCalculator
@@ -25,6 +26,7 @@ from services.payments.proxy.router import router as proxy
 from services.payments.reconciliation.router import router as reconciliation
 from services.payments.refunds.router import router as refunds
 from services.payments.settings import PaymentsSettings, get_payments_settings
+from services.payments.suspense.metrics import refresh_open_suspense
 from services.payments.suspense.router import router as suspense
 from services.payments.tax.router import router as tax
 from services.payments.webhooks.router import router as webhooks
@@ -59,6 +61,7 @@ def create_app(
                                                  name="payments-plans"))
     app = create_service_app(
         NAME,
+        summaries=SUMMARIES,
         routers=[bills, webhooks, suspense, proxy, refunds, reconciliation, tax,
                  collectors],
         consumers=[
@@ -73,6 +76,7 @@ def create_app(
         settings=settings,
         access_rules=ACCESS_RULES,
         public_paths=PUBLIC_PATHS,
+        probes=[refresh_open_suspense],
         title="Canbao payments",
         on_startup=on_startup,
     )

@@ -6,7 +6,7 @@ Maps are JSON-encoded, e.g.
     CANBAO_PAYMENTS_WEBHOOK_REGIONS='{"bank_ccb": "370481"}'
 A channel without configuration is simply not accepted (its webhook answers 404); nothing is
 generated here, in any environment (`canbao dev` alone creates development keys and passes
-them in these variables: services/payments/channels/dev.py).
+them in these variables: devtools/channels/dev.py).
 
 Each channel account names the region it collects for (`*_REGION`, `WEBHOOK_REGIONS`): money
 that arrives on it and names no person payments knows of is that region's to resolve; money of

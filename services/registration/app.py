@@ -8,6 +8,7 @@ from fastapi import FastAPI
 
 from kernels.policy import PolicyCatalog, parse_policy
 from services.registration.access import RULES as ACCESS_RULES
+from services.registration.api_summaries import SUMMARIES
 from services.registration.enrollments.router import router as enrollments
 from services.registration.intake.router import router as intake
 from services.registration.lists.router import router as lists
@@ -44,6 +45,7 @@ def create_app(settings: Settings | None = None, *,
 
     app = create_service_app(
         "registration",
+        summaries=SUMMARIES,
         routers=[persons, households, enrollments, memberships, targets, regions, lists, intake,
                  reference],
         settings=settings,

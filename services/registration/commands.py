@@ -1,8 +1,10 @@
-"""Registration's operator commands.
+"""Registration's operator commands, run as `canbao` commands (services/cli_ops.py):
 
-    python -m services.registration.commands rollover --from 2024 --to 2025 [--county 370481]
-    python -m services.registration.commands load-targets --year 2021 --file FILE.csv [--county 370481]
-    python -m services.registration.commands import-residents FILE.csv [--county 370481]
+    canbao rollover --from 2024 --to 2025 [--county 370481]
+    canbao import targets FILE.csv --year 2021 [--county 370481]
+    canbao import residents FILE.csv [--county 370481]
+
+(`python -m services.registration.commands ...` still runs them.)
 
 They use CANBAO_DATABASE_URL (and CANBAO_PII_KEY) like the services do."""
 
@@ -69,17 +71,22 @@ async def import_residents_command(settings: Settings, file: Path, county: str |
     import asyncpg
 
     from kernels.regions import load_regions
-    from services.registration.bulk.residents import Progress, import_residents
+    from services.registration.bulk.residents import import_residents
     from services.registration.uploads import write_error_report_csv
+    from shared.progress import task_progress
 
     pg = await asyncpg.connect(asyncpg_dsn(settings), command_timeout=None)
-    progress = Progress(file.stat().st_size)
     try:
-        result = await import_residents(pg, file, vault=vault_for(settings),
-                                        outbox=Outbox(SERVICE), regions=load_regions(),
-                                        county_code=county, progress=progress)
+        with task_progress(f"读取 reading {file.name}", total=file.stat().st_size,
+                           unit="B") as shown:
+            def progress(rows: int, position: int, stage: str = "读取 reading",
+                         force: bool = False) -> None:
+                shown.update(position, stage=f"{stage} {file.name}: {rows:,} rows")
+
+            result = await import_residents(pg, file, vault=vault_for(settings),
+                                            outbox=Outbox(SERVICE), regions=load_regions(),
+                                            county_code=county, progress=progress)
     finally:
-        progress.done()
         await pg.close()
     if not result.ok:
         report = file.with_suffix(".errors.csv")

@@ -9,6 +9,7 @@ from fastapi import FastAPI
 
 from kernels.policy import PolicyCatalog, parse_policy
 from services.reporting.access import RULES as ACCESS_RULES
+from services.reporting.api_summaries import SUMMARIES
 from services.reporting.dashboard.router import router as dashboard
 from services.reporting.funds.router import router as funds
 from services.reporting.lists.router import router as lists
@@ -31,6 +32,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app = create_service_app(
         "reporting",
+        summaries=SUMMARIES,
         routers=[progress, lists, funds, dashboard],
         consumers=[ConsumerSpec(CONSUMER, TOPICS, handlers), copies.consumer()],
         settings=settings,

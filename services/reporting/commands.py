@@ -1,6 +1,6 @@
 """Operator commands of the reporting service.
 
-    python -m services.reporting.commands rebuild
+    canbao rebuild-projections   (services/cli_ops.py)
 
 Rebuild throws the projections away and builds them again from the topics: it truncates every
 projection table and the consumer's inbox rows, rejoins the `reporting` consumer group and
@@ -16,6 +16,7 @@ import argparse
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -73,7 +74,9 @@ async def end_offsets(settings: Settings, topics: tuple[str, ...]) -> dict[Topic
         await consumer.stop()
 
 
-async def rebuild(settings: Settings, limit_seconds: float = 600.0) -> RebuildResult:
+async def rebuild(settings: Settings, limit_seconds: float = 600.0,
+                  on_progress: Callable[[int, int], None] | None = None) -> RebuildResult:
+    """`on_progress(events read, events in the topics at the start)`, while it replays."""
     started = time.perf_counter()
     await ensure_topics(settings, (*TOPICS, dead_letter_topic(CONSUMER)))
     engine = make_engine(settings)
@@ -105,7 +108,10 @@ async def rebuild(settings: Settings, limit_seconds: float = 600.0) -> RebuildRe
         task = asyncio.create_task(inbox.run(stop))
         try:
             deadline = time.monotonic() + limit_seconds
+            total = sum(end.values())
             while not await _caught_up(captured, listeners, end):
+                if on_progress is not None:
+                    on_progress(inbox.applied + inbox.duplicates + inbox.dead_lettered, total)
                 if task.done() or time.monotonic() > deadline:
                     raise RuntimeError("replay did not catch up with the topics")
                 await asyncio.sleep(0.2)

@@ -11,13 +11,13 @@ import httpx
 import pytest
 from sqlalchemy import text
 
+from devtools.infra import create_database
+from devtools.testing.infra import TestInfra
+from devtools.testing.system import RunningSystem, start_system
 from shared.auth import ensure_dev_keypair
 from shared.db import make_engine
-from shared.devinfra import create_database
 from shared.migrations import upgrade_all
 from shared.settings import Settings
-from shared.testing.infra import TestInfra
-from shared.testing.system import RunningSystem, start_system
 
 from .support import KEYS, ROOT, channel_env
 

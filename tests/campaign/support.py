@@ -24,8 +24,7 @@ from typing import Any
 import httpx
 from openpyxl import Workbook
 
-from services.payments.channels.standard_webhooks import signed_headers
-from services.payments.channels.testing import (
+from devtools.channels.testing import (
     RsaKeyPair,
     alipay_form,
     alipay_payment_params,
@@ -34,10 +33,11 @@ from services.payments.channels.testing import (
     sign_notification,
     wechat_transaction,
 )
+from devtools.testing.system import RunningSystem
+from services.payments.channels.standard_webhooks import signed_headers
 from shared.auth import ensure_dev_keypair, mint_token
 from shared.idnumber import check_character
 from shared.money import fen_to_yuan
-from shared.testing.system import RunningSystem
 
 ROOT = Path(__file__).resolve().parents[2]
 KEYS = ROOT / ".canbao" / "test-keys"

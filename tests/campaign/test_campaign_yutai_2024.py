@@ -12,7 +12,7 @@ import datetime as dt
 
 import httpx
 
-from shared.testing.system import RunningSystem
+from devtools.testing.system import RunningSystem
 
 from .support import (
     Campaign,

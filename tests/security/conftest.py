@@ -4,7 +4,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from shared.testing.infra import TestInfra
+from devtools.testing.infra import TestInfra
 from tests.security.world import World, secured_world
 
 

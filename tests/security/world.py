@@ -26,6 +26,7 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import text
 
+from devtools.testing.infra import TestInfra
 from services.payments.app import create_app as create_payments_app
 from services.payments.channels.standard_webhooks import signed_headers
 from services.payments.settings import PaymentsSettings
@@ -33,7 +34,6 @@ from shared.auth import NATIONAL, ensure_dev_keypair, mint_token
 from shared.events import CloudEvent
 from shared.idnumber import check_character
 from shared.security_settings import get_security_settings
-from shared.testing.infra import TestInfra
 from shared.web_session import SessionSigner
 from tests.security.routes import PLAN_YEAR, Side
 

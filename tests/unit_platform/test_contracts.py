@@ -16,10 +16,10 @@ from pydantic import ValidationError
 import contracts
 from contracts import MODELS, REGISTRY, eligibility, model_for, payments, registration
 from contracts.docs import main as docs_main
+from devtools.testing.events import cloud_event
 from shared.events import CloudEvent
 from shared.inbox import EventRouter
 from shared.outbox import Outbox
-from shared.testing.events import cloud_event
 from shared.topics import PRODUCED_BY
 
 ROOT = Path(__file__).resolve().parents[2]

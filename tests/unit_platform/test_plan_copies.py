@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
+from devtools.testing.plans import plan_event, seed_catalog
 from kernels.policy import parse_policy
 from shared.plan_copies import InvalidPlanEvent, read_event
-from shared.testing.plans import plan_event, seed_catalog
 
 
 def test_a_seed_plan_travels_as_data_and_keeps_its_version() -> None:

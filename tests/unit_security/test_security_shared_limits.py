@@ -11,8 +11,8 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from devtools.testing.infra import TestInfra
 from shared.limits import PostgresRateStore, RateLimit, RateLimitMiddleware
-from shared.testing.infra import TestInfra
 
 # refills 0.001 token a second: nothing comes back while the test runs
 LIMITS = {"/v1/bills": RateLimit(rate=0.001, burst=4)}

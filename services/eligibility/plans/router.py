@@ -6,7 +6,7 @@ import io
 import uuid
 from typing import Any, Literal
 
-from fastapi import APIRouter, Request, Response, status
+from fastapi import APIRouter, Path, Request, Response, status
 from pydantic import BaseModel, Field
 from sqlalchemy import text
 
@@ -186,7 +186,8 @@ async def publication_changes(region_code: str, plan_year: PlanYearPath, publica
 
 
 @router.get("/{region_code}/{plan_year}")
-async def get_plan(region_code: str, plan_year: PlanYearPath, request: Request) -> dict[str, Any]:
+async def get_plan(plan_year: PlanYearPath, request: Request,
+                   region_code: str = Path(pattern=r"^\d{6}$")) -> dict[str, Any]:
     """The plan that applies to a region (its own, its city's or its province's) and year."""
     policy = _registry(request).find(region_code, plan_year)
     if policy is None:

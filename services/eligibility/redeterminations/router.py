@@ -4,13 +4,27 @@ import asyncio
 from typing import Any
 
 from fastapi import APIRouter, Request, status
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from services.eligibility.redeterminations.service import Redeterminator
 from shared.auth import current_principal, require_region
 from shared.params import RowIdPath
 
 router = APIRouter(prefix="/v1/redeterminations", tags=["redeterminations"])
+
+
+class RedeterminationJob(BaseModel):
+    """重新认定任务 / a redetermination job (every column of the job is answered)."""
+
+    model_config = ConfigDict(extra="allow")
+    id: int
+    region_code: str
+    plan_year: int
+    status: str = Field(description="queued | running | done | failed")
+    processed: int = Field(description="已处理人数 / persons done")
+    total: int | None = Field(description="总人数 / persons enrolled under the plan")
+    changed: int = Field(description="结果变化的人数 / persons whose outcome changed")
+    percent: float
 
 
 class RedeterminationCreate(BaseModel):
@@ -27,7 +41,8 @@ def start_job(request_app: Any, job_id: int) -> None:
     task.add_done_callback(request_app.state.jobs.discard)
 
 
-@router.post("", status_code=status.HTTP_202_ACCEPTED)
+@router.post("", status_code=status.HTTP_202_ACCEPTED, response_model=None,
+             responses={202: {"model": RedeterminationJob}})
 async def start_redetermination(body: RedeterminationCreate, request: Request) -> dict[str, Any]:
     """Re-determine everyone enrolled under the region's plan for the year, in the background."""
     require_region(current_principal(request), body.region_code)
@@ -36,6 +51,6 @@ async def start_redetermination(body: RedeterminationCreate, request: Request) -
     return job
 
 
-@router.get("/{job_id}")
+@router.get("/{job_id}", response_model=None, responses={200: {"model": RedeterminationJob}})
 async def redetermination_progress(job_id: RowIdPath, request: Request) -> dict[str, Any]:
     return await request.app.state.redeterminator.get(job_id)  # type: ignore[no-any-return]

@@ -17,6 +17,7 @@ from services.payments.channels import ChannelAdapter, ChannelRejected, ChannelR
 from services.payments.deps import Payments, PaymentsDep
 from services.payments.hotroutes import OWN_ROUTE_CHANNELS, WEBHOOKS, HotRoute
 from shared.errors import ErrorBody
+from shared.observability import PAYMENTS_BY_CHANNEL, WEBHOOK_SIGNATURE_FAILURES
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["webhooks"])
@@ -53,6 +54,7 @@ async def accept(payments: Payments, channel: str, headers: Mapping[str, str],
     except ChannelRejected as exc:
         log.warning("webhook %s refused: %s (%s)", channel, exc.code, exc.reason,
                     extra={"channel": channel, "code": exc.code})
+        WEBHOOK_SIGNATURE_FAILURES.labels(channel, exc.code).inc()
         return adapter.failure_response(exc)
     assert payments.intake is not None, "the app is not running"
     try:
@@ -61,6 +63,7 @@ async def accept(payments: Payments, channel: str, headers: Mapping[str, str],
         # Not stored: the channel must retry, so it gets its failure answer.
         log.exception("webhook %s %s could not be stored", channel, notification.event_id)
         return adapter.failure_response(exc)
+    PAYMENTS_BY_CHANNEL.labels(channel, str(notification.kind)).inc()
     return adapter.success_response()
 
 

@@ -125,9 +125,11 @@ async def import_residents(
                 result.rows += item.rows
                 result.errors.extend(item.errors)
                 if progress:
-                    progress(result.rows, item.position)
+                    progress(result.rows, item.position, stage="读取 reading")
                 if result.errors or not item.count:
                     continue  # keep reading to report every error, but write nothing more
+                if progress:
+                    progress(result.rows, item.position, stage="写入 writing", force=True)
                 await _apply_batch(pg, outbox, item, result, timings, event)
         finally:
             stop.set()
@@ -137,7 +139,7 @@ async def import_residents(
                 except queue.Empty:
                     await asyncio.sleep(0.01)
         if progress:
-            progress(result.rows, os.path.getsize(path), force=True)
+            progress(result.rows, os.path.getsize(path), stage="提交 committing", force=True)
         if result.errors:
             await tx.rollback()
             result.imported = result.events = result.already_registered = 0

@@ -19,6 +19,7 @@ from services.registration.lists.repository import ListVersion
 from services.registration.lists.service import ListService, department_or_404
 from services.registration.scopes import upload_region
 from services.registration.uploads import write_error_report_csv, write_error_report_xlsx
+from shared.api_docs import file_only_responses
 from shared.auth import current_principal
 from shared.db import SessionDep
 from shared.errors import NotFound
@@ -67,7 +68,8 @@ def _version(v: ListVersion) -> VersionPublic:
                          uploaded_at=v.uploaded_at.isoformat(), uploaded_by=v.uploaded_by)
 
 
-@router.get("/error-reports/{report_id}")
+@router.get("/error-reports/{report_id}", response_class=Response,
+            responses=file_only_responses("csv", "xlsx"))
 async def error_report(report_id: uuid.UUID, request: Request, session: SessionDep,
                        format: Literal["csv", "xlsx"] = "csv") -> Response:  # noqa: A002
     """The row-by-row reasons an upload was refused (any upload kind), for the uploader: only
@@ -122,7 +124,8 @@ async def list_versions(request: Request, session: SessionDep, department: str,
                        current_row_count=versions[-1].row_count if versions else 0)
 
 
-@router.get("/{department}/{plan_year}/current", response_model=None)
+@router.get("/{department}/{plan_year}/current", response_model=None, response_class=Response,
+            responses=file_only_responses("csv", "xlsx"))
 async def download_list(request: Request, session: SessionDep, department: str,
                         plan_year: int = YEAR, region_code: str | None = REGION,
                         format: Literal["csv", "xlsx"] = "xlsx") -> Response:  # noqa: A002

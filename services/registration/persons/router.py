@@ -5,6 +5,7 @@ from typing import Any
 
 from fastapi import APIRouter, Query, Request, status
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 
 from kernels.regions.codes import narrowest
 from services.registration.common import decode_cursor, encode_cursor
@@ -184,16 +185,22 @@ def _mask_change(key: str, value: Any) -> Any:
     return value
 
 
-@router.get("/{person_id}/history", response_model=list[HistoryEntry])
+class PersonHistory(BaseModel):
+    """一个人登记信息的修改记录 (全部, 不分页) / every revision of a person's record (unpaged)."""
+
+    items: list[HistoryEntry]
+
+
+@router.get("/{person_id}/history", response_model=PersonHistory)
 async def person_history(person_id: uuid.UUID, request: Request,
-                         session: SessionDep) -> list[HistoryEntry]:
+                         session: SessionDep) -> PersonHistory:
     """404 person_not_found for people registered outside the caller's region too."""
     service = _service(request, session)
     person_or_404(current_principal(request), await service.repo.get(person_id))
     entries = await service.history(person_id)
-    return [HistoryEntry(revision=r, changed_at=at, changes={
+    return PersonHistory(items=[HistoryEntry(revision=r, changed_at=at, changes={
         k: {"from": _mask_change(k, v["from"]), "to": _mask_change(k, v["to"])}
-        for k, v in changes.items()}) for r, at, changes in entries]
+        for k, v in changes.items()}) for r, at, changes in entries])
 
 
 @households.get("/{household_id}", response_model=HouseholdPublic)

@@ -47,11 +47,17 @@ async def set_target(
     return TargetPublic(plan_year=plan_year, township_code=township_code, target=body.target)
 
 
-@router.get("/{plan_year}", response_model=list[TargetPublic])
+class TargetList(BaseModel):
+    """乡镇参保任务 (全部, 不分页) / every township's target (unpaged)."""
+
+    items: list[TargetPublic]
+
+
+@router.get("/{plan_year}", response_model=TargetList)
 async def list_targets(request: Request, session: SessionDep,
                        plan_year: int = Path(ge=2000, le=2100),
                        county_code: str | None = Query(None, pattern=r"^\d{6}$"),
-                       ) -> list[TargetPublic]:
+                       ) -> TargetList:
     """The townships' targets of the county (inside the caller's region), or, left out, of the
     caller's own region."""
     region = county_code or current_principal(request).region or NATIONAL
@@ -62,7 +68,8 @@ async def list_targets(request: Request, session: SessionDep,
                  ORDER BY township_code"""),
         {"y": plan_year, "c": prefix},
     )
-    return [TargetPublic(plan_year=r[0], township_code=r[1], target=r[2]) for r in rows]
+    return TargetList(items=[TargetPublic(plan_year=r[0], township_code=r[1], target=r[2])
+                             for r in rows])
 
 
 class TargetUploadResult(BaseModel):

@@ -5,6 +5,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 
+from services.reporting import responses
 from services.reporting.funds import service
 from services.reporting.regions import RegionDep
 from shared.db import SessionDep
@@ -12,7 +13,8 @@ from shared.db import SessionDep
 router = APIRouter(prefix="/v1", tags=["funds"])
 
 
-@router.get("/fund-summary")
+@router.get("/fund-summary", response_model=None,
+            responses={200: {"model": responses.FundSummary}})
 async def get_fund_summary(
     request: Request, session: SessionDep, region: RegionDep,
     plan_year: Annotated[int, Query(ge=2000, le=2100)],
@@ -22,7 +24,8 @@ async def get_fund_summary(
                                       request.app.state.plans.catalog)
 
 
-@router.get("/reconciliation-summary")
+@router.get("/reconciliation-summary", response_model=None,
+            responses={200: {"model": responses.ReconciliationSummary}})
 async def get_reconciliation_summary(
     session: SessionDep, channel: str | None = None, date_from: dt.date | None = None,
     date_to: dt.date | None = None,

@@ -8,10 +8,12 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
+from services.reporting import responses
 from services.reporting.exports import file_response
 from services.reporting.lists import repository, service
 from services.reporting.regions import NamedRegionDep
 from services.reporting.templating import templates
+from shared.api_docs import file_responses
 from shared.auth import current_principal, require_region
 from shared.db import SessionDep
 from shared.errors import Invalid
@@ -24,7 +26,8 @@ router = APIRouter(prefix="/v1", tags=["lists"])
 PlanYear = Annotated[int, Query(ge=2000, le=2100)]
 
 
-@router.get("/publicity-lists", response_model=None)
+@router.get("/publicity-lists", response_model=None,
+            responses=file_responses("csv", "xlsx", "html", model=responses.PublicityList))
 async def get_publicity_list(
     request: Request, session: SessionDep, region: NamedRegionDep, plan_year: PlanYear,
     format: Literal["json", "csv", "xlsx", "html"] = "json",  # noqa: A002
@@ -42,7 +45,8 @@ async def get_publicity_list(
     return file_response([table], format, f"publicity-{region.code}-{plan_year}")
 
 
-@router.get("/reminders", response_model=None)
+@router.get("/reminders", response_model=None,
+            responses=file_responses("csv", "xlsx", model=responses.ReminderList))
 async def get_reminders(
     request: Request, session: SessionDep, region: NamedRegionDep, plan_year: PlanYear,
     format: Literal["json", "csv", "xlsx"] = "json",  # noqa: A002
@@ -71,7 +75,8 @@ class ReasonIn(BaseModel):
         description="ignored: the reason is recorded under the caller's own identity")
 
 
-@router.post("/reminders/{person_id}/{plan_year}/reason", status_code=200)
+@router.post("/reminders/{person_id}/{plan_year}/reason", status_code=200, response_model=None,
+             responses={200: {"model": responses.ReminderReason}})
 async def post_reason(request: Request, session: SessionDep, person_id: str,
                       plan_year: PlanYearPath, body: ReasonIn) -> dict[str, Any]:
     try:
@@ -88,7 +93,8 @@ async def post_reason(request: Request, session: SessionDep, person_id: str,
     return saved
 
 
-@router.get("/funding-applications", response_model=None)
+@router.get("/funding-applications", response_model=None,
+            responses=file_responses("csv", "xlsx", model=responses.FundingApplication))
 async def get_funding_applications(
     request: Request, session: SessionDep, region: NamedRegionDep, plan_year: PlanYear,
     budget_line: str | None = None, include_persons: bool = False,

@@ -6,9 +6,11 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response
 
+from services.reporting import responses
 from services.reporting.exports import Table, file_response
 from services.reporting.progress import service
 from services.reporting.regions import RegionDep
+from shared.api_docs import file_responses
 from shared.db import SessionDep
 
 router = APIRouter(prefix="/v1", tags=["progress"])
@@ -30,7 +32,8 @@ def progress_table(data: dict[str, Any]) -> Table:
     )
 
 
-@router.get("/progress", response_model=None)
+@router.get("/progress", response_model=None,
+            responses=file_responses("csv", "xlsx", model=responses.Progress))
 async def get_progress(
     request: Request, session: SessionDep, region: RegionDep,
     plan_year: Annotated[int, Query(ge=2000, le=2100)],

@@ -8,8 +8,8 @@ import uuid
 from typing import Any
 
 from contracts import eligibility, model_for, payments, registration
+from devtools.testing.events import cloud_event
 from shared.events import CloudEvent
-from shared.testing.events import cloud_event
 
 
 def event(type_: str, data: dict[str, Any], key: str | None = None, **kw: Any) -> CloudEvent:

@@ -12,6 +12,8 @@ import httpx
 from openpyxl import load_workbook
 from sqlalchemy import text
 
+from devtools.testing.apps import running_app
+from devtools.testing.infra import TestInfra
 from services.reporting.app import create_app
 from services.reporting.commands import rebuild
 from services.reporting.tests import factories as f
@@ -19,8 +21,6 @@ from services.reporting.tests.test_reporting_projections import YEAR, scenario
 from shared.db import make_engine
 from shared.events import CloudEvent
 from shared.kafka import ensure_topics, make_producer
-from shared.testing.apps import running_app
-from shared.testing.infra import TestInfra
 
 TOPIC_OF = {
     "registration.person": "registration.person.v1",

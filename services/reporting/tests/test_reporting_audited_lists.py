@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from devtools.testing.apps import running_app
+from devtools.testing.infra import TestInfra
+from devtools.testing.tokens import auth_enabled
 from services.reporting.app import create_app
 from services.reporting.tests import factories as f
-from shared.testing.apps import running_app
-from shared.testing.infra import TestInfra
-from shared.testing.tokens import auth_enabled
 
 LISTS = {"/v1/publicity-lists": "publicity_list.read", "/v1/reminders": "reminders.read",
          "/v1/funding-applications": "funding_applications.read"}
@@ -26,7 +26,7 @@ async def test_every_read_of_a_list_of_people_is_audited(infra: TestInfra, tmp_p
             for path, action in LISTS.items():
                 before = await client.get(f"/v1/audit?action={action}&limit=1000",
                                           headers=admin)
-                seen = {e["id"] for e in before.json()["entries"]}
+                seen = {e["id"] for e in before.json()["items"]}
                 ok = await client.get(f"{path}?village_code={village}&plan_year=2025",
                                       headers=clerk)
                 assert ok.status_code == 200, (path, ok.text)
@@ -35,6 +35,6 @@ async def test_every_read_of_a_list_of_people_is_audited(infra: TestInfra, tmp_p
                 assert elsewhere.status_code == 403
                 after = await client.get(f"/v1/audit?action={action}&limit=1000",
                                          headers=admin)
-                new = [e for e in after.json()["entries"] if e["id"] not in seen]
+                new = [e for e in after.json()["items"] if e["id"] not in seen]
                 assert sorted(e["outcome"] for e in new) == ["denied", "ok"], (path, new)
                 assert {e["actor"] for e in new} == {"audited-clerk"}

@@ -15,12 +15,12 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from devtools.infra import free_port
+from devtools.testing.infra import TestInfra
 from kernels.regions import load_regions
 from services.reporting.projections.handlers import router
 from services.reporting.tests import factories as f
 from shared.db import make_sessionmaker
-from shared.devinfra import free_port
-from shared.testing.infra import TestInfra
 
 CHROMIUM = Path("/usr/bin/chromium")
 ROOT = Path(__file__).resolve().parents[3]

@@ -8,13 +8,13 @@ import uuid
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from devtools.testing.plans import seed_catalog
 from services.reporting.lists import service as lists
 from services.reporting.progress import service as progress
 from services.reporting.projections.handlers import router
 from services.reporting.regions import Region
 from services.reporting.tests import factories as f
 from shared.events import CloudEvent
-from shared.testing.plans import seed_catalog
 
 PLANS = seed_catalog()  # what reporting holds from eligibility.plan.v1 events
 

@@ -16,13 +16,13 @@ import pytest
 from openpyxl import load_workbook
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from devtools.testing.apps import running_app
+from devtools.testing.infra import TestInfra
+from devtools.testing.tokens import auth_enabled
 from services.reporting.app import create_app
 from services.reporting.projections.handlers import router
 from services.reporting.tests import factories as f
 from shared.db import make_sessionmaker
-from shared.testing.apps import running_app
-from shared.testing.infra import TestInfra
-from shared.testing.tokens import auth_enabled
 
 FORMULA = '=HYPERLINK("x")'
 

@@ -5,9 +5,9 @@ import uuid
 from typing import Any
 
 from contracts import model_for
+from devtools.testing.events import cloud_event
 from shared.events import CloudEvent
 from shared.idnumber import check_character
-from shared.testing.events import cloud_event
 
 
 def _event(event_type: str, data: dict[str, Any]) -> CloudEvent:

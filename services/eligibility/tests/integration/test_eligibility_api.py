@@ -8,9 +8,9 @@ import httpx
 import pytest
 from eligibility_helpers import new_id_number
 
+from devtools.testing.apps import running_app
+from devtools.testing.infra import TestInfra
 from services.eligibility.app import create_app
-from shared.testing.apps import running_app
-from shared.testing.infra import TestInfra
 
 
 @pytest.fixture(scope="module")

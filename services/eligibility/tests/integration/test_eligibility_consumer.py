@@ -13,6 +13,8 @@ from eligibility_helpers import enrollment_event, group_event, payment_event, pe
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from devtools.testing.apps import running_app
+from devtools.testing.infra import TestInfra
 from services.eligibility.app import create_app
 from services.eligibility.facts.handlers import build_router
 from services.eligibility.plans.registry import PlanRegistry
@@ -20,8 +22,6 @@ from shared.db import make_engine, make_sessionmaker
 from shared.events import CloudEvent
 from shared.kafka import ensure_topics, make_producer
 from shared.outbox import Outbox
-from shared.testing.apps import running_app
-from shared.testing.infra import TestInfra
 from shared.topics import (
     REGISTRATION_ENROLLMENT,
     REGISTRATION_GROUP_MEMBERSHIP,

@@ -13,10 +13,10 @@ import pytest
 from eligibility_helpers import new_id_number
 from sqlalchemy import text
 
+from devtools.testing.apps import running_app
+from devtools.testing.infra import TestInfra
 from services.eligibility.app import create_app
 from shared.db import make_engine
-from shared.testing.apps import running_app
-from shared.testing.infra import TestInfra
 
 COUNTY, TOWNSHIP, N = "370481", "370481197000", 12  # a township no other test uses
 

@@ -13,6 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from contracts.eligibility import AdjustmentDue, DeterminationChanged
 from contracts.plan import PlanPublished
+from devtools.testing.apps import running_app
+from devtools.testing.events import assert_holds
+from devtools.testing.infra import TestInfra
 from kernels.policy import PolicyCatalog
 from services.eligibility.app import create_app
 from services.eligibility.commands import redetermine
@@ -21,9 +24,6 @@ from services.eligibility.plans.registry import SEED_DIR, PlanRegistry
 from services.eligibility.redeterminations.service import Redeterminator
 from shared.db import make_engine, make_sessionmaker
 from shared.outbox import Outbox
-from shared.testing.apps import running_app
-from shared.testing.events import assert_holds
-from shared.testing.infra import TestInfra
 
 REGION, YEAR, N = "370827", 2024, 250  # Yutai 2024: no other test enrolls people there
 POPULATION: list[uuid.UUID] = []

@@ -9,13 +9,13 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from devtools.testing.apps import running_app
+from devtools.testing.infra import TestInfra
+from devtools.testing.plans import give_seed_plans
 from kernels.policy import PolicyCatalog, parse_policy
 from services.payments.app import create_app
 from shared.db import make_engine, make_sessionmaker
 from shared.plan_copies import PlanCopies
-from shared.testing.apps import running_app
-from shared.testing.infra import TestInfra
-from shared.testing.plans import give_seed_plans
 
 from .payments_support import payments_settings
 

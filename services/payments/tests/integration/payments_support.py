@@ -17,15 +17,15 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from contracts import model_for
 from contracts.registration import PersonRegistered
+from devtools.channels.testing import RsaKeyPair, random_apiv3_key
+from devtools.testing.events import cloud_event
 from services.payments.channels.standard_webhooks import signed_headers
-from services.payments.channels.testing import RsaKeyPair, random_apiv3_key
 from services.payments.dues.handlers import router as dues_handlers
 from services.payments.settings import PaymentsSettings
 from shared.events import CloudEvent
 from shared.idnumber import check_character
 from shared.pii import vault_for
 from shared.settings import Settings
-from shared.testing.events import cloud_event
 
 BANK = "bank_ccb"
 BANK_SECRET = "whsec_" + base64.b64encode(b"bank-ccb-test-secret-0123456789").decode()

@@ -10,7 +10,7 @@ import httpx
 from sqlalchemy import text
 
 from contracts.payments import NotificationReceived, PaymentReceived
-from services.payments.channels.testing import (
+from devtools.channels.testing import (
     alipay_form,
     alipay_payment_params,
     alipay_sign,
@@ -18,8 +18,8 @@ from services.payments.channels.testing import (
     utc,
     wechat_transaction,
 )
+from devtools.testing.events import assert_holds
 from services.payments.statements import StatementLine, write_bank_statement
-from shared.testing.events import assert_holds
 
 from .payments_support import (
     ALIPAY_APP_ID,

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import httpx
 
+from devtools.infra import free_port
+from devtools.testing.infra import TestInfra
 from shared.db import make_engine
-from shared.devinfra import free_port
-from shared.testing.infra import TestInfra
 
 from .payments_support import BANK, bank_webhook, payments_env, scalar, wait_processed
 

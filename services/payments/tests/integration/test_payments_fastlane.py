@@ -20,16 +20,16 @@ from prometheus_client import REGISTRY
 from sqlalchemy import text
 
 from contracts.payments import NotificationReceived
+from devtools.testing.apps import running_app
+from devtools.testing.events import assert_holds
+from devtools.testing.infra import TestInfra
+from devtools.testing.tokens import auth_enabled
 from services.payments.app import create_app
 from services.payments.bills.service import BillService
 from services.payments.channels import StandardWebhooksAdapter
 from services.payments.fastlane import FastLane, build_table
 from services.payments.hotroutes import HOT_ROUTES
 from shared.db import make_engine
-from shared.testing.apps import running_app
-from shared.testing.events import assert_holds
-from shared.testing.infra import TestInfra
-from shared.testing.tokens import auth_enabled
 
 from .payments_support import (
     BANK,

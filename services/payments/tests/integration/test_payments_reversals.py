@@ -13,7 +13,7 @@ import httpx
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from services.payments.channels.testing import (
+from devtools.channels.testing import (
     alipay_form,
     alipay_payment_params,
     alipay_refund_params,

@@ -13,10 +13,10 @@ import asyncpg
 import httpx
 import pytest
 
+from devtools.testing.apps import running_app
+from devtools.testing.infra import TestInfra
+from devtools.testing.tokens import auth_enabled
 from services.payments.app import create_app
-from shared.testing.apps import running_app
-from shared.testing.infra import TestInfra
-from shared.testing.tokens import auth_enabled
 
 from .payments_support import BANK, POS, payments_settings
 

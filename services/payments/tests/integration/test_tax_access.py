@@ -11,11 +11,11 @@ from typing import Any
 import httpx
 import pytest
 
+from devtools.testing.apps import running_app
+from devtools.testing.infra import TestInfra
+from devtools.testing.tokens import auth_enabled
 from services.payments.app import create_app
 from services.payments.tax import files as f
-from shared.testing.apps import running_app
-from shared.testing.infra import TestInfra
-from shared.testing.tokens import auth_enabled
 
 from .payments_support import payments_settings
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from services.payments.channels.testing import RsaKeyPair
+from devtools.channels.testing import RsaKeyPair
 
 
 @pytest.fixture(scope="session")

@@ -6,6 +6,14 @@ from urllib.parse import urlencode
 
 import pytest
 
+from devtools.channels.testing import (
+    RsaKeyPair,
+    alipay_form,
+    alipay_payment_params,
+    alipay_sign,
+    alipay_time,
+    utc,
+)
 from services.payments.channels import (
     AlipayAdapter,
     AlipayConfig,
@@ -16,14 +24,6 @@ from services.payments.channels import (
     refund_terms,
 )
 from services.payments.channels.alipay import REQUIRED, refunded_trade_no, sign_content
-from services.payments.channels.testing import (
-    RsaKeyPair,
-    alipay_form,
-    alipay_payment_params,
-    alipay_sign,
-    alipay_time,
-    utc,
-)
 
 APP_ID = "2021004100000001"
 SELLER_ID = "2088102177846880"

@@ -7,6 +7,7 @@ import datetime as dt
 
 import pytest
 
+from devtools.testing.plans import seed_catalog
 from services.payments.coverage import (
     CoverageCalculator,
     DueFacts,
@@ -14,7 +15,6 @@ from services.payments.coverage import (
     PriorYear,
     enrollment_history,
 )
-from shared.testing.plans import seed_catalog
 
 CHINA = dt.timezone(dt.timedelta(hours=8))
 

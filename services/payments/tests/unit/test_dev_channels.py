@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from devtools.channels.dev import FILES, ensure_dev_channels, load_dev_channels
+from devtools.channels.sender import payment_notification
 from services.payments.channels import PayloadInvalid, SignatureInvalid, UnknownKeySerial
-from services.payments.channels.dev import FILES, ensure_dev_channels, load_dev_channels
-from services.payments.channels.sender import payment_notification
 from services.payments.settings import PaymentsSettings
 from services.payments.statements import StatementInvalid, parse_bank_statement
 

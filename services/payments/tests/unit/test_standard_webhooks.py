@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from devtools.channels.testing import utc
 from services.payments.channels import (
     PayloadInvalid,
     SignatureInvalid,
@@ -17,7 +18,6 @@ from services.payments.channels import (
     TimestampOutOfTolerance,
 )
 from services.payments.channels.standard_webhooks import secret_key, sign, signed_headers
-from services.payments.channels.testing import utc
 
 SECRET = "whsec_" + base64.b64encode(os.urandom(32)).decode("ascii")
 OLD_SECRET = "whsec_" + base64.b64encode(os.urandom(32)).decode("ascii")

@@ -10,15 +10,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509.oid import NameOID
 
-from services.payments.channels import (
-    PayloadInvalid,
-    SignatureInvalid,
-    TimestampOutOfTolerance,
-    UnknownKeySerial,
-    WeChatPayAdapter,
-    WeChatPayConfig,
-)
-from services.payments.channels.testing import (
+from devtools.channels.testing import (
     RsaKeyPair,
     random_apiv3_key,
     sign_notification,
@@ -26,6 +18,14 @@ from services.payments.channels.testing import (
     utc,
     wechat_refund,
     wechat_transaction,
+)
+from services.payments.channels import (
+    PayloadInvalid,
+    SignatureInvalid,
+    TimestampOutOfTolerance,
+    UnknownKeySerial,
+    WeChatPayAdapter,
+    WeChatPayConfig,
 )
 
 SERIAL = "5157F09EFDC096DE15EBE81A47057A7232F1B8E1"

@@ -2,11 +2,11 @@ from __future__ import annotations
 
 import pytest
 
+from devtools.testing.infra import TestInfra
+from devtools.testing.plans import give_seed_plans
 from kernels.policy import PolicyCatalog, parse_policy
 from shared.db import make_engine, make_sessionmaker
 from shared.plan_copies import PlanCopies
-from shared.testing.infra import TestInfra
-from shared.testing.plans import give_seed_plans
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -1,9 +1,9 @@
 from __future__ import annotations
 
+from devtools.testing.apps import running_app
+from devtools.testing.infra import TestInfra
 from services.registration.app import create_app
 from shared.idnumber import check_character
-from shared.testing.apps import running_app
-from shared.testing.infra import TestInfra
 
 
 def new_id_number(first17: str) -> str:

@@ -17,10 +17,10 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from devtools.testing.apps import running_app
+from devtools.testing.infra import TestInfra
 from services.registration.app import create_app
 from shared.idnumber import check_character
-from shared.testing.apps import running_app
-from shared.testing.infra import TestInfra
 
 TOWNSHIP = "370481001000"  # 滕州市 荆河街道
 VILLAGE = "370481001201"
@@ -112,7 +112,7 @@ async def test_registration_household_history_and_search(client: httpx.AsyncClie
     changed = await client.patch(f"/v1/persons/{spouse['person_id']}",
                                  json={"name": "周晓梅", "residence_permit": True})
     assert changed.status_code == 200 and changed.json()["revision"] == 2
-    history = (await client.get(f"/v1/persons/{spouse['person_id']}/history")).json()
+    history = (await client.get(f"/v1/persons/{spouse['person_id']}/history")).json()["items"]
     assert [h["revision"] for h in history] == [1, 2]
     assert history[1]["changes"]["name"] == {"from": "周*梅", "to": "周*梅"}
     assert history[1]["changes"]["residence_permit"] == {"from": False, "to": True}
@@ -245,7 +245,8 @@ async def test_registration_newborns_students_targets(client: httpx.AsyncClient,
     from services.registration.commands import load_targets
 
     assert await load_targets(infra.settings(), 2020, table, None) == (21, 1_487_341)
-    listed = (await client.get("/v1/targets/2020", params={"county_code": "370481"})).json()
+    listed = (await client.get("/v1/targets/2020",
+                               params={"county_code": "370481"})).json()["items"]
     assert sum(x["target"] for x in listed) == 1_487_341
 
 
@@ -319,6 +320,7 @@ async def test_registration_resident_import_events_and_batches(infra: TestInfra,
     import asyncpg
     import orjson
 
+    from devtools.testing.events import assert_holds
     from kernels.regions import load_regions
     from services.registration import events
     from services.registration.bulk.residents import ImportResult, import_residents
@@ -326,7 +328,6 @@ async def test_registration_resident_import_events_and_batches(infra: TestInfra,
     from services.registration.persons.repository import PersonRow, household_id_of
     from shared.outbox import Outbox, shard_of
     from shared.pii import vault_for
-    from shared.testing.events import assert_holds
 
     settings = infra.settings()
     vault = vault_for(settings)

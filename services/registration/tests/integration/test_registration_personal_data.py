@@ -15,11 +15,11 @@ import asyncpg
 import httpx
 import pytest
 
+from devtools.testing.apps import running_app
+from devtools.testing.infra import TestInfra
+from devtools.testing.tokens import auth_enabled
 from services.registration.app import create_app
 from shared.idnumber import check_character, mask_id_number
-from shared.testing.apps import running_app
-from shared.testing.infra import TestInfra
-from shared.testing.tokens import auth_enabled
 
 COUNTY = "370481"
 TOWNSHIP = "370481001000"
@@ -115,7 +115,7 @@ async def test_the_village_list_is_audited_with_the_people_shown(api) -> None:  
     person = await register(client, token)
     admin = token("administrator", "000000")
     before = await client.get("/v1/audit?action=person.list_village&limit=1000", headers=admin)
-    seen = {e["id"] for e in before.json()["entries"]}
+    seen = {e["id"] for e in before.json()["items"]}
     r = await client.get(f"/v1/persons?village_code={VILLAGE}&limit=500",
                          headers=token("supervisor"))
     assert r.status_code == 200
@@ -123,7 +123,7 @@ async def test_the_village_list_is_audited_with_the_people_shown(api) -> None:  
                                headers=token("supervisor"))
     assert outside.status_code == 403
     after = await client.get("/v1/audit?action=person.list_village&limit=1000", headers=admin)
-    new = [e for e in after.json()["entries"] if e["id"] not in seen]
+    new = [e for e in after.json()["items"] if e["id"] not in seen]
     assert len(new) == 2
     ok = next(e for e in new if e["outcome"] == "ok")
     assert ok["actor"] == "pii-test-supervisor" and ok["role"] == "supervisor"
@@ -204,9 +204,9 @@ async def test_the_lists_of_missing_and_duplicate_people_are_audited(api) -> Non
                          "persons.read_missing"),
                         ("/v1/duplicates?plan_year=2025", "persons.read_duplicates")):
         before = await client.get(f"/v1/audit?action={action}&limit=1000", headers=admin)
-        seen = {e["id"] for e in before.json()["entries"]}
+        seen = {e["id"] for e in before.json()["items"]}
         r = await client.get(url, headers=token("supervisor"))
         assert r.status_code == 200, r.text
         after = await client.get(f"/v1/audit?action={action}&limit=1000", headers=admin)
-        new = [e for e in after.json()["entries"] if e["id"] not in seen]
+        new = [e for e in after.json()["items"] if e["id"] not in seen]
         assert [(e["actor"], e["outcome"]) for e in new] == [("pii-test-supervisor", "ok")]

@@ -20,11 +20,11 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from devtools.testing.apps import running_app
+from devtools.testing.infra import TestInfra
+from devtools.testing.tokens import auth_enabled
 from services.registration.app import create_app
 from shared.idnumber import check_character, mask_id_number
-from shared.testing.apps import running_app
-from shared.testing.infra import TestInfra
-from shared.testing.tokens import auth_enabled
 
 TENGZHOU, PINGYIN, YUTAI = "370481", "370124", "370827"
 TOWNSHIPS = {TENGZHOU: "370481001000", PINGYIN: "370124001000", YUTAI: "370827001000"}
@@ -347,7 +347,7 @@ async def test_reads_stop_at_the_callers_region(world: World) -> None:
                                    json={"target": 1000}, headers=bureau[county])
         assert r.status_code == 200, r.text
     mine = await world.client.get("/v1/targets/2025", headers=bureau[PINGYIN])
-    assert {t["township_code"][:6] for t in mine.json()} == {PINGYIN}
+    assert {t["township_code"][:6] for t in mine.json()["items"]} == {PINGYIN}
     assert (await world.client.get("/v1/targets/2025", params={"county_code": TENGZHOU},
                                    headers=bureau[PINGYIN])).status_code == 403
 

@@ -9,10 +9,10 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
+from services.payments.channels.standard_webhooks import signed_headers
 from shared.money import fen_to_yuan
 
 from .dev import DevChannels
-from .standard_webhooks import signed_headers
 from .testing import (
     alipay_form,
     alipay_payment_params,

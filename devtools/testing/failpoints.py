@@ -3,7 +3,7 @@
 bus that a signal sent from outside could only hit by luck.
 
     CANBAO_FAILPOINTS='{"kill_after_inbox_commit": {"consumer": "reporting", "batch": 2}}' \
-        python -m shared.testing.failpoints serve reporting
+        python -m devtools.testing.failpoints serve reporting
 
 Fail points (JSON object, any combination):
 

@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from shared.devinfra import EmbeddedPostgres, TansuBroker, free_port
-from shared.testing.proxy import CuttableProxy
+from devtools.infra import EmbeddedPostgres, TansuBroker, free_port
+from devtools.testing.proxy import CuttableProxy
 
 T = TypeVar("T")
 

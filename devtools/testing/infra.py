@@ -10,7 +10,7 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from shared.devinfra import EmbeddedPostgres, TansuBroker, create_database, free_port
+from devtools.infra import EmbeddedPostgres, TansuBroker, create_database, free_port
 from shared.migrations import upgrade_all
 from shared.settings import Settings
 

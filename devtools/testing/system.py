@@ -12,7 +12,7 @@ from pathlib import Path
 
 import httpx
 
-from shared.devinfra import free_port
+from devtools.infra import free_port
 from shared.settings import SERVICES
 
 
@@ -29,7 +29,7 @@ class ServiceProcess:
 
     def start(self, env: dict[str, str], launcher: str = "services.cli") -> None:
         """`launcher`: the module run as `python -m LAUNCHER serve NAME`
-        (shared.testing.failpoints arms fail points first)."""
+        (devtools.testing.failpoints arms fail points first)."""
         log = open(self.log_path, "ab")  # noqa: SIM115
         self.process = subprocess.Popen(
             [sys.executable, "-m", launcher, "serve", self.name, "--port", str(self.port)],

@@ -20,9 +20,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from ._support import CHINA_TZ
-from .alipay import sign_content
-from .wechatpay import SIGNATURE_TYPE, apiv3_key_bytes
+from services.payments.channels._support import CHINA_TZ
+from services.payments.channels.alipay import sign_content
+from services.payments.channels.wechatpay import SIGNATURE_TYPE, apiv3_key_bytes
 
 
 @dataclass(frozen=True)
