@@ -4,6 +4,7 @@ tax (docs/EXCHANGE.md)."""
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import orjson
 from fastapi import APIRouter, Request, Response
@@ -37,6 +38,10 @@ from shared.params import RowIdPath
 
 router = APIRouter(prefix="/v1/tax", tags=["tax bureau exchange"])
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+# an incoming file is refused whole (the error body's problems and rows say why, in Chinese)
+REFUSED: dict[int | str, dict[str, Any]] = {422: {
+    "description": "tax_file_unreadable, or tax_file_refused with its problems and a reason "
+                   "per row"}}
 
 
 async def read_file(request: Request) -> f.ExchangeFile:
@@ -94,7 +99,7 @@ async def get_outgoing_csv(file_id: RowIdPath, service: TaxExchangeServiceDep,
                     headers={"content-disposition": f'attachment; filename="{name}"'})
 
 
-@router.post("/exchange/payments", openapi_extra=EXCHANGE_BODY,
+@router.post("/exchange/payments", openapi_extra=EXCHANGE_BODY, responses=REFUSED,
              response_model=PaymentsApplied | PaymentsAlreadyApplied,
              summary="Apply the tax bureau's payment records and reversals (缴费信息), whole or "
                      "not at all")
@@ -116,7 +121,7 @@ async def apply_payments(request: Request, service: TaxExchangeServiceDep,
     return PaymentsApplied.model_validate(applied)
 
 
-@router.post("/reconciliations", status_code=201, openapi_extra=EXCHANGE_BODY,
+@router.post("/reconciliations", status_code=201, openapi_extra=EXCHANGE_BODY, responses=REFUSED,
              response_model=TaxReconciliationReport,
              summary="Reconcile a period: the tax bureau's collection detail (征收明细) against "
                      "what was booked here")

@@ -7,9 +7,9 @@ file's content is kept: a re-send is the same bytes and changes nothing.
 
 Incoming: the tax bureau's payment records and reversals. A file is checked whole (sequence,
 control total, every row) and refused whole with a reason per row in Chinese, or applied whole:
-each row booked through `posting.post` as a payment of the channel `tax_bureau` (ledger key:
-the tax receipt number). The same file again (same sequence number and content) changes
-nothing; the same sequence number with other content is refused.
+each row booked through `tax.posting.post` (matching's entry point) as a payment of the
+channel `tax_bureau` (ledger key: the tax receipt number). The same file again (same sequence
+number and content) changes nothing; the same sequence number with other content is refused.
 """
 
 from __future__ import annotations
