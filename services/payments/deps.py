@@ -9,7 +9,8 @@
   Routers never open or commit transactions themselves.
 - `PrincipalDep`: the authenticated caller (the app-wide access check has run).
 - the services, over the request's unit of work: `PostingDep`, `SuspenseServiceDep`,
-  `RefundServiceDep`, `ProxyServiceDep`, `ReconciliationServiceDep`, `BillServiceDep`.
+  `RefundServiceDep`, `ProxyServiceDep`, `ReconciliationServiceDep`, `BillServiceDep`,
+  `TaxExchangeServiceDep`, `TaxReconciliationServiceDep`, `CollectorServiceDep`.
 """
 
 from __future__ import annotations
@@ -24,21 +25,24 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.payments.bills.service import BillService
 from services.payments.channels import ChannelAdapter
+from services.payments.collectors.service import CollectorService
 from services.payments.coverage import CoverageCalculator
 from services.payments.ledger.posting import Posting, UnitOfWork
 from services.payments.proxy.service import ProxyBatchService
 from services.payments.reconciliation.service import ReconciliationService
 from services.payments.refunds.service import RefundService
 from services.payments.suspense.service import SuspenseService
+from services.payments.tax.reconciliation import TaxReconciliationService
+from services.payments.tax.service import ExchangeService
 from services.payments.webhooks.ingest import Intake
 from shared.auth import PrincipalDep
 from shared.outbox import Outbox
 from shared.pii import PiiVault
 
 __all__ = [
-    "BillServiceDep", "Payments", "PaymentsDep", "PostingDep", "PrincipalDep",
-    "ProxyServiceDep", "ReconciliationServiceDep", "RefundServiceDep", "SuspenseServiceDep",
-    "UnitOfWorkDep", "payments_of",
+    "BillServiceDep", "CollectorServiceDep", "Payments", "PaymentsDep", "PostingDep",
+    "PrincipalDep", "ProxyServiceDep", "ReconciliationServiceDep", "RefundServiceDep", "SuspenseServiceDep",
+    "TaxExchangeServiceDep", "TaxReconciliationServiceDep", "UnitOfWorkDep", "payments_of",
 ]
 
 
@@ -112,8 +116,23 @@ def _bills(payments: PaymentsDep) -> BillService:
     return payments.bills()
 
 
+def _tax_exchange(posting: PostingDep, payments: PaymentsDep) -> ExchangeService:
+    return ExchangeService(posting, payments.vault)
+
+
+def _tax_reconciliation(posting: PostingDep, payments: PaymentsDep) -> TaxReconciliationService:
+    return TaxReconciliationService(posting, payments.vault)
+
+
+def _collectors(posting: PostingDep, payments: PaymentsDep) -> CollectorService:
+    return CollectorService(posting, payments.vault)
+
+
 SuspenseServiceDep = Annotated[SuspenseService, Depends(_suspense)]
 RefundServiceDep = Annotated[RefundService, Depends(_refunds)]
 ProxyServiceDep = Annotated[ProxyBatchService, Depends(_proxy)]
 ReconciliationServiceDep = Annotated[ReconciliationService, Depends(_reconciliation)]
 BillServiceDep = Annotated[BillService, Depends(_bills)]
+TaxExchangeServiceDep = Annotated[ExchangeService, Depends(_tax_exchange)]
+TaxReconciliationServiceDep = Annotated[TaxReconciliationService, Depends(_tax_reconciliation)]
+CollectorServiceDep = Annotated[CollectorService, Depends(_collectors)]

@@ -128,6 +128,13 @@ class CollectorRepository:
             {"id": hid, "ref": bank_ref, "a": amount_fen, "d": deposited_on, "s": status,
              "diff": difference_fen, "by": by})
 
+    async def person_by_id_hashes(self, hashes: list[str]) -> uuid.UUID | None:
+        """The person whose ID number has one of these lookup hashes (None: nobody known)."""
+        found: uuid.UUID | None = (await self.session.execute(text(
+            f"SELECT person_id FROM {S}.persons WHERE id_number_hash = ANY(:h)"),
+            {"h": hashes})).scalar()
+        return found
+
     async def handover_of_bank_ref(self, bank_ref: str) -> str | None:
         return (await self.session.execute(text(
             f"SELECT handover_no FROM {S}.collector_handovers WHERE bank_ref = :r"),

@@ -71,3 +71,65 @@ class DepositFile(BaseModel):
     declared_count: int = Field(ge=1, le=100_000)
     declared_total_fen: int = Field(ge=0, le=10_000_000_000_000, strict=True)
     deposits: list[DepositRow] = Field(min_length=1, max_length=100_000)
+
+
+# --- answers ------------------------------------------------------------------------------
+class Receipt(BaseModel):
+    """One collector receipt, with the outcome matching gave its money."""
+
+    receipt_no: str = Field(description="SJ + the village's 12-digit code + 7-digit number")
+    village_code: str
+    collector: str
+    person_id: str
+    plan_year: int
+    amount_fen: int
+    method: Literal["cash", "qr"]
+    qr_txn_id: str | None
+    collected_at: str = Field(description="ISO 8601, with offset")
+    day: str = Field(description="YYYY-MM-DD, Beijing date")
+    outcome: str = Field(description="paid, suspense, duplicate, reversed, offset")
+    status: Literal["recorded", "voided"]
+    void_reason: str | None
+    voided_at: str | None
+    voided_by: str | None
+    handover_id: int | None
+    amount_yuan: str
+    outcome_zh: str
+
+
+class Handover(BaseModel):
+    """One collector's hand-over (解缴) of a day, with the bank's deposit once recorded."""
+
+    id: int
+    handover_no: str
+    collector: str
+    village_code: str
+    day: str = Field(description="YYYY-MM-DD, Beijing date")
+    receipt_count: int
+    total_fen: int
+    cash_fen: int
+    qr_fen: int
+    voided_count: int
+    declared_count: int
+    declared_total_fen: int
+    flagged: bool = Field(description="the collector's count or total differs from the receipts")
+    problems: list[str]
+    status: Literal["handed_over", "confirmed", "short", "over"]
+    bank_ref: str | None
+    deposited_fen: int | None
+    deposited_on: str | None
+    difference_fen: int | None = Field(description="deposited minus handed over")
+    deposit_recorded_by: str | None
+    created_at: str
+    total_yuan: str
+    status_zh: str
+
+
+class DepositsApplied(BaseModel):
+    """A bank deposit file applied whole."""
+
+    status: Literal["applied"]
+    count: int
+    short: int
+    over: int
+    handovers: list[Handover]

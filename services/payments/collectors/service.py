@@ -21,10 +21,8 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import uuid
 from typing import Any
-
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.payments.channels._support import CHINA_TZ
 from services.payments.collectors.repository import CollectorRepository
@@ -34,7 +32,7 @@ from services.payments.collectors.schemas import (
     DepositFile,
     HandoverCreate,
 )
-from services.payments.coverage import CoverageCalculator
+from services.payments.ledger.posting import Posting
 from services.payments.scope import require_persons_in_region
 from services.payments.tax.posting import (
     COLLECTOR_CHANNEL,
@@ -46,7 +44,6 @@ from shared.auth import Principal
 from shared.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
 from shared.idnumber import InvalidIdNumber, parse_id_number
 from shared.money import fen_to_yuan
-from shared.outbox import Outbox
 from shared.pii import PiiVault
 
 OUTCOME_ZH = {"paid": "已缴费入账",
@@ -58,18 +55,19 @@ STATUS_ZH = {"handed_over": "已解缴，待银行确认", "confirmed": "银行�
 
 
 class CollectorService:
-    def __init__(self, session: AsyncSession, outbox: Outbox, coverage: CoverageCalculator,
-                 vault: PiiVault) -> None:
-        self.session = session
-        self.outbox = outbox
-        self.coverage = coverage
+    """Village collection over the posting core: one unit of work, committed by its opener."""
+
+    def __init__(self, posting: Posting, vault: PiiVault) -> None:
+        self.posting = posting
+        self.uow = posting.uow
         self.vault = vault
-        self.repo = CollectorRepository(session)
+        self.repo = CollectorRepository(posting.uow.session)
 
     async def record(self, body: CollectionCreate, principal: Principal) -> dict[str, Any]:
         village = _village_of(principal)
         by_number = await self._person_of(body.id_number) if body.id_number else None
-        await require_persons_in_region(self.session, principal, [body.person_id, by_number])
+        await require_persons_in_region(self.uow.session, principal,
+                                        [body.person_id, by_number])
         if body.person_id is not None and by_number is not None and body.person_id != by_number:
             raise Invalid("身份证号码与人员编号不是同一人", field="id_number",
                           code="person_mismatch")
@@ -79,14 +77,13 @@ class CollectorService:
         collected_at = body.collected_at or now
         if collected_at > now + dt.timedelta(minutes=5):
             raise Invalid("收款时间不能晚于现在", field="collected_at", code="collected_in_future")
-        order_no = await order_to_pay(self.session, person_id, body.plan_year)
+        order_no = await order_to_pay(self.uow, person_id, body.plan_year)
         if order_no is None:
             raise Conflict(f"该人员 {body.plan_year} 年度没有参保核定结果，不能收款",
                            code="no_determination")
         receipt_no = await self.repo.next_receipt_no(village)
-        outcome = await post(self.session, self.outbox, self.coverage,
-                             channel=COLLECTOR_CHANNEL, txn=receipt_no, kind="payment",
-                             order_no=order_no, amount_fen=body.amount_fen,
+        outcome = await post(self.posting, channel=COLLECTOR_CHANNEL, txn=receipt_no,
+                             kind="payment", order_no=order_no, amount_fen=body.amount_fen,
                              paid_at=collected_at, origin="collector")
         await self.repo.add_receipt(
             receipt_no=receipt_no, village_code=village, collector=principal.subject,
@@ -105,9 +102,8 @@ class CollectorService:
         if receipt["handover_id"] is not None:
             raise Conflict(f"收据 {receipt_no} 已解缴，不能作废：请按退费办理",
                            code="receipt_handed_over")
-        outcome = await post(self.session, self.outbox, self.coverage,
-                             channel=COLLECTOR_CHANNEL, txn=receipt_no, kind="reversal",
-                             order_no=await self._order_of(receipt_no),
+        outcome = await post(self.posting, channel=COLLECTOR_CHANNEL, txn=receipt_no,
+                             kind="reversal", order_no=await self._order_of(receipt_no),
                              amount_fen=receipt["amount_fen"], paid_at=dt.datetime.now(dt.UTC),
                              origin="collector")
         await self.repo.void(receipt_no, reason, principal.subject, outcome)
@@ -229,21 +225,19 @@ class CollectorService:
                                          day=day)
         return [_handover(r) for r in rows]
 
-    async def _person_of(self, id_number: str) -> Any:
+    async def _person_of(self, id_number: str) -> uuid.UUID:
         try:
             ident = parse_id_number(id_number)
         except InvalidIdNumber as exc:
             raise Invalid(f"身份证号码有误：{exc}", field="id_number",
                           code="invalid_id_number") from exc
-        pid = (await self.session.execute(text(
-            "SELECT person_id FROM payments.persons WHERE id_number_hash = ANY(:h)"),
-            {"h": self.vault.lookup_hashes(ident.value)})).scalar()
+        pid = await self.repo.person_by_id_hashes(self.vault.lookup_hashes(ident.value))
         if pid is None:
             raise NotFound("未找到该身份证号码的参保人员", code="person_not_found")
         return pid
 
     async def _order_of(self, receipt_no: str) -> str:
-        return await order_of_payment(self.session, COLLECTOR_CHANNEL, receipt_no)
+        return await order_of_payment(self.uow, COLLECTOR_CHANNEL, receipt_no)
 
     @staticmethod
     def _receipt(r: dict[str, Any] | None) -> dict[str, Any]:

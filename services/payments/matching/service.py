@@ -287,3 +287,13 @@ def _notification_id(n: dict[str, Any]) -> uuid.UUID | None:
 
 def _action(item: SuspenseRow | None) -> str:
     return str((item.resolution or {}).get("action")) if item is not None else "nothing"
+
+
+async def match(posting: Posting, notification: dict[str, Any]) -> str:
+    """Matching's public entry point for every source of money: apply one normalized
+    notification (the dict a channel adapter's `parse` gives: channel, channel_txn_id, kind,
+    status, order_no, amount_fen, paid_at ISO 8601, origin) through the posting core; returns
+    the outcome (paid, duplicate, suspense, reversed, offset, ...). The tax bureau's and the
+    village collectors' payments come in here, to meet the same order lookup, paid-twice and
+    reversal rules as a channel's."""
+    return await Matcher(posting).process(notification)

@@ -29,46 +29,28 @@ import uuid
 from collections import defaultdict
 from typing import Any
 
-import orjson
 from openpyxl import Workbook
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from kernels.policy.schema import (
     DEFAULT_TAX_RECONCILIATION_ASSUMPTION,
     DEFAULT_TAX_RECONCILIATION_PER_MONTH,
 )
 from services.payments import events
-from services.payments.coverage import CoverageCalculator
+from services.payments.ledger.posting import Posting
 from services.payments.tax import files as f
 from services.payments.tax.posting import TAX_CHANNEL
+from services.payments.tax.repository import TaxRepository
 from services.payments.tax.service import ExchangeService, FileRefused
 from shared.auth import Principal, require_region
 from shared.errors import Conflict, Invalid, NotFound
 from shared.money import fen_to_yuan
-from shared.outbox import Outbox
 from shared.pii import PiiVault
 
-S = "payments"
 KINDS = ("tax_only", "ledger_only", "amount_differs", "dates_differ")
 KIND_ZH = {"tax_only": "税务已征收、医保未入账", "ledger_only": "医保已入账、税务无记录",
            "amount_differs": "金额不一致", "dates_differ": "缴费日期不一致"}
 ACTION_ZH = {"corrected_here": "医保侧已更正", "corrected_at_tax": "税务侧更正",
              "accepted": "核实无误、予以认可", "timing": "跨期，计入下期"}
-
-_LEDGER = f"""
-SELECT l.id, l.person_id, l.plan_year, l.kind, l.amount_fen,
-       (l.occurred_at AT TIME ZONE 'Asia/Shanghai')::date AS day, l.channel
-FROM {S}.ledger l
-WHERE l.kind IN ('payment', 'reversal') AND l.payer = 'person' AND l.outcome = 'applied'
-  AND l.person_id IS NOT NULL
-  AND (l.occurred_at AT TIME ZONE 'Asia/Shanghai')::date BETWEEN :a AND :b
-  AND coalesce(
-        (SELECT coalesce(p.village_code, p.township_code, p.county_code)
-         FROM {S}.persons p WHERE p.person_id = l.person_id),
-        (SELECT coalesce(d.village_code, d.township_code, d.county_code, d.region_code)
-         FROM {S}.dues d WHERE d.person_id = l.person_id AND d.plan_year = l.plan_year)
-      ) LIKE :r || '%'"""
 
 
 class Side:
@@ -139,12 +121,14 @@ def _iso(d: dt.date | None) -> str:
 
 
 class TaxReconciliationService:
-    def __init__(self, session: AsyncSession, outbox: Outbox, coverage: CoverageCalculator,
-                 vault: PiiVault) -> None:
-        self.session = session
-        self.outbox = outbox
-        self.coverage = coverage
+    """Reconciliations over one unit of work (the posting core's), committed by its opener."""
+
+    def __init__(self, posting: Posting, vault: PiiVault) -> None:
+        self.posting = posting
+        self.uow = posting.uow
+        self.coverage = posting.coverage
         self.vault = vault
+        self.repo = TaxRepository(posting.uow.session)
 
     async def reconcile(self, file: f.ExchangeFile, principal: Principal) -> dict[str, Any]:
         c = file.control
@@ -163,7 +147,7 @@ class TaxReconciliationService:
             raise Invalid(f"行政区划代码“{region}”应为 6 位或 12 位数字",
                           code="tax_file_unreadable")
         require_region(principal, region)
-        exchange = ExchangeService(self.session, self.outbox, self.coverage, self.vault)
+        exchange = ExchangeService(self.posting, self.vault)
         rows, reasons = await exchange._check_rows(file.rows, region, against_records=False)
         problems.extend(exchange._check_totals(file, rows, amounts=not reasons))
         outside = [r["row_no"] for r in rows if not start <= r["paid_on"] <= end]
@@ -173,10 +157,7 @@ class TaxReconciliationService:
             raise FileRefused("征收明细整体退回，未对账", details={"problems": problems,
                                                                 "rows": reasons})
         sha = f.digest(file)
-        existing = (await self.session.execute(text(
-            f"""SELECT id, sha256 FROM {S}.tax_reconciliations
-                WHERE region_code = :r AND period_start = :a AND period_end = :b"""),
-            {"r": region, "a": start, "b": end})).first()
+        existing = await self.repo.reconciliation_of_period(region, start, end)
         if existing is not None:
             if existing[1] == sha:
                 return await self.report(existing[0], principal)
@@ -187,56 +168,36 @@ class TaxReconciliationService:
         for r in rows:
             tax.add((r["person_id"], r["plan_year"]), r["record_type"], r["amount_fen"],
                     r["paid_on"], r["receipt_no"])
-        for lid, pid, year, kind, amount, day, _channel in (await self.session.execute(
-                text(_LEDGER), {"a": start, "b": end, "r": region})).all():
+        for lid, pid, year, kind, amount, day, _channel in await self.repo.booked_movements(
+                region, start, end):
             ledger.add((pid, year), kind, amount, day, lid)
         matched, diffs = compare(tax, ledger)
         counts = {"matched": matched, **{k: sum(1 for d in diffs if d["kind"] == k)
                                          for k in KINDS}}
         schedule = await self.schedule(region, end)
         seq = c.get(f.SEQ_NO, "")
-        rec_id = (await self.session.execute(text(f"""
-            INSERT INTO {S}.tax_reconciliations (region_code, period_start, period_end, seq_no,
-                sha256, tax_totals, ledger_totals, counts, schedule, created_by)
-            VALUES (:r, :a, :b, :n, :sha, CAST(:t AS jsonb), CAST(:l AS jsonb),
-                    CAST(:c AS jsonb), CAST(:s AS jsonb), :by) RETURNING id"""),
-            {"r": region, "a": start, "b": end, "n": int(seq) if seq.isdigit() else None,
-             "sha": sha, "t": _j({**tax.totals(), "daily": _daily(tax)}),
-             "l": _j({**ledger.totals(), "daily": _daily(ledger)}), "c": _j(counts),
-             "s": _j(schedule), "by": principal.subject})).scalar_one()
+        rec_id = await self.repo.add_reconciliation(
+            region_code=region, start=start, end=end,
+            seq_no=int(seq) if seq.isdigit() else None, sha256=sha,
+            tax_totals={**tax.totals(), "daily": _daily(tax)},
+            ledger_totals={**ledger.totals(), "daily": _daily(ledger)}, counts=counts,
+            schedule=schedule, created_by=principal.subject)
         for d in diffs:
-            await self.session.execute(text(f"""
-                INSERT INTO {S}.tax_reconciliation_differences (reconciliation_id, kind,
-                    person_id, plan_year, tax_amount_fen, ledger_amount_fen, tax_paid_on,
-                    ledger_paid_on, receipt_nos, ledger_ids, detail)
-                VALUES (:rec, :kind, :person_id, :plan_year, :tax_amount_fen,
-                        :ledger_amount_fen, :tax_paid_on, :ledger_paid_on, :receipt_nos,
-                        :ledger_ids, :detail)"""), {"rec": rec_id, **d})
+            await self.repo.add_difference(rec_id, d)
         await self._publish(rec_id)
         return await self.report(rec_id, principal)
 
     async def resolve(self, rec_id: int, diff_id: int, action: str, reason: str,
                       principal: Principal) -> dict[str, Any]:
         rec = await self._get(rec_id, principal, lock=True)
-        row = (await self.session.execute(text(f"""
-            UPDATE {S}.tax_reconciliation_differences SET status = 'resolved',
-                resolution = CAST(:res AS jsonb), resolved_at = now()
-            WHERE id = :d AND reconciliation_id = :r AND status = 'open' RETURNING id"""),
-            {"d": diff_id, "r": rec["id"], "res": _j({
-                "action": action, "action_zh": ACTION_ZH[action], "reason": reason,
-                **principal.audit_fields(),
-                "at": dt.datetime.now(dt.UTC).isoformat()})})).first()
-        if row is None:
-            found = (await self.session.execute(text(
-                f"""SELECT status FROM {S}.tax_reconciliation_differences
-                    WHERE id = :d AND reconciliation_id = :r"""),
-                {"d": diff_id, "r": rec["id"]})).scalar()
-            if found is None:
+        resolved = await self.repo.resolve_difference(rec["id"], diff_id, {
+            "action": action, "action_zh": ACTION_ZH[action], "reason": reason,
+            **principal.audit_fields(), "at": dt.datetime.now(dt.UTC).isoformat()})
+        if not resolved:
+            if await self.repo.difference_status(rec["id"], diff_id) is None:
                 raise NotFound(f"对账 {rec_id} 中没有差异 {diff_id}", code="difference_not_found")
             raise Conflict(f"差异 {diff_id} 已处理", code="difference_resolved")
-        await self.session.execute(text(
-            f"UPDATE {S}.tax_reconciliations SET revision = revision + 1 WHERE id = :id"),
-            {"id": rec["id"]})
+        await self.repo.next_revision(rec["id"])
         await self._publish(rec["id"])
         return await self.report(rec_id, principal)
 
@@ -256,10 +217,7 @@ class TaxReconciliationService:
             assumptions = [DEFAULT_TAX_RECONCILIATION_ASSUMPTION]
         first = day.replace(day=1)
         after = (first + dt.timedelta(days=32)).replace(day=1)
-        done = int((await self.session.execute(text(
-            f"""SELECT count(*) FROM {S}.tax_reconciliations WHERE region_code = :r
-                AND period_end >= :a AND period_end < :b"""),
-            {"r": region_code, "a": first, "b": after})).scalar_one())
+        done = await self.repo.reconciliations_ending(region_code, first, after)
         return {"region_code": region_code, "month": first.strftime("%Y-%m"),
                 "required_per_month": required, "done": done, "met": done >= required,
                 "plan": f"{policy.region_code}-{policy.plan_year}" if policy else None,
@@ -269,15 +227,8 @@ class TaxReconciliationService:
 
     async def report(self, rec_id: int, principal: Principal) -> dict[str, Any]:
         rec = await self._get(rec_id, principal)
-        diffs = (await self.session.execute(text(f"""
-            SELECT d.id, d.kind, d.person_id, d.plan_year, d.tax_amount_fen,
-                   d.ledger_amount_fen, d.tax_paid_on, d.ledger_paid_on, d.receipt_nos,
-                   d.ledger_ids, d.detail, d.status, d.resolution, p.id_number_masked,
-                   p.name_masked
-            FROM {S}.tax_reconciliation_differences d
-            LEFT JOIN {S}.persons p ON p.person_id = d.person_id
-            WHERE d.reconciliation_id = :r ORDER BY d.id"""), {"r": rec["id"]})).mappings().all()
-        items = [{**dict(d), "person_id": str(d["person_id"]), "kind_zh": KIND_ZH[d["kind"]],
+        diffs = await self.repo.differences(rec["id"])
+        items = [{**d, "person_id": str(d["person_id"]), "kind_zh": KIND_ZH[d["kind"]],
                   "tax_paid_on": _iso_or_none(d["tax_paid_on"]),
                   "ledger_paid_on": _iso_or_none(d["ledger_paid_on"])} for d in diffs]
         open_count = sum(1 for d in items if d["status"] == "open")
@@ -334,23 +285,15 @@ class TaxReconciliationService:
 
     async def _get(self, rec_id: int, principal: Principal, *, lock: bool = False
                    ) -> dict[str, Any]:
-        row = (await self.session.execute(text(
-            f"""SELECT id, region_code, period_start, period_end, tax_totals, ledger_totals,
-                       counts, schedule, revision, created_at
-                FROM {S}.tax_reconciliations WHERE id = :id{' FOR UPDATE' if lock else ''}"""),
-            {"id": rec_id})).mappings().first()
+        row = await self.repo.reconciliation(rec_id, lock=lock)
         if row is None or not principal.can_see_region(row["region_code"]):
             raise NotFound(f"没有编号为 {rec_id} 的对账", code="tax_reconciliation_not_found")
-        return dict(row)
+        return row
 
     async def _publish(self, rec_id: int) -> None:
-        rec = (await self.session.execute(text(
-            f"""SELECT region_code, period_start, period_end, tax_totals, ledger_totals, counts,
-                       revision FROM {S}.tax_reconciliations WHERE id = :id"""),
-            {"id": rec_id})).mappings().one()
-        status = dict((await self.session.execute(text(
-            f"""SELECT status, count(*) FROM {S}.tax_reconciliation_differences
-                WHERE reconciliation_id = :id GROUP BY status"""), {"id": rec_id})).all())
+        rec = await self.repo.reconciliation(rec_id)
+        assert rec is not None
+        status = await self.repo.difference_counts(rec_id)
         tax_totals = {k: v for k, v in rec["tax_totals"].items() if k != "daily"}
         ledger_totals = {k: v for k, v in rec["ledger_totals"].items() if k != "daily"}
         summary = {
@@ -364,13 +307,8 @@ class TaxReconciliationService:
             "totals_match": tax_totals["net_fen"] == ledger_totals["net_fen"],
             "clean": int(status.get("open", 0)) == 0, "revision": rec["revision"],
             "completed_at": dt.datetime.now(dt.UTC).isoformat()}
-        await self.outbox.add(self.session,
-                              events.TaxReconciliationCompleted.model_validate(summary),
-                              subject=f"tax:{rec_id}")
-
-
-def _j(value: Any) -> str:
-    return orjson.dumps(value, default=str).decode()
+        await self.uow.publish(events.TaxReconciliationCompleted.model_validate(summary),
+                               subject=f"tax:{rec_id}")
 
 
 def _daily(side: Side) -> dict[str, int]:

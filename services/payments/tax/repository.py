@@ -202,3 +202,121 @@ class TaxRepository:
             f"""SELECT person_id, plan_year FROM {S}.dues
                 WHERE person_id = ANY(:ids) AND enrolled"""), {"ids": person_ids})).all()
         return {(r[0], r[1]) for r in rows}
+
+    # --- reconciliation medical insurance <-> tax ------------------------------------------
+    async def reconciliation_of_period(self, region_code: str, start: dt.date, end: dt.date
+                                       ) -> tuple[int, str] | None:
+        """The reconciliation already made for this region and period: its id and digest."""
+        row = (await self.session.execute(text(
+            f"""SELECT id, sha256 FROM {S}.tax_reconciliations
+                WHERE region_code = :r AND period_start = :a AND period_end = :b"""),
+            {"r": region_code, "a": start, "b": end})).first()
+        return (int(row[0]), str(row[1])) if row is not None else None
+
+    async def booked_movements(self, region_code: str, start: dt.date, end: dt.date
+                               ) -> list[tuple[int, uuid.UUID, int, str, int, dt.date, str]]:
+        """The applied payments and reversals of persons in the region, dated in the period
+        (Beijing dates), every channel: (ledger id, person, plan year, kind, amount, day,
+        channel)."""
+        rows = (await self.session.execute(text(_BOOKED), {"a": start, "b": end,
+                                                            "r": region_code})).all()
+        return [(r[0], r[1], r[2], r[3], r[4], r[5], r[6]) for r in rows]
+
+    async def add_reconciliation(self, *, region_code: str, start: dt.date, end: dt.date,
+                                 seq_no: int | None, sha256: str, tax_totals: dict[str, Any],
+                                 ledger_totals: dict[str, Any], counts: dict[str, int],
+                                 schedule: dict[str, Any], created_by: str | None) -> int:
+        return int((await self.session.execute(text(f"""
+            INSERT INTO {S}.tax_reconciliations (region_code, period_start, period_end, seq_no,
+                sha256, tax_totals, ledger_totals, counts, schedule, created_by)
+            VALUES (:r, :a, :b, :n, :sha, CAST(:t AS jsonb), CAST(:l AS jsonb),
+                    CAST(:c AS jsonb), CAST(:s AS jsonb), :by) RETURNING id"""),
+            {"r": region_code, "a": start, "b": end, "n": seq_no, "sha": sha256,
+             "t": _json_any(tax_totals), "l": _json_any(ledger_totals), "c": _json_any(counts),
+             "s": _json_any(schedule), "by": created_by})).scalar_one())
+
+    async def add_difference(self, rec_id: int, difference: dict[str, Any]) -> None:
+        await self.session.execute(text(f"""
+            INSERT INTO {S}.tax_reconciliation_differences (reconciliation_id, kind,
+                person_id, plan_year, tax_amount_fen, ledger_amount_fen, tax_paid_on,
+                ledger_paid_on, receipt_nos, ledger_ids, detail)
+            VALUES (:rec, :kind, :person_id, :plan_year, :tax_amount_fen,
+                    :ledger_amount_fen, :tax_paid_on, :ledger_paid_on, :receipt_nos,
+                    :ledger_ids, :detail)"""), {"rec": rec_id, **difference})
+
+    async def resolve_difference(self, rec_id: int, diff_id: int,
+                                 resolution: dict[str, Any]) -> bool:
+        """An open difference resolved; False when it is not open (or not there)."""
+        row = (await self.session.execute(text(f"""
+            UPDATE {S}.tax_reconciliation_differences SET status = 'resolved',
+                resolution = CAST(:res AS jsonb), resolved_at = now()
+            WHERE id = :d AND reconciliation_id = :r AND status = 'open' RETURNING id"""),
+            {"d": diff_id, "r": rec_id, "res": _json_any(resolution)})).first()
+        return row is not None
+
+    async def difference_status(self, rec_id: int, diff_id: int) -> str | None:
+        found: str | None = (await self.session.execute(text(
+            f"""SELECT status FROM {S}.tax_reconciliation_differences
+                WHERE id = :d AND reconciliation_id = :r"""),
+            {"d": diff_id, "r": rec_id})).scalar()
+        return found
+
+    async def next_revision(self, rec_id: int) -> None:
+        await self.session.execute(text(
+            f"UPDATE {S}.tax_reconciliations SET revision = revision + 1 WHERE id = :id"),
+            {"id": rec_id})
+
+    async def reconciliations_ending(self, region_code: str, first: dt.date,
+                                     after: dt.date) -> int:
+        """How many reconciliations of the region end in [first, after)."""
+        return int((await self.session.execute(text(
+            f"""SELECT count(*) FROM {S}.tax_reconciliations WHERE region_code = :r
+                AND period_end >= :a AND period_end < :b"""),
+            {"r": region_code, "a": first, "b": after})).scalar_one())
+
+    async def reconciliation(self, rec_id: int, *, lock: bool = False
+                             ) -> dict[str, Any] | None:
+        row = (await self.session.execute(text(
+            f"""SELECT id, region_code, period_start, period_end, tax_totals, ledger_totals,
+                       counts, schedule, revision, created_at
+                FROM {S}.tax_reconciliations WHERE id = :id{' FOR UPDATE' if lock else ''}"""),
+            {"id": rec_id})).mappings().first()
+        return dict(row) if row else None
+
+    async def differences(self, rec_id: int) -> list[dict[str, Any]]:
+        """A reconciliation's differences, with the person's masked ID number and name."""
+        rows = (await self.session.execute(text(f"""
+            SELECT d.id, d.kind, d.person_id, d.plan_year, d.tax_amount_fen,
+                   d.ledger_amount_fen, d.tax_paid_on, d.ledger_paid_on, d.receipt_nos,
+                   d.ledger_ids, d.detail, d.status, d.resolution, p.id_number_masked,
+                   p.name_masked
+            FROM {S}.tax_reconciliation_differences d
+            LEFT JOIN {S}.persons p ON p.person_id = d.person_id
+            WHERE d.reconciliation_id = :r ORDER BY d.id"""), {"r": rec_id})).mappings().all()
+        return [dict(r) for r in rows]
+
+    async def difference_counts(self, rec_id: int) -> dict[str, int]:
+        """Differences per status (open, resolved)."""
+        rows = (await self.session.execute(text(
+            f"""SELECT status, count(*) FROM {S}.tax_reconciliation_differences
+                WHERE reconciliation_id = :id GROUP BY status"""), {"id": rec_id})).all()
+        return {str(r[0]): int(r[1]) for r in rows}
+
+
+def _json_any(value: Any) -> str:
+    return orjson.dumps(value, default=str).decode()
+
+
+_BOOKED = f"""
+SELECT l.id, l.person_id, l.plan_year, l.kind, l.amount_fen,
+       (l.occurred_at AT TIME ZONE 'Asia/Shanghai')::date AS day, l.channel
+FROM {S}.ledger l
+WHERE l.kind IN ('payment', 'reversal') AND l.payer = 'person' AND l.outcome = 'applied'
+  AND l.person_id IS NOT NULL
+  AND (l.occurred_at AT TIME ZONE 'Asia/Shanghai')::date BETWEEN :a AND :b
+  AND coalesce(
+        (SELECT coalesce(p.village_code, p.township_code, p.county_code)
+         FROM {S}.persons p WHERE p.person_id = l.person_id),
+        (SELECT coalesce(d.village_code, d.township_code, d.county_code, d.region_code)
+         FROM {S}.dues d WHERE d.person_id = l.person_id AND d.plan_year = l.plan_year)
+      ) LIKE :r || '%'"""

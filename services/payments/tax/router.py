@@ -8,36 +8,40 @@ from typing import Any
 
 import orjson
 from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
 
+from services.payments.deps import (
+    PrincipalDep,
+    TaxExchangeServiceDep,
+    TaxReconciliationServiceDep,
+)
 from services.payments.tax import files as f
-from services.payments.tax.reconciliation import TaxReconciliationService
-from services.payments.tax.repository import TaxRepository
 from services.payments.tax.schemas import (
+    CSV_FILE,
     EXCHANGE_BODY,
+    XLSX_FILE,
     NothingChanged,
     OutgoingFile,
+    OutgoingFileListed,
     OutgoingKind,
+    PaymentsAlreadyApplied,
+    PaymentsApplied,
     PlanYearQuery,
     RegionQuery,
     Resolve,
+    Schedule,
+    TaxReconciliationReport,
 )
-from services.payments.tax.service import ExchangeService, FileRefused
-from shared.auth import current_principal
-from shared.db import SessionDep
-from shared.errors import Invalid
+from services.payments.tax.service import FileRefused
+from shared.errors import Invalid, error_body
 from shared.params import RowIdPath
 
 router = APIRouter(prefix="/v1/tax", tags=["tax bureau exchange"])
-
-
-def _service(request: Request, session: SessionDep) -> ExchangeService:
-    state = request.app.state
-    return ExchangeService(session, state.runtime.outbox, state.coverage, state.vault)
-
-
-def _reconciliations(request: Request, session: SessionDep) -> TaxReconciliationService:
-    state = request.app.state
-    return TaxReconciliationService(session, state.runtime.outbox, state.coverage, state.vault)
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+# an incoming file is refused whole (the error body's problems and rows say why, in Chinese)
+REFUSED: dict[int | str, dict[str, Any]] = {422: {
+    "description": "tax_file_unreadable, or tax_file_refused with its problems and a reason "
+                   "per row"}}
 
 
 async def read_file(request: Request) -> f.ExchangeFile:
@@ -61,99 +65,104 @@ async def read_file(request: Request) -> f.ExchangeFile:
 @router.post("/exchange/outgoing/{kind}", response_model=OutgoingFile | NothingChanged,
              summary="The next 费源 (dues) or 特殊缴费单据 file: what changed since the last one")
 async def next_outgoing(kind: OutgoingKind, region_code: RegionQuery, plan_year: PlanYearQuery,
-                        request: Request, session: SessionDep, response: Response) -> Any:
-    async with session.begin():
-        made = await _service(request, session).next_outgoing(
-            kind, region_code, plan_year, current_principal(request))
+                        service: TaxExchangeServiceDep, principal: PrincipalDep,
+                        response: Response) -> OutgoingFile | NothingChanged:
+    made = await service.next_outgoing(kind, region_code, plan_year, principal)
     if made is None:
-        return {"file": None, "message": "自上一份文件以来没有变化：未生成新文件，未占用文件序号"}
+        return NothingChanged(message="自上一份文件以来没有变化：未生成新文件，未占用文件序号")
     response.status_code = 201
-    return made
+    return OutgoingFile.model_validate(made)
 
 
-@router.get("/exchange/outgoing", summary="The files sent to the tax bureau (no content)")
-async def list_outgoing(request: Request, session: SessionDep,
-                        kind: OutgoingKind | None = None) -> list[dict[str, Any]]:
-    rows = await TaxRepository(session).outgoing_files(
-        current_principal(request).region_filter, kind)
-    return [{**r, "created_at": r["created_at"].isoformat()} for r in rows]
+@router.get("/exchange/outgoing", response_model=list[OutgoingFileListed],
+            summary="The files sent to the tax bureau (no content)")
+async def list_outgoing(service: TaxExchangeServiceDep, principal: PrincipalDep,
+                        kind: OutgoingKind | None = None) -> list[OutgoingFileListed]:
+    return [OutgoingFileListed.model_validate(r)
+            for r in await service.outgoing_files(principal, kind)]
 
 
 @router.get("/exchange/outgoing/{file_id}", response_model=OutgoingFile,
             summary="One sent file again (a re-send: the same bytes, nothing changes)")
-async def get_outgoing(file_id: RowIdPath, request: Request, session: SessionDep) -> Any:
-    return await _service(request, session).outgoing(file_id, current_principal(request))
+async def get_outgoing(file_id: RowIdPath, service: TaxExchangeServiceDep,
+                       principal: PrincipalDep) -> OutgoingFile:
+    return OutgoingFile.model_validate(await service.outgoing(file_id, principal))
 
 
-@router.get("/exchange/outgoing/{file_id}/file", summary="One sent file as CSV (a re-send)")
-async def get_outgoing_csv(file_id: RowIdPath, request: Request, session: SessionDep
-                           ) -> Response:
-    made = await _service(request, session).outgoing(file_id, current_principal(request))
+@router.get("/exchange/outgoing/{file_id}/file", response_class=Response, responses=CSV_FILE,
+            summary="One sent file as CSV (a re-send)")
+async def get_outgoing_csv(file_id: RowIdPath, service: TaxExchangeServiceDep,
+                           principal: PrincipalDep) -> Response:
+    made = await service.outgoing(file_id, principal)
     name = f"{made['kind']}-{made['region_code']}-{made['seq_no']:06d}.csv"
     return Response(made["content"].encode("utf-8"), media_type="text/csv; charset=utf-8",
                     headers={"content-disposition": f'attachment; filename="{name}"'})
 
 
-@router.post("/exchange/payments", openapi_extra=EXCHANGE_BODY,
+@router.post("/exchange/payments", openapi_extra=EXCHANGE_BODY, responses=REFUSED,
+             response_model=PaymentsApplied | PaymentsAlreadyApplied,
              summary="Apply the tax bureau's payment records and reversals (缴费信息), whole or "
                      "not at all")
-async def apply_payments(request: Request, session: SessionDep) -> dict[str, Any]:
+async def apply_payments(request: Request, service: TaxExchangeServiceDep,
+                         principal: PrincipalDep
+                         ) -> PaymentsApplied | PaymentsAlreadyApplied | JSONResponse:
+    """Refused whole (422 `tax_file_refused`, a reason per row); the refusal is kept on record
+    although nothing was booked: it is written in the request's unit of work, which commits
+    because the refusal is answered, not raised."""
     file = await read_file(request)
-    principal = current_principal(request)
     try:
-        async with session.begin():
-            return await _service(request, session).apply_payments(file, principal)
+        applied = await service.apply_payments(file, principal)
     except FileRefused as refused:
-        d = refused.details
-        async with session.begin():  # the refusal is kept although nothing was booked
-            await TaxRepository(session).add_refusal(
-                region_code=d["region_code"], seq_no=d["seq_no"], sha256=d["sha256"],
-                problems=d["problems"], rows=d["rows"], received_by=principal.subject)
-        raise
+        await service.keep_refusal(refused, principal)
+        return JSONResponse(error_body(refused.code, refused.message, **refused.details),
+                            refused.status_code)
+    if applied["status"] == "already_applied":
+        return PaymentsAlreadyApplied.model_validate(applied)
+    return PaymentsApplied.model_validate(applied)
 
 
-@router.post("/reconciliations", status_code=201, openapi_extra=EXCHANGE_BODY,
+@router.post("/reconciliations", status_code=201, openapi_extra=EXCHANGE_BODY, responses=REFUSED,
+             response_model=TaxReconciliationReport,
              summary="Reconcile a period: the tax bureau's collection detail (征收明细) against "
                      "what was booked here")
-async def reconcile(request: Request, session: SessionDep) -> dict[str, Any]:
+async def reconcile(request: Request, service: TaxReconciliationServiceDep,
+                    principal: PrincipalDep) -> TaxReconciliationReport:
     file = await read_file(request)
-    async with session.begin():
-        return await _reconciliations(request, session).reconcile(
-            file, current_principal(request))
+    return TaxReconciliationReport.model_validate(await service.reconcile(file, principal))
 
 
-@router.get("/reconciliations/schedule",
+@router.get("/reconciliations/schedule", response_model=Schedule,
             summary="Reconciliations done in a month against the plan's schedule")
-async def schedule(region_code: RegionQuery, month: str, request: Request,
-                   session: SessionDep) -> dict[str, Any]:
+async def schedule(region_code: RegionQuery, month: str,
+                   service: TaxReconciliationServiceDep) -> Schedule:
     try:
         first = dt.date.fromisoformat(f"{month}-01")
     except ValueError as exc:
         raise Invalid("month 应为 YYYY-MM", field="month", code="invalid_month") from exc
-    return await _reconciliations(request, session).schedule(region_code, first)
+    return Schedule.model_validate(await service.schedule(region_code, first))
 
 
-@router.get("/reconciliations/{rec_id}", summary="A reconciliation period's report (JSON)")
-async def report(rec_id: RowIdPath, request: Request, session: SessionDep) -> dict[str, Any]:
-    return await _reconciliations(request, session).report(
-        rec_id, current_principal(request))
+@router.get("/reconciliations/{rec_id}", response_model=TaxReconciliationReport,
+            summary="A reconciliation period's report (JSON)")
+async def report(rec_id: RowIdPath, service: TaxReconciliationServiceDep,
+                 principal: PrincipalDep) -> TaxReconciliationReport:
+    return TaxReconciliationReport.model_validate(await service.report(rec_id, principal))
 
 
-@router.get("/reconciliations/{rec_id}/report.xlsx",
-            summary="A reconciliation period's report (XLSX)")
-async def report_xlsx(rec_id: RowIdPath, request: Request, session: SessionDep) -> Response:
-    service = _reconciliations(request, session)
-    data = await service.report_xlsx(rec_id, current_principal(request))
-    return Response(data, media_type="application/vnd.openxmlformats-officedocument."
-                                     "spreadsheetml.sheet",
-                    headers={"content-disposition":
-                             f'attachment; filename="tax-reconciliation-{rec_id}.xlsx"'})
+@router.get("/reconciliations/{rec_id}/report.xlsx", response_class=Response,
+            responses=XLSX_FILE, summary="A reconciliation period's report (XLSX)")
+async def report_xlsx(rec_id: RowIdPath, service: TaxReconciliationServiceDep,
+                      principal: PrincipalDep) -> Response:
+    data = await service.report_xlsx(rec_id, principal)
+    return Response(data, media_type=XLSX, headers={
+        "content-disposition": f'attachment; filename="tax-reconciliation-{rec_id}.xlsx"'})
 
 
 @router.post("/reconciliations/{rec_id}/differences/{diff_id}/resolve",
+             response_model=TaxReconciliationReport,
              summary="Resolve one difference with a reason (audited)")
-async def resolve(rec_id: RowIdPath, diff_id: RowIdPath, body: Resolve, request: Request,
-                  session: SessionDep) -> dict[str, Any]:
-    async with session.begin():
-        return await _reconciliations(request, session).resolve(
-            rec_id, diff_id, body.action, body.reason, current_principal(request))
+async def resolve(rec_id: RowIdPath, diff_id: RowIdPath, body: Resolve,
+                  service: TaxReconciliationServiceDep,
+                  principal: PrincipalDep) -> TaxReconciliationReport:
+    return TaxReconciliationReport.model_validate(
+        await service.resolve(rec_id, diff_id, body.action, body.reason, principal))

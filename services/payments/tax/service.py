@@ -7,9 +7,9 @@ file's content is kept: a re-send is the same bytes and changes nothing.
 
 Incoming: the tax bureau's payment records and reversals. A file is checked whole (sequence,
 control total, every row) and refused whole with a reason per row in Chinese, or applied whole:
-each row booked through `posting.post` as a payment of the channel `tax_bureau` (ledger key:
-the tax receipt number). The same file again (same sequence number and content) changes
-nothing; the same sequence number with other content is refused.
+each row booked through `tax.posting.post` (matching's entry point) as a payment of the
+channel `tax_bureau` (ledger key: the tax receipt number). The same file again (same sequence
+number and content) changes nothing; the same sequence number with other content is refused.
 """
 
 from __future__ import annotations
@@ -20,17 +20,14 @@ import uuid
 from collections import Counter
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from services.payments.channels._support import CHINA_TZ
-from services.payments.coverage import CoverageCalculator
+from services.payments.ledger.posting import Posting
 from services.payments.tax import files as f
 from services.payments.tax.posting import TAX_CHANNEL, order_of_payment, order_to_pay, post
 from services.payments.tax.repository import CurrentItem, SentItem, TaxRepository
 from shared.auth import Principal, require_region
 from shared.errors import DomainError, NotFound
 from shared.money import InvalidAmount, fen_to_yuan, yuan_to_fen
-from shared.outbox import Outbox
 from shared.pii import PiiVault
 from shared.text import UNSAFE_MESSAGE, has_unsafe_characters
 
@@ -52,13 +49,13 @@ def document_no(plan_year: int, budget_line: str, person_id: uuid.UUID) -> str:
 
 
 class ExchangeService:
-    def __init__(self, session: AsyncSession, outbox: Outbox, coverage: CoverageCalculator,
-                 vault: PiiVault) -> None:
-        self.session = session
-        self.outbox = outbox
-        self.coverage = coverage
+    """The exchange over one unit of work (the posting core's), committed by its opener."""
+
+    def __init__(self, posting: Posting, vault: PiiVault) -> None:
+        self.posting = posting
+        self.uow = posting.uow
         self.vault = vault
-        self.repo = TaxRepository(session)
+        self.repo = TaxRepository(posting.uow.session)
 
     # --- outgoing -----------------------------------------------------------------------
     async def next_outgoing(self, kind: str, region_code: str, plan_year: int,
@@ -96,6 +93,12 @@ class ExchangeService:
             created_by=principal.subject)
         await self.repo.remember_sent(kind, plan_year, file_id, remembered)
         return await self.outgoing(file_id, principal)
+
+    async def outgoing_files(self, principal: Principal, kind: str | None
+                             ) -> list[dict[str, Any]]:
+        """The files sent to the tax bureau in the caller's region, without their content."""
+        rows = await self.repo.outgoing_files(principal.region_filter, kind)
+        return [{**r, "created_at": r["created_at"].isoformat()} for r in rows]
 
     async def outgoing(self, file_id: int, principal: Principal) -> dict[str, Any]:
         row = await self.repo.outgoing_file(file_id)
@@ -190,19 +193,25 @@ class ExchangeService:
         return {"status": "applied", "file_id": file_id, "seq_no": seq,
                 "record_count": len(rows), "outcomes": dict(outcomes)}
 
+    async def keep_refusal(self, refused: FileRefused, principal: Principal) -> None:
+        """A refused payment file is kept on record although nothing of it was booked (the
+        refusal is raised before anything is written)."""
+        d = refused.details
+        await self.repo.add_refusal(
+            region_code=d["region_code"], seq_no=d["seq_no"], sha256=d["sha256"],
+            problems=d["problems"], rows=d["rows"], received_by=principal.subject)
+
     async def _book(self, row: dict[str, Any]) -> str:
         if row["record_type"] == "payment":
-            order_no = await order_to_pay(self.session, row["person_id"], row["plan_year"])
-            return await post(self.session, self.outbox, self.coverage, channel=TAX_CHANNEL,
-                              txn=row["receipt_no"], kind="payment",
-                              order_no=order_no or f"TAX-{row['receipt_no']}",
+            order_no = await order_to_pay(self.uow, row["person_id"], row["plan_year"])
+            return await post(self.posting, channel=TAX_CHANNEL, txn=row["receipt_no"],
+                              kind="payment", order_no=order_no or f"TAX-{row['receipt_no']}",
                               amount_fen=row["amount_fen"], paid_at=row["paid_at"],
                               origin="tax_file")
-        order_no = await order_of_payment(self.session, TAX_CHANNEL, row["reverses"])
-        return await post(self.session, self.outbox, self.coverage, channel=TAX_CHANNEL,
-                          txn=row["reverses"], kind="reversal", order_no=order_no,
-                          amount_fen=row["amount_fen"], paid_at=row["paid_at"],
-                          origin="tax_file")
+        order_no = await order_of_payment(self.uow, TAX_CHANNEL, row["reverses"])
+        return await post(self.posting, channel=TAX_CHANNEL, txn=row["reverses"],
+                          kind="reversal", order_no=order_no, amount_fen=row["amount_fen"],
+                          paid_at=row["paid_at"], origin="tax_file")
 
     @staticmethod
     def _check_control(file: f.ExchangeFile, file_type: str
