@@ -40,6 +40,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
 from shared.errors import DomainError
+from shared.i18n import Text
 from shared.principals import DEFAULT_CLAIMS, ClaimNames, Principal, principal_from_claims
 
 if TYPE_CHECKING:
@@ -69,7 +70,7 @@ class Unauthorized(DomainError):
 
 
 def _fail(chinese: str, english: str) -> Unauthorized:
-    return Unauthorized(f"{chinese}（{english}）")
+    return Unauthorized(f"{chinese}（{english}）", params={"reason": Text(chinese, english)})
 
 
 def _algorithm_for(key: Any) -> str:

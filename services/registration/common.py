@@ -35,7 +35,7 @@ async def read_upload(file: UploadFile, limit: int = MAX_UPLOAD_BYTES) -> bytes:
     data = await file.read(limit + 1)
     if len(data) > limit:
         raise DomainError(f"file larger than {limit // (1024 * 1024)} MB", code="upload_too_large",
-                          status_code=413)
+                          status_code=413, params={"limit_mb": limit // (1024 * 1024)})
     if not data:
         raise Invalid("the uploaded file is empty", field="file", code="empty_upload")
     return data

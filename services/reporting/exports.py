@@ -106,7 +106,8 @@ def file_response(tables: Sequence[Table], fmt: Format, filename: str) -> Respon
         media = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
         ext = "xlsx"
     else:
-        raise Invalid(f"format {fmt} is not a file format", field="format")
+        raise Invalid(f"format {fmt} is not a file format", field="format", key="invalid_format",
+                      params={"format": fmt})
     name = f"{filename}.{ext}"
     return Response(body, media_type=media, headers={
         "Content-Disposition": f"attachment; filename=\"{quote(name)}\"; "

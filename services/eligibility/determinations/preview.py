@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from services.eligibility.determinations.schemas import PreviewRequest
 from kernels.policy import (
     GROUP_CODES,
     GroupMembership,
@@ -20,6 +19,8 @@ from kernels.policy import (
 from kernels.policy.errors import InvalidDeclaration
 from kernels.policy.owed import CLOSED, LATE
 from kernels.policy.scope import ScopeBasis, scope_warning
+from kernels.policy.trace import localized
+from services.eligibility.determinations.schemas import PreviewRequest
 from shared.errors import Conflict, Invalid, NotFound
 from shared.idnumber import InvalidIdNumber, parse_id_number
 
@@ -34,12 +35,13 @@ def person_facts(body: PreviewRequest) -> PersonFacts:
             parsed = parse_id_number(p.id_number)
         except InvalidIdNumber as exc:
             raise Invalid(f"person.id_number: {exc}", field="person.id_number",
-                          code="invalid_id_number") from None
+                          code="invalid_id_number", params={"reason": exc.text}) from None
         if birth is not None and birth != parsed.birth_date:
             raise Invalid(
                 f"person.birth_date: {birth.isoformat()} differs from the birth date in the "
                 f"ID number ({parsed.birth_date.isoformat()})",
-                field="person.birth_date", code="birth_date_mismatch")
+                field="person.birth_date", code="birth_date_mismatch",
+                params={"given": birth.isoformat(), "from_id": parsed.birth_date.isoformat()})
         birth = parsed.birth_date
     if birth is None:
         raise Invalid("person.birth_date: give a birth date or an ID number",
@@ -49,7 +51,8 @@ def person_facts(body: PreviewRequest) -> PersonFacts:
             raise Invalid(
                 f"person.groups[{i}].code: unknown group code {g.code!r}; "
                 f"known codes: {', '.join(GROUP_CODES)}",
-                field=f"person.groups[{i}].code", code="unknown_group_code")
+                field=f"person.groups[{i}].code", code="unknown_group_code",
+                params={"code": g.code})
     return PersonFacts(
         birth_date=birth,
         insured_category=p.insured_category,
@@ -58,7 +61,7 @@ def person_facts(body: PreviewRequest) -> PersonFacts:
     )
 
 
-def preview(catalog: PolicyCatalog, body: PreviewRequest) -> dict[str, Any]:
+def preview(catalog: PolicyCatalog, body: PreviewRequest, lang: str = "zh-CN") -> dict[str, Any]:
     """The determination of the person, and what is owed for a payment on `paid_on` (or on
     time), decided by owed_on as the bill and matching decide it. A payment date on which the
     plan year takes no payment any more answers 409 plan_year_closed, as the bill does."""
@@ -66,7 +69,8 @@ def preview(catalog: PolicyCatalog, body: PreviewRequest) -> dict[str, Any]:
     if policy is None:
         raise NotFound(
             f"no plan for region {body.region_code} (nor its city or province) "
-            f"and plan year {body.plan_year}", code="plan_not_found")
+            f"and plan year {body.plan_year}", code="plan_not_found",
+            params={"region_code": body.region_code, "plan_year": body.plan_year})
     facts = person_facts(body)
     try:
         on_time, terms = determine_terms(policy, facts, enrolled_on=body.enrolled_on)
@@ -81,7 +85,9 @@ def preview(catalog: PolicyCatalog, body: PreviewRequest) -> dict[str, Any]:
         chosen = determine(policy, facts, enrolled_on=body.enrolled_on, paid_on=day)
     out = chosen.to_dict()
     out.update(owed.to_dict())
-    out["assumptions"] = list(dict.fromkeys([*chosen.assumptions, *owed.assumptions]))
+    out["assumptions"] = policy.assumptions_in(
+        list(dict.fromkeys([*chosen.assumptions, *owed.assumptions])), lang)
+    out["trace"] = localized(out["trace"], lang)
     out.update(terms.event_fields())
     del out["paid_on"]
     out["region_code"] = policy.region_code

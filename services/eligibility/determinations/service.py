@@ -10,7 +10,6 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.eligibility.determinations.repository import DeterminationRepository, same_result
 from kernels.policy import (
     GROUP_CODES,
     GroupMembership,
@@ -18,6 +17,7 @@ from kernels.policy import (
     PersonFacts,
     determine_terms,
 )
+from services.eligibility.determinations.repository import DeterminationRepository, same_result
 from services.eligibility.facts.repository import FactsRepository
 from services.eligibility.plans.registry import PlanRegistry
 from shared.outbox import Outbox
@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 CHANGED = "eligibility.determination_changed.v1"
 ADJUSTMENT_DUE = "eligibility.adjustment_due.v1"
 _KNOWN = frozenset(GROUP_CODES)
+_STATUS_ZH = {"stopped": "已停止", "ended": "已终止", "active": "有效"}
 
 
 def event_payload(person_id: uuid.UUID | str, plan_year: int, revision: int,
@@ -139,7 +140,10 @@ class DeterminationService:
                 "coverage_start": policy.plan_start, "on_time_until": None,
                 "payable_until": None, "late": None, "assumptions": [],
                 "trace": [{"rule_id": "enrollment", "matched": False, "outcome": "not enrolled",
-                           "reason": f"enrollment {enrollment.status}; nothing is due"}],
+                           "reason": "参保登记"
+                                     f"{_STATUS_ZH.get(enrollment.status, enrollment.status)}"
+                                     "：无需缴费",
+                           "reason_en": f"enrollment {enrollment.status}; nothing is due"}],
             })
         current = await self.repo.current(person_id, plan_year)
         if same_result(current, result):

@@ -28,9 +28,9 @@ import asyncpg
 import numpy as np
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from kernels.policy import INSURED_CATEGORIES, PlanNotFound
 from services.eligibility.determinations.repository import DETERMINATION_LOCK
 from services.eligibility.determinations.service import ADJUSTMENT_DUE, CHANGED
-from kernels.policy import INSURED_CATEGORIES, PlanNotFound
 from services.eligibility.plans.registry import PlanRegistry
 from services.eligibility.redeterminations import pgbinary
 from services.eligibility.redeterminations.population import (
@@ -248,6 +248,7 @@ class Redeterminator:
             policy = self.plans.catalog.get(region_code, plan_year)
         except PlanNotFound:
             raise NotFound(f"no plan of region {region_code} for plan year {plan_year}",
+                           params={"region_code": region_code, "plan_year": plan_year},
                            code="plan_not_found") from None
         conn, apg = await self._raw()
         try:

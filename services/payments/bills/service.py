@@ -103,7 +103,7 @@ class BillService:
             ident = parse_id_number(id_number)
         except InvalidIdNumber as exc:
             raise Invalid(f"id_number: {exc}", field="id_number",
-                          code="invalid_id_number") from None
+                          code="invalid_id_number", params={"reason": exc.text}) from None
         today = beijing_today()
         day = on or today
         # every key version's hash: people are found while `canbao pii rotate` runs

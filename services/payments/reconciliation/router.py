@@ -19,7 +19,8 @@ MAX_STATEMENT_BYTES = 200 * 1024 * 1024
 async def post_statement(channel: str, request: Request, session: SessionDep,
                          date: dt.date | None = DateQuery(None)) -> dict[str, Any]:
     if channel not in request.app.state.adapters:
-        raise NotFound(f"channel {channel!r} is not configured", code="unknown_channel")
+        raise NotFound(f"channel {channel!r} is not configured", code="unknown_channel",
+                       params={"channel": channel})
     data = await request.body()
     async with session.begin():
         return await ReconciliationService(session, request.app.state.runtime.outbox).reconcile(

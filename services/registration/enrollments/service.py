@@ -54,7 +54,8 @@ class EnrollmentService:
         check_birth_before_year_end(person.birth_date, data.plan_year, field="plan_year")
         existing = await self.repo.get(data.person_id, data.plan_year)
         if existing is not None and existing.status == "registered":
-            raise Conflict(f"already enrolled for {data.plan_year}", code="already_enrolled")
+            raise Conflict(f"already enrolled for {data.plan_year}", code="already_enrolled",
+                           params={"plan_year": data.plan_year})
         category = data.insured_category or default_category(
             person.birth_date, data.plan_year, has_school=person.school is not None)
         refusal = check_scope(ScopeFacts(

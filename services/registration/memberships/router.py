@@ -94,7 +94,8 @@ def _department(principal: Principal, given: str | None) -> str | None:
     try:
         department = canonical_department(given)
     except ValueError as exc:
-        raise Invalid(str(exc), field="department", code="unknown_department") from None
+        raise Invalid(str(exc), field="department", code="unknown_department",
+                      params={"department": given}) from None
     require_department(principal, department)
     return department
 

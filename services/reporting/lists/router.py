@@ -77,7 +77,8 @@ async def post_reason(request: Request, session: SessionDep, person_id: str,
     try:
         uuid.UUID(person_id)
     except ValueError:
-        raise Invalid("person_id is not a UUID", field="person_id") from None
+        raise Invalid("person_id is not a UUID", field="person_id",
+                      key="invalid_person_id") from None
     # staff record reasons for people of their own township (or village)
     region = await repository.person_region(session, person_id, plan_year)
     if region is not None:

@@ -190,7 +190,8 @@ def reminder_table(data: dict[str, Any]) -> Table:
 async def record_reason(session: AsyncSession, person_id: str, plan_year: int, reason: str,
                         note: str | None, recorded_by: str | None) -> dict[str, Any]:
     if reason not in REASONS:
-        raise Invalid(f"unknown reason {reason!r}; one of {', '.join(REASONS)}", field="reason")
+        raise Invalid(f"unknown reason {reason!r}; one of {', '.join(REASONS)}", field="reason",
+                      key="unknown_reason", params={"reason": reason, "choices": list(REASONS)})
     note = (note or "").strip() or None
     if reason == "other" and not note:
         raise Invalid("reason 'other' needs a note saying why", field="note",
@@ -209,7 +210,8 @@ async def funding_application(session: AsyncSession, region: Region, plan_year: 
     """Per budget line, the people it subsidises and how many of them it has paid for (a line
     counts as paid once its budget line's proxy payment covers it)."""
     if budget_line is not None and budget_line not in BUDGET_LINES:
-        raise Invalid(f"未知的资金渠道 {budget_line!r}", field="budget_line")
+        raise Invalid(f"未知的资金渠道 {budget_line!r}", field="budget_line",
+                      key="unknown_budget_line", params={"budget_line": budget_line})
     as_of = as_of or today_in_china()
     plan = plan_for(region.code[:6], plan_year, policies_dir) if region.rank != "nation" else None
     people = (await repo.subsidized_people(session, region, plan_year, budget_line)

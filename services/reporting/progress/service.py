@@ -43,7 +43,7 @@ async def progress(
     level = level or region.child_rank
     if RANKS.index(level) < RANKS.index(region.rank) or level == "nation":
         raise Invalid(f"level {level} 比所查区域（{RANK_NAMES_ZH[region.rank]}）更大",
-                      field="level")
+                      field="level", key="level_too_wide", params={"level": level})
     as_of = as_of or today_in_china()
     counters = await repo.counters(session, region, plan_year, level)
     targets = await repo.targets(session, region, plan_year, level)
