@@ -94,7 +94,21 @@ ERRORS: dict[str, T] = {
                          ("文件过大", "the file is too large")),
     "empty_upload": (("上传的文件是空的", "the uploaded file is empty"),),
     "upload_has_errors": (("上传的文件有错误，请按行查看", "the upload has errors; see the rows"),),
-    "late_registration": (("已超过登记期限", "registered too late"),),
+    "newborn_registration_late": (
+        ("出生后 {days} 日才登记：新生儿须在出生后 {limit} 日内登记才能自出生之日起享受待遇；"
+         "请按普通居民登记（POST /v1/persons）",
+         "registered {days} days after birth: newborn registration (covered from birth) is only "
+         "possible within {limit} days; register the child as an ordinary resident "
+         "(POST /v1/persons)"),),
+    "in_employee_scheme": (("该人员已参加职工基本医疗保险，不能重复参保",
+                            "the person is in the employee medical insurance scheme; nobody "
+                            "may be insured twice"),),
+    "out_of_scope": (("户籍在 {hukou}，不在 {county}：须持本地居住证、父母一方持有居住证，"
+                      "或在本地学校就读，才能在此参保",
+                      "household registration is in {hukou}, not in {county}: enrolling here "
+                      "needs a local residence permit, a parent holding one, or study at a "
+                      "local school"),
+                     ("不在本地参保范围内", "outside the scope of enrollment here")),
 
     # regions
     "invalid_region_code": (("{field}：{code} 不是有效的行政区划代码（6位或12位）",
@@ -157,7 +171,8 @@ ERRORS: dict[str, T] = {
     "impossible_insured_category": (("{field}：{reason}", "{field}: {reason}"),
                                     ("该人员不可能属于所申报的参保类别",
                                      "the person cannot be in the declared category")),
-    "plan_year_closed": (("{reason}", "{reason}"),
+    "plan_year_closed": (("{reason}", "the plan year takes no more payments after "
+                                      "{payable_until}"),
                          ("该年度已不再受理缴费", "the plan year takes no more payments")),
 
     # payments

@@ -109,4 +109,5 @@ def scope_warnings(policy: Policy, body: PreviewRequest) -> list[str]:
 def plan_year_closed(explanation: str, payable_until: dt.date) -> Conflict:
     """409 for a payment date after which the plan year takes no payment (bill and preview)."""
     return Conflict(explanation, code="plan_year_closed",
-                    details={"payable_until": payable_until.isoformat()})
+                    details={"payable_until": payable_until.isoformat()},
+                    params={"reason": explanation})

@@ -119,7 +119,8 @@ class BillService:
             owed = decision.owed
             if owed is not None and owed.timing == CLOSED:
                 raise Conflict(owed.explanation, code="plan_year_closed",
-                               details={"payable_until": owed.basis.get("payable_until")})
+                               details={"payable_until": owed.basis.get("payable_until")},
+                               params={"reason": owed.explanation})
             amount = owed.personal_fen if owed is not None else row["personal_fen"]
             if amount > 0 and (row["order_no"] is None
                                or (day == today and row["amount_fen"] != amount)):

@@ -66,7 +66,7 @@ class EnrollmentService:
                                          and await self.repo.parent_has_residence_permit(person.id)),
         ))
         if refusal is not None:
-            raise OutOfScope(refusal.message, code=refusal.code)
+            raise OutOfScope(refusal.message, code=refusal.code, params=refusal.params)
         enrollment = EnrollmentRow(
             person_id=person.id, plan_year=data.plan_year, status="registered", reason=None,
             insured_category=category, county_code=person.county_code,
