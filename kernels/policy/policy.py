@@ -151,19 +151,19 @@ class Policy:
         return {a.id: a for a in self.model.assumptions}
 
     def describe_assumption(self, assumption_id: str, lang: str = "zh-CN") -> str:
-        """'id：statement' in Chinese (the file's statement_zh; its English statement where it
-        has none), 'id: statement' in English."""
+        """'id: statement', the statement in Chinese (the file's statement_zh; its English
+        statement where it has none) unless `lang` is en."""
         found = self.assumptions[assumption_id]
         if lang == "en" or not found.statement_zh:
             return f"{assumption_id}: {found.statement}"
-        return f"{assumption_id}：{found.statement_zh}"
+        return f"{assumption_id}: {found.statement_zh}"
 
     def assumptions_in(self, texts: list[str], lang: str) -> list[str]:
-        """Assumption texts as determinations store them ('id：...'), in `lang`; a text whose
+        """Assumption texts as determinations store them ('id: ...'), in `lang`; a text whose
         id this policy does not declare stays as it is."""
         out = []
         for text in texts:
-            aid = text.split("：", 1)[0].split(": ", 1)[0]
+            aid = text.split(": ", 1)[0]
             out.append(self.describe_assumption(aid, lang) if aid in self.assumptions else text)
         return out
 
