@@ -171,8 +171,7 @@ ERRORS: dict[str, T] = {
     "impossible_insured_category": (("{field}：{reason}", "{field}: {reason}"),
                                     ("该人员不可能属于所申报的参保类别",
                                      "the person cannot be in the declared category")),
-    "plan_year_closed": (("{reason}", "the plan year takes no more payments after "
-                                      "{payable_until}"),
+    "plan_year_closed": (("{reason}", "{reason}"),
                          ("该年度已不再受理缴费", "the plan year takes no more payments")),
 
     # payments

@@ -22,6 +22,7 @@ from kernels.policy.scope import ScopeBasis, scope_warning
 from kernels.policy.trace import localized
 from services.eligibility.determinations.schemas import PreviewRequest
 from shared.errors import Conflict, Invalid, NotFound
+from shared.i18n import Text
 from shared.idnumber import InvalidIdNumber, parse_id_number
 
 _KNOWN = frozenset(GROUP_CODES)
@@ -79,7 +80,7 @@ def preview(catalog: PolicyCatalog, body: PreviewRequest, lang: str = "zh-CN") -
     day = body.paid_on or terms.on_time_until
     owed = owed_on(terms, policy, day, KnownHistory(facts.broken_years, facts.paid_back_years))
     if owed.timing == CLOSED:
-        raise plan_year_closed(owed.explanation, terms.payable_until)
+        raise plan_year_closed(owed.explanation, terms.payable_until, owed.explanation_en)
     chosen = on_time
     if owed.timing == LATE:  # the late determination's trace and assumptions
         chosen = determine(policy, facts, enrolled_on=body.enrolled_on, paid_on=day)
@@ -88,6 +89,7 @@ def preview(catalog: PolicyCatalog, body: PreviewRequest, lang: str = "zh-CN") -
     out["assumptions"] = policy.assumptions_in(
         list(dict.fromkeys([*chosen.assumptions, *owed.assumptions])), lang)
     out["trace"] = localized(out["trace"], lang)
+    out["explanation"] = owed.explanation_in(lang)
     out.update(terms.event_fields())
     del out["paid_on"]
     out["region_code"] = policy.region_code
@@ -106,8 +108,9 @@ def scope_warnings(policy: Policy, body: PreviewRequest) -> list[str]:
     return [warning] if warning else []
 
 
-def plan_year_closed(explanation: str, payable_until: dt.date) -> Conflict:
+def plan_year_closed(explanation: str, payable_until: dt.date,
+                     explanation_en: str = "") -> Conflict:
     """409 for a payment date after which the plan year takes no payment (bill and preview)."""
     return Conflict(explanation, code="plan_year_closed",
                     details={"payable_until": payable_until.isoformat()},
-                    params={"reason": explanation})
+                    params={"reason": Text(explanation, explanation_en or explanation)})

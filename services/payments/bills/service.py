@@ -35,6 +35,7 @@ from services.payments.coverage import (
 from services.payments.orders.repository import new_order_no
 from shared.auth import Principal
 from shared.errors import Conflict, Invalid, NotFound
+from shared.i18n import Text
 from shared.idnumber import InvalidIdNumber, mask_id_number, parse_id_number
 from shared.money import fen_to_yuan
 from shared.pii import PiiVault
@@ -120,7 +121,8 @@ class BillService:
             if owed is not None and owed.timing == CLOSED:
                 raise Conflict(owed.explanation, code="plan_year_closed",
                                details={"payable_until": owed.basis.get("payable_until")},
-                               params={"reason": owed.explanation})
+                               params={"reason": Text(owed.explanation,
+                                                      owed.explanation_en or owed.explanation)})
             amount = owed.personal_fen if owed is not None else row["personal_fen"]
             if amount > 0 and (row["order_no"] is None
                                or (day == today and row["amount_fen"] != amount)):

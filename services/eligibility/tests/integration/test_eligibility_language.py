@@ -67,3 +67,18 @@ async def test_errors_follow_the_reader(client) -> None:
         "person.id_number：身份证号校验码错误")
     assert not re.search(r"[A-Za-z]{4,}", zh["message"].split("：", 1)[1])
     assert en["error"]["message"].startswith("person.id_number: wrong check character")
+
+
+async def test_explanation_and_assumptions_follow_the_reader(client) -> None:
+    """The owed explanation names budget lines in words (never `city_finance`), and reads in
+    English on request; assumptions are the policy file's Chinese statement by default."""
+    zh = (await client.post("/v1/determinations/preview", json=SIXTY_NINE)).json()
+    en = (await client.post("/v1/determinations/preview", json=SIXTY_NINE, headers=EN)).json()
+    assert "市财政 200.00 元" in zh["explanation"] and "city_finance" not in zh["explanation"]
+    assert "city finance 200.00 yuan" in en["explanation"]
+    assert not _CJK.search(en["explanation"].replace("二(四)", ""))
+    assert zh["assumptions"] and en["assumptions"]
+    assert [a.split(": ", 1)[0] for a in zh["assumptions"]] == \
+        [a.split(": ", 1)[0] for a in en["assumptions"]]
+    assert all(_CJK.search(a.split(": ", 1)[1][:12]) for a in zh["assumptions"])
+    assert zh["assumptions"] != en["assumptions"]
