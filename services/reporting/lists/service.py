@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -229,8 +230,11 @@ async def funding_application(session: AsyncSession, region: Region, plan_year: 
         region.code, region.county_code, *(c["township_code"] for c in counters),
         *(p[k] for p in (people or []) + (missed or []) for k in ("township_code",
                                                                   "village_code"))])
+    def named(rule_id: str) -> str:
+        return plan.rule_name(rule_id) if plan else rule_id
+
     summary = [{
-        **c, "township_name": names[c["township_code"]],
+        **c, "township_name": names[c["township_code"]], "rule_name": named(c["rule_id"]),
         "budget_line_name": BUDGET_LINES.get(c["budget_line"], c["budget_line"]),
         "amount_yuan": fen_to_yuan(c["amount_fen"]), "list": list_title(c["budget_line"]),
     } for c in counters]
@@ -249,10 +253,10 @@ async def funding_application(session: AsyncSession, region: Region, plan_year: 
                             "list": list_title(b), **v, "amount_yuan": fen_to_yuan(v["amount_fen"])}
                            for b, v in sorted(totals.items())],
         "summary": summary,
-        "missed_payments": _person_rows(missed, names) if missed is not None else None,
+        "missed_payments": _person_rows(missed, names, named) if missed is not None else None,
     }
     if include_persons:
-        out["persons"] = _person_rows(people or [], names)
+        out["persons"] = _person_rows(people or [], names, named)
     return out
 
 
@@ -268,7 +272,8 @@ def _count_lines(people: list[dict[str, Any]]) -> list[dict[str, Any]]:
             for (b, t, r), v in sorted(counts.items())]
 
 
-def _person_rows(people: list[dict[str, Any]], names: Names) -> list[dict[str, Any]]:
+def _person_rows(people: list[dict[str, Any]], names: Names,
+                 named: Callable[[str], str] = str) -> list[dict[str, Any]]:
     return [{
         "no": i, "person_id": str(p["person_id"]), "township_code": p["township_code"],
         "township_name": names[p["township_code"]], "village_code": p["village_code"],
@@ -277,7 +282,7 @@ def _person_rows(people: list[dict[str, Any]], names: Names) -> list[dict[str, A
         "budget_line": p["budget_line"],
         "budget_line_name": BUDGET_LINES.get(p["budget_line"], p["budget_line"]),
         "list": list_title(p["budget_line"]), "rule_id": p["rule_id"],
-        "amount_fen": p["amount_fen"], "amount_yuan": fen_to_yuan(p["amount_fen"]),
+        "rule_name": named(p["rule_id"]), "amount_fen": p["amount_fen"], "amount_yuan": fen_to_yuan(p["amount_fen"]),
         "paid_fen": p["paid_fen"], "paid": bool(p["paid"]),
         "paid_on": p["paid_on"].isoformat() if p["paid"] and p["paid_on"] else None,
     } for i, p in enumerate(people, start=1)]
@@ -289,13 +294,13 @@ def funding_tables(data: dict[str, Any]) -> list[Table]:
         title=f"{head}政府资助参保资金申请汇总表",
         subtitle=f"截至 {data['as_of']}",
         columns=[("budget_line_name", "资金渠道"), ("township_name", "镇（街道）"),
-                 ("rule_id", "资助类别"), ("headcount", "人数"),
+                 ("rule_name", "资助类别"), ("headcount", "人数"),
                  ("amount_yuan", "资助金额（元）"), ("paid_headcount", "已代缴人数")],
         rows=data["summary"],
     )]
     person_columns = [("no", "序号"), ("township_name", "镇（街道）"),
                       ("village_name", "村（社区）"), ("name", "姓名"),
-                      ("id_number", "身份证号码"), ("rule_id", "资助类别"),
+                      ("id_number", "身份证号码"), ("rule_name", "资助类别"),
                       ("budget_line_name", "资金渠道"), ("amount_yuan", "资助金额（元）")]
     by_list: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for row in data.get("persons") or []:
