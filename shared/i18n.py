@@ -60,5 +60,14 @@ class Text:
         return self.zh
 
 
+class TextError(ValueError):
+    """A validator's refusal in both languages (str() is the Chinese): the error handler
+    shows the reader's language."""
+
+    def __init__(self, zh: str, en: str) -> None:
+        super().__init__(zh)
+        self.text = Text(zh, en)
+
+
 def pick(lang: str, zh: str, en: str) -> str:
     return en if lang == EN else zh

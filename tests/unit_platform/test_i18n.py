@@ -145,3 +145,14 @@ async def test_validation_errors_read_in_one_language() -> None:
     en_messages = {f["field"]: f["message"] for f in en["error"]["fields"]}
     assert en_messages["id_number"].startswith("wrong check character")
     assert not _CJK.search(en["error"]["message"])
+
+
+def test_a_validator_refusal_in_two_languages() -> None:
+    from shared.errors import validation_message
+    from shared.i18n import TextError
+
+    err = {"type": "value_error", "msg": "Value error, 终止日期早于认定日期",
+           "ctx": {"error": TextError("终止日期早于认定日期", "a membership cannot end before "
+                                      "it was certified")}}
+    assert validation_message(err, ZH) == "终止日期早于认定日期"
+    assert validation_message(err, EN) == "a membership cannot end before it was certified"

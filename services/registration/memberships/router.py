@@ -24,6 +24,7 @@ from shared.auth import Principal, current_principal, require_department
 from shared.codes import GROUP_CODES
 from shared.db import SessionDep
 from shared.errors import Forbidden, Invalid
+from shared.i18n import TextError
 
 router = APIRouter(prefix="/v1/persons/{person_id}/groups", tags=["group memberships"])
 
@@ -47,8 +48,8 @@ class MembershipCreate(BaseModel):
                               info: ValidationInfo) -> dt.date | None:
         certified = info.data.get("certified_on")
         if value is not None and certified is not None and value < certified:
-            raise ValueError("终止日期早于认定日期（a membership cannot end before it was "
-                             "certified）")
+            raise TextError("终止日期早于认定日期", "a membership cannot end before it was "
+                            "certified")
         return value
 
 
