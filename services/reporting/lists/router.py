@@ -39,7 +39,7 @@ async def get_publicity_list(
     if format == "html":
         return templates.TemplateResponse(request, "publicity.html",
                                           {"data": data, "table": table})
-    return file_response([table], format, f"publicity-{region.code}-{plan_year}")
+    return file_response([table], format)
 
 
 @router.get("/reminders", response_model=None)
@@ -58,8 +58,7 @@ async def get_reminders(
         full_phones=principal.role in service.PHONE_ROLES, as_of=as_of)
     if format == "json":
         return data
-    return file_response([service.reminder_table(data)], format,
-                         f"reminders-{region.code}-{plan_year}")
+    return file_response([service.reminder_table(data)], format)
 
 
 class ReasonIn(BaseModel):
@@ -98,9 +97,8 @@ async def get_funding_applications(
 ) -> dict[str, Any] | Response:
     data = await service.funding_application(
         session, region, plan_year, budget_line,
-        include_persons=include_persons or format != "json", as_of=as_of,
+        include_persons=include_persons, as_of=as_of,
         policies_dir=request.app.state.settings.policies_dir)
     if format == "json":
         return data
-    return file_response(service.funding_tables(data), format,
-                         f"funding-{region.code}-{plan_year}-{budget_line or 'all'}")
+    return file_response(service.funding_tables(data, csv=format == "csv"), format)

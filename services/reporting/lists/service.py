@@ -282,14 +282,31 @@ def _person_rows(people: list[dict[str, Any]], names: Names,
         "budget_line": p["budget_line"],
         "budget_line_name": BUDGET_LINES.get(p["budget_line"], p["budget_line"]),
         "list": list_title(p["budget_line"]), "rule_id": p["rule_id"],
-        "rule_name": named(p["rule_id"]), "amount_fen": p["amount_fen"], "amount_yuan": fen_to_yuan(p["amount_fen"]),
+        "rule_name": named(p["rule_id"]), "amount_fen": p["amount_fen"],
+        "amount_yuan": fen_to_yuan(p["amount_fen"]),
         "paid_fen": p["paid_fen"], "paid": bool(p["paid"]),
         "paid_on": p["paid_on"].isoformat() if p["paid"] and p["paid_on"] else None,
     } for i, p in enumerate(people, start=1)]
 
 
-def funding_tables(data: dict[str, Any]) -> list[Table]:
+def _numbered(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Rows numbered from 1 (序号 counts within its own table)."""
+    return [{**row, "no": i} for i, row in enumerate(rows, start=1)]
+
+
+def funding_tables(data: dict[str, Any], *, csv: bool = False) -> list[Table]:
+    """The summary, then (with include_persons) one name list per 名单, then the missed
+    payments; each list numbered from 1. For a CSV, one table: every person (with a 名单
+    column) when persons were asked for, else the summary."""
     head = f"{data['region_name']} {data['plan_year']}年度"
+    person_columns = [("no", "序号"), ("township_name", "镇（街道）"),
+                      ("village_name", "村（社区）"), ("name", "姓名"),
+                      ("id_number", "身份证号码"), ("rule_name", "资助类别"),
+                      ("budget_line_name", "资金渠道"), ("amount_yuan", "资助金额（元）")]
+    if csv and data.get("persons") is not None:
+        return [Table(title=f"{head}政府资助参保人员名单", columns=[
+            ("list", "名单"), *person_columns, ("paid_on", "代缴日期")],
+            rows=_numbered(data["persons"]))]
     tables = [Table(
         title=f"{head}政府资助参保资金申请汇总表",
         subtitle=f"截至 {data['as_of']}",
@@ -298,19 +315,17 @@ def funding_tables(data: dict[str, Any]) -> list[Table]:
                  ("amount_yuan", "资助金额（元）"), ("paid_headcount", "已代缴人数")],
         rows=data["summary"],
     )]
-    person_columns = [("no", "序号"), ("township_name", "镇（街道）"),
-                      ("village_name", "村（社区）"), ("name", "姓名"),
-                      ("id_number", "身份证号码"), ("rule_name", "资助类别"),
-                      ("budget_line_name", "资金渠道"), ("amount_yuan", "资助金额（元）")]
+    if csv:
+        return tables
     by_list: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for row in data.get("persons") or []:
         by_list[row["list"]].append(row)
     for title, rows in sorted(by_list.items()):
         tables.append(Table(title=f"{head}{title}", subtitle=f"共{len(rows)}人",
-                            columns=person_columns, rows=rows))
+                            columns=person_columns, rows=_numbered(rows)))
     if data["missed_payments"] is not None:
         tables.append(Table(
             title=f"{head}政府资助人员漏缴名单",
             subtitle=f"最终名单日期 {data['final_list_date']} 后仍未代缴",
-            columns=person_columns, rows=data["missed_payments"]))
+            columns=person_columns, rows=_numbered(data["missed_payments"])))
     return tables

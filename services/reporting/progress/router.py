@@ -46,5 +46,4 @@ async def get_progress(
         policies_dir=request.app.state.settings.policies_dir)
     if format == "json":
         return JSONResponse(data)  # plain values already: skip re-encoding
-    return file_response([progress_table(data)], format,
-                         f"progress-{region.code}-{plan_year}-{data['level']}")
+    return file_response([progress_table(data)], format)
