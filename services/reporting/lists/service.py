@@ -181,8 +181,8 @@ def reminder_table(data: dict[str, Any]) -> Table:
         title=f"{data['plan_year']}年度城乡居民医保未缴费人员提醒名单",
         subtitle=f"{data['region_name']}　共{data['count']}人　截至 {data['as_of']}",
         columns=[("no", "序号"), ("village_name", "村（社区）"), ("name", "姓名"),
-                 ("id_number", "身份证号码"), ("person_id", "人员编号"),
-                 ("situation_name", "情况"), ("owed_yuan", "尚欠金额（元）"),
+                 ("id_number", "身份证号码"),
+                 ("situation_name", "情况"), ("owed_yuan", "应缴金额（元）"),
                  ("phone", "联系电话"), ("reason_name", "未缴费原因"), ("note", "备注")],
         rows=data["rows"],
     )
