@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 
 from services.reporting.exports import file_response
 from services.reporting.lists import repository, service
+from services.reporting.notices import notice_for
 from services.reporting.regions import NamedRegionDep
 from services.reporting.templating import templates
 from shared.auth import current_principal, require_region
@@ -37,8 +38,9 @@ async def get_publicity_list(
         return JSONResponse(data)  # plain values already: skip re-encoding
     table = service.publicity_table(data)
     if format == "html":
+        notice = notice_for(request.app.state.settings.publicity_notices, region.code)
         return templates.TemplateResponse(request, "publicity.html",
-                                          {"data": data, "table": table})
+                                          {"data": data, "table": table, "notice": notice})
     return file_response([table], format)
 
 
