@@ -137,6 +137,13 @@ ERRORS: dict[str, T] = {
                          "{wider}"), ("所给区域互不包含", "the regions given do not nest")),
     "region_required": (("名单须指定区域：请给出 county_code、township_code 或 village_code",
                          "give county_code, township_code or village_code"),),
+    "as_of_in_future": (("as_of：{as_of} 晚于今天（{today}，北京时间），还没有这一天的数字",
+                         "as_of: {as_of} is after today ({today}, Beijing time): there are no "
+                         "figures for that day yet"),),
+    "as_of_before_campaign": (
+        ("as_of：{as_of} 早于 {plan_year} 年度集中征缴开始日（{start}），那时还没有征缴进度",
+         "as_of: {as_of} is before the {plan_year} collection opened ({start}): there was no "
+         "progress yet"),),
     "level_too_wide": (("level {level} 比所查区域更大", "level {level} is wider than the region"),),
     "invalid_format": (("不支持的文件格式：{format}", "{format} is not a file format"),),
     "unknown_reason": (("未知的原因 {reason}，可选：{choices}",

@@ -27,6 +27,20 @@ def today_in_china() -> dt.date:
     return dt.datetime.now(CHINA).date()
 
 
+def check_as_of(as_of: dt.date, today: dt.date, campaign_start: dt.date | None,
+                plan_year: int) -> None:
+    """422 for a day the figures cannot be given for: after today (Beijing), or before the
+    plan year's collection opened."""
+    if as_of > today:
+        raise Invalid(f"as_of {as_of} is in the future", field="as_of", key="as_of_in_future",
+                      params={"as_of": as_of.isoformat(), "today": today.isoformat()})
+    if campaign_start is not None and as_of < campaign_start:
+        raise Invalid(f"as_of {as_of} is before the campaign", field="as_of",
+                      key="as_of_before_campaign",
+                      params={"as_of": as_of.isoformat(), "start": campaign_start.isoformat(),
+                              "plan_year": plan_year})
+
+
 async def newest_plan_year(session: AsyncSession, region: Region) -> int:
     """The newest plan year with counters in the region, else the current calendar year."""
     return await repo.newest_plan_year(session, region) or today_in_china().year
@@ -44,7 +58,10 @@ async def progress(
     if RANKS.index(level) < RANKS.index(region.rank) or level == "nation":
         raise Invalid(f"level {level} 比所查区域（{RANK_NAMES_ZH[region.rank]}）更大",
                       field="level", key="level_too_wide", params={"level": level})
-    as_of = as_of or today_in_china()
+    today_date = today_in_china()
+    as_of = as_of or today_date
+    plan = plan_for(region.code[:6], plan_year, policies_dir) if region.rank != "nation" else None
+    check_as_of(as_of, today_date, plan.collection_start if plan else None, plan_year)
     counters = await repo.counters(session, region, plan_year, level)
     targets = await repo.targets(session, region, plan_year, level)
     series = dict(await repo.daily_series(session, region, plan_year))
@@ -54,7 +71,6 @@ async def progress(
         total_target = sum(targets.values())
     else:
         total_target = sum((await repo.targets(session, region, plan_year, "township")).values())
-    plan = plan_for(region.code[:6], plan_year, policies_dir) if region.rank != "nation" else None
 
     units: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     bands: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
@@ -84,9 +100,14 @@ async def progress(
             "registered_rate": percent(c["registered"], target),
             "change_since_yesterday": today.get(code, 0) if level != "village" else None,
         })
-    rows.sort(key=lambda r: (-(r["rate"] or 0), -r["paid"], r["code"]))
+    # one ranking basis: paid against the target; units without a target are listed apart,
+    # after the ranked ones, unranked (their rate is paid against registered, for reference)
+    rows.sort(key=lambda r: (r["rate_basis"] != "target", -(r["rate"] or 0), -r["paid"],
+                             r["code"]))
+    ranked = [r for r in rows if r["rate_basis"] == "target"]
     for i, row in enumerate(rows, start=1):
-        row["rank"] = i
+        row["rank"] = i if row["rate_basis"] == "target" else None
+    unranked = len(rows) - len(ranked)
 
     target_by_band = {t.band: t for t in plan.target_rates} if plan else {}
     categories = []
@@ -136,6 +157,7 @@ async def progress(
             "change_since_yesterday": sum(today.values()) if region.rank != "village" else None,
         },
         "rows": rows,
+        "unranked": unranked,
         "categories": categories,
         "daily": daily_rows,
         "plan": {

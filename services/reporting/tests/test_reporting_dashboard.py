@@ -67,7 +67,8 @@ async def chromium(*args: str) -> str:
                            "chromium fonts-wqy-microhei)")
 async def test_dashboard_in_headless_chromium(infra: TestInfra,
                                               reporting_engine: AsyncEngine) -> None:
-    plan_year = random.randint(2040, 2099)
+    # a past year with no plan loaded (figures for a future day are refused)
+    plan_year = random.choice([y for y in range(2000, 2020)])
     await seed(reporting_engine, plan_year)
     port = free_port()
     env = {**os.environ, **infra.env(), "CANBAO_CONSUMERS_ENABLED": "false",

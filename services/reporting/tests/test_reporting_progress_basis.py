@@ -1,0 +1,53 @@
+"""#14: progress ranks units on one basis (paid against the target); a township without a
+target is listed apart, unranked; an `as_of` in the future or before the campaign is refused
+with a Chinese message rather than answered with figures that look like data."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.reporting.progress import service as progress
+from services.reporting.regions import Region
+from services.reporting.tests import factories as f
+from services.reporting.tests.test_reporting_projections import YEAR, apply, scenario
+from shared.errors import Invalid
+
+
+async def test_a_township_without_a_target_is_listed_apart(
+        rolled_back_session: AsyncSession) -> None:
+    session = rolled_back_session
+    county = f.new_county()
+    events, _ = scenario(county)
+    village = f"{county}009001"  # township 009 has no target
+    extra = [f.new_id() for _ in range(2)]
+    for pid in extra:
+        events += [f.person(pid, village=village), f.enrollment(pid, YEAR, village=village)]
+    events.append(f.payment(extra[0], YEAR, village=village, paid_at="2024-11-20"))
+    await apply(session, events)
+    data = await progress.progress(session, region=Region.of(county), plan_year=YEAR,
+                                   as_of=dt.date(2024, 12, 3))
+    rows = data["rows"]
+    untargeted = [r for r in rows if r["code"] == f"{county}009000"]
+    assert len(untargeted) == 1 and untargeted[0]["target"] is None
+    # paid 1 of 2 registered (50 %) would have ranked first against the others' 25 % and 20 %
+    assert untargeted[0]["rate"] == 50.0 and untargeted[0]["rank"] is None
+    assert rows[-1] is untargeted[0] and data["unranked"] == 1
+    assert [r["rank"] for r in rows[:-1]] == [1, 2]
+    assert all(r["rate_basis"] == "target" for r in rows[:-1])
+
+
+def test_as_of_in_the_future_or_before_the_campaign_is_refused() -> None:
+    today = dt.date(2025, 1, 10)
+    with pytest.raises(Invalid) as future:
+        progress.check_as_of(dt.date(2025, 1, 11), today, dt.date(2024, 9, 1), 2025)
+    assert future.value.key == "as_of_in_future" and future.value.details["field"] == "as_of"
+    assert future.value.text("zh-CN").startswith("as_of：2025-01-11 晚于今天（2025-01-10")
+    with pytest.raises(Invalid) as early:
+        progress.check_as_of(dt.date(2024, 8, 31), today, dt.date(2024, 9, 1), 2025)
+    assert "早于 2025 年度集中征缴开始日（2024-09-01）" in early.value.text("zh-CN")
+    assert "before the 2025 collection opened" in early.value.text("en")
+    progress.check_as_of(today, today, dt.date(2024, 9, 1), 2025)  # today is fine
+    progress.check_as_of(dt.date(2024, 9, 1), today, None, 2025)  # no plan: no campaign start
