@@ -93,11 +93,18 @@ async def test_dashboard_in_headless_chromium(infra: TestInfra,
         assert 'id="township-table"' in dom and "滕州市" in dom
         assert "荆河街道" in dom and 'id="daily-chart"' in dom and "<rect" in dom
         assert dom.count("<tr data-code=") == 8
-        shot = ROOT / "artifacts" / "dashboard.png"
-        shot.parent.mkdir(exist_ok=True)
-        shot.unlink(missing_ok=True)
-        await chromium(f"--screenshot={shot}", url)
-        assert shot.exists() and shot.stat().st_size > 10_000
+        # #14: labelled axes, amounts in yuan, a legend, drill-down links that keep the date
+        assert 'id="y-axis-title"' in dom and 'id="x-axis-title"' in dom
+        assert 'id="total-person-yuan"' in dom and " 元</b>" in dom
+        assert 'id="legend"' in dom and 'id="year-picker"' in dom
+        assert f"&amp;as_of={plan_year - 1}-11-10" in dom
+        shots = ROOT / ".artifacts" / "dashboard"
+        shots.mkdir(parents=True, exist_ok=True)
+        for name, size in (("desktop", "1280,900"), ("phone", "390,844")):
+            shot = shots / f"{name}.png"
+            shot.unlink(missing_ok=True)
+            await chromium(f"--window-size={size}", f"--screenshot={shot}", url)
+            assert shot.exists() and shot.stat().st_size > 10_000, name
         village_dom = await chromium("--dump-dom", url + f"&township_code={COUNTY}001000")
         assert 'id="village-table"' in village_dom and f"{COUNTY}001001" in village_dom
     finally:
