@@ -174,3 +174,21 @@ def test_printed_pages_each_carry_the_title_rows(tmp_path: Path) -> None:
                     str(ARTIFACTS / "参保缴费公示表-%d.png"), str(pdf)],
                    check=True, capture_output=True, timeout=120)
     assert (ARTIFACTS / f"参保缴费公示表-{pages}.png").stat().st_size > 1000
+
+
+def test_fund_summary_workbook_adds_up_in_yuan() -> None:
+    from services.reporting.funds.router import fund_table
+
+    row = {"county_name": "滕州市", "registered": 10, "insured": 9, "personal_payers": 8,
+           "government_paid_for": 1, "personal_contributions_fen": 320000,
+           "government_proxy_payments_fen": 40000, "contributions_collected_fen": 360000,
+           "fiscal_subsidy_per_capita_fen": 67000, "fiscal_subsidy_fen": 603000,
+           "fund_total_fen": 963000, "fund_total_yuan": "9630.00"}
+    data = {"region_name": "滕州市", "plan_year": 2025, "note": "", "rows": [row, row]}
+    ws = load_workbook(io.BytesIO(to_xlsx([fund_table(data)]))).active
+    headers = {ws.cell(3, c).value: c for c in range(1, ws.max_column + 1)}
+    personal = ws.cell(4, headers["个人缴费（元）"])
+    assert personal.value == 3200 and personal.number_format == "#,##0.00"
+    total = ws.cell(6, headers["基金合计（元）"]).value
+    assert total.startswith("=SUM(") and ws.cell(6, 1).value == "合计"
+    assert ws.cell(6, headers["人均财政补助（元）"]).value is None  # a rate per head: no sum

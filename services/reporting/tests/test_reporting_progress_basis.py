@@ -51,3 +51,19 @@ def test_as_of_in_the_future_or_before_the_campaign_is_refused() -> None:
     assert "before the 2025 collection opened" in early.value.text("en")
     progress.check_as_of(today, today, dt.date(2024, 9, 1), 2025)  # today is fine
     progress.check_as_of(dt.date(2024, 9, 1), today, None, 2025)  # no plan: no campaign start
+
+
+def test_the_daily_chart_has_a_real_time_axis() -> None:
+    """Two payment days two years apart sit at the two ends of the axis, not side by side."""
+    from services.reporting.dashboard.router import daily_chart
+
+    daily = [{"day": "2023-11-01", "paid": 4, "cumulative": 4},
+             {"day": "2023-11-02", "paid": 2, "cumulative": 6},
+             {"day": "2025-11-01", "paid": 1, "cumulative": 7}]
+    chart = daily_chart(daily, end=dt.date(2025, 11, 1))
+    xs = [b["x"] for b in chart["bars"]]
+    assert xs[1] - xs[0] < 2  # the next day: one small step
+    assert xs[2] - xs[1] > 0.9 * chart["inner_w"]  # two years: nearly the whole width
+    assert [t["text"] for t in chart["left"]] == [0, 2, 4]
+    assert chart["labels"][0]["text"] == "2023-11-01" and chart["labels"][-1]["text"] == \
+        "2025-11-01"
