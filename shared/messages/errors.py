@@ -93,7 +93,13 @@ ERRORS: dict[str, T] = {
     "upload_too_large": (("文件超过 {limit_mb} MB", "the file is larger than {limit_mb} MB"),
                          ("文件过大", "the file is too large")),
     "empty_upload": (("上传的文件是空的", "the uploaded file is empty"),),
-    "upload_has_errors": (("上传的文件有错误，请按行查看", "the upload has errors; see the rows"),),
+    "upload_has_errors": (("文件未应用：共 {count} 处错误；{where}：{first}",
+                           "the file was not applied: {count} errors; {where}: {first}"),
+                          ("上传的文件有错误，请按行查看", "the upload has errors; see the rows")),
+    "upload_outside_region": (
+        ("文件未应用：{count} 行所列人员不在您的辖区内登记（第 {row_list} 行），不能由您上传或修改",
+         "the file was not applied: {count} rows name people registered outside your region "
+         "(rows {row_list})"),),
     "newborn_registration_late": (
         ("出生后 {days} 日才登记：新生儿须在出生后 {limit} 日内登记才能自出生之日起享受待遇；"
          "请按普通居民登记（POST /v1/persons）",
