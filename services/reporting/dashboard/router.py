@@ -8,9 +8,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 
+from kernels.regions import load_regions
 from services.reporting.progress import service
 from services.reporting.regions import Region, RegionDep
 from services.reporting.templating import templates
+from shared.auth import current_principal
 from shared.db import SessionDep
 
 router = APIRouter(tags=["dashboard"])
@@ -80,12 +82,31 @@ async def dashboard(
     data = await service.progress(
         session, region=region, plan_year=year, as_of=as_of,
         policies_dir=request.app.state.settings.policies_dir)
+    if not data["rows"] and not data["totals"]["target"]:
+        # nothing registered, no target: say so rather than draw an empty page that looks
+        # like data (an unknown region or year)
+        return templates.TemplateResponse(request, "dashboard_empty.html", {
+            "data": data, "years": _years(year)}, status_code=404)
     return templates.TemplateResponse(request, "dashboard.html", {
+        "counties": _counties(request),
         "data": data, "chart": daily_chart(data["daily"], dt.date.fromisoformat(data["as_of"])),
         "as_of_given": as_of is not None, "years": _years(year),
         "drill": data["level"] != "village",
         "parent_code": _parent(region),
     })
+
+
+def _counties(request: Request) -> list[tuple[str, str]]:
+    """The counties the viewer may pick: those inside the viewer's own city or province
+    (none for a county or narrower viewer, who sees one county; none nationwide, too many)."""
+    principal = current_principal(request)
+    region = principal.region if principal.kind != "system" else None
+    if not region or region == "000000" or not region.endswith("00") or len(region) != 6:
+        return []
+    tree = load_regions()
+    if tree.get(region) is None:
+        return []
+    return [(r.code, r.name) for r in tree.descendants(region, level="county")][:200]
 
 
 def _years(year: int) -> list[int]:

@@ -105,6 +105,13 @@ async def test_dashboard_in_headless_chromium(infra: TestInfra,
             shot.unlink(missing_ok=True)
             await chromium(f"--window-size={size}", f"--screenshot={shot}", url)
             assert shot.exists() and shot.stat().st_size > 10_000, name
+        # a year nobody registered for: a Chinese message, never an empty page like data
+        other = 2000 if plan_year != 2000 else 2001
+        async with httpx.AsyncClient() as client:
+            empty = await client.get(f"{base}/dashboard?county_code={COUNTY}&plan_year={other}",
+                                     headers={"accept": "text/html"})
+        assert empty.status_code == 404 and 'id="no-data"' in empty.text
+        assert "没有参保缴费数据" in empty.text and "township-table" not in empty.text
         village_dom = await chromium("--dump-dom", url + f"&township_code={COUNTY}001000")
         assert 'id="village-table"' in village_dom and f"{COUNTY}001001" in village_dom
     finally:
