@@ -220,7 +220,7 @@ def install_error_handlers(app: FastAPI) -> None:
             }
             for err in exc.errors()
         ]
-        message = (render("invalid_request", lang, {"field": fields[0]["field"],
+        message = (render("invalid_request", lang, {"field": fields[0]["field"] or None,
                                                      "reason": fields[0]["message"]})
                    if fields else render("invalid_request", lang))
         return JSONResponse(

@@ -26,6 +26,7 @@ ERRORS: dict[str, T] = {
     "invalid": (("{field}：取值无效", "{field}: invalid value"),
                 ("请求中的取值无效", "a value in the request is invalid")),
     "invalid_request": (("{field}：{reason}", "{field}: {reason}"),
+                        ("请求正文：{reason}", "request body: {reason}"),
                         ("请求字段校验未通过", "the request failed validation")),
     "invalid_value": (("请求中的某个值超出范围或无法保存"
                        "（数字过大、含空字符、文字过长或日期不可能）",
