@@ -62,9 +62,12 @@ async def progress(
     as_of = as_of or today_date
     plan = plan_for(region.code[:6], plan_year, policies_dir) if region.rank != "nation" else None
     check_as_of(as_of, today_date, plan.collection_start if plan else None, plan_year)
-    counters = await repo.counters(session, region, plan_year, level)
+    # today: the live counters; an earlier day: everything as it stood at the end of that day
+    counters = (await repo.counters(session, region, plan_year, level) if as_of >= today_date
+                else await repo.counters_as_of(session, region, plan_year, level, as_of))
     targets = await repo.targets(session, region, plan_year, level)
-    series = dict(await repo.daily_series(session, region, plan_year))
+    series = {day: paid for day, paid in await repo.daily_series(session, region, plan_year)
+              if day <= as_of}
     today = await repo.paid_on_day(session, region, plan_year, as_of,
                                    "township" if level == "village" else level)
     if level == "township" or region.rank == "village":

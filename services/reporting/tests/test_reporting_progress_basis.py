@@ -67,3 +67,42 @@ def test_the_daily_chart_has_a_real_time_axis() -> None:
     assert [t["text"] for t in chart["left"]] == [0, 2, 4]
     assert chart["labels"][0]["text"] == "2023-11-01" and chart["labels"][-1]["text"] == \
         "2025-11-01"
+
+
+async def test_progress_as_of_an_earlier_day_counts_what_had_happened_by_then(
+        rolled_back_session: AsyncSession) -> None:
+    """#14: `as_of` changes the figures, not only the heading. Today's answer (the live
+    counters) equals the as-of computation for today; a day before a payment leaves it out."""
+    from services.reporting.progress import repository as repo
+
+    session = rolled_back_session
+    county = f.new_county()
+    events, _ = scenario(county)
+    village = f"{county}009001"
+    pid = f.new_id()
+    events += [f.person(pid, village=village), f.enrollment(pid, YEAR, village=village),
+               f.payment(pid, YEAR, village=village, paid_at="2024-11-20T10:00:00+08:00")]
+    await apply(session, events)
+    region = Region.of(county)
+    today = progress.today_in_china()
+    live = await repo.counters(session, region, YEAR, "township")
+    computed = await repo.counters_as_of(session, region, YEAR, "township", today)
+    def key(rows: list[dict[str, object]]) -> list[tuple[object, ...]]:
+        """Rows with a count, comparable (a counter that went up and back to 0 is no row)."""
+        out = [(r["code"], r["band"], *(r[k] for k in sorted(r) if k not in ("code", "band")))
+               for r in rows]
+        return sorted(t for t in out if any(t[2:]))
+
+    assert key(live) == key(computed) and key(live)
+
+    def township(data: dict[str, object]) -> dict[str, object]:
+        return next(r for r in data["rows"] if r["code"] == f"{county}009000")  # type: ignore[index, union-attr]
+
+    after = await progress.progress(session, region=region, plan_year=YEAR,
+                                    as_of=dt.date(2024, 11, 20))
+    before = await progress.progress(session, region=region, plan_year=YEAR,
+                                     as_of=dt.date(2024, 11, 19))
+    assert township(after)["paid"] == 1 and township(before)["paid"] == 0
+    assert township(after)["paid_person_fen"] - township(before)["paid_person_fen"] == 40000
+    assert all(d["day"] <= "2024-11-19" for d in before["daily"])
+    assert before["totals"]["paid"] < after["totals"]["paid"]
