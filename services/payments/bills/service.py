@@ -206,8 +206,7 @@ def _bill(row: asyncpg.Record, plan_year: int, decision: CoverageDecision | None
         assumptions=decision.basis.get("assumptions", []))
     if amount == 0:
         status = "subsidized" if subsidies else "nothing_due"
-        reason = ("the government pays the whole contribution (subsidized in full)"
-                  if subsidies else "nothing is due")
+        reason = "个人缴费部分由政府全额资助，本人无需缴费" if subsidies else "本年度无需缴费"
         return Bill(status, {"status": status, **body, "amount_fen": 0, "reason": reason})
     return Bill("due", {"status": "due", **body, "amount_fen": amount,
                         "amount_yuan": fen_to_yuan(amount), "order_no": row["order_no"]})
