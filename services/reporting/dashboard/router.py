@@ -82,7 +82,8 @@ async def dashboard(
     data = await service.progress(
         session, region=region, plan_year=year, as_of=as_of,
         policies_dir=request.app.state.settings.policies_dir)
-    if not data["rows"] and not data["totals"]["target"]:
+    totals = data["totals"]
+    if not (totals["registered"] or totals["target"] or totals["paid"]):
         # nothing registered, no target: say so rather than draw an empty page that looks
         # like data (an unknown region or year)
         return templates.TemplateResponse(request, "dashboard_empty.html", {

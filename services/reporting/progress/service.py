@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from kernels.regions import load_regions
 from services.reporting.names import names_for
 from services.reporting.plans import plan_for
 from services.reporting.progress import repository as repo
@@ -25,6 +26,13 @@ def percent(part: int, whole: int | None) -> float | None:
 
 def today_in_china() -> dt.date:
     return dt.datetime.now(CHINA).date()
+
+
+def _townships_of(county_code: str) -> list[str]:
+    tree = load_regions()
+    if tree.get(county_code) is None:
+        return []
+    return [r.code for r in tree.children(county_code) if r.level == "township"]
 
 
 def check_as_of(as_of: dt.date, today: dt.date, campaign_start: dt.date | None,
@@ -85,12 +93,19 @@ async def progress(
 
     for unit in targets:
         units.setdefault(unit, defaultdict(int))
+    # every township of a county is listed, even one with no target and nobody registered yet
+    # (listed apart, unranked): a missing row must not look like a finished one
+    listed = set(_townships_of(region.code)) if level == "township" and \
+        region.rank == "county" else set()
+    for unit in listed:
+        units.setdefault(unit, defaultdict(int))
     names = await names_for(session, [region.code, *units])
     rows = []
     for code, c in units.items():
         paid = c["settled"]
         target = targets.get(code)
-        if not (paid or c["registered"] or target or c["paid_person"] or c["paid_government"]):
+        if not (paid or c["registered"] or target or c["paid_person"] or c["paid_government"]
+                or code in listed):
             continue  # counters that went up and back to zero
         rows.append({
             "code": code, "name": names[code], "target": target,
