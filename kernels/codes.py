@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Literal, get_args
 
+from shared.i18n import Text
+
 GroupCode = Literal[
     "extreme_poverty",
     "minimum_living_allowance",
@@ -51,14 +53,6 @@ BudgetLine = Literal[
 ]
 BUDGET_LINES: tuple[str, ...] = get_args(BudgetLine)
 
-BUDGET_LINE_NAMES_ZH: dict[str, str] = {
-    "medical_assistance_fund": "医疗救助资金",
-    "city_finance": "市级财政",
-    "county_finance": "县级财政",
-    "township_finance": "镇街财政",
-    "rural_revitalization": "乡村振兴资金",
-}
-
 AgeBasis = Literal["age_reached_in_plan_year", "age_on_jan_1_of_plan_year"]
 AGE_BASES: tuple[str, ...] = get_args(AgeBasis)
 
@@ -68,3 +62,54 @@ _LABELS: dict[str, str] = {code: f"{code} ({zh})" for code, zh in GROUP_NAMES_ZH
 def group_label(code: str) -> str:
     """'minimum_living_allowance (低保对象)' for traces a clerk reads."""
     return _LABELS.get(code, code)
+
+
+GROUP_NAMES_EN: dict[str, str] = {
+    "extreme_poverty": "persons in extreme poverty",
+    "minimum_living_allowance": "minimum living allowance recipients",
+    "low_income_margin": "members of low-income margin households",
+    "poverty_monitoring": "people monitored against relapse into poverty",
+    "relapsed_poverty": "people relapsed into poverty",
+    "lifted_out_of_poverty": "people lifted out of poverty still under policy",
+    "orphan": "orphans",
+    "unsupported_child": "children without de facto support",
+    "child_in_difficulty": "children in difficulty",
+    "severe_disability": "persons with severe disabilities",
+    "entitled_veteran": "entitled veterans and dependants",
+    "family_planning_household": "rural one- or two-daughter and bereaved family-planning "
+                                 "households",
+}
+
+BUDGET_LINE_NAMES_ZH: dict[str, str] = {
+    "medical_assistance_fund": "医疗救助资金",
+    "city_finance": "市财政",
+    "county_finance": "县财政",
+    "township_finance": "乡镇财政",
+    "rural_revitalization": "乡村振兴资金",
+}
+
+BUDGET_LINE_NAMES_EN: dict[str, str] = {
+    "medical_assistance_fund": "medical assistance fund",
+    "city_finance": "city finance",
+    "county_finance": "county finance",
+    "township_finance": "township finance",
+    "rural_revitalization": "rural revitalization fund",
+}
+
+CATEGORY_NAMES_ZH: dict[str, str] = {"adult": "成年居民", "minor": "少年儿童",
+                                     "student": "大中专学生"}
+CATEGORY_NAMES_EN: dict[str, str] = {"adult": "adult", "minor": "minor", "student": "student"}
+
+
+def group_name(code: str) -> Text:
+    """The group's name in both languages (the code itself when unknown)."""
+    return Text(GROUP_NAMES_ZH.get(code, code), GROUP_NAMES_EN.get(code, code))
+
+
+def budget_line_name(code: str) -> Text:
+    """'市财政' / 'city finance' for the budget line code."""
+    return Text(BUDGET_LINE_NAMES_ZH.get(code, code), BUDGET_LINE_NAMES_EN.get(code, code))
+
+
+def category_name(code: str) -> Text:
+    return Text(CATEGORY_NAMES_ZH.get(code, code), CATEGORY_NAMES_EN.get(code, code))

@@ -9,6 +9,7 @@ the edge did not catch: it answers 422 `invalid_value`, never 500, and never ech
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 import asyncpg.exceptions
@@ -21,6 +22,8 @@ from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from kernels.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
+from shared.i18n import EN, Text, request_language
+from shared.messages import render
 
 __all__ = ["Conflict", "DomainError", "ErrorBody", "ErrorDetail", "FieldError", "Forbidden",
            "Invalid", "NotFound", "database_data_error", "error_body", "install_error_handlers"]
@@ -87,34 +90,89 @@ HTTP_ERROR_CODES = {400: "malformed_request", 401: "unauthenticated", 403: "forb
                     429: "rate_limited"}
 
 
+def _language_headers(lang: str, headers: Any = None) -> dict[str, str]:
+    return {**(dict(headers) if headers else {}), "Content-Language": "en" if lang == EN
+            else "zh-CN"}
+
+
+# pydantic's error types, in Chinese ({...} from the error's ctx); others: "取值无效"
+_VALIDATION_ZH = {
+    "missing": "必填", "extra_forbidden": "不允许的字段", "string_type": "应为文字",
+    "int_type": "应为整数", "int_parsing": "应为整数", "float_parsing": "应为数字",
+    "decimal_parsing": "应为数字", "bool_parsing": "应为 true 或 false",
+    "bool_type": "应为 true 或 false", "date_parsing": "应为日期（YYYY-MM-DD）",
+    "date_from_datetime_parsing": "应为日期（YYYY-MM-DD）", "date_type": "应为日期（YYYY-MM-DD）",
+    "datetime_parsing": "应为日期时间", "datetime_from_date_parsing": "应为日期时间",
+    "uuid_parsing": "应为 UUID", "uuid_type": "应为 UUID", "list_type": "应为列表",
+    "dict_type": "应为对象", "model_type": "应为对象", "json_invalid": "不是有效的 JSON",
+    "string_too_short": "至少 {min_length} 个字符", "string_too_long": "最多 {max_length} 个字符",
+    "too_short": "至少 {min_length} 项", "too_long": "最多 {max_length} 项",
+    "greater_than": "应大于 {gt}", "greater_than_equal": "应不小于 {ge}",
+    "less_than": "应小于 {lt}", "less_than_equal": "应不大于 {le}",
+    "string_pattern_mismatch": "格式不正确", "literal_error": "只能是 {expected}",
+    "enum": "只能是 {expected}", "int_from_float": "应为整数",
+    "decimal_max_places": "最多 {decimal_places} 位小数",
+    "decimal_max_digits": "最多 {max_digits} 位数字",
+}
+
+
+def validation_message(err: Mapping[str, Any], lang: str) -> str:
+    """One field's validation failure for a person reading `lang`."""
+    ctx = err.get("ctx") or {}
+    error = ctx.get("error") if isinstance(ctx, Mapping) else None
+    if isinstance(getattr(error, "text", None), Text):  # a validator's own two languages
+        return str(error.text(lang))  # type: ignore[union-attr]
+    if lang == EN:
+        return str(err.get("msg", ""))
+    template = _VALIDATION_ZH.get(str(err.get("type", "")))
+    if template is not None:
+        try:
+            return template.format(**{k: str(v) for k, v in ctx.items()})
+        except (KeyError, IndexError):
+            pass
+    if isinstance(error, DomainError):
+        return error.text(lang)
+    if isinstance(error, ValueError) and any("\u4e00" <= c <= "\u9fff" for c in str(error)):
+        return str(error)  # a validator that already speaks Chinese
+    return "取值无效"
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
-    async def _domain(_: Request, exc: DomainError) -> JSONResponse:
-        return JSONResponse(error_body(exc.code, exc.message, **exc.details), exc.status_code)
+    async def _domain(request: Request, exc: DomainError) -> JSONResponse:
+        lang = request_language(request)
+        return JSONResponse(error_body(exc.code, exc.text(lang), **exc.details), exc.status_code,
+                            headers=_language_headers(lang, getattr(exc, "headers", None)))
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> Response:
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
         """The framework's own errors, in our shape rather than `{"detail": ...}`."""
         headers = getattr(exc, "headers", None)
         if exc.status_code in (204, 304):  # no body allowed
             return Response(status_code=exc.status_code, headers=headers)
+        lang = request_language(request)
         code = HTTP_ERROR_CODES.get(exc.status_code, f"http_{exc.status_code}")
-        message = exc.detail if isinstance(exc.detail, str) and exc.detail else code
-        return JSONResponse(error_body(code, message), exc.status_code, headers=headers)
+        message = render(code, lang) or (
+            exc.detail if isinstance(exc.detail, str) and exc.detail else code)
+        return JSONResponse(error_body(code, message), exc.status_code,
+                            headers=_language_headers(lang, headers))
 
     @app.exception_handler(RequestValidationError)
-    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        lang = request_language(request)
         fields = [
             {
                 "field": ".".join(str(p) for p in err.get("loc", ()) if p != "body"),
-                "message": err.get("msg", ""),
+                "message": validation_message(err, lang),
             }
             for err in exc.errors()
         ]
-        first = fields[0] if fields else {"field": "", "message": "invalid request"}
+        message = (render("invalid_request", lang, {"field": fields[0]["field"] or None,
+                                                     "reason": fields[0]["message"]})
+                   if fields else render("invalid_request", lang))
         return JSONResponse(
-            error_body("invalid_request", f"{first['field']}: {first['message']}", fields=fields),
-            422,
+            error_body("invalid_request", message or "invalid request", fields=fields),
+            422, headers=_language_headers(lang),
         )
 
     async def _data_error(request: Request, exc: Exception) -> JSONResponse:
@@ -123,9 +181,9 @@ def install_error_handlers(app: FastAPI) -> None:
             raise exc  # a real server error: let it answer 500 and be logged as one
         log.warning("%s %s: value refused by the database (%s)", request.method,
                     request.url.path, type(cause).__name__)
-        return JSONResponse(error_body(
-            "invalid_value", "a value in the request is out of range or cannot be stored "
-            "(too large a number, a NUL character, an overlong text or an impossible date)"), 422)
+        lang = request_language(request)
+        return JSONResponse(error_body("invalid_value", render("invalid_value", lang) or ""),
+                            422, headers=_language_headers(lang))
 
     app.add_exception_handler(DBAPIError, _data_error)
     for error_class in _DATA_ERRORS:

@@ -16,6 +16,8 @@ from typing import Annotated
 
 from pydantic import AfterValidator
 
+from shared.i18n import Text
+
 _WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _CHECK_CHARS = "10X98765432"
 _SHAPE = re.compile(r"^[0-9]{17}[0-9X]$", re.ASCII)
@@ -23,7 +25,12 @@ _ALLOWED = frozenset("0123456789X")
 
 
 class InvalidIdNumber(ValueError):
-    """The text is not a valid 18-digit identity number; the message says why."""
+    """The text is not a valid 18-digit identity number; the message says why (in Chinese;
+    `text` has it in English too)."""
+
+    def __init__(self, zh: str, en: str | None = None) -> None:
+        super().__init__(zh)
+        self.text = Text(zh, en or zh)
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +67,8 @@ def normalize_id_number(text: str) -> str:
     bad = [c for c in value if c not in _ALLOWED]
     if bad:
         shown = "、".join(f"U+{ord(c):04X}" for c in dict.fromkeys(bad))
-        raise InvalidIdNumber(f"身份证号只能包含半角数字0-9和X，不能含其他字符（{shown}）")
+        raise InvalidIdNumber(f"身份证号只能包含半角数字0-9和X，不能含其他字符（{shown}）",
+                              f"an ID number holds only the digits 0-9 and X ({shown})")
     return value
 
 
@@ -68,20 +76,28 @@ def parse_id_number(text: str) -> IdNumber:
     """Validate and decode an ID number; raise InvalidIdNumber with a reason a clerk can read."""
     value = normalize_id_number(text)
     if len(value) == 15 and value.isdigit():
-        raise InvalidIdNumber("15位旧身份证号不再受理，请填写18位身份证号")
+        raise InvalidIdNumber("15位旧身份证号不再受理，请填写18位身份证号",
+                              "15-digit ID numbers are no longer accepted; give the 18-digit one")
     if not _SHAPE.match(value):
         if len(value) != 18:
-            raise InvalidIdNumber(f"身份证号应为18位，实际 {len(value)} 位")
-        raise InvalidIdNumber("身份证号应为17位数字（0-9）加1位数字或X，不能含其他字符")
+            raise InvalidIdNumber(f"身份证号应为18位，实际 {len(value)} 位",
+                                  f"an ID number has 18 characters, not {len(value)}")
+        raise InvalidIdNumber("身份证号应为17位数字（0-9）加1位数字或X，不能含其他字符",
+                              "an ID number is 17 digits and a digit or X")
     expected = check_character(value[:17])
     if value[17] != expected:
-        raise InvalidIdNumber(f"身份证号校验码错误：最后一位是 {value[17]}，按前17位应为 {expected}")
+        raise InvalidIdNumber(f"身份证号校验码错误：最后一位是 {value[17]}，"
+                              f"按前17位应为 {expected}",
+                              f"wrong check character: {value[17]}, expected {expected}")
     try:
         birth = dt.date(int(value[6:10]), int(value[10:12]), int(value[12:14]))
     except ValueError:
-        raise InvalidIdNumber(f"身份证号中的出生日期 {value[6:14]} 不是有效日期") from None
+        raise InvalidIdNumber(f"身份证号中的出生日期 {value[6:14]} 不是有效日期",
+                              f"the birth date {value[6:14]} in the ID number is not a date"
+                              ) from None
     if birth.year < 1880:
-        raise InvalidIdNumber(f"身份证号中的出生年份 {birth.year} 不合理")
+        raise InvalidIdNumber(f"身份证号中的出生年份 {birth.year} 不合理",
+                              f"the birth year {birth.year} in the ID number is implausible")
     prefix = value[:6]
     if value[0] == "9":
         kind = "foreigner_permanent_residence"
@@ -90,7 +106,8 @@ def parse_id_number(text: str) -> IdNumber:
     elif value[0] in "1234567" and value[1] != "0":
         kind = "resident"
     else:
-        raise InvalidIdNumber(f"身份证号前6位 {prefix} 不是有效的行政区划代码")
+        raise InvalidIdNumber(f"身份证号前6位 {prefix} 不是有效的行政区划代码",
+                              f"the first six digits {prefix} are not a region code")
     sex = "male" if int(value[16]) % 2 == 1 else "female"
     return IdNumber(value=value, birth_date=birth, sex=sex, region_code=prefix, kind=kind)
 

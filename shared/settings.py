@@ -85,6 +85,10 @@ class Settings(BaseSettings):
     # eligibility only: the folder of seed plans published into its plan registry at first
     # start (default services/eligibility/policies); other services get plans as events
     policies_dir: str | None = None
+    # what a printed publicity notice (公示表) names, per region code (the narrowest code
+    # containing the list's region applies): {"370481": {"issuer": "滕州市医疗保障局",
+    # "phone": "0632-1234567", "seal": "滕州市医疗保障局"}}; unset lines print blank to fill in
+    publicity_notices: dict[str, dict[str, str]] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _no_placeholder_secrets_in_production(self) -> Settings:

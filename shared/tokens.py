@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 import jwt
 
 from shared.errors import DomainError
+from shared.i18n import Text
 from shared.principals import DEFAULT_CLAIMS, ClaimNames, Principal, principal_from_claims
 from shared.token_keys import DEFAULT_ALGORITHMS, JwksKeys, KeyEntry, PublicKey, load_public_key
 
@@ -63,7 +64,7 @@ class Unauthorized(DomainError):
 
 
 def _fail(chinese: str, english: str) -> Unauthorized:
-    return Unauthorized(f"{chinese}（{english}）")
+    return Unauthorized(f"{chinese}（{english}）", params={"reason": Text(chinese, english)})
 
 
 _REGISTERED = ("exp", "iss", "aud", "sub")

@@ -406,7 +406,7 @@ async def test_reads_of_people_stop_at_the_callers_region(secured) -> None:  # n
     outside = await reg.get(f"/v1/persons/{person_a}", headers=township_b)
     missing = await reg.get(f"/v1/persons/{PLACEHOLDERS['person_id']}", headers=township_b)
     assert outside.json() == missing.json() == {
-        "error": {"code": "person_not_found", "message": "no such person"}}
+        "error": {"code": "person_not_found", "message": "查无此人（或不在您的管辖范围内）"}}
     found = await reg.post("/v1/persons/lookup", headers=township_b, json={"id_number": id_a})
     assert found.json()["error"]["code"] == "person_not_found"
     assert TOWNSHIP_A not in found.text and person_a not in found.text

@@ -391,7 +391,7 @@ async def test_provider_tokens_as_bearer_and_what_is_refused(provider, apps) -> 
     for word, change in cases.items():
         bad = jwt.encode({**good, **change}, key, algorithm="RS256", headers={"kid": "k1"})
         answer = await app.get("/v1/progress", params=PROGRESS,
-                               headers={"authorization": f"Bearer {bad}"})
+                               headers={"authorization": f"Bearer {bad}", "accept-language": "en"})
         assert answer.status_code == 401, word
         assert answer.json()["error"]["code"] == "unauthenticated"
         assert word in answer.json()["error"]["message"], answer.json()

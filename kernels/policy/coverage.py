@@ -6,6 +6,8 @@ import calendar
 import datetime as dt
 from dataclasses import dataclass
 
+from shared.i18n import Text
+
 from .policy import Policy
 
 
@@ -59,19 +61,25 @@ def last_payable_day(policy: Policy, on_time_until: dt.date) -> dt.date:
 
 def late_coverage_start(
     policy: Policy, paid_on: dt.date, broken_years: int, paid_back_years: int
-) -> tuple[dt.date, str]:
+) -> tuple[dt.date, Text]:
     """(coverage start, explanation) for a payment after the collection period."""
     w = policy.late_payment.waiting
     total, extra = waiting_length(policy, broken_years, paid_back_years)
     start = paid_on if w.count_from == "payment_date" else paid_on.replace(day=1)
     begins = start + dt.timedelta(days=total) if w.unit == "days" else add_months(start, total)
-    detail = f"waiting period {total} {w.unit} counted from the {w.count_from.replace('_', ' ')}"
+    unit_zh = "日" if w.unit == "days" else "个月"
+    from_zh = "自缴费之日起" if w.count_from == "payment_date" else "自缴费当月起"
+    zh = f"待遇等待期 {total} {unit_zh}，{from_zh}计算"
+    en = f"waiting period {total} {w.unit} counted from the {w.count_from.replace('_', ' ')}"
     if extra:
-        detail += (
+        zh += (f"（固定 {w.fixed} {unit_zh}，另因 {broken_years} 年中断参保加 {extra} {unit_zh}，"
+               f"已补缴 {paid_back_years} 年）")
+        en += (
             f" ({w.fixed} fixed + {extra} for {broken_years} years of broken enrollment, "
             f"{paid_back_years} paid back)"
         )
     if begins < policy.plan_start:
         begins = policy.plan_start
-        detail += "; not before the plan year starts"
-    return begins, detail
+        zh += "；不早于参保年度开始"
+        en += "; not before the plan year starts"
+    return begins, Text(zh, en)

@@ -40,14 +40,17 @@ class InvalidDeclaration(EligibilityError, Invalid):
 
     code = "invalid_declaration"
 
-    def __init__(self, field: str, message: str, *, code: str | None = None) -> None:
+    def __init__(self, field: str, message: str, *, code: str | None = None,
+                 params: dict[str, object] | None = None) -> None:
         self.field = field
-        Invalid.__init__(self, f"{field}：{message}", field=field, code=code)
+        self.reason = message
+        Invalid.__init__(self, f"{field}：{message}", field=field, code=code,
+                         params={"reason": message, **(params or {})})
 
     def at(self, prefix: str) -> InvalidDeclaration:
         """The same refusal for a field nested under `prefix` (person.insured_category)."""
-        reason = self.message.split("：", 1)[-1]
-        return InvalidDeclaration(f"{prefix}.{self.field}", reason, code=self.code)
+        return InvalidDeclaration(f"{prefix}.{self.field}", self.reason, code=self.code,
+                                  params={k: v for k, v in self.params.items() if k != "reason"})
 
 
 class UnknownInsuredCategory(InvalidDeclaration, ValueError):
@@ -58,6 +61,7 @@ class UnknownInsuredCategory(InvalidDeclaration, ValueError):
         super().__init__(
             "insured_category",
             f"未知的参保类别 {category!r}（只能是 adult 成年居民、minor 少年儿童、student 学生）",
+            params={"category": category},
         )
 
 

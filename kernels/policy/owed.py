@@ -15,6 +15,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from kernels.codes import budget_line_name
 from shared.money import fen_to_yuan
 
 from .coverage import last_payable_day, late_coverage_start, waiting_length
@@ -115,6 +116,10 @@ class Owed:
     explanation: str  # Chinese, citing the plan's sections
     assumptions: list[str] = field(default_factory=list)
     basis: dict[str, Any] = field(default_factory=dict)
+    explanation_en: str = ""  # the explanation in English (Accept-Language: en)
+
+    def explanation_in(self, lang: str) -> str:
+        return self.explanation_en if lang == "en" and self.explanation_en else self.explanation
 
     @property
     def personal_fen(self) -> int:
@@ -190,7 +195,15 @@ def _yuan(fen: int) -> str:
 def _subsidy_zh(outcome: Outcome) -> str:
     if not outcome.subsidies:
         return "无政府资助"
-    return "、".join(f"{s.funding_source} {_yuan(s.amount_fen)}" for s in outcome.subsidies)
+    return "、".join(f"{budget_line_name(s.funding_source).zh} {_yuan(s.amount_fen)}"
+                    for s in outcome.subsidies)
+
+
+def _subsidy_en(outcome: Outcome) -> str:
+    if not outcome.subsidies:
+        return "no government subsidy"
+    return ", ".join(f"{budget_line_name(s.funding_source).en} {fen_to_yuan(s.amount_fen)} yuan"
+                     for s in outcome.subsidies)
 
 
 def _rule_assumptions(policy: Policy, outcome: Outcome) -> list[str]:
@@ -226,25 +239,34 @@ def owed_on(terms: Terms, policy: Policy, paid_on: dt.date,
     if paid_on <= terms.on_time_until or terms.late is None:
         if paid_on > terms.payable_until:
             return _closed(terms, policy, paid_on, basis,
-                           f"{policy.plan_year} 年度的待遇期已结束")
+                           f"{policy.plan_year} 年度的待遇期已结束",
+                           f"the {policy.plan_year} benefit period has ended")
         out = terms.on_time
         if paid_on <= policy.in_period_until:
             window = f"集中缴费期内（截至 {policy.in_period_until.isoformat()}，" \
                      f"方案{period.collection.source}）"
+            window_en = f"within the collection period (to {policy.in_period_until.isoformat()})"
         elif terms.late is None:
             window = f"{policy.plan_year} 年度内"
+            window_en = f"within plan year {policy.plan_year}"
         else:
             ext = period.subsidized_extension_until
             window = (f"政府资助人员的延长期内（截至 {terms.on_time_until.isoformat()}，"
                       f"方案{ext.source if ext else ''}）")
+            window_en = ("within the extension for subsidized people (to "
+                         f"{terms.on_time_until.isoformat()})")
         text = (f"{paid_on.isoformat()} 缴费，在{window}：个人缴费 {_yuan(out.personal_fen)}，"
                 f"政府资助 {_subsidy_zh(out)}；自 {terms.coverage_start.isoformat()} 起享受待遇")
+        text_en = (f"paid {paid_on.isoformat()}, {window_en}: the person pays "
+                   f"{fen_to_yuan(out.personal_fen)} yuan, {_subsidy_en(out)}; covered from "
+                   f"{terms.coverage_start.isoformat()}")
         basis.update(timing=ON_TIME, coverage_start=terms.coverage_start.isoformat())
         return Owed(ON_TIME, paid_on, out, terms.coverage_start, text,
-                    _rule_assumptions(policy, out), basis)
+                    _rule_assumptions(policy, out), basis, text_en)
 
     if paid_on > terms.payable_until:
-        return _closed(terms, policy, paid_on, basis, "此后缴费已不能在本年度内享受待遇")
+        return _closed(terms, policy, paid_on, basis, "此后缴费已不能在本年度内享受待遇",
+                       "a payment after that buys no coverage in this plan year")
     lp = policy.late_payment
     w = lp.waiting
     assumptions = [policy.describe_assumption(a) for a in lp.assumptions]
@@ -268,7 +290,10 @@ def owed_on(terms: Terms, policy: Policy, paid_on: dt.date,
         return _closed(terms, policy, paid_on, basis,
                        f"等待期 {total}{_UNIT_ZH[w.unit]}将于 {start.isoformat()} 才结束，"
                        f"已在 {policy.plan_year} 年度的待遇期（至 {policy.plan_end.isoformat()}）"
-                       "之后")
+                       "之后",
+                       f"the waiting period of {total} {w.unit} would end {start.isoformat()}, "
+                       f"after the {policy.plan_year} benefit period (to "
+                       f"{policy.plan_end.isoformat()})")
     assumptions += [a for a in _rule_assumptions(policy, out) if a not in assumptions]
     surcharge = (f"（含按全额缴费加收的 {_yuan(out.surcharge_fen)}）" if out.surcharge_fen else "")
     lost = ""
@@ -283,14 +308,28 @@ def owed_on(terms: Terms, policy: Policy, paid_on: dt.date,
             f"（截至 {terms.on_time_until.isoformat()}）："
             f"按方案{lp.source}，个人缴费 {_yuan(out.personal_fen)}{surcharge}，"
             f"政府资助 {_subsidy_zh(out)}{lost}；{wait}，自 {start.isoformat()} 起享受待遇")
+    lost_en = ""
+    if terms.on_time.subsidy_fen > out.subsidy_fen:
+        lost_en = (f"; the {fen_to_yuan(terms.on_time.subsidy_fen - out.subsidy_fen)} yuan of "
+                   "subsidy for paying on time is lost")
+    text_en = (f"paid {paid_on.isoformat()}, after the on-time period (to "
+               f"{terms.on_time_until.isoformat()}): the person pays "
+               f"{fen_to_yuan(out.personal_fen)} yuan"
+               + (f" (including a {fen_to_yuan(out.surcharge_fen)} yuan surcharge)"
+                  if out.surcharge_fen else "")
+               + f", {_subsidy_en(out)}{lost_en}; waiting period {total} {w.unit} counted from "
+               f"the {w.count_from.replace('_', ' ')}, covered from {start.isoformat()}")
     basis.update(timing=LATE, coverage_start=start.isoformat())
-    return Owed(LATE, paid_on, out, start, text, assumptions, basis)
+    return Owed(LATE, paid_on, out, start, text, assumptions, basis, text_en)
 
 
 def _closed(terms: Terms, policy: Policy, paid_on: dt.date, basis: dict[str, Any],
-            why: str) -> Owed:
+            why: str, why_en: str = "") -> Owed:
     text = (f"{paid_on.isoformat()} 缴费：{policy.plan_year} 年度已不再收取居民医保费"
             f"（最后缴费日 {terms.payable_until.isoformat()}；{why}）。"
             f"请缴纳下一年度的费用")
+    text_en = (f"paid {paid_on.isoformat()}: plan year {policy.plan_year} takes no more "
+               f"contributions (last day {terms.payable_until.isoformat()}; {why_en}); pay for "
+               "the next plan year")
     basis.update(timing=CLOSED, coverage_start=None)
-    return Owed(CLOSED, paid_on, None, None, text, [], basis)
+    return Owed(CLOSED, paid_on, None, None, text, [], basis, text_en)

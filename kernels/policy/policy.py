@@ -150,8 +150,22 @@ class Policy:
     def assumptions(self) -> dict[str, Assumption]:
         return {a.id: a for a in self.model.assumptions}
 
-    def describe_assumption(self, assumption_id: str) -> str:
-        return f"{assumption_id}: {self.assumptions[assumption_id].statement}"
+    def describe_assumption(self, assumption_id: str, lang: str = "zh-CN") -> str:
+        """'id: statement', the statement in Chinese (the file's statement_zh; its English
+        statement where it has none) unless `lang` is en."""
+        found = self.assumptions[assumption_id]
+        if lang == "en" or not found.statement_zh:
+            return f"{assumption_id}: {found.statement}"
+        return f"{assumption_id}: {found.statement_zh}"
+
+    def assumptions_in(self, texts: list[str], lang: str) -> list[str]:
+        """Assumption texts as determinations store them ('id: ...'), in `lang`; a text whose
+        id this policy does not declare stays as it is."""
+        out = []
+        for text in texts:
+            aid = text.split(": ", 1)[0]
+            out.append(self.describe_assumption(aid, lang) if aid in self.assumptions else text)
+        return out
 
     def summary(self) -> dict[str, object]:
         return {

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import re
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from kernels.codes import INSURED_CATEGORIES, group_label
+from kernels.codes import INSURED_CATEGORIES, group_name
+from shared.i18n import Text
 
 from .errors import ImpossibleCategory, UnknownInsuredCategory
 from .policy import Policy
@@ -51,14 +53,55 @@ def age_matches(rule: SubsidyRule, age: int) -> bool:
     return not (rng.max is not None and age > rng.max)
 
 
-def describe_age_range(rule: SubsidyRule) -> str:
+def describe_age_range(rule: SubsidyRule) -> Text:
     rng = rule.when.age
     assert rng is not None
     if rng.min is not None and rng.max is not None:
-        return f"aged {rng.min} to {rng.max}"
+        return Text(f"{rng.min}-{rng.max} 周岁", f"aged {rng.min} to {rng.max}")
     if rng.min is not None:
-        return f"aged {rng.min} or over"
-    return f"aged {rng.max} or under"
+        return Text(f"{rng.min} 周岁及以上", f"aged {rng.min} or over")
+    return Text(f"{rng.max} 周岁及以下", f"aged {rng.max} or under")
+
+
+AGE_BASIS_NAMES = {
+    "age_reached_in_plan_year": Text("按年度内达到的周岁计", "age reached in the plan year"),
+    "age_on_jan_1_of_plan_year": Text("按年度1月1日的周岁计", "age on 1 January of the plan year"),
+}
+
+# the section a source quote starts with: 二(三)1, 三(二), 六1, 二(二)(1), 四(五) ...
+_SECTION = re.compile(r"^\s*([一二三四五六七八九十]+"
+                      r"(?:[(（][一二三四五六七八九十\d]{1,3}[)）]|\d{1,2})*)\s*(?:[:：]|$)")
+
+
+def section_of(source: str) -> str:
+    """The plan's own section a `source` quote cites ('二(三)1'), or '' when it names none."""
+    found = _SECTION.match(source or "")
+    return found.group(1) if found else ""
+
+
+def _has_chinese(text: str) -> bool:
+    return any("\u4e00" <= c <= "\u9fff" for c in text)
+
+
+def rule_name(rule: SubsidyRule) -> Text:
+    """The rule's label: Chinese (its Chinese part, or its conditions), and the label as the
+    policy file writes it for English."""
+    head = rule.label.split(" — ")[0].strip()
+    if not _has_chinese(head):
+        head = conditions_text(rule).zh or rule.id
+    return Text(head, rule.label)
+
+
+def conditions_text(rule: SubsidyRule) -> Text:
+    """Who the rule is for, briefly: '60-69 周岁', '低保对象、特困人员'."""
+    parts: list[Text] = []
+    when = rule.when
+    if when.groups_any:
+        names = [group_name(c) for c in when.groups_any]
+        parts.append(Text("、".join(n.zh for n in names), ", ".join(n.en for n in names)))
+    if when.age is not None:
+        parts.append(describe_age_range(rule))
+    return Text("，".join(p.zh for p in parts), ", ".join(p.en for p in parts))
 
 
 def share_amounts(rule: SubsidyRule, standard_fen: int) -> list[tuple[str, int]]:
@@ -133,7 +176,7 @@ def declaration_assumptions(policy: Policy, category: str) -> list[str]:
     return list(policy.category_rule.limit(category).assumptions)
 
 
-def derive_category(policy: Policy, birth: dt.date, declared: str | None) -> tuple[str, str]:
+def derive_category(policy: Policy, birth: dt.date, declared: str | None) -> tuple[str, Text]:
     """(category, reason). Declared categories count only where the plan accepts them; a
     declaration that cannot be true for the person under the plan's own definition (and an
     unknown category) is refused with ImpossibleCategory / UnknownInsuredCategory, naming the
@@ -147,27 +190,32 @@ def derive_category(policy: Policy, birth: dt.date, declared: str | None) -> tup
     rule = policy.category_rule
     if rule.minor_born_on_or_after is not None:
         is_minor = birth >= rule.minor_born_on_or_after
-        why = (
-            f"born {birth.isoformat()}, "
-            f"{'on or after' if is_minor else 'before'} {rule.minor_born_on_or_after.isoformat()}"
+        edge = rule.minor_born_on_or_after.isoformat()
+        why = Text(
+            f"{birth.isoformat()} 出生，{'不早于' if is_minor else '早于'} {edge}",
+            f"born {birth.isoformat()}, {'on or after' if is_minor else 'before'} {edge}",
         )
     else:
         assert rule.minor_age_below is not None
         age = age_for_plan(policy.age_basis, birth, policy.plan_year)
         is_minor = age < rule.minor_age_below
         under = "under" if is_minor else "not under"
-        why = f"age {age} ({policy.age_basis}), {under} {rule.minor_age_below}"
+        basis = AGE_BASIS_NAMES.get(policy.age_basis, Text(policy.age_basis, policy.age_basis))
+        why = Text(f"{age} 周岁（{basis.zh}），{'不满' if is_minor else '已满'} "
+                   f"{rule.minor_age_below} 周岁",
+                   f"age {age} ({policy.age_basis}), {under} {rule.minor_age_below}")
     derived = "minor" if is_minor else "adult"
+    d_zh, c_zh = CATEGORY_ZH[derived], CATEGORY_ZH.get(declared or "", declared or "")
     if declared is not None and declared in rule.declared_accepted:
-        return (
-            declared,
-            f"declared {declared} (accepted by this plan); by birth date alone: {derived}, {why}",
-        )
+        return declared, Text(
+            f"申报为{c_zh}（本方案接受）；仅按出生日期为{d_zh}：{why.zh}",
+            f"declared {declared} (accepted by this plan); by birth date alone: {derived}, "
+            f"{why.en}")
     if declared is not None and declared != derived:
-        return derived, (
-            f"{derived}: {why}; the declared category {declared!r} is not accepted by this plan"
-        )
-    return derived, f"{derived}: {why}"
+        return derived, Text(
+            f"{d_zh}：{why.zh}；本方案不接受申报的类别“{c_zh}”",
+            f"{derived}: {why.en}; the declared category {declared!r} is not accepted by this plan")
+    return derived, Text(f"{d_zh}：{why.zh}", f"{derived}: {why.en}")
 
 
 def category_codes(names: list[str | None]) -> np.ndarray:
@@ -277,7 +325,7 @@ def could_overlap(a: SubsidyRule, b: SubsidyRule) -> bool:
 @dataclass(frozen=True)
 class MembershipCheck:
     counts: bool
-    reason: str
+    reason: Text
     # the plan's membership_in_year assumptions, when a counted membership starts or ends
     # inside the plan year (the answer rests on reading it as counting for the whole year)
     assumptions: tuple[str, ...] = ()
@@ -289,37 +337,43 @@ def membership_counts(
     certified_on: dt.date | None,
     ends_on: dt.date | None,
 ) -> MembershipCheck:
-    label = group_label(code)
+    name = group_name(code)
+    zh, en = name.zh, f"{code} ({name.zh})"
     if ends_on is not None and ends_on < policy.plan_start:
-        return MembershipCheck(
-            False,
-            f"{label} ended {ends_on.isoformat()}, "
-            f"before the plan year starts {policy.plan_start.isoformat()}",
-        )
+        return MembershipCheck(False, Text(
+            f"{zh}身份已于 {ends_on.isoformat()} 终止，"
+            f"早于参保年度开始（{policy.plan_start.isoformat()}）",
+            f"{en} ended {ends_on.isoformat()}, "
+            f"before the plan year starts {policy.plan_start.isoformat()}"))
     if certified_on is not None and certified_on > policy.plan_end:
-        return MembershipCheck(
-            False, f"{label} certified {certified_on.isoformat()}, after the plan year ended"
-        )
+        return MembershipCheck(False, Text(
+            f"{zh}身份于 {certified_on.isoformat()} 认定，晚于参保年度结束",
+            f"{en} certified {certified_on.isoformat()}, after the plan year ended"))
     dl = policy.periods.group_list_deadline
     if dl is not None and code in dl.groups and certified_on is not None and certified_on > dl.date:
-        return MembershipCheck(
-            False,
-            f"{label} certified {certified_on.isoformat()}, "
-            f"after the list deadline {dl.date.isoformat()}",
-        )
-    within: list[str] = []
+        return MembershipCheck(False, Text(
+            f"{zh}身份于 {certified_on.isoformat()} 认定，晚于名单截止日 {dl.date.isoformat()}"
+            f"（{section_of(dl.source) or dl.source}）",
+            f"{en} certified {certified_on.isoformat()}, "
+            f"after the list deadline {dl.date.isoformat()}"))
+    within: list[Text] = []
     if certified_on is not None and certified_on > policy.plan_start:
-        within.append(f"certified {certified_on.isoformat()}")
+        within.append(Text(f"{certified_on.isoformat()} 认定",
+                           f"certified {certified_on.isoformat()}"))
     if ends_on is not None and ends_on < policy.plan_end:
-        within.append(f"ends {ends_on.isoformat()}")
+        within.append(Text(f"{ends_on.isoformat()} 终止", f"ends {ends_on.isoformat()}"))
     if within:
         return MembershipCheck(
             True,
-            f"{label} {' and '.join(within)}, during plan year {policy.plan_year}: held on a "
-            "day of the plan year, it counts for the whole year's contribution",
+            Text(f"{zh}身份{'、'.join(w.zh for w in within)}，在 {policy.plan_year} 年度内："
+                 "参保年度内任一天具有该身份即按全年资助",
+                 f"{en} {' and '.join(w.en for w in within)}, during plan year "
+                 f"{policy.plan_year}: held on a day of the plan year, it counts for the whole "
+                 "year's contribution"),
             tuple(policy.model.membership_in_year.assumptions),
         )
-    return MembershipCheck(True, f"{label} counts for plan year {policy.plan_year}")
+    return MembershipCheck(True, Text(f"{zh}身份在 {policy.plan_year} 年度有效",
+                                      f"{en} counts for plan year {policy.plan_year}"))
 
 
 def tie_assumptions(winner: SubsidyRule) -> list[str]:
@@ -342,25 +396,24 @@ def same_lines(a: list[tuple[str, int]], b: list[tuple[str, int]]) -> bool:
 
 def group_dates_ok(
     rule: SubsidyRule, certified_on: dt.date | None, later_birth_on: dt.date | None
-) -> tuple[bool, str]:
+) -> tuple[bool, Text]:
     cond = rule.when.group_dates
     if cond is None:
-        return True, ""
+        return True, Text("", "")
     if cond.certified_before is not None:
+        before = cond.certified_before.isoformat()
         if certified_on is None:
-            return False, (
-                f"certification date unknown; the plan requires certification before "
-                f"{cond.certified_before.isoformat()}"
-            )
+            return False, Text(
+                f"认定日期不详；本方案要求在 {before} 之前认定",
+                f"certification date unknown; the plan requires certification before {before}")
         if certified_on >= cond.certified_before:
-            return False, (
-                f"certified {certified_on.isoformat()}, "
-                f"not before {cond.certified_before.isoformat()}"
-            )
+            return False, Text(
+                f"{certified_on.isoformat()} 认定，不在 {before} 之前",
+                f"certified {certified_on.isoformat()}, not before {before}")
     if cond.no_later_birth_on_or_after is not None and later_birth_on is not None:
         if later_birth_on >= cond.no_later_birth_on_or_after:
-            return False, (
-                f"another child born {later_birth_on.isoformat()}, on or after "
-                f"{cond.no_later_birth_on_or_after.isoformat()}"
-            )
-    return True, "date conditions met"
+            edge = cond.no_later_birth_on_or_after.isoformat()
+            return False, Text(
+                f"{later_birth_on.isoformat()} 又生育子女，不早于 {edge}",
+                f"another child born {later_birth_on.isoformat()}, on or after {edge}")
+    return True, Text("认定日期符合要求", "date conditions met")

@@ -49,6 +49,8 @@ class SourceDocument(Strict):
 class Assumption(Strict):
     id: Identifier
     statement: str = Field(min_length=5)
+    statement_zh: str | None = Field(None, min_length=2,
+                                     description="the statement in Chinese (what a clerk reads)")
     reason: str = Field(min_length=5, description="why the plan text does not settle it")
 
 

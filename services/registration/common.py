@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.registration.uploads import RowError
 from shared.errors import DomainError, Invalid
+from shared.i18n import Text
 from shared.outbox import Outbox
 from shared.params import decode_cursor, encode_cursor  # noqa: F401 (the one cursor codec)
 from shared.pii import PiiVault, vault_for
@@ -35,7 +36,7 @@ async def read_upload(file: UploadFile, limit: int = MAX_UPLOAD_BYTES) -> bytes:
     data = await file.read(limit + 1)
     if len(data) > limit:
         raise DomainError(f"file larger than {limit // (1024 * 1024)} MB", code="upload_too_large",
-                          status_code=413)
+                          status_code=413, params={"limit_mb": limit // (1024 * 1024)})
     if not data:
         raise Invalid("the uploaded file is empty", field="file", code="empty_upload")
     return data
@@ -84,12 +85,18 @@ async def refuse_upload(request: Request, kind: str, filename: str | None, sha25
         return UploadOutsideRegion(
             f"文件未应用：{len(outside)} 行所列人员不在您的辖区内登记"
             f"（第 {', '.join(str(e.row_number) for e in outside[:20])} 行），"
-            "不能由您上传或修改", details={**details, "rows": [e.row_number for e in outside]})
+            "不能由您上传或修改", details={**details, "rows": [e.row_number for e in outside]},
+            key="upload_outside_region",
+            params={"count": len(outside),
+                    "row_list": ", ".join(str(e.row_number) for e in outside[:20])})
     file_level = [e for e in errors if e.is_file_level]
     first = (file_level or list(errors))[0]
     where = "文件" if first.is_file_level else f"第 {first.row_number} 行"
     return UploadHasErrors(
-        f"文件未应用：共 {len(rows)} 处错误；{where}：{first.message}", details=details)
+        f"文件未应用：共 {len(rows)} 处错误；{where}：{first.message}", details=details,
+        params={"count": len(rows), "first": first.message,
+                "where": Text(where, "the file" if first.is_file_level
+                              else f"row {first.row_number}")})
 
 
 async def load_error_report(session: AsyncSession, report_id: uuid.UUID,

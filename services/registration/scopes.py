@@ -38,7 +38,7 @@ def upload_region(principal: Principal, given: str | None, field_name: str = "re
     if given is not None:
         if region_prefix(given) is None:
             raise Invalid(f"{field_name} 应为6位或12位行政区划代码", field=field_name,
-                          code="invalid_region_code")
+                          code="invalid_region_code", params={"code": given})
         require_region(principal, given)
         return normalise_region(given)
     return normalise_region(principal.region or NATIONAL)

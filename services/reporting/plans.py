@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from kernels.policy import PlanNotFound, Policy, PolicyCatalog
+from kernels.policy.rules import rule_name
 
 # The policy files describe each target's population in words; these keywords map them to the
 # bands reporting keeps counters for. "overall" is the payment rate of everyone registered.
@@ -45,6 +46,11 @@ class PlanInfo:
     final_list_date: dt.date
     fiscal_subsidy_fen: int
     target_rates: tuple[TargetRate, ...]
+    # (rule id, the rule's Chinese name): what a list's 资助类别 column shows
+    rule_names: tuple[tuple[str, str], ...] = ()
+
+    def rule_name(self, rule_id: str) -> str:
+        return dict(self.rule_names).get(rule_id, rule_id)
 
 
 def target_rates(policy: Policy) -> tuple[TargetRate, ...]:
@@ -86,5 +92,6 @@ def plan_for(county_code: str, plan_year: int, plans: PolicyCatalog | None) -> P
             collection_end=policy.in_period_until, publicity_from=start,
             publicity_until=until, final_list_date=final,
             fiscal_subsidy_fen=policy.fiscal_subsidy_fen, target_rates=target_rates(policy),
+            rule_names=tuple((r.id, rule_name(r).zh) for r in policy.rules),
         )
     return None

@@ -40,7 +40,7 @@ class Region:
         prefix = region_prefix(code)
         if prefix is None:
             raise Invalid(f"{code!r} 不是6位或12位行政区划代码", field="region_code",
-                          code="invalid_region_code")
+                          code="invalid_region_code", params={"code": code})
         if prefix == "":
             return cls(NATIONAL, "nation")
         if len(prefix) == 2:
@@ -117,15 +117,17 @@ def resolve(principal: Any, county_code: str | None, township_code: str | None,
     for (name, code), (_, wider) in zip(given, given[1:], strict=False):
         if not Region.of(wider).contains(code):
             raise Invalid(f"{name} {code} 不在 {wider} 范围内", field=name,
-                          code="region_mismatch")
+                          code="region_mismatch", params={"code": code, "wider": wider})
     if given:
         name, code = given[0]
         if name == "village_code" and (code.endswith("000") or len(code) != 12):
             raise Invalid(f"village_code {code} 不是村（社区）代码", field=name,
-                          code="invalid_region_code")
+                          code="invalid_region_code", key="not_a_village",
+                          params={"code": code})
         if name == "township_code" and Region.of(code).rank != "township":
             raise Invalid(f"township_code {code} 不是镇（街道）代码", field=name,
-                          code="invalid_region_code")
+                          code="invalid_region_code", key="not_a_township",
+                          params={"code": code})
         require_region(principal, code)
         return Region.of(code)
     own = getattr(principal, "region", None)

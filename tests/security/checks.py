@@ -24,6 +24,8 @@ from shared.idnumber import check_character
 
 FORMULA_START = ("=", "+", "-", "@")
 _NUMBER = re.compile(r"-?[0-9]+(\.[0-9]+)?")
+# the exports' own 合计 sums: one column's rows above, nothing else
+_TOTAL_SUM = re.compile(r"=SUM\(([A-Z]{1,3})[0-9]+:\1[0-9]+\)")
 _MASKED = re.compile(r"(?<![0-9A-Za-z*])[0-9Xx*]{18}(?![0-9A-Za-z*])")
 
 
@@ -74,7 +76,13 @@ def formula_problems(r: httpx.Response) -> list[str]:
     """Cells of a CSV or XLSX answer a spreadsheet would run as a formula."""
     found = []
     if is_xlsx(r):
-        for cell in xlsx_cells(r.content):
+        cells = xlsx_cells(r.content)
+        total_rows = {(c.parent.title, c.row) for c in cells if c.value == "合计"}
+        for cell in cells:
+            if cell.data_type == "f" and (cell.parent.title, cell.row) in total_rows \
+                    and _TOTAL_SUM.fullmatch(str(cell.value)) \
+                    and str(cell.value)[5:].startswith(cell.column_letter):
+                continue  # the 合计 row's own column sum
             if cell.data_type == "f":
                 found.append(f"formula cell {cell.coordinate}: {cell.value!r}")
             elif isinstance(cell.value, str) and cell.value.startswith(FORMULA_START) \

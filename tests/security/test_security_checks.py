@@ -52,6 +52,15 @@ def test_formula_cells_are_found_in_csv_and_xlsx() -> None:
     book.save(out)
     found = formula_problems(_answer(200, out.getvalue(), "application/vnd.ms-excel"))
     assert len(found) == 1 and "A1" in found[0]
+    # a 合计 row's own column sum is no attack; anything more, or another column's, is
+    totals = Workbook()
+    totals.active.append(["序号", "金额"])
+    totals.active.append([1, 5])
+    totals.active.append(["合计", "=SUM(B2:B2)", "=SUM(B2:B2)", "=SUM(D2:D2)+1"])
+    out = io.BytesIO()
+    totals.save(out)
+    found = formula_problems(_answer(200, out.getvalue(), "application/vnd.ms-excel"))
+    assert [f.split(":")[0] for f in found] == ["formula cell C3", "formula cell D3"]
     assert carries_formula_text(_answer(200, b"'=*********)\n", "text/csv"),
                                 ('=HYPERLINK("http://x")',))
 

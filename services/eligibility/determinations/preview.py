@@ -19,8 +19,10 @@ from kernels.policy import (
 from kernels.policy.errors import InvalidDeclaration
 from kernels.policy.owed import CLOSED, LATE
 from kernels.policy.scope import ScopeBasis, scope_warning
+from kernels.policy.trace import localized
 from services.eligibility.determinations.schemas import PreviewRequest
 from shared.errors import Conflict, Invalid, NotFound
+from shared.i18n import Text
 from shared.idnumber import InvalidIdNumber, parse_id_number
 
 _KNOWN = frozenset(GROUP_CODES)
@@ -34,12 +36,13 @@ def person_facts(body: PreviewRequest) -> PersonFacts:
             parsed = parse_id_number(p.id_number)
         except InvalidIdNumber as exc:
             raise Invalid(f"person.id_number: {exc}", field="person.id_number",
-                          code="invalid_id_number") from None
+                          code="invalid_id_number", params={"reason": exc.text}) from None
         if birth is not None and birth != parsed.birth_date:
             raise Invalid(
                 f"person.birth_date: {birth.isoformat()} differs from the birth date in the "
                 f"ID number ({parsed.birth_date.isoformat()})",
-                field="person.birth_date", code="birth_date_mismatch")
+                field="person.birth_date", code="birth_date_mismatch",
+                params={"given": birth.isoformat(), "from_id": parsed.birth_date.isoformat()})
         birth = parsed.birth_date
     if birth is None:
         raise Invalid("person.birth_date: give a birth date or an ID number",
@@ -49,7 +52,8 @@ def person_facts(body: PreviewRequest) -> PersonFacts:
             raise Invalid(
                 f"person.groups[{i}].code: unknown group code {g.code!r}; "
                 f"known codes: {', '.join(GROUP_CODES)}",
-                field=f"person.groups[{i}].code", code="unknown_group_code")
+                field=f"person.groups[{i}].code", code="unknown_group_code",
+                params={"code": g.code})
     return PersonFacts(
         birth_date=birth,
         insured_category=p.insured_category,
@@ -58,7 +62,7 @@ def person_facts(body: PreviewRequest) -> PersonFacts:
     )
 
 
-def preview(catalog: PolicyCatalog, body: PreviewRequest) -> dict[str, Any]:
+def preview(catalog: PolicyCatalog, body: PreviewRequest, lang: str = "zh-CN") -> dict[str, Any]:
     """The determination of the person, and what is owed for a payment on `paid_on` (or on
     time), decided by owed_on as the bill and matching decide it. A payment date on which the
     plan year takes no payment any more answers 409 plan_year_closed, as the bill does."""
@@ -66,7 +70,8 @@ def preview(catalog: PolicyCatalog, body: PreviewRequest) -> dict[str, Any]:
     if policy is None:
         raise NotFound(
             f"no plan for region {body.region_code} (nor its city or province) "
-            f"and plan year {body.plan_year}", code="plan_not_found")
+            f"and plan year {body.plan_year}", code="plan_not_found",
+            params={"region_code": body.region_code, "plan_year": body.plan_year})
     facts = person_facts(body)
     try:
         on_time, terms = determine_terms(policy, facts, enrolled_on=body.enrolled_on)
@@ -75,13 +80,16 @@ def preview(catalog: PolicyCatalog, body: PreviewRequest) -> dict[str, Any]:
     day = body.paid_on or terms.on_time_until
     owed = owed_on(terms, policy, day, KnownHistory(facts.broken_years, facts.paid_back_years))
     if owed.timing == CLOSED:
-        raise plan_year_closed(owed.explanation, terms.payable_until)
+        raise plan_year_closed(owed.explanation, terms.payable_until, owed.explanation_en)
     chosen = on_time
     if owed.timing == LATE:  # the late determination's trace and assumptions
         chosen = determine(policy, facts, enrolled_on=body.enrolled_on, paid_on=day)
     out = chosen.to_dict()
     out.update(owed.to_dict())
-    out["assumptions"] = list(dict.fromkeys([*chosen.assumptions, *owed.assumptions]))
+    out["assumptions"] = policy.assumptions_in(
+        list(dict.fromkeys([*chosen.assumptions, *owed.assumptions])), lang)
+    out["trace"] = localized(out["trace"], lang)
+    out["explanation"] = owed.explanation_in(lang)
     out.update(terms.event_fields())
     del out["paid_on"]
     out["region_code"] = policy.region_code
@@ -100,7 +108,9 @@ def scope_warnings(policy: Policy, body: PreviewRequest) -> list[str]:
     return [warning] if warning else []
 
 
-def plan_year_closed(explanation: str, payable_until: dt.date) -> Conflict:
+def plan_year_closed(explanation: str, payable_until: dt.date,
+                     explanation_en: str = "") -> Conflict:
     """409 for a payment date after which the plan year takes no payment (bill and preview)."""
     return Conflict(explanation, code="plan_year_closed",
-                    details={"payable_until": payable_until.isoformat()})
+                    details={"payable_until": payable_until.isoformat()},
+                    params={"reason": Text(explanation, explanation_en or explanation)})

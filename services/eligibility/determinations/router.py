@@ -5,12 +5,14 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 
+from kernels.policy.trace import localized
 from services.eligibility.determinations.preview import preview
 from services.eligibility.determinations.repository import DeterminationRepository
 from services.eligibility.determinations.schemas import PreviewRequest, PreviewResponse
 from shared.auth import current_principal
 from shared.db import SessionDep
 from shared.errors import NotFound
+from shared.i18n import request_language
 from shared.params import PlanYearPath
 
 router = APIRouter(prefix="/v1/determinations", tags=["determinations"])
@@ -25,7 +27,21 @@ async def preview_determination(body: PreviewRequest, request: Request) -> dict[
 
     Stateless: nothing is stored. The region may be a county under a city's or province's plan.
     """
-    return preview(request.app.state.plans.catalog, body)
+    return preview(request.app.state.plans.catalog, body, request_language(request))
+
+
+def _in_language(request: Request, row: dict[str, Any], plan_year: int,
+                 lang: str) -> dict[str, Any]:
+    """A stored determination's trace and assumptions in the reader's language."""
+    row = dict(row)
+    trace = row.get("trace")
+    if isinstance(trace, list):
+        row["trace"] = localized(trace, lang)
+    policy = request.app.state.plans.catalog.find(row.get("region_code") or "", plan_year)
+    if policy is not None and policy.version == row.get("policy_version") \
+            and isinstance(row.get("assumptions"), list):
+        row["assumptions"] = policy.assumptions_in(row["assumptions"], lang)
+    return row
 
 
 @router.get("/{person_id}/{plan_year}")
@@ -42,7 +58,9 @@ async def person_determinations(person_id: uuid.UUID, plan_year: PlanYearPath,
         region = await repo.person_region(person_id, plan_year)
         if region is None or not principal.can_see_region(region):
             raise not_found
-    history = await repo.history(person_id, plan_year)
+    lang = request_language(request)
+    history = [_in_language(request, row, plan_year, lang)
+               for row in await repo.history(person_id, plan_year)]
     pending = await repo.pending(person_id, plan_year)
     if not history and pending is None:
         raise not_found
@@ -51,7 +69,8 @@ async def person_determinations(person_id: uuid.UUID, plan_year: PlanYearPath,
         "current": history[0] if history else None,
         "pending_plan": {"county_code": pending["county_code"],
                          "since": pending["since"].isoformat(),
-                         "reason": "no plan is loaded for this region and plan year"}
+                         "reason": "此地区该年度尚未加载实施方案" if lang != "en"
+                         else "no plan is loaded for this region and plan year"}
         if pending else None,
         "history": history,
     }

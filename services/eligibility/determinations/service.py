@@ -26,6 +26,7 @@ from shared.outbox import Outbox
 log = logging.getLogger(__name__)
 
 _KNOWN = frozenset(GROUP_CODES)
+_STATUS_ZH = {"stopped": "已停止", "ended": "已终止", "active": "有效"}
 
 
 def event_payload(person_id: uuid.UUID | str, plan_year: int, revision: int,
@@ -137,7 +138,10 @@ class DeterminationService:
                 "coverage_start": policy.plan_start, "on_time_until": None,
                 "payable_until": None, "late": None, "assumptions": [],
                 "trace": [{"rule_id": "enrollment", "matched": False, "outcome": "not enrolled",
-                           "reason": f"enrollment {enrollment.status}; nothing is due"}],
+                           "reason": "参保登记"
+                                     f"{_STATUS_ZH.get(enrollment.status, enrollment.status)}"
+                                     "：无需缴费",
+                           "reason_en": f"enrollment {enrollment.status}; nothing is due"}],
             })
         current = await self.repo.current(person_id, plan_year)
         if same_result(current, result):

@@ -192,6 +192,7 @@ async def get_plan(plan_year: PlanYearPath, request: Request,
     policy = _registry(request).find(region_code, plan_year)
     if policy is None:
         raise NotFound(f"no plan for region {region_code} and plan year {plan_year}",
+                       params={"region_code": region_code, "plan_year": plan_year},
                        code="plan_not_found")
     return {
         "region_code": policy.region_code, "region_name": policy.region_name,

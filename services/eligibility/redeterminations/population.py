@@ -18,6 +18,7 @@ import asyncpg
 import numpy as np
 import orjson
 
+from kernels.codes import category_name
 from kernels.policy import (
     GROUP_CODES,
     INSURED_CATEGORIES,
@@ -34,13 +35,17 @@ from kernels.policy.batch import (
     person_from_columns,
 )
 from kernels.policy.coverage import last_payable_day
+from kernels.policy.determine import payers_text
 from kernels.policy.owed import late_payment_day
 from kernels.policy.rules import (
     person_dependent_assumptions,
+    rule_name,
     share_amounts,
     without_refused,
 )
+from kernels.policy.trace import PAYERS
 from services.eligibility.redeterminations import pgbinary
+from shared.i18n import Text
 from shared.outbox import shards_of_uuids
 
 S = "eligibility"
@@ -158,7 +163,8 @@ def _lines_json(lines: list[tuple[str, str, int]]) -> str:
 
 
 _NOT_ENROLLED_TRACE = ('[{"rule_id":"enrollment","matched":false,"outcome":"not enrolled",'
-                       '"reason":"enrollment stopped or ended; nothing is due"}]')
+                       '"reason":"参保登记已终止或已结束：无需缴费",'
+                       '"reason_en":"enrollment stopped or ended; nothing is due"}]')
 
 
 _TABLES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {}
@@ -174,18 +180,26 @@ def _tables(policy: Policy) -> tuple[tuple[str, ...], tuple[str, ...]]:
     table_trace: list[str] = []
     for r in (None, *policy.rules):
         for c in INSURED_CATEGORIES:
+            standard = policy.standard_fen(c)
+            cat = category_name(c)
             if r is None:
                 table_subs.append("[]")
-                reason = "no subsidy rule matched"
+                amounts: list[tuple[str, int]] = []
+                reason = Text("没有适用的资助规定", "no subsidy rule matched")
                 rid = "subsidy"
             else:
-                amounts = share_amounts(r, policy.standard_fen(c))
+                amounts = share_amounts(r, standard)
                 table_subs.append(_lines_json([(r.id, f, a) for f, a in amounts if a > 0]))
-                reason = "the most generous rule for the person"
+                reason = Text(f"{rule_name(r).zh}：对本人最优惠的一项",
+                              "the most generous rule for the person")
                 rid = r.id
+            payers = payers_text(policy, standard - sum(a for _, a in amounts), amounts, r)
             table_trace.append(orjson.dumps([{
                 "rule_id": rid, "matched": r is not None, "outcome": "won" if r else "note",
-                "reason": f"{reason} (bulk redetermination; category {c})"}]).decode())
+                "reason": f"{reason.zh}（批量重新确定；类别：{cat.zh}）",
+                "reason_en": f"{reason.en} (bulk redetermination; category {c})"}, {
+                "rule_id": "payers", "matched": True, "outcome": PAYERS, "reason": payers.zh,
+                "reason_en": payers.en}]).decode())
     if len(_TABLES) > 32:
         _TABLES.clear()
     got = _TABLES[policy.version] = (tuple(table_subs), tuple(table_trace))

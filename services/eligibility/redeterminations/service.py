@@ -245,6 +245,7 @@ class Redeterminator:
             policy = self.plans.catalog.get(region_code, plan_year)
         except PlanNotFound:
             raise NotFound(f"no plan of region {region_code} for plan year {plan_year}",
+                           params={"region_code": region_code, "plan_year": plan_year},
                            code="plan_not_found") from None
         conn, apg = await self._raw()
         try:

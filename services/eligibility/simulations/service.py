@@ -60,7 +60,7 @@ async def simulate(engine: AsyncEngine, plans: PlanRegistry, plan: str | dict[st
         draft = parse_policy(plan, "draft plan")
     except PolicyFileError as exc:
         error = Invalid(f"plan：草案方案有误：{'；'.join(exc.problems)}", field="plan",
-                        code="invalid_plan")
+                        code="invalid_plan", params={"problems": "；".join(exc.problems)})
         error.details["problems"] = list(exc.problems)
         raise error from None
     if principal is not None:

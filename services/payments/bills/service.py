@@ -34,6 +34,7 @@ from services.payments.coverage import (
 from services.payments.orders.repository import new_order_no
 from shared.auth import Principal
 from shared.errors import Conflict, Invalid, NotFound
+from shared.i18n import Text
 from shared.idnumber import InvalidIdNumber, mask_id_number, parse_id_number
 from shared.money import fen_to_yuan
 from shared.pii import PiiVault
@@ -68,7 +69,7 @@ class BillService:
             ident = parse_id_number(id_number)
         except InvalidIdNumber as exc:
             raise Invalid(f"id_number: {exc}", field="id_number",
-                          code="invalid_id_number") from None
+                          code="invalid_id_number", params={"reason": exc.text}) from None
         today = beijing_today()
         day = on or today
         # every key version's hash: people are found while `canbao pii rotate` runs
@@ -85,7 +86,9 @@ class BillService:
             owed = decision.owed
             if owed is not None and owed.timing == CLOSED:
                 raise Conflict(owed.explanation, code="plan_year_closed",
-                               details={"payable_until": owed.basis.get("payable_until")})
+                               details={"payable_until": owed.basis.get("payable_until")},
+                               params={"reason": Text(owed.explanation,
+                                                      owed.explanation_en or owed.explanation)})
             amount = owed.personal_fen if owed is not None else row["personal_fen"]
             if amount > 0 and (row["order_no"] is None
                                or (day == today and row["amount_fen"] != amount)):
@@ -156,8 +159,7 @@ def _bill(row: asyncpg.Record, plan_year: int, decision: CoverageDecision | None
         assumptions=decision.basis.get("assumptions", []))
     if amount == 0:
         status = "subsidized" if subsidies else "nothing_due"
-        reason = ("the government pays the whole contribution (subsidized in full)"
-                  if subsidies else "nothing is due")
+        reason = "个人缴费部分由政府全额资助，本人无需缴费" if subsidies else "本年度无需缴费"
         return Bill(status, {"status": status, **body, "amount_fen": 0, "reason": reason})
     return Bill("due", {"status": "due", **body, "amount_fen": amount,
                         "amount_yuan": fen_to_yuan(amount), "order_no": row["order_no"]})

@@ -57,7 +57,8 @@ class ProxyBatchService:
             await require_persons_in_region(self.uow.session, self.actor,
                                             (x.person_id for x in lines))
         if await self.batches.exists(batch_no):
-            raise Conflict(f"batch {batch_no} was already recorded", code="batch_exists")
+            raise Conflict(f"batch {batch_no} was already recorded", code="batch_exists",
+                           params={"batch_no": batch_no})
         problems: list[str] = []
         if declared_count != len(lines):
             problems.append(f"declared count {declared_count}, the batch has {len(lines)} rows")
@@ -129,14 +130,17 @@ class ProxyBatchService:
         if paid_on > today:
             raise Invalid(f"paid_on: {paid_on.isoformat()} 晚于今天（{today.isoformat()}，"
                           "北京时间）：代缴资金的支付日期不能是将来的日期",
-                          field="paid_on", code="paid_on_in_future")
+                          field="paid_on", code="paid_on_in_future",
+                          params={"paid_on": paid_on.isoformat(), "today": today.isoformat()})
         starts = [p.collection_start for p in (self.coverage.policy(d.region_code, plan_year)
                                                for d in dues) if p is not None]
         earliest = min(starts, default=dt.date(plan_year - 2, 1, 1))
         if paid_on < earliest:
             raise Invalid(f"paid_on: {paid_on.isoformat()} 早于 {plan_year} 年度的集中缴费期开始日"
                           f"（{earliest.isoformat()}）：不是该年度的代缴",
-                          field="paid_on", code="paid_on_before_collection")
+                          field="paid_on", code="paid_on_before_collection",
+                          params={"paid_on": paid_on.isoformat(), "plan_year": plan_year,
+                                  "earliest": earliest.isoformat()})
 
     @staticmethod
     def _refusal(budget_line: str, line: ProxyLine, on_time_fen: int,

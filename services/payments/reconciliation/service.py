@@ -83,7 +83,8 @@ class ReconciliationService:
 
     def require_channel(self, channel: str) -> None:
         if self.channels is not None and channel not in self.channels:
-            raise NotFound(f"channel {channel!r} is not configured", code="unknown_channel")
+            raise NotFound(f"channel {channel!r} is not configured", code="unknown_channel",
+                           params={"channel": channel})
 
     async def reconcile(self, channel: str, data: bytes,
                         statement_date: dt.date | None) -> dict[str, Any]:
@@ -94,7 +95,7 @@ class ReconciliationService:
         rec_id = await self.repo.create(channel, day)
         if rec_id is None:
             raise Conflict(f"the {channel} statement of {day} was already reconciled",
-                           code="already_reconciled")
+                           code="already_reconciled", params={"channel": channel, "day": day})
         await self.repo.add_lines(rec_id, lines)
         start, end = day_bounds(day)
         known = await self.ledger.by_keys(channel, [(x.channel_txn_id, x.kind) for x in lines])
@@ -206,7 +207,7 @@ class ReconciliationService:
 
     async def compare(self, first: dt.date, last: dt.date) -> dict[str, Any]:
         if last < first:
-            raise Invalid("`to` is before `from`", field="to")
+            raise Invalid("`to` is before `from`", field="to", key="range_reversed")
         start, end = day_bounds(first, last)
         channels = await self.repo.compare(start, end)
         for entry in channels.values():
@@ -223,7 +224,8 @@ class ReconciliationService:
 
 def _most_common_day(lines: list[StatementLine]) -> dt.date:
     if not lines:
-        raise Invalid("an empty statement needs ?date=YYYY-MM-DD", field="date")
+        raise Invalid("an empty statement needs ?date=YYYY-MM-DD", field="date",
+                      key="date_required")
     days = Counter(x.occurred_at.astimezone(CHINA_TZ).date() for x in lines)
     return days.most_common(1)[0][0]
 

@@ -52,7 +52,8 @@ class RefundService:
             coverage_start=order.coverage_start if order else None, refers_to=payment_txn))
         if entry_id is None:
             raise Conflict(f"refund reference {reference} is already booked on {channel}",
-                           code="reference_used")
+                           code="reference_used",
+                           params={"reference": reference, "channel": channel})
         full = order is None or before + refund.amount_fen >= order.amount_fen
         if order is not None and full:
             await orders.mark_refunded(order.order_no)

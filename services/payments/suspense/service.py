@@ -21,6 +21,7 @@ from services.payments.suspense.repository import SuspenseRow
 from shared.access import ADMIN
 from shared.auth import Principal
 from shared.errors import Conflict, Forbidden, Invalid, NotFound
+from shared.money import fen_to_yuan
 
 
 class SuspenseService:
@@ -107,7 +108,7 @@ class SuspenseService:
         if (order is None or order.status != "paid" or order.channel != item.channel
                 or order.channel_txn_id != item.channel_txn_id):
             raise Conflict(f"order {order_no} is no longer paid by this money",
-                           code="not_paid")
+                           code="not_paid", params={"order_no": order_no})
         now = dt.datetime.now(dt.UTC)
         # Keyed by the money and the order it was applied to: each wrong match is reversed
         # once, and the channel's own reversal of the money (keyed by the money) stays apart.
@@ -135,11 +136,13 @@ class SuspenseService:
     async def _match(self, item: SuspenseRow, person_id: uuid.UUID | None,
                      plan_year: int | None) -> dict[str, Any]:
         if item.kind != "payment" or item.ledger_id is None:
-            raise Invalid("only payments can be matched to a person", field="action")
+            raise Invalid("only payments can be matched to a person", field="action",
+                          key="not_payment")
         person_id = person_id or item.person_id
         plan_year = plan_year or item.plan_year
         if person_id is None or plan_year is None:
-            raise Invalid("person_id and plan_year are required", field="person_id")
+            raise Invalid("person_id and plan_year are required", field="person_id",
+                          key="person_and_year_required")
         due = await self.uow.dues.get(person_id, plan_year)
         if due is None or not due.enrolled:
             raise Conflict("the person is not enrolled for this plan year", code="not_enrolled")
@@ -153,7 +156,9 @@ class SuspenseService:
                            code="nothing_open")
         if live.amount_fen != item.amount_fen:
             raise Conflict(f"the open order is {live.amount_fen} fen, the money "
-                           f"{item.amount_fen} fen: refund it instead", code="amount_mismatch")
+                           f"{item.amount_fen} fen: refund it instead", code="amount_mismatch",
+                           params={"order_yuan": fen_to_yuan(live.amount_fen),
+                                   "money_yuan": fen_to_yuan(item.amount_fen)})
         # The ledger entry keeps its channel key; the order now points to that money.
         paid_at = await self.uow.ledger.occurred_at(item.ledger_id)
         start = await self.posting.apply_payment(live, item.ledger_id, item.channel,

@@ -32,7 +32,9 @@ def check_plan_year(plan_year: int, *, known: Collection[int] = (),
         return
     raise Invalid(f"{field}：{plan_year} 年度没有实施方案，且不在 {today.year - YEARS_BEHIND}—"
                   f"{today.year + YEARS_AHEAD} 年之间（no plan for this year）", field=field,
-                  code="unknown_plan_year")
+                  code="unknown_plan_year",
+                  params={"plan_year": plan_year, "first": today.year - YEARS_BEHIND,
+                          "last": today.year + YEARS_AHEAD})
 
 
 def check_registered_on(registered_on: dt.date | None, plan_year: int, *,
@@ -43,12 +45,15 @@ def check_registered_on(registered_on: dt.date | None, plan_year: int, *,
     if registered_on > today:
         raise Invalid(f"{field}：登记日期 {registered_on.isoformat()} 晚于今天 "
                       f"{today.isoformat()}（a registration cannot be in the future）",
-                      field=field, code="date_in_future")
+                      field=field, code="date_in_future",
+                      params={"date": registered_on.isoformat(), "today": today.isoformat()})
     earliest = dt.date(plan_year - 1, 1, 1)  # collection starts in the autumn before
     if registered_on < earliest:
         raise Invalid(f"{field}：登记日期 {registered_on.isoformat()} 早于 {earliest.isoformat()}，"
                       f"不可能是 {plan_year} 年度的参保登记", field=field,
-                      code="date_out_of_range")
+                      code="date_out_of_range",
+                      params={"date": registered_on.isoformat(),
+                              "earliest": earliest.isoformat(), "plan_year": plan_year})
 
 
 def check_birth_before_year_end(birth_date: dt.date, plan_year: int,
@@ -56,4 +61,5 @@ def check_birth_before_year_end(birth_date: dt.date, plan_year: int,
     """Nobody born after the plan year is enrolled for it."""
     if birth_date > dt.date(plan_year, 12, 31):
         raise Invalid(f"{field}：出生日期 {birth_date.isoformat()} 晚于 {plan_year} 年度"
-                      "（born after the plan year）", field=field, code="born_after_plan_year")
+                      "（born after the plan year）", field=field, code="born_after_plan_year",
+                      params={"date": birth_date.isoformat(), "plan_year": plan_year})

@@ -24,6 +24,7 @@ class ScopeFacts:
 class Refusal:
     code: str
     message: str
+    params: dict[str, str] | None = None
 
 
 def check_scope(f: ScopeFacts) -> Refusal | None:
@@ -42,4 +43,5 @@ def check_scope(f: ScopeFacts) -> Refusal | None:
     return Refusal("out_of_scope",
                    f"household registration (户籍) is in {f.hukou_region_code[:6]}, not in "
                    f"{f.county_code[:6]}; enrollment here needs a local residence permit "
-                   "(居住证), a parent holding one, or study at a local school")
+                   "(居住证), a parent holding one, or study at a local school",
+                   {"hukou": f.hukou_region_code[:6], "county": f.county_code[:6]})

@@ -56,7 +56,8 @@ class EnrollmentService:
         check_birth_before_year_end(person.birth_date, data.plan_year, field="plan_year")
         existing = await self.repo.get(data.person_id, data.plan_year)
         if existing is not None and existing.status == "registered":
-            raise Conflict(f"already enrolled for {data.plan_year}", code="already_enrolled")
+            raise Conflict(f"already enrolled for {data.plan_year}", code="already_enrolled",
+                           params={"plan_year": data.plan_year})
         category = data.insured_category or default_category(
             person.birth_date, data.plan_year, has_school=person.school is not None)
         refusal = check_scope(ScopeFacts(
@@ -67,7 +68,7 @@ class EnrollmentService:
                                          and await self.repo.parent_has_residence_permit(person.id)),
         ))
         if refusal is not None:
-            raise OutOfScope(refusal.message, code=refusal.code)
+            raise OutOfScope(refusal.message, code=refusal.code, params=refusal.params)
         enrollment = EnrollmentRow(
             person_id=person.id, plan_year=data.plan_year, status="registered", reason=None,
             insured_category=category, county_code=person.county_code,

@@ -72,7 +72,8 @@ async def register_newborn(body: NewbornCreate, request: Request,
         raise LateRegistration(
             f"born {child.birth_date.isoformat()}, registered {days} days later: newborn "
             f"registration (covered from birth) is only possible within {NEWBORN_WINDOW_DAYS} "
-            "days of birth; register the child as an ordinary resident (POST /v1/persons)")
+            "days of birth; register the child as an ordinary resident (POST /v1/persons)",
+            params={"days": days, "limit": NEWBORN_WINDOW_DAYS})
     parent_ident = parse_or_422(body.parent_id_number)
     persons = PersonService(session, outbox(request), vault(request))
     async with session.begin():

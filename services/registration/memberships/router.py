@@ -23,6 +23,7 @@ from services.registration.uploads.certifiers import certifiable_in
 from shared.auth import Principal, current_principal, require_department
 from shared.db import SessionDep
 from shared.errors import Forbidden, Invalid
+from shared.i18n import TextError
 
 router = APIRouter(prefix="/v1/persons/{person_id}/groups", tags=["group memberships"])
 
@@ -43,8 +44,8 @@ class MembershipCreate(BaseModel):
                               info: ValidationInfo) -> dt.date | None:
         certified = info.data.get("certified_on")
         if value is not None and certified is not None and value < certified:
-            raise ValueError("终止日期早于认定日期（a membership cannot end before it was "
-                             "certified）")
+            raise TextError("终止日期早于认定日期", "a membership cannot end before it was "
+                            "certified")
         return value
 
 
@@ -90,7 +91,8 @@ def _department(principal: Principal, given: str | None) -> str | None:
     try:
         department = canonical_department(given)
     except ValueError as exc:
-        raise Invalid(str(exc), field="department", code="unknown_department") from None
+        raise Invalid(str(exc), field="department", code="unknown_department",
+                      params={"department": given}) from None
     require_department(principal, department)
     return department
 

@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from kernels.codes import group_name
 from services.registration import events
 from services.registration.persons.repository import PersonRepository
 from shared.errors import NotFound
@@ -60,7 +61,8 @@ class MembershipService:
             {"p": person_id, "g": group_code},
         )).rowcount
         if not deleted:
-            raise NotFound(f"person is not in group {group_code}", code="membership_not_found")
+            raise NotFound(f"person is not in group {group_code}", code="membership_not_found",
+                           params={"group": group_name(group_code)})
         gone = SimpleNamespace(group_code=group_code, certified_on=None, ends_on=None,
                                later_birth_on=None)
         await self.outbox.add(

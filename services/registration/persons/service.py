@@ -27,7 +27,8 @@ def parse_or_422(id_number: str) -> IdNumber:
     try:
         return parse_id_number(id_number)
     except InvalidIdNumber as exc:
-        raise Invalid(f"id_number: {exc}", field="id_number", code="invalid_id_number") from None
+        raise Invalid(f"id_number: {exc}", field="id_number", code="invalid_id_number",
+                      params={"reason": exc.text}) from None
 
 
 def check_village(township_code: str | None, village_code: str | None) -> None:
@@ -92,10 +93,11 @@ class PersonService:
             given["household_id"] = await self.repo.household_id(no, village) if no else None
         if "township_code" in given:
             if given["township_code"] is None:
-                raise Invalid("township_code cannot be cleared", field="township_code")
+                raise Invalid("township_code cannot be cleared", field="township_code",
+                              key="cannot_clear")
             given["county_code"] = given["township_code"][:6]
         if "name" in given and not given["name"]:
-            raise Invalid("name cannot be cleared", field="name")
+            raise Invalid("name cannot be cleared", field="name", key="cannot_clear")
         if given.get("residence_permit") is None:
             given.pop("residence_permit", None)
         check_village(given.get("township_code", person.township_code),

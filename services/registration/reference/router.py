@@ -150,17 +150,19 @@ async def missing_by_township(request: Request, session: SessionDep,
     tree = load_regions()
     township = tree.get(township_code) if township_code else None
     if township_code and (township is None or township.level != "township"):
-        raise NotFound(f"no township {township_code}", code="unknown_township")
+        raise NotFound(f"no township {township_code}", code="unknown_township",
+                       params={"code": township_code})
     county = township.code[:6] if township else county_code
     if county is None:
         raise Invalid("county_code or township_code is required", field="county_code",
                       code="missing_county")
     if county_code is not None and county != county_code:
         raise Invalid(f"township {township_code} is not in county {county_code}",
-                      field="township_code", code="township_outside_county")
+                      field="township_code", code="township_outside_county",
+                      params={"township": township_code, "county": county_code})
     region = tree.get(county)
     if region is None or region.level != "county":
-        raise NotFound(f"no county {county}", code="unknown_county")
+        raise NotFound(f"no county {county}", code="unknown_county", params={"code": county})
     year, rows = await ReferenceService(session, vault(request)).coverage(
         county, plan_year, township.code if township else None, population_year)
     items = [_coverage_row(r.township_code, r.name, r.population, r.resident_population,

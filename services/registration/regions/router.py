@@ -76,7 +76,7 @@ async def _find(session: AsyncSession, code: str) -> Region:
             text(f"SELECT code, township_code, name FROM {S}.villages WHERE code = :c"),
             {"c": full})).first()
         if row is None:
-            raise NotFound(f"no region {code}", code="region_not_found")
+            raise NotFound(f"no region {code}", code="region_not_found", params={"code": code})
         region = Region(row[0], row[1], "village", row[2])
     return region
 
@@ -126,7 +126,8 @@ async def upload_villages(request: Request, session: SessionDep, file: UploadFil
     principal = current_principal(request)
     content = await read_upload(file)
     if county_code is not None and load_regions().get(county_code) is None:
-        raise Invalid(f"no county {county_code}", field="county_code", code="unknown_region")
+        raise Invalid(f"no county {county_code}", field="county_code", code="unknown_region",
+                      params={"code": county_code})
     if county_code is not None:
         require_region(principal, county_code)
     async with session.begin():

@@ -209,7 +209,7 @@ def parse_certified_list(
                     err(
                         "id_number",
                         person.masked,
-                        "该身份证号未在参保登记系统中登记（person not registered）",
+                        "该身份证号未在参保登记系统中登记",
                         "person_not_registered",
                     )
             elif not names_match(name, registered):

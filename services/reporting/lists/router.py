@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 from services.reporting import responses
 from services.reporting.exports import file_response
 from services.reporting.lists import repository, service
+from services.reporting.notices import notice_for
 from services.reporting.regions import NamedRegionDep
 from services.reporting.templating import templates
 from shared.api_docs import file_responses
@@ -40,9 +41,10 @@ async def get_publicity_list(
         return JSONResponse(data)  # plain values already: skip re-encoding
     table = service.publicity_table(data)
     if format == "html":
+        notice = notice_for(request.app.state.settings.publicity_notices, region.code)
         return templates.TemplateResponse(request, "publicity.html",
-                                          {"data": data, "table": table})
-    return file_response([table], format, f"publicity-{region.code}-{plan_year}")
+                                          {"data": data, "table": table, "notice": notice})
+    return file_response([table], format)
 
 
 @router.get("/reminders", response_model=None,
@@ -62,8 +64,7 @@ async def get_reminders(
         full_phones=principal.role in service.PHONE_ROLES, as_of=as_of)
     if format == "json":
         return data
-    return file_response([service.reminder_table(data)], format,
-                         f"reminders-{region.code}-{plan_year}")
+    return file_response([service.reminder_table(data)], format)
 
 
 class ReasonIn(BaseModel):
@@ -82,7 +83,8 @@ async def post_reason(request: Request, session: SessionDep, person_id: str,
     try:
         uuid.UUID(person_id)
     except ValueError:
-        raise Invalid("person_id is not a UUID", field="person_id") from None
+        raise Invalid("person_id is not a UUID", field="person_id",
+                      key="invalid_person_id") from None
     # staff record reasons for people of their own township (or village)
     region = await repository.person_region(session, person_id, plan_year)
     if region is not None:
@@ -103,9 +105,8 @@ async def get_funding_applications(
 ) -> dict[str, Any] | Response:
     data = await service.funding_application(
         session, region, plan_year, budget_line,
-        include_persons=include_persons or format != "json", as_of=as_of,
+        include_persons=include_persons, as_of=as_of,
         plans=request.app.state.plans.catalog)
     if format == "json":
         return data
-    return file_response(service.funding_tables(data), format,
-                         f"funding-{region.code}-{plan_year}-{budget_line or 'all'}")
+    return file_response(service.funding_tables(data, csv=format == "csv"), format)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -176,8 +177,8 @@ def reminder_table(data: dict[str, Any]) -> Table:
         title=f"{data['plan_year']}年度城乡居民医保未缴费人员提醒名单",
         subtitle=f"{data['region_name']}　共{data['count']}人　截至 {data['as_of']}",
         columns=[("no", "序号"), ("village_name", "村（社区）"), ("name", "姓名"),
-                 ("id_number", "身份证号码"), ("person_id", "人员编号"),
-                 ("situation_name", "情况"), ("owed_yuan", "尚欠金额（元）"),
+                 ("id_number", "身份证号码"),
+                 ("situation_name", "情况"), ("owed_yuan", "应缴金额（元）"),
                  ("phone", "联系电话"), ("reason_name", "未缴费原因"), ("note", "备注")],
         rows=data["rows"],
     )
@@ -186,7 +187,8 @@ def reminder_table(data: dict[str, Any]) -> Table:
 async def record_reason(session: AsyncSession, person_id: str, plan_year: int, reason: str,
                         note: str | None, recorded_by: str | None) -> dict[str, Any]:
     if reason not in REASONS:
-        raise Invalid(f"unknown reason {reason!r}; one of {', '.join(REASONS)}", field="reason")
+        raise Invalid(f"unknown reason {reason!r}; one of {', '.join(REASONS)}", field="reason",
+                      key="unknown_reason", params={"reason": reason, "choices": list(REASONS)})
     note = (note or "").strip() or None
     if reason == "other" and not note:
         raise Invalid("reason 'other' needs a note saying why", field="note",
@@ -205,7 +207,8 @@ async def funding_application(session: AsyncSession, region: Region, plan_year: 
     """Per budget line, the people it subsidises and how many of them it has paid for (a line
     counts as paid once its budget line's proxy payment covers it)."""
     if budget_line is not None and budget_line not in BUDGET_LINES:
-        raise Invalid(f"未知的资金渠道 {budget_line!r}", field="budget_line")
+        raise Invalid(f"未知的资金渠道 {budget_line!r}", field="budget_line",
+                      key="unknown_budget_line", params={"budget_line": budget_line})
     as_of = as_of or today_in_china()
     plan = plan_for(region.code[:6], plan_year, plans) if region.rank != "nation" else None
     people = (await repo.subsidized_people(session, region, plan_year, budget_line)
@@ -223,8 +226,11 @@ async def funding_application(session: AsyncSession, region: Region, plan_year: 
         region.code, region.county_code, *(c["township_code"] for c in counters),
         *(p[k] for p in (people or []) + (missed or []) for k in ("township_code",
                                                                   "village_code"))])
+    def named(rule_id: str) -> str:
+        return plan.rule_name(rule_id) if plan else rule_id
+
     summary = [{
-        **c, "township_name": names[c["township_code"]],
+        **c, "township_name": names[c["township_code"]], "rule_name": named(c["rule_id"]),
         "budget_line_name": BUDGET_LINES.get(c["budget_line"], c["budget_line"]),
         "amount_yuan": fen_to_yuan(c["amount_fen"]), "list": list_title(c["budget_line"]),
     } for c in counters]
@@ -243,10 +249,10 @@ async def funding_application(session: AsyncSession, region: Region, plan_year: 
                             "list": list_title(b), **v, "amount_yuan": fen_to_yuan(v["amount_fen"])}
                            for b, v in sorted(totals.items())],
         "summary": summary,
-        "missed_payments": _person_rows(missed, names) if missed is not None else None,
+        "missed_payments": _person_rows(missed, names, named) if missed is not None else None,
     }
     if include_persons:
-        out["persons"] = _person_rows(people or [], names)
+        out["persons"] = _person_rows(people or [], names, named)
     return out
 
 
@@ -262,7 +268,8 @@ def _count_lines(people: list[dict[str, Any]]) -> list[dict[str, Any]]:
             for (b, t, r), v in sorted(counts.items())]
 
 
-def _person_rows(people: list[dict[str, Any]], names: Names) -> list[dict[str, Any]]:
+def _person_rows(people: list[dict[str, Any]], names: Names,
+                 named: Callable[[str], str] = str) -> list[dict[str, Any]]:
     return [{
         "no": i, "person_id": str(p["person_id"]), "township_code": p["township_code"],
         "township_name": names[p["township_code"]], "village_code": p["village_code"],
@@ -271,35 +278,50 @@ def _person_rows(people: list[dict[str, Any]], names: Names) -> list[dict[str, A
         "budget_line": p["budget_line"],
         "budget_line_name": BUDGET_LINES.get(p["budget_line"], p["budget_line"]),
         "list": list_title(p["budget_line"]), "rule_id": p["rule_id"],
-        "amount_fen": p["amount_fen"], "amount_yuan": fen_to_yuan(p["amount_fen"]),
+        "rule_name": named(p["rule_id"]), "amount_fen": p["amount_fen"],
+        "amount_yuan": fen_to_yuan(p["amount_fen"]),
         "paid_fen": p["paid_fen"], "paid": bool(p["paid"]),
         "paid_on": p["paid_on"].isoformat() if p["paid"] and p["paid_on"] else None,
     } for i, p in enumerate(people, start=1)]
 
 
-def funding_tables(data: dict[str, Any]) -> list[Table]:
+def _numbered(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Rows numbered from 1 (序号 counts within its own table)."""
+    return [{**row, "no": i} for i, row in enumerate(rows, start=1)]
+
+
+def funding_tables(data: dict[str, Any], *, csv: bool = False) -> list[Table]:
+    """The summary, then (with include_persons) one name list per 名单, then the missed
+    payments; each list numbered from 1. For a CSV, one table: every person (with a 名单
+    column) when persons were asked for, else the summary."""
     head = f"{data['region_name']} {data['plan_year']}年度"
+    person_columns = [("no", "序号"), ("township_name", "镇（街道）"),
+                      ("village_name", "村（社区）"), ("name", "姓名"),
+                      ("id_number", "身份证号码"), ("rule_name", "资助类别"),
+                      ("budget_line_name", "资金渠道"), ("amount_yuan", "资助金额（元）")]
+    if csv and data.get("persons") is not None:
+        return [Table(title=f"{head}政府资助参保人员名单", columns=[
+            ("list", "名单"), *person_columns, ("paid_on", "代缴日期")],
+            rows=_numbered(data["persons"]))]
     tables = [Table(
         title=f"{head}政府资助参保资金申请汇总表",
         subtitle=f"截至 {data['as_of']}",
         columns=[("budget_line_name", "资金渠道"), ("township_name", "镇（街道）"),
-                 ("rule_id", "资助类别"), ("headcount", "人数"),
+                 ("rule_name", "资助类别"), ("headcount", "人数"),
                  ("amount_yuan", "资助金额（元）"), ("paid_headcount", "已代缴人数")],
         rows=data["summary"],
     )]
-    person_columns = [("no", "序号"), ("township_name", "镇（街道）"),
-                      ("village_name", "村（社区）"), ("name", "姓名"),
-                      ("id_number", "身份证号码"), ("rule_id", "资助类别"),
-                      ("budget_line_name", "资金渠道"), ("amount_yuan", "资助金额（元）")]
+    if csv:
+        return tables
     by_list: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for row in data.get("persons") or []:
         by_list[row["list"]].append(row)
     for title, rows in sorted(by_list.items()):
         tables.append(Table(title=f"{head}{title}", subtitle=f"共{len(rows)}人",
-                            columns=person_columns, rows=rows))
+                            columns=person_columns, rows=_numbered(rows)))
     if data["missed_payments"] is not None:
         tables.append(Table(
             title=f"{head}政府资助人员漏缴名单",
             subtitle=f"最终名单日期 {data['final_list_date']} 后仍未代缴",
-            columns=person_columns, rows=data["missed_payments"]))
+            columns=person_columns, rows=_numbered(data["missed_payments"])))
     return tables

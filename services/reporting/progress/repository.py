@@ -44,6 +44,34 @@ async def counters(session: AsyncSession, region: Region, plan_year: int, level:
     return [dict(r._mapping) for r in rows]
 
 
+async def counters_as_of(session: AsyncSession, region: Region, plan_year: int, level: Rank,
+                         day: dt.date) -> list[dict[str, Any]]:
+    """`counters` as they stood at the end of `day`: the person-years as they stand now,
+    each counted only by what had happened by then (registered on or before the day; the
+    whole due covered, each payer's money arrived, on or before it). A registration without a
+    date counts from the start; a due settled without any payment counts from registration."""
+    where, params = region.where("p")
+    rows = await session.execute(text(f"""
+        WITH y AS (
+            SELECT p.*, (SELECT e.registered_on FROM {S}.enrollments e
+                         WHERE e.person_id = p.person_id AND e.plan_year = p.plan_year)
+                        AS registered_on
+            FROM {S}.person_years p WHERE p.plan_year = :y AND {where})
+        SELECT {_UNIT[level]} AS code, band,
+               count(*) FILTER (WHERE registered
+                                AND coalesce(registered_on, :d) <= :d)::int AS registered,
+               count(*) FILTER (WHERE settled AND coalesce(settled_on, registered_on, :d) <= :d
+                                )::int AS settled,
+               count(*) FILTER (WHERE paid_person_on <= :d)::int AS paid_person,
+               count(*) FILTER (WHERE paid_government_on <= :d)::int AS paid_government,
+               coalesce(sum(paid_person_fen) FILTER (WHERE paid_person_on <= :d), 0)::bigint
+                   AS paid_person_fen,
+               coalesce(sum(paid_government_fen) FILTER (WHERE paid_government_on <= :d), 0
+                        )::bigint AS paid_government_fen
+        FROM y GROUP BY 1, band"""), {"y": plan_year, "d": day, **params})
+    return [dict(r._mapping) for r in rows]
+
+
 async def targets(session: AsyncSession, region: Region, plan_year: int, level: Rank
                   ) -> dict[str, int]:
     """Targets are set per township: summed per unit (none for villages)."""

@@ -49,5 +49,4 @@ async def get_progress(
         plans=request.app.state.plans.catalog)
     if format == "json":
         return JSONResponse(data)  # plain values already: skip re-encoding
-    return file_response([progress_table(data)], format,
-                         f"progress-{region.code}-{plan_year}-{data['level']}")
+    return file_response([progress_table(data)], format)

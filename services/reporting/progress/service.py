@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kernels.policy import PolicyCatalog
+from kernels.regions import load_regions
 from services.reporting.names import names_for
 from services.reporting.plans import plan_for
 from services.reporting.progress import repository as repo
@@ -28,6 +29,27 @@ def today_in_china() -> dt.date:
     return dt.datetime.now(CHINA).date()
 
 
+def _townships_of(county_code: str) -> list[str]:
+    tree = load_regions()
+    if tree.get(county_code) is None:
+        return []
+    return [r.code for r in tree.children(county_code) if r.level == "township"]
+
+
+def check_as_of(as_of: dt.date, today: dt.date, campaign_start: dt.date | None,
+                plan_year: int) -> None:
+    """422 for a day the figures cannot be given for: after today (Beijing), or before the
+    plan year's collection opened."""
+    if as_of > today:
+        raise Invalid(f"as_of {as_of} is in the future", field="as_of", key="as_of_in_future",
+                      params={"as_of": as_of.isoformat(), "today": today.isoformat()})
+    if campaign_start is not None and as_of < campaign_start:
+        raise Invalid(f"as_of {as_of} is before the campaign", field="as_of",
+                      key="as_of_before_campaign",
+                      params={"as_of": as_of.isoformat(), "start": campaign_start.isoformat(),
+                              "plan_year": plan_year})
+
+
 async def newest_plan_year(session: AsyncSession, region: Region) -> int:
     """The newest plan year with counters in the region, else the current calendar year."""
     return await repo.newest_plan_year(session, region) or today_in_china().year
@@ -44,18 +66,23 @@ async def progress(
     level = level or region.child_rank
     if RANKS.index(level) < RANKS.index(region.rank) or level == "nation":
         raise Invalid(f"level {level} 比所查区域（{RANK_NAMES_ZH[region.rank]}）更大",
-                      field="level")
-    as_of = as_of or today_in_china()
-    counters = await repo.counters(session, region, plan_year, level)
+                      field="level", key="level_too_wide", params={"level": level})
+    today_date = today_in_china()
+    as_of = as_of or today_date
+    plan = plan_for(region.code[:6], plan_year, plans) if region.rank != "nation" else None
+    check_as_of(as_of, today_date, plan.collection_start if plan else None, plan_year)
+    # today: the live counters; an earlier day: everything as it stood at the end of that day
+    counters = (await repo.counters(session, region, plan_year, level) if as_of >= today_date
+                else await repo.counters_as_of(session, region, plan_year, level, as_of))
     targets = await repo.targets(session, region, plan_year, level)
-    series = dict(await repo.daily_series(session, region, plan_year))
+    series = {day: paid for day, paid in await repo.daily_series(session, region, plan_year)
+              if day <= as_of}
     today = await repo.paid_on_day(session, region, plan_year, as_of,
                                    "township" if level == "village" else level)
     if level == "township" or region.rank == "village":
         total_target = sum(targets.values())
     else:
         total_target = sum((await repo.targets(session, region, plan_year, "township")).values())
-    plan = plan_for(region.code[:6], plan_year, plans) if region.rank != "nation" else None
 
     units: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     bands: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
@@ -67,12 +94,19 @@ async def progress(
 
     for unit in targets:
         units.setdefault(unit, defaultdict(int))
+    # every township of a county is listed, even one with no target and nobody registered yet
+    # (listed apart, unranked): a missing row must not look like a finished one
+    listed = set(_townships_of(region.code)) if level == "township" and \
+        region.rank == "county" else set()
+    for unit in listed:
+        units.setdefault(unit, defaultdict(int))
     names = await names_for(session, [region.code, *units])
     rows = []
     for code, c in units.items():
         paid = c["settled"]
         target = targets.get(code)
-        if not (paid or c["registered"] or target or c["paid_person"] or c["paid_government"]):
+        if not (paid or c["registered"] or target or c["paid_person"] or c["paid_government"]
+                or code in listed):
             continue  # counters that went up and back to zero
         rows.append({
             "code": code, "name": names[code], "target": target,
@@ -85,9 +119,14 @@ async def progress(
             "registered_rate": percent(c["registered"], target),
             "change_since_yesterday": today.get(code, 0) if level != "village" else None,
         })
-    rows.sort(key=lambda r: (-(r["rate"] or 0), -r["paid"], r["code"]))
+    # one ranking basis: paid against the target; units without a target are listed apart,
+    # after the ranked ones, unranked (their rate is paid against registered, for reference)
+    rows.sort(key=lambda r: (r["rate_basis"] != "target", -(r["rate"] or 0), -r["paid"],
+                             r["code"]))
+    ranked = [r for r in rows if r["rate_basis"] == "target"]
     for i, row in enumerate(rows, start=1):
-        row["rank"] = i
+        row["rank"] = i if row["rate_basis"] == "target" else None
+    unranked = len(rows) - len(ranked)
 
     target_by_band = {t.band: t for t in plan.target_rates} if plan else {}
     categories = []
@@ -137,6 +176,7 @@ async def progress(
             "change_since_yesterday": sum(today.values()) if region.rank != "village" else None,
         },
         "rows": rows,
+        "unranked": unranked,
         "categories": categories,
         "daily": daily_rows,
         "plan": {

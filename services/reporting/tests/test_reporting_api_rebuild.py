@@ -133,7 +133,7 @@ async def test_events_to_api_exports_and_rebuild(infra: TestInfra) -> None:
         assert fund["by_budget_line"][0]["headcount"] == 1
         assert fund["persons"][0]["list"] == "政府资助人员名单"
         xlsx = await client.get(f"/v1/funding-applications?county_code={county}"
-                                f"&plan_year={YEAR}&format=xlsx")
+                                f"&plan_year={YEAR}&format=xlsx&include_persons=true")
         assert "政府资助人员名单" in " ".join(load_workbook(io.BytesIO(xlsx.content)).sheetnames)
 
         summary = (await client.get(f"/v1/fund-summary?plan_year={YEAR}"

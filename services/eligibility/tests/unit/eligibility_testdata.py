@@ -33,7 +33,8 @@ def outcome(d: Determination, rule_id: str) -> str:
 
 
 def reason(d: Determination, rule_id: str) -> str:
-    return next(t.reason for t in d.trace if t.rule_id == rule_id)
+    """The English reason (the Chinese one is `reason`)."""
+    return next(t.reason_en for t in d.trace if t.rule_id == rule_id)
 
 
 def random_population(

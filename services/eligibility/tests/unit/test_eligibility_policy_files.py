@@ -176,3 +176,25 @@ def test_wrong_type_date(tmp_path):
 def test_period_order_checked(tmp_path):
     _write_bad(tmp_path, lambda d: d["periods"]["collection"].update(start=dt.date(2025, 1, 5)))
     assert "periods.collection" in _error(tmp_path)
+
+
+def test_every_seed_assumption_reads_in_chinese() -> None:
+    """#14: determinations list assumptions in Chinese; each seed file's assumptions carry a
+    Chinese statement, and describe_assumption gives it by default, the English on request."""
+    import re
+    from pathlib import Path
+
+    from kernels.policy import load_policy_file
+
+    folder = Path(__file__).resolve().parents[2] / "policies"
+    files = sorted(folder.glob("*.yaml"))
+    assert files
+    for path in files:
+        policy = load_policy_file(path)
+        for aid, assumption in policy.assumptions.items():
+            assert assumption.statement_zh and re.search(r"[\u4e00-\u9fff]{4}",
+                                                         assumption.statement_zh), (path, aid)
+            assert policy.describe_assumption(aid) == f"{aid}: {assumption.statement_zh}"
+            assert policy.describe_assumption(aid, "en") == f"{aid}: {assumption.statement}"
+            stored = [policy.describe_assumption(aid)]
+            assert policy.assumptions_in(stored, "en") == [policy.describe_assumption(aid, "en")]

@@ -135,7 +135,8 @@ def test_tengzhou_2025_assumes_the_national_rule(calc: CoverageCalculator) -> No
     # 2023 and 2024 broken, 2022 is before the first plan year payments holds: unknown
     assert (d.basis["broken_years"], d.start) == (2, dt.date(2025, 6, 1))
     assert d.basis["history"][-1]["status"] == "unknown"
-    assert any("national rules" in a for a in d.basis["assumptions"])  # the plan's assumption
+    assert any(a.startswith("late_payment_national_2025: ") and "国家规定" in a
+               for a in d.basis["assumptions"])  # the plan's assumption, in Chinese
 
 
 def test_years_before_the_first_plan_year_are_unknown_and_assumed_continuous() -> None:
