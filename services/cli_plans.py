@@ -42,44 +42,49 @@ _REVISIT_KEYS = ("yuan", "percent", "source", "title", "document_number", "issue
 
 def build_parser(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     parser.add_argument("--url", default=os.environ.get("CANBAO_ELIGIBILITY_URL",
-                                                        "http://127.0.0.1:8002"))
-    parser.add_argument("--token", default=os.environ.get("CANBAO_TOKEN"))
+                                                        "http://127.0.0.1:8002"),
+                        help="eligibility's address (CANBAO_ELIGIBILITY_URL; default "
+                             "http://127.0.0.1:8002)")
+    parser.add_argument("--token", default=os.environ.get("CANBAO_TOKEN"),
+                        help="a medical insurance officer's access token (CANBAO_TOKEN)")
     parser.add_argument("--officer", help="canbao dev: mint a medical insurance officer token "
                                           "for this name")
     parser.add_argument("--region", default="370000", help="with --officer: the officer's region")
-    parser.add_argument("--keys-dir", type=Path, default=STATE_DIR / "keys")
+    parser.add_argument("--keys-dir", type=Path, default=STATE_DIR / "keys",
+                        help="with --officer: canbao dev's signing keys (default .canbao/keys)")
     sub = parser.add_subparsers(dest="plans_command", required=True)
     new = sub.add_parser("new", help="start next year's plan from an earlier one")
     new.add_argument("--from", dest="source", required=True, help="REGION-YEAR, e.g. 370481-2025")
-    new.add_argument("--year", type=int, required=True)
+    new.add_argument("--year", type=int, required=True, help="the new plan's year")
     new.add_argument("-o", "--output", type=Path, help="file to write (default: stdout)")
     check = sub.add_parser("check", help="check a plan file without uploading it")
-    check.add_argument("file", type=Path)
+    check.add_argument("file", type=Path, help="the plan file (YAML)")
     up = sub.add_parser("upload", help="upload a draft plan")
-    up.add_argument("file", type=Path)
+    up.add_argument("file", type=Path, help="the plan file (YAML)")
     for name, text in (("show", "a draft, its warnings and its diff"),
                        ("approve", "approve a draft (not its author)")):
         p = sub.add_parser(name, help=text)
-        p.add_argument("draft_id")
+        p.add_argument("draft_id", help="the draft's id (from upload)")
     pub = sub.add_parser("publish", help="publish an approved draft")
-    pub.add_argument("draft_id")
+    pub.add_argument("draft_id", help="the approved draft's id")
     pub.add_argument("--on", type=dt.date.fromisoformat, help="in force from (default today)")
     sim = sub.add_parser("simulate", help="simulate a draft against the plan in force")
-    sim.add_argument("draft_id")
+    sim.add_argument("draft_id", help="the draft's id")
     sim.add_argument("--people", type=Path, help="write the people whose amount changes (CSV)")
     hist = sub.add_parser("history", help="every publication of a region's plan for a year")
-    hist.add_argument("region_code")
-    hist.add_argument("plan_year", type=int)
+    hist.add_argument("region_code", help="the plan's region (6 digits)")
+    hist.add_argument("plan_year", type=int, help="the plan year")
     rep = sub.add_parser("republish", help="publish an earlier version again")
-    rep.add_argument("region_code")
-    rep.add_argument("plan_year", type=int)
-    rep.add_argument("--publication", type=int, required=True)
-    rep.add_argument("--on", type=dt.date.fromisoformat)
+    rep.add_argument("region_code", help="the plan's region (6 digits)")
+    rep.add_argument("plan_year", type=int, help="the plan year")
+    rep.add_argument("--publication", type=int, required=True,
+                     help="the earlier publication to publish again (see history)")
+    rep.add_argument("--on", type=dt.date.fromisoformat, help="in force from (default today)")
     chg = sub.add_parser("changes", help="what a correction changed (owe more or less, refunds, "
                                          "budget lines)")
-    chg.add_argument("region_code")
-    chg.add_argument("plan_year", type=int)
-    chg.add_argument("publication", type=int)
+    chg.add_argument("region_code", help="the plan's region (6 digits)")
+    chg.add_argument("plan_year", type=int, help="the plan year")
+    chg.add_argument("publication", type=int, help="the correction's publication (see history)")
     chg.add_argument("--people", type=Path, help="write the people (CSV)")
     parser.set_defaults(func=cmd_plans)
     return parser

@@ -32,11 +32,12 @@ RULES = {
     ("POST", "/v1/tax/reconciliations"): allow(TAX, MEDICAL, scopes=EXCHANGE),
     ("GET", "/v1/tax/reconciliations/schedule"): allow(TAX, MEDICAL, FINANCE, SUPERVISOR,
                                                         scopes=READ),
-    ("GET", "/v1/tax/reconciliations/{rec_id}"): allow(TAX, MEDICAL, FINANCE, SUPERVISOR,
-                                                        scopes=READ),
-    ("GET", "/v1/tax/reconciliations/{rec_id}/report.xlsx"): allow(
+    ("GET", "/v1/tax/reconciliations/{reconciliation_id}"): allow(
         TAX, MEDICAL, FINANCE, SUPERVISOR, scopes=READ),
-    ("POST", "/v1/tax/reconciliations/{rec_id}/differences/{diff_id}/resolve"): allow(
+    ("GET", "/v1/tax/reconciliations/{reconciliation_id}/report.xlsx"): allow(
+        TAX, MEDICAL, FINANCE, SUPERVISOR, scopes=READ),
+    ("POST",
+     "/v1/tax/reconciliations/{reconciliation_id}/differences/{difference_id}/resolve"): allow(
         TAX, MEDICAL, scopes=("payments:resolve",)),
     # village collectors (代收): receipts, voids, daily hand-overs, the bank's deposits
     ("POST", "/v1/collections"): allow(COLLECTOR),

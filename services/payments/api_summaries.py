@@ -20,4 +20,35 @@ SUMMARIES: dict[tuple[str, str], tuple[str, str]] = {
     ("GET", "/v1/reconciliations/compare"): ("税务与医保对账 (任意日期区间)",
                                              "Channel statements versus the ledger"),
     ("GET", "/v1/reconciliations/{rec_id}"): ("查看对账结果", "A reconciliation"),
+    ("POST", "/v1/tax/exchange/outgoing/{kind}"): (
+        "生成下一份费源或特殊缴费单据文件 (只含变化)",
+        "The next dues or special-payment file for the tax bureau"),
+    ("GET", "/v1/tax/exchange/outgoing"): ("已发送税务的文件 (不含内容)",
+                                           "Files sent to the tax bureau"),
+    ("GET", "/v1/tax/exchange/outgoing/{file_id}"): ("重发已发送的文件 (内容不变)",
+                                                     "A sent file again"),
+    ("GET", "/v1/tax/exchange/outgoing/{file_id}/file"): ("已发送的文件 (CSV)",
+                                                          "A sent file as CSV"),
+    ("POST", "/v1/tax/exchange/payments"): ("导入税务缴费明细文件",
+                                            "Apply the tax bureau's payments file"),
+    ("POST", "/v1/tax/reconciliations"): ("医保与税务对账 (提交税务对账文件)",
+                                          "Reconcile a period against the tax bureau's file"),
+    ("GET", "/v1/tax/reconciliations/schedule"): ("某月的对账日程",
+                                                  "The reconciliation schedule of a month"),
+    ("GET", "/v1/tax/reconciliations/{reconciliation_id}"): (
+        "对账报告", "A tax reconciliation's report"),
+    ("GET", "/v1/tax/reconciliations/{reconciliation_id}/report.xlsx"): (
+        "对账报告 (Excel)", "A tax reconciliation's report as XLSX"),
+    ("POST", "/v1/tax/reconciliations/{reconciliation_id}/differences/{difference_id}/resolve"): (
+        "处理一条对账差异 (须说明理由, 留痕)", "Resolve one difference with a reason"),
+    ("POST", "/v1/collections"): ("村级代收: 登记一笔收款并开收据",
+                                  "Record a village collector's payment with its receipt"),
+    ("GET", "/v1/collections"): ("代收收据列表", "Receipts of village collection"),
+    ("POST", "/v1/collections/{receipt_no}/void"): ("作废收据 (须说明理由, 解缴前)",
+                                                    "Void a receipt"),
+    ("POST", "/v1/collections/handovers"): ("当日解缴 (含合计)", "The day's hand-over"),
+    ("GET", "/v1/collections/handovers"): ("解缴列表", "Hand-overs"),
+    ("POST", "/v1/collections/handovers/{handover_no}/deposit"): (
+        "解缴的银行入账记录: 相符、短款或长款", "The bank's deposit record for a hand-over"),
+    ("POST", "/v1/collections/deposits"): ("导入银行入账文件", "Apply the bank's deposit file"),
 }

@@ -4,16 +4,27 @@ import csv
 import datetime as dt
 import io
 import uuid
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path, Request, Response, status
+from fastapi import APIRouter, Path, Query, Request, Response, status
 from pydantic import BaseModel, Field
 from sqlalchemy import text
 
 from services.eligibility.plans.changes import change_report
 from services.eligibility.plans.drafts import PlanDrafts
 from services.eligibility.plans.registry import PlanRegistry, source_of
+from services.eligibility.plans.responses import (
+    Draft,
+    DraftDetail,
+    Drafts,
+    DraftSimulation,
+    DraftWithDiff,
+    Publication,
+    PublicationChanges,
+    PublicationHistory,
+)
 from services.eligibility.simulations.service import simulate
+from shared.api_docs import file_responses
 from shared.auth import current_principal
 from shared.db import SessionDep
 from shared.errors import NotFound
@@ -21,6 +32,8 @@ from shared.params import PlanYearPath
 
 router = APIRouter(prefix="/v1/plans", tags=["plans"])
 PEOPLE_IN_JSON, PEOPLE_IN_FILE = 10_000, 2_000_000
+# a plan's region: a county, city or province (6 digits); malformed answers 422
+PlanRegionPath = Annotated[str, Path(pattern=r"^\d{6}$")]
 
 
 def _registry(request: Request) -> PlanRegistry:
@@ -67,7 +80,7 @@ async def list_plans(request: Request, session: SessionDep) -> dict[str, Any]:
     ]}
 
 
-@router.post("/drafts", status_code=status.HTTP_201_CREATED)
+@router.post("/drafts", status_code=status.HTTP_201_CREATED, response_model=DraftWithDiff)
 async def upload_draft(body: DraftUpload, request: Request, session: SessionDep) -> dict[str, Any]:
     """A policy officer uploads a draft plan for a region and year. Every problem is answered
     at once (422, `problems`: line, field, Chinese message); warnings are kept with the draft.
@@ -76,21 +89,23 @@ async def upload_draft(body: DraftUpload, request: Request, session: SessionDep)
         return await _drafts(request, session).upload(body.plan, current_principal(request))
 
 
-@router.get("/drafts")
-async def list_drafts(request: Request, session: SessionDep, region_code: str | None = None,
+@router.get("/drafts", response_model=Drafts)
+async def list_drafts(request: Request, session: SessionDep,
+                      region_code: str | None = Query(None, pattern=r"^\d{6}$"),
                       plan_year: int | None = None) -> dict[str, Any]:
     return {"drafts": await _drafts(request, session).list(current_principal(request),
                                                             region_code, plan_year)}
 
 
-@router.get("/drafts/{draft_id}")
+@router.get("/drafts/{draft_id}", response_model=DraftDetail)
 async def get_draft(draft_id: uuid.UUID, request: Request, session: SessionDep) -> dict[str, Any]:
     """The draft, its warnings, who wrote and approved it, and its diff against the plan in
     force."""
     return await _drafts(request, session).get(draft_id, current_principal(request))
 
 
-@router.post("/drafts/{draft_id}/simulation", response_model=None)
+@router.post("/drafts/{draft_id}/simulation", response_model=None,
+             responses=file_responses("csv", model=DraftSimulation))
 async def simulate_draft(draft_id: uuid.UUID, request: Request, session: SessionDep,
                          format: Literal["json", "csv"] = "json") -> dict[str, Any] | Response:
     """Head count and money per budget line and township under the draft, against the plan in
@@ -118,7 +133,7 @@ async def simulate_draft(draft_id: uuid.UUID, request: Request, session: Session
                     headers={"content-disposition": f'attachment; filename="{name}"'})
 
 
-@router.post("/drafts/{draft_id}/approve")
+@router.post("/drafts/{draft_id}/approve", response_model=Draft)
 async def approve_draft(draft_id: uuid.UUID, request: Request,
                         session: SessionDep) -> dict[str, Any]:
     """A second officer approves the draft; its author cannot (403 four_eyes)."""
@@ -126,7 +141,7 @@ async def approve_draft(draft_id: uuid.UUID, request: Request,
         return await _drafts(request, session).approve(draft_id, current_principal(request))
 
 
-@router.post("/drafts/{draft_id}/publish")
+@router.post("/drafts/{draft_id}/publish", response_model=Publication)
 async def publish_draft(draft_id: uuid.UUID, body: Publish, request: Request,
                         session: SessionDep) -> dict[str, Any]:
     """Publish an approved draft, in force from `effective_on`: sent as `eligibility.plan.v1`.
@@ -139,8 +154,8 @@ async def publish_draft(draft_id: uuid.UUID, body: Publish, request: Request,
     return out
 
 
-@router.get("/{region_code}/{plan_year}/history")
-async def plan_history(region_code: str, plan_year: PlanYearPath, request: Request,
+@router.get("/{region_code}/{plan_year}/history", response_model=PublicationHistory)
+async def plan_history(region_code: PlanRegionPath, plan_year: PlanYearPath, request: Request,
                        session: SessionDep) -> dict[str, Any]:
     """Every publication for the region and year: version, who wrote, approved and published
     it and when, the day it took effect, which is in force."""
@@ -148,8 +163,8 @@ async def plan_history(region_code: str, plan_year: PlanYearPath, request: Reque
             "publications": await _drafts(request, session).history(region_code, plan_year)}
 
 
-@router.post("/{region_code}/{plan_year}/republish")
-async def republish(region_code: str, plan_year: PlanYearPath, body: Republish,
+@router.post("/{region_code}/{plan_year}/republish", response_model=Publication)
+async def republish(region_code: PlanRegionPath, plan_year: PlanYearPath, body: Republish,
                     request: Request, session: SessionDep) -> dict[str, Any]:
     """Publish an earlier version again (a new publication; nothing is edited in place)."""
     async with session.begin():
@@ -161,8 +176,8 @@ async def republish(region_code: str, plan_year: PlanYearPath, body: Republish,
 
 
 @router.get("/{region_code}/{plan_year}/publications/{publication}/changes",
-            response_model=None)
-async def publication_changes(region_code: str, plan_year: PlanYearPath, publication: int,
+            response_model=None, responses=file_responses("csv", model=PublicationChanges))
+async def publication_changes(region_code: PlanRegionPath, plan_year: PlanYearPath, publication: int,
                               session: SessionDep, format: Literal["json", "csv"] = "json",
                               ) -> dict[str, Any] | Response:
     """What a correction changed for the people determined under the version it replaced:

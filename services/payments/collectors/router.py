@@ -14,7 +14,9 @@ from services.payments.collectors.schemas import (
     DepositsApplied,
     Handover,
     HandoverCreate,
+    Handovers,
     Receipt,
+    Receipts,
     VoidRequest,
 )
 from services.payments.deps import CollectorServiceDep, PrincipalDep
@@ -32,11 +34,12 @@ async def record(body: CollectionCreate, service: CollectorServiceDep,
     return Receipt.model_validate(await service.record(body, principal))
 
 
-@router.get("", response_model=list[Receipt],
+@router.get("", response_model=Receipts,
             summary="Receipts: a collector's own, staff those of their region")
 async def receipts(service: CollectorServiceDep, principal: PrincipalDep,
-                   day: dt.date | None = DateQuery(None)) -> list[Receipt]:
-    return [Receipt.model_validate(r) for r in await service.receipts(principal, day)]
+                   day: dt.date | None = DateQuery(None)) -> Receipts:
+    return Receipts(items=[Receipt.model_validate(r)
+                           for r in await service.receipts(principal, day)])
 
 
 @router.post("/{receipt_no}/void", response_model=Receipt,
@@ -53,11 +56,12 @@ async def hand_over(body: HandoverCreate, service: CollectorServiceDep,
     return Handover.model_validate(await service.hand_over(body, principal))
 
 
-@router.get("/handovers", response_model=list[Handover],
+@router.get("/handovers", response_model=Handovers,
             summary="Hand-overs: a collector's own, staff those of their region")
 async def handovers(service: CollectorServiceDep, principal: PrincipalDep,
-                    day: dt.date | None = DateQuery(None)) -> list[Handover]:
-    return [Handover.model_validate(h) for h in await service.handovers(principal, day)]
+                    day: dt.date | None = DateQuery(None)) -> Handovers:
+    return Handovers(items=[Handover.model_validate(h)
+                            for h in await service.handovers(principal, day)])
 
 
 @router.post("/handovers/{handover_no}/deposit", response_model=Handover,

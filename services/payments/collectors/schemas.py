@@ -97,6 +97,12 @@ class Receipt(BaseModel):
     outcome_zh: str
 
 
+class Receipts(BaseModel):
+    """Receipts of village collection (docs/API.md: lists are objects)."""
+
+    items: list[Receipt]
+
+
 class Handover(BaseModel):
     """One collector's hand-over (解缴) of a day, with the bank's deposit once recorded."""
 
@@ -123,6 +129,12 @@ class Handover(BaseModel):
     created_at: str
     total_yuan: str
     status_zh: str
+
+
+class Handovers(BaseModel):
+    """Hand-overs (解缴) of village collection (docs/API.md: lists are objects)."""
+
+    items: list[Handover]
 
 
 class DepositsApplied(BaseModel):

@@ -23,6 +23,7 @@ from services.payments.tax.schemas import (
     NothingChanged,
     OutgoingFile,
     OutgoingFileListed,
+    OutgoingFiles,
     OutgoingKind,
     PaymentsAlreadyApplied,
     PaymentsApplied,
@@ -74,12 +75,12 @@ async def next_outgoing(kind: OutgoingKind, region_code: RegionQuery, plan_year:
     return OutgoingFile.model_validate(made)
 
 
-@router.get("/exchange/outgoing", response_model=list[OutgoingFileListed],
+@router.get("/exchange/outgoing", response_model=OutgoingFiles,
             summary="The files sent to the tax bureau (no content)")
 async def list_outgoing(service: TaxExchangeServiceDep, principal: PrincipalDep,
-                        kind: OutgoingKind | None = None) -> list[OutgoingFileListed]:
-    return [OutgoingFileListed.model_validate(r)
-            for r in await service.outgoing_files(principal, kind)]
+                        kind: OutgoingKind | None = None) -> OutgoingFiles:
+    return OutgoingFiles(items=[OutgoingFileListed.model_validate(r)
+                                for r in await service.outgoing_files(principal, kind)])
 
 
 @router.get("/exchange/outgoing/{file_id}", response_model=OutgoingFile,
@@ -142,27 +143,27 @@ async def schedule(region_code: RegionQuery, month: str,
     return Schedule.model_validate(await service.schedule(region_code, first))
 
 
-@router.get("/reconciliations/{rec_id}", response_model=TaxReconciliationReport,
+@router.get("/reconciliations/{reconciliation_id}", response_model=TaxReconciliationReport,
             summary="A reconciliation period's report (JSON)")
-async def report(rec_id: RowIdPath, service: TaxReconciliationServiceDep,
+async def report(reconciliation_id: RowIdPath, service: TaxReconciliationServiceDep,
                  principal: PrincipalDep) -> TaxReconciliationReport:
-    return TaxReconciliationReport.model_validate(await service.report(rec_id, principal))
+    return TaxReconciliationReport.model_validate(await service.report(reconciliation_id, principal))
 
 
-@router.get("/reconciliations/{rec_id}/report.xlsx", response_class=Response,
+@router.get("/reconciliations/{reconciliation_id}/report.xlsx", response_class=Response,
             responses=XLSX_FILE, summary="A reconciliation period's report (XLSX)")
-async def report_xlsx(rec_id: RowIdPath, service: TaxReconciliationServiceDep,
+async def report_xlsx(reconciliation_id: RowIdPath, service: TaxReconciliationServiceDep,
                       principal: PrincipalDep) -> Response:
-    data = await service.report_xlsx(rec_id, principal)
+    data = await service.report_xlsx(reconciliation_id, principal)
     return Response(data, media_type=XLSX, headers={
-        "content-disposition": f'attachment; filename="tax-reconciliation-{rec_id}.xlsx"'})
+        "content-disposition": f'attachment; filename="tax-reconciliation-{reconciliation_id}.xlsx"'})
 
 
-@router.post("/reconciliations/{rec_id}/differences/{diff_id}/resolve",
+@router.post("/reconciliations/{reconciliation_id}/differences/{difference_id}/resolve",
              response_model=TaxReconciliationReport,
              summary="Resolve one difference with a reason (audited)")
-async def resolve(rec_id: RowIdPath, diff_id: RowIdPath, body: Resolve,
+async def resolve(reconciliation_id: RowIdPath, difference_id: RowIdPath, body: Resolve,
                   service: TaxReconciliationServiceDep,
                   principal: PrincipalDep) -> TaxReconciliationReport:
     return TaxReconciliationReport.model_validate(
-        await service.resolve(rec_id, diff_id, body.action, body.reason, principal))
+        await service.resolve(reconciliation_id, difference_id, body.action, body.reason, principal))

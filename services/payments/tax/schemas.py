@@ -43,6 +43,12 @@ class OutgoingFileListed(BaseModel):
     created_at: str
 
 
+class OutgoingFiles(BaseModel):
+    """The files sent to the tax bureau (docs/API.md: lists are objects)."""
+
+    items: list[OutgoingFileListed]
+
+
 class OutgoingFile(BaseModel):
     id: int
     kind: OutgoingKind

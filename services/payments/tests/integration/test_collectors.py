@@ -158,7 +158,7 @@ async def test_a_collectors_day_voided_receipt_handover_and_short_deposit(secure
     assert dep.status_code == 200, dep.text
     assert dep.json()["status"] == "short" and dep.json()["difference_fen"] == -10000
     listed = (await client.get("/v1/collections/handovers", headers=tax,
-                               params={"day": DAY})).json()
+                               params={"day": DAY})).json()["items"]
     assert [x["status"] for x in listed if x["handover_no"] == h["handover_no"]] == ["short"]
 
 
@@ -175,7 +175,7 @@ async def test_a_handover_that_does_not_add_up_is_flagged(secured: Any) -> None:
     h = r.json()
     assert h["flagged"] is True and "相差 -100.00 元" in h["problems"][0]
     assert "已标记待核查" in h["status_zh"]
-    mine = (await client.get("/v1/collections/handovers", headers=me)).json()
+    mine = (await client.get("/v1/collections/handovers", headers=me)).json()["items"]
     assert [x["flagged"] for x in mine] == [True]
 
 
