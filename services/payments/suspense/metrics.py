@@ -3,19 +3,16 @@
 
 from __future__ import annotations
 
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from services.payments.suspense.repository import open_suspense_by_reason
 from shared.observability import SUSPENSE_OPEN
 
-_OPEN = text("SELECT reason, count(*) FROM payments.suspense WHERE status = 'open' "
-             "GROUP BY reason")
 _seen: set[str] = set()
 
 
 async def refresh_open_suspense(engine: AsyncEngine) -> None:
-    async with engine.connect() as conn:
-        counts = {reason: int(n) for reason, n in (await conn.execute(_OPEN)).all()}
+    counts = await open_suspense_by_reason(engine)
     for reason in _seen - set(counts):
         SUSPENSE_OPEN.labels(reason).set(0)
     for reason, n in counts.items():

@@ -9,7 +9,7 @@ from typing import Any
 
 import orjson
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from contracts.payments import SuspensePayload
 from services.payments.dues.repository import visible_person_sql
@@ -134,3 +134,13 @@ def suspense_payload(row: SuspenseRow) -> dict[str, Any]:
         "resolved_at": row.resolved_at.isoformat() if row.resolved_at else None,
         "revision": row.revision,
     }
+
+
+_OPEN_BY_REASON = text(f"SELECT reason, count(*) FROM {S}.suspense WHERE status = 'open' "
+                       "GROUP BY reason")
+
+
+async def open_suspense_by_reason(engine: AsyncEngine) -> dict[str, int]:
+    """Open suspense items per reason (the `canbao_suspense_open` metric)."""
+    async with engine.connect() as conn:
+        return {reason: int(n) for reason, n in (await conn.execute(_OPEN_BY_REASON)).all()}
