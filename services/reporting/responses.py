@@ -28,7 +28,7 @@ class ProgressTotals(_Open):
 
 
 class ProgressRow(_Open):
-    rank: int
+    rank: int | None = Field(description="排名 / rank (null: no target, listed apart and unranked)")
     code: str = Field(description="区划代码 / region code of the unit")
     name: str
     target: int | None
