@@ -31,8 +31,10 @@ class DomainError(Exception):
         self.key = key
 
     def text(self, lang: str) -> str:
-        """The message for a person reading `lang` (zh-CN unless en)."""
-        params = {**self.details, **self.params}
+        """The message for a person reading `lang` (zh-CN unless en). A catalog template may
+        quote the raise site's own text as `{raised}` (where the raise site writes the Chinese
+        a person reads, with the particulars, and the catalog gives the English)."""
+        params = {"raised": self.message, **self.details, **self.params}
         for key in (self.key, self.code):
             if key:
                 rendered = render(key, lang, params)

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from shared.security_settings import get_security_settings
 from shared.settings import SERVICES
 
 SNAKE = re.compile(r"^[a-z][a-z0-9]*(_[a-z0-9]+)*$")
@@ -33,11 +34,16 @@ KNOWN: dict[tuple[str, str, str], set[str]] = {
 
 
 def _documents() -> dict[str, dict[str, Any]]:
-    import os
-
-    os.environ.setdefault("CANBAO_RATE_LIMIT_ENABLED", "false")
-    return {name: importlib.import_module(f"services.{name}.app").create_app().openapi()
-            for name in SERVICES}
+    # built at collection: the setting is put back at once, or every later test would run
+    # without rate limits
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("CANBAO_RATE_LIMIT_ENABLED", "false")
+        get_security_settings.cache_clear()
+        try:
+            return {name: importlib.import_module(f"services.{name}.app").create_app().openapi()
+                    for name in SERVICES}
+        finally:
+            get_security_settings.cache_clear()
 
 
 DOCUMENTS: dict[str, dict[str, Any]] = {}

@@ -101,7 +101,7 @@ async def test_a_provincial_actors_call_is_filed_under_the_region_it_names(clien
         r = await client.get("/v1/audit", params={"actor": officer, "limit": 1000},
                              headers=bearer(sub="admin", role="administrator", region=region))
         assert r.status_code == 200, r.text
-        return sorted(e["region"] for e in r.json()["entries"])
+        return sorted(e["region"] for e in r.json()["items"])
 
     assert await seen_by("370481") == ["370481001000"]
     assert await seen_by("370124") == []

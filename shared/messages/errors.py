@@ -236,4 +236,45 @@ ERRORS: dict[str, T] = {
         ("paid_on：{paid_on} 早于 {plan_year} 年度的集中缴费期开始日（{earliest}）",
          "paid_on: {paid_on} is before the {plan_year} collection period opened ({earliest})"),
         ("支付日期早于该年度集中缴费期", "paid_on is before the collection period")),
+
+    # the tax bureau's exchange and reconciliation (services/payments/tax): the raise site
+    # writes the Chinese with its particulars
+    "tax_file_refused": (("{raised}", "the tax bureau's file is refused as a whole; see the "
+                                      "reasons per row"),),
+    "tax_file_unreadable": (("{raised}", "the tax bureau's file cannot be read"),),
+    "tax_file_not_found": (("{raised}", "no such exchange file"),),
+    "tax_reconciliation_exists": (("{raised}", "this period is already reconciled"),),
+    "tax_reconciliation_not_found": (("{raised}", "no such reconciliation"),),
+    "difference_not_found": (("{raised}", "no such reconciliation difference"),),
+    "difference_resolved": (("{raised}", "this difference is already resolved"),),
+    "invalid_month": (("{raised}", "not a month of the form YYYY-MM"),),
+    "no_determination": (("{raised}", "payments holds no enrolled determination for this "
+                                      "person and year"),),
+    "person_mismatch": (("{raised}", "the ID number and the person id name different people"),),
+    # village collectors (services/payments/collectors)
+    "collected_in_future": (("{raised}", "the collection time is in the future"),),
+    "collector_region_not_village": (("{raised}", "a collector acts for one village: the "
+                                                  "account's region must be a village"),),
+    "receipt_not_found": (("{raised}", "no such receipt"),),
+    "receipt_voided": (("{raised}", "the receipt is already voided"),),
+    "receipt_handed_over": (("{raised}", "the receipt is already handed over and cannot be "
+                                         "voided"),),
+    "handover_exists": (("{raised}", "this hand-over is already recorded"),),
+    "handover_in_future": (("{raised}", "the hand-over day is in the future"),),
+    "handover_not_found": (("{raised}", "no such hand-over"),),
+    "deposit_exists": (("{raised}", "this bank deposit is already recorded"),),
+    "deposit_file_refused": (("{raised}", "the bank's deposit file is refused as a whole; see "
+                                          "the reasons per row"),),
+    # reporting
+    "no_figures": (("{raised}", "nothing is registered and no target is set for this region "
+                                "and year"),),
+    # the plan registry (services/eligibility/plans)
+    "draft_not_found": (("{raised}", "no such draft plan"),),
+    "draft_not_open": (("{raised}", "the draft is no longer open for this step"),),
+    "draft_not_approved": (("{raised}", "the draft must be approved by a second officer "
+                                        "before it is published"),),
+    "four_eyes": (("{raised}", "the author of a draft cannot approve it: a second officer "
+                               "must"),),
+    "effective_in_past": (("{raised}", "the publication date is in the past"),),
+    "publication_not_found": (("{raised}", "no such publication"),),
 }

@@ -12,8 +12,9 @@ from kernels.regions import load_regions
 from services.reporting.progress import service
 from services.reporting.regions import Region, RegionDep
 from services.reporting.templating import templates
-from shared.auth import current_principal
+from shared.auth import current_principal, wants_html
 from shared.db import SessionDep
+from shared.errors import NotFound
 
 router = APIRouter(tags=["dashboard"])
 
@@ -85,7 +86,11 @@ async def dashboard(
     totals = data["totals"]
     if not (totals["registered"] or totals["target"] or totals["paid"]):
         # nothing registered, no target: say so rather than draw an empty page that looks
-        # like data (an unknown region or year)
+        # like data (an unknown region or year); a page for a browser, the JSON error body
+        # for a program, as every error
+        if not wants_html(request):
+            raise NotFound(f"{data.get('region_name') or region.code} {year} 年度没有数据",
+                           code="no_figures")
         return templates.TemplateResponse(request, "dashboard_empty.html", {
             "data": data, "years": _years(year)}, status_code=404)
     return templates.TemplateResponse(request, "dashboard.html", {

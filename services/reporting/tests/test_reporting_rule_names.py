@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from devtools.testing.plans import seed_catalog
 from services.reporting.lists.service import funding_tables
 from services.reporting.plans import plan_for
 
 
 def test_rule_names_come_from_the_plan_in_chinese() -> None:
-    plan = plan_for("370481", 2025)
+    plan = plan_for("370481", 2025, seed_catalog())
     assert plan is not None
     assert plan.rule_name("hardship_full") == "困难群众分类资助"
     assert plan.rule_name("elderly_60_69") == "60-69岁老年人"
