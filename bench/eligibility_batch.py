@@ -60,7 +60,10 @@ def synthetic_population(n: int, plan_year: int, seed: int = 20250101) -> BatchC
     groups = np.zeros(n, np.uint32)
     for g, code in enumerate(GROUP_CODES):
         groups |= np.where(rng.random(n) < GROUP_SHARES[code], np.uint32(1 << g), np.uint32(0))
-    category = np.where(rng.random(n) < 0.02, 2, -1).astype(np.int8)  # 2 % declared students
+    # declared students: a fifth of those aged 15 to 24 in the plan year (about 2 % of all);
+    # a younger declared student is refused by every plan (student_min_age)
+    student = (ages >= 15) & (ages <= 24) & (rng.random(n) < 0.2)
+    category = np.where(student, 2, -1).astype(np.int8)
     return BatchColumns(birth_date=birth, insured_category=category, groups=groups)
 
 
