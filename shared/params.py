@@ -4,12 +4,12 @@ otherwise reach asyncpg and fail there).
 
     PlanYearPath        int path parameter, 2000..2100 (as every body's plan_year)
     RowIdPath           int path parameter naming a bigserial row: 1..2**63-1
-    OffsetQuery         int query parameter for paging: 0..2**63-1 (default 0)
     DateQuery(...)      a date query parameter within DATE_MIN..DATE_MAX (what day arithmetic
                         and time zones can hold: 0001-01-01 or 9999-12-31 answer 422)
     encode_cursor(value) / decode_cursor(cursor, parse=str)
                         opaque paging cursors; anything not handed out answers 422
                         invalid_cursor (not base64, not JSON, not a string, or `parse` refuses)
+    row_id(value)       a `parse` for cursors naming a bigserial row (1..2**63-1)
     PG_INT_MAX, PG_BIGINT_MAX
 """
 
@@ -33,7 +33,6 @@ PLAN_YEAR_MIN, PLAN_YEAR_MAX = 2000, 2100
 PlanYearPath = Annotated[int, Path(ge=PLAN_YEAR_MIN, le=PLAN_YEAR_MAX,
                                    description="plan year (calendar year of coverage)")]
 RowIdPath = Annotated[int, Path(ge=1, le=PG_BIGINT_MAX)]
-OffsetQuery = Annotated[int, Query(ge=0, le=PG_BIGINT_MAX)]
 
 DATE_MIN, DATE_MAX = dt.date(1900, 1, 1), dt.date(2199, 12, 31)
 MAX_CURSOR_LENGTH = 512
@@ -64,3 +63,10 @@ def decode_cursor(cursor: str | None, parse: Callable[[str], T] = str) -> T | No
     except (ValueError, TypeError, binascii.Error, orjson.JSONDecodeError):
         raise Invalid("分页游标无效 (cursor is not one this service handed out)",
                       field="cursor", code="invalid_cursor") from None
+
+
+def row_id(value: str) -> int:
+    """The bigserial row id a cursor names; ValueError for anything else."""
+    if not (value.isascii() and value.isdigit()) or not 1 <= int(value) <= PG_BIGINT_MAX:
+        raise ValueError("not a row id")
+    return int(value)

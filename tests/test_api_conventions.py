@@ -23,14 +23,8 @@ REGION_PARAMS = ("region_code", "county_code", "township_code", "village_code", 
 PAGING_BANNED = ("offset", "page", "page_size", "per_page", "skip")
 DATE_BANNED = ("from", "to", "start", "end", "start_date", "end_date", "from_date", "to_date")
 ID_NOUNS_EXTRA = {"job", "report", "group"}  # ids of things without a collection path
-# (service, METHOD, path) -> what it breaks; payments' routes are being reworked on their own
-# branch (response models, paging)
-KNOWN: dict[tuple[str, str, str], set[str]] = {
-    ("payments", "GET", "/v1/suspense"): {"offset paging", "bare array"},
-    ("payments", "GET", "/v1/refunds"): {"offset paging", "bare array"},
-    ("payments", "GET", "/v1/reconciliations/compare"): {"date range from/to"},
-    ("payments", "GET", "/v1/reconciliations/{rec_id}"): {"id name rec_id"},
-}
+# (service, METHOD, path) -> what it breaks; empty: every route follows them
+KNOWN: dict[tuple[str, str, str], set[str]] = {}
 
 
 def _documents() -> dict[str, dict[str, Any]]:

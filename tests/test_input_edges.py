@@ -57,8 +57,8 @@ async def test_integers_outside_the_columns_range_are_refused_at_the_edge(apis) 
         ("eligibility", "GET", f"/v1/plans/370481/{2**40}"),
         ("eligibility", "GET", f"/v1/redeterminations/{HUGE}"),
         ("payments", "GET", f"/v1/reconciliations/{2**63}"),
-        ("payments", "GET", f"/v1/suspense?offset={HUGE}"),
-        ("payments", "GET", f"/v1/refunds?offset={2**63}"),
+        ("payments", "GET", f"/v1/suspense?limit={HUGE}"),
+        ("payments", "GET", f"/v1/refunds?limit={2**63}"),
         ("payments", "POST", f"/v1/refunds/{HUGE}/complete"),
         ("payments", "POST", f"/v1/suspense/{HUGE}/resolve"),
     ]:
@@ -129,15 +129,19 @@ async def test_an_unusable_correlation_id_is_replaced_on_every_service(apis) -> 
 
 
 async def test_a_cursor_that_was_not_handed_out_is_422_everywhere(apis) -> None:  # noqa: ANN001
-    reg = apis["registration"]
     bad = ("abc", "MTIz", "é", "!!!!", encode_cursor("not-a-uuid"), encode_cursor("1" * 40),
            "eyJhIjoxfQ", "W10")
-    for cursor in bad:
-        for path, params in (
-                ("/v1/persons", {"village_code": "370481001001"}),
-                ("/v1/duplicates", {"plan_year": 2025}),
-                ("/v1/audit", {})):
-            r = await reg.get(path, params={**params, "cursor": cursor})
+    # payments' cursors name a bigint row: zero, negative or past the column are not one
+    row_ids = (encode_cursor("0"), encode_cursor("-1"), encode_cursor(str(2**63)),
+               encode_cursor(" 1"))
+    for service, path, params, cursors in (
+            ("registration", "/v1/persons", {"village_code": "370481001001"}, bad),
+            ("registration", "/v1/duplicates", {"plan_year": 2025}, bad),
+            ("registration", "/v1/audit", {}, bad),
+            ("payments", "/v1/suspense", {}, bad + row_ids),
+            ("payments", "/v1/refunds", {}, bad + row_ids)):
+        for cursor in cursors:
+            r = await apis[service].get(path, params={**params, "cursor": cursor})
             assert r.status_code == 422, f"{path} {cursor!r}: {r.status_code} {r.text}"
             assert r.json()["error"]["code"] == "invalid_cursor", r.text
 
@@ -146,11 +150,16 @@ async def test_reconciliation_dates_at_the_ends_of_the_calendar_are_422(apis) ->
     pay = apis["payments"]
     for first, last in (("0001-01-01", "2025-01-01"), ("2025-01-01", "9999-12-31"),
                         ("0001-01-01", "9999-12-31")):
-        r = await pay.get("/v1/reconciliations/compare", params={"from": first, "to": last})
+        r = await pay.get("/v1/reconciliations/compare",
+                          params={"date_from": first, "date_to": last})
         _assert_422(r, "invalid_request")
     for day in ("0001-01-01", "9999-12-31"):
         r = await pay.post("/v1/statements/bank_ccb", params={"date": day}, content=b"x")
         _assert_422(r, "invalid_request")
-    ok = await pay.get("/v1/reconciliations/compare", params={"from": "2025-01-01",
-                                                               "to": "2025-01-02"})
+    ok = await pay.get("/v1/reconciliations/compare", params={"date_from": "2025-01-01",
+                                                               "date_to": "2025-01-02"})
     assert ok.status_code == 200, ok.text
+    assert (ok.json()["date_from"], ok.json()["date_to"]) == ("2025-01-01", "2025-01-02")
+    reversed_ = await pay.get("/v1/reconciliations/compare",
+                              params={"date_from": "2025-01-02", "date_to": "2025-01-01"})
+    assert reversed_.status_code == 422 and reversed_.json()["error"]["field"] == "date_to"

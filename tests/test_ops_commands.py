@@ -1,8 +1,8 @@
 """Operational `canbao` commands run as an operator runs them (a subprocess, the settings from
 the environment) against a database of their own and the test broker: the resident import
-with its progress, run again after it finished (nothing doubled), and the restore drill:
+with its progress, run again after it finished (nothing doubled), the restore drill:
 back up, change, restore, and find the data, the outbox and the consumer offsets of the backup
-again."""
+again, and the rebuild of reporting's projections from the topics."""
 
 from __future__ import annotations
 
@@ -252,3 +252,92 @@ async def test_import_through_the_api_with_a_token(ops_env: dict[str, str],
     finally:
         server.terminate()
         server.wait(30)
+
+
+COUNTER_TABLES = {"progress", "progress_daily", "funding"}
+
+
+async def _projections(database_url: str) -> dict[str, list[str]]:
+    """Every row of every projection table reporting rebuilds, as JSON text, sorted. A counter
+    row whose counts are all zero says nothing (events in another order leave one behind where
+    a count went up and down again) and is left out."""
+    from services.reporting.projections.repository import PROJECTION_TABLES
+
+    conn = await asyncpg.connect(database_url)
+    try:
+        out = {}
+        for table in PROJECTION_TABLES:
+            rows = await conn.fetchval(
+                f"SELECT coalesce(array_agg(to_jsonb(t)::text), '{{}}') FROM reporting.{table} t")
+            if table in COUNTER_TABLES:
+                rows = [r for r in rows if any(
+                    v for k, v in json.loads(r).items() if k != "plan_year"
+                    and isinstance(v, int) and not isinstance(v, bool))]
+            out[table] = sorted(rows)
+        return out
+    finally:
+        await conn.close()
+
+
+async def test_rebuild_projections_restores_what_the_service_projected(
+        drill_env: dict[str, str], infra: TestInfra) -> None:
+    """Events on the topics, projected by the running reporting service; then, the service
+    stopped, one projected person deleted and one township's progress changed: `canbao
+    rebuild-projections` (the installed console script) replays the topics and every projection
+    table holds again exactly what the service had projected."""
+    from devtools.testing.apps import running_app
+    from services.reporting.app import create_app
+    from services.reporting.tests import factories as f
+    from services.reporting.tests.test_reporting_api_rebuild import TOPIC_OF, topic_of
+    from services.reporting.tests.test_reporting_projections import scenario
+    from shared.kafka import make_producer
+
+    database = drill_env["CANBAO_DATABASE_URL"]
+    settings = infra.settings(database_url=database,
+                              kafka_bootstrap_servers=drill_env["CANBAO_KAFKA_BOOTSTRAP_SERVERS"])
+    county = f.new_county()
+    events, people = scenario(county)
+    await ensure_topics(settings, set(TOPIC_OF.values()))
+    producer = make_producer(settings)
+    await producer.start()
+    try:
+        for ev in events:
+            key, value, headers = ev.to_kafka()
+            await producer.send_and_wait(topic_of(ev), value=value, key=key, headers=headers)
+    finally:
+        await producer.stop()
+
+    async with running_app(create_app(settings)):
+        for _ in range(300):
+            if await _scalar(drill_env, "SELECT count(DISTINCT event_id) FROM reporting.inbox "
+                                        "WHERE consumer = 'reporting'") >= len(events):
+                break
+            await asyncio.sleep(0.2)
+        else:
+            raise AssertionError("the reporting service did not project the events")
+    projected = await _projections(database)
+    assert any(people["adult"] in row for row in projected["persons"])
+    assert any(county in row for row in projected["progress"]) and projected["payments"]
+
+    conn = await asyncpg.connect(database)
+    try:
+        assert await conn.execute("DELETE FROM reporting.persons WHERE person_id::text = $1",
+                                  people["adult"]) == "DELETE 1"
+        changed = await conn.execute(
+            "UPDATE reporting.progress SET registered = registered + 100 "
+            "WHERE township_code = $1", f"{county}001000")
+        assert changed != "UPDATE 0"
+    finally:
+        await conn.close()
+    assert await _projections(database) != projected
+
+    script = Path(sys.executable).parent / "canbao"  # what `pip install` made of [project.scripts]
+    assert script.exists(), script
+    rebuilt = subprocess.run([str(script), "rebuild-projections", "--timeout", "120"],
+                             env=drill_env, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert rebuilt.returncode == 0, rebuilt.stdout + rebuilt.stderr
+    assert f"rebuilt reporting projections: {len(events)} events applied" in rebuilt.stdout
+    after = await _projections(database)
+    assert after == projected, {t: {"lost": sorted(set(projected[t]) - set(after[t])),
+                                    "new": sorted(set(after[t]) - set(projected[t]))}
+                                for t in projected if after[t] != projected[t]}

@@ -19,7 +19,7 @@ SUMMARIES: dict[tuple[str, str], tuple[str, str]] = {
     ("POST", "/v1/statements/{channel}"): ("上传渠道日对账单", "Reconcile a channel statement"),
     ("GET", "/v1/reconciliations/compare"): ("税务与医保对账 (任意日期区间)",
                                              "Channel statements versus the ledger"),
-    ("GET", "/v1/reconciliations/{rec_id}"): ("查看对账结果", "A reconciliation"),
+    ("GET", "/v1/reconciliations/{reconciliation_id}"): ("查看对账结果", "A reconciliation"),
     ("POST", "/v1/tax/exchange/outgoing/{kind}"): (
         "生成下一份费源或特殊缴费单据文件 (只含变化)",
         "The next dues or special-payment file for the tax bureau"),

@@ -197,7 +197,7 @@ ERRORS: dict[str, T] = {
                             "the {channel} statement of {day} was already reconciled"),
                            ("该对账单已经对过账", "the statement was already reconciled")),
     "reconciliation_not_found": (("查无此对账记录", "no such reconciliation"),),
-    "range_reversed": (("结束日期早于开始日期", "`to` is before `from`"),),
+    "range_reversed": (("结束日期早于开始日期", "`date_to` is before `date_from`"),),
     "date_required": (("空对账单须给出 ?date=YYYY-MM-DD", "an empty statement needs "
                        "?date=YYYY-MM-DD"),),
     "refund_not_found": (("查无此退款", "no such refund"),),

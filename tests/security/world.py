@@ -26,6 +26,7 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import text
 
+from devtools.testing.apps import every_page
 from devtools.testing.infra import TestInfra
 from services.payments.app import create_app as create_payments_app
 from services.payments.channels.standard_webhooks import signed_headers
@@ -433,8 +434,8 @@ async def _suspense_ids(world: World, county: str, person: dict[str, Any]) -> tu
     await _ok(await world.clients["payments"].post(
         f"/v1/webhooks/{CHANNELS[county]}", headers=signed(body), content=body), 200, 202, 204)
     await world.pump()
-    items = await _ok(await world.clients["payments"].get(
-        "/v1/suspense", headers=world.admin(), params={"limit": 500}))
+    items = await every_page(world.clients["payments"], "/v1/suspense", headers=world.admin(),
+                             limit=500)
     mine = sorted(i["suspense_id"] for i in items if i["person_id"] == person["person_id"])
     unknown = sorted(i["suspense_id"] for i in items if i["person_id"] is None
                      and i["channel"] == CHANNELS[county])

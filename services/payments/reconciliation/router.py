@@ -36,13 +36,14 @@ async def post_statement(channel: str, request: Request, service: Reconciliation
 @router.get("/v1/reconciliations/compare", response_model=Comparison,
             summary="Tax (channel statements) versus medical insurance (ledger), any date range")
 async def compare(service: ReconciliationServiceDep,
-                  from_: dt.date = DateQuery(alias="from"),
-                  to: dt.date = DateQuery()) -> Comparison:
-    return Comparison.model_validate(await service.compare(from_, to))
+                  date_from: dt.date = DateQuery(description="首日 / the first day (inclusive)"),
+                  date_to: dt.date = DateQuery(description="末日 / the last day (inclusive)"),
+                  ) -> Comparison:
+    return Comparison.model_validate(await service.compare(date_from, date_to))
 
 
-@router.get("/v1/reconciliations/{rec_id}", response_model=Reconciliation,
+@router.get("/v1/reconciliations/{reconciliation_id}", response_model=Reconciliation,
             summary="One reconciliation: its summary and every item")
-async def get_reconciliation(rec_id: RowIdPath,
+async def get_reconciliation(reconciliation_id: RowIdPath,
                              service: ReconciliationServiceDep) -> Reconciliation:
-    return Reconciliation.model_validate(await service.get(rec_id))
+    return Reconciliation.model_validate(await service.get(reconciliation_id))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 
 class Totals(BaseModel):
@@ -78,8 +78,6 @@ class ChannelComparison(BaseModel):
 class Comparison(BaseModel):
     """Tax (the channels' statements) against medical insurance (the ledger), per channel."""
 
-    model_config = ConfigDict(populate_by_name=True)
-
-    from_: str = Field(alias="from")
-    to: str
+    date_from: str = Field(description="首日 / the first day (inclusive)")
+    date_to: str = Field(description="末日 / the last day (inclusive)")
     channels: dict[str, ChannelComparison]

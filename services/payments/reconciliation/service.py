@@ -199,15 +199,16 @@ class ReconciliationService:
                                subject=str(rec_id))
         return summary
 
-    async def get(self, rec_id: int) -> dict[str, Any]:
-        found = await self.repo.get(rec_id)
+    async def get(self, reconciliation_id: int) -> dict[str, Any]:
+        found = await self.repo.get(reconciliation_id)
         if found is None:
             raise NotFound("no such reconciliation", code="reconciliation_not_found")
         return found
 
     async def compare(self, first: dt.date, last: dt.date) -> dict[str, Any]:
         if last < first:
-            raise Invalid("`to` is before `from`", field="to", key="range_reversed")
+            raise Invalid("`date_to` is before `date_from`", field="date_to",
+                          key="range_reversed")
         start, end = day_bounds(first, last)
         channels = await self.repo.compare(start, end)
         for entry in channels.values():
@@ -219,7 +220,8 @@ class ReconciliationService:
                               "total_fen": s["total_fen"] - l["total_fen"]}
             entry["difference"] = diff
             entry["agrees"] = all(v["total_fen"] == 0 and v["count"] == 0 for v in diff.values())
-        return {"from": first.isoformat(), "to": last.isoformat(), "channels": channels}
+        return {"date_from": first.isoformat(), "date_to": last.isoformat(),
+                "channels": channels}
 
 
 def _most_common_day(lines: list[StatementLine]) -> dt.date:

@@ -49,15 +49,17 @@ class RefundRepository:
             {"p": person_id, "y": plan_year, "r": due_revision, "o": order_no, "paid": paid_fen,
              "a": amount_fen, "why": reason})
 
-    async def list(self, status: str | None, limit: int, offset: int, *,
+    async def list(self, status: str | None, limit: int, after: int | None = None, *,
                    region_prefix: str | None = None) -> list[RefundRow]:
-        """`region_prefix` (Principal.region_filter): only refunds of people in that region."""
+        """In id order, the ones after row `after` (a page's last). `region_prefix`
+        (Principal.region_filter): only refunds of people in that region."""
         conditions = (["status = :s"] if status else []) + \
+            (["id > :after"] if after is not None else []) + \
             ([visible_person_sql(f"{S}.refunds.person_id")] if region_prefix is not None else [])
         where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
         rows = (await self.session.execute(text(
-            f"SELECT {_COLS} FROM {S}.refunds {where} ORDER BY id LIMIT :n OFFSET :off"),
-            {"s": status, "n": limit, "off": offset, "rp": region_prefix})).all()
+            f"SELECT {_COLS} FROM {S}.refunds {where} ORDER BY id LIMIT :n"),
+            {"s": status, "n": limit, "after": after, "rp": region_prefix})).all()
         return [RefundRow(*r) for r in rows]
 
     async def get(self, refund_id: int, *, for_update: bool = False) -> RefundRow | None:

@@ -29,3 +29,10 @@ class Refund(BaseModel):
     reference: str | None = Field(None, description="the refund's transaction id, once paid")
     created_at: dt.datetime
     completed_at: dt.datetime | None = None
+
+
+class RefundPage(BaseModel):
+    """一页应退费, 按编号排序 / one page of refunds, in id order."""
+
+    items: list[Refund]
+    next_cursor: str | None = Field(description="下一页 / the next page's cursor; null: the end")

@@ -20,9 +20,9 @@ class RefundService:
         self.actor = actor
         self.repo = RefundRepository(posting.uow.session)
 
-    async def list(self, status: str | None, limit: int, offset: int, *,
+    async def list(self, status: str | None, limit: int, after: int | None = None, *,
                    region_prefix: str | None = None) -> list[RefundRow]:
-        return await self.repo.list(status, limit, offset, region_prefix=region_prefix)
+        return await self.repo.list(status, limit, after, region_prefix=region_prefix)
 
     async def complete(self, refund_id: int, reference: str) -> RefundRow:
         if self.actor is not None:

@@ -69,17 +69,19 @@ class SuspenseRepository:
         )).first()
         return SuspenseRow(*row) if row else None
 
-    async def list(self, status: str | None, limit: int, offset: int, *,
+    async def list(self, status: str | None, limit: int, after: int | None = None, *,
                    region_prefix: str | None = None) -> list[SuspenseRow]:
-        """`region_prefix` (Principal.region_filter): only items whose persons (the one the
-        money came with, the one it was matched to) lie in that region; items naming no
-        person known here stay in every list."""
+        """In id order, the ones after row `after` (a page's last). `region_prefix`
+        (Principal.region_filter): only items whose persons (the one the money came with, the
+        one it was matched to) lie in that region; items naming no person known here stay in
+        every list."""
         conditions = (["status = :s"] if status else []) + \
+            (["id > :after"] if after is not None else []) + \
             ([_VISIBLE] if region_prefix is not None else [])
         where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
         rows = (await self.session.execute(text(
-            f"SELECT {_COLS} FROM {S}.suspense {where} ORDER BY id LIMIT :n OFFSET :off"),
-            {"s": status, "n": limit, "off": offset, "rp": region_prefix})).all()
+            f"SELECT {_COLS} FROM {S}.suspense {where} ORDER BY id LIMIT :n"),
+            {"s": status, "n": limit, "after": after, "rp": region_prefix})).all()
         return [SuspenseRow(*r) for r in rows]
 
     async def resolve(self, suspense_id: int, resolution: dict[str, Any]) -> SuspenseRow:

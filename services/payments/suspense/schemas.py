@@ -44,3 +44,10 @@ class SuspenseItem(BaseModel):
     account_region: str | None = Field(
         None, description="the region of the channel account the money arrived on (whose it "
         "is when it names no person; null: nationwide callers' and administrators')")
+
+
+class SuspensePage(BaseModel):
+    """一页挂账, 按编号排序 / one page of suspense items, in id order."""
+
+    items: list[SuspenseItem]
+    next_cursor: str | None = Field(description="下一页 / the next page's cursor; null: the end")

@@ -36,9 +36,9 @@ class SuspenseService:
         self.channel_regions = dict(channel_regions or {})
         self.repo = posting.uow.suspense
 
-    async def list(self, status: str | None, limit: int, offset: int, *,
+    async def list(self, status: str | None, limit: int, after: int | None = None, *,
                    region_prefix: str | None = None) -> list[SuspenseRow]:
-        return await self.repo.list(status, limit, offset, region_prefix=region_prefix)
+        return await self.repo.list(status, limit, after, region_prefix=region_prefix)
 
     async def _locked(self, suspense_id: int, person_id: uuid.UUID | None = None) -> SuspenseRow:
         """The item, locked, once the caller may act on it (`person_id`: the person the

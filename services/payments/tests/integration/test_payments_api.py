@@ -18,6 +18,7 @@ from devtools.channels.testing import (
     utc,
     wechat_transaction,
 )
+from devtools.testing.apps import every_page
 from devtools.testing.events import assert_holds
 from services.payments.statements import StatementLine, write_bank_statement
 
@@ -109,7 +110,7 @@ async def test_webhook_pays_once_and_second_channel_goes_to_suspense(env) -> Non
     h2, b2 = bank_webhook(order, "POS-1-" + txn, 40000, secret=POS_SECRET)
     assert (await client.post(f"/v1/webhooks/{POS}", content=b2, headers=h2)).status_code == 204
     await wait_processed(engine)
-    items = (await client.get("/v1/suspense")).json()
+    items = await every_page(client, "/v1/suspense")
     mine = [i for i in items if i["order_no"] == order]
     assert [i["reason"] for i in mine] == ["paid_twice"]
     r = await client.post(f"/v1/suspense/{mine[0]['suspense_id']}/resolve",
@@ -208,7 +209,7 @@ async def test_amount_change_reissues_order_and_mismatches_go_to_suspense(env) -
     assert (await post_bank(client, now["order_no"], "B" + txn, 19900)).status_code == 204
     assert (await post_bank(client, "CB2025NOSUCHORDER", "C" + txn, 100)).status_code == 204
     await wait_processed(engine)
-    reasons = {i["channel_txn_id"]: i for i in (await client.get("/v1/suspense")).json()}
+    reasons = {i["channel_txn_id"]: i for i in await every_page(client, "/v1/suspense")}
     assert reasons["A" + txn]["reason"] == "no_open_order"
     assert reasons["B" + txn]["reason"] == "underpaid"
     assert reasons["C" + txn]["reason"] == "unknown_order"
@@ -282,7 +283,7 @@ async def test_adjustment_creates_refund_due_tracked_to_the_end(env) -> None:  #
                         refund_due_fen=40000, subsidies=[
         {"rule_id": "mla", "funding_source": "medical_assistance_fund", "amount_fen": 40000}])
     await deliver(engine, adj, adj)
-    due = [r for r in (await client.get("/v1/refunds")).json()
+    due = [r for r in await every_page(client, "/v1/refunds")
            if r["person_id"] == str(person_id)]
     assert len(due) == 1 and due[0]["amount_fen"] == 40000 and due[0]["order_no"] == order
     r = await client.post(f"/v1/refunds/{due[0]['id']}/complete", json={"reference": "RF-1-"
@@ -330,7 +331,8 @@ async def test_statement_reconciliation_and_carry(env) -> None:  # type: ignore[
     bad = await client.post(f"/v1/statements/{BANK}", content=b"not,a,statement\n")
     assert bad.status_code == 422 and bad.json()["error"]["code"] == "statement_invalid"
     cmp = (await client.get("/v1/reconciliations/compare",
-                            params={"from": day.isoformat(), "to": day.isoformat()})).json()
+                            params={"date_from": day.isoformat(),
+                                    "date_to": day.isoformat()})).json()
     bank = cmp["channels"][BANK]
     assert bank["statement"]["payment"]["total_fen"] == 119000
     assert bank["ledger"]["payment"]["total_fen"] == 160000

@@ -19,6 +19,7 @@ from devtools.channels.testing import (
     alipay_refund_params,
     alipay_sign,
 )
+from devtools.testing.apps import every_page
 from services.payments.statements import StatementLine, write_bank_statement
 from services.reporting.projections.handlers import router as reporting
 from shared.events import CloudEvent
@@ -75,8 +76,7 @@ async def order_status(engine: AsyncEngine, order_no: str) -> str:
 
 
 async def suspense_of(client: httpx.AsyncClient, txn: str, status: str = "open") -> list[dict]:
-    items = (await client.get("/v1/suspense", params={"status": status,
-                                                      "limit": 1000})).json()
+    items = await every_page(client, "/v1/suspense", status=status, limit=1000)
     return [i for i in items if i["channel_txn_id"].startswith(txn)]
 
 
@@ -282,7 +282,8 @@ async def test_a_statement_showing_a_booked_payment_as_failed_reverses_it(env) -
     assert [e for e, _ in await outbox(engine, orders[1])] == [RECEIVED, REVERSED]
     # the collected money of the day: the statement's and the ledger's agree
     cmp = (await client.get("/v1/reconciliations/compare",
-                            params={"from": day.isoformat(), "to": day.isoformat()})).json()
+                            params={"date_from": day.isoformat(),
+                                    "date_to": day.isoformat()})).json()
     assert cmp["channels"][POS]["agrees"] is True
     assert cmp["channels"][POS]["ledger"]["payment"]["total_fen"] == 40000
 
@@ -439,7 +440,7 @@ async def test_an_alipay_refund_that_an_adjustment_already_booked_is_not_booked_
                         refund_due_fen=20000, subsidies=[
         {"rule_id": "age_60_69", "funding_source": "city_finance", "amount_fen": 20000}])
     await deliver(engine, adj)
-    due_now = (await client.get("/v1/refunds", params={"limit": 1000})).json()
+    due_now = await every_page(client, "/v1/refunds", limit=1000)
     [due] = [r for r in due_now if r["order_no"] == order]
     r = await client.post(f"/v1/refunds/{due['id']}/complete", json={"reference": "RF-ADJ"})
     assert r.status_code == 200

@@ -12,6 +12,8 @@ from typing import Any
 import httpx
 from sqlalchemy import text
 
+from devtools.testing.apps import every_page
+
 from .payments_support import (
     BANK,
     bank_webhook,
@@ -54,7 +56,7 @@ async def pay(client: httpx.AsyncClient, order: str, amount: int, paid_at: str) 
 
 
 async def suspense_reasons(client: httpx.AsyncClient, order: str) -> list[str]:
-    items = (await client.get("/v1/suspense", params={"limit": 1000})).json()
+    items = await every_page(client, "/v1/suspense", limit=1000)
     return [i["reason"] for i in items if i["order_no"] == order]
 
 
