@@ -38,11 +38,15 @@ import orjson  # noqa: E402
 import wrk_load  # noqa: E402
 
 from devtools.testing.infra import start_test_infra  # noqa: E402
+from devtools.testing.plans import give_seed_plans  # noqa: E402
+from kernels.policy import PolicyCatalog, parse_policy  # noqa: E402
 from services.payments.channels.standard_webhooks import signed_headers  # noqa: E402
 from shared.auth import ensure_dev_keypair, mint_token  # noqa: E402
+from shared.db import make_engine, make_sessionmaker  # noqa: E402
 from shared.idnumber import check_character  # noqa: E402
 from shared.pii import vault_for  # noqa: E402
-from shared.settings import DEV_PII_KEY  # noqa: E402
+from shared.plan_copies import PlanCopies  # noqa: E402
+from shared.settings import DEV_PII_KEY, Settings  # noqa: E402
 
 CHANNEL = "bank_bench"
 SECRET = "whsec_" + base64.b64encode(b"benchmark-secret-0123456789abcdef").decode()
@@ -305,7 +309,19 @@ async def seed(url: str, orders: int) -> list[str]:
            VALUES ($1, 2025, 1, '370481', 'v', 'adult', 40000, 40000, '[]', '2025-01-01')
            ON CONFLICT DO NOTHING""", [(p,) for p, _ in rows])
     await conn.close()
+    await give_plans(url)
     return ids
+
+
+async def give_plans(url: str) -> None:
+    """The seed plans in payments' plan table, as eligibility's events would have put them (a
+    bill prices the late outcome with the plan, as in production)."""
+    engine = make_engine(Settings(database_url=url), pool_size=1)
+    try:
+        async with make_sessionmaker(engine)() as session, session.begin():
+            await give_seed_plans(session, PlanCopies("payments", parse_policy, PolicyCatalog))
+    finally:
+        await engine.dispose()
 
 
 def start_service(env: dict[str, str], port: int, workers: int) -> subprocess.Popen[bytes]:

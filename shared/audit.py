@@ -13,6 +13,9 @@
         role and region come from it). The correlation id of the current request is added.
         Written in the caller's transaction: the entry commits or rolls back with the change it
         describes. To record a refusal, use a connection of its own.
+    entry(*, actor, action, resource, ...) -> dict; await record_many(conn, schema, entries)
+        The same entry made now (correlation id included) and appended later with others in
+        one batch: the service middleware writes the calls it audits this way (group commit).
     await query(conn, schema, *, actor=None, action=None, since=None, until=None, limit=100,
                 cursor=None, region_prefix=None) -> AuditPage
         Newest first; `AuditPage.next_cursor` (opaque) fetches the following page. A cursor it
@@ -37,6 +40,7 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -143,11 +147,11 @@ def _is_ip(value: str) -> bool:
     return True
 
 
-async def record(session_or_conn: Any, schema: str, *, actor: Any, action: str, resource: str,
-                 outcome: str = "ok", client_ip: str | None = None,
-                 details: dict[str, Any] | None = None, role: str | None = None,
-                 region: str | None = None) -> int:
-    s = _schema(schema)
+def entry(*, actor: Any, action: str, resource: str, outcome: str = "ok",
+          client_ip: str | None = None, details: dict[str, Any] | None = None,
+          role: str | None = None, region: str | None = None) -> dict[str, Any]:
+    """One entry's columns, checked, with the current request's correlation id (so call it
+    inside the request, even when the entry is written later with others)."""
     if outcome not in OUTCOMES:
         raise ValueError(f"outcome must be one of {OUTCOMES}")
     if client_ip is not None and not _is_ip(client_ip):
@@ -157,19 +161,38 @@ async def record(session_or_conn: Any, schema: str, *, actor: Any, action: str, 
     if not isinstance(actor, str):  # a Principal
         fields = actor.audit_fields()
         actor, role, region = fields["actor"], role or fields["role"], region or fields["region"]
-    params = {"actor": actor, "role": role, "region": region, "action": action,
-              "resource": resource, "outcome": outcome, "client_ip": client_ip,
-              "cid": correlation_id.get(), "details": orjson.dumps(details or {}).decode()}
+    return {"actor": actor, "role": role, "region": region, "action": action,
+            "resource": resource, "outcome": outcome, "client_ip": client_ip,
+            "cid": correlation_id.get(), "details": orjson.dumps(details or {}).decode()}
+
+
+def _insert_sql(schema: str) -> str:
+    return (f"INSERT INTO {_schema(schema)}.audit_log (actor, role, region, action, resource, "
+            "outcome, client_ip, correlation_id, details) VALUES (:actor, :role, :region, "
+            ":action, :resource, :outcome, CAST(:client_ip AS inet), :cid, "
+            "CAST(:details AS jsonb))")
+
+
+async def record(session_or_conn: Any, schema: str, *, actor: Any, action: str, resource: str,
+                 outcome: str = "ok", client_ip: str | None = None,
+                 details: dict[str, Any] | None = None, role: str | None = None,
+                 region: str | None = None) -> int:
+    params = entry(actor=actor, action=action, resource=resource, outcome=outcome,
+                   client_ip=client_ip, details=details, role=role, region=region)
     names = list(params)
-    sql = (f"INSERT INTO {s}.audit_log (actor, role, region, action, resource, outcome, "
-           "client_ip, correlation_id, details) VALUES (:actor, :role, :region, :action, "
-           ":resource, :outcome, CAST(:client_ip AS inet), :cid, CAST(:details AS jsonb)) "
-           "RETURNING id")
+    sql = _insert_sql(schema) + " RETURNING id"
     if _is_asyncpg(session_or_conn):
         return int(await session_or_conn.fetchval(_to_asyncpg(sql, names),
                                                   *(params[n] for n in names)))
     result = await session_or_conn.execute(text(sql), params)
     return int(result.scalar_one())
+
+
+async def record_many(conn: Any, schema: str, entries: Sequence[dict[str, Any]]) -> None:
+    """Append entries made by `entry()` in one statement batch (SQLAlchemy connection or
+    session), in the caller's transaction."""
+    if entries:
+        await conn.execute(text(_insert_sql(schema)), list(entries))
 
 
 async def query(conn: Any, schema: str, *, actor: str | None = None, action: str | None = None,

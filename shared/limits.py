@@ -34,6 +34,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import math
@@ -197,6 +198,7 @@ class PostgresRateStore:
         self.schema = schema
         self.pool_size = pool_size
         self._pool: asyncpg.Pool | None = None
+        self._connecting = asyncio.Lock()
         self._takes = 0
         table = f"{schema}.{self.TABLE}"
         self._create = (f"CREATE SCHEMA IF NOT EXISTS {schema}; "
@@ -219,19 +221,26 @@ class PostgresRateStore:
         return to_plain_url(self._dsn() if callable(self._dsn) else self._dsn)
 
     async def _connect(self) -> asyncpg.Pool:
-        if self._pool is None:
-            pool = await asyncpg.create_pool(self.dsn, min_size=1, max_size=self.pool_size,
-                                             timeout=2, command_timeout=2)
-            async with pool.acquire() as conn:
-                try:
-                    await conn.execute(self._create)
-                except (asyncpg.UniqueViolationError, asyncpg.DuplicateTableError,
-                        asyncpg.DuplicateSchemaError):
-                    pass  # another replica created it at the same moment
+        if self._pool is not None:
+            return self._pool
+        # the first requests arrive together: one of them makes the pool and the table
+        async with self._connecting:
             if self._pool is None:
+                # one statement per take, no session state: nothing to reset on release
+                # (asyncpg's default reset is a round trip per take)
+                pool = await asyncpg.create_pool(self.dsn, min_size=1, max_size=self.pool_size,
+                                                 timeout=2, command_timeout=2, reset=_no_reset)
+                try:
+                    async with pool.acquire() as conn:
+                        try:
+                            await conn.execute(self._create)
+                        except (asyncpg.UniqueViolationError, asyncpg.DuplicateTableError,
+                                asyncpg.DuplicateSchemaError, asyncpg.DuplicateObjectError):
+                            pass  # another replica created it at the same moment
+                except BaseException:
+                    await pool.close()
+                    raise
                 self._pool = pool
-            else:
-                await pool.close()
         return self._pool
 
     async def take(self, prefix: str, limit: RateLimit, client: bytes) -> float:
@@ -249,6 +258,10 @@ class PostgresRateStore:
         if self._pool is not None:
             await self._pool.close()
             self._pool = None
+
+
+async def _no_reset(conn: asyncpg.Connection) -> None:
+    """The rate store leaves no session state behind (see PostgresRateStore._connect)."""
 
 
 class RateLimitMiddleware:

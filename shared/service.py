@@ -35,6 +35,7 @@ from shared.auth import (
 )
 from shared.db import make_engine, make_sessionmaker, ping
 from shared.errors import Invalid, install_error_handlers
+from shared.group_commit import GroupCommit
 from shared.inbox import Handler, InboxConsumer
 from shared.kafka import broker_reachable, ensure_topics, make_consumer, make_producer
 from shared.limits import install_limits
@@ -298,6 +299,8 @@ class _AuditMiddleware:
         self._read_paths = (re.compile("|".join(f"(?:{_template_regex(t).pattern})"
                                                 for t in self.audited_reads))
                             if self.audited_reads else None)
+        self._committer: GroupCommit[dict[str, Any], None] | None = None
+        self._committer_engine: AsyncEngine | None = None
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -340,17 +343,30 @@ class _AuditMiddleware:
         outcome = "ok" if code < 400 else "denied" if code in (401, 403) else "failed"
         client = scope.get("client")
         try:
-            runtime: Runtime = scope["app"].state.runtime
-            async with runtime.engine.begin() as conn:
-                await audit.record(
-                    conn, self.service, actor=principal or "anonymous",
-                    action=action or f"{scope['method']} {template}",
-                    resource=resource or scope["path"],
-                    outcome=outcome, client_ip=client[0] if client else None,
-                    details={"status": code}, region=state.get("audit_region"),
-                )
+            item = audit.entry(
+                actor=principal or "anonymous", action=action or f"{scope['method']} {template}",
+                resource=resource or scope["path"], outcome=outcome,
+                client_ip=client[0] if client else None, details={"status": code},
+                region=state.get("audit_region"))
+            await self._writer(scope["app"].state.runtime).submit(item)
         except Exception:  # the write itself has happened; never turn it into an error
             log.exception("%s: could not write the audit record", self.service)
+
+    def _writer(self, runtime: Runtime) -> GroupCommit[dict[str, Any], None]:
+        """Entries of concurrent calls are written together (one transaction per batch, each
+        call waits for its own batch's commit): at the peak of bill lookups one entry per call
+        costs a transaction per call otherwise."""
+        if self._committer is None or self._committer_engine is not runtime.engine:
+            engine = runtime.engine
+
+            async def flush(items: list[dict[str, Any]]) -> list[None]:
+                async with engine.begin() as conn:
+                    await audit.record_many(conn, self.service, items)
+                return [None] * len(items)
+
+            self._committer = GroupCommit(flush, max_batch=256, max_in_flight=2)
+            self._committer_engine = engine
+        return self._committer
 
 
 class Liveness(BaseModel):

@@ -22,6 +22,9 @@ LEFT JOIN {S}.dues d ON d.person_id = p.person_id AND d.plan_year = $2
 LEFT JOIN LATERAL (
     SELECT order_no, amount_fen, status, paid_at, coverage_start, timing FROM {S}.orders
     WHERE person_id = p.person_id AND plan_year = $2 AND status IN ('open', 'paid')
+    LIMIT 1  -- at most one live order (orders_one_live); the LIMIT keeps this a per-person
+             -- index probe: flattened into a join, the prepared (generic) plan may scan every
+             -- live order of the year instead (26 ms against 0.1 ms with 13 k orders)
 ) o ON true
 WHERE p.id_number_hash = ANY($1::text[])
 LIMIT 1
