@@ -82,7 +82,10 @@ _HARDSHIP = sum(
         "child_in_difficulty",
     )
 )
-_FP = _BIT["family_planning_household"]
+# family planning households count only when certified before 2016-01-01 (二(三)2, assumption
+# two_child_policy_date); the synthetic memberships carry no certification date, so the rule
+# never applies to them, in the engine as here
+_FP = 0
 _FULL_CITY = _BIT["severe_disability"] | _BIT["entitled_veteran"]
 
 
