@@ -22,6 +22,7 @@ ERRORS: dict[str, T] = {
     "request_too_large": (("请求过大", "the request is too large"),),
     "unsupported_media_type": (("不支持的内容类型", "unsupported content type"),),
     "rate_limited": (("请求过于频繁，请稍后再试", "too many requests; try again later"),),
+    "internal_error": (("服务内部错误，已记录；请稍后重试", "internal error, logged; try again later"),),
     "conflict": (("操作与当前状态冲突", "the call conflicts with the current state"),),
     "invalid": (("{field}：取值无效", "{field}: invalid value"),
                 ("请求中的取值无效", "a value in the request is invalid")),

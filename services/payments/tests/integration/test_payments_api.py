@@ -19,6 +19,7 @@ from devtools.channels.testing import (
     wechat_transaction,
 )
 from devtools.testing.events import assert_holds
+from kernels.codes import BUDGET_LINE_NAMES_EN
 from services.payments.statements import StatementLine, write_bank_statement
 
 from .payments_support import (
@@ -253,9 +254,15 @@ async def test_proxy_batch_checked_whole_against_determinations(env) -> None:  #
     r = await client.post("/v1/proxy-batches", json=batch)
     assert r.status_code == 422 and r.json()["error"]["code"] == "proxy_batch_rejected"
     assert [row["row"] for row in r.json()["error"]["rows"]] == [3]
+    # each row's reason in the reader's language, the budget line named
+    assert r.json()["error"]["rows"][0]["reason"] == "医疗救助资金不资助此人"
+    en = await client.post("/v1/proxy-batches", json=batch, headers={"Accept-Language": "en"})
+    assert en.json()["error"]["rows"][0]["reason"] == (
+        f"{BUDGET_LINE_NAMES_EN['medical_assistance_fund']} pays no subsidy for this person")
     batch.update(declared_count=2, declared_total_fen=90000, rows=batch["rows"][:2])
     r = await client.post("/v1/proxy-batches", json=batch)
-    assert r.status_code == 422 and r.json()["error"]["problems"]
+    assert r.status_code == 422
+    assert r.json()["error"]["problems"] == ["申报总额 900.00 元，各行合计 800.00 元"]
     batch["declared_total_fen"] = 80000
     r = await client.post("/v1/proxy-batches", json=batch)
     assert r.status_code == 201, r.text
@@ -268,7 +275,8 @@ async def test_proxy_batch_checked_whole_against_determinations(env) -> None:  #
                                 "IN (:a, :b)", a=str(p1), b=str(p2)) == 2
     batch["batch_no"] += "-again"  # same subsidies booked twice: refused
     r = await client.post("/v1/proxy-batches", json=batch)
-    assert r.status_code == 422 and "already paid" in r.json()["error"]["rows"][0]["reason"]
+    assert r.status_code == 422 and r.json()["error"]["rows"][0]["reason"] == (
+        "医疗救助资金已为此人代缴过该年度")
 
 
 async def test_adjustment_creates_refund_due_tracked_to_the_end(env) -> None:  # type: ignore[no-untyped-def]
