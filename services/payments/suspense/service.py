@@ -128,10 +128,10 @@ class SuspenseService:
             plan_year=order.plan_year, order_no=order_no, channel=item.channel,
             channel_txn_id=item.channel_txn_id, payer="person", amount_fen=order.amount_fen,
             paid_at=now, coverage_start=order.coverage_start, revision=entry_id)
-        why = f"; {note}" if note else ""
+        why = f"：{note}" if note else ""
         return await self.posting.reopen_suspense(suspense_id, (
-            f"reopened: the match to order {order_no} (person {order.person_id}, "
-            f"{order.plan_year}) was reversed{why}. Before: {item.detail or item.reason}"))
+            f"重新挂账：与订单 {order_no}（人员 {order.person_id}，{order.plan_year} 年度）"
+            f"的匹配已撤销{why}。原说明：{item.detail or item.reason}"))
 
     async def _match(self, item: SuspenseRow, person_id: uuid.UUID | None,
                      plan_year: int | None) -> dict[str, Any]:

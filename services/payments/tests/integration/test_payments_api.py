@@ -213,6 +213,10 @@ async def test_amount_change_reissues_order_and_mismatches_go_to_suspense(env) -
     assert reasons["A" + txn]["reason"] == "no_open_order"
     assert reasons["B" + txn]["reason"] == "underpaid"
     assert reasons["C" + txn]["reason"] == "unknown_order"
+    # what staff read of each, in Chinese
+    assert reasons["A" + txn]["detail"] == f"订单 {old} 状态为已关闭"
+    assert reasons["B" + txn]["detail"].startswith("实缴 199.00 元，应缴 200.00 元（按时缴费，")
+    assert reasons["C" + txn]["detail"] == "没有订单 CB2025NOSUCHORDER"
     # staff cannot match 199 yuan to a 200 yuan order ...
     r = await client.post(f"/v1/suspense/{reasons['B' + txn]['suspense_id']}/resolve",
                           json={"action": "match-to-person"})

@@ -166,6 +166,7 @@ async def test_a_reversal_before_its_payment_cancels_it_out(env) -> None:  # typ
     await wait_processed(engine)
     [item] = await suspense_of(client, txn)
     assert (item["kind"], item["reason"]) == ("reversal", "reversal_of_unknown_payment")
+    assert item["detail"] == f"{BANK} 上没有记账的缴费 {txn}：若其到达，两笔相互抵销"
 
     await post_bank(client, order, txn, 40000)  # the reversed payment arrives afterwards
     await wait_processed(engine)
@@ -174,6 +175,7 @@ async def test_a_reversal_before_its_payment_cancels_it_out(env) -> None:  # typ
     assert await outbox(engine, order) == []
     [resolved] = await suspense_of(client, txn, "resolved")
     assert resolved["resolution"]["action"] == "offset" and resolved["revision"] == 2
+    assert resolved["resolution"]["note"].startswith("被冲正的缴费晚于冲正到达")
     assert {r[0] for r in await rows(engine, "SELECT outcome FROM payments.ledger WHERE "
                                              "channel_txn_id = :t", t=txn)} == {"offset"}
 
@@ -234,6 +236,7 @@ async def test_staff_reverse_a_wrong_match_and_match_again(env) -> None:  # type
     body = r.json()
     assert (body["status"], body["revision"], body["resolution"]) == ("open", 3, None)
     assert "typed the neighbour" in body["detail"]
+    assert body["detail"].startswith(f"重新挂账：与订单 {wrong_order}")
     assert await order_status(engine, wrong_order) == "reversed"
     assert (await bill(client, wrong_id))["status"] == "due"
     events = await outbox(engine, wrong_order)
