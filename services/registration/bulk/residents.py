@@ -39,7 +39,8 @@ from shared.pii import PiiVault
 
 S = "registration"
 STAGING_COLUMNS = ("id", "id_number_hash", "id_number_enc", "id_number_masked", "name",
-                   "name_masked", "birth_date", "sex", "phone", "phone_enc", "household_id",
+                   "name_masked", "name_enc", "birth_date", "sex", "phone", "phone_enc",
+                   "household_id",
                    "household_no", "relation_to_head", "county_code", "township_code",
                    "village_code", "shard", "event_id", "other_hashes")
 
@@ -104,7 +105,8 @@ async def import_residents(
         await pg.execute("SET LOCAL work_mem = '64MB'")
         await pg.execute("""CREATE TEMP TABLE resident_staging (
             id uuid, id_number_hash text, id_number_enc text, id_number_masked text, name text,
-            name_masked text, birth_date date, sex text, phone text, phone_enc text,
+            name_masked text, name_enc text, birth_date date, sex text, phone text,
+            phone_enc text,
             household_id uuid, household_no text, relation_to_head text, county_code text,
             township_code text, village_code text, shard smallint, event_id uuid,
             other_hashes text[]) ON COMMIT DROP""")
@@ -250,7 +252,7 @@ def _prepare_all(path: Path, out: queue.Queue[Any], stop: threading.Event, vault
                         lines.append("\t".join((
                             person_id, lookup_hash(id_number), seal(id_number),
                             mask_id_number(id_number), _copy_text(name),
-                            _copy_text(mask_name(name)), birth,
+                            _copy_text(mask_name(name)), seal(name), birth,
                             "male" if int(id_number[16]) % 2 else "female",
                             phone or "\\N", seal(phone) if phone else "\\N",
                             household or "\\N", _copy_text(household_no),
@@ -345,7 +347,8 @@ def person_events_sql(outbox: Outbox) -> str:
             'id_number_masked', id_number_masked, 'name_masked', name_masked,
             'county_code', county_code, 'township_code', township_code,
             'village_code', village_code, 'household_id', household_id,
-            'phone_enc', phone_enc)""")
+            'phone_enc', phone_enc, 'name_enc', name_enc, 'household_no', household_no,
+            'address_enc', NULL)""")
 
 
 def file_sha256(path: Path) -> str:

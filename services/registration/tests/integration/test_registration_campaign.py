@@ -314,7 +314,7 @@ async def test_registration_resident_import_and_limits(client: httpx.AsyncClient
 async def test_registration_resident_import_events_and_batches(infra: TestInfra,
                                                                tmp_path: Path) -> None:
     """The person events the import builds in SQL are events.person_payload of the stored
-    person (phone sealed with the PII key) and hold to their contract
+    person (phone and name sealed with the PII key, the household's 户号) and hold to their contract
     (contracts.registration.PersonRegistered) unchanged; free text survives the COPY; a file partly known
     is imported across batch boundaries without duplicates."""
     import asyncpg
@@ -372,6 +372,8 @@ async def test_registration_resident_import_events_and_batches(infra: TestInfra,
         await pg.close()
     assert len(persons) == 5 and len(outbox) == 5
     by_id = {str(p["id"]): p for p in persons.values()}
+    household_nos = {str(persons[h]["id"]): row[3] or None
+                     for row, h in zip(people, hashes, strict=True)}
     for row, id_hash in zip(people, hashes, strict=True):
         p = persons[id_hash]
         assert (p["name"], p["phone"] or "", p["relation_to_head"] or "") == (
@@ -391,10 +393,13 @@ async def test_registration_resident_import_events_and_batches(infra: TestInfra,
             id=p["id"], id_number_hash=p["id_number_hash"], id_number_masked=p["id_number_masked"],
             name=p["name"], birth_date=p["birth_date"], sex=p["sex"], phone=p["phone"],
             household_id=p["household_id"], county_code=p["county_code"],
-            township_code=p["township_code"], village_code=p["village_code"], revision=1))
+            township_code=p["township_code"], village_code=p["village_code"], revision=1,
+            household_no=household_nos[str(p["id"])]))
         sealed = data.pop("phone_enc")
         assert (vault.decrypt(sealed) if sealed else None) == p["phone"]
+        assert vault.decrypt(data.pop("name_enc")) == p["name"]
         assert expected.pop("phone_enc") is None  # no vault given: compared opened above
+        assert expected.pop("name_enc") is None
         assert data == expected
 
 
@@ -438,3 +443,22 @@ async def test_registration_coverage_by_township(client: httpx.AsyncClient) -> N
         "township_code": "370481999000", "plan_year": 2029})).status_code == 404
     assert (await client.get("/v1/missing/townships",
                              params={"plan_year": 2029})).status_code == 422
+
+
+async def test_person_events_carry_household_number_and_sealed_name(
+        client: httpx.AsyncClient, infra: TestInfra) -> None:
+    """A person registered one by one is published with the household's 户号 and the name
+    sealed with the PII key (for the reminder lists' callers), never the name in the clear."""
+    import orjson
+
+    from shared.pii import vault_for
+
+    household = f"HH{random.randint(10**8, 10**9)}"
+    person = await register(client, "司马小芳", household_no=household, relation_to_head="户主")
+    data = orjson.loads(str(await scalar(
+        infra, "SELECT data::text FROM registration.outbox WHERE subject = :p AND event_type = "
+               "'registration.person_registered.v1'", p=str(person["person_id"]))))
+    assert data["household_no"] == household and data["address_enc"] is None
+    vault = vault_for(infra.settings())
+    assert vault is not None and vault.decrypt(data["name_enc"]) == "司马小芳"
+    assert "司马小芳" not in orjson.dumps(data).decode()
