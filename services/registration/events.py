@@ -36,7 +36,7 @@ def person_payload(p: Any, vault: PiiVault | None = None) -> dict[str, Any]:
     """The JSON form of PersonPayload. `phone_enc` and `name_enc`: the phone number and the name
     sealed with the PII key (shared/pii.py), for the services that hold the key to show them to
     the staff who call people (reporting's reminder lists), with the household's 户号.
-    Registration keeps no address: `address_enc` is null."""
+    `address_enc`: the address sealed the same way."""
     return {
         "person_id": str(p.id),
         "revision": p.revision,
@@ -52,7 +52,8 @@ def person_payload(p: Any, vault: PiiVault | None = None) -> dict[str, Any]:
         "phone_enc": vault.encrypt(p.phone) if vault is not None and p.phone else None,
         "name_enc": vault.encrypt(p.name) if vault is not None and p.name else None,
         "household_no": getattr(p, "household_no", None),
-        "address_enc": None,
+        "address_enc": (vault.encrypt(p.address)
+                        if vault is not None and getattr(p, "address", None) else None),
     }
 
 

@@ -331,12 +331,14 @@ async def test_registration_resident_import_events_and_batches(infra: TestInfra,
 
     settings = infra.settings()
     vault = vault_for(settings)
-    header = ["姓名", "身份证号", "手机号", "户号", "与户主关系", "乡镇代码", "村代码"]
-    people = [["欧阳小明", new_id_number(birth="19650304"), "13800138000", "EV\\1", "户主", TOWNSHIP, VILLAGE],
-              ["王\\五", new_id_number(birth="19900101"), "", "EV\\1", "子", TOWNSHIP, VILLAGE],
-              ["李\t四", new_id_number(birth="20100202"), "13912345678", "", "", TOWNSHIP, ""],
-              ["赵", new_id_number(birth="19500505"), "", "EV\t2", "户主", TOWNSHIP, VILLAGE],
-              ["钱七", new_id_number(birth="19880808"), "18612345678", "EV\t2", "配偶", TOWNSHIP, VILLAGE]]
+    header = ["姓名", "身份证号", "手机号", "户号", "与户主关系", "乡镇代码", "村代码", "地址"]
+    people = [["欧阳小明", new_id_number(birth="19650304"), "13800138000", "EV\\1", "户主", TOWNSHIP, VILLAGE,
+               "东关村一组1号"],
+              ["王\\五", new_id_number(birth="19900101"), "", "EV\\1", "子", TOWNSHIP, VILLAGE, "东关村一组1号"],
+              ["李\t四", new_id_number(birth="20100202"), "13912345678", "", "", TOWNSHIP, "", ""],
+              ["赵", new_id_number(birth="19500505"), "", "EV\t2", "户主", TOWNSHIP, VILLAGE, "东关村\\二组"],
+              ["钱七", new_id_number(birth="19880808"), "18612345678", "EV\t2", "配偶", TOWNSHIP, VILLAGE,
+               "东关村\\二组"]]
     first, second = tmp_path / "first.csv", tmp_path / "second.csv"
     first.write_bytes(csv_bytes([header, *people[:3]]))
     second.write_bytes(csv_bytes([header, *people]))
@@ -379,6 +381,7 @@ async def test_registration_resident_import_events_and_batches(infra: TestInfra,
         assert (p["name"], p["phone"] or "", p["relation_to_head"] or "") == (
             row[0], row[2], row[4])
         assert p["household_id"] == (household_id_of(row[3]) if row[3] else None)
+        assert p["address"] == (row[7] or None)
         assert vault.decrypt(p["id_number_enc"]) == row[1]
         assert history[p["id"]]["name"] == row[0] and history[p["id"]]["imported"] is True
     assert heads == {"EV\\1": persons[hashes[0]]["id"], "EV\t2": persons[hashes[3]]["id"]}
@@ -394,12 +397,15 @@ async def test_registration_resident_import_events_and_batches(infra: TestInfra,
             name=p["name"], birth_date=p["birth_date"], sex=p["sex"], phone=p["phone"],
             household_id=p["household_id"], county_code=p["county_code"],
             township_code=p["township_code"], village_code=p["village_code"], revision=1,
-            household_no=household_nos[str(p["id"])]))
+            household_no=household_nos[str(p["id"])], address=p["address"]))
         sealed = data.pop("phone_enc")
         assert (vault.decrypt(sealed) if sealed else None) == p["phone"]
         assert vault.decrypt(data.pop("name_enc")) == p["name"]
         assert expected.pop("phone_enc") is None  # no vault given: compared opened above
         assert expected.pop("name_enc") is None
+        sealed = data.pop("address_enc")
+        assert (vault.decrypt(sealed) if sealed else None) == p["address"]
+        assert expected.pop("address_enc") is None
         assert data == expected
 
 
@@ -447,18 +453,22 @@ async def test_registration_coverage_by_township(client: httpx.AsyncClient) -> N
 
 async def test_person_events_carry_household_number_and_sealed_name(
         client: httpx.AsyncClient, infra: TestInfra) -> None:
-    """A person registered one by one is published with the household's 户号 and the name
-    sealed with the PII key (for the reminder lists' callers), never the name in the clear."""
+    """A person registered one by one is published with the household's 户号, and the name
+    and address sealed with the PII key (for the reminder lists' callers), never in the
+    clear."""
     import orjson
 
     from shared.pii import vault_for
 
     household = f"HH{random.randint(10**8, 10**9)}"
-    person = await register(client, "司马小芳", household_no=household, relation_to_head="户主")
+    person = await register(client, "司马小芳", household_no=household, relation_to_head="户主",
+                            address="东关村三组12号")
     data = orjson.loads(str(await scalar(
         infra, "SELECT data::text FROM registration.outbox WHERE subject = :p AND event_type = "
                "'registration.person_registered.v1'", p=str(person["person_id"]))))
-    assert data["household_no"] == household and data["address_enc"] is None
+    assert data["household_no"] == household
     vault = vault_for(infra.settings())
     assert vault is not None and vault.decrypt(data["name_enc"]) == "司马小芳"
+    assert vault.decrypt(data["address_enc"]) == "东关村三组12号"
     assert "司马小芳" not in orjson.dumps(data).decode()
+    assert "东关村" not in orjson.dumps(data).decode()
