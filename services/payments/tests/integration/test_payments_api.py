@@ -297,6 +297,7 @@ async def test_adjustment_creates_refund_due_tracked_to_the_end(env) -> None:  #
     due = [r for r in (await client.get("/v1/refunds")).json()
            if r["person_id"] == str(person_id)]
     assert len(due) == 1 and due[0]["amount_fen"] == 40000 and due[0]["order_no"] == order
+    assert due[0]["reason"] == "缴费后认定结果变更：多缴部分应退"
     r = await client.post(f"/v1/refunds/{due[0]['id']}/complete", json={"reference": "RF-1-"
                                                                         + order})
     assert r.status_code == 200 and r.json()["status"] == "completed"
@@ -334,6 +335,11 @@ async def test_statement_reconciliation_and_carry(env) -> None:  # type: ignore[
     details = (await client.get(f"/v1/reconciliations/{r.json()['reconciliation_id']}")).json()
     assert {i["result"] for i in details["items"]} == {"matched", "amount_mismatch",
                                                        "channel_only", "carried"}
+    # each difference says what it is in Chinese, amounts in yuan
+    said = {i["result"]: i["detail"] for i in details["items"]}
+    assert said["amount_mismatch"] == "对账单 390.00 元，账本 400.00 元"
+    assert said["channel_only"] == "漏收回调：已按对账单入账"
+    assert said["carried"] == "尚未出现在对账单上：顺延一天核对" and said["matched"] is None
     # the next day's statement still lacks it: now it is an alert
     nxt = await client.post(f"/v1/statements/{BANK}",
                             params={"date": (day + dt.timedelta(days=1)).isoformat()},
