@@ -59,7 +59,9 @@ async def test_bill_lookup_answers_every_case(env) -> None:  # type: ignore[no-u
     assert owes not in str(first)
     assert (await bill(client, owes))["order_no"] == first["order_no"]  # one open order
     assert (await bill(client, free))["status"] == "subsidized"
-    assert (await bill(client, undetermined))["status"] == "not_enrolled"
+    missing = await bill(client, undetermined)
+    assert (missing["status"], missing["reason"]) == (
+        "not_enrolled", "本年度没有此人的参保认定：未参加本年度参保")
     unknown = await lookup(client, "11010519491231002X")
     assert unknown.status_code == 404 and unknown.json()["error"]["code"] == "person_not_found"
     bad = await lookup(client, "110105194912310021")
@@ -95,6 +97,7 @@ async def test_webhook_pays_once_and_second_channel_goes_to_suspense(env) -> Non
         assert_holds(NotificationReceived, data)
     paid = await bill(client, id_number)
     assert paid["status"] == "paid" and paid["coverage_start"] == "2025-01-01"
+    assert paid["reason"] == "本年度已缴费"
     event = await scalar(engine, "SELECT data FROM payments.outbox WHERE event_type = "
                                  "'payments.payment_received.v1' AND subject = :o", o=order)
     assert event["person_id"] == str(person_id) and event["kind"] == "paid"

@@ -485,7 +485,8 @@ async def test_late_coverage_counts_broken_years_from_the_ledger(env) -> None:  
     assert basis["timing"] == "late" and basis["broken_years"] == 2
     assert [(y["plan_year"], y["status"]) for y in basis["history"]] == [
         (2024, "unpaid"), (2023, "unpaid"), (2022, "unknown")]
-    assert any("continuous" in a for a in basis["assumptions"])
+    assert any("按连续参保计算" in a for a in basis["assumptions"])
+    assert [y["note"] for y in basis["history"]][:2] == ["应缴 400.00 元，未缴费"] * 2
 
     # 2024 paid in its collection period: no broken year, the fixed 3 months
     id2, p2 = await seed_person(engine, settings)
