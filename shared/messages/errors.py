@@ -192,7 +192,10 @@ ERRORS: dict[str, T] = {
     # payments
     "unknown_channel": (("未配置渠道 {channel}", "channel {channel} is not configured"),
                         ("未配置该渠道", "the channel is not configured")),
-    "statement_invalid": (("对账单无法使用（第 {line} 行）", "the statement cannot be used "
+    "statement_invalid": (("对账单无法使用（第 {line} 行）：{reason}",
+                           "the statement cannot be used (line {line}): {reason}"),
+                          ("对账单无法使用：{reason}", "the statement cannot be used: {reason}"),
+                          ("对账单无法使用（第 {line} 行）", "the statement cannot be used "
                            "(line {line})"), ("对账单无法使用", "the statement cannot be used")),
     "already_reconciled": (("渠道 {channel} {day} 的对账单已经对过账",
                             "the {channel} statement of {day} was already reconciled"),

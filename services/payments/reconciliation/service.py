@@ -71,7 +71,8 @@ def parse_statement(channel: str, data: bytes) -> Statement:
         return parse_bank_statement(data, channel)
     except StatementInvalid as exc:
         raise DomainError(f"the statement cannot be used: {exc}", code="statement_invalid",
-                          status_code=422, details={"line": exc.line}) from None
+                          status_code=422, details={"line": exc.line},
+                          params={"reason": exc.text}) from None
 
 
 def _totals(amounts: list[tuple[str, int]]) -> dict[str, int]:

@@ -350,6 +350,12 @@ async def test_statement_reconciliation_and_carry(env) -> None:  # type: ignore[
     assert nxt.status_code == 201 and nxt.json()["counts"]["ledger_only"] == 1
     bad = await client.post(f"/v1/statements/{BANK}", content=b"not,a,statement\n")
     assert bad.status_code == 422 and bad.json()["error"]["code"] == "statement_invalid"
+    # what is wrong, in Chinese by default and in English on request
+    assert bad.json()["error"]["message"].startswith("对账单无法使用（第 1 行）：表头应为 ")
+    bad_en = await client.post(f"/v1/statements/{BANK}", content=b"not,a,statement\n",
+                               headers={"Accept-Language": "en"})
+    assert bad_en.json()["error"]["message"].startswith(
+        "the statement cannot be used (line 1): the header must be exactly ")
     cmp = (await client.get("/v1/reconciliations/compare",
                             params={"from": day.isoformat(), "to": day.isoformat()})).json()
     bank = cmp["channels"][BANK]
