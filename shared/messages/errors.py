@@ -42,6 +42,15 @@ ERRORS: dict[str, T] = {
         ("地区 {region} 不在您的管辖范围内", "region {region} is outside your region"),
         ("所涉人员或款项不在您的管辖范围内",
          "the persons or money concerned are outside your region")),
+    "suspense_account_without_region": (
+        ("此款项未关联任何人员，且渠道 {channel} 的账户未指定地区：仅全国范围的用户和管理员可以处理",
+         "money naming no person, on a {channel} account without a region: only nationwide "
+         "callers and administrators may act on it"),),
+    "suspense_account_outside_region": (
+        ("此款项未关联任何人员，属于渠道 {channel} 账户所在地区 {account_region}，"
+         "不在您的地区 {region} 内",
+         "money naming no person belongs to the region {account_region} of the {channel} "
+         "account it arrived on, outside your region {region}"),),
     "forbidden_department": (
         ("您只能代表本部门操作，不能代表 {department}",
          "you act for your own department only, not {department}"),

@@ -74,13 +74,16 @@ class SuspenseService:
                 f"此款项未关联任何人员，且渠道 {item.channel} 的账户未指定地区：仅全国范围的用户和"
                 f"管理员可以处理 (money naming no person, on a channel account without a "
                 f"region: only nationwide callers and administrators may act on it)",
-                code="forbidden_region")
+                code="forbidden_region", key="suspense_account_without_region",
+                params={"channel": item.channel})
         if not actor.can_see_region(region):
             raise Forbidden(
                 f"此款项未关联任何人员，属于渠道 {item.channel} 账户所在地区 {region}，"
                 f"不在您的地区 {actor.region} 内 (money naming no person belongs to the region "
                 f"of the channel account it arrived on, outside your region)",
-                code="forbidden_region")
+                code="forbidden_region", key="suspense_account_outside_region",
+                params={"channel": item.channel, "account_region": region,
+                        "region": actor.region})
 
     async def resolve(self, suspense_id: int, action: str, person_id: uuid.UUID | None,
                       plan_year: int | None, note: str | None) -> SuspenseRow:
