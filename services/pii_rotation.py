@@ -132,7 +132,7 @@ class Rotator:
             steps.append((StepReport("payments.persons", "缴费服务的身份证号检索哈希"),
                           self._payments if has_persons else self._payments_alone))
         if await _table_exists(c, "reporting.persons"):
-            steps.append((StepReport("reporting.persons", "统计服务的手机号密文"),
+            steps.append((StepReport("reporting.persons", "统计服务的手机号、姓名和地址密文"),
                           self._reporting))
         for report, _ in steps:
             report.remaining = await self._count(report.name)
