@@ -11,6 +11,7 @@ import io
 import random
 from collections.abc import AsyncIterator
 from pathlib import Path
+from urllib.parse import unquote
 
 import httpx
 import pytest
@@ -205,6 +206,8 @@ async def test_registration_certified_lists(client: httpx.AsyncClient, infra: Te
     xlsx = await client.get(f"/v1/lists/error-reports/{err['error_report_id']}",
                             params={"format": "xlsx"})
     assert xlsx.content[:2] == b"PK"
+    assert unquote(xlsx.headers["content-disposition"].split("filename*=UTF-8''")[1]) == (
+        f"上传错误报告-{err['error_report_id']}.xlsx")
     assert (await client.get("/v1/lists/civil_affairs/2025")).json()["versions"][-1]["version_no"] == 2
     extra = csv_bytes([header + ["奇怪列"], ["冯一", people[0]["id_number"], "低保对象", "", "x"]])
     r = await client.post("/v1/lists/civil_affairs/2025", files={"file": ("x.csv", extra)})
