@@ -34,6 +34,7 @@ from services.payments.tax.schemas import (
     TaxReconciliationReport,
 )
 from services.payments.tax.service import FileRefused
+from shared.downloads import attachment
 from shared.errors import Invalid, error_body
 from shared.params import RowIdPath
 
@@ -155,8 +156,8 @@ async def report(reconciliation_id: RowIdPath, service: TaxReconciliationService
 async def report_xlsx(reconciliation_id: RowIdPath, service: TaxReconciliationServiceDep,
                       principal: PrincipalDep) -> Response:
     data = await service.report_xlsx(reconciliation_id, principal)
-    return Response(data, media_type=XLSX, headers={
-        "content-disposition": f'attachment; filename="tax-reconciliation-{reconciliation_id}.xlsx"'})
+    return Response(data, media_type=XLSX,
+                    headers=attachment(f"税务对账报告-{reconciliation_id}.xlsx"))
 
 
 @router.post("/reconciliations/{reconciliation_id}/differences/{difference_id}/resolve",
