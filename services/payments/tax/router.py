@@ -35,7 +35,8 @@ from services.payments.tax.schemas import (
 )
 from services.payments.tax.service import FileRefused
 from shared.downloads import attachment
-from shared.errors import Invalid, error_body
+from shared.errors import Invalid, error_body, localized
+from shared.i18n import EN, request_language
 from shared.params import RowIdPath
 
 router = APIRouter(prefix="/v1/tax", tags=["tax bureau exchange"])
@@ -116,8 +117,11 @@ async def apply_payments(request: Request, service: TaxExchangeServiceDep,
         applied = await service.apply_payments(file, principal)
     except FileRefused as refused:
         await service.keep_refusal(refused, principal)
-        return JSONResponse(error_body(refused.code, refused.message, **refused.details),
-                            refused.status_code)
+        lang = request_language(request)  # as every other error: the reader's language
+        return JSONResponse(error_body(refused.code, refused.text(lang),
+                                       **localized(refused.details, lang)),
+                            refused.status_code,
+                            headers={"Content-Language": "en" if lang == EN else "zh-CN"})
     if applied["status"] == "already_applied":
         return PaymentsAlreadyApplied.model_validate(applied)
     return PaymentsApplied.model_validate(applied)
