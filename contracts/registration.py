@@ -24,7 +24,9 @@ class PersonPayload(EventModel):
     consumer stores them as they come, and lookups try the hash of every configured key version
     (`shared/pii.py`), so events published before a key rotation still find their person.
     `phone_enc` is the phone number sealed with the PII key: only services holding the key can
-    open it, and they show it in full only to the staff who call people. Keep an old key
+    open it, and they show it in full only to the staff who call people; `name_enc` and
+    `address_enc` are the name and the address sealed the same way, for the same staff (the
+    reminder lists), and `household_no` is the household's 户号. Keep an old key
     configured (`CANBAO_PII_PREVIOUS_KEYS`) until the topics' retention has passed after
     `canbao pii rotate`.
 
@@ -44,7 +46,8 @@ class PersonPayload(EventModel):
         "birth_date": "1980-01-01", "sex": "male", "id_number_hash": "v1.aes:9f2c…",
         "id_number_masked": "370481***********2", "name_masked": "张*三",
         "county_code": "370481", "township_code": "370481001000",
-        "village_code": "370481001001", "household_id": None, "phone_enc": "v1.aes:…"}
+        "village_code": "370481001001", "household_id": None, "phone_enc": "v1.aes:…",
+        "name_enc": "v1.aes:…", "household_no": "370481001001023", "address_enc": None}
 
     person_id: uuid.UUID
     revision: int = Field(ge=1, description="grows with every change of the person")
@@ -59,6 +62,13 @@ class PersonPayload(EventModel):
     household_id: uuid.UUID | None
     phone_enc: str | None = Field(
         None, description="the phone sealed with the PII key, or null (absent: older events)")
+    name_enc: str | None = Field(
+        None, description="the name sealed with the PII key, or null (absent: older events); "
+                          "shown in full only to the staff who phone people (reminder lists)")
+    household_no: str | None = Field(
+        None, description="户号: the household's number in the household register, or null")
+    address_enc: str | None = Field(
+        None, description="the address (户籍地址/住址) sealed with the PII key, or null")
 
 
 class PersonRegistered(PersonPayload):

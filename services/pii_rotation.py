@@ -12,7 +12,7 @@ What it rotates, in the one database the services share (schemas that are absent
                                    cannot be re-hashed and are counted (upload them again)
     payments.persons               hashes left over (a stale event arrived after its person was
                                    rotated): taken from registration's row
-    reporting.persons              phone_enc
+    reporting.persons              phone_enc, name_enc, address_enc
 
 A batch is one short transaction; each step takes the rows not yet under the current key, in
 primary-key order, so killing the command loses at most the batch in flight, and running it
@@ -64,6 +64,10 @@ class RotationReport:
     @property
     def complete(self) -> bool:
         return not self.stopped and all(s.left == 0 for s in self.steps)
+
+
+# reporting.persons' values sealed with the PII key (the reminder lists' contact details)
+_REPORTING_SEALED = ("phone_enc", "name_enc", "address_enc")
 
 
 def _not_current(*columns: str) -> str:
@@ -128,7 +132,7 @@ class Rotator:
             steps.append((StepReport("payments.persons", "缴费服务的身份证号检索哈希"),
                           self._payments if has_persons else self._payments_alone))
         if await _table_exists(c, "reporting.persons"):
-            steps.append((StepReport("reporting.persons", "统计服务的手机号密文"),
+            steps.append((StepReport("reporting.persons", "统计服务的手机号、姓名和地址密文"),
                           self._reporting))
         for report, _ in steps:
             report.remaining = await self._count(report.name)
@@ -140,7 +144,7 @@ class Rotator:
             "registration.reference_persons": _not_current(
                 "id_number_hash", *(["id_number_enc"] if self.reference_enc else [])),
             "payments.persons": _not_current("id_number_hash"),
-            "reporting.persons": _not_current("phone_enc"),
+            "reporting.persons": _not_current(*_REPORTING_SEALED),
         }[name]
         return int(await self.conn.fetchval(f"SELECT count(*) FROM {name} WHERE {where}",
                                             self.prefix))
@@ -280,18 +284,21 @@ class Rotator:
         while self._budget_left():
             async with self.conn.transaction():
                 rows = await self.conn.fetch(
-                    f"""SELECT person_id, phone_enc FROM {table}
-                        WHERE {_not_current("phone_enc")}
+                    f"""SELECT person_id, {", ".join(_REPORTING_SEALED)} FROM {table}
+                        WHERE {_not_current(*_REPORTING_SEALED)}
                           AND ($2::uuid IS NULL OR person_id > $2)
                         ORDER BY person_id LIMIT $3 FOR UPDATE""",
                     self.prefix, last, self.batch_size)
                 if not rows:
                     return
                 await self.conn.execute(
-                    f"""UPDATE {table} p SET phone_enc = m.enc
-                        FROM unnest($1::uuid[], $2::text[]) AS m(id, enc)
+                    f"""UPDATE {table} p SET phone_enc = m.phone, name_enc = m.name,
+                            address_enc = m.address
+                        FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[])
+                            AS m(id, phone, name, address)
                         WHERE p.person_id = m.id""",
-                    [r[0] for r in rows], [self._seal(table, r[1]) for r in rows])
+                    [r[0] for r in rows], *([self._seal(table, r[i]) for r in rows]
+                                            for i in (1, 2, 3)))
             last = rows[-1][0]
             self.batches += 1
             report.rotated += len(rows)

@@ -137,11 +137,24 @@ def validation_message(err: Mapping[str, Any], lang: str) -> str:
     return "取值无效"
 
 
+def localized(value: Any, lang: str) -> Any:
+    """An error's details as a person reading `lang` sees them: every `Text` (a row's reason,
+    a problem of a file) in that language, inside lists and objects too."""
+    if isinstance(value, Text):
+        return value(lang)
+    if isinstance(value, Mapping):
+        return {k: localized(v, lang) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [localized(v, lang) for v in value]
+    return value
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def _domain(request: Request, exc: DomainError) -> JSONResponse:
         lang = request_language(request)
-        return JSONResponse(error_body(exc.code, exc.text(lang), **exc.details), exc.status_code,
+        return JSONResponse(error_body(exc.code, exc.text(lang), **localized(exc.details, lang)),
+                            exc.status_code,
                             headers=_language_headers(lang, getattr(exc, "headers", None)))
 
     @app.exception_handler(StarletteHTTPException)

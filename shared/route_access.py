@@ -33,6 +33,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from shared.access_rules import AccessRule, authorize, match_rule
 from shared.errors import Forbidden, error_body
+from shared.i18n import EN, Text, request_language
 from shared.principals import NATIONAL, Principal
 from shared.session_revocation import SessionRevocations
 from shared.tokens import Unauthorized, Verifier
@@ -113,8 +114,10 @@ def install_access_control(app: FastAPI, control: AccessControl) -> None:
         assert isinstance(exc, Unauthorized)
         if wants_html(request):
             return sign_in_redirect(request)
-        return JSONResponse(error_body(exc.code, exc.message, **exc.details), exc.status_code,
-                            headers=exc.headers)
+        lang = request_language(request)  # the reason in the reader's language
+        return JSONResponse(error_body(exc.code, exc.text(lang), **exc.details), exc.status_code,
+                            headers={**exc.headers,
+                                     "Content-Language": "en" if lang == EN else "zh-CN"})
 
     app.add_exception_handler(Unauthorized, _unauthorized)
 
@@ -169,8 +172,8 @@ def enforce(control: AccessControl, state: dict[str, Any], method: str, template
                 control.revocations.is_revoked(found):
             found = None
         if found is None:
-            raise Unauthorized("登录会话已失效，请重新登录（the session has expired or is not "
-                               "valid; sign in again）")
+            raise _unauthenticated("登录会话已失效，请重新登录",
+                                   "the session has expired or is not valid; sign in again")
         principal, by_cookie = found, True
     else:
         principal = control.verifier.authenticate(None)
@@ -186,11 +189,15 @@ def enforce(control: AccessControl, state: dict[str, Any], method: str, template
         state["audit_region"] = named
 
 
+def _unauthenticated(chinese: str, english: str) -> Unauthorized:
+    return Unauthorized(f"{chinese}（{english}）", params={"reason": Text(chinese, english)})
+
+
 def current_principal(request: Request) -> Principal:
     principal: Principal | None = getattr(request.state, "principal", None)
     if principal is None:
-        raise Unauthorized("需要 Authorization: Bearer 令牌（an Authorization: Bearer token is "
-                           "required）")
+        raise _unauthenticated("需要 Authorization: Bearer 令牌",
+                               "an Authorization: Bearer token is required")
     return principal
 
 

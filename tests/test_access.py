@@ -219,6 +219,17 @@ async def test_the_full_id_number_is_read_only_by_those_who_need_it_and_audited(
     officer = await reg.get(url, headers=token("department_officer", department="civil_affairs"))
     assert officer.status_code == 403
     assert (await reg.get(url)).status_code == 401
+    # why, in Chinese by default and in English on request (never both at once)
+    public = f"/v1/persons/{person_id}"
+    anonymous = await reg.get(public)
+    assert anonymous.status_code == 401
+    assert anonymous.json()["error"]["message"] == "未能确认身份：需要 Authorization: Bearer 令牌"
+    english = await reg.get(public, headers={"Accept-Language": "en"})
+    assert english.json()["error"]["message"] == (
+        "not authenticated: an Authorization: Bearer token is required")
+    malformed = await reg.get(public, headers={"Authorization": "Bearer not-a-token"})
+    assert malformed.status_code == 401
+    assert not re.search(r"[A-Za-z]{4,}", malformed.json()["error"]["message"])
     # the person's other outputs stay masked, whoever asks
     detail = await reg.get(f"/v1/persons/{person_id}",
                            headers=token("medical_insurance_officer"))

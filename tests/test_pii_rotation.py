@@ -76,6 +76,7 @@ async def labels(conn: asyncpg.Connection) -> dict[str, list[str]]:
         "reference.hash": "SELECT id_number_hash FROM registration.reference_persons",
         "payments.hash": "SELECT id_number_hash FROM payments.persons",
         "reporting.phone": "SELECT phone_enc FROM reporting.persons",
+        "reporting.name": "SELECT name_enc FROM reporting.persons",
     }.items():
         out[name] = sorted(label(r[0]) for r in await conn.fetch(sql))
     return out
@@ -141,9 +142,10 @@ async def seed(infra: TestInfra, url: str) -> list[dict[str, Any]]:
                 uuid.UUID(p["person_id"]), row[0], row[1], TOWNSHIP)
             await conn.execute(
                 """INSERT INTO reporting.persons (person_id, revision, name_masked,
-                       id_number_masked, county_code, township_code, phone_enc)
-                   VALUES ($1, 1, '孙*', $2, '370481', $3, $4)""",
-                uuid.UUID(p["person_id"]), row[1], TOWNSHIP, vault.encrypt(p["phone"]))
+                       id_number_masked, county_code, township_code, phone_enc, name_enc)
+                   VALUES ($1, 1, '孙*', $2, '370481', $3, $4, $5)""",
+                uuid.UUID(p["person_id"]), row[1], TOWNSHIP, vault.encrypt(p["phone"]),
+                vault.encrypt("孙" + p["phone"][-2:]))
         hashed = await conn.fetchval("SELECT id_number_hash FROM registration.persons "
                                      "WHERE id = $1", uuid.UUID(people[1]["person_id"]))
         unregistered = new_id_number(500)
@@ -215,7 +217,8 @@ async def test_rotation_across_suites_while_lookups_keep_working(infra: TestInfr
         assert "重新上传" in steps["registration.reference_persons"].note
         assert sum(n for s, n in seen if s == "reporting.persons") == 7
         after = await labels(conn)
-        for column in ("persons.enc", "persons.hash", "payments.hash", "reporting.phone"):
+        for column in ("persons.enc", "persons.hash", "payments.hash", "reporting.phone",
+                       "reporting.name"):
             assert set(after[column]) == {"v2.sm4"}, (column, after[column])
         assert sorted(after["reference.hash"]) == ["v1.aes", "v2.sm4", "v2.sm4"]
         # the registered person's reference row moved with them: the joins still match
@@ -224,9 +227,9 @@ async def test_rotation_across_suites_while_lookups_keep_working(infra: TestInfr
                JOIN registration.persons p ON p.id_number_hash = r.id_number_hash""") == 1
         # reporting's phone numbers open under the new key alone
         only_new = vault_for(settings_v2(infra, database, previous=False))
-        phones = {r[0]: only_new.decrypt(r[1]) for r in await conn.fetch(
-            "SELECT person_id::text, phone_enc FROM reporting.persons")}
-        assert phones == {p["person_id"]: p["phone"] for p in people}
+        phones = {r[0]: (only_new.decrypt(r[1]), only_new.decrypt(r[2])) for r in await conn.fetch(
+            "SELECT person_id::text, phone_enc, name_enc FROM reporting.persons")}
+        assert phones == {p["person_id"]: (p["phone"], "孙" + p["phone"][-2:]) for p in people}
     finally:
         await conn.close()
     # after: everyone is found with the old key removed

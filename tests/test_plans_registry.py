@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -353,6 +354,7 @@ async def test_a_correction_redetermines_and_refunds(world: World) -> None:
                                      headers=world.a)
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
     assert f"{pid},{TOWNSHIP},21000,16800,-4200" in r.text
+    assert "filename*=UTF-8''" + quote(f"方案草案测算-{COUNTY}-{YEAR}年度-") in r.headers["content-disposition"]
     assert (await world.eligibility.post(f"/v1/plans/drafts/{draft['id']}/approve",
                                          headers=world.a)).status_code == 200
     r = await world.eligibility.post(f"/v1/plans/drafts/{draft['id']}/publish", json={},

@@ -32,6 +32,8 @@ from services.payments.tax.router import router as tax
 from services.payments.webhooks.router import router as webhooks
 from shared import topics
 from shared.errors import error_body
+from shared.i18n import EN, request_language
+from shared.messages import render
 from shared.outbox import Outbox
 from shared.pii import vault_for
 from shared.plan_copies import PlanCopies
@@ -96,7 +98,7 @@ def create_app(
     return app
 
 
-async def internal_error(_: Request, exc: Exception) -> JSONResponse:
-    return JSONResponse(error_body(
-        "internal_error", "服务内部错误，请稍后重试；已记录 (internal error, logged; try again "
-        "later)"), 500)
+async def internal_error(request: Request, exc: Exception) -> JSONResponse:
+    lang = request_language(request)
+    return JSONResponse(error_body("internal_error", render("internal_error", lang) or ""), 500,
+                        headers={"Content-Language": "en" if lang == EN else "zh-CN"})

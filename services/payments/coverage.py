@@ -52,26 +52,23 @@ from kernels.policy import (
 from kernels.policy.coverage import last_payable_day
 from kernels.policy.policy import Policy
 from services.payments.channels._support import CHINA_TZ
+from shared.money import fen_to_yuan
 from shared.plan_copies import PlanCopies
 
 log = logging.getLogger(__name__)
 
 BROKEN = frozenset({"unpaid", "paid_back"})
 
-ASSUME_UNKNOWN = ("a year without a determination of the person (before the first plan year "
-                  "payments holds for the region, or not in the registers that year) is unknown "
-                  "and counted as continuous enrollment")
-ASSUME_NOT_ENROLLED = ("a year whose enrollment was stopped or ended (employee scheme, insured "
-                       "elsewhere, moved away) counts as continuous enrollment")
-ASSUME_NOTHING_DUE = ("a year in which the person owed nothing (the government paid in full, or "
-                      "exempt) counts as continuous enrollment")
-ASSUME_BACK_PAYMENT = ("a back payment (缴费修复) is an order of an earlier plan year paid after "
-                       "that year's coverage ended; it still counts as a broken year, and as a "
-                       "year paid back")
+ASSUME_UNKNOWN = ("没有此人确定结果的年度（早于缴费服务掌握的本地区首个方案年度，或当年不在"
+                  "登记名册中）情况不明，按连续参保计算")
+ASSUME_NOT_ENROLLED = ("参保登记已停止或终止的年度（参加职工医保、在外地参保、迁出）按连续参保计算")
+ASSUME_NOTHING_DUE = ("本人无需缴费的年度（政府全额资助或免缴）按连续参保计算")
+ASSUME_BACK_PAYMENT = ("缴费修复是在该年度待遇期结束后才缴清的往年订单：该年度仍算断缴，"
+                       "同时计为已补缴年度")
 ASSUME_LEGACY_TERMS = ("这项确定结果发布时尚无逾期缴费的金额：按方案的逾期规定"
                        "（资助是否取消、是否加收）由按时缴费的金额推算")
-ASSUME_AS_OF_PAYMENT = ("the history is the one payments holds when this payment is applied; a "
-                        "later back payment does not move this coverage start")
+ASSUME_AS_OF_PAYMENT = ("参保历史以这笔缴费入账时缴费服务掌握的为准；此后的补缴不改变这笔缴费的"
+                        "待遇起始日")
 
 
 @dataclass(frozen=True)
@@ -162,33 +159,34 @@ def enrollment_history(
     while True:
         record = prior.get(year)
         if first_known_year is None or year < first_known_year:
-            first = (f"the first plan year payments holds for region {region_code} is "
-                     f"{first_known_year}" if first_known_year is not None
-                     else f"payments holds no earlier plan year for region {region_code}")
-            years.append(YearRecord(year, "unknown", f"{first}: assumed continuous"))
+            first = (f"缴费服务掌握的地区 {region_code} 首个方案年度为 {first_known_year}"
+                     if first_known_year is not None
+                     else f"缴费服务没有地区 {region_code} 更早的方案年度")
+            years.append(YearRecord(year, "unknown", f"{first}：按连续参保计算"))
             break
         if record is None:
-            years.append(YearRecord(year, "unknown", "no determination of the person for "
-                                    f"{year}: assumed continuous"))
+            years.append(YearRecord(year, "unknown",
+                                    f"没有此人 {year} 年度的确定结果：按连续参保计算"))
             break
         if not record.enrolled:
-            years.append(YearRecord(year, "not_enrolled", "enrollment stopped or ended: "
-                                    "assumed insured elsewhere, continuous"))
+            years.append(YearRecord(year, "not_enrolled", "参保登记已停止或终止：视为在别处"
+                                    "参保，按连续参保计算"))
             break
         if record.paid_at is not None:
             day = paid_on(record.paid_at)
             end = ends.get(year, dt.date(year, 12, 31))
             if day > end:
-                years.append(YearRecord(year, "paid_back", f"paid {day.isoformat()}, after the "
-                                        f"year's coverage ended ({end.isoformat()})"))
+                years.append(YearRecord(year, "paid_back", f"{day.isoformat()} 缴费，晚于该年度"
+                                        f"待遇期结束日（{end.isoformat()}）"))
                 year -= 1
                 continue
-            years.append(YearRecord(year, "paid", f"paid {day.isoformat()}"))
+            years.append(YearRecord(year, "paid", f"{day.isoformat()} 缴费"))
             break
         if record.personal_fen <= 0:
-            years.append(YearRecord(year, "nothing_due", "nothing for the person to pay"))
+            years.append(YearRecord(year, "nothing_due", "本人无需缴费"))
             break
-        years.append(YearRecord(year, "unpaid", f"owed {record.personal_fen} fen, never paid"))
+        years.append(YearRecord(year, "unpaid",
+                                f"应缴 {fen_to_yuan(record.personal_fen)} 元，未缴费"))
         year -= 1
     return EnrollmentHistory(tuple(years), first_known_year)
 

@@ -33,9 +33,10 @@ __all__ = [
 
 
 def person_payload(p: Any, vault: PiiVault | None = None) -> dict[str, Any]:
-    """The JSON form of PersonPayload. `phone_enc`: the phone number sealed with the PII key
-    (shared/pii.py), for the services that hold the key to show it to the staff who call people
-    (reporting's reminder lists)."""
+    """The JSON form of PersonPayload. `phone_enc` and `name_enc`: the phone number and the name
+    sealed with the PII key (shared/pii.py), for the services that hold the key to show them to
+    the staff who call people (reporting's reminder lists), with the household's 户号.
+    `address_enc`: the address sealed the same way."""
     return {
         "person_id": str(p.id),
         "revision": p.revision,
@@ -49,6 +50,10 @@ def person_payload(p: Any, vault: PiiVault | None = None) -> dict[str, Any]:
         "village_code": p.village_code,
         "household_id": str(p.household_id) if p.household_id else None,
         "phone_enc": vault.encrypt(p.phone) if vault is not None and p.phone else None,
+        "name_enc": vault.encrypt(p.name) if vault is not None and p.name else None,
+        "household_no": getattr(p, "household_no", None),
+        "address_enc": (vault.encrypt(p.address)
+                        if vault is not None and getattr(p, "address", None) else None),
     }
 
 

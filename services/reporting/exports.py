@@ -68,7 +68,7 @@ _FILE_FORBIDDEN = re.compile(r'[\\/:*?"<>|\x00-\x1f]+')
 AMOUNT, DATE, COUNT, RATE, TEXT = "amount", "date", "count", "rate", "text"
 _COUNT_KEYS = frozenset({"headcount", "paid_headcount", "count", "target", "registered", "paid",
                          "paid_person", "paid_government", "change_since_yesterday", "no",
-                         "rank", "persons"})
+                         "rank", "persons", "matched", "differences"})
 _SUMMED_COUNTS = frozenset({"headcount", "paid_headcount", "count", "target", "registered",
                            "paid", "paid_person", "paid_government", "change_since_yesterday",
                            "persons"})

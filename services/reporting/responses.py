@@ -99,6 +99,9 @@ class ReminderList(_Open):
     without_reason: int
     owed_fen: int
     phones: Literal["in full", "masked"]
+    contacts: Literal["in full", "masked"] = Field(
+        description="姓名、电话、户号、地址：向需打电话的工作人员完整显示 / name, phone, "
+                    "household number and address in full for the staff who phone people")
     rows: list[dict[str, Any]]
 
 

@@ -22,6 +22,7 @@ ERRORS: dict[str, T] = {
     "request_too_large": (("请求过大", "the request is too large"),),
     "unsupported_media_type": (("不支持的内容类型", "unsupported content type"),),
     "rate_limited": (("请求过于频繁，请稍后再试", "too many requests; try again later"),),
+    "internal_error": (("服务内部错误，已记录；请稍后重试", "internal error, logged; try again later"),),
     "conflict": (("操作与当前状态冲突", "the call conflicts with the current state"),),
     "invalid": (("{field}：取值无效", "{field}: invalid value"),
                 ("请求中的取值无效", "a value in the request is invalid")),
@@ -41,6 +42,15 @@ ERRORS: dict[str, T] = {
         ("地区 {region} 不在您的管辖范围内", "region {region} is outside your region"),
         ("所涉人员或款项不在您的管辖范围内",
          "the persons or money concerned are outside your region")),
+    "suspense_account_without_region": (
+        ("此款项未关联任何人员，且渠道 {channel} 的账户未指定地区：仅全国范围的用户和管理员可以处理",
+         "money naming no person, on a {channel} account without a region: only nationwide "
+         "callers and administrators may act on it"),),
+    "suspense_account_outside_region": (
+        ("此款项未关联任何人员，属于渠道 {channel} 账户所在地区 {account_region}，"
+         "不在您的地区 {region} 内",
+         "money naming no person belongs to the region {account_region} of the {channel} "
+         "account it arrived on, outside your region {region}"),),
     "forbidden_department": (
         ("您只能代表本部门操作，不能代表 {department}",
          "you act for your own department only, not {department}"),
@@ -191,7 +201,10 @@ ERRORS: dict[str, T] = {
     # payments
     "unknown_channel": (("未配置渠道 {channel}", "channel {channel} is not configured"),
                         ("未配置该渠道", "the channel is not configured")),
-    "statement_invalid": (("对账单无法使用（第 {line} 行）", "the statement cannot be used "
+    "statement_invalid": (("对账单无法使用（第 {line} 行）：{reason}",
+                           "the statement cannot be used (line {line}): {reason}"),
+                          ("对账单无法使用：{reason}", "the statement cannot be used: {reason}"),
+                          ("对账单无法使用（第 {line} 行）", "the statement cannot be used "
                            "(line {line})"), ("对账单无法使用", "the statement cannot be used")),
     "already_reconciled": (("渠道 {channel} {day} 的对账单已经对过账",
                             "the {channel} statement of {day} was already reconciled"),

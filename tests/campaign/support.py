@@ -441,9 +441,15 @@ class Campaign:
         return {row["person_id"] for row in (await self.reminders())["rows"]}
 
     async def reminded(self) -> set[str]:
-        mine = {r.person_id: r.name for r in self.residents}
-        return {mine[row["person_id"]] for row in (await self.reminders())["rows"]
-                if row["person_id"] in mine}
+        """Who of this test's residents the clerk is to phone: the township clerk reads each
+        one's name, phone and household number (户号) in full, as registered."""
+        mine = {r.person_id: r for r in self.residents}
+        rows = [row for row in (await self.reminders())["rows"] if row["person_id"] in mine]
+        for row in rows:
+            resident = mine[row["person_id"]]
+            assert (row["name"], row["household_no"]) == (resident.name, resident.household), row
+            assert row["phone"] == resident.phone, row
+        return {mine[row["person_id"]].name for row in rows}
 
     async def funded(self) -> set[tuple[str, str, int, bool]]:
         """(person, budget line, fen, paid) of the funding application's rows for this test's

@@ -27,6 +27,7 @@ from services.eligibility.simulations.service import simulate
 from shared.api_docs import file_responses
 from shared.auth import current_principal
 from shared.db import SessionDep
+from shared.downloads import attachment
 from shared.errors import NotFound
 from shared.params import PlanYearPath
 
@@ -128,9 +129,9 @@ async def simulate_draft(draft_id: uuid.UUID, request: Request, session: Session
         writer.writerow([row["person_id"], row["township_code"] or "",
                          row["current_personal_fen"], row["draft_personal_fen"],
                          row["difference_fen"]])
-    name = f"simulation-{out['region_code']}-{out['plan_year']}-{draft_id}.csv"
+    name = f"方案草案测算-{out['region_code']}-{out['plan_year']}年度-{draft_id}.csv"
     return Response(("\ufeff" + buf.getvalue()).encode("utf-8"), media_type="text/csv",
-                    headers={"content-disposition": f'attachment; filename="{name}"'})
+                    headers=attachment(name))
 
 
 @router.post("/drafts/{draft_id}/approve", response_model=Draft)
@@ -195,9 +196,9 @@ async def publication_changes(region_code: PlanRegionPath, plan_year: PlanYearPa
         writer.writerow([row["person_id"], row["township_code"] or "",
                          row["before_personal_fen"], row["after_personal_fen"],
                          row["difference_fen"], row["paid_fen"], row["refund_due_fen"]])
-    name = f"changes-{region_code}-{plan_year}-{publication}.csv"
+    name = f"方案更正影响-{region_code}-{plan_year}年度-第{publication}次发布.csv"
     return Response(("\ufeff" + buf.getvalue()).encode("utf-8"), media_type="text/csv",
-                    headers={"content-disposition": f'attachment; filename="{name}"'})
+                    headers=attachment(name))
 
 
 @router.get("/{region_code}/{plan_year}")

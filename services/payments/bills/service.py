@@ -132,8 +132,8 @@ def _bill(row: asyncpg.Record, plan_year: int, decision: CoverageDecision | None
         "village_code": row["village_code"],
     }
     if row["revision"] is None or not row["enrolled"]:
-        reason = ("no determination for this plan year: the person is not enrolled"
-                  if row["revision"] is None else "the enrollment was stopped or ended")
+        reason = ("本年度没有此人的参保认定：未参加本年度参保"
+                  if row["revision"] is None else "本年度参保登记已停止或终止")
         return Bill("not_enrolled", {"status": "not_enrolled", **body, "amount_fen": 0,
                                      "reason": reason})
     if row["status"] == "paid":
@@ -142,7 +142,7 @@ def _bill(row: asyncpg.Record, plan_year: int, decision: CoverageDecision | None
                              "order_no": row["order_no"], "paid_fen": row["amount_fen"],
                              "paid_at": _iso(row["paid_at"]), "timing": row["timing"],
                              "coverage_start": _iso(row["paid_coverage_start"]),
-                             "reason": "already paid for this plan year"})
+                             "reason": "本年度已缴费"})
     assert decision is not None
     owed = decision.owed
     subsidies = ([{"rule_id": s.rule_id, "funding_source": s.funding_source,

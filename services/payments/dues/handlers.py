@@ -69,4 +69,4 @@ async def on_adjustment(session: AsyncSession, data: eligibility.AdjustmentDue,
     await RefundRepository(session).add_due(
         person_id=person_id, plan_year=plan_year, due_revision=data.revision,
         order_no=paid.order_no if paid else None, paid_fen=data.paid_fen,
-        amount_fen=data.refund_due_fen, reason="determination changed after payment")
+        amount_fen=data.refund_due_fen, reason="缴费后认定结果变更：多缴部分应退")

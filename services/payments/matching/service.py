@@ -37,6 +37,7 @@ from services.payments.ledger.posting import LedgerEntry, Money, Posting
 from services.payments.ledger.repository import LedgerRow
 from services.payments.orders.repository import OrderRow
 from services.payments.suspense.repository import SuspenseRow
+from shared.money import fen_to_yuan
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +88,7 @@ class Matcher:
             return await self._reversed_before(n, entry_id, order, reversal)
         if order is None:
             return await self._to_suspense(n, entry_id, None, "unknown_order",
-                                           f"no order {n['order_no']}")
+                                           f"没有订单 {n['order_no']}")
         if order.status == "open":
             # what is owed at the payment's date (on time, late, or the year closed), not what
             # the order was issued for: a late payment of the on-time amount is underpaid
@@ -100,26 +101,27 @@ class Matcher:
             expected = owed.personal_fen if owed is not None else order.amount_fen
             if amount != expected:
                 reason = "underpaid" if amount < expected else "overpaid"
-                when = (f" ({owed.timing}, paid {owed.paid_on.isoformat()}): {owed.explanation}"
+                when = (f"（{TIMINGS.get(owed.timing, owed.timing)}，"
+                        f"{owed.paid_on.isoformat()} 缴费）：{owed.explanation}"
                         if owed is not None else "")
                 return await self._to_suspense(
                     n, entry_id, order, reason,
-                    f"paid {amount} fen, {expected} fen is owed{when}")
+                    f"实缴 {fen_to_yuan(amount)} 元，应缴 {fen_to_yuan(expected)} 元{when}")
             await self.posting.apply_payment(order, entry_id, n["channel"], n["channel_txn_id"],
                                              paid_at, decision=decision, amount_fen=amount)
             return "paid"
         if order.status == "paid":
             return await self._to_suspense(
                 n, entry_id, order, "paid_twice",
-                f"order already paid through {order.channel} {order.channel_txn_id}")
+                f"订单已通过 {order.channel} 缴费（交易号 {order.channel_txn_id}）")
         other = await self.orders.paid_for(order.person_id, order.plan_year)
         if other is not None:
             return await self._to_suspense(
                 n, entry_id, order, "paid_twice",
-                f"order {order.order_no} is {order.status}; {other.order_no} already paid "
-                f"through {other.channel}")
+                f"订单 {order.order_no} {_status(order.status)}；此人该年度已通过 "
+                f"{other.channel} 缴费（订单 {other.order_no}）")
         return await self._to_suspense(n, entry_id, order, "no_open_order",
-                                       f"order {order.order_no} is {order.status}")
+                                       f"订单 {order.order_no} {_status(order.status)}")
 
     async def _reversed_before(self, n: dict[str, Any], entry_id: int, order: OrderRow | None,
                                reversal: LedgerRow) -> str:
@@ -136,12 +138,11 @@ class Matcher:
                                      plan_year=plan_year)
             await self.posting.resolve_suspense(item, {
                 "action": "offset", "ledger_id": entry_id,
-                "note": f"the reversed payment arrived after its reversal (ledger {entry_id}): "
-                        "they cancel out"})
+                "note": f"被冲正的缴费晚于冲正到达（流水 {entry_id}）：两笔相互抵销"})
             return "offset"
         return await self._to_suspense(
             n, entry_id, order, "reversed_payment",
-            f"the channel reversed this payment before it arrived (ledger {reversal.id})")
+            f"渠道在这笔缴费到达前已将其冲正（流水 {reversal.id}）")
 
     async def _refund(self, n: dict[str, Any], paid_at: dt.datetime) -> str:
         channel, key = n["channel"], n["channel_txn_id"]
@@ -182,24 +183,25 @@ class Matcher:
         n = {**n, "amount_fen": amount}
         if order is None:
             return await self._to_suspense(n, entry_id, None, "unknown_order",
-                                           f"refund for unknown order {n['order_no']}")
+                                           f"退款所指订单 {n['order_no']} 不存在")
         if order.status == "paid" and named and named != order.channel_txn_id:
             return await self._to_suspense(
                 n, entry_id, order, "refund_of_other_payment",
-                f"refund of {named}, the order was paid by {order.channel_txn_id}")
+                f"退款针对交易 {named}，而订单由交易 {order.channel_txn_id} 缴费")
         if order.status != "paid":
             return await self._to_suspense(n, entry_id, order, "refund_without_payment",
-                                           f"order {order.order_no} is {order.status}")
+                                           f"订单 {order.order_no} {_status(order.status)}")
         total = before + amount
         if total < order.amount_fen:
             return await self._to_suspense(
                 n, entry_id, order, "partial_refund",
-                f"refund of {amount} fen, {total} of the {order.amount_fen} paid refunded so far")
+                f"退款 {fen_to_yuan(amount)} 元；已缴 {fen_to_yuan(order.amount_fen)} 元中累计"
+                f"退款 {fen_to_yuan(total)} 元")
         if total > order.amount_fen:
             return await self._to_suspense(
                 n, entry_id, order, "refund_exceeds_payment",
-                f"refund of {amount} fen brings the refunds to {total}, the order was paid "
-                f"{order.amount_fen}")
+                f"退款 {fen_to_yuan(amount)} 元后累计退款 {fen_to_yuan(total)} 元，"
+                f"超过订单已缴的 {fen_to_yuan(order.amount_fen)} 元")
         await self.orders.mark_refunded(order.order_no)
         await self.ledger.update(entry_id, outcome="applied", person_id=order.person_id,
                                  plan_year=order.plan_year, coverage_start=order.coverage_start)
@@ -227,13 +229,13 @@ class Matcher:
             hint = await self.orders.get(n["order_no"])
             return await self._to_suspense(
                 n, entry_id, hint, "reversal_of_unknown_payment",
-                f"no payment {txn} is booked on {channel}: if it arrives, the two cancel out")
+                f"{channel} 上没有记账的缴费 {txn}：若其到达，两笔相互抵销")
         if amount != payment.amount_fen:
             hint = await self.orders.paid_with(channel, txn) or await self.orders.get(
                 n["order_no"])
             return await self._to_suspense(
                 n, entry_id, hint, "partial_reversal",
-                f"reversal of {amount} fen, the payment was {payment.amount_fen}")
+                f"冲正 {fen_to_yuan(amount)} 元，而原缴费为 {fen_to_yuan(payment.amount_fen)} 元")
         if payment.outcome == "suspense":
             item = await self.suspense.of_ledger(payment.id, for_update=True)
             if item is not None and item.status == "open":
@@ -242,18 +244,17 @@ class Matcher:
                 await self.ledger.set_outcome(payment.id, "offset")
                 await self.posting.resolve_suspense(item, {
                     "action": "offset", "ledger_id": entry_id,
-                    "note": f"the channel reversed this payment (ledger {entry_id}): "
-                            "they cancel out"})
+                    "note": f"渠道已冲正这笔缴费（流水 {entry_id}）：两笔相互抵销"})
                 return "offset"
             return await self._to_suspense(
                 n, entry_id, None, "reversal_of_returned_payment",
-                f"the payment was in suspense, resolved as {_action(item)}")
+                f"这笔缴费曾挂账，已按「{_action(item)}」处理")
         order = await self.orders.paid_with(channel, txn, for_update=True)
         if order is None or order.status != "paid":
             return await self._to_suspense(
                 n, entry_id, order, "reversal_without_payment",
-                f"order {order.order_no} is {order.status}" if order
-                else f"no order was paid by {txn}")
+                f"订单 {order.order_no} {_status(order.status)}" if order
+                else f"没有以交易 {txn} 缴费的订单")
         await self.orders.mark_reversed(order.order_no)
         await self.ledger.update(entry_id, outcome="applied", person_id=order.person_id,
                                  plan_year=order.plan_year, coverage_start=order.coverage_start,
@@ -285,8 +286,23 @@ def _notification_id(n: dict[str, Any]) -> uuid.UUID | None:
     return uuid.UUID(n["notification_id"]) if n.get("notification_id") else None
 
 
+# how a suspense item was resolved and what state an order is in, as staff read them
+ACTIONS = {"match-to-person": "匹配到人", "refund": "退款", "offset": "相互抵销",
+           "settled": "已入账"}
+STATUSES = {"open": "待缴费", "paid": "已缴费", "refunded": "已退款", "closed": "已关闭",
+            "reversed": "已冲正"}
+TIMINGS = {"on_time": "按时缴费", "late": "逾期缴费", "closed": "缴费期已结束"}
+
+
+def _status(status: str) -> str:
+    return f"状态为{STATUSES.get(status, status)}"
+
+
 def _action(item: SuspenseRow | None) -> str:
-    return str((item.resolution or {}).get("action")) if item is not None else "nothing"
+    if item is None:
+        return "未处理"
+    action = str((item.resolution or {}).get("action"))
+    return ACTIONS.get(action, action)
 
 
 async def match(posting: Posting, notification: dict[str, Any]) -> str:

@@ -18,6 +18,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from kernels.codes import budget_line_name
 from services.payments import events
 from services.payments.channels._support import CHINA_TZ
 from services.payments.coverage import CLOSED, CoverageDecision
@@ -26,6 +27,8 @@ from services.payments.proxy.repository import ProxyBatchRepository
 from services.payments.scope import require_persons_in_region
 from shared.auth import Principal
 from shared.errors import Conflict, DomainError, Invalid
+from shared.i18n import Text
+from shared.money import fen_to_yuan
 
 CHANNEL = "government"
 
@@ -59,12 +62,16 @@ class ProxyBatchService:
         if await self.batches.exists(batch_no):
             raise Conflict(f"batch {batch_no} was already recorded", code="batch_exists",
                            params={"batch_no": batch_no})
-        problems: list[str] = []
+        problems: list[Text] = []
         if declared_count != len(lines):
-            problems.append(f"declared count {declared_count}, the batch has {len(lines)} rows")
+            problems.append(Text(
+                f"申报人数 {declared_count}，批次实有 {len(lines)} 行",
+                f"declared count {declared_count}, the batch has {len(lines)} rows"))
         total = sum(line.amount_fen for line in lines)
         if declared_total_fen != total:
-            problems.append(f"declared total {declared_total_fen} fen, the rows add up to {total}")
+            problems.append(Text(
+                f"申报总额 {fen_to_yuan(declared_total_fen)} 元，各行合计 {fen_to_yuan(total)} 元",
+                f"declared total {declared_total_fen} fen, the rows add up to {total}"))
         now = dt.datetime.now(dt.UTC)
         today = now.astimezone(CHINA_TZ).date()
         paid_on = paid_on or today
@@ -76,18 +83,21 @@ class ProxyBatchService:
         seen: set[uuid.UUID] = set()
         decisions: dict[uuid.UUID, CoverageDecision] = {}
         for number, line in enumerate(lines, start=1):
-            reason = None
+            reason: Text | None = None
             due = dues.get(line.person_id)
             if line.person_id in seen:
-                reason = "the person appears twice in the batch"
+                reason = Text("此人在批次中出现两次", "the person appears twice in the batch")
             elif due is None or not due.enrolled:
-                reason = f"no current determination: not enrolled for {plan_year}"
+                reason = Text(f"此人没有 {plan_year} 年度的有效认定：未参加该年度参保",
+                              f"no current determination: not enrolled for {plan_year}")
             else:
                 decision = decisions[line.person_id] = await self.posting.coverage_for(
                     due, paid_at)
                 reason = self._refusal(budget_line, line, due.subsidy_of(budget_line), decision)
             if reason is None and line.person_id in booked:
-                reason = f"{budget_line} already paid for this person and year"
+                name = budget_line_name(budget_line)
+                reason = Text(f"{name.zh}已为此人代缴过该年度",
+                              f"{name.en} already paid for this person and year")
             seen.add(line.person_id)
             if reason:
                 rows.append({"row": number, "person_id": str(line.person_id), "reason": reason})
@@ -144,22 +154,31 @@ class ProxyBatchService:
 
     @staticmethod
     def _refusal(budget_line: str, line: ProxyLine, on_time_fen: int,
-                 decision: CoverageDecision) -> str | None:
+                 decision: CoverageDecision) -> Text | None:
         """Why this row cannot be booked at the batch's payment date, or None."""
         owed = decision.owed
+        name = budget_line_name(budget_line)
         if owed is not None and owed.timing == CLOSED:
-            return owed.explanation
+            return Text(owed.explanation, owed.explanation_en or owed.explanation)
         pays = owed.subsidy_of(budget_line) if owed is not None else on_time_fen
         if pays == 0 and on_time_fen > 0 and owed is not None:
             until = owed.basis.get("on_time_until")
-            return (f"{budget_line} 的资助只给按时缴费的人（截至 {until}）："
-                    f"按 {owed.paid_on.isoformat()} 支付属逾期缴费，不享受该资助。"
-                    f"{owed.explanation}")
+            return Text(
+                f"{name.zh}的资助只给按时缴费的人（截至 {until}）："
+                f"按 {owed.paid_on.isoformat()} 支付属逾期缴费，不享受该资助。"
+                f"{owed.explanation}",
+                f"{name.en} subsidises only those who pay on time (until {until}): paid on "
+                f"{owed.paid_on.isoformat()} the payment is late and gets no subsidy. "
+                f"{owed.explanation_en or owed.explanation}")
         if pays == 0:
-            return f"{budget_line} pays no subsidy for this person"
+            return Text(f"{name.zh}不资助此人", f"{name.en} pays no subsidy for this person")
         if pays != line.amount_fen:
-            return (f"amount {line.amount_fen} fen, but {budget_line} pays {pays} fen for this "
-                    f"person if paid on {decision.basis.get('paid_on')}")
+            paid_on = decision.basis.get("paid_on")
+            return Text(
+                f"代缴金额 {fen_to_yuan(line.amount_fen)} 元，但按 {paid_on} 支付时"
+                f"{name.zh}为此人资助 {fen_to_yuan(pays)} 元",
+                f"amount {line.amount_fen} fen, but {name.en} pays {pays} fen for this "
+                f"person if paid on {paid_on}")
         return None
 
     async def _already_booked(self, plan_year: int, budget_line: str,

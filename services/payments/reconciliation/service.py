@@ -42,8 +42,17 @@ from services.payments.statements import (
 )
 from services.payments.webhooks.ingest import store_in
 from shared.errors import Conflict, DomainError, Invalid, NotFound
+from shared.money import fen_to_yuan
 
 log = logging.getLogger(__name__)
+
+# a statement line's state and kind as staff read them in the differences' details
+_STATUSES = {"succeeded": "成功", "pending": "处理中", "failed": "失败", "closed": "已关闭"}
+_KINDS = {"payment": "缴费", "refund": "退款", "close": "关单", "reversal": "冲正"}
+
+
+def _status(status: str) -> str:
+    return f"「{_STATUSES.get(status, status)}」"
 
 
 def day_bounds(first: dt.date, last: dt.date | None = None) -> tuple[dt.datetime, dt.datetime]:
@@ -62,7 +71,8 @@ def parse_statement(channel: str, data: bytes) -> Statement:
         return parse_bank_statement(data, channel)
     except StatementInvalid as exc:
         raise DomainError(f"the statement cannot be used: {exc}", code="statement_invalid",
-                          status_code=422, details={"line": exc.line}) from None
+                          status_code=422, details={"line": exc.line},
+                          params={"reason": exc.text}) from None
 
 
 def _totals(amounts: list[tuple[str, int]]) -> dict[str, int]:
@@ -118,26 +128,29 @@ class ReconciliationService:
                     if await store_in(self.session, _as_reversal(line, entry, day), {}, b"",
                                       "statement"):
                         posted += 1
-                    detail = f"the channel says {line.status}: reversal posted from the statement"
+                    detail = f"渠道显示{_status(line.status)}：已按对账单记入冲正"
                 else:
-                    detail = f"the channel says {line.status}: the ledger holds its reversal"
+                    detail = f"渠道显示{_status(line.status)}：账本已有其冲正"
                 reversed_now.add(line.channel_txn_id)
                 item.update(result="reversed", detail=detail)
             elif line.status != STATUS_SUCCEEDED or line.kind == "close":
                 if entry is not None:
                     item.update(result="status_mismatch",
-                                detail=f"the channel says {line.status}, the ledger has the money")
+                                detail=f"渠道显示{_status(line.status)}，账本却已入账")
                 else:
-                    item.update(result="ignored", detail=f"{line.kind} {line.status}: no money")
+                    item.update(result="ignored",
+                                detail=f"{_KINDS.get(line.kind, line.kind)}"
+                                       f"{_status(line.status)}：无资金变动")
             elif entry is None:
                 if await store_in(self.session, _as_notification(line, day), {},
                                   b"", "statement"):
                     posted += 1
                 item.update(result="channel_only",
-                            detail="missed webhook: posted from the statement")
+                            detail="漏收回调：已按对账单入账")
             elif entry.amount_fen != line.amount_fen:
                 item.update(result="amount_mismatch",
-                            detail=f"statement {line.amount_fen} fen, ledger {entry.amount_fen}")
+                            detail=f"对账单 {fen_to_yuan(line.amount_fen)} 元，"
+                                   f"账本 {fen_to_yuan(entry.amount_fen)} 元")
             else:
                 item.update(result="matched")
             items.append(item)
@@ -149,7 +162,7 @@ class ReconciliationService:
         carried = [{"channel": channel, "channel_txn_id": e.channel_txn_id, "kind": e.kind,
                     "order_no": e.order_no, "statement_amount_fen": None,
                     "ledger_amount_fen": e.amount_fen, "ledger_id": e.id, "result": "carried",
-                    "detail": "not on the statement yet: carried one day",
+                    "detail": "尚未出现在对账单上：顺延一天核对",
                     "carry_status": "pending"}
                    for e in ledger_day if (e.channel_txn_id, e.kind) not in seen]
         for c in carried:
@@ -167,7 +180,7 @@ class ReconciliationService:
                            "statement_amount_fen": None,
                            "ledger_amount_fen": old["ledger_amount_fen"],
                            "ledger_id": old["ledger_id"], "result": "ledger_only",
-                           "detail": f"booked {old['statement_date']}, on no statement since"})
+                           "detail": f"{old['statement_date']} 入账，此后的对账单上均没有"})
         await self.repo.add_items(rec_id, alerts)
         for alert in alerts:
             log.error("reconciliation %s %s: ledger-only %s %s", channel, day,

@@ -58,7 +58,8 @@ def _column_name(name: str) -> str:
 
 def _decode_gbk(data: bytes) -> str:
     if data.startswith(b"\xef\xbb\xbf") or TITLE.encode("utf-8") in data[:200]:
-        raise StatementInvalid("the file is UTF-8; Alipay business-detail files are GBK", 1)
+        raise StatementInvalid("the file is UTF-8; Alipay business-detail files are GBK", 1,
+                               zh="文件是 UTF-8 编码；支付宝业务明细文件应为 GBK 编码")
     # GB18030 is the superset of GBK: rare characters in names still decode, and bytes that
     # are not valid GBK/GB18030 are refused rather than replaced.
     return decode(data, "gb18030", "Alipay business-detail file (GBK)")
@@ -68,8 +69,8 @@ def parse_alipay_business_detail(data: bytes, channel: str = CHANNEL) -> Stateme
     rows = _decode_gbk(data).splitlines()
     if not rows or not rows[0].startswith(TITLE):
         raise StatementInvalid(
-            f"not an Alipay business-detail file: the first line must be {TITLE}", 1
-        )
+            f"not an Alipay business-detail file: the first line must be {TITLE}", 1,
+            zh=f"不是支付宝业务明细文件：第一行应为 {TITLE}")
     start = next(
         (
             i
@@ -79,7 +80,8 @@ def parse_alipay_business_detail(data: bytes, channel: str = CHANNEL) -> Stateme
         None,
     )
     if start is None or start + 1 >= len(rows):
-        raise StatementInvalid(f"no '{LIST_START}' section", len(rows))
+        raise StatementInvalid(f"no '{LIST_START}' section", len(rows),
+                               zh=f"没有 '{LIST_START}' 部分")
     header_number = start + 2
     header = [_column_name(name) for name in _cells(rows[start + 1])]
     columns = column_index(header, REQUIRED, header_number)
@@ -93,15 +95,18 @@ def parse_alipay_business_detail(data: bytes, channel: str = CHANNEL) -> Stateme
             if LIST_END in text:
                 end_number = number
                 break
-            raise StatementInvalid("unexpected comment line inside the detail list", number)
+            raise StatementInvalid("unexpected comment line inside the detail list", number,
+                                   zh="明细列表中出现了注释行")
         if not text.strip():
             continue
         cells = _cells(text)
         if len(cells) != len(header):
-            raise StatementInvalid(f"{len(cells)} fields, the header has {len(header)}", number)
+            raise StatementInvalid(f"{len(cells)} fields, the header has {len(header)}", number,
+                                   zh=f"有 {len(cells)} 个字段，表头有 {len(header)} 个")
         lines.append(_line({name: cells[i] for name, i in columns.items()}, number, channel))
     if end_number is None:
-        raise StatementInvalid(f"no '{LIST_END}' line", len(rows))
+        raise StatementInvalid(f"no '{LIST_END}' line", len(rows),
+                               zh=f"没有 '{LIST_END}' 行")
 
     totals: dict[str, tuple[int, int, int]] = {}
     for number, text in enumerate(rows[end_number:], start=end_number + 1):
@@ -114,7 +119,8 @@ def parse_alipay_business_detail(data: bytes, channel: str = CHANNEL) -> Stateme
                 number,
             )
     if "交易" not in totals:
-        raise StatementInvalid("no '#交易合计：N笔，商家实收共X元' line", end_number + 1)
+        raise StatementInvalid("no '#交易合计：N笔，商家实收共X元' line", end_number + 1,
+                               zh="没有 '#交易合计：N笔，商家实收共X元' 行")
     trade_count, trade_total, summary_number = totals["交易"]
     refund_count, refund_total, _ = totals.get("退款", (0, 0, summary_number))
     declared = StatementSummary(
@@ -129,22 +135,26 @@ def _line(row: dict[str, str], number: int, channel: str) -> StatementLine:
     business = row["业务类型"]
     received = parse_yuan(row[RECEIVED], RECEIVED, number, allow_negative=True)
     if not row["支付宝交易号"] or not row["商户订单号"]:
-        raise StatementInvalid("支付宝交易号 and 商户订单号 are required", number)
+        raise StatementInvalid("支付宝交易号 and 商户订单号 are required", number,
+                               zh="支付宝交易号和商户订单号不能为空")
     stamp = row["完成时间"] or row.get("创建时间", "")
     occurred_at = parse_china_time(stamp, "完成时间", number)
     kind: LineKind
     txn_id = row["支付宝交易号"]
     if business == "交易":
         if received < 0:
-            raise StatementInvalid(f"a 交易 row with negative {RECEIVED} {row[RECEIVED]}", number)
+            raise StatementInvalid(f"a 交易 row with negative {RECEIVED} {row[RECEIVED]}", number,
+                                   zh=f"交易行的{RECEIVED}为负数 {row[RECEIVED]}")
         kind, amount = "payment", received
     elif business == "退款":
         if received > 0:
-            raise StatementInvalid(f"a 退款 row with positive {RECEIVED} {row[RECEIVED]}", number)
+            raise StatementInvalid(f"a 退款 row with positive {RECEIVED} {row[RECEIVED]}", number,
+                                   zh=f"退款行的{RECEIVED}为正数 {row[RECEIVED]}")
         kind, amount = "refund", -received
         txn_id = refund_txn_id(txn_id, row.get(REFUND_NO) or None, amount)
     else:
-        raise StatementInvalid(f"业务类型 {business!r} is not handled (交易 and 退款 are)", number)
+        raise StatementInvalid(f"业务类型 {business!r} is not handled (交易 and 退款 are)", number,
+                               zh=f"不处理业务类型 {business!r}（只处理交易和退款）")
     return StatementLine(
         channel=channel,
         channel_txn_id=txn_id,

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
+from shared.i18n import Text
 from shared.money import fen_to_yuan, yuan_to_fen
 
 from ..channels._support import MAX_AMOUNT_FEN, china_local_time
@@ -27,10 +28,12 @@ _ASCII_YUAN = re.compile(r"(-?)([0-9]+(?:\.[0-9]{1,2})?)", re.ASCII)
 class StatementInvalid(ValueError):
     """The file cannot be trusted as a statement. `line` is 1-based when one line is to blame."""
 
-    def __init__(self, message: str, line: int | None = None) -> None:
+    def __init__(self, message: str, line: int | None = None, *, zh: str | None = None) -> None:
+        """`message` in English, `zh` the same in Chinese (what staff read by default)."""
         super().__init__(f"line {line}: {message}" if line is not None else message)
         self.line = line
         self.detail = message
+        self.text = Text(zh or message, message)
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,22 +76,28 @@ def checked_statement(
 ) -> Statement:
     """The statement, if the channel's declared totals equal what its lines add up to."""
     actual = summarize(lines)
-    problems = []
+    problems: list[Text] = []
     if declared.count != actual.count:
-        problems.append(f"count {declared.count} declared, {actual.count} lines")
+        problems.append(Text(f"汇总 {declared.count} 笔，明细 {actual.count} 行",
+                             f"count {declared.count} declared, {actual.count} lines"))
     if declared.total_fen != actual.total_fen:
-        problems.append(
+        problems.append(Text(
+            f"汇总收款 {fen_to_yuan(declared.total_fen)} 元，明细合计 "
+            f"{fen_to_yuan(actual.total_fen)} 元",
             f"payments {fen_to_yuan(declared.total_fen)} declared, "
             f"lines add up to {fen_to_yuan(actual.total_fen)}"
-        )
+        ))
     if declared.refund_total_fen != actual.refund_total_fen:
-        problems.append(
+        problems.append(Text(
+            f"汇总退款 {fen_to_yuan(declared.refund_total_fen)} 元，明细合计 "
+            f"{fen_to_yuan(actual.refund_total_fen)} 元",
             f"refunds {fen_to_yuan(declared.refund_total_fen)} declared, "
             f"lines add up to {fen_to_yuan(actual.refund_total_fen)}"
-        )
+        ))
     if problems:
         raise StatementInvalid(
-            "summary does not match the lines: " + "; ".join(problems), summary_line
+            "summary does not match the lines: " + "; ".join(p.en for p in problems),
+            summary_line, zh="汇总行与明细不符：" + "；".join(p.zh for p in problems)
         )
     return Statement(channel=channel, lines=tuple(lines), summary=declared)
 
@@ -97,10 +106,12 @@ def parse_yuan(text: str, column: str, line: int, allow_negative: bool = False) 
     """Exact yuan -> fen for statement cells ('400.00', '-400.00'); anything else is refused."""
     match = _ASCII_YUAN.fullmatch(text)
     if match is None or (match.group(1) and not allow_negative):
-        raise StatementInvalid(f"{column} {text!r} is not an amount in yuan", line)
+        raise StatementInvalid(f"{column} {text!r} is not an amount in yuan", line,
+                               zh=f"{column} {text!r} 不是以元为单位的金额")
     fen = yuan_to_fen(text)
     if abs(fen) > MAX_AMOUNT_FEN:
-        raise StatementInvalid(f"{column} {text!r} is out of range", line)
+        raise StatementInvalid(f"{column} {text!r} is out of range", line,
+                               zh=f"{column} {text!r} 超出范围")
     return fen
 
 
@@ -116,7 +127,8 @@ def column_index(header: list[str], required: tuple[str, ...], line: int) -> dic
     positions = {name: index for index, name in enumerate(header)}
     missing = [name for name in required if name not in positions]
     if missing:
-        raise StatementInvalid(f"missing column(s): {', '.join(missing)}", line)
+        raise StatementInvalid(f"missing column(s): {', '.join(missing)}", line,
+                               zh=f"缺少列：{'、'.join(missing)}")
     return positions
 
 
@@ -126,4 +138,6 @@ def decode(data: bytes, encoding: str, what: str) -> str:
         return data.decode(encoding)
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
-        raise StatementInvalid(f"{what} is not valid {encoding} (byte {exc.start})", line) from exc
+        raise StatementInvalid(f"{what} is not valid {encoding} (byte {exc.start})", line,
+                               zh=f"文件不是有效的 {encoding} 编码（第 {exc.start} 字节）"
+                               ) from exc

@@ -55,8 +55,8 @@ def parse_wechatpay_trade_bill(data: bytes, channel: str = CHANNEL) -> Statement
     rows = decode(data, "utf-8-sig", "WeChat Pay trade bill").splitlines()
     if not rows or not rows[0].startswith("交易时间"):
         raise StatementInvalid(
-            "not a WeChat Pay trade bill: the first row must be the header (交易时间,...)", 1
-        )
+            "not a WeChat Pay trade bill: the first row must be the header (交易时间,...)", 1,
+            zh="不是微信支付交易账单：第一行应为表头（交易时间,...）")
     header = _cells(rows[0])
     columns = column_index(header, DETAIL_COLUMNS, 1)
     has_refunds = all(name in columns for name in REFUND_COLUMNS)
@@ -71,13 +71,15 @@ def parse_wechatpay_trade_bill(data: bytes, channel: str = CHANNEL) -> Statement
             continue
         cells = _cells(text)
         if len(cells) != len(header):
-            raise StatementInvalid(f"{len(cells)} fields, the header has {len(header)}", number)
+            raise StatementInvalid(f"{len(cells)} fields, the header has {len(header)}", number,
+                                   zh=f"有 {len(cells)} 个字段，表头有 {len(header)} 个")
         row = dict(zip(header, cells, strict=True))
         lines.append(_line(row, has_refunds, number, channel))
         for detail in extra_sums:
             extra_sums[detail] += parse_yuan(row[detail], detail, number)
     else:
-        raise StatementInvalid(f"no summary section ({SUMMARY_MARK},...) at the end", len(rows))
+        raise StatementInvalid(f"no summary section ({SUMMARY_MARK},...) at the end", len(rows),
+                               zh=f"文件末尾没有汇总部分（{SUMMARY_MARK},...）")
 
     summary_header = _cells(rows[number - 1])
     totals = column_index(summary_header, SUMMARY_COLUMNS, number)
@@ -86,19 +88,20 @@ def parse_wechatpay_trade_bill(data: bytes, channel: str = CHANNEL) -> Statement
     ]
     if len(rest) != 1:
         raise StatementInvalid(
-            "expected exactly one summary row after the summary header", number + 1
-        )
+            "expected exactly one summary row after the summary header", number + 1,
+            zh="汇总表头之后应恰好有一行汇总")
     summary_number, summary_text = rest[0]
     values = _cells(summary_text)
     if len(values) != len(summary_header):
         raise StatementInvalid(
-            f"{len(values)} fields, the summary header has {len(summary_header)}", summary_number
-        )
+            f"{len(values)} fields, the summary header has {len(summary_header)}", summary_number,
+            zh=f"汇总行有 {len(values)} 个字段，汇总表头有 {len(summary_header)} 个")
     summary = dict(zip(summary_header, values, strict=True))
 
     count_text = summary["总交易单数"]
     if not (count_text.isascii() and count_text.isdigit()):
-        raise StatementInvalid(f"总交易单数 {count_text!r} is not a count", summary_number)
+        raise StatementInvalid(f"总交易单数 {count_text!r} is not a count", summary_number,
+                               zh=f"总交易单数 {count_text!r} 不是笔数")
     for detail, total in EXTRA_TOTALS:
         declared_total = summary.get(total) if detail in extra_sums and total in totals else None
         if (
@@ -106,8 +109,8 @@ def parse_wechatpay_trade_bill(data: bytes, channel: str = CHANNEL) -> Statement
             and parse_yuan(declared_total, total, summary_number) != extra_sums[detail]
         ):
             raise StatementInvalid(
-                f"{total} {summary[total]} does not match the rows", summary_number
-            )
+                f"{total} {summary[total]} does not match the rows", summary_number,
+                zh=f"{total} {summary[total]} 与明细不符")
     declared = StatementSummary(
         count=int(count_text),
         total_fen=parse_yuan(summary["应结订单总金额"], "应结订单总金额", summary_number),
@@ -121,7 +124,8 @@ def _line(row: dict[str, str], has_refunds: bool, number: int, channel: str) -> 
     occurred_at = parse_china_time(row["交易时间"], "交易时间", number)
     order_no = row["商户订单号"]
     if not order_no or not row["微信订单号"]:
-        raise StatementInvalid("微信订单号 and 商户订单号 are required", number)
+        raise StatementInvalid("微信订单号 and 商户订单号 are required", number,
+                               zh="微信订单号和商户订单号不能为空")
     if state == "SUCCESS":
         return StatementLine(
             channel=channel,
@@ -135,9 +139,11 @@ def _line(row: dict[str, str], has_refunds: bool, number: int, channel: str) -> 
     if state == "REFUND" and has_refunds:
         refund_status = _REFUND_STATUS.get(row["退款状态"])
         if refund_status is None:
-            raise StatementInvalid(f"退款状态 {row['退款状态']!r} is unknown", number)
+            raise StatementInvalid(f"退款状态 {row['退款状态']!r} is unknown", number,
+                                   zh=f"未知的退款状态 {row['退款状态']!r}")
         if not row["微信退款单号"]:
-            raise StatementInvalid("微信退款单号 is required on a refund row", number)
+            raise StatementInvalid("微信退款单号 is required on a refund row", number,
+                                   zh="退款行须有微信退款单号")
         return StatementLine(
             channel=channel,
             channel_txn_id=row["微信退款单号"],
@@ -147,4 +153,5 @@ def _line(row: dict[str, str], has_refunds: bool, number: int, channel: str) -> 
             status=refund_status,
             occurred_at=occurred_at,
         )
-    raise StatementInvalid(f"交易状态 {state!r} is not handled (SUCCESS and REFUND are)", number)
+    raise StatementInvalid(f"交易状态 {state!r} is not handled (SUCCESS and REFUND are)", number,
+                           zh=f"不处理交易状态 {state!r}（只处理 SUCCESS 和 REFUND）")

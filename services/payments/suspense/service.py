@@ -74,13 +74,16 @@ class SuspenseService:
                 f"此款项未关联任何人员，且渠道 {item.channel} 的账户未指定地区：仅全国范围的用户和"
                 f"管理员可以处理 (money naming no person, on a channel account without a "
                 f"region: only nationwide callers and administrators may act on it)",
-                code="forbidden_region")
+                code="forbidden_region", key="suspense_account_without_region",
+                params={"channel": item.channel})
         if not actor.can_see_region(region):
             raise Forbidden(
                 f"此款项未关联任何人员，属于渠道 {item.channel} 账户所在地区 {region}，"
                 f"不在您的地区 {actor.region} 内 (money naming no person belongs to the region "
                 f"of the channel account it arrived on, outside your region)",
-                code="forbidden_region")
+                code="forbidden_region", key="suspense_account_outside_region",
+                params={"channel": item.channel, "account_region": region,
+                        "region": actor.region})
 
     async def resolve(self, suspense_id: int, action: str, person_id: uuid.UUID | None,
                       plan_year: int | None, note: str | None) -> SuspenseRow:
@@ -128,10 +131,10 @@ class SuspenseService:
             plan_year=order.plan_year, order_no=order_no, channel=item.channel,
             channel_txn_id=item.channel_txn_id, payer="person", amount_fen=order.amount_fen,
             paid_at=now, coverage_start=order.coverage_start, revision=entry_id)
-        why = f"; {note}" if note else ""
+        why = f"：{note}" if note else ""
         return await self.posting.reopen_suspense(suspense_id, (
-            f"reopened: the match to order {order_no} (person {order.person_id}, "
-            f"{order.plan_year}) was reversed{why}. Before: {item.detail or item.reason}"))
+            f"重新挂账：与订单 {order_no}（人员 {order.person_id}，{order.plan_year} 年度）"
+            f"的匹配已撤销{why}。原说明：{item.detail or item.reason}"))
 
     async def _match(self, item: SuspenseRow, person_id: uuid.UUID | None,
                      plan_year: int | None) -> dict[str, Any]:

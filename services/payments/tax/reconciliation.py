@@ -30,6 +30,7 @@ from collections import defaultdict
 from typing import Any
 
 from openpyxl import Workbook
+from openpyxl.styles import Font
 
 from kernels.policy.schema import (
     DEFAULT_TAX_RECONCILIATION_ASSUMPTION,
@@ -41,6 +42,7 @@ from services.payments.tax import files as f
 from services.payments.tax.posting import TAX_CHANNEL
 from services.payments.tax.repository import TaxRepository
 from services.payments.tax.service import ExchangeService, FileRefused
+from shared import office
 from shared.auth import Principal, require_region
 from shared.errors import Conflict, Invalid, NotFound
 from shared.money import fen_to_yuan
@@ -251,8 +253,8 @@ class TaxReconciliationService:
         ws.append(["对账期间", f"{r['period_start']} 至 {r['period_end']}"])
         ws.append(["项目", "税务", "医保"])
         ws.append(["笔数", r["tax_totals"]["count"], r["ledger_totals"]["count"]])
-        ws.append(["净额（元）", fen_to_yuan(r["tax_totals"]["net_fen"]),
-                   fen_to_yuan(r["ledger_totals"]["net_fen"])])
+        ws.append(["净额（元）", office.yuan(r["tax_totals"]["net_fen"]),
+                   office.yuan(r["ledger_totals"]["net_fen"])])
         ws.append(["人数", r["tax_totals"]["persons"], r["ledger_totals"]["persons"]])
         ws.append([])
         ws.append(["核对一致（人·年度）", r["counts"]["matched"]])
@@ -265,9 +267,16 @@ class TaxReconciliationService:
         days = ws.parent.create_sheet("按日")
         days.append(["日期", "税务净额（元）", "医保净额（元）", "差额（元）"])
         tax_daily, ledger_daily = r["tax_totals"]["daily"], r["ledger_totals"]["daily"]
-        for day in sorted(set(tax_daily) | set(ledger_daily)):
-            t, b = tax_daily.get(day, 0), ledger_daily.get(day, 0)
-            days.append([day, fen_to_yuan(t), fen_to_yuan(b), fen_to_yuan(t - b)])
+        for on in sorted(set(tax_daily) | set(ledger_daily)):
+            t, b = tax_daily.get(on, 0), ledger_daily.get(on, 0)
+            days.append([office.day(on), office.yuan(t), office.yuan(b), office.yuan(t - b)])
+        if days.max_row > 1:
+            last = days.max_row
+            days.append(["合计", *(f"=SUM({c}2:{c}{last})" for c in "BCD")])
+            for cell in days[days.max_row]:
+                cell.font = Font(bold=True)
+                if cell.column > 1:
+                    cell.number_format = office.AMOUNT_FORMAT
         sheet = ws.parent.create_sheet("差异明细")
         sheet.append(["差异编号", "差异类型", "人员编号", "证件号码", "姓名", "缴费年度",
                       "税务金额（元）", "医保金额（元）", "税务缴费日期", "医保入账日期", "说明",
@@ -275,10 +284,14 @@ class TaxReconciliationService:
         for d in r["differences"]:
             res = d["resolution"] or {}
             sheet.append([d["id"], d["kind_zh"], d["person_id"], d["id_number_masked"],
-                          d["name_masked"], d["plan_year"], _yuan(d["tax_amount_fen"]),
-                          _yuan(d["ledger_amount_fen"]), d["tax_paid_on"], d["ledger_paid_on"],
+                          d["name_masked"], d["plan_year"], office.yuan(d["tax_amount_fen"]),
+                          office.yuan(d["ledger_amount_fen"]), office.day(d["tax_paid_on"]),
+                          office.day(d["ledger_paid_on"]),
                           d["detail"], "已处理" if d["status"] == "resolved" else "未处理",
                           res.get("action_zh"), res.get("reason"), res.get("actor")])
+        office.finish(ws, title_rows=0)
+        office.finish(days)
+        office.finish(sheet)
         out = io.BytesIO()
         wb.save(out)
         return out.getvalue()
@@ -317,8 +330,4 @@ def _daily(side: Side) -> dict[str, int]:
 
 def _iso_or_none(d: dt.date | None) -> str | None:
     return d.isoformat() if d else None
-
-
-def _yuan(fen: int | None) -> str | None:
-    return fen_to_yuan(fen) if fen is not None else None
 

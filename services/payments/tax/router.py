@@ -34,7 +34,9 @@ from services.payments.tax.schemas import (
     TaxReconciliationReport,
 )
 from services.payments.tax.service import FileRefused
-from shared.errors import Invalid, error_body
+from shared.downloads import attachment
+from shared.errors import Invalid, error_body, localized
+from shared.i18n import EN, request_language
 from shared.params import RowIdPath
 
 router = APIRouter(prefix="/v1/tax", tags=["tax bureau exchange"])
@@ -115,8 +117,11 @@ async def apply_payments(request: Request, service: TaxExchangeServiceDep,
         applied = await service.apply_payments(file, principal)
     except FileRefused as refused:
         await service.keep_refusal(refused, principal)
-        return JSONResponse(error_body(refused.code, refused.message, **refused.details),
-                            refused.status_code)
+        lang = request_language(request)  # as every other error: the reader's language
+        return JSONResponse(error_body(refused.code, refused.text(lang),
+                                       **localized(refused.details, lang)),
+                            refused.status_code,
+                            headers={"Content-Language": "en" if lang == EN else "zh-CN"})
     if applied["status"] == "already_applied":
         return PaymentsAlreadyApplied.model_validate(applied)
     return PaymentsApplied.model_validate(applied)
@@ -155,8 +160,8 @@ async def report(reconciliation_id: RowIdPath, service: TaxReconciliationService
 async def report_xlsx(reconciliation_id: RowIdPath, service: TaxReconciliationServiceDep,
                       principal: PrincipalDep) -> Response:
     data = await service.report_xlsx(reconciliation_id, principal)
-    return Response(data, media_type=XLSX, headers={
-        "content-disposition": f'attachment; filename="tax-reconciliation-{reconciliation_id}.xlsx"'})
+    return Response(data, media_type=XLSX,
+                    headers=attachment(f"税务对账报告-{reconciliation_id}.xlsx"))
 
 
 @router.post("/reconciliations/{reconciliation_id}/differences/{difference_id}/resolve",

@@ -39,9 +39,11 @@ from shared.pii import PiiVault
 
 S = "registration"
 STAGING_COLUMNS = ("id", "id_number_hash", "id_number_enc", "id_number_masked", "name",
-                   "name_masked", "birth_date", "sex", "phone", "phone_enc", "household_id",
+                   "name_masked", "name_enc", "birth_date", "sex", "phone", "phone_enc",
+                   "household_id",
                    "household_no", "relation_to_head", "county_code", "township_code",
-                   "village_code", "shard", "event_id", "other_hashes")
+                   "village_code", "shard", "event_id", "other_hashes", "address",
+                   "address_enc")
 
 
 @dataclass
@@ -104,10 +106,11 @@ async def import_residents(
         await pg.execute("SET LOCAL work_mem = '64MB'")
         await pg.execute("""CREATE TEMP TABLE resident_staging (
             id uuid, id_number_hash text, id_number_enc text, id_number_masked text, name text,
-            name_masked text, birth_date date, sex text, phone text, phone_enc text,
+            name_masked text, name_enc text, birth_date date, sex text, phone text,
+            phone_enc text,
             household_id uuid, household_no text, relation_to_head text, county_code text,
             township_code text, village_code text, shard smallint, event_id uuid,
-            other_hashes text[]) ON COMMIT DROP""")
+            other_hashes text[], address text, address_enc text) ON COMMIT DROP""")
         event = (correlation_id.get(),)  # $1 of the events' INSERT ... SELECT
         batches: queue.Queue[_Prepared | BaseException | None] = queue.Queue(maxsize=3)
         stop = threading.Event()
@@ -250,13 +253,14 @@ def _prepare_all(path: Path, out: queue.Queue[Any], stop: threading.Event, vault
                         lines.append("\t".join((
                             person_id, lookup_hash(id_number), seal(id_number),
                             mask_id_number(id_number), _copy_text(name),
-                            _copy_text(mask_name(name)), birth,
+                            _copy_text(mask_name(name)), seal(name), birth,
                             "male" if int(id_number[16]) % 2 else "female",
                             phone or "\\N", seal(phone) if phone else "\\N",
                             household or "\\N", _copy_text(household_no),
                             _copy_text(r.relation_to_head), township[:6], township,
                             r.village_code or "\\N", str(shard_of(person_id)),
-                            _uuid7_text(event_base, n), other_hashes(id_number))))
+                            _uuid7_text(event_base, n), other_hashes(id_number),
+                            _copy_text(r.address), seal(r.address) if r.address else "\\N")))
                     lines.append("")
                 out.put(_Prepared(rows, stream.tell(), batch.errors, len(batch.rows),
                                   "\n".join(lines).encode()))
@@ -315,9 +319,10 @@ async def _write_batch(pg: Any, outbox: Outbox, item: _Prepared, result: ImportR
     await pg.execute(f"""
         INSERT INTO {S}.persons (id, id_number_hash, id_number_enc, id_number_masked, name,
             birth_date, sex, phone, household_id, relation_to_head, county_code,
-            township_code, village_code)
+            township_code, village_code, address)
         SELECT id, id_number_hash, id_number_enc, id_number_masked, name, birth_date, sex,
-            phone, household_id, relation_to_head, county_code, township_code, village_code
+            phone, household_id, relation_to_head, county_code, township_code, village_code,
+            address
         FROM resident_staging ORDER BY id""")
     await pg.execute(f"""
         INSERT INTO {S}.person_history (person_id, revision, snapshot)
@@ -325,7 +330,8 @@ async def _write_batch(pg: Any, outbox: Outbox, item: _Prepared, result: ImportR
             'household_id', household_id, 'relation_to_head', relation_to_head,
             'hukou_region_code', NULL, 'county_code', county_code,
             'township_code', township_code, 'village_code', village_code,
-            'residence_permit', false, 'school', NULL, 'imported', true)
+            'residence_permit', false, 'school', NULL, 'address', address,
+            'imported', true)
         FROM resident_staging ORDER BY id""")
     status = await pg.execute(person_events_sql(outbox), *event)
     inserted = int(status.split()[-1])
@@ -345,7 +351,8 @@ def person_events_sql(outbox: Outbox) -> str:
             'id_number_masked', id_number_masked, 'name_masked', name_masked,
             'county_code', county_code, 'township_code', township_code,
             'village_code', village_code, 'household_id', household_id,
-            'phone_enc', phone_enc)""")
+            'phone_enc', phone_enc, 'name_enc', name_enc, 'household_no', household_no,
+            'address_enc', address_enc)""")
 
 
 def file_sha256(path: Path) -> str:

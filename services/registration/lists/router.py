@@ -19,9 +19,11 @@ from services.registration.lists.repository import ListVersion
 from services.registration.lists.service import ListService, department_or_404
 from services.registration.scopes import upload_region
 from services.registration.uploads import write_error_report_csv, write_error_report_xlsx
+from services.registration.uploads.categories import DEPARTMENTS
 from shared.api_docs import file_only_responses
 from shared.auth import current_principal
 from shared.db import SessionDep
+from shared.downloads import attachment
 from shared.errors import NotFound
 
 router = APIRouter(prefix="/v1/lists", tags=["certified lists"])
@@ -80,9 +82,9 @@ async def error_report(report_id: uuid.UUID, request: Request, session: SessionD
         raise NotFound("no such error report", code="error_report_not_found")
     if format == "xlsx":
         return Response(write_error_report_xlsx(errors), media_type=XLSX,
-            headers={"content-disposition": f'attachment; filename="errors-{report_id}.xlsx"'})
+                        headers=attachment(f"上传错误报告-{report_id}.xlsx"))
     return Response(write_error_report_csv(errors), media_type="text/csv; charset=utf-8",
-                    headers={"content-disposition": f'attachment; filename="errors-{report_id}.csv"'})
+                    headers=attachment(f"上传错误报告-{report_id}.csv"))
 
 
 @router.post("/{department}/{plan_year}", response_model=UploadResult)
@@ -139,9 +141,10 @@ async def download_list(request: Request, session: SessionDep, department: str,
         dept, region, plan_year)
     if version is None:
         raise NotFound(f"{dept} 在 {region} 没有 {plan_year} 年度的名单", code="list_not_found")
-    name = f"list-{dept}-{region}-{plan_year}-v{version.version_no}"
+    name = (f"{DEPARTMENTS.get(dept, dept)}{plan_year}年度认定名单-{region}"
+            f"-第{version.version_no}版")
     if format == "csv":
         return Response(write_list_csv(entries), media_type="text/csv; charset=utf-8",
-                        headers={"content-disposition": f'attachment; filename="{name}.csv"'})
+                        headers=attachment(f"{name}.csv"))
     return Response(write_list_xlsx(entries), media_type=XLSX,
-                    headers={"content-disposition": f'attachment; filename="{name}.xlsx"'})
+                    headers=attachment(f"{name}.xlsx"))

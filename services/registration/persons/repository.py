@@ -40,6 +40,8 @@ class PersonRow:
     hukou_region_code: str | None = None
     residence_permit: bool = False
     school: str | None = None
+    household_no: str | None = None  # the household's 户号 (households.household_no)
+    address: str | None = None
 
     def __post_init__(self) -> None:
         # masks stored before the mask changed are shown, and sent, as today's mask
@@ -54,16 +56,19 @@ class PersonRow:
 
 
 SNAPSHOT_FIELDS = ("name", "phone", "household_id", "relation_to_head", "hukou_region_code",
-                   "county_code", "township_code", "village_code", "residence_permit", "school")
+                   "county_code", "township_code", "village_code", "residence_permit", "school",
+                   "address")
 _COLUMNS = ("id, id_number_hash, id_number_masked, name, birth_date, sex, phone, household_id, "
             "county_code, township_code, village_code, revision, relation_to_head, "
-            "hukou_region_code, residence_permit, school")
+            "hukou_region_code, residence_permit, school, "
+            f"(SELECT h.household_no FROM {S}.households h WHERE h.id = household_id), address")
 # Lists filter on the caller's region in SQL (before any LIMIT): bind :rp to
 # Principal.region_filter (None: every region). A person's region is the narrowest one they
 # are registered in, as everywhere (persons.views.person_region).
 REGION_FILTER = f"(CAST(:rp AS text) IS NULL OR {within_sql(narrowest_sql())})"
 UPDATABLE = ("name", "phone", "household_id", "relation_to_head", "hukou_region_code",
-             "county_code", "township_code", "village_code", "residence_permit", "school")
+             "county_code", "township_code", "village_code", "residence_permit", "school",
+             "address")
 
 
 class PersonRepository:
@@ -163,11 +168,11 @@ class PersonRepository:
             text(f"""INSERT INTO {S}.persons (id, id_number_hash, id_number_enc, id_number_masked,
                        name, birth_date, sex, phone, household_id, relation_to_head,
                        hukou_region_code, county_code, township_code, village_code,
-                       residence_permit, school)
+                       residence_permit, school, address)
                      VALUES (:id, :id_number_hash, :id_number_enc, :id_number_masked, :name,
                        :birth_date, :sex, :phone, :household_id, :relation_to_head,
                        :hukou_region_code, :county_code, :township_code, :village_code,
-                       :residence_permit, :school)"""),
+                       :residence_permit, :school, :address)"""),
             values,
         )
 

@@ -23,6 +23,7 @@ class PersonBase(BaseModel):
     hukou_region_code: str | None = Field(None, pattern=r"^\d{6}(\d{6})?$")
     residence_permit: bool = False
     school: PlainText | None = Field(None, max_length=128)
+    address: PlainText | None = Field(None, max_length=200, description="地址 / address")
 
 
 class PersonCreate(PersonBase):
@@ -74,6 +75,7 @@ class PersonUpdate(BaseModel):
     hukou_region_code: str | None = Field(None, pattern=r"^\d{6}(\d{6})?$")
     residence_permit: bool | None = None
     school: PlainText | None = Field(None, max_length=128)
+    address: PlainText | None = Field(None, max_length=200, description="地址 / address")
 
 
 class PersonDetail(PersonPublic):

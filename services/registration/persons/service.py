@@ -71,6 +71,7 @@ class PersonService:
             "village_code": data.village_code,
             "residence_permit": data.residence_permit,
             "school": data.school,
+            "address": data.address,
         }
         await self.repo.insert(values)
         if household_id is not None and data.relation_to_head == HEAD:

@@ -49,6 +49,7 @@ async def unpaid_in(session: AsyncSession, region: Region, plan_year: int
         )
         SELECT c.person_id, c.situation, coalesce(p.name_masked, '') AS name_masked,
                coalesce(p.id_number_masked, '') AS id_number_masked, p.phone_enc,
+               p.name_enc, p.household_no, p.address_enc,
                coalesce(nullif(y.village_code, ''), p.village_code) AS village_code,
                y.band, y.owed_person_fen, y.owed_government_fen, y.owed_late_fen,
                y.on_time_until, r.reason, r.note, r.recorded_at
@@ -58,7 +59,7 @@ async def unpaid_in(session: AsyncSession, region: Region, plan_year: int
         LEFT JOIN {S}.reminder_reasons r ON r.person_id = c.person_id AND r.plan_year = :y
         WHERE y.person_id IS NULL OR (NOT y.settled AND y.enrolled
               AND coalesce(y.enrollment_status, 'registered') = 'registered')
-        ORDER BY 6, p.id_number_masked, c.person_id"""),
+        ORDER BY 9, p.id_number_masked, c.person_id"""),
         {"y": plan_year, "prev": plan_year - 1, **params})
     return [dict(r._mapping) for r in rows]
 

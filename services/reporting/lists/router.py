@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
 from services.reporting import responses
+from services.reporting.access import sees_contact_details
 from services.reporting.exports import file_response
 from services.reporting.lists import repository, service
 from services.reporting.notices import notice_for
@@ -54,14 +55,12 @@ async def get_reminders(
     format: Literal["json", "csv", "xlsx"] = "json",  # noqa: A002
     as_of: dt.date | None = None,
 ) -> dict[str, Any] | Response:
-    """Who still owes, and how much if paid on `as_of` (today). Phones in full for the staff
-    who call people (township staff, the medical insurance bureau, administrators); masked
-    for everyone else."""
-    principal = current_principal(request)
+    """Who still owes, and how much if paid on `as_of` (today). Name, phone, household and
+    address in full for the staff who call people (access.sees_contact_details); the masked
+    name and phone for everyone else."""
     data = await service.reminder_list(
-        session, region, plan_year,
-        vault=vault_for(request.app.state.settings),
-        full_phones=principal.role in service.PHONE_ROLES, as_of=as_of)
+        session, region, plan_year, vault=vault_for(request.app.state.settings),
+        contacts=sees_contact_details(current_principal(request), region.code), as_of=as_of)
     if format == "json":
         return data
     return file_response([service.reminder_table(data)], format)

@@ -102,17 +102,27 @@ def publicity_table(data: dict[str, Any]) -> Table:
     )
 
 
-PHONE_ROLES = frozenset({"township_staff", "medical_insurance_officer", "administrator"})
-
-
-def _phone(sealed: str | None, vault: PiiVault | None, full: bool) -> str | None:
+def _opened(sealed: str | None, vault: PiiVault | None) -> str | None:
+    """A value sealed with the PII key, or None (none, no vault, or sealed with another key:
+    the list shows nothing rather than fail)."""
     if not sealed or vault is None:
         return None
     try:
-        phone = vault.decrypt(sealed)
-    except Exception:  # sealed with another key: show nothing rather than fail the list
+        return vault.decrypt(sealed)
+    except Exception:
         return None
-    return phone if full else mask_phone(phone)
+
+
+def _contacts(p: dict[str, Any], vault: PiiVault | None, full: bool) -> dict[str, Any]:
+    """Name, phone, household and address as the caller may see them: in full for the staff
+    who phone people (services.reporting.access.sees_contact_details), else the masked name
+    and phone only."""
+    phone = _opened(p["phone_enc"], vault)
+    if not full:
+        return {"name": p["name_masked"], "phone": mask_phone(phone) if phone else None,
+                "household_no": None, "address": None}
+    return {"name": _opened(p["name_enc"], vault) or p["name_masked"], "phone": phone,
+            "household_no": p["household_no"], "address": _opened(p["address_enc"], vault)}
 
 
 def _owed(p: dict[str, Any], as_of: dt.date) -> dict[str, Any]:
@@ -134,11 +144,12 @@ def _owed(p: dict[str, Any], as_of: dt.date) -> dict[str, Any]:
 
 
 async def reminder_list(session: AsyncSession, region: Region, plan_year: int, *,
-                        vault: PiiVault | None = None, full_phones: bool = False,
+                        vault: PiiVault | None = None, contacts: bool = False,
                         as_of: dt.date | None = None) -> dict[str, Any]:
     """Everyone registered (or paid in full last year) whose whole due is not yet covered,
-    with what they still owe themselves; people who owe nothing of their own (nothing due, or
-    only a government part still unpaid) are never on it."""
+    with what they still owe themselves and, for the staff who phone them (`contacts`), their
+    name, phone, household and address in full; people who owe nothing of their own (nothing
+    due, or only a government part still unpaid) are never on it."""
     as_of = as_of or today_in_china()
     people = await repo.unpaid_in(session, region, plan_year)
     names = await names_for(session, [region.code, region.county_code, region.township_code,
@@ -151,11 +162,11 @@ async def reminder_list(session: AsyncSession, region: Region, plan_year: int, *
             # budget line's, on the funding application, not a person to remind
         situation = p["situation"]
         rows.append({
-            "no": len(rows) + 1, "person_id": str(p["person_id"]), "name": p["name_masked"],
+            "no": len(rows) + 1, "person_id": str(p["person_id"]),
+            **_contacts(p, vault, contacts),
             "id_number": mask_id_number(p["id_number_masked"]), "village_code": p["village_code"],
             "village_name": names[p["village_code"] or ""],
             "situation": situation, "situation_name": SITUATIONS[situation], **owed,
-            "phone": _phone(p["phone_enc"], vault, full_phones),
             "reason": p["reason"], "reason_name": REASONS.get(p["reason"] or "", ""),
             "note": p["note"],
             "recorded_at": p["recorded_at"].isoformat() if p["recorded_at"] else None,
@@ -167,20 +178,25 @@ async def reminder_list(session: AsyncSession, region: Region, plan_year: int, *
         "plan_year": plan_year, "as_of": as_of.isoformat(), "count": len(rows),
         "without_reason": sum(1 for r in rows if not r["reason"]),
         "owed_fen": sum(r["owed_fen"] or 0 for r in rows),
-        "phones": "in full" if full_phones else "masked",
+        "phones": "in full" if contacts else "masked",
+        "contacts": "in full" if contacts else "masked",
         "rows": rows,
     }
 
 
 def reminder_table(data: dict[str, Any]) -> Table:
+    """The list as printed: 户号 and 地址 only for the staff who see contact details."""
+    contacts = data["contacts"] == "in full"
+    columns = [("no", "序号"), ("village_name", "村（社区）"),
+               *([("household_no", "户号")] if contacts else []),
+               ("name", "姓名"), ("id_number", "身份证号码"),
+               *([("address", "地址")] if contacts else []),
+               ("phone", "联系电话"), ("situation_name", "情况"),
+               ("owed_yuan", "应缴金额（元）"), ("reason_name", "未缴费原因"), ("note", "备注")]
     return Table(
         title=f"{data['plan_year']}年度城乡居民医保未缴费人员提醒名单",
         subtitle=f"{data['region_name']}　共{data['count']}人　截至 {data['as_of']}",
-        columns=[("no", "序号"), ("village_name", "村（社区）"), ("name", "姓名"),
-                 ("id_number", "身份证号码"),
-                 ("situation_name", "情况"), ("owed_yuan", "应缴金额（元）"),
-                 ("phone", "联系电话"), ("reason_name", "未缴费原因"), ("note", "备注")],
-        rows=data["rows"],
+        columns=columns, rows=data["rows"],
     )
 
 

@@ -32,14 +32,17 @@ PROJECTION_TABLES = ("persons", "enrollments", "determinations", "payments", "pe
 async def upsert_person(session: AsyncSession, d: dict[str, Any]) -> bool:
     row = await session.execute(text(f"""
         INSERT INTO {S}.persons AS t (person_id, revision, birth_date, name_masked,
-            id_number_masked, county_code, township_code, village_code, phone_enc)
+            id_number_masked, county_code, township_code, village_code, phone_enc,
+            name_enc, household_no, address_enc)
         VALUES (:person_id, :revision, :birth_date, :name_masked, :id_number_masked,
-            :county_code, :township_code, :village_code, :phone_enc)
+            :county_code, :township_code, :village_code, :phone_enc,
+            :name_enc, :household_no, :address_enc)
         ON CONFLICT (person_id) DO UPDATE SET revision = EXCLUDED.revision,
             birth_date = EXCLUDED.birth_date, name_masked = EXCLUDED.name_masked,
             id_number_masked = EXCLUDED.id_number_masked, county_code = EXCLUDED.county_code,
             township_code = EXCLUDED.township_code, village_code = EXCLUDED.village_code,
-            phone_enc = EXCLUDED.phone_enc
+            phone_enc = EXCLUDED.phone_enc, name_enc = EXCLUDED.name_enc,
+            household_no = EXCLUDED.household_no, address_enc = EXCLUDED.address_enc
         WHERE t.revision < EXCLUDED.revision
         RETURNING 1"""), {
         "person_id": d["person_id"], "revision": int(d["revision"]),
@@ -47,7 +50,8 @@ async def upsert_person(session: AsyncSession, d: dict[str, Any]) -> bool:
         "id_number_masked": d.get("id_number_masked") or "",
         "county_code": d.get("county_code") or "", "township_code": d.get("township_code") or "",
         "village_code": d.get("village_code") or "",
-        "phone_enc": d.get("phone_enc"),
+        "phone_enc": d.get("phone_enc"), "name_enc": d.get("name_enc"),
+        "household_no": d.get("household_no"), "address_enc": d.get("address_enc"),
     })
     return row.first() is not None
 

@@ -78,8 +78,10 @@ def test_every_document_prints_the_same_way() -> None:
     """Publicity, reminders, funding and progress: each sheet A4, fit to width, titles on
     every page, a 合计 row under the amounts and head counts."""
     reminder = reminder_table({"plan_year": 2025, "region_name": "北辛村", "count": 1,
-                               "as_of": "2025-01-05", "rows": [{
-                                   "no": 1, "village_name": "北辛村", "name": "王*",
+                               "as_of": "2025-01-05", "contacts": "in full", "rows": [{
+                                   "no": 1, "village_name": "北辛村", "name": "王五",
+                                   "household_no": "370481001001023",
+                                   "address": "北辛街道北辛村二组5号",
                                    "id_number": "370481********0001",
                                    "situation_name": "已登记、未缴费",
                                    "owed_yuan": "400.00", "phone": "13800000000"}]})

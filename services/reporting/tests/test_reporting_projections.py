@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import io
 import random
 import uuid
+from decimal import Decimal
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -236,3 +239,55 @@ async def test_reconciliation_summary(rolled_back_session: AsyncSession) -> None
     assert data["runs"] == 1
     assert data["totals"]["counts.matched"] == 950 and data["totals"]["runs_not_clean"] == 1
     assert data["by_channel"][channel]["ledger_totals.payment_fen"] == 37960000
+
+
+async def test_reconciliation_summary_as_an_office_document(
+        rolled_back_session: AsyncSession) -> None:
+    """The summary's XLSX: one row per run with both sides' net amounts as numbers in yuan,
+    their difference, the differing lines counted, a 合计 row and the A4 print setup."""
+    from openpyxl import load_workbook
+
+    from services.reporting.exports import to_xlsx
+    from services.reporting.funds.router import reconciliation_table
+    from services.reporting.funds.service import reconciliation_summary
+
+    session = rolled_back_session
+    channel = f"test{uuid.uuid4().hex[:6]}"
+    payload = {"reconciliation_id": uuid.uuid4().int % 2**31, "channel": channel,
+               "statement_date": "2024-12-01",
+               "counts": {"matched": 950, "channel_only": 2, "ledger_only": 1,
+                          "amount_mismatch": 1, "status_mismatch": 0, "carried": 3,
+                          "ignored": 4, "reversed": 0},
+               "declared": {"count": 959, "payment_fen": 38000000, "refund_fen": 40000},
+               "declared_totals_match": True,
+               "statement_totals": {"payment_fen": 38000000, "refund_fen": 40000, "count": 955},
+               "ledger_totals": {"payment_fen": 37960000, "refund_fen": 40000, "count": 954},
+               "totals_match": False, "posted_from_statement": 2, "clean": False,
+               "completed_at": "2024-12-02T02:00:00+00:00"}
+    second = {**payload, "reconciliation_id": payload["reconciliation_id"] + 1,
+              "statement_date": "2024-12-02",
+              "counts": {**payload["counts"], "channel_only": 0, "ledger_only": 0,
+                         "amount_mismatch": 0, "matched": 10},
+              "ledger_totals": payload["statement_totals"], "totals_match": True,
+              "clean": True}
+    await apply(session, [f.event("payments.reconciliation_completed.v1", p, key=channel)
+                          for p in (payload, second)])
+    data = await reconciliation_summary(session, channel, None, None)
+    book = load_workbook(io.BytesIO(to_xlsx([reconciliation_table(
+        {**data, "channel": channel, "date_from": None, "date_to": None})])))
+    ws = book.active
+    header = [c.value for c in ws[3]]
+    assert header == ["序号", "渠道", "对账日期", "一致笔数", "差异笔数", "对方金额（元）",
+                      "本系统金额（元）", "差额（元）", "金额一致", "对账结果"]
+    rows = {ws.cell(r, 3).value.date(): [c.value for c in ws[r]] for r in (4, 5)}
+    first = rows[dt.date(2024, 12, 1)]
+    assert first[3:5] == [950, 4]  # 2 channel only + 1 ledger only + 1 amount mismatch
+    assert [Decimal(str(v)) for v in first[5:8]] == [
+        Decimal("379600.00"), Decimal("379200.00"), Decimal("400.00")]
+    assert first[8:] == ["否", "有差异"] and rows[dt.date(2024, 12, 2)][8:] == ["是", "平账"]
+    assert ws.cell(4, 6).data_type == "n" and ws.cell(4, 6).number_format == "#,##0.00"
+    assert ws.cell(6, 1).value == "合计" and ws.cell(6, 8).value == "=SUM(H4:H5)"
+    assert ws.cell(6, 4).value == "=SUM(D4:D5)" and ws.cell(6, 9).value in (None, "")
+    assert int(ws.page_setup.paperSize) == 9 and ws.page_setup.fitToWidth == 1
+    assert ws.print_title_rows == "$1:$3"
+    assert "&P" in ws.oddFooter.center.text

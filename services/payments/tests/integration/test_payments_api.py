@@ -20,6 +20,7 @@ from devtools.channels.testing import (
 )
 from devtools.testing.apps import every_page
 from devtools.testing.events import assert_holds
+from kernels.codes import BUDGET_LINE_NAMES_EN
 from services.payments.statements import StatementLine, write_bank_statement
 
 from .payments_support import (
@@ -59,7 +60,9 @@ async def test_bill_lookup_answers_every_case(env) -> None:  # type: ignore[no-u
     assert owes not in str(first)
     assert (await bill(client, owes))["order_no"] == first["order_no"]  # one open order
     assert (await bill(client, free))["status"] == "subsidized"
-    assert (await bill(client, undetermined))["status"] == "not_enrolled"
+    missing = await bill(client, undetermined)
+    assert (missing["status"], missing["reason"]) == (
+        "not_enrolled", "本年度没有此人的参保认定：未参加本年度参保")
     unknown = await lookup(client, "11010519491231002X")
     assert unknown.status_code == 404 and unknown.json()["error"]["code"] == "person_not_found"
     bad = await lookup(client, "110105194912310021")
@@ -95,6 +98,7 @@ async def test_webhook_pays_once_and_second_channel_goes_to_suspense(env) -> Non
         assert_holds(NotificationReceived, data)
     paid = await bill(client, id_number)
     assert paid["status"] == "paid" and paid["coverage_start"] == "2025-01-01"
+    assert paid["reason"] == "本年度已缴费"
     event = await scalar(engine, "SELECT data FROM payments.outbox WHERE event_type = "
                                  "'payments.payment_received.v1' AND subject = :o", o=order)
     assert event["person_id"] == str(person_id) and event["kind"] == "paid"
@@ -213,6 +217,10 @@ async def test_amount_change_reissues_order_and_mismatches_go_to_suspense(env) -
     assert reasons["A" + txn]["reason"] == "no_open_order"
     assert reasons["B" + txn]["reason"] == "underpaid"
     assert reasons["C" + txn]["reason"] == "unknown_order"
+    # what staff read of each, in Chinese
+    assert reasons["A" + txn]["detail"] == f"订单 {old} 状态为已关闭"
+    assert reasons["B" + txn]["detail"].startswith("实缴 199.00 元，应缴 200.00 元（按时缴费，")
+    assert reasons["C" + txn]["detail"] == "没有订单 CB2025NOSUCHORDER"
     # staff cannot match 199 yuan to a 200 yuan order ...
     r = await client.post(f"/v1/suspense/{reasons['B' + txn]['suspense_id']}/resolve",
                           json={"action": "match-to-person"})
@@ -254,9 +262,15 @@ async def test_proxy_batch_checked_whole_against_determinations(env) -> None:  #
     r = await client.post("/v1/proxy-batches", json=batch)
     assert r.status_code == 422 and r.json()["error"]["code"] == "proxy_batch_rejected"
     assert [row["row"] for row in r.json()["error"]["rows"]] == [3]
+    # each row's reason in the reader's language, the budget line named
+    assert r.json()["error"]["rows"][0]["reason"] == "医疗救助资金不资助此人"
+    en = await client.post("/v1/proxy-batches", json=batch, headers={"Accept-Language": "en"})
+    assert en.json()["error"]["rows"][0]["reason"] == (
+        f"{BUDGET_LINE_NAMES_EN['medical_assistance_fund']} pays no subsidy for this person")
     batch.update(declared_count=2, declared_total_fen=90000, rows=batch["rows"][:2])
     r = await client.post("/v1/proxy-batches", json=batch)
-    assert r.status_code == 422 and r.json()["error"]["problems"]
+    assert r.status_code == 422
+    assert r.json()["error"]["problems"] == ["申报总额 900.00 元，各行合计 800.00 元"]
     batch["declared_total_fen"] = 80000
     r = await client.post("/v1/proxy-batches", json=batch)
     assert r.status_code == 201, r.text
@@ -269,7 +283,8 @@ async def test_proxy_batch_checked_whole_against_determinations(env) -> None:  #
                                 "IN (:a, :b)", a=str(p1), b=str(p2)) == 2
     batch["batch_no"] += "-again"  # same subsidies booked twice: refused
     r = await client.post("/v1/proxy-batches", json=batch)
-    assert r.status_code == 422 and "already paid" in r.json()["error"]["rows"][0]["reason"]
+    assert r.status_code == 422 and r.json()["error"]["rows"][0]["reason"] == (
+        "医疗救助资金已为此人代缴过该年度")
 
 
 async def test_adjustment_creates_refund_due_tracked_to_the_end(env) -> None:  # type: ignore[no-untyped-def]
@@ -286,6 +301,7 @@ async def test_adjustment_creates_refund_due_tracked_to_the_end(env) -> None:  #
     due = [r for r in await every_page(client, "/v1/refunds")
            if r["person_id"] == str(person_id)]
     assert len(due) == 1 and due[0]["amount_fen"] == 40000 and due[0]["order_no"] == order
+    assert due[0]["reason"] == "缴费后认定结果变更：多缴部分应退"
     r = await client.post(f"/v1/refunds/{due[0]['id']}/complete", json={"reference": "RF-1-"
                                                                         + order})
     assert r.status_code == 200 and r.json()["status"] == "completed"
@@ -323,6 +339,11 @@ async def test_statement_reconciliation_and_carry(env) -> None:  # type: ignore[
     details = (await client.get(f"/v1/reconciliations/{r.json()['reconciliation_id']}")).json()
     assert {i["result"] for i in details["items"]} == {"matched", "amount_mismatch",
                                                        "channel_only", "carried"}
+    # each difference says what it is in Chinese, amounts in yuan
+    said = {i["result"]: i["detail"] for i in details["items"]}
+    assert said["amount_mismatch"] == "对账单 390.00 元，账本 400.00 元"
+    assert said["channel_only"] == "漏收回调：已按对账单入账"
+    assert said["carried"] == "尚未出现在对账单上：顺延一天核对" and said["matched"] is None
     # the next day's statement still lacks it: now it is an alert
     nxt = await client.post(f"/v1/statements/{BANK}",
                             params={"date": (day + dt.timedelta(days=1)).isoformat()},
@@ -330,6 +351,12 @@ async def test_statement_reconciliation_and_carry(env) -> None:  # type: ignore[
     assert nxt.status_code == 201 and nxt.json()["counts"]["ledger_only"] == 1
     bad = await client.post(f"/v1/statements/{BANK}", content=b"not,a,statement\n")
     assert bad.status_code == 422 and bad.json()["error"]["code"] == "statement_invalid"
+    # what is wrong, in Chinese by default and in English on request
+    assert bad.json()["error"]["message"].startswith("对账单无法使用（第 1 行）：表头应为 ")
+    bad_en = await client.post(f"/v1/statements/{BANK}", content=b"not,a,statement\n",
+                               headers={"Accept-Language": "en"})
+    assert bad_en.json()["error"]["message"].startswith(
+        "the statement cannot be used (line 1): the header must be exactly ")
     cmp = (await client.get("/v1/reconciliations/compare",
                             params={"date_from": day.isoformat(),
                                     "date_to": day.isoformat()})).json()

@@ -210,6 +210,12 @@ async def test_unexpected_errors_answer_as_the_fastapi_route(lanes, monkeypatch)
                 b = await s.post(path, content=body, headers=hdrs)
                 _same(a, b)
                 answers.append((a.status_code, a.json()["error"]["code"]))
+                if failure is boom:  # in Chinese, or in English when asked for
+                    assert a.json()["error"]["message"] == "服务内部错误，已记录；请稍后重试"
+                    en = await s.post(path, content=body, headers={**hdrs,
+                                                                   "Accept-Language": "en"})
+                    assert en.json()["error"]["message"] == (
+                        "internal error, logged; try again later")
     assert answers == [(500, "internal_error")] * 2 + [(422, "invalid_value")] * 2
 
 

@@ -166,6 +166,7 @@ async def test_a_reversal_before_its_payment_cancels_it_out(env) -> None:  # typ
     await wait_processed(engine)
     [item] = await suspense_of(client, txn)
     assert (item["kind"], item["reason"]) == ("reversal", "reversal_of_unknown_payment")
+    assert item["detail"] == f"{BANK} 上没有记账的缴费 {txn}：若其到达，两笔相互抵销"
 
     await post_bank(client, order, txn, 40000)  # the reversed payment arrives afterwards
     await wait_processed(engine)
@@ -174,6 +175,7 @@ async def test_a_reversal_before_its_payment_cancels_it_out(env) -> None:  # typ
     assert await outbox(engine, order) == []
     [resolved] = await suspense_of(client, txn, "resolved")
     assert resolved["resolution"]["action"] == "offset" and resolved["revision"] == 2
+    assert resolved["resolution"]["note"].startswith("被冲正的缴费晚于冲正到达")
     assert {r[0] for r in await rows(engine, "SELECT outcome FROM payments.ledger WHERE "
                                              "channel_txn_id = :t", t=txn)} == {"offset"}
 
@@ -234,6 +236,7 @@ async def test_staff_reverse_a_wrong_match_and_match_again(env) -> None:  # type
     body = r.json()
     assert (body["status"], body["revision"], body["resolution"]) == ("open", 3, None)
     assert "typed the neighbour" in body["detail"]
+    assert body["detail"].startswith(f"重新挂账：与订单 {wrong_order}")
     assert await order_status(engine, wrong_order) == "reversed"
     assert (await bill(client, wrong_id))["status"] == "due"
     events = await outbox(engine, wrong_order)
@@ -483,7 +486,8 @@ async def test_late_coverage_counts_broken_years_from_the_ledger(env) -> None:  
     assert basis["timing"] == "late" and basis["broken_years"] == 2
     assert [(y["plan_year"], y["status"]) for y in basis["history"]] == [
         (2024, "unpaid"), (2023, "unpaid"), (2022, "unknown")]
-    assert any("continuous" in a for a in basis["assumptions"])
+    assert any("按连续参保计算" in a for a in basis["assumptions"])
+    assert [y["note"] for y in basis["history"]][:2] == ["应缴 400.00 元，未缴费"] * 2
 
     # 2024 paid in its collection period: no broken year, the fixed 3 months
     id2, p2 = await seed_person(engine, settings)

@@ -60,6 +60,8 @@ async def test_unmatched_money_belongs_to_the_county_of_its_channel_account(
                                      headers=_staff(bearer, "tax_officer", PINGYIN))
     assert other_county.status_code == 403, other_county.text
     assert other_county.json()["error"]["code"] == "forbidden_region"
+    assert other_county.json()["error"]["message"] == (
+        f"此款项未关联任何人员，属于渠道 {BANK} 账户所在地区 {TENGZHOU}，不在您的地区 {PINGYIN} 内")
     # the other county's reversal of it is refused the same way (the one mechanism for writes)
     reverse = await client.post(f"/v1/suspense/{on_bank}/reverse", json={},
                                 headers=_staff(bearer, "medical_insurance_officer", PINGYIN))
@@ -84,6 +86,8 @@ async def test_unmatched_money_of_an_account_without_region_is_for_nationwide_an
         refused = await client.post(f"/v1/suspense/{first}/resolve", json=refund,
                                     headers=_staff(bearer, "tax_officer", region))
         assert refused.status_code == 403, refused.text
+        assert refused.json()["error"]["message"].startswith(
+            f"此款项未关联任何人员，且渠道 {POS} 的账户未指定地区")
     nationwide = await client.post(f"/v1/suspense/{first}/resolve", json=refund,
                                    headers=_staff(bearer, "tax_officer", "000000"))
     assert nationwide.status_code == 200, nationwide.text

@@ -169,12 +169,18 @@ async def test_payments_and_reversals_from_tax_booked_once_whole_files_or_nothin
     r = await send(client, payments_csv(seq + 2, [pay(rc, c)], total="380.00"))
     assert r.status_code == 422 and r.json()["error"]["code"] == "tax_file_refused", r.text
     assert any("控制总数不符" in p for p in r.json()["error"]["problems"])
+    assert r.json()["error"]["message"] == "文件整体退回，未入账任何一笔"
     assert await ledger_count(engine) == booked
     assert await scalar(engine, "SELECT status FROM payments.orders WHERE person_id = :p "
                                 "AND status = 'paid'", p=c) is None
     assert await scalar(engine, "SELECT count(*) FROM payments.tax_incoming_refusals "
                                 "WHERE region_code = :r AND seq_no = :n", r=COUNTY,
                         n=seq + 2) == 1
+    en = await client.post("/v1/tax/exchange/payments",  # the same refusal, read in English
+                           content=payments_csv(seq + 2, [pay(rc, c)], total="380.00").encode(),
+                           headers={"content-type": "text/csv", "Accept-Language": "en"})
+    assert en.json()["error"]["message"] == (
+        "the tax bureau's file is refused as a whole; see the reasons per row")
 
     # bad rows: each named with its reasons; the good row is not booked either
     r = await send(client, payments_csv(seq + 2, [

@@ -14,6 +14,7 @@ from __future__ import annotations
 import io
 import uuid
 from typing import Any
+from urllib.parse import unquote
 
 import httpx
 from openpyxl import load_workbook
@@ -137,12 +138,25 @@ async def test_a_period_with_one_difference_of_each_kind_resolved(env: Any) -> N
     # the report as XLSX: totals and one line per difference
     xlsx = await client.get(f"/v1/tax/reconciliations/{rec['id']}/report.xlsx")
     assert xlsx.status_code == 200
+    assert unquote(xlsx.headers["content-disposition"].split("filename*=UTF-8''")[1]) == (
+        f"税务对账报告-{rec['id']}.xlsx")
     book = load_workbook(io.BytesIO(xlsx.content))
     summary = {r[0]: r[1:] for r in book["汇总"].iter_rows(values_only=True) if r and r[0]}
-    assert summary["净额（元）"] == ("1580.00", "1600.00")
+    assert summary["净额（元）"] == (1580, 1600)  # numbers finance can add up
     assert summary["税务已征收、医保未入账"][0] == 1
     lines = list(book["差异明细"].iter_rows(min_row=2, values_only=True))
     assert len(lines) == 4 and {x[11] for x in lines} == {"已处理"}
+    amounts = [c for row in book["差异明细"].iter_rows(min_row=2, min_col=7, max_col=8)
+               for c in row if c.value is not None]
+    assert amounts and all(c.data_type == "n" and c.number_format == "#,##0.00"
+                           for c in amounts)
+    days = book["按日"]
+    assert days.cell(days.max_row, 1).value == "合计"
+    assert days.cell(days.max_row, 2).value == f"=SUM(B2:B{days.max_row - 1})"
+    for ws in book.worksheets:  # A4, fitted to the width, page numbers
+        assert int(ws.page_setup.paperSize) == 9 and ws.page_setup.fitToWidth == 1
+        assert "&P" in ws.oddFooter.center.text
+    assert book["差异明细"].print_title_rows == "$1:$1"
 
     # reporting's reconciliation summary, fed from the last published revision
     last = await scalar(engine, """SELECT json_build_object('type', event_type, 'data', data)

@@ -126,7 +126,7 @@ def test_paid_back_years_shorten_the_variable_wait(calc: CoverageCalculator) -> 
     d = calc.decide(due("140600", 2025), at("2025-03-10"), h)
     assert d.start == dt.date(2025, 6, 10)  # 3 + (2 - 1) - 1
     assert [y["status"] for y in d.basis["history"]] == ["paid_back", "unpaid", "paid"]
-    assert any("back payment" in a for a in d.basis["assumptions"])
+    assert any(a.startswith("缴费修复") for a in d.basis["assumptions"])
 
 
 def test_tengzhou_2025_assumes_the_national_rule(calc: CoverageCalculator) -> None:
@@ -143,8 +143,8 @@ def test_years_before_the_first_plan_year_are_unknown_and_assumed_continuous() -
     h = history(2025, 2025)  # the system's first plan year in the region is this one
     assert h.broken_years == 0
     assert [y.status for y in h.years] == ["unknown"]
-    assert "first plan year payments holds for region 140600 is 2025" in h.years[0].note
-    assert any("unknown" in a and "continuous" in a for a in h.assumptions)
+    assert h.years[0].note == "缴费服务掌握的地区 140600 首个方案年度为 2025：按连续参保计算"
+    assert any("情况不明" in a and "连续参保" in a for a in h.assumptions)
     assert [y.status for y in history(2025, None).years] == ["unknown"]
 
 

@@ -11,6 +11,7 @@ import io
 import random
 from collections.abc import AsyncIterator
 from pathlib import Path
+from urllib.parse import unquote
 
 import httpx
 import pytest
@@ -205,6 +206,8 @@ async def test_registration_certified_lists(client: httpx.AsyncClient, infra: Te
     xlsx = await client.get(f"/v1/lists/error-reports/{err['error_report_id']}",
                             params={"format": "xlsx"})
     assert xlsx.content[:2] == b"PK"
+    assert unquote(xlsx.headers["content-disposition"].split("filename*=UTF-8''")[1]) == (
+        f"上传错误报告-{err['error_report_id']}.xlsx")
     assert (await client.get("/v1/lists/civil_affairs/2025")).json()["versions"][-1]["version_no"] == 2
     extra = csv_bytes([header + ["奇怪列"], ["冯一", people[0]["id_number"], "低保对象", "", "x"]])
     r = await client.post("/v1/lists/civil_affairs/2025", files={"file": ("x.csv", extra)})
@@ -314,7 +317,7 @@ async def test_registration_resident_import_and_limits(client: httpx.AsyncClient
 async def test_registration_resident_import_events_and_batches(infra: TestInfra,
                                                                tmp_path: Path) -> None:
     """The person events the import builds in SQL are events.person_payload of the stored
-    person (phone sealed with the PII key) and hold to their contract
+    person (phone and name sealed with the PII key, the household's 户号) and hold to their contract
     (contracts.registration.PersonRegistered) unchanged; free text survives the COPY; a file partly known
     is imported across batch boundaries without duplicates."""
     import asyncpg
@@ -331,12 +334,14 @@ async def test_registration_resident_import_events_and_batches(infra: TestInfra,
 
     settings = infra.settings()
     vault = vault_for(settings)
-    header = ["姓名", "身份证号", "手机号", "户号", "与户主关系", "乡镇代码", "村代码"]
-    people = [["欧阳小明", new_id_number(birth="19650304"), "13800138000", "EV\\1", "户主", TOWNSHIP, VILLAGE],
-              ["王\\五", new_id_number(birth="19900101"), "", "EV\\1", "子", TOWNSHIP, VILLAGE],
-              ["李\t四", new_id_number(birth="20100202"), "13912345678", "", "", TOWNSHIP, ""],
-              ["赵", new_id_number(birth="19500505"), "", "EV\t2", "户主", TOWNSHIP, VILLAGE],
-              ["钱七", new_id_number(birth="19880808"), "18612345678", "EV\t2", "配偶", TOWNSHIP, VILLAGE]]
+    header = ["姓名", "身份证号", "手机号", "户号", "与户主关系", "乡镇代码", "村代码", "地址"]
+    people = [["欧阳小明", new_id_number(birth="19650304"), "13800138000", "EV\\1", "户主", TOWNSHIP, VILLAGE,
+               "东关村一组1号"],
+              ["王\\五", new_id_number(birth="19900101"), "", "EV\\1", "子", TOWNSHIP, VILLAGE, "东关村一组1号"],
+              ["李\t四", new_id_number(birth="20100202"), "13912345678", "", "", TOWNSHIP, "", ""],
+              ["赵", new_id_number(birth="19500505"), "", "EV\t2", "户主", TOWNSHIP, VILLAGE, "东关村\\二组"],
+              ["钱七", new_id_number(birth="19880808"), "18612345678", "EV\t2", "配偶", TOWNSHIP, VILLAGE,
+               "东关村\\二组"]]
     first, second = tmp_path / "first.csv", tmp_path / "second.csv"
     first.write_bytes(csv_bytes([header, *people[:3]]))
     second.write_bytes(csv_bytes([header, *people]))
@@ -372,11 +377,14 @@ async def test_registration_resident_import_events_and_batches(infra: TestInfra,
         await pg.close()
     assert len(persons) == 5 and len(outbox) == 5
     by_id = {str(p["id"]): p for p in persons.values()}
+    household_nos = {str(persons[h]["id"]): row[3] or None
+                     for row, h in zip(people, hashes, strict=True)}
     for row, id_hash in zip(people, hashes, strict=True):
         p = persons[id_hash]
         assert (p["name"], p["phone"] or "", p["relation_to_head"] or "") == (
             row[0], row[2], row[4])
         assert p["household_id"] == (household_id_of(row[3]) if row[3] else None)
+        assert p["address"] == (row[7] or None)
         assert vault.decrypt(p["id_number_enc"]) == row[1]
         assert history[p["id"]]["name"] == row[0] and history[p["id"]]["imported"] is True
     assert heads == {"EV\\1": persons[hashes[0]]["id"], "EV\t2": persons[hashes[3]]["id"]}
@@ -391,10 +399,16 @@ async def test_registration_resident_import_events_and_batches(infra: TestInfra,
             id=p["id"], id_number_hash=p["id_number_hash"], id_number_masked=p["id_number_masked"],
             name=p["name"], birth_date=p["birth_date"], sex=p["sex"], phone=p["phone"],
             household_id=p["household_id"], county_code=p["county_code"],
-            township_code=p["township_code"], village_code=p["village_code"], revision=1))
+            township_code=p["township_code"], village_code=p["village_code"], revision=1,
+            household_no=household_nos[str(p["id"])], address=p["address"]))
         sealed = data.pop("phone_enc")
         assert (vault.decrypt(sealed) if sealed else None) == p["phone"]
+        assert vault.decrypt(data.pop("name_enc")) == p["name"]
         assert expected.pop("phone_enc") is None  # no vault given: compared opened above
+        assert expected.pop("name_enc") is None
+        sealed = data.pop("address_enc")
+        assert (vault.decrypt(sealed) if sealed else None) == p["address"]
+        assert expected.pop("address_enc") is None
         assert data == expected
 
 
@@ -438,3 +452,26 @@ async def test_registration_coverage_by_township(client: httpx.AsyncClient) -> N
         "township_code": "370481999000", "plan_year": 2029})).status_code == 404
     assert (await client.get("/v1/missing/townships",
                              params={"plan_year": 2029})).status_code == 422
+
+
+async def test_person_events_carry_household_number_and_sealed_name(
+        client: httpx.AsyncClient, infra: TestInfra) -> None:
+    """A person registered one by one is published with the household's 户号, and the name
+    and address sealed with the PII key (for the reminder lists' callers), never in the
+    clear."""
+    import orjson
+
+    from shared.pii import vault_for
+
+    household = f"HH{random.randint(10**8, 10**9)}"
+    person = await register(client, "司马小芳", household_no=household, relation_to_head="户主",
+                            address="东关村三组12号")
+    data = orjson.loads(str(await scalar(
+        infra, "SELECT data::text FROM registration.outbox WHERE subject = :p AND event_type = "
+               "'registration.person_registered.v1'", p=str(person["person_id"]))))
+    assert data["household_no"] == household
+    vault = vault_for(infra.settings())
+    assert vault is not None and vault.decrypt(data["name_enc"]) == "司马小芳"
+    assert vault.decrypt(data["address_enc"]) == "东关村三组12号"
+    assert "司马小芳" not in orjson.dumps(data).decode()
+    assert "东关村" not in orjson.dumps(data).decode()

@@ -14,6 +14,7 @@ import zipfile
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import httpx
 import pytest
@@ -254,6 +255,8 @@ async def test_downloaded_list_sent_back_changes_nothing(world: World) -> None:
         d = await world.client.get("/v1/lists/disabled_persons_federation/2025/current",
                                    params={"format": fmt}, headers=officer)
         assert d.status_code == 200, d.text
+        named = unquote(d.headers["content-disposition"].split("filename*=UTF-8''")[1])
+        assert named.startswith("残联2025年度认定名单-") and named.endswith(f"版.{fmt}")
         if fmt == "csv":
             text_ = d.content.decode("utf-8-sig")
             assert text_.startswith("姓名,身份证号,类别,认定日期,终止日期")
