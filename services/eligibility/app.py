@@ -11,13 +11,13 @@ from sqlalchemy import text
 from kernels.policy import PolicyCatalog
 from services.eligibility.access import RULES as ACCESS_RULES
 from services.eligibility.api_summaries import SUMMARIES
+from services.eligibility.deps import start_job
 from services.eligibility.determinations.router import router as determinations
 from services.eligibility.determinations.service import DeterminationService
 from services.eligibility.facts.handlers import consumer_spec
 from services.eligibility.plans.registry import Changed, PlanRegistry
 from services.eligibility.plans.router import router as plans_router
 from services.eligibility.redeterminations.router import router as redeterminations
-from services.eligibility.redeterminations.router import start_job
 from services.eligibility.redeterminations.service import Redeterminator
 from services.eligibility.simulations.router import router as simulations
 from shared.outbox import Outbox

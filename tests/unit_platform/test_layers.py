@@ -53,18 +53,13 @@ PENDING: dict[tuple[str, str], dict[str, str]] = {
         "plans/changes.py": "the correction's change report runs its own statements",
         "plans/drafts.py": "drafts and publication run their own statements",
         "plans/registry.py": "the plans registry loads publications directly",
-        "plans/router.py": "the draft listing runs SQL in the router",
         "redeterminations/population.py": "the population reader streams its own statements",
         "redeterminations/service.py": "the chunked redetermination runs its own statements",
     },
     ("eligibility", "transaction"): {
-        "determinations/router.py": "the router takes a SessionDep for its reads",
-        "plans/router.py": "the router takes a SessionDep and begins its own transaction",
-    },
-    ("eligibility", "app_state"): {
-        f"{noun}/router.py": "reads the plans, engine, outbox or redeterminator from "
-                             "request.app.state; no deps.py yet"
-        for noun in ("determinations", "plans", "redeterminations", "simulations")
+        "plans/router.py": "the draft routes take a SessionDep and begin their own "
+                           "transaction: a publication is taken into the catalog after it "
+                           "commits, and a draft's simulation closes the session first",
     },
     ("reporting", "sql"): {
         "names.py": "the division names read registration's published villages directly",
