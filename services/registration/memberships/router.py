@@ -15,6 +15,7 @@ from fastapi import APIRouter, Request, status
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from kernels.codes import GroupCode
+from services.registration.deps import OutboxDep
 from services.registration.memberships.service import MembershipService
 from services.registration.persons.repository import PersonRepository
 from services.registration.persons.views import person_region, require_person_region
@@ -99,12 +100,12 @@ def _department(principal: Principal, given: str | None) -> str | None:
 
 @router.put("", status_code=status.HTTP_200_OK, response_model=MembershipPublic)
 async def certify(person_id: uuid.UUID, body: MembershipCreate, request: Request,
-                  session: SessionDep) -> MembershipPublic:
+                  session: SessionDep, outbox: OutboxDep) -> MembershipPublic:
     principal = current_principal(request)
     body = body.model_copy(update={"department": _department(principal, body.department)})
     async with session.begin():
         region = await _check_region(request, session, person_id)
-        service = MembershipService(session, request.app.state.runtime.outbox)
+        service = MembershipService(session, outbox)
         await _check_department(principal, service, person_id, body.group_code, region)
         await service.put(person_id, body)
     return MembershipPublic(person_id=person_id, **body.model_dump(exclude={"department"}))
@@ -112,10 +113,10 @@ async def certify(person_id: uuid.UUID, body: MembershipCreate, request: Request
 
 @router.delete("/{group_code}", status_code=status.HTTP_204_NO_CONTENT)
 async def revoke(person_id: uuid.UUID, group_code: GroupCode, request: Request,
-                 session: SessionDep) -> None:
+                 session: SessionDep, outbox: OutboxDep) -> None:
     async with session.begin():
         region = await _check_region(request, session, person_id)
-        service = MembershipService(session, request.app.state.runtime.outbox)
+        service = MembershipService(session, outbox)
         await _check_department(current_principal(request), service, person_id, group_code,
                                 region)
         await service.remove(person_id, group_code)

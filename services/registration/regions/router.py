@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from fastapi import APIRouter, File, Form, Path, Query, Request, UploadFile
 from pydantic import BaseModel
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kernels.regions import Region, RegionTree, load_regions
@@ -19,12 +18,12 @@ from services.registration.common import (
     refuse_upload,
 )
 from services.registration.regions import parse_village_upload
+from services.registration.regions.repository import VillageRepository
 from shared.auth import current_principal, require_region
 from shared.db import SessionDep
 from shared.errors import Invalid, NotFound
 
 router = APIRouter(prefix="/v1/regions", tags=["regions"])
-S = "registration"
 CODE = Path(pattern=r"^\d{6}(\d{3})?(\d{3})?$")
 
 
@@ -43,19 +42,12 @@ class RegionPage(BaseModel):
 
 
 async def villages_of(session: AsyncSession, township: str) -> list[Region]:
-    rows = await session.execute(
-        text(f"SELECT code, township_code, name FROM {S}.villages WHERE township_code = :t "
-             "ORDER BY code"), {"t": township})
-    return [Region(r[0], r[1], "village", r[2]) for r in rows]
+    return await VillageRepository(session).of_township(township)
 
 
 async def tree_with_villages(session: AsyncSession, county_code: str | None = None) -> RegionTree:
     """The shipped tree plus the uploaded villages (of one county, or all)."""
-    rows = await session.execute(
-        text(f"SELECT code, township_code, name FROM {S}.villages "
-             "WHERE CAST(:c AS text) IS NULL OR code LIKE :c || '%'"),
-        {"c": county_code[:6] if county_code else None})
-    extra = [Region(r[0], r[1], "village", r[2]) for r in rows]
+    extra = await VillageRepository(session).of_county(county_code)
     return load_regions().with_regions(extra) if extra else load_regions()
 
 
@@ -72,12 +64,9 @@ async def _find(session: AsyncSession, code: str) -> Region:
         raise Invalid(str(exc), field="code", code="invalid_region_code") from None
     region = load_regions().get(full)
     if region is None:
-        row = (await session.execute(
-            text(f"SELECT code, township_code, name FROM {S}.villages WHERE code = :c"),
-            {"c": full})).first()
-        if row is None:
+        region = await VillageRepository(session).get(full)
+        if region is None:
             raise NotFound(f"no region {code}", code="region_not_found", params={"code": code})
-        region = Region(row[0], row[1], "village", row[2])
     return region
 
 
@@ -147,11 +136,8 @@ async def upload_villages(request: Request, session: SessionDep, file: UploadFil
                                       parsed.content_sha256, parsed.errors)
         for v in parsed.villages:
             require_region(principal, v.region.code)
-        await session.execute(
-            text(f"""INSERT INTO {S}.villages (code, township_code, name, urban_rural, upload_sha256)
-                     VALUES (:c, :t, :n, :u, :s)"""),
-            [{"c": v.region.code, "t": v.region.parent_code, "n": v.region.name,
-              "u": v.urban_rural, "s": parsed.content_sha256} for v in parsed.villages])
+        await VillageRepository(session).add(
+            [(v.region, v.urban_rural) for v in parsed.villages], parsed.content_sha256)
         # other services show villages by name (reporting's lists and dashboard)
         await outbox(request).add_many(session, [
             events.VillageAdded(code=v.region.code, township_code=v.region.parent_code,
