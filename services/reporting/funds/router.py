@@ -7,6 +7,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from services.reporting import responses
+from services.reporting.deps import PlanCopiesDep
 from services.reporting.exports import Table, file_response
 from services.reporting.funds import service
 from services.reporting.regions import RegionDep
@@ -45,14 +46,14 @@ def fund_table(data: dict[str, Any]) -> Table:
 @router.get("/fund-summary", response_model=None,
             responses={200: {"model": responses.FundSummary}})
 async def get_fund_summary(
-    request: Request, session: SessionDep, region: RegionDep,
+    request: Request, session: SessionDep, region: RegionDep, plans: PlanCopiesDep,
     plan_year: Annotated[int, Query(ge=2000, le=2100)],
     format: Literal["json", "csv", "xlsx"] = "json",  # noqa: A002
 ) -> dict[str, Any] | Response:
     """Per county of the region asked for (the caller's own when none is given); as an XLSX
     or CSV for finance with `format`."""
     data = await service.fund_summary(session, plan_year, region,
-                                      request.app.state.plans.catalog)
+                                      plans.catalog)
     if format == "json":
         return data
     return file_response([fund_table(data)], format)
