@@ -37,9 +37,8 @@ PENDING: dict[tuple[str, str], dict[str, str]] = {
     },
     ("registration", "transaction"): {
         f"{noun}/router.py": "the router takes a SessionDep and begins its own transaction; "
-                             "no unit of work committed at the edge yet"
-        for noun in ("enrollments", "intake", "lists", "memberships", "persons", "reference",
-                     "regions", "targets")
+                             "not moved to deps.UnitOfWorkDep yet"
+        for noun in ("intake", "lists", "persons", "reference", "regions")
     },
     ("registration", "app_state"): {
         "persons/router.py": "no app.state read; it sets request.state.audit_recorded (the "

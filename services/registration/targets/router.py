@@ -7,11 +7,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from services.registration import events
 from services.registration.common import read_upload, refuse_upload
-from services.registration.deps import OutboxDep
+from services.registration.deps import OutboxDep, UnitOfWorkDep
 from services.registration.targets.repository import TargetRepository
 from services.registration.targets.service import parse_targets, set_targets
 from shared.auth import NATIONAL, current_principal, region_prefix, require_region
-from shared.db import SessionDep
 
 router = APIRouter(prefix="/v1/targets", tags=["targets"])
 
@@ -29,16 +28,15 @@ class TargetPublic(BaseModel):
 
 @router.put("/{plan_year}/{township_code}", response_model=TargetPublic)
 async def set_target(
-    body: TargetSet, request: Request, session: SessionDep, outbox: OutboxDep,
+    body: TargetSet, request: Request, session: UnitOfWorkDep, outbox: OutboxDep,
     plan_year: int = Path(ge=2000, le=2100),
     township_code: str = Path(pattern=r"^\d{12}$"),
 ) -> TargetPublic:
-    async with session.begin():
-        await TargetRepository(session).put(plan_year, township_code, body.target)
-        await outbox.add(
-            session, events.TargetSet(plan_year=plan_year, township_code=township_code,
-                                      county_code=township_code[:6], target=body.target),
-            subject=township_code)
+    await TargetRepository(session).put(plan_year, township_code, body.target)
+    await outbox.add(
+        session, events.TargetSet(plan_year=plan_year, township_code=township_code,
+                                  county_code=township_code[:6], target=body.target),
+        subject=township_code)
     return TargetPublic(plan_year=plan_year, township_code=township_code, target=body.target)
 
 
@@ -49,7 +47,7 @@ class TargetList(BaseModel):
 
 
 @router.get("/{plan_year}", response_model=TargetList)
-async def list_targets(request: Request, session: SessionDep,
+async def list_targets(request: Request, session: UnitOfWorkDep,
                        plan_year: int = Path(ge=2000, le=2100),
                        county_code: str | None = Query(None, pattern=r"^\d{6}$"),
                        ) -> TargetList:
@@ -70,7 +68,7 @@ class TargetUploadResult(BaseModel):
 
 
 @router.post("/{plan_year}/upload", response_model=TargetUploadResult)
-async def upload_targets(request: Request, session: SessionDep, outbox: OutboxDep,
+async def upload_targets(request: Request, session: UnitOfWorkDep, outbox: OutboxDep,
                          plan_year: int = Path(ge=2000, le=2100), file: UploadFile = File(...),
                          county_code: str | None = Form(None, pattern=r"^\d{6}$")) -> TargetUploadResult:
     """The plan's township task table (乡镇, 乡镇代码, 参保任务数); a 合计 row is checked.
@@ -85,8 +83,7 @@ async def upload_targets(request: Request, session: SessionDep, outbox: OutboxDe
                                   parsed.errors)
     for t in parsed.targets:
         require_region(principal, t.township_code)
-    async with session.begin():
-        await set_targets(session, outbox, plan_year,
-                          [(t.township_code, t.target) for t in parsed.targets])
+    await set_targets(session, outbox, plan_year,
+                      [(t.township_code, t.target) for t in parsed.targets])
     return TargetUploadResult(plan_year=plan_year, county_code=parsed.county_code[:6],
                               townships=len(parsed.targets), total=parsed.total)
