@@ -38,7 +38,7 @@ PENDING: dict[tuple[str, str], dict[str, str]] = {
     ("registration", "transaction"): {
         f"{noun}/router.py": "the router takes a SessionDep and begins its own transaction; "
                              "not moved to deps.UnitOfWorkDep yet"
-        for noun in ("intake", "lists", "persons", "reference", "regions")
+        for noun in ("intake", "persons")
     },
     ("registration", "app_state"): {
         "persons/router.py": "no app.state read; it sets request.state.audit_recorded (the "
