@@ -36,9 +36,9 @@ PENDING: dict[tuple[str, str], dict[str, str]] = {
         "targets/service.py": "the targets service runs its own statements",
     },
     ("registration", "transaction"): {
-        f"{noun}/router.py": "the router takes a SessionDep and begins its own transaction; "
-                             "not moved to deps.UnitOfWorkDep yet"
-        for noun in ("intake", "persons")
+        "persons/router.py": "begins its own transactions: the full-ID read commits its audit "
+                             "entry (a denied read's too) before it answers 404 or decrypts, "
+                             "which a unit of work rolled back on the 404 would lose",
     },
     ("registration", "app_state"): {
         "persons/router.py": "no app.state read; it sets request.state.audit_recorded (the "
