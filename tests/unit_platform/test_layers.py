@@ -28,12 +28,10 @@ PENDING: dict[tuple[str, str], dict[str, str]] = {
     ("registration", "sql"): {
         "bulk/residents.py": "the county bulk import stages and merges in SQL (COPY, insert "
                              "from select); no repository split yet",
-        "common.py": "the shared upload helpers read the resident/upload tables directly",
         "memberships/service.py": "the membership service runs its own statements",
         "reference/service.py": "the reference-data matching (应保未保, 重复参保) runs its "
                                 "own statements",
         "scopes.py": "the upload scope check reads registered people directly",
-        "targets/service.py": "the targets service runs its own statements",
     },
     ("registration", "transaction"): {
         "persons/router.py": "begins its own transactions: the full-ID read commits its audit "

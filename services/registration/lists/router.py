@@ -8,11 +8,11 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from services.registration.common import (
-    load_error_report,
     read_upload,
     refuse_upload,
 )
 from services.registration.deps import OutboxDep, UnitOfWorkDep, VaultDep
+from services.registration.error_reports.repository import load_error_report
 from services.registration.lists.download import write_list_csv, write_list_xlsx
 from services.registration.lists.repository import ListVersion
 from services.registration.lists.service import ListService, department_or_404
