@@ -55,9 +55,6 @@ PENDING: dict[tuple[str, str], dict[str, str]] = {
                            "transaction: a publication is taken into the catalog after it "
                            "commits, and a draft's simulation closes the session first",
     },
-    ("reporting", "sql"): {
-        "names.py": "the division names read registration's published villages directly",
-    },
     ("reporting", "transaction"): {
         "dashboard/router.py": "the router takes a SessionDep for its reads",
         "funds/router.py": "the router takes a SessionDep for its reads",
