@@ -7,11 +7,10 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from services.reporting import responses
-from services.reporting.deps import PlanCopiesDep
+from services.reporting.deps import PlanCopiesDep, UnitOfWorkDep
 from services.reporting.exports import Table, file_response
 from services.reporting.funds import service
 from services.reporting.regions import RegionDep
-from shared.db import SessionDep
 from shared.money import fen_to_yuan
 
 router = APIRouter(prefix="/v1", tags=["funds"])
@@ -46,7 +45,7 @@ def fund_table(data: dict[str, Any]) -> Table:
 @router.get("/fund-summary", response_model=None,
             responses={200: {"model": responses.FundSummary}})
 async def get_fund_summary(
-    request: Request, session: SessionDep, region: RegionDep, plans: PlanCopiesDep,
+    request: Request, session: UnitOfWorkDep, region: RegionDep, plans: PlanCopiesDep,
     plan_year: Annotated[int, Query(ge=2000, le=2100)],
     format: Literal["json", "csv", "xlsx"] = "json",  # noqa: A002
 ) -> dict[str, Any] | Response:
@@ -62,7 +61,7 @@ async def get_fund_summary(
 @router.get("/reconciliation-summary", response_model=None,
             responses={200: {"model": responses.ReconciliationSummary}})
 async def get_reconciliation_summary(
-    session: SessionDep, channel: str | None = None, date_from: dt.date | None = None,
+    session: UnitOfWorkDep, channel: str | None = None, date_from: dt.date | None = None,
     date_to: dt.date | None = None,
 ) -> dict[str, Any]:
     return await service.reconciliation_summary(session, channel, date_from, date_to)

@@ -7,12 +7,11 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response
 
 from services.reporting import responses
-from services.reporting.deps import PlanCopiesDep
+from services.reporting.deps import PlanCopiesDep, UnitOfWorkDep
 from services.reporting.exports import Table, file_response
 from services.reporting.progress import service
 from services.reporting.regions import RegionDep
 from shared.api_docs import file_responses
-from shared.db import SessionDep
 
 router = APIRouter(prefix="/v1", tags=["progress"])
 
@@ -36,7 +35,7 @@ def progress_table(data: dict[str, Any]) -> Table:
 @router.get("/progress", response_model=None,
             responses=file_responses("csv", "xlsx", model=responses.Progress))
 async def get_progress(
-    request: Request, session: SessionDep, region: RegionDep, plans: PlanCopiesDep,
+    request: Request, session: UnitOfWorkDep, region: RegionDep, plans: PlanCopiesDep,
     plan_year: Annotated[int, Query(ge=2000, le=2100)],
     level: Literal["province", "city", "county", "township", "village"] | None = None,
     as_of: dt.date | None = None,
