@@ -28,7 +28,6 @@ PENDING: dict[tuple[str, str], dict[str, str]] = {
     ("registration", "sql"): {
         "bulk/residents.py": "the county bulk import stages and merges in SQL (COPY, insert "
                              "from select); no repository split yet",
-        "memberships/service.py": "the membership service runs its own statements",
         "reference/service.py": "the reference-data matching (应保未保, 重复参保) runs its "
                                 "own statements",
         "scopes.py": "the upload scope check reads registered people directly",
