@@ -30,7 +30,6 @@ PENDING: dict[tuple[str, str], dict[str, str]] = {
                              "from select); no repository split yet",
         "reference/service.py": "the reference-data matching (应保未保, 重复参保) runs its "
                                 "own statements",
-        "scopes.py": "the upload scope check reads registered people directly",
     },
     ("registration", "transaction"): {
         "persons/router.py": "begins its own transactions: the full-ID read commits its audit "
