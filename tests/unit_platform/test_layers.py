@@ -42,7 +42,6 @@ PENDING: dict[tuple[str, str], dict[str, str]] = {
                              "recorded its read itself), which the name check cannot tell apart",
     },
     ("eligibility", "sql"): {
-        "plans/changes.py": "the correction's change report runs its own statements",
         "plans/drafts.py": "drafts and publication run their own statements",
         "plans/registry.py": "the plans registry loads publications directly",
         "redeterminations/population.py": "the population reader streams its own statements",
