@@ -6,18 +6,18 @@ import asyncio
 import logging
 
 from fastapi import FastAPI
-from sqlalchemy import text
 
 from kernels.policy import PolicyCatalog
 from services.eligibility.access import RULES as ACCESS_RULES
 from services.eligibility.api_summaries import SUMMARIES
+from services.eligibility.deps import start_job
 from services.eligibility.determinations.router import router as determinations
 from services.eligibility.determinations.service import DeterminationService
 from services.eligibility.facts.handlers import consumer_spec
 from services.eligibility.plans.registry import Changed, PlanRegistry
+from services.eligibility.plans.repository import PlanRepository
 from services.eligibility.plans.router import router as plans_router
 from services.eligibility.redeterminations.router import router as redeterminations
-from services.eligibility.redeterminations.router import start_job
 from services.eligibility.redeterminations.service import Redeterminator
 from services.eligibility.simulations.router import router as simulations
 from shared.outbox import Outbox
@@ -43,26 +43,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             if before is None:
                 continue
             async with runtime.sessions() as session, session.begin():
-                claimed = (await session.execute(text("""
-                    UPDATE eligibility.plan_publications SET redetermination_job = 0
-                    WHERE id = (SELECT max(id) FROM eligibility.plan_publications
-                                WHERE region_code = :r AND plan_year = :y AND version = :v)
-                      AND redetermination_job IS NULL RETURNING id"""),
-                    {"r": region, "y": year, "v": after})).first()
+                claimed = await PlanRepository(session).claim_redetermination(region, year, after)
             if claimed is None:
                 continue
             try:
                 job = await app.state.redeterminator.create(region, year)
             except Exception:  # not started: unclaim it (POST /v1/redeterminations starts it)
                 async with runtime.sessions() as session, session.begin():
-                    await session.execute(text(
-                        "UPDATE eligibility.plan_publications SET redetermination_job = NULL "
-                        "WHERE id = :id"), {"id": claimed[0]})
+                    await PlanRepository(session).unclaim_redetermination(claimed)
                 raise
             async with runtime.sessions() as session, session.begin():
-                await session.execute(text(
-                    "UPDATE eligibility.plan_publications SET redetermination_job = :j "
-                    "WHERE id = :id"), {"j": job["id"], "id": claimed[0]})
+                await PlanRepository(session).set_redetermination_job(claimed, job["id"])
             log.info("eligibility: plan %s-%s corrected (%s -> %s): re-determination job %s",
                      region, year, before[:16], after[:16], job["id"])
             start_job(app, job["id"])

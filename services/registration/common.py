@@ -1,5 +1,5 @@
 """What the registration routers share: reading uploads, refusing them with an error report,
-opaque cursors, and the request-scoped parts (vault, outbox)."""
+and opaque cursors (the request-scoped parts are in deps.py)."""
 
 from __future__ import annotations
 
@@ -7,29 +7,16 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import asdict
 
-import orjson
 from fastapi import Request, UploadFile
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.registration.error_reports.repository import store_error_report
 from services.registration.uploads import RowError
 from shared.errors import DomainError, Invalid
 from shared.i18n import Text
-from shared.outbox import Outbox
 from shared.params import decode_cursor, encode_cursor  # noqa: F401 (the one cursor codec)
-from shared.pii import PiiVault, vault_for
 
-S = "registration"
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024
 ERRORS_IN_BODY = 200
-
-
-def vault(request: Request) -> PiiVault:
-    return vault_for(request.app.state.runtime.settings)
-
-
-def outbox(request: Request) -> Outbox:
-    return request.app.state.runtime.outbox
 
 
 async def read_upload(file: UploadFile, limit: int = MAX_UPLOAD_BYTES) -> bytes:
@@ -70,14 +57,7 @@ async def refuse_upload(request: Request, kind: str, filename: str | None, sha25
     report_id = uuid.uuid4()
     rows = [asdict(e) for e in errors]
     async with request.app.state.runtime.sessions() as session, session.begin():
-        await session.execute(
-            text(f"""INSERT INTO {S}.error_reports
-                     (id, upload_kind, filename, content_sha256, error_count, errors,
-                      region_code)
-                     VALUES (:id, :k, :f, :s, :n, CAST(:e AS jsonb), :r)"""),
-            {"id": report_id, "k": kind, "f": filename, "s": sha256, "n": len(rows),
-             "e": orjson.dumps(rows).decode(), "r": region_code},
-        )
+        await store_error_report(session, report_id, kind, filename, sha256, rows, region_code)
     details = {"error_report_id": str(report_id), "error_count": len(rows),
                "errors": rows[:ERRORS_IN_BODY]}
     outside = [e for e in errors if e.code == FORBIDDEN_REGION]
@@ -97,17 +77,3 @@ async def refuse_upload(request: Request, kind: str, filename: str | None, sha25
         params={"count": len(rows), "first": first.message,
                 "where": Text(where, "the file" if first.is_file_level
                               else f"row {first.row_number}")})
-
-
-async def load_error_report(session: AsyncSession, report_id: uuid.UUID,
-                            region_prefix: str | None = None) -> list[RowError] | None:
-    """The report's rows; None when there is none, or (`region_prefix`: the caller's
-    Principal.region_filter) it was made by an upload outside the caller's region."""
-    row = (await session.execute(
-        text(f"SELECT errors FROM {S}.error_reports WHERE id = :id AND ("
-             "CAST(:rp AS text) IS NULL OR (region_code IS NOT NULL AND "
-             "region_code <> '000000' AND region_code LIKE :rp || '%'))"),
-        {"id": report_id, "rp": region_prefix})).first()
-    if row is None:
-        return None
-    return [RowError(**e) for e in row[0]]

@@ -13,17 +13,16 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kernels.regions.codes import lies_within, narrowest_sql
+from kernels.regions.codes import lies_within
+from services.registration.persons.repository import PersonRepository
 from services.registration.uploads import RowError
 from services.registration.uploads.errors import mask_id_value
 from shared.auth import NATIONAL, Principal, region_prefix, require_region
 from shared.errors import Invalid
 from shared.pii import PiiVault
 
-S = "registration"
 FORBIDDEN_REGION = "forbidden_region"
 
 
@@ -115,8 +114,6 @@ async def people_in_file(session: AsyncSession, vault: PiiVault, content: bytes,
     by_hash = vault.hash_index(rows_of)  # every key version: found while being rotated
     found: dict[str, tuple[uuid.UUID, str, str]] = {}
     if by_hash:
-        result = await session.execute(text(
-            f"SELECT id_number_hash, id, name, {narrowest_sql()}"
-            f" FROM {S}.persons WHERE id_number_hash = ANY(:h)"), {"h": list(by_hash)})
-        found = {by_hash[r[0]]: (r[1], r[2], r[3]) for r in result}
+        rows = await PersonRepository(session).regions_by_hash(list(by_hash))
+        found = {by_hash[h]: (person_id, name, region) for h, person_id, name, region in rows}
     return PeopleInFile(region, rows_of, found)

@@ -11,12 +11,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from functools import lru_cache
 
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kernels.regions import load_regions
+from services.reporting.projections.repository import village_names
 
-S = "reporting"
 NO_VILLAGE = "(未分村)"
 
 
@@ -57,8 +56,5 @@ async def names_for(session: AsyncSession, codes: Iterable[str | None]) -> Names
     villages = sorted(c for c in wanted if _is_village(c))
     out = Names({c: region_name(c) for c in wanted if not _is_village(c)})
     if villages:
-        rows = await session.execute(
-            text(f"SELECT code, name FROM {S}.region_names WHERE code = ANY(:codes)"),
-            {"codes": villages})
-        out.update({r[0]: r[1] for r in rows})
+        out.update(await village_names(session, villages))
     return out

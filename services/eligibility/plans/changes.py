@@ -12,12 +12,10 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.eligibility.plans.repository import PlanRepository
 from shared.errors import NotFound
-
-S = "eligibility"
 
 
 def _lines(subsidies: Any) -> dict[str, int]:
@@ -29,23 +27,14 @@ def _lines(subsidies: Any) -> dict[str, int]:
 
 async def change_report(session: AsyncSession, region_code: str, plan_year: int,
                         publication: int, people_limit: int = 10_000) -> dict[str, Any]:
-    pub = (await session.execute(text(f"""
-        SELECT p.id, p.version, p.redetermination_job, p.published_at,
-               (SELECT q.version FROM {S}.plan_publications q
-                WHERE q.region_code = p.region_code AND q.plan_year = p.plan_year
-                  AND q.id < p.id ORDER BY q.id DESC LIMIT 1) AS previous
-        FROM {S}.plan_publications p
-        WHERE p.id = :id AND p.region_code = :r AND p.plan_year = :y"""),
-        {"id": publication, "r": region_code, "y": plan_year})).first()
+    repo = PlanRepository(session)
+    pub = await repo.publication(publication, region_code, plan_year)
     if pub is None:
         raise NotFound(f"{region_code}-{plan_year} 没有第 {publication} 号发布",
                        code="publication_not_found")
     job = None
     if pub.redetermination_job:
-        row = (await session.execute(text(
-            f"SELECT status, total, processed, changed, adjustments FROM {S}.redetermination_jobs "
-            "WHERE id = :id"), {"id": pub.redetermination_job})).first()
-        job = dict(row._mapping) if row else None
+        job = await repo.redetermination_job(pub.redetermination_job)
     out: dict[str, Any] = {
         "region_code": region_code, "plan_year": plan_year, "publication": pub.id,
         "version": pub.version, "previous_version": pub.previous, "redetermination": job,
@@ -56,29 +45,7 @@ async def change_report(session: AsyncSession, region_code: str, plan_year: int,
     }
     if pub.previous is None or pub.previous == pub.version:
         return out
-    rows = (await session.execute(text(f"""
-        WITH new AS (
-            SELECT DISTINCT ON (person_id) id, person_id, personal_fen, subsidies, township_code,
-                   enrolled
-            FROM {S}.determinations WHERE plan_year = :y AND policy_version = :new
-            ORDER BY person_id, id DESC),
-        old AS (
-            SELECT DISTINCT ON (d.person_id) d.person_id, d.personal_fen, d.subsidies, d.enrolled
-            FROM {S}.determinations d JOIN new n ON n.person_id = d.person_id AND d.id < n.id
-            WHERE d.plan_year = :y AND d.policy_version = :old
-            ORDER BY d.person_id, d.id DESC),
-        paid AS (
-            SELECT person_id, sum(CASE WHEN kind = 'paid' THEN amount_fen ELSE -amount_fen END)
-                   AS paid_fen
-            FROM {S}.payment_entries WHERE plan_year = :y AND payer = 'person'
-            GROUP BY person_id)
-        SELECT n.person_id, n.township_code, o.personal_fen AS before_fen,
-               n.personal_fen AS after_fen, o.subsidies AS before_lines,
-               n.subsidies AS after_lines, coalesce(p.paid_fen, 0) AS paid_fen
-        FROM new n JOIN old o USING (person_id) LEFT JOIN paid p USING (person_id)
-        WHERE n.enrolled AND o.enrolled
-        ORDER BY n.township_code NULLS FIRST, n.person_id"""),
-        {"y": plan_year, "new": pub.version, "old": pub.previous})).all()
+    rows = await repo.changed_people(plan_year, pub.version, pub.previous)
     lines: dict[str, dict[str, int]] = {}
     for r in rows:
         before, after = _lines(r.before_lines), _lines(r.after_lines)

@@ -8,11 +8,17 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, Request, Response, status
 from pydantic import BaseModel, Field
-from sqlalchemy import text
 
+from services.eligibility.deps import (
+    EngineDep,
+    OutboxDep,
+    PlanRepositoryDep,
+    PlansChangedDep,
+    PlansDep,
+)
 from services.eligibility.plans.changes import change_report
 from services.eligibility.plans.drafts import PlanDrafts
-from services.eligibility.plans.registry import PlanRegistry, source_of
+from services.eligibility.plans.registry import source_of
 from services.eligibility.plans.responses import (
     Draft,
     DraftDetail,
@@ -37,10 +43,6 @@ PEOPLE_IN_JSON, PEOPLE_IN_FILE = 10_000, 2_000_000
 PlanRegionPath = Annotated[str, Path(pattern=r"^\d{6}$")]
 
 
-def _registry(request: Request) -> PlanRegistry:
-    return request.app.state.plans  # type: ignore[no-any-return]
-
-
 class DraftUpload(BaseModel):
     plan: str | dict[str, Any] = Field(
         description="the plan: YAML text (problems are named by line), or the same content as "
@@ -56,22 +58,14 @@ class Republish(Publish):
     publication: int = Field(ge=1, description="the earlier publication to publish again")
 
 
-def _drafts(request: Request, session: Any) -> PlanDrafts:
-    return PlanDrafts(session, request.app.state.outbox, _registry(request))
-
-
-async def _after_publish(request: Request) -> None:
-    """Take the publication into the catalog now (corrections start their re-determination)."""
-    await request.app.state.plans_changed_now()
+def _drafts(session: Any, outbox: OutboxDep, plans: PlansDep) -> PlanDrafts:
+    return PlanDrafts(session, outbox, plans)
 
 
 @router.get("")
-async def list_plans(request: Request, session: SessionDep) -> dict[str, Any]:
+async def list_plans(plan_rows: PlanRepositoryDep, registry: PlansDep) -> dict[str, Any]:
     """Every plan version ever loaded; `active` marks the one in force for its region and year."""
-    registry = _registry(request)
-    rows = (await session.execute(text(
-        "SELECT version, region_code, plan_year, source, loaded_at FROM eligibility.policies "
-        "ORDER BY region_code, plan_year, loaded_at"))).mappings().all()
+    rows = await plan_rows.versions()
     active = {p.version for p in registry.catalog}
     return {"plans": [
         {"region_code": r["region_code"], "plan_year": r["plan_year"], "version": r["version"],
@@ -82,41 +76,44 @@ async def list_plans(request: Request, session: SessionDep) -> dict[str, Any]:
 
 
 @router.post("/drafts", status_code=status.HTTP_201_CREATED, response_model=DraftWithDiff)
-async def upload_draft(body: DraftUpload, request: Request, session: SessionDep) -> dict[str, Any]:
+async def upload_draft(body: DraftUpload, request: Request, session: SessionDep,
+                       outbox: OutboxDep, plans: PlansDep) -> dict[str, Any]:
     """A policy officer uploads a draft plan for a region and year. Every problem is answered
     at once (422, `problems`: line, field, Chinese message); warnings are kept with the draft.
     The answer carries the diff against the version in force, in money terms."""
     async with session.begin():
-        return await _drafts(request, session).upload(body.plan, current_principal(request))
+        return await _drafts(session, outbox, plans).upload(body.plan, current_principal(request))
 
 
 @router.get("/drafts", response_model=Drafts)
-async def list_drafts(request: Request, session: SessionDep,
+async def list_drafts(request: Request, session: SessionDep, outbox: OutboxDep, plans: PlansDep,
                       region_code: str | None = Query(None, pattern=r"^\d{6}$"),
                       plan_year: int | None = None) -> dict[str, Any]:
-    return {"drafts": await _drafts(request, session).list(current_principal(request),
+    return {"drafts": await _drafts(session, outbox, plans).list(current_principal(request),
                                                             region_code, plan_year)}
 
 
 @router.get("/drafts/{draft_id}", response_model=DraftDetail)
-async def get_draft(draft_id: uuid.UUID, request: Request, session: SessionDep) -> dict[str, Any]:
+async def get_draft(draft_id: uuid.UUID, request: Request, session: SessionDep,
+                    outbox: OutboxDep, plans: PlansDep) -> dict[str, Any]:
     """The draft, its warnings, who wrote and approved it, and its diff against the plan in
     force."""
-    return await _drafts(request, session).get(draft_id, current_principal(request))
+    return await _drafts(session, outbox, plans).get(draft_id, current_principal(request))
 
 
 @router.post("/drafts/{draft_id}/simulation", response_model=None,
              responses=file_responses("csv", model=DraftSimulation))
 async def simulate_draft(draft_id: uuid.UUID, request: Request, session: SessionDep,
+                         outbox: OutboxDep, plans: PlansDep, engine: EngineDep,
                          format: Literal["json", "csv"] = "json") -> dict[str, Any] | Response:
     """Head count and money per budget line and township under the draft, against the plan in
     force, and the people whose own contribution changes (`format=csv`: all of them, as a
     file: person id, township, amount now, amount under the draft, difference, in fen);
     nothing is stored."""
     principal = current_principal(request)
-    draft = await _drafts(request, session).get(draft_id, principal)
+    draft = await _drafts(session, outbox, plans).get(draft_id, principal)
     await session.close()
-    out = await simulate(request.app.state.runtime.engine, _registry(request), draft["content"],
+    out = await simulate(engine, plans, draft["content"],
                          principal=principal,
                          people_limit=PEOPLE_IN_FILE if format == "csv" else PEOPLE_IN_JSON)
     if format == "json":
@@ -135,44 +132,49 @@ async def simulate_draft(draft_id: uuid.UUID, request: Request, session: Session
 
 
 @router.post("/drafts/{draft_id}/approve", response_model=Draft)
-async def approve_draft(draft_id: uuid.UUID, request: Request,
-                        session: SessionDep) -> dict[str, Any]:
+async def approve_draft(draft_id: uuid.UUID, request: Request, session: SessionDep,
+                        outbox: OutboxDep, plans: PlansDep) -> dict[str, Any]:
     """A second officer approves the draft; its author cannot (403 four_eyes)."""
     async with session.begin():
-        return await _drafts(request, session).approve(draft_id, current_principal(request))
+        return await _drafts(session, outbox, plans).approve(draft_id, current_principal(request))
 
 
 @router.post("/drafts/{draft_id}/publish", response_model=Publication)
 async def publish_draft(draft_id: uuid.UUID, body: Publish, request: Request,
-                        session: SessionDep) -> dict[str, Any]:
+                        session: SessionDep, outbox: OutboxDep, plans: PlansDep,
+                        plans_changed_now: PlansChangedDep) -> dict[str, Any]:
     """Publish an approved draft, in force from `effective_on`: sent as `eligibility.plan.v1`.
     Publishing for a year that already has a plan is a correction: the region's enrolled
     population is re-determined."""
     async with session.begin():
-        out = await _drafts(request, session).publish(draft_id, current_principal(request),
+        out = await _drafts(session, outbox, plans).publish(draft_id, current_principal(request),
                                                       body.effective_on)
-    await _after_publish(request)
+    # take the publication into the catalog now (corrections start their re-determination)
+    await plans_changed_now()
     return out
 
 
 @router.get("/{region_code}/{plan_year}/history", response_model=PublicationHistory)
-async def plan_history(region_code: PlanRegionPath, plan_year: PlanYearPath, request: Request,
-                       session: SessionDep) -> dict[str, Any]:
+async def plan_history(region_code: PlanRegionPath, plan_year: PlanYearPath,
+                       session: SessionDep, outbox: OutboxDep,
+                       plans: PlansDep) -> dict[str, Any]:
     """Every publication for the region and year: version, who wrote, approved and published
     it and when, the day it took effect, which is in force."""
     return {"region_code": region_code, "plan_year": plan_year,
-            "publications": await _drafts(request, session).history(region_code, plan_year)}
+            "publications": await _drafts(session, outbox, plans).history(region_code, plan_year)}
 
 
 @router.post("/{region_code}/{plan_year}/republish", response_model=Publication)
 async def republish(region_code: PlanRegionPath, plan_year: PlanYearPath, body: Republish,
-                    request: Request, session: SessionDep) -> dict[str, Any]:
+                    request: Request, session: SessionDep, outbox: OutboxDep,
+                    plans: PlansDep, plans_changed_now: PlansChangedDep) -> dict[str, Any]:
     """Publish an earlier version again (a new publication; nothing is edited in place)."""
     async with session.begin():
-        out = await _drafts(request, session).republish(
+        out = await _drafts(session, outbox, plans).republish(
             region_code, plan_year, body.publication, current_principal(request),
             body.effective_on)
-    await _after_publish(request)
+    # take the publication into the catalog now (corrections start their re-determination)
+    await plans_changed_now()
     return out
 
 
@@ -202,10 +204,10 @@ async def publication_changes(region_code: PlanRegionPath, plan_year: PlanYearPa
 
 
 @router.get("/{region_code}/{plan_year}")
-async def get_plan(plan_year: PlanYearPath, request: Request,
+async def get_plan(plan_year: PlanYearPath, plans: PlansDep,
                    region_code: str = Path(pattern=r"^\d{6}$")) -> dict[str, Any]:
     """The plan that applies to a region (its own, its city's or its province's) and year."""
-    policy = _registry(request).find(region_code, plan_year)
+    policy = plans.find(region_code, plan_year)
     if policy is None:
         raise NotFound(f"no plan for region {region_code} and plan year {plan_year}",
                        params={"region_code": region_code, "plan_year": plan_year},

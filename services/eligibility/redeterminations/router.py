@@ -1,12 +1,11 @@
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from fastapi import APIRouter, Request, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.eligibility.redeterminations.service import Redeterminator
+from services.eligibility.deps import JobsDep, RedeterminatorDep
 from shared.auth import current_principal, require_region
 from shared.params import RowIdPath
 
@@ -32,25 +31,19 @@ class RedeterminationCreate(BaseModel):
     plan_year: int = Field(ge=2000, le=2100)
 
 
-def start_job(request_app: Any, job_id: int) -> None:
-    runtime = request_app.state.runtime
-    redeterminator: Redeterminator = request_app.state.redeterminator
-    task = asyncio.create_task(redeterminator.run(job_id, stop=runtime.stop),
-                               name=f"redetermination-{job_id}")
-    request_app.state.jobs.add(task)
-    task.add_done_callback(request_app.state.jobs.discard)
-
-
 @router.post("", status_code=status.HTTP_202_ACCEPTED, response_model=None,
              responses={202: {"model": RedeterminationJob}})
-async def start_redetermination(body: RedeterminationCreate, request: Request) -> dict[str, Any]:
+async def start_redetermination(body: RedeterminationCreate, request: Request,
+                                redeterminator: RedeterminatorDep,
+                                jobs: JobsDep) -> dict[str, Any]:
     """Re-determine everyone enrolled under the region's plan for the year, in the background."""
     require_region(current_principal(request), body.region_code)
-    job = await request.app.state.redeterminator.create(body.region_code, body.plan_year)
-    start_job(request.app, job["id"])
+    job = await redeterminator.create(body.region_code, body.plan_year)
+    jobs.start(job["id"])
     return job
 
 
 @router.get("/{job_id}", response_model=None, responses={200: {"model": RedeterminationJob}})
-async def redetermination_progress(job_id: RowIdPath, request: Request) -> dict[str, Any]:
-    return await request.app.state.redeterminator.get(job_id)  # type: ignore[no-any-return]
+async def redetermination_progress(job_id: RowIdPath,
+                                   redeterminator: RedeterminatorDep) -> dict[str, Any]:
+    return await redeterminator.get(job_id)  # type: ignore[no-any-return]

@@ -5,6 +5,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 
+from services.eligibility.deps import EngineDep, PlansDep
 from services.eligibility.simulations.service import simulate
 from shared.auth import current_principal
 
@@ -18,9 +19,9 @@ class SimulationRequest(BaseModel):
 
 
 @router.post("")
-async def run_simulation(body: SimulationRequest, request: Request) -> dict[str, Any]:
+async def run_simulation(body: SimulationRequest, request: Request, engine: EngineDep,
+                         plans: PlansDep) -> dict[str, Any]:
     """Headcount and money per budget line and per township under a draft plan, against the plan
     in force; nothing is stored or published."""
-    runtime = request.app.state.runtime
-    return await simulate(runtime.engine, request.app.state.plans, body.plan,
+    return await simulate(engine, plans, body.plan,
                           principal=current_principal(request))

@@ -9,7 +9,8 @@ import uuid
 from fastapi import APIRouter, File, Form, Request, UploadFile, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.registration.common import outbox, read_upload, refuse_upload, vault
+from services.registration.common import read_upload, refuse_upload
+from services.registration.deps import OutboxDep, PlanCopiesDep, UnitOfWorkDep, VaultDep
 from services.registration.enrollments.bounds import (
     beijing_today,
     check_birth_before_year_end,
@@ -26,7 +27,6 @@ from services.registration.scopes import people_in_file, upload_region
 from services.registration.uploads import RowError, parse_student_list
 from services.registration.uploads.students import STUDENT_SPEC
 from shared.auth import current_principal, require_region
-from shared.db import SessionDep
 from shared.errors import DomainError, Invalid
 from shared.text import PersonName
 
@@ -58,9 +58,10 @@ class LateRegistration(DomainError):
 
 @router.post("/v1/newborns", status_code=status.HTTP_201_CREATED, response_model=NewbornResult)
 async def register_newborn(body: NewbornCreate, request: Request,
-                           session: SessionDep) -> NewbornResult:
+                           session: UnitOfWorkDep, vault: VaultDep, outbox: OutboxDep,
+                           plans: PlanCopiesDep) -> NewbornResult:
     child = parse_or_422(body.id_number)
-    check_plan_year(body.plan_year, known=request.app.state.plans.years())
+    check_plan_year(body.plan_year, known=plans.years())
     check_birth_before_year_end(child.birth_date, body.plan_year)
     check_registered_on(body.registered_on, body.plan_year)
     registered_on = body.registered_on or beijing_today()
@@ -75,27 +76,26 @@ async def register_newborn(body: NewbornCreate, request: Request,
             "days of birth; register the child as an ordinary resident (POST /v1/persons)",
             params={"days": days, "limit": NEWBORN_WINDOW_DAYS})
     parent_ident = parse_or_422(body.parent_id_number)
-    persons = PersonService(session, outbox(request), vault(request))
-    async with session.begin():
-        parent = await persons.repo.by_hash(vault(request).lookup_hashes(parent_ident.value))
-        if parent is None:
-            raise Invalid("the parent is not registered; register the parent first",
-                          field="parent_id_number", code="parent_not_registered")
-        # the child is registered where the parent is: staff of that township only
-        require_person_region(current_principal(request), parent)
-        if parent.household_id is None or parent.township_code is None:
-            raise Invalid("the parent has no household (户) on file; set the parent's "
-                          "household_no first", field="parent_id_number",
-                          code="parent_without_household")
-        person = await persons.register(PersonCreate(
-            id_number=child.value, name=body.name, phone=body.phone or parent.phone,
-            township_code=parent.township_code, village_code=parent.village_code,
-            relation_to_head="子" if child.sex == "male" else "女",
-            hukou_region_code=parent.hukou_region_code,
-        ), household_id=parent.household_id)
-        enrollment = await EnrollmentService(session, outbox(request)).enroll(EnrollmentCreate(
-            person_id=person.id, plan_year=body.plan_year, insured_category="minor",
-            registered_on=registered_on))
+    persons = PersonService(session, outbox, vault)
+    parent = await persons.repo.by_hash(vault.lookup_hashes(parent_ident.value))
+    if parent is None:
+        raise Invalid("the parent is not registered; register the parent first",
+                      field="parent_id_number", code="parent_not_registered")
+    # the child is registered where the parent is: staff of that township only
+    require_person_region(current_principal(request), parent)
+    if parent.household_id is None or parent.township_code is None:
+        raise Invalid("the parent has no household (户) on file; set the parent's "
+                      "household_no first", field="parent_id_number",
+                      code="parent_without_household")
+    person = await persons.register(PersonCreate(
+        id_number=child.value, name=body.name, phone=body.phone or parent.phone,
+        township_code=parent.township_code, village_code=parent.village_code,
+        relation_to_head="子" if child.sex == "male" else "女",
+        hukou_region_code=parent.hukou_region_code,
+    ), household_id=parent.household_id)
+    enrollment = await EnrollmentService(session, outbox).enroll(EnrollmentCreate(
+        person_id=person.id, plan_year=body.plan_year, insured_category="minor",
+        registered_on=registered_on))
     return NewbornResult(person=detail(person, current_principal(request)),
                          enrollment=EnrollmentPublic(**enrollment.__dict__),
                          days_after_birth=days)
@@ -110,7 +110,8 @@ class StudentUploadResult(BaseModel):
 
 
 @router.post("/v1/students/upload", response_model=StudentUploadResult)
-async def upload_students(request: Request, session: SessionDep, file: UploadFile = File(...),
+async def upload_students(request: Request, session: UnitOfWorkDep, vault: VaultDep,
+                          outbox: OutboxDep, plans: PlanCopiesDep, file: UploadFile = File(...),
                           plan_year: int = Form(ge=2000, le=2100),
                           township_code: str = Form(pattern=r"^\d{12}$"),
                           registered_on: dt.date | None = Form(None)) -> StudentUploadResult:
@@ -122,45 +123,43 @@ async def upload_students(request: Request, session: SessionDep, file: UploadFil
     rows, nothing applied; the name registered there is not told)."""
     principal = current_principal(request)
     require_region(principal, township_code)
-    check_plan_year(plan_year, known=request.app.state.plans.years())
+    check_plan_year(plan_year, known=plans.years())
     check_registered_on(registered_on, plan_year)
     region = upload_region(principal, None)
     content = await read_upload(file)
-    persons = PersonService(session, outbox(request), vault(request))
-    enrollments = EnrollmentService(session, outbox(request),
-                                    request.app.state.plans.years())
+    persons = PersonService(session, outbox, vault)
+    enrollments = EnrollmentService(session, outbox, plans.years())
     counts = {"registered": 0, "updated": 0, "enrolled": 0, "already_enrolled": 0}
-    async with session.begin():
-        people = await people_in_file(session, vault(request), content, STUDENT_SPEC,
-                                      file.filename, region)
-        parsed = parse_student_list(content, filename=file.filename, name_of=people.name_of)
-        errors: list[RowError] = people.screen(parsed.errors)
-        for row in [] if errors else parsed.rows:
-            person = await persons.repo.by_hash(vault(request).lookup_hashes(row.id_number))
-            if person is None:
-                person = await persons.register(PersonCreate(
-                    id_number=row.id_number, name=row.name, phone=row.phone,
-                    township_code=township_code, hukou_region_code=row.id_number[:6],
-                    school=row.school, household_no=row.household_number))
-                counts["registered"] += 1
-            elif person.school != row.school:
-                person = await persons.update(person.id, PersonUpdate(school=row.school))
-                counts["updated"] += 1
-            existing = await EnrollmentRepository(session).get(person.id, plan_year)
-            if existing is not None and existing.status == "registered":
-                counts["already_enrolled"] += 1
-                continue
-            try:
-                await enrollments.enroll(EnrollmentCreate(
-                    person_id=person.id, plan_year=plan_year, insured_category="student",
-                    registered_on=registered_on))
-                counts["enrolled"] += 1
-            except DomainError as exc:
-                errors.append(RowError(row.row_number, "身份证号", person.id_number_masked,
-                                       exc.message, exc.code))
-        if errors:
-            raise await refuse_upload(request, "students", file.filename,
-                                      parsed.content_sha256, errors, region_code=region)
+    people = await people_in_file(session, vault, content, STUDENT_SPEC,
+                                  file.filename, region)
+    parsed = parse_student_list(content, filename=file.filename, name_of=people.name_of)
+    errors: list[RowError] = people.screen(parsed.errors)
+    for row in [] if errors else parsed.rows:
+        person = await persons.repo.by_hash(vault.lookup_hashes(row.id_number))
+        if person is None:
+            person = await persons.register(PersonCreate(
+                id_number=row.id_number, name=row.name, phone=row.phone,
+                township_code=township_code, hukou_region_code=row.id_number[:6],
+                school=row.school, household_no=row.household_number))
+            counts["registered"] += 1
+        elif person.school != row.school:
+            person = await persons.update(person.id, PersonUpdate(school=row.school))
+            counts["updated"] += 1
+        existing = await EnrollmentRepository(session).get(person.id, plan_year)
+        if existing is not None and existing.status == "registered":
+            counts["already_enrolled"] += 1
+            continue
+        try:
+            await enrollments.enroll(EnrollmentCreate(
+                person_id=person.id, plan_year=plan_year, insured_category="student",
+                registered_on=registered_on))
+            counts["enrolled"] += 1
+        except DomainError as exc:
+            errors.append(RowError(row.row_number, "身份证号", person.id_number_masked,
+                                   exc.message, exc.code))
+    if errors:
+        raise await refuse_upload(request, "students", file.filename,
+                                  parsed.content_sha256, errors, region_code=region)
     return StudentUploadResult(status="applied", **counts)
 
 

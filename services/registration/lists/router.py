@@ -8,12 +8,11 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from services.registration.common import (
-    load_error_report,
-    outbox,
     read_upload,
     refuse_upload,
-    vault,
 )
+from services.registration.deps import OutboxDep, UnitOfWorkDep, VaultDep
+from services.registration.error_reports.repository import load_error_report
 from services.registration.lists.download import write_list_csv, write_list_xlsx
 from services.registration.lists.repository import ListVersion
 from services.registration.lists.service import ListService, department_or_404
@@ -22,7 +21,6 @@ from services.registration.uploads import write_error_report_csv, write_error_re
 from services.registration.uploads.categories import DEPARTMENTS
 from shared.api_docs import file_only_responses
 from shared.auth import current_principal
-from shared.db import SessionDep
 from shared.downloads import attachment
 from shared.errors import NotFound
 
@@ -72,7 +70,7 @@ def _version(v: ListVersion) -> VersionPublic:
 
 @router.get("/error-reports/{report_id}", response_class=Response,
             responses=file_only_responses("csv", "xlsx"))
-async def error_report(report_id: uuid.UUID, request: Request, session: SessionDep,
+async def error_report(report_id: uuid.UUID, request: Request, session: UnitOfWorkDep,
                        format: Literal["csv", "xlsx"] = "csv") -> Response:  # noqa: A002
     """The row-by-row reasons an upload was refused (any upload kind), for the uploader: only
     inside the region of the upload (another region's report answers 404)."""
@@ -88,7 +86,8 @@ async def error_report(report_id: uuid.UUID, request: Request, session: SessionD
 
 
 @router.post("/{department}/{plan_year}", response_model=UploadResult)
-async def upload_list(request: Request, session: SessionDep, department: str,
+async def upload_list(request: Request, session: UnitOfWorkDep,
+                      vault: VaultDep, outbox: OutboxDep, department: str,
                       plan_year: int = YEAR, file: UploadFile = File(...),
                       version: Literal["preliminary", "final"] = Query("preliminary"),
                       region_code: str | None = REGION) -> UploadResult:
@@ -99,13 +98,12 @@ async def upload_list(request: Request, session: SessionDep, department: str,
     principal = current_principal(request)
     region = upload_region(principal, region_code)
     content = await read_upload(file)
-    async with session.begin():
-        result = await ListService(session, outbox(request), vault(request)).upload(
-            department, plan_year, version, content, file.filename, region=region,
-            uploaded_by=principal.subject)
-        if result.errors:
-            raise await refuse_upload(request, f"list:{department}", file.filename,
-                                      result.content_sha256, result.errors, region_code=region)
+    result = await ListService(session, outbox, vault).upload(
+        department, plan_year, version, content, file.filename, region=region,
+        uploaded_by=principal.subject)
+    if result.errors:
+        raise await refuse_upload(request, f"list:{department}", file.filename,
+                                  result.content_sha256, result.errors, region_code=region)
     assert result.version is not None
     return UploadResult(status=result.status, department=result.version.department,  # type: ignore[arg-type]
                         region_code=region, plan_year=plan_year,
@@ -113,13 +111,14 @@ async def upload_list(request: Request, session: SessionDep, department: str,
 
 
 @router.get("/{department}/{plan_year}", response_model=ListSummary)
-async def list_versions(request: Request, session: SessionDep, department: str,
+async def list_versions(request: Request, session: UnitOfWorkDep,
+                        vault: VaultDep, outbox: OutboxDep, department: str,
                         plan_year: int = YEAR, region_code: str | None = REGION) -> ListSummary:
     """The version history of the department's list for one region (the caller's own unless
     `region_code` names one inside it) and plan year."""
     dept = department_or_404(department)
     region = upload_region(current_principal(request), region_code)
-    versions = await ListService(session, outbox(request), vault(request)).repo.versions(
+    versions = await ListService(session, outbox, vault).repo.versions(
         dept, region, plan_year)
     return ListSummary(department=dept, region_code=region, plan_year=plan_year,
                        versions=[_version(v) for v in versions],
@@ -128,7 +127,8 @@ async def list_versions(request: Request, session: SessionDep, department: str,
 
 @router.get("/{department}/{plan_year}/current", response_model=None, response_class=Response,
             responses=file_only_responses("csv", "xlsx"))
-async def download_list(request: Request, session: SessionDep, department: str,
+async def download_list(request: Request, session: UnitOfWorkDep,
+                        vault: VaultDep, outbox: OutboxDep, department: str,
                         plan_year: int = YEAR, region_code: str | None = REGION,
                         format: Literal["csv", "xlsx"] = "xlsx") -> Response:  # noqa: A002
     """The department's current list for the region and year, in the layout it uploads
@@ -137,7 +137,7 @@ async def download_list(request: Request, session: SessionDep, department: str,
     list); every download is in the audit log."""
     dept = department_or_404(department)
     region = upload_region(current_principal(request), region_code)
-    version, entries = await ListService(session, outbox(request), vault(request)).current(
+    version, entries = await ListService(session, outbox, vault).current(
         dept, region, plan_year)
     if version is None:
         raise NotFound(f"{dept} 在 {region} 没有 {plan_year} 年度的名单", code="list_not_found")

@@ -15,13 +15,13 @@ from fastapi import APIRouter, Request, status
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from kernels.codes import GroupCode
+from services.registration.deps import OutboxDep, UnitOfWorkDep
 from services.registration.memberships.service import MembershipService
 from services.registration.persons.repository import PersonRepository
 from services.registration.persons.views import person_region, require_person_region
 from services.registration.uploads.categories import canonical_department
 from services.registration.uploads.certifiers import certifiable_in
 from shared.auth import Principal, current_principal, require_department
-from shared.db import SessionDep
 from shared.errors import Forbidden, Invalid
 from shared.i18n import TextError
 
@@ -57,7 +57,7 @@ class MembershipPublic(BaseModel):
     later_birth_on: dt.date | None
 
 
-async def _check_region(request: Request, session: SessionDep,
+async def _check_region(request: Request, session: UnitOfWorkDep,
                         person_id: uuid.UUID) -> str | None:
     """Departments and the bureau certify people of their own region only (404 stays 404).
     The person's region, None when there is no such person."""
@@ -99,23 +99,21 @@ def _department(principal: Principal, given: str | None) -> str | None:
 
 @router.put("", status_code=status.HTTP_200_OK, response_model=MembershipPublic)
 async def certify(person_id: uuid.UUID, body: MembershipCreate, request: Request,
-                  session: SessionDep) -> MembershipPublic:
+                  session: UnitOfWorkDep, outbox: OutboxDep) -> MembershipPublic:
     principal = current_principal(request)
     body = body.model_copy(update={"department": _department(principal, body.department)})
-    async with session.begin():
-        region = await _check_region(request, session, person_id)
-        service = MembershipService(session, request.app.state.runtime.outbox)
-        await _check_department(principal, service, person_id, body.group_code, region)
-        await service.put(person_id, body)
+    region = await _check_region(request, session, person_id)
+    service = MembershipService(session, outbox)
+    await _check_department(principal, service, person_id, body.group_code, region)
+    await service.put(person_id, body)
     return MembershipPublic(person_id=person_id, **body.model_dump(exclude={"department"}))
 
 
 @router.delete("/{group_code}", status_code=status.HTTP_204_NO_CONTENT)
 async def revoke(person_id: uuid.UUID, group_code: GroupCode, request: Request,
-                 session: SessionDep) -> None:
-    async with session.begin():
-        region = await _check_region(request, session, person_id)
-        service = MembershipService(session, request.app.state.runtime.outbox)
-        await _check_department(current_principal(request), service, person_id, group_code,
-                                region)
-        await service.remove(person_id, group_code)
+                 session: UnitOfWorkDep, outbox: OutboxDep) -> None:
+    region = await _check_region(request, session, person_id)
+    service = MembershipService(session, outbox)
+    await _check_department(current_principal(request), service, person_id, group_code,
+                            region)
+    await service.remove(person_id, group_code)

@@ -75,6 +75,13 @@ class PersonRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
+    async def regions_by_hash(self, hashes: list[str]) -> list[tuple[str, uuid.UUID, str, str]]:
+        """(ID number hash, id, name, narrowest region) of the people with these hashes."""
+        result = await self.session.execute(text(
+            f"SELECT id_number_hash, id, name, {narrowest_sql()}"
+            f" FROM {S}.persons WHERE id_number_hash = ANY(:h)"), {"h": hashes})
+        return [(r[0], r[1], r[2], r[3]) for r in result]
+
     async def by_hash(self, id_hashes: str | list[str]) -> PersonRow | None:
         """The person stored under any of `id_hashes` (`PiiVault.lookup_hashes`: one per key
         version, so people are found while their hashes are being rotated)."""

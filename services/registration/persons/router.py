@@ -9,6 +9,7 @@ from pydantic import BaseModel
 
 from kernels.regions.codes import narrowest
 from services.registration.common import decode_cursor, encode_cursor
+from services.registration.deps import PersonServiceDep
 from services.registration.persons.repository import PersonRow
 from services.registration.persons.schemas import (
     HistoryEntry,
@@ -21,7 +22,6 @@ from services.registration.persons.schemas import (
     PersonPublic,
     PersonUpdate,
 )
-from services.registration.persons.service import PersonService
 from services.registration.persons.views import (
     detail,
     mask_phone,
@@ -34,7 +34,6 @@ from shared import audit
 from shared.auth import Principal, current_principal, require_region
 from shared.db import SessionDep
 from shared.idnumber import mask_name
-from shared.pii import vault_for
 from shared.service import AuditedRead
 
 router = APIRouter(prefix="/v1/persons", tags=["persons"])
@@ -50,33 +49,30 @@ VILLAGE_LIST_READ = AuditedRead(action="person.list_village", resource="persons"
 HOUSEHOLD_READ = AuditedRead(action="household.read", resource="household/{household_id}")
 
 
-def _service(request: Request, session: SessionDep) -> PersonService:
-    runtime = request.app.state.runtime
-    return PersonService(session, runtime.outbox, vault_for(runtime.settings))
-
-
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=PersonPublic)
-async def register_person(body: PersonCreate, request: Request, session: SessionDep) -> PersonPublic:
+async def register_person(body: PersonCreate, request: Request, session: SessionDep,
+                          persons: PersonServiceDep) -> PersonPublic:
     # township staff register people of their own township only
     principal = current_principal(request)
     require_region(principal, narrowest(body.village_code, body.township_code, None) or "")
     async with session.begin():
-        person = await _service(request, session).register(body)
+        person = await persons.register(body)
     return public(person, principal)
 
 
 @router.post("/lookup", response_model=PersonPublic)
-async def lookup_person(body: PersonLookup, request: Request, session: SessionDep) -> PersonPublic:
+async def lookup_person(body: PersonLookup, request: Request, session: SessionDep,
+                        persons: PersonServiceDep) -> PersonPublic:
     """Exact lookup by ID number, sent in the body so that it never appears in a URL. Finds
     only people registered inside the caller's region: anyone else answers 404
     person_not_found, as an unknown ID number does."""
     principal = current_principal(request)
-    return public(await _service(request, session).lookup(
+    return public(await persons.lookup(
         body.id_number, visible_to=principal), principal)
 
 
 @router.get("", response_model=PersonPage)
-async def list_persons(request: Request, session: SessionDep,
+async def list_persons(request: Request, session: SessionDep, persons: PersonServiceDep,
                        village_code: str = Query(pattern=r"^\d{12}$"),
                        name: str | None = Query(None, min_length=1, max_length=64),
                        cursor: str | None = None,
@@ -87,7 +83,7 @@ async def list_persons(request: Request, session: SessionDep,
     principal = current_principal(request)
     after = decode_cursor(cursor, uuid.UUID)
     async with session.begin():
-        rows = await _service(request, session).repo.in_village(
+        rows = await persons.repo.in_village(
             village_code, name.strip() if name else None, str(after) if after else None,
             limit + 1)
         more = len(rows) > limit
@@ -112,19 +108,20 @@ async def _audit_list(request: Request, session: SessionDep, principal: Principa
 
 
 @router.get("/{person_id}", response_model=PersonDetail)
-async def get_person(person_id: uuid.UUID, request: Request, session: SessionDep) -> PersonDetail:
+async def get_person(person_id: uuid.UUID, request: Request, session: SessionDep,
+                     persons: PersonServiceDep) -> PersonDetail:
     """404 person_not_found for people registered outside the caller's region too."""
     principal = current_principal(request)
-    person = await _service(request, session).repo.get(person_id)
+    person = await persons.repo.get(person_id)
     return detail(person_or_404(principal, person), principal)
 
 
 @router.patch("/{person_id}", response_model=PersonDetail)
 async def change_person(person_id: uuid.UUID, body: PersonUpdate, request: Request,
-                        session: SessionDep) -> PersonDetail:
+                        session: SessionDep, persons: PersonServiceDep) -> PersonDetail:
     principal = current_principal(request)
     async with session.begin():
-        service = _service(request, session)
+        service = persons
         current = await service.repo.get(person_id, for_update=True)
         if current is not None:
             # staff change people of their own region only, and cannot move them out of it
@@ -138,7 +135,7 @@ async def change_person(person_id: uuid.UUID, body: PersonUpdate, request: Reque
 
 @router.get("/{person_id}/id-number", response_model=IdNumberRead)
 async def read_id_number(person_id: uuid.UUID, request: Request,
-                         session: SessionDep) -> JSONResponse:
+                         session: SessionDep, persons: PersonServiceDep) -> JSONResponse:
     """The person's full ID number, for those whose work needs it: medical insurance officers
     and administrators for people in their region, township (or village) staff for people
     registered in their own township (or village), system callers holding `pii:read`. Every
@@ -151,7 +148,7 @@ async def read_id_number(person_id: uuid.UUID, request: Request,
     404); the entry of a successful read is committed before the number is sent, and never
     contains the number itself."""
     principal = current_principal(request)
-    service = _service(request, session)
+    service = persons
     client_ip = request.client.host if request.client else None
     encrypted: str | None = None
     async with session.begin():
@@ -193,9 +190,9 @@ class PersonHistory(BaseModel):
 
 @router.get("/{person_id}/history", response_model=PersonHistory)
 async def person_history(person_id: uuid.UUID, request: Request,
-                         session: SessionDep) -> PersonHistory:
+                         session: SessionDep, persons: PersonServiceDep) -> PersonHistory:
     """404 person_not_found for people registered outside the caller's region too."""
-    service = _service(request, session)
+    service = persons
     person_or_404(current_principal(request), await service.repo.get(person_id))
     entries = await service.history(person_id)
     return PersonHistory(items=[HistoryEntry(revision=r, changed_at=at, changes={
@@ -205,14 +202,14 @@ async def person_history(person_id: uuid.UUID, request: Request,
 
 @households.get("/{household_id}", response_model=HouseholdPublic)
 async def get_household(household_id: uuid.UUID, request: Request,
-                        session: SessionDep) -> HouseholdPublic:
+                        session: SessionDep, persons: PersonServiceDep) -> HouseholdPublic:
     """The household's members registered inside the caller's region; a household none of
     whose members the caller may see (nor, when it has none, its village) answers 404
     household_not_found, as an unknown one does. Audited as `household.read` with the ids of
     the members shown."""
     principal = current_principal(request)
     async with session.begin():
-        (number, head, village), members = await _service(request, session).household(
+        (number, head, village), members = await persons.household(
             household_id, visible_to=principal)
         await _audit_list(request, session, principal, HOUSEHOLD_READ,
                           f"household/{household_id}", {"household_id": str(household_id)},

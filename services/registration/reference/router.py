@@ -12,12 +12,11 @@ from services.registration.common import (
     encode_cursor,
     read_upload,
     refuse_upload,
-    vault,
 )
+from services.registration.deps import UnitOfWorkDep, VaultDep
 from services.registration.reference.service import ReferenceService
 from services.registration.scopes import upload_region
 from shared.auth import current_principal, require_region
-from shared.db import SessionDep
 from shared.errors import Invalid, NotFound
 from shared.idnumber import MaskedIdNumber, mask_name
 
@@ -34,7 +33,8 @@ class ReferenceResult(BaseModel):
 
 
 @router.post("/v1/reference/{kind}", response_model=ReferenceResult)
-async def upload_reference(kind: Kind, request: Request, session: SessionDep,
+async def upload_reference(kind: Kind, request: Request, session: UnitOfWorkDep,
+                           vault: VaultDep,
                            file: UploadFile = File(...),
                            county_code: str | None = Form(None, pattern=r"^\d{6}$"),
                            region_code: str | None = Form(None, pattern=r"^(\d{6}|\d{12})$"),
@@ -50,20 +50,19 @@ async def upload_reference(kind: Kind, request: Request, session: SessionDep,
     region = upload_region(principal, region_code or county_code,
                            "region_code" if region_code else "county_code")
     content = await read_upload(file)
-    service = ReferenceService(session, vault(request))
-    async with session.begin():
-        if kind == "township_population":
-            if county_code is None:
-                raise Invalid("county_code is required for township_population",
-                              field="county_code", code="missing_county")
-            status, n, errors = await service.replace_population(content, file.filename,
-                                                                 county_code, year)
-        else:
-            status, n, errors = await service.replace_persons(kind, content, file.filename,
-                                                              region=region)
-        if errors:
-            raise await refuse_upload(request, f"reference:{kind}", file.filename, None, errors,
-                                      region_code=region)
+    service = ReferenceService(session, vault)
+    if kind == "township_population":
+        if county_code is None:
+            raise Invalid("county_code is required for township_population",
+                          field="county_code", code="missing_county")
+        status, n, errors = await service.replace_population(content, file.filename,
+                                                             county_code, year)
+    else:
+        status, n, errors = await service.replace_persons(kind, content, file.filename,
+                                                          region=region)
+    if errors:
+        raise await refuse_upload(request, f"reference:{kind}", file.filename, None, errors,
+                                  region_code=region)
     return ReferenceResult(kind=kind, region_code=region, status=status,  # type: ignore[arg-type]
                            rows=n)
 
@@ -85,13 +84,13 @@ class MissingPage(BaseModel):
 
 
 @router.get("/v1/missing", response_model=MissingPage)
-async def missing(request: Request, session: SessionDep,
+async def missing(request: Request, session: UnitOfWorkDep, vault: VaultDep,
                   village_code: str = Query(pattern=r"^\d{12}$"),
                   plan_year: int = Query(ge=2000, le=2100), cursor: str | None = None,
                   limit: int = Query(100, ge=1, le=1000)) -> MissingPage:
     """People in the household register of this village, alive and not in the employee
     scheme or drawing an employee pension, who have no registered enrollment for the year."""
-    rows = await ReferenceService(session, vault(request)).missing(
+    rows = await ReferenceService(session, vault).missing(
         village_code, plan_year, decode_cursor(cursor), limit + 1)
     more = len(rows) > limit
     rows = rows[:limit]
@@ -135,7 +134,7 @@ def _coverage_row(code: str, name: str, population: int | None, resident: int | 
 
 
 @router.get("/v1/missing/townships", response_model=CoveragePage)
-async def missing_by_township(request: Request, session: SessionDep,
+async def missing_by_township(request: Request, session: UnitOfWorkDep, vault: VaultDep,
                               plan_year: int = Query(ge=2000, le=2100),
                               county_code: str | None = Query(None, pattern=r"^\d{6}$"),
                               township_code: str | None = Query(None, pattern=r"^\d{12}$"),
@@ -163,7 +162,7 @@ async def missing_by_township(request: Request, session: SessionDep,
     region = tree.get(county)
     if region is None or region.level != "county":
         raise NotFound(f"no county {county}", code="unknown_county", params={"code": county})
-    year, rows = await ReferenceService(session, vault(request)).coverage(
+    year, rows = await ReferenceService(session, vault).coverage(
         county, plan_year, township.code if township else None, population_year)
     items = [_coverage_row(r.township_code, r.name, r.population, r.resident_population,
                            r.registered_persons, r.enrolled_persons) for r in rows]
@@ -197,7 +196,7 @@ class DuplicatePage(BaseModel):
 
 
 @router.get("/v1/duplicates", response_model=DuplicatePage)
-async def duplicates(request: Request, session: SessionDep,
+async def duplicates(request: Request, session: UnitOfWorkDep, vault: VaultDep,
                      plan_year: int = Query(ge=2000, le=2100),
                      county_code: str | None = Query(None, pattern=r"^\d{6}$"),
                      village_code: str | None = Query(None, pattern=r"^\d{12}$"),
@@ -206,7 +205,7 @@ async def duplicates(request: Request, session: SessionDep,
     """Enrolled here for the year and also an active employee-scheme enrollee or employee
     pensioner (重复参保), on any region's list.
     Only people registered inside the caller's region (whatever the filters)."""
-    rows = await ReferenceService(session, vault(request)).duplicates(
+    rows = await ReferenceService(session, vault).duplicates(
         plan_year, county_code, village_code,
         decode_cursor(cursor, lambda v: str(uuid.UUID(v))), limit + 1,
         region_prefix=current_principal(request).region_filter)

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from fastapi import APIRouter, File, Form, Path, Query, Request, UploadFile
 from pydantic import BaseModel
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from kernels.regions import Region, RegionTree, load_regions
 from kernels.regions.codes import InvalidRegionCode, pad_code
@@ -14,17 +12,16 @@ from services.registration import events
 from services.registration.common import (
     decode_cursor,
     encode_cursor,
-    outbox,
     read_upload,
     refuse_upload,
 )
+from services.registration.deps import OutboxDep, UnitOfWorkDep
 from services.registration.regions import parse_village_upload
+from services.registration.regions.repository import VillageRepository
 from shared.auth import current_principal, require_region
-from shared.db import SessionDep
 from shared.errors import Invalid, NotFound
 
 router = APIRouter(prefix="/v1/regions", tags=["regions"])
-S = "registration"
 CODE = Path(pattern=r"^\d{6}(\d{3})?(\d{3})?$")
 
 
@@ -42,20 +39,10 @@ class RegionPage(BaseModel):
     next_cursor: str | None
 
 
-async def villages_of(session: AsyncSession, township: str) -> list[Region]:
-    rows = await session.execute(
-        text(f"SELECT code, township_code, name FROM {S}.villages WHERE township_code = :t "
-             "ORDER BY code"), {"t": township})
-    return [Region(r[0], r[1], "village", r[2]) for r in rows]
-
-
-async def tree_with_villages(session: AsyncSession, county_code: str | None = None) -> RegionTree:
+async def tree_with_villages(villages: VillageRepository,
+                             county_code: str | None = None) -> RegionTree:
     """The shipped tree plus the uploaded villages (of one county, or all)."""
-    rows = await session.execute(
-        text(f"SELECT code, township_code, name FROM {S}.villages "
-             "WHERE CAST(:c AS text) IS NULL OR code LIKE :c || '%'"),
-        {"c": county_code[:6] if county_code else None})
-    extra = [Region(r[0], r[1], "village", r[2]) for r in rows]
+    extra = await villages.of_county(county_code)
     return load_regions().with_regions(extra) if extra else load_regions()
 
 
@@ -65,25 +52,22 @@ def _public(region: Region, tree: RegionTree | None = None) -> RegionPublic:
                         path_name=tree.path_name(region.code) if tree else None)
 
 
-async def _find(session: AsyncSession, code: str) -> Region:
+async def _find(villages: VillageRepository, code: str) -> Region:
     try:
         full = pad_code(code)
     except InvalidRegionCode as exc:
         raise Invalid(str(exc), field="code", code="invalid_region_code") from None
     region = load_regions().get(full)
     if region is None:
-        row = (await session.execute(
-            text(f"SELECT code, township_code, name FROM {S}.villages WHERE code = :c"),
-            {"c": full})).first()
-        if row is None:
+        region = await villages.get(full)
+        if region is None:
             raise NotFound(f"no region {code}", code="region_not_found", params={"code": code})
-        region = Region(row[0], row[1], "village", row[2])
     return region
 
 
 @router.get("/{code}", response_model=RegionPublic)
-async def get_region(session: SessionDep, code: str = CODE) -> RegionPublic:
-    region = await _find(session, code)
+async def get_region(session: UnitOfWorkDep, code: str = CODE) -> RegionPublic:
+    region = await _find(VillageRepository(session), code)
     tree = load_regions()
     if region.level == "village":
         public = _public(region)
@@ -93,13 +77,14 @@ async def get_region(session: SessionDep, code: str = CODE) -> RegionPublic:
 
 
 @router.get("/{code}/children", response_model=RegionPage)
-async def region_children(session: SessionDep, code: str = CODE, cursor: str | None = None,
+async def region_children(session: UnitOfWorkDep, code: str = CODE, cursor: str | None = None,
                           limit: int = Query(200, ge=1, le=1000)) -> RegionPage:
-    region = await _find(session, code)
+    villages = VillageRepository(session)
+    region = await _find(villages, code)
     if region.level == "village":
         children: list[Region] = []
     elif region.level == "township":
-        children = load_regions().children(region.code) + await villages_of(session, region.code)
+        children = load_regions().children(region.code) + await villages.of_township(region.code)
     else:
         children = load_regions().children(region.code)
     children.sort(key=lambda r: r.code)
@@ -119,7 +104,8 @@ class VillageUploadResult(BaseModel):
 
 
 @router.post("/villages", response_model=VillageUploadResult)
-async def upload_villages(request: Request, session: SessionDep, file: UploadFile = File(...),
+async def upload_villages(request: Request, session: UnitOfWorkDep,
+                          outbox: OutboxDep, file: UploadFile = File(...),
                           county_code: str | None = Form(None)) -> VillageUploadResult:
     """Villages (村/社区) under townships of the shipped tree; each must lie in the caller's
     region."""
@@ -130,32 +116,28 @@ async def upload_villages(request: Request, session: SessionDep, file: UploadFil
                       params={"code": county_code})
     if county_code is not None:
         require_region(principal, county_code)
-    async with session.begin():
-        tree = await tree_with_villages(session)
-        parsed = parse_village_upload(content, tree, filename=file.filename,
-                                      county_code=county_code)
-        # every village the file names lies in the caller's region, those already held too
-        # (else "unchanged" would tell an outsider which villages exist elsewhere)
-        for e in parsed.errors:
-            if e.code == "already_exists":
-                require_region(principal, str(e.value))
-        if parsed.errors:
-            if all(e.code == "already_exists" for e in parsed.errors):
-                return VillageUploadResult(status="unchanged", added=0,
-                                           content_sha256=parsed.content_sha256)
-            raise await refuse_upload(request, "villages", file.filename,
-                                      parsed.content_sha256, parsed.errors)
-        for v in parsed.villages:
-            require_region(principal, v.region.code)
-        await session.execute(
-            text(f"""INSERT INTO {S}.villages (code, township_code, name, urban_rural, upload_sha256)
-                     VALUES (:c, :t, :n, :u, :s)"""),
-            [{"c": v.region.code, "t": v.region.parent_code, "n": v.region.name,
-              "u": v.urban_rural, "s": parsed.content_sha256} for v in parsed.villages])
-        # other services show villages by name (reporting's lists and dashboard)
-        await outbox(request).add_many(session, [
-            events.VillageAdded(code=v.region.code, township_code=v.region.parent_code,
-                                county_code=v.region.code[:6], name=v.region.name)
-            for v in parsed.villages])
+    tree = await tree_with_villages(VillageRepository(session))
+    parsed = parse_village_upload(content, tree, filename=file.filename,
+                                  county_code=county_code)
+    # every village the file names lies in the caller's region, those already held too
+    # (else "unchanged" would tell an outsider which villages exist elsewhere)
+    for e in parsed.errors:
+        if e.code == "already_exists":
+            require_region(principal, str(e.value))
+    if parsed.errors:
+        if all(e.code == "already_exists" for e in parsed.errors):
+            return VillageUploadResult(status="unchanged", added=0,
+                                       content_sha256=parsed.content_sha256)
+        raise await refuse_upload(request, "villages", file.filename,
+                                  parsed.content_sha256, parsed.errors)
+    for v in parsed.villages:
+        require_region(principal, v.region.code)
+    await VillageRepository(session).add(
+        [(v.region, v.urban_rural) for v in parsed.villages], parsed.content_sha256)
+    # other services show villages by name (reporting's lists and dashboard)
+    await outbox.add_many(session, [
+        events.VillageAdded(code=v.region.code, township_code=v.region.parent_code,
+                            county_code=v.region.code[:6], name=v.region.name)
+        for v in parsed.villages])
     return VillageUploadResult(status="applied", added=len(parsed.villages),
                                content_sha256=parsed.content_sha256)

@@ -4,16 +4,15 @@ from __future__ import annotations
 
 from fastapi import APIRouter, File, Form, Path, Query, Request, UploadFile
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import text
 
 from services.registration import events
-from services.registration.common import outbox, read_upload, refuse_upload
+from services.registration.common import read_upload, refuse_upload
+from services.registration.deps import OutboxDep, UnitOfWorkDep
+from services.registration.targets.repository import TargetRepository
 from services.registration.targets.service import parse_targets, set_targets
 from shared.auth import NATIONAL, current_principal, region_prefix, require_region
-from shared.db import SessionDep
 
 router = APIRouter(prefix="/v1/targets", tags=["targets"])
-S = "registration"
 
 
 class TargetSet(BaseModel):
@@ -29,21 +28,15 @@ class TargetPublic(BaseModel):
 
 @router.put("/{plan_year}/{township_code}", response_model=TargetPublic)
 async def set_target(
-    body: TargetSet, request: Request, session: SessionDep,
+    body: TargetSet, request: Request, session: UnitOfWorkDep, outbox: OutboxDep,
     plan_year: int = Path(ge=2000, le=2100),
     township_code: str = Path(pattern=r"^\d{12}$"),
 ) -> TargetPublic:
-    async with session.begin():
-        await session.execute(
-            text(f"""INSERT INTO {S}.targets (plan_year, township_code, target)
-                     VALUES (:y, :t, :n) ON CONFLICT (plan_year, township_code)
-                     DO UPDATE SET target = EXCLUDED.target, updated_at = now()"""),
-            {"y": plan_year, "t": township_code, "n": body.target},
-        )
-        await request.app.state.runtime.outbox.add(
-            session, events.TargetSet(plan_year=plan_year, township_code=township_code,
-                                      county_code=township_code[:6], target=body.target),
-            subject=township_code)
+    await TargetRepository(session).put(plan_year, township_code, body.target)
+    await outbox.add(
+        session, events.TargetSet(plan_year=plan_year, township_code=township_code,
+                                  county_code=township_code[:6], target=body.target),
+        subject=township_code)
     return TargetPublic(plan_year=plan_year, township_code=township_code, target=body.target)
 
 
@@ -54,7 +47,7 @@ class TargetList(BaseModel):
 
 
 @router.get("/{plan_year}", response_model=TargetList)
-async def list_targets(request: Request, session: SessionDep,
+async def list_targets(request: Request, session: UnitOfWorkDep,
                        plan_year: int = Path(ge=2000, le=2100),
                        county_code: str | None = Query(None, pattern=r"^\d{6}$"),
                        ) -> TargetList:
@@ -62,12 +55,7 @@ async def list_targets(request: Request, session: SessionDep,
     caller's own region."""
     region = county_code or current_principal(request).region or NATIONAL
     prefix = region_prefix(region) or ""
-    rows = await session.execute(
-        text(f"""SELECT plan_year, township_code, target FROM {S}.targets
-                 WHERE plan_year = :y AND township_code LIKE :c || '%'
-                 ORDER BY township_code"""),
-        {"y": plan_year, "c": prefix},
-    )
+    rows = await TargetRepository(session).under(plan_year, prefix)
     return TargetList(items=[TargetPublic(plan_year=r[0], township_code=r[1], target=r[2])
                              for r in rows])
 
@@ -80,7 +68,7 @@ class TargetUploadResult(BaseModel):
 
 
 @router.post("/{plan_year}/upload", response_model=TargetUploadResult)
-async def upload_targets(request: Request, session: SessionDep,
+async def upload_targets(request: Request, session: UnitOfWorkDep, outbox: OutboxDep,
                          plan_year: int = Path(ge=2000, le=2100), file: UploadFile = File(...),
                          county_code: str | None = Form(None, pattern=r"^\d{6}$")) -> TargetUploadResult:
     """The plan's township task table (乡镇, 乡镇代码, 参保任务数); a 合计 row is checked.
@@ -95,8 +83,7 @@ async def upload_targets(request: Request, session: SessionDep,
                                   parsed.errors)
     for t in parsed.targets:
         require_region(principal, t.township_code)
-    async with session.begin():
-        await set_targets(session, outbox(request), plan_year,
-                          [(t.township_code, t.target) for t in parsed.targets])
+    await set_targets(session, outbox, plan_year,
+                      [(t.township_code, t.target) for t in parsed.targets])
     return TargetUploadResult(plan_year=plan_year, county_code=parsed.county_code[:6],
                               townships=len(parsed.targets), total=parsed.total)

@@ -2,23 +2,18 @@
 
 from __future__ import annotations
 
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from services.registration import events
+from services.registration.targets.repository import put_targets
 from services.registration.uploads import ParsedTargets, parse_township_targets
 from shared.outbox import Outbox
-
-S = "registration"
-_UPSERT = text(f"""INSERT INTO {S}.targets (plan_year, township_code, target)
-                   VALUES (:y, :t, :n) ON CONFLICT (plan_year, township_code)
-                   DO UPDATE SET target = EXCLUDED.target, updated_at = now()""")
 
 
 async def set_targets(session: AsyncSession | AsyncConnection, outbox: Outbox, plan_year: int,
                       targets: list[tuple[str, int]]) -> None:
     """Upsert (township_code, target) pairs with one target_set event each."""
-    await session.execute(_UPSERT, [{"y": plan_year, "t": t, "n": n} for t, n in targets])
+    await put_targets(session, plan_year, targets)
     await outbox.add_many(session, [
         events.TargetSet(plan_year=plan_year, township_code=t, county_code=t[:6], target=n)
         for t, n in targets])

@@ -9,11 +9,11 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 
 from kernels.regions import load_regions
+from services.reporting.deps import PlanCopiesDep, UnitOfWorkDep
 from services.reporting.progress import service
 from services.reporting.regions import Region, RegionDep
 from services.reporting.templating import templates
 from shared.auth import current_principal, wants_html
-from shared.db import SessionDep
 from shared.errors import NotFound
 
 router = APIRouter(tags=["dashboard"])
@@ -73,7 +73,7 @@ def daily_chart(daily: list[dict[str, Any]], end: dt.date | None = None, width: 
 
 @router.get("/dashboard", response_class=HTMLResponse)
 async def dashboard(
-    request: Request, session: SessionDep, region: RegionDep,
+    request: Request, session: UnitOfWorkDep, region: RegionDep, plans: PlanCopiesDep,
     plan_year: Annotated[int | None, Query(ge=2000, le=2100)] = None,
     as_of: dt.date | None = None,
 ) -> HTMLResponse:
@@ -82,7 +82,7 @@ async def dashboard(
     year = plan_year or await service.newest_plan_year(session, region)
     data = await service.progress(
         session, region=region, plan_year=year, as_of=as_of,
-        plans=request.app.state.plans.catalog)
+        plans=plans.catalog)
     totals = data["totals"]
     if not (totals["registered"] or totals["target"] or totals["paid"]):
         # nothing registered, no target: say so rather than draw an empty page that looks

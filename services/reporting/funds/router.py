@@ -7,11 +7,11 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from services.reporting import responses
+from services.reporting.deps import PlanCopiesDep, UnitOfWorkDep
 from services.reporting.exports import Table, file_response
 from services.reporting.funds import service
 from services.reporting.regions import RegionDep
 from shared.api_docs import file_responses
-from shared.db import SessionDep
 from shared.money import fen_to_yuan
 
 router = APIRouter(prefix="/v1", tags=["funds"])
@@ -46,14 +46,14 @@ def fund_table(data: dict[str, Any]) -> Table:
 @router.get("/fund-summary", response_model=None,
             responses={200: {"model": responses.FundSummary}})
 async def get_fund_summary(
-    request: Request, session: SessionDep, region: RegionDep,
+    request: Request, session: UnitOfWorkDep, region: RegionDep, plans: PlanCopiesDep,
     plan_year: Annotated[int, Query(ge=2000, le=2100)],
     format: Literal["json", "csv", "xlsx"] = "json",  # noqa: A002
 ) -> dict[str, Any] | Response:
     """Per county of the region asked for (the caller's own when none is given); as an XLSX
     or CSV for finance with `format`."""
     data = await service.fund_summary(session, plan_year, region,
-                                      request.app.state.plans.catalog)
+                                      plans.catalog)
     if format == "json":
         return data
     return file_response([fund_table(data)], format)
@@ -114,7 +114,7 @@ def reconciliation_table(data: dict[str, Any]) -> Table:
 @router.get("/reconciliation-summary", response_model=None,
             responses=file_responses("csv", "xlsx", model=responses.ReconciliationSummary))
 async def get_reconciliation_summary(
-    session: SessionDep, channel: str | None = None, date_from: dt.date | None = None,
+    session: UnitOfWorkDep, channel: str | None = None, date_from: dt.date | None = None,
     date_to: dt.date | None = None,
     format: Literal["json", "csv", "xlsx"] = "json",  # noqa: A002
 ) -> dict[str, Any] | Response:

@@ -7,11 +7,11 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response
 
 from services.reporting import responses
+from services.reporting.deps import PlanCopiesDep, UnitOfWorkDep
 from services.reporting.exports import Table, file_response
 from services.reporting.progress import service
 from services.reporting.regions import RegionDep
 from shared.api_docs import file_responses
-from shared.db import SessionDep
 
 router = APIRouter(prefix="/v1", tags=["progress"])
 
@@ -35,7 +35,7 @@ def progress_table(data: dict[str, Any]) -> Table:
 @router.get("/progress", response_model=None,
             responses=file_responses("csv", "xlsx", model=responses.Progress))
 async def get_progress(
-    request: Request, session: SessionDep, region: RegionDep,
+    request: Request, session: UnitOfWorkDep, region: RegionDep, plans: PlanCopiesDep,
     plan_year: Annotated[int, Query(ge=2000, le=2100)],
     level: Literal["province", "city", "county", "township", "village"] | None = None,
     as_of: dt.date | None = None,
@@ -46,7 +46,7 @@ async def get_progress(
     townships, a township's villages."""
     data = await service.progress(
         session, region=region, plan_year=plan_year, level=level, as_of=as_of,
-        plans=request.app.state.plans.catalog)
+        plans=plans.catalog)
     if format == "json":
         return JSONResponse(data)  # plain values already: skip re-encoding
     return file_response([progress_table(data)], format)

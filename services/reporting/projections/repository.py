@@ -181,6 +181,14 @@ async def upsert_region_name(session: AsyncSession, d: dict[str, Any]) -> None:
     })
 
 
+async def village_names(session: AsyncSession, codes: list[str]) -> dict[str, str]:
+    """code -> name of the villages among `codes` that registration has published."""
+    rows = await session.execute(
+        text(f"SELECT code, name FROM {S}.region_names WHERE code = ANY(:codes)"),
+        {"codes": codes})
+    return {r[0]: r[1] for r in rows}
+
+
 async def upsert_reconciliation(
     session: AsyncSession, key: str, channel: str, statement_date: dt.date | None,
     completed_at: dt.datetime, payload: dict[str, Any],

@@ -5,11 +5,13 @@ OpenAPI document; they fail when a change breaks one of the rules."""
 
 from __future__ import annotations
 
-import ast
 from pathlib import Path
 
 import pytest
 
+from devtools.testing.layers import names as _names
+from devtools.testing.layers import runs_sql as _runs_sql
+from devtools.testing.layers import source as _source
 from services.payments.app import create_app
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -18,47 +20,6 @@ MODULES = sorted(p for p in ROOT.rglob("*.py")
 # the modules that hold SQL: repositories, the webhook intake (one statement for a batch of
 # notifications), the hot-path pool's codec setup
 SQL_HOMES = {"repository.py", "ingest.py", "hotpath.py"}
-
-
-def _source(path: Path) -> str:
-    return path.read_text(encoding="utf-8")
-
-
-def _names(path: Path) -> set[str]:
-    """Every name, attribute and definition in a module, and its string constants but the
-    docstrings."""
-    tree = ast.parse(_source(path))
-    docstrings = {id(n.body[0].value) for n in ast.walk(tree)
-                  if isinstance(n, (ast.Module, ast.ClassDef, ast.FunctionDef,
-                                    ast.AsyncFunctionDef))
-                  and n.body and isinstance(n.body[0], ast.Expr)
-                  and isinstance(n.body[0].value, ast.Constant)}
-    found: set[str] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Name):
-            found.add(node.id)
-        elif isinstance(node, ast.Attribute):
-            found.add(node.attr)
-        elif isinstance(node, ast.alias):
-            found.add(node.name.rsplit(".", 1)[-1])
-        elif isinstance(node, (ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
-            found.add(node.name)
-        elif (isinstance(node, ast.Constant) and isinstance(node.value, str)
-              and id(node) not in docstrings):
-            found.add(node.value)
-    return found
-
-
-def _runs_sql(path: Path) -> bool:
-    """Imports SQLAlchemy's `text`, or calls a session's or connection's statement methods."""
-    for node in ast.walk(ast.parse(_source(path))):
-        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("sqlalchemy") \
-                and any(a.name == "text" for a in node.names):
-            return True
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and \
-                node.func.attr in ("execute", "fetch", "fetchrow", "fetchval", "executemany"):
-            return True
-    return False
 
 
 def _rel(path: Path) -> str:

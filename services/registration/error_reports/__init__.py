@@ -1,0 +1,1 @@
+"""Error reports of refused uploads."""
