@@ -4,6 +4,7 @@
 - `PlanCopiesDep`: the plans reporting holds a copy of (`catalog`: read it where it is used,
   it is replaced when plans change).
 - `PrincipalDep`: the authenticated caller (the app-wide access check has run).
+- `SettingsDep`: the service's settings; `VaultDep`: the PII vault that opens sealed contacts.
 - `UnitOfWorkDep`: the request's session in one transaction, begun when the route first touches
   the database and committed once when the route function returns, before the answer is sent;
   rolled back when the route raises. Routers that take it never open or commit transactions.
@@ -19,9 +20,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.auth import PrincipalDep
 from shared.db import SessionDep
+from shared.pii import PiiVault, vault_for
 from shared.plan_copies import PlanCopies
+from shared.settings import Settings
 
-__all__ = ["PlanCopiesDep", "PrincipalDep", "UnitOfWorkDep"]
+__all__ = ["PlanCopiesDep", "PrincipalDep", "SettingsDep", "UnitOfWorkDep", "VaultDep"]
 
 
 def _plan_copies(request: Request) -> PlanCopies[Any, Any]:
@@ -30,6 +33,21 @@ def _plan_copies(request: Request) -> PlanCopies[Any, Any]:
 
 
 PlanCopiesDep = Annotated[PlanCopies[Any, Any], Depends(_plan_copies)]
+
+
+def _settings(request: Request) -> Settings:
+    found: Settings = request.app.state.settings
+    return found
+
+
+SettingsDep = Annotated[Settings, Depends(_settings)]
+
+
+def _vault(settings: SettingsDep) -> PiiVault:
+    return vault_for(settings)
+
+
+VaultDep = Annotated[PiiVault, Depends(_vault)]
 
 
 async def _unit_of_work(session: SessionDep) -> AsyncIterator[AsyncSession]:

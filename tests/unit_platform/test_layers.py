@@ -52,16 +52,6 @@ PENDING: dict[tuple[str, str], dict[str, str]] = {
                            "transaction: a publication is taken into the catalog after it "
                            "commits, and a draft's simulation closes the session first",
     },
-    ("reporting", "transaction"): {
-        "lists/router.py": "the router takes a SessionDep and commits the audited list itself; "
-                           "left while the reminders list and its office documents are "
-                           "reworked (deps.UnitOfWorkDep is there for it)",
-    },
-    ("reporting", "app_state"): {
-        "lists/router.py": "reads the plan copies and settings from request.app.state; left "
-                           "while the reminders list and its office documents are reworked "
-                           "(services/reporting/deps.py has PlanCopiesDep for it)",
-    },
 }
 
 
