@@ -8,8 +8,8 @@ each county's number of townships; within a county over its real townships and, 
 township, VILLAGES_PER_TOWNSHIP synthetic village codes (the division data stops at townships).
 Households of 1 to 6 people (mean about 2.6, the census share) with a head and relations;
 group memberships at GROUP_SHARES (civil affairs, rural revitalisation, disability, veterans'
-shares of a rural county). Every value is a function of (seed, county, chunk): the same
-arguments give the same people, whatever is generated before or after them.
+shares of a rural county; drawn independently of age and household). Every value is a
+function of (seed, county, chunk size, chunk number): the same arguments give the same people.
 
 Consumers take chunks (`population`) and never hold more than one chunk of people:
 bench/registration_import.py writes them as the import CSV (`write_residents_csv`),
