@@ -4,7 +4,7 @@
 
 Creates its own database (on CANBAO_DATABASE_URL's server, or an embedded PostgreSQL 18 under
 .canbao/bench-pg), migrates the eligibility schema, loads synthetic persons, enrollments and
-group memberships (a few percent per group) with COPY, then runs the redetermination job for
+group memberships (bench/province.py's shares) with COPY, then runs the redetermination job for
 Tengzhou 2025 twice: first with no determinations (everyone new: determinations, current rows
 and 1.5 million outbox events written), then again with nothing changed (only reads, compute and
 the comparison). Prints the wall time and the time split: read, compute, write, each summed over
@@ -16,11 +16,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import datetime as dt
 import os
 import sys
 import time
-import uuid
 from pathlib import Path
 
 import numpy as np
@@ -28,61 +28,78 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+import province  # noqa: E402
+
 from devtools.infra import EmbeddedPostgres, create_database  # noqa: E402
-from kernels.policy import GROUP_CODES, PolicyCatalog  # noqa: E402
+from kernels.policy import PolicyCatalog  # noqa: E402
 from services.eligibility.plans.registry import SEED_DIR, PlanRegistry  # noqa: E402
 from services.eligibility.redeterminations.service import Redeterminator  # noqa: E402
 from shared.db import make_engine  # noqa: E402
 from shared.migrations import upgrade  # noqa: E402
 from shared.settings import Settings  # noqa: E402
 
-GROUP_SHARES = {
-    "extreme_poverty": 0.004, "minimum_living_allowance": 0.030, "low_income_margin": 0.010,
-    "poverty_monitoring": 0.008, "relapsed_poverty": 0.002, "lifted_out_of_poverty": 0.030,
-    "orphan": 0.0005, "unsupported_child": 0.0005, "child_in_difficulty": 0.002,
-    "severe_disability": 0.015, "entitled_veteran": 0.005, "family_planning_household": 0.020,
-}
 COUNTY, YEAR = "370481", 2025
-TOWNSHIPS = [f"370481{t:03d}000" for t in range(1, 22)]
 
 
-async def load_population(url: str, n: int) -> None:
+async def load_population(url: str, counties: list[province.County]) -> tuple[int, int]:
+    """COPY the people of `counties` (bench/province.py) into the eligibility projections:
+    persons, enrollments (every 97th stopped) and group memberships; returns (persons,
+    memberships)."""
     import asyncpg
 
-    rng = np.random.default_rng(20250101)
-    raw = rng.bytes(16 * n)
-    ids = [uuid.UUID(bytes=raw[i * 16:(i + 1) * 16], version=4) for i in range(n)]
-    ages = np.clip(rng.normal(42, 22, n), 0, 100).astype(np.int64)
-    birth = [dt.date(YEAR - int(a), 1, 1) + dt.timedelta(days=int(d))
-             for a, d in zip(ages, rng.integers(0, 365, n), strict=True)]
-    town = rng.integers(0, len(TOWNSHIPS), n)
     conn = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
+    persons = groups = 0
     try:
-        await conn.copy_records_to_table(
-            "persons", schema_name="eligibility",
-            columns=["person_id", "birth_date", "county_code", "township_code", "revision"],
-            records=((ids[i], birth[i], COUNTY, TOWNSHIPS[town[i]], 1) for i in range(n)))
-        reg = dt.date(2024, 10, 8)
-        await conn.copy_records_to_table(
-            "enrollments", schema_name="eligibility",
-            columns=["person_id", "plan_year", "status", "insured_category", "registered_on",
-                     "revision", "county_code", "township_code"],
-            records=((ids[i], YEAR, "stopped" if i % 97 == 0 else "registered",
-                      "minor" if ages[i] < 18 else "adult", reg, 1, COUNTY,
-                      TOWNSHIPS[town[i]]) for i in range(n)))
-        groups = []
-        cert = dt.date(2024, 3, 1)
-        for code in GROUP_CODES:
-            for i in np.flatnonzero(rng.random(n) < GROUP_SHARES[code]).tolist():
-                groups.append((ids[i], code, cert, 1))
-        await conn.copy_records_to_table(
-            "person_groups", schema_name="eligibility",
-            columns=["person_id", "group_code", "certified_on", "revision"], records=groups)
+        for c in province.population(counties):
+            ids = c.person_uuid_text()
+            birth = province.date_text(c.birth)
+            county = c.county.code
+            await province.copy_rows(
+                conn, "eligibility.persons",
+                ["person_id", "birth_date", "county_code", "township_code", "revision"],
+                province.copy_text(ids, birth, county, c.township, "1"))
+            status = np.where(c.person_index % 97 == 0, "stopped", "registered")
+            category = np.where(c.age(YEAR) < 18, "minor", "adult")
+            await province.copy_rows(
+                conn, "eligibility.enrollments",
+                ["person_id", "plan_year", "status", "insured_category", "registered_on",
+                 "revision", "county_code", "township_code"],
+                province.copy_text(ids, str(YEAR), status, category, "2024-10-08", "1", county,
+                                   c.township))
+            for code, rows in c.groups.items():
+                if len(rows):
+                    await province.copy_rows(
+                        conn, "eligibility.person_groups",
+                        ["person_id", "group_code", "certified_on", "revision"],
+                        province.copy_text(ids[rows], code, "2024-03-01", "1"))
+                    groups += len(rows)
+            persons += c.n
         await conn.execute("ANALYZE eligibility.persons; ANALYZE eligibility.enrollments; "
                            "ANALYZE eligibility.person_groups")
-        print(f"loaded {n:,} persons, {n:,} enrollments, {len(groups):,} group memberships")
+        print(f"loaded {persons:,} persons, {persons:,} enrollments, {groups:,} group "
+              "memberships")
+        return persons, groups
     finally:
         await conn.close()
+
+
+def plan_regions(catalog: PolicyCatalog, counties: list[province.County]) -> tuple[
+        PolicyCatalog, list[str]]:
+    """The catalog with a plan for every county (counties without one of their own, their
+    city's or their province's get Tengzhou's 2025 plan as their province's), and the plan
+    regions to redetermine: one job per plan region covers all of its counties."""
+    base = catalog.get(COUNTY, YEAR)
+    regions: list[str] = []
+    for county in counties:
+        policy = catalog.find(county.code, YEAR)
+        if policy is None:
+            catalog = catalog.with_policy(dataclasses.replace(base, model=base.model.model_copy(
+                update={"region_code": county.code[:2] + "0000"})))
+            policy = catalog.find(county.code, YEAR)
+            assert policy is not None
+        if policy.region_code not in regions:
+            regions.append(policy.region_code)
+    return catalog, regions
 
 
 async def wal_position(url: str) -> int:
@@ -118,7 +135,7 @@ async def main() -> None:
         url = await create_database(server, "canbao_bench_eligibility", drop_first=True)
         await asyncio.to_thread(upgrade, "eligibility", url)
         t = time.perf_counter()
-        await load_population(url, args.persons)
+        await load_population(url, province.one_county(COUNTY, args.persons))
         print(f"load (COPY, not part of the figure): {time.perf_counter() - t:.1f}s")
         settings = Settings(database_url=url, database_pool_size=2)
         engine = make_engine(settings)

@@ -26,61 +26,22 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+import province  # noqa: E402
+
 from devtools.infra import EmbeddedPostgres, create_database  # noqa: E402
-from shared.idnumber import check_character  # noqa: E402
 from shared.migrations import upgrade  # noqa: E402
 from shared.settings import Settings  # noqa: E402
 
-SURNAMES = ("王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋"
-            "蔡余杜叶程苏魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤")
-GIVEN = "伟芳娜秀英敏静丽强磊军洋勇艳杰娟涛明超秀兰霞平刚桂英华玉兰萍红娥玲芬建国志强海燕春梅"
-
-
-def generate(path: Path, rows: int, townships: list[str], seed: int = 7) -> list[tuple[str, str]]:
-    """Write the residents CSV; return (id_number, name) of every row."""
-    rng = random.Random(seed)
-    people: list[tuple[str, str]] = []
-    seen: set[str] = set()
-    with path.open("w", encoding="utf-8", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(["姓名", "身份证号", "手机号", "户号", "与户主关系", "乡镇代码", "村代码"])
-        household = 0
-        member = 0
-        township = townships[0]
-        village = township[:9] + "201"
-        while len(people) < rows:
-            year = rng.randint(1940, 2023)
-            month = rng.randint(1, 12)
-            day = rng.randint(1, 28)
-            first17 = f"370481{year}{month:02d}{day:02d}{rng.randint(0, 999):03d}"
-            if first17 in seen:
-                continue
-            seen.add(first17)
-            id_number = first17 + check_character(first17)
-            name = rng.choice(SURNAMES) + rng.choice(GIVEN) + (rng.choice(GIVEN) if rng.random() < 0.7 else "")
-            if member == 0:
-                household += 1
-                township = townships[household % len(townships)]
-                village = township[:9] + f"{200 + household % 50:03d}"
-                member = rng.randint(1, 5)
-                relation = "户主"
-            else:
-                relation = rng.choice(["配偶", "子", "女", "父亲", "母亲"])
-            member -= 1
-            phone = f"1{rng.choice('3589')}{rng.randint(0, 999_999_999):09d}" if rng.random() < 0.6 else ""
-            w.writerow([name, id_number, phone, f"T{household:08d}", relation, township, village])
-            people.append((id_number, name))
-    del seen
-    return people
-
 
 async def raw_copy(dsn: str, path: Path) -> float:
+    """Seconds to COPY the CSV as it is into a plain table (bench_raw, created if missing)."""
     import asyncpg
 
     pg = await asyncpg.connect(dsn, command_timeout=None)
     try:
-        await pg.execute("CREATE TABLE bench_raw (name text, id_number text, phone text, "
-                         "household text, relation text, township text, village text)")
+        await pg.execute("CREATE TABLE IF NOT EXISTS bench_raw (name text, id_number text, "
+                         "phone text, household text, relation text, township text, "
+                         "village text)")
         t0 = time.perf_counter()
         with path.open("rb") as f:
             await pg.copy_to_table("bench_raw", source=f, format="csv", header=True)
@@ -89,7 +50,8 @@ async def raw_copy(dsn: str, path: Path) -> float:
         await pg.close()
 
 
-async def import_file(settings: Settings, dsn: str, path: Path) -> object:
+async def import_file(settings: Settings, dsn: str, path: Path, county_code: str = "370481",
+                      show_progress: bool = True) -> object:
     import asyncpg
 
     from kernels.regions import load_regions
@@ -98,17 +60,32 @@ async def import_file(settings: Settings, dsn: str, path: Path) -> object:
     from shared.pii import vault_for
 
     pg = await asyncpg.connect(dsn, command_timeout=None)
-    progress = Progress(path.stat().st_size)
+    progress = Progress(path.stat().st_size) if show_progress else None
     try:
         return await import_residents(pg, path, vault=vault_for(settings),
                                       outbox=Outbox("registration"), regions=load_regions(),
-                                      county_code="370481", progress=progress)
+                                      county_code=county_code, progress=progress)
     finally:
-        progress.done()
+        if progress is not None:
+            progress.done()
         await pg.close()
 
 
-async def apply_list(settings: Settings, dsn: str, people: list[tuple[str, str]], rows: int,
+def sample_people(residents: Path, rows: int, total: int, seed: int = 11) -> list[tuple[str, str]]:
+    """About `rows` (id_number, name) pairs drawn evenly from the residents CSV."""
+    rng = random.Random(seed)
+    share = min(1.0, rows * 1.05 / total)
+    out: list[tuple[str, str]] = []
+    with residents.open(encoding="utf-8", newline="") as f:
+        reader = csv.reader(f)
+        next(reader)
+        for row in reader:
+            if rng.random() < share:
+                out.append((row[1], row[0]))
+    return out[:rows]
+
+
+async def apply_list(settings: Settings, dsn: str, chosen: list[tuple[str, str]],
                      tmp: Path) -> tuple[float, int, str]:
     from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 
@@ -116,8 +93,6 @@ async def apply_list(settings: Settings, dsn: str, people: list[tuple[str, str]]
     from shared.outbox import Outbox
     from shared.pii import vault_for
 
-    rng = random.Random(11)
-    chosen = rng.sample(people, rows)
     groups = ["低保对象", "特困人员", "低保边缘家庭成员", "孤儿"]
     path = tmp / "civil-affairs-list.csv"
     with path.open("w", encoding="utf-8", newline="") as f:
@@ -162,14 +137,12 @@ async def main() -> None:
         await asyncio.to_thread(upgrade, "registration", url)
         settings = Settings(environment="test", database_url=url)
         dsn = settings.async_database_url.replace("postgresql+asyncpg://", "postgresql://", 1)
-        from kernels.regions import load_regions
-
-        townships = [r.code for r in load_regions().children("370481")]
         with tempfile.TemporaryDirectory() as d:
             tmp = Path(d)
             path = tmp / "residents.csv"
             t0 = time.perf_counter()
-            people = generate(path, args.rows, townships)
+            province.write_residents_csv(
+                path, province.population(province.one_county("370481", args.rows)))
             print(f"generated {args.rows:,} residents ({path.stat().st_size / 1e6:,.0f} MB) "
                   f"in {time.perf_counter() - t0:.1f}s")
             ceiling = await raw_copy(dsn, path)
@@ -182,7 +155,8 @@ async def main() -> None:
                   f"{r.events:,} events in {r.seconds:.1f}s ({r.rows / r.seconds:,.0f} rows/s), "
                   f"{r.seconds / ceiling:.1f}x the raw COPY; phases: "
                   + ", ".join(f"{k} {v:.1f}s" for k, v in r.timings.items()))
-            elapsed, events, status = await apply_list(settings, dsn, people, args.list_rows, tmp)
+            chosen = sample_people(path, args.list_rows, args.rows)
+            elapsed, events, status = await apply_list(settings, dsn, chosen, tmp)
             print(f"certified list: {args.list_rows:,} rows {status} in {elapsed:.1f}s with "
                   f"{events:,} membership events in the outbox")
     finally:

@@ -18,7 +18,6 @@ import argparse
 import asyncio
 import datetime as dt
 import os
-import random
 import sys
 import tempfile
 import time
@@ -28,8 +27,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import asyncpg  # noqa: E402
-
-from kernels.regions import load_regions  # noqa: E402
+import numpy as np  # noqa: E402
+import province  # noqa: E402
 
 # Measures the queries themselves; the cost of auth is measured by bench/payments_webhooks.py.
 os.environ.setdefault("CANBAO_AUTH_ENABLED", "false")
@@ -40,12 +39,11 @@ from devtools.testing.apps import running_app  # noqa: E402
 from devtools.testing.events import cloud_event  # noqa: E402
 from devtools.testing.infra import start_test_infra  # noqa: E402
 from services.reporting.app import create_app  # noqa: E402
-from services.reporting.projections.state import CHINA, band_of  # noqa: E402
+from services.reporting.projections.state import CHINA  # noqa: E402
 from shared.kafka import ensure_topics, make_producer  # noqa: E402
 
 COUNTY = "370481"
 YEAR = 2025
-VILLAGES_PER_TOWNSHIP = 48
 PAID_SHARE = 0.7
 
 
@@ -65,45 +63,47 @@ Y_COLUMNS = ["person_id", "plan_year", "county_code", "township_code", "village_
              "owed_person_fen"]
 
 
-async def load(conn: asyncpg.Connection, persons: int, rng: random.Random) -> list[tuple]:
-    towns = [r.code for r in load_regions().children(COUNTY)]
-    villages = [f"{t[:9]}{v:03d}" for t in towns for v in range(1, VILLAGES_PER_TOWNSHIP + 1)]
-    start = dt.date(2024, 10, 1)
+async def load(conn: asyncpg.Connection, counties: list[province.County],
+               seed: int = 2025) -> list[tuple]:
+    """COPY the people of `counties` (bench/province.py) into the projections (PAID_SHARE of
+    them paid, on a day of the campaign), then aggregate the counters from them once; returns
+    up to 5000 unpaid people (person_id, township, village, band)."""
     unpaid: list[tuple] = []
-    chunk = 100_000
-    for offset in range(0, persons, chunk):
-        p_rows, e_rows, y_rows = [], [], []
-        for i in range(offset, min(persons, offset + chunk)):
-            pid = uuid.UUID(int=i + 1)
-            village = villages[i % len(villages)]
-            town = village[:9] + "000"
-            birth = dt.date(rng.randint(1930, 2024), rng.randint(1, 12), 1)
-            category = "minor" if YEAR - birth.year < 18 else "adult"
-            band = band_of(YEAR, birth, category, False)
-            paid = rng.random() < PAID_SHARE
-            p_rows.append((pid, 1, birth, "张*三", f"{COUNTY}********{i % 10000:04d}", COUNTY,
-                           town, village))
-            e_rows.append((pid, YEAR, 1, "registered", None, category, COUNTY, town, village,
-                           dt.date(2024, 10, 8)))
-            paid_on = start + dt.timedelta(days=rng.randint(0, 90)) if paid else None
-            y_rows.append((pid, YEAR, COUNTY, town, village, band, "registered", True, True,
-                           False, "person" if paid else None, 40000 if paid else 0,
-                           paid_on, "[]", paid, paid_on, 40000 if paid else 0, paid_on,
-                           0 if paid else 40000))
-            if not paid and len(unpaid) < 5000:
-                unpaid.append((pid, town, village, band))
-        await conn.copy_records_to_table("persons", schema_name="reporting", records=p_rows,
-                                         columns=["person_id", "revision", "birth_date",
-                                                  "name_masked", "id_number_masked",
-                                                  "county_code", "township_code",
-                                                  "village_code"])
-        await conn.copy_records_to_table("enrollments", schema_name="reporting", records=e_rows,
-                                         columns=["person_id", "plan_year", "revision", "status",
-                                                  "reason", "insured_category", "county_code",
-                                                  "township_code", "village_code",
-                                                  "registered_on"])
-        await conn.copy_records_to_table("person_years", schema_name="reporting",
-                                         records=y_rows, columns=Y_COLUMNS)
+    for c in province.population(counties):
+        rng = np.random.default_rng([seed, int(c.start)])
+        ids = c.person_uuid_text()
+        age = c.age(YEAR)
+        category = np.where(age < 18, "minor", "adult")
+        band = np.where(age <= 1, "newborn", np.where(
+            age < 18, "minor", np.where(age >= 60, "age60plus", "adult")))
+        paid = rng.random(c.n) < PAID_SHARE
+        paid_on = np.where(paid, province.date_text(
+            np.datetime64("2024-10-01") + rng.integers(0, 91, c.n)), "\\N")
+        county = c.county.code
+        masked = np.char.add(f"{county}********", np.char.zfill(
+            (c.person_index % 10000).astype(str), 4))
+        await province.copy_rows(
+            conn, "reporting.persons", ["person_id", "revision", "birth_date", "name_masked",
+                                        "id_number_masked", "county_code", "township_code",
+                                        "village_code"],
+            province.copy_text(ids, "1", province.date_text(c.birth), "张*三", masked, county,
+                               c.township, c.village))
+        await province.copy_rows(
+            conn, "reporting.enrollments", ["person_id", "plan_year", "revision", "status",
+                                            "reason", "insured_category", "county_code",
+                                            "township_code", "village_code", "registered_on"],
+            province.copy_text(ids, str(YEAR), "1", "registered", "\\N", category, county,
+                               c.township, c.village, "2024-10-08"))
+        fen = np.where(paid, "40000", "0")
+        await province.copy_rows(
+            conn, "reporting.person_years", Y_COLUMNS,
+            province.copy_text(ids, str(YEAR), county, c.township, c.village, band, "registered",
+                               "t", "t", "f", np.where(paid, "person", "\\N"), fen, paid_on,
+                               "[]", np.where(paid, "t", "f"), paid_on, fen, paid_on,
+                               np.where(paid, "0", "40000")))
+        for i in np.flatnonzero(~paid)[: 5000 - len(unpaid)].tolist():
+            unpaid.append((uuid.UUID(str(ids[i])), str(c.township[i]), str(c.village[i]),
+                           str(band[i])))
     await conn.execute("""
         INSERT INTO reporting.progress (plan_year, county_code, township_code, village_code, band,
             registered, settled, paid_person, paid_government, paid_person_fen,
@@ -141,14 +141,13 @@ async def main() -> None:
     parser.add_argument("--persons", type=int, default=1_500_000)
     parser.add_argument("--samples", type=int, default=100)
     args = parser.parse_args()
-    rng = random.Random(2025)
     with tempfile.TemporaryDirectory(prefix="canbao-bench-") as tmp:
         infra = await start_test_infra(Path(tmp))
         try:
             settings = infra.settings()
             conn = await asyncpg.connect(_asyncpg_dsn(infra.database_url))
             t0 = time.perf_counter()
-            unpaid = await load(conn, args.persons, rng)
+            unpaid = await load(conn, province.one_county(COUNTY, args.persons))
             print(f"loaded {args.persons:,} persons/enrollments/person-years with COPY "
                   f"in {time.perf_counter() - t0:.1f}s "
                   f"(broker: {infra.broker_kind}, postgres: {infra.database_url.split('@')[-1]})")
