@@ -38,9 +38,10 @@ import orjson  # noqa: E402
 import wrk_load  # noqa: E402
 
 from devtools.testing.infra import start_test_infra  # noqa: E402
-from devtools.testing.plans import give_seed_plans  # noqa: E402
+from devtools.testing.plans import give_seed_plans, seed_catalog  # noqa: E402
 from kernels.policy import PolicyCatalog, parse_policy  # noqa: E402
 from services.payments.channels.standard_webhooks import signed_headers  # noqa: E402
+from services.payments.coverage import DueFacts, terms_of  # noqa: E402
 from shared.auth import ensure_dev_keypair, mint_token  # noqa: E402
 from shared.db import make_engine, make_sessionmaker  # noqa: E402
 from shared.idnumber import check_character  # noqa: E402
@@ -51,6 +52,7 @@ from shared.settings import DEV_PII_KEY, Settings  # noqa: E402
 CHANNEL = "bank_bench"
 SECRET = "whsec_" + base64.b64encode(b"benchmark-secret-0123456789abcdef").decode()
 BILL_PERSONS = 5000
+YEAR = 2025
 
 
 # --- load generator ------------------------------------------------------------------------
@@ -271,9 +273,25 @@ async def _asyncpg_ceiling(url: str, seconds: int) -> str:
 
 # --- setup ---------------------------------------------------------------------------------
 
+def seed_terms() -> tuple[str, str, str]:
+    """(on_time_until, payable_until, late outcome JSON) of the bench's adult under 滕州市 2025,
+    as eligibility's determinations carry them since #11 (a due without them is priced by the
+    legacy path, which derives them from the plan on every lookup)."""
+    policy = seed_catalog().find("370481", YEAR)
+    due = DueFacts(region_code="370481", plan_year=YEAR, insured_category="adult",
+                   coverage_start=None, subsidized=False, birth_date=None, standard_fen=40000,
+                   personal_fen=40000, surcharge_fen=0, subsidies=(), on_time_until=None,
+                   payable_until=None, late=None, has_terms=False)
+    terms, _ = terms_of(due, policy)
+    late = orjson.dumps(terms.late.to_dict() if terms.late is not None else None).decode()
+    return terms.on_time_until.isoformat(), terms.payable_until.isoformat(), late
+
+
 async def seed(url: str, orders: int) -> list[str]:
     conn = await asyncpg.connect(url)
     vault = vault_for(DEV_PII_KEY)
+    on_time_until, payable_until, late = seed_terms()
+    terms = f"'{on_time_until}', '{payable_until}', '{late}'::jsonb"
     await conn.execute(f"""
         INSERT INTO payments.persons (person_id, id_number_hash, id_number_masked, name_masked,
             birth_date, county_code, township_code, revision)
@@ -281,9 +299,10 @@ async def seed(url: str, orders: int) -> list[str]:
                '1980-01-01', '370481', '370481001000', 1 FROM generate_series(0, {orders - 1}) n;
         INSERT INTO payments.dues (person_id, plan_year, revision, region_code, county_code,
             township_code, policy_version, insured_category, standard_fen, personal_fen,
-            subsidies, coverage_start)
+            subsidies, coverage_start, on_time_until, payable_until, late)
         SELECT md5('bench' || n)::uuid, 2025, 1, '370481', '370481', '370481001000', 'v',
-               'adult', 40000, 40000, '[]', '2025-01-01' FROM generate_series(0, {orders - 1}) n;
+               'adult', 40000, 40000, '[]', '2025-01-01', {terms}
+        FROM generate_series(0, {orders - 1}) n;
         INSERT INTO payments.orders (order_no, person_id, plan_year, amount_fen, due_revision,
             status)
         SELECT 'CBBENCH' || lpad(n::text, 8, '0'), md5('bench' || n)::uuid, 2025, 40000, 1,
@@ -304,9 +323,11 @@ async def seed(url: str, orders: int) -> list[str]:
            VALUES ($1, $2, '370481********0000', '李*四', '1980-01-01', '370481',
                    '370481001000', 1) ON CONFLICT DO NOTHING""", rows)
     await conn.executemany(
-        """INSERT INTO payments.dues (person_id, plan_year, revision, region_code, policy_version,
-               insured_category, standard_fen, personal_fen, subsidies, coverage_start)
-           VALUES ($1, 2025, 1, '370481', 'v', 'adult', 40000, 40000, '[]', '2025-01-01')
+        f"""INSERT INTO payments.dues (person_id, plan_year, revision, region_code,
+               policy_version, insured_category, standard_fen, personal_fen, subsidies,
+               coverage_start, on_time_until, payable_until, late)
+           VALUES ($1, 2025, 1, '370481', 'v', 'adult', 40000, 40000, '[]', '2025-01-01',
+                   {terms})
            ON CONFLICT DO NOTHING""", [(p,) for p, _ in rows])
     await conn.close()
     await give_plans(url)

@@ -15,7 +15,8 @@
         describes. To record a refusal, use a connection of its own.
     entry(*, actor, action, resource, ...) -> dict; await record_many(conn, schema, entries)
         The same entry made now (correlation id included) and appended later with others in
-        one batch: the service middleware writes the calls it audits this way (group commit).
+        one batch: the service middleware writes the calls it audits this way (group commit,
+        one statement per batch over a plain asyncpg pool, shared/plain_pool.py).
     await query(conn, schema, *, actor=None, action=None, since=None, until=None, limit=100,
                 cursor=None, region_prefix=None) -> AuditPage
         Newest first; `AuditPage.next_cursor` (opaque) fetches the following page. A cursor it
@@ -188,11 +189,29 @@ async def record(session_or_conn: Any, schema: str, *, actor: Any, action: str, 
     return int(result.scalar_one())
 
 
+_COLUMNS = ("actor", "role", "region", "action", "resource", "outcome", "client_ip", "cid",
+            "details")
+
+
+def _insert_unnest_sql(schema: str) -> str:
+    return (f"INSERT INTO {_schema(schema)}.audit_log (actor, role, region, action, resource, "
+            "outcome, client_ip, correlation_id, details) "
+            "SELECT a, r, g, c, s, o, CAST(i AS inet), k, CAST(d AS jsonb) FROM unnest("
+            "$1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], "
+            "$7::text[], $8::text[], $9::text[]) AS e(a, r, g, c, s, o, i, k, d)")
+
+
 async def record_many(conn: Any, schema: str, entries: Sequence[dict[str, Any]]) -> None:
-    """Append entries made by `entry()` in one statement batch (SQLAlchemy connection or
-    session), in the caller's transaction."""
-    if entries:
-        await conn.execute(text(_insert_sql(schema)), list(entries))
+    """Append entries made by `entry()`: with an SQLAlchemy connection or session, as one
+    statement batch in the caller's transaction; with an asyncpg connection or pool, as one
+    statement (its own transaction when the connection has none open: one round trip)."""
+    if not entries:
+        return
+    if _is_asyncpg(conn):
+        await conn.execute(_insert_unnest_sql(schema),
+                           *([e[c] for e in entries] for c in _COLUMNS))
+        return
+    await conn.execute(text(_insert_sql(schema)), list(entries))
 
 
 async def query(conn: Any, schema: str, *, actor: str | None = None, action: str | None = None,

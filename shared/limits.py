@@ -20,12 +20,18 @@
 
     `store=PostgresRateStore(...)` keeps the buckets in PostgreSQL, shared by every replica
     and worker of the service, so that N replicas still give a client the configured rate
-    (`install_limits` does this for a service app unless CANBAO_RATE_LIMIT_SHARED=false): one
-    atomic upsert per limited request, on an UNLOGGED table in the service's own schema
-    (`<schema>.rate_limit_buckets`, created when first needed: it holds nothing worth keeping
-    across a crash), with the database's clock, so replicas agree on time. Only requests on
-    a limited path pay that round trip (the default limits only `/v1/bills`; channel webhooks
-    are not limited and cost nothing more). When the database cannot answer, the request is
+    (`install_limits` does this for a service app unless CANBAO_RATE_LIMIT_SHARED=false): an
+    atomic upsert on an UNLOGGED table in the service's own schema
+    (`<schema>.rate_limit_tokens`, created when first needed: it holds nothing worth keeping
+    across a crash), with the database's clock, so replicas agree on time. A busy client's
+    tokens are leased a few at a time (`lease_size`: at most a tenth of the burst and a tenth
+    of a second's rate, at most 64), kept by the process for at most a second and then
+    dropped unused, so a channel looking up thousands of bills a second costs one round trip
+    per lease, not per request; a slow limit (a person's, a clerk's) leases one token at a
+    time, exactly as before. Leasing never grants more than the shared bucket holds; it can
+    only refuse early, by at most what the other replicas hold unused. Only requests on a
+    limited path reach the store (the default limits only `/v1/bills`; channel webhooks are
+    not limited and cost nothing more). When the database cannot answer, the request is
     counted in the process's own bucket instead (fail open to a per-replica limit, logged).
 
     Without a store, buckets live in the worker process; at most `max_clients` buckets are kept
@@ -48,7 +54,7 @@ from typing import TYPE_CHECKING, Any
 import asyncpg
 import orjson
 
-from shared.settings import to_plain_url
+from shared.plain_pool import LazyPool
 
 if TYPE_CHECKING:
     from starlette.applications import Starlette
@@ -188,80 +194,87 @@ class PostgresRateStore:
     """Token buckets in PostgreSQL, shared by every process that uses the same database and
     schema. `dsn` may be a callable (the service's database URL, known once it runs)."""
 
-    TABLE = "rate_limit_buckets"
+    TABLE = "rate_limit_tokens"
     CLEANUP_EVERY = 1000  # takes between deletions of buckets idle for an hour (they are full)
+    LEASE_SECONDS = 1.0   # leased tokens not used by then are dropped
+    MAX_LEASES = 10_000   # buckets with tokens held by this process (the idle ones are dropped)
 
     def __init__(self, dsn: str | Callable[[], str], schema: str, *, pool_size: int = 4) -> None:
         if not _SCHEMA.fullmatch(schema):
             raise ValueError(f"not a schema name: {schema!r}")
-        self._dsn = dsn
         self.schema = schema
-        self.pool_size = pool_size
-        self._pool: asyncpg.Pool | None = None
-        self._connecting = asyncio.Lock()
         self._takes = 0
+        self._leases: dict[str, tuple[int, float]] = {}  # bucket -> (tokens held, valid until)
+        self._fetching: dict[str, asyncio.Future[None]] = {}  # bucket -> its lease in flight
         table = f"{schema}.{self.TABLE}"
-        self._create = (f"CREATE SCHEMA IF NOT EXISTS {schema}; "
-                        f"CREATE UNLOGGED TABLE IF NOT EXISTS {table} ("
-                        "bucket text PRIMARY KEY, tokens double precision NOT NULL, "
-                        "allowed boolean NOT NULL, updated_at timestamptz NOT NULL)")
+        create = (f"CREATE SCHEMA IF NOT EXISTS {schema}; "
+                  f"CREATE UNLOGGED TABLE IF NOT EXISTS {table} ("
+                  "bucket text PRIMARY KEY, tokens double precision NOT NULL, "
+                  "granted integer NOT NULL, updated_at timestamptz NOT NULL)")
+        self._pool = LazyPool(dsn, size=pool_size, setup=create)
+        # $2 burst, $3 rate, $4 tokens wanted (1 <= $4 <= burst): grants what the bucket holds,
+        # up to $4, or nothing
         level = ("LEAST($2::float8, b.tokens + "
                  "EXTRACT(EPOCH FROM now() - b.updated_at)::float8 * $3::float8)")
+        granted = f"LEAST($4::int, floor({level}))::int"
         self._take = (
-            f"INSERT INTO {table} AS b (bucket, tokens, allowed, updated_at) "
-            "VALUES ($1, $2::float8 - 1, true, now()) "
+            f"INSERT INTO {table} AS b (bucket, tokens, granted, updated_at) "
+            "VALUES ($1, $2::float8 - $4::int, $4::int, now()) "
             f"ON CONFLICT (bucket) DO UPDATE SET "
-            f"tokens = CASE WHEN {level} >= 1 THEN {level} - 1 ELSE {level} END, "
-            f"allowed = {level} >= 1, updated_at = now() "
-            "RETURNING allowed, tokens")
+            f"tokens = {level} - {granted}, granted = {granted}, updated_at = now() "
+            "RETURNING granted, tokens")
         self._cleanup = f"DELETE FROM {table} WHERE updated_at < now() - interval '1 hour'"
 
-    @property
-    def dsn(self) -> str:
-        return to_plain_url(self._dsn() if callable(self._dsn) else self._dsn)
-
-    async def _connect(self) -> asyncpg.Pool:
-        if self._pool is not None:
-            return self._pool
-        # the first requests arrive together: one of them makes the pool and the table
-        async with self._connecting:
-            if self._pool is None:
-                # one statement per take, no session state: nothing to reset on release
-                # (asyncpg's default reset is a round trip per take)
-                pool = await asyncpg.create_pool(self.dsn, min_size=1, max_size=self.pool_size,
-                                                 timeout=2, command_timeout=2, reset=_no_reset)
-                try:
-                    async with pool.acquire() as conn:
-                        try:
-                            await conn.execute(self._create)
-                        except (asyncpg.UniqueViolationError, asyncpg.DuplicateTableError,
-                                asyncpg.DuplicateSchemaError, asyncpg.DuplicateObjectError):
-                            pass  # another replica created it at the same moment
-                except BaseException:
-                    await pool.close()
-                    raise
-                self._pool = pool
-        return self._pool
+    @staticmethod
+    def lease_size(limit: RateLimit) -> int:
+        """Tokens taken from the shared bucket at once: a tenth of the burst and of a second's
+        rate, at most 64, at least one."""
+        return max(1, min(64, limit.burst // 10, int(limit.rate / 10)))
 
     async def take(self, prefix: str, limit: RateLimit, client: bytes) -> float:
         """Take one token; 0 when allowed, else the seconds until one is available."""
-        pool = await self._connect()
         bucket = prefix + "|" + client.hex()
-        row = await pool.fetchrow(self._take, bucket, float(limit.burst), float(limit.rate))
+        while True:
+            now = time.monotonic()
+            held = self._leases.get(bucket)
+            if held is not None and held[0] > 0 and held[1] > now:
+                self._leases[bucket] = (held[0] - 1, held[1])
+                return 0.0
+            fetching = self._fetching.get(bucket)
+            if fetching is None:
+                break
+            # one lease in flight per bucket: concurrent requests wait for it and share it
+            # (each taking its own lease would drain the bucket in leases most of them
+            # cannot use), then look again
+            await asyncio.shield(fetching)
+        done = asyncio.get_running_loop().create_future()
+        self._fetching[bucket] = done
+        try:
+            row = await self._lease(bucket, limit)
+        finally:
+            del self._fetching[bucket]
+            done.set_result(None)
+        assert row is not None
+        granted = int(row["granted"])
+        if granted < 1:
+            return (1.0 - float(row["tokens"])) / limit.rate
+        if granted > 1:  # one for this request, the rest held for the next ones
+            self._leases[bucket] = (granted - 1, now + self.LEASE_SECONDS)
+            if len(self._leases) > self.MAX_LEASES:
+                self._leases = {k: v for k, v in self._leases.items() if v[1] > now}
+        return 0.0
+
+    async def _lease(self, bucket: str, limit: RateLimit) -> asyncpg.Record | None:
+        pool = await self._pool.get()
+        row = await pool.fetchrow(self._take, bucket, float(limit.burst), float(limit.rate),
+                                  self.lease_size(limit))
         self._takes += 1
         if self._takes % self.CLEANUP_EVERY == 0:
             await pool.execute(self._cleanup)
-        assert row is not None
-        return 0.0 if row["allowed"] else (1.0 - row["tokens"]) / limit.rate
+        return row
 
     async def close(self) -> None:
-        if self._pool is not None:
-            await self._pool.close()
-            self._pool = None
-
-
-async def _no_reset(conn: asyncpg.Connection) -> None:
-    """The rate store leaves no session state behind (see PostgresRateStore._connect)."""
+        await self._pool.close()
 
 
 class RateLimitMiddleware:

@@ -17,6 +17,7 @@ import logging
 import math
 import os
 import socket
+import time
 import uuid
 import zlib
 from collections.abc import Iterable, Sequence
@@ -210,6 +211,12 @@ class OutboxRelay:
         self.max_backoff = max_backoff
         self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.shards: list[int] = []
+        # leases are renewed (and shards rebalanced) at most this often, not on every poll: a
+        # busy relay polls 20 times a second, and each renewal is a transaction of 3-4
+        # statements. The lease itself lasts `lease_seconds`; renewing is due again before any
+        # fetch once this much time has passed, so a stalled relay renews before it publishes.
+        self.renew_every = min(1.0, lease_seconds / 3)
+        self._renew_due = 0.0
         self.healthy = False
         self.published = 0
         s = schema
@@ -269,8 +276,11 @@ class OutboxRelay:
 
     async def run_once(self) -> int:
         """Publish one batch; return how many events were published."""
-        async with self.engine.begin() as conn:
-            self.shards = await self.claim_shards(conn)
+        now = time.monotonic()
+        if now >= self._renew_due or not self.shards:
+            async with self.engine.begin() as conn:
+                self.shards = await self.claim_shards(conn)
+            self._renew_due = now + self.renew_every
         if not self.shards:
             return 0
         async with self.engine.connect() as conn:

@@ -50,6 +50,7 @@ from shared.observability import (
 from shared.oidc import SIGN_IN_PATHS, SignIn, sign_in_router
 from shared.openapi import document_errors
 from shared.outbox import Outbox, OutboxRelay
+from shared.plain_pool import LazyPool
 from shared.security_settings import SecuritySettings, get_security_settings
 from shared.session_revocation import SessionRevocations
 from shared.settings import Settings, get_settings
@@ -97,6 +98,13 @@ class Runtime:
     # async probes that refresh gauges from the database every PROBE_SECONDS (payments: open
     # suspense); each gets the engine
     probes: Sequence[Callable[[AsyncEngine], Any]] = ()
+    # a small plain asyncpg pool for the platform's per-request writes (the audit batches),
+    # made on first use and closed at shutdown
+    plain: LazyPool = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.plain = LazyPool(lambda: self.settings.database_url, size=2, timeout=10,
+                              command_timeout=30)
 
     @property
     def topics(self) -> set[str]:
@@ -201,6 +209,7 @@ class Runtime:
                     log.error("%s: %s ended with %r", self.name, task.get_name(), task.exception())
         if self.producer is not None:
             await self.producer.stop()
+        await self.plain.close()
         await self.engine.dispose()
 
     async def readiness(self) -> dict[str, Any]:
@@ -300,7 +309,7 @@ class _AuditMiddleware:
                                                 for t in self.audited_reads))
                             if self.audited_reads else None)
         self._committer: GroupCommit[dict[str, Any], None] | None = None
-        self._committer_engine: AsyncEngine | None = None
+        self._committer_runtime: Runtime | None = None
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -353,19 +362,19 @@ class _AuditMiddleware:
             log.exception("%s: could not write the audit record", self.service)
 
     def _writer(self, runtime: Runtime) -> GroupCommit[dict[str, Any], None]:
-        """Entries of concurrent calls are written together (one transaction per batch, each
+        """Entries of concurrent calls are written together (one statement per batch, each
         call waits for its own batch's commit): at the peak of bill lookups one entry per call
-        costs a transaction per call otherwise."""
-        if self._committer is None or self._committer_engine is not runtime.engine:
-            engine = runtime.engine
+        costs a transaction per call otherwise. The batches go over the runtime's plain pool
+        (`Runtime.plain`): one round trip each, no BEGIN and COMMIT around them."""
+        if self._committer is None or self._committer_runtime is not runtime:
+            plain = runtime.plain
 
             async def flush(items: list[dict[str, Any]]) -> list[None]:
-                async with engine.begin() as conn:
-                    await audit.record_many(conn, self.service, items)
+                await audit.record_many(await plain.get(), self.service, items)
                 return [None] * len(items)
 
             self._committer = GroupCommit(flush, max_batch=256, max_in_flight=2)
-            self._committer_engine = engine
+            self._committer_runtime = runtime
         return self._committer
 
 

@@ -277,6 +277,9 @@ async def test_two_relays_share_the_shards_and_keep_each_keys_order(
     stop = asyncio.Event()
     tasks = [asyncio.create_task(r.run(stop)) for r in relays]
     try:
+        async def shared_out() -> bool:  # leases are rebalanced at each renewal (about 1 s)
+            return bool(relays[0].shards) and bool(relays[1].shards)
+        await eventually(shared_out)
         for start in range(0, 600, 100):  # written while both relays run
             async with engine.begin() as conn:
                 await Outbox(SCHEMA).add_many(conn, [

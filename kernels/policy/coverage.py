@@ -44,7 +44,17 @@ def waiting_length(policy: Policy, broken_years: int, paid_back_years: int) -> t
 def last_payable_day(policy: Policy, on_time_until: dt.date) -> dt.date:
     """The last payment date that still buys coverage within the plan year: on time, or late
     with the shortest waiting period (no broken years) ending no later than the plan's last
-    day. A longer waiting period (broken enrollment) can close the year earlier for a person."""
+    day. A longer waiting period (broken enrollment) can close the year earlier for a person.
+    A plan has a handful of deadlines: the answer is kept per plan (`Policy.memo`), as bills and
+    redeterminations ask it for every person."""
+    key = ("last_payable_day", on_time_until)
+    found: dt.date | None = policy.memo.get(key)
+    if found is None:
+        found = policy.memo[key] = _last_payable_day(policy, on_time_until)
+    return found
+
+
+def _last_payable_day(policy: Policy, on_time_until: dt.date) -> dt.date:
     lo = on_time_until + dt.timedelta(days=1)
     hi = policy.plan_end
     if lo > hi or late_coverage_start(policy, lo, 0, 0)[0] > policy.plan_end:

@@ -87,6 +87,12 @@ class Policy:
         return self.model.category_rule
 
     @cached_property
+    def memo(self) -> dict[Any, Any]:
+        """Derived answers that depend on this plan version alone (for example the last
+        payable day of each on-time deadline), computed once per plan, not per person."""
+        return {}
+
+    @cached_property
     def rules(self) -> tuple[SubsidyRule, ...]:
         return tuple(self.model.subsidy_rules)
 

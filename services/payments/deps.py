@@ -59,10 +59,14 @@ class Payments:
     outbox: Outbox
     pool: asyncpg.Pool | None = None
     intake: Intake | None = None
+    _bills: BillService | None = None
 
     def bills(self) -> BillService:
+        """The bill service, one per running pool (it keeps the decisions its lookups share)."""
         assert self.pool is not None, "the app is not running"
-        return BillService(self.pool, self.vault, self.coverage)
+        if self._bills is None or self._bills.pool is not self.pool:
+            self._bills = BillService(self.pool, self.vault, self.coverage)
+        return self._bills
 
 
 def payments_of(app: FastAPI) -> Payments:

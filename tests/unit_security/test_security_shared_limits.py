@@ -97,3 +97,47 @@ async def test_database_away_falls_back_to_the_process_bucket() -> None:
     async with client(replica(store), "10.5.0.1") as c:
         statuses = [(await c.get("/v1/bills")).status_code for _ in range(5)]
     assert statuses == [200, 200, 200, 200, 429]
+
+
+async def test_a_busy_client_leases_tokens_a_few_at_a_time(stores) -> None:  # noqa: ANN001
+    """A limit of a thousand a second leases ten tokens per round trip (a tenth of the burst):
+    25 requests cost 3 round trips, and the shared bucket lost exactly what was leased."""
+    limits = {"/v1/bills": RateLimit(rate=1000, burst=100)}
+    store = stores[0]
+    assert store.lease_size(limits["/v1/bills"]) == 10
+    app = FastAPI()
+
+    @app.get("/v1/bills")
+    async def bills() -> dict[str, str]:
+        return {"ok": "yes"}
+
+    app.add_middleware(RateLimitMiddleware, limits=limits, store=store)
+    async with client(app, "10.6.0.1") as c:
+        before = store._takes
+        statuses = [(await c.get("/v1/bills")).status_code for _ in range(25)]
+    assert statuses == [200] * 25
+    assert store._takes - before == 3
+
+
+async def test_leasing_replicas_never_grant_more_than_the_shared_budget(stores) -> None:  # noqa: ANN001
+    """Two replicas leasing two tokens at a time (rate 20/s, burst 40) for one client: what
+    both grant together stays within the burst plus what refilled meanwhile."""
+    limits = {"/v1/bills": RateLimit(rate=20, burst=40)}
+    apps = []
+    for store in stores:
+        app = FastAPI()
+
+        @app.get("/v1/bills")
+        async def bills() -> dict[str, str]:
+            return {"ok": "yes"}
+
+        app.add_middleware(RateLimitMiddleware, limits=limits, store=store)
+        apps.append(app)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    async with client(apps[0], "10.7.0.1") as a, client(apps[1], "10.7.0.1") as b:
+        answers = await asyncio.gather(*(c.get("/v1/bills") for c in (a, b) * 40))
+    elapsed = loop.time() - started
+    granted = [r.status_code for r in answers].count(200)
+    assert granted <= 40 + 20 * elapsed + 1
+    assert granted >= 40 - 2  # at most one lease held unused by the other replica

@@ -39,6 +39,8 @@ from shared.idnumber import InvalidIdNumber, mask_id_number, parse_id_number
 from shared.money import fen_to_yuan
 from shared.pii import PiiVault
 
+DECISIONS = 4096  # decisions kept for shared dues (cleared when full)
+
 
 @dataclass(frozen=True)
 class Bill:
@@ -59,6 +61,7 @@ class BillService:
         self.pool = pool
         self.vault = vault
         self.coverage = coverage or CoverageCalculator(None)
+        self._decisions: dict[tuple[Any, ...], CoverageDecision] = {}
 
     async def lookup(self, id_number: str, plan_year: int,
                      principal: Principal | None = None, on: dt.date | None = None) -> Bill:
@@ -98,6 +101,28 @@ class BillService:
 
     async def _decide(self, repo: BillRepository, row: asyncpg.Record, plan_year: int,
                       day: dt.date) -> CoverageDecision:
+        """What paying on `day` owes and buys. Most people of a plan share their due (an adult
+        of a county, a student, a subsidized group): the decision for the same due facts, day
+        and plan version is made once and kept (`_decisions`, at most DECISIONS), unless it
+        depends on the person's earlier years."""
+        policy = self.coverage.policy(row["region_code"], plan_year)
+        key = (policy.version if policy is not None else None, day, row["region_code"],
+               row["insured_category"], row["coverage_start"], row["standard_fen"],
+               row["personal_fen"], row["surcharge_fen"], orjson.dumps(row["subsidies"]),
+               row["on_time_until"], row["payable_until"], orjson.dumps(row["late"]))
+        found = self._decisions.get(key)
+        if found is not None:
+            return found
+        decision, personal = await self._decide_now(repo, row, plan_year, day)
+        if not personal:
+            if len(self._decisions) >= DECISIONS:
+                self._decisions.clear()
+            self._decisions[key] = decision
+        return decision
+
+    async def _decide_now(self, repo: BillRepository, row: asyncpg.Record, plan_year: int,
+                          day: dt.date) -> tuple[CoverageDecision, bool]:
+        """(the decision, whether it rests on this person's earlier years)."""
         due = DueFacts(
             region_code=row["region_code"], plan_year=plan_year,
             insured_category=row["insured_category"], coverage_start=row["coverage_start"],
@@ -112,7 +137,7 @@ class BillService:
             first = await repo.first_plan_year(due.region_code)
             ends = self.coverage.plan_ends(due.region_code, sorted(prior))
             history = enrollment_history(plan_year, due.region_code, prior, first, ends)
-        return self.coverage.decide(due, day, history)
+        return self.coverage.decide(due, day, history), history is not None
 
 
 def _visible(principal: Principal | None, row: asyncpg.Record) -> bool:
