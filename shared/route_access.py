@@ -139,11 +139,31 @@ async def enforce_access(request: Request) -> None:
         token = authorization.partition(" ")[2].strip() if authorization else cookie_token
         if token and verifier.needs_fetch(token):
             await anyio.to_thread.run_sync(verifier.fetch_keys_for, token)
-    enforce(control, request.scope.setdefault("state", {}), request.method, template,
-            authorization, cookie_token, request.path_params, request.query_params,
+    scope = request.scope
+    # read straight from the scope: building request.url and request.query_params costs
+    # more than the rest of the check on the peak-season routes (no query string there)
+    query = request.query_params if scope.get("query_string") else _NO_QUERY
+    enforce(control, scope.setdefault("state", {}), request.method, template,
+            authorization, cookie_token, request.path_params, query,
             session_cookie=request.cookies.get(SESSION_COOKIE), origin=headers.get("origin"),
-            referer=headers.get("referer"),
-            own_origin=f"{request.url.scheme}://{request.url.netloc}")
+            referer=headers.get("referer"), own_origin=_own_origin(scope, headers))
+
+
+_NO_QUERY: Mapping[str, Any] = {}
+_DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
+
+
+def _own_origin(scope: Mapping[str, Any], headers: Mapping[str, str]) -> str:
+    """scheme://host[:port] of the request, as Starlette's `request.url` gives it."""
+    scheme = scope.get("scheme", "http")
+    host = headers.get("host")
+    if host is None:
+        server = scope.get("server")
+        if server is None:
+            return f"{scheme}://"
+        name, port = server
+        host = name if _DEFAULT_PORTS.get(scheme) == port else f"{name}:{port}"
+    return f"{scheme}://{host}"
 
 
 def enforce(control: AccessControl, state: dict[str, Any], method: str, template: str,
