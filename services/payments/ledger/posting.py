@@ -123,6 +123,16 @@ def due_facts(due: DueRow) -> DueFacts:
                     late=due.late, has_terms=due.on_time_until is not None)
 
 
+@dataclass(frozen=True)
+class Priced:
+    """What an order's person owes on a payment's date: the due as payments holds it (None
+    without a determination) and the coverage decision it gives. Read once per payment, by
+    `Posting.price`, and handed on to `Posting.apply_payment`."""
+
+    due: DueRow | None
+    decision: CoverageDecision
+
+
 class Posting:
     """Ledger posting over one unit of work (see the module's docstring)."""
 
@@ -157,16 +167,21 @@ class Posting:
             history = enrollment_history(due.plan_year, due.region_code, prior, first, ends)
         return self.coverage.decide(facts, paid_at, history)
 
+    async def price(self, order: OrderRow, paid_at: dt.datetime) -> Priced:
+        """The order's due and what a payment on `paid_at` owes and covers."""
+        due = await self.uow.dues.get(order.person_id, order.plan_year)
+        return Priced(due, await self.coverage_for(due, paid_at))
+
     async def apply_payment(self, order: OrderRow, entry_id: int, channel: str,
                             channel_txn_id: str, paid_at: dt.datetime, *,
-                            decision: CoverageDecision | None = None,
+                            priced: Priced | None = None,
                             amount_fen: int | None = None) -> dt.date | None:
         """Open order -> paid, with the coverage start and timing its payment date gives; event
         out. The order records the amount paid (what was owed at that date). 409
-        plan_year_closed when the date is after the year takes payments."""
-        due = await self.uow.dues.get(order.person_id, order.plan_year)
-        if decision is None:
-            decision = await self.coverage_for(due, paid_at)
+        plan_year_closed when the date is after the year takes payments. `priced`: the
+        caller's `price(order, paid_at)`, when it already read it."""
+        priced = priced or await self.price(order, paid_at)
+        due, decision = priced.due, priced.decision
         if decision.timing == CLOSED:
             assert decision.owed is not None
             raise Conflict(decision.owed.explanation, code="plan_year_closed")

@@ -92,9 +92,8 @@ class Matcher:
         if order.status == "open":
             # what is owed at the payment's date (on time, late, or the year closed), not what
             # the order was issued for: a late payment of the on-time amount is underpaid
-            due = await self.dues.get(order.person_id, order.plan_year)
-            decision = await self.posting.coverage_for(due, paid_at)
-            owed = decision.owed
+            priced = await self.posting.price(order, paid_at)
+            owed = priced.decision.owed
             if owed is not None and owed.timing == CLOSED:
                 return await self._to_suspense(n, entry_id, order, "plan_year_closed",
                                                owed.explanation)
@@ -108,7 +107,7 @@ class Matcher:
                     n, entry_id, order, reason,
                     f"实缴 {fen_to_yuan(amount)} 元，应缴 {fen_to_yuan(expected)} 元{when}")
             await self.posting.apply_payment(order, entry_id, n["channel"], n["channel_txn_id"],
-                                             paid_at, decision=decision, amount_fen=amount)
+                                             paid_at, priced=priced, amount_fen=amount)
             return "paid"
         if order.status == "paid":
             return await self._to_suspense(
