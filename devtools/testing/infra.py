@@ -62,12 +62,14 @@ class TestInfra:
             self.pg.stop()
 
 
-async def start_test_infra(state_dir: Path) -> TestInfra:
+async def start_test_infra(state_dir: Path, pg_settings: dict[str, str] | None = None) -> TestInfra:
+    """`pg_settings` apply to the embedded server only (a configured server keeps its own)."""
     server_url = os.environ.get("CANBAO_TEST_DATABASE_URL") or os.environ.get("CANBAO_DATABASE_URL")
     pg = None
     if not server_url:
         # One server per test run: concurrent runs on one machine never stop each other's.
-        pg = EmbeddedPostgres(state_dir / f"test-pg-{os.getpid()}", remove_on_stop=True)
+        pg = EmbeddedPostgres(state_dir / f"test-pg-{os.getpid()}", remove_on_stop=True,
+                            settings=dict(pg_settings or {}))
         server_url = await asyncio.to_thread(pg.start)
     db_name = f"canbao_test_{uuid.uuid4().hex[:8]}"
     database_url = await create_database(server_url, db_name, drop_first=True)
