@@ -260,7 +260,7 @@ def disk(after: str) -> None:
     out(f"DISK after {after}: {free / 1e9:.1f} GB free")
 
 
-async def phase(name: str, conn: asyncpg.Connection, body, cleanup) -> bool:  # type: ignore[no-untyped-def]
+async def phase(name: str, body, cleanup) -> bool:  # type: ignore[no-untyped-def]
     """Run one phase; a failure prints its traceback and the run goes on with the next
     phase (each loads its own data). The cleanup runs either way. True when it passed."""
     ok = True
@@ -338,7 +338,7 @@ async def main() -> None:
                       ("reporting", rep_body, lambda: drop(conn, "reporting")),
                       ("payments", pay_body, lambda: drop(conn, "payments")))
             for name, body, cleanup in phases:
-                if name not in skip and not await phase(name, conn, body, cleanup):
+                if name not in skip and not await phase(name, body, cleanup):
                     failed.append(name)
             await conn.close()
         finally:
