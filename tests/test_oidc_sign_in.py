@@ -258,9 +258,29 @@ def _set_cookie(answer: httpx.Response, name: str) -> str:
     return next(h for h in answer.headers.get_list("set-cookie") if h.startswith(name + "="))
 
 
+async def _seed_target(settings: Any) -> None:
+    """A township target and one enrolled person of 370481 in a past year of its own,
+    through reporting's own projection: the dashboard has figures to draw whatever ran (or did
+    not run) before this test."""
+    from services.reporting.projections.handlers import router
+    from services.reporting.tests import factories as f
+    from shared.db import make_engine, make_sessionmaker
+
+    engine = make_engine(settings)
+    try:
+        async with make_sessionmaker(engine)() as session, session.begin():
+            pid, village = f.new_id(), "370481001001"
+            for event in (f.target("370481001000", 2001, 40), f.person(pid, village=village),
+                          f.enrollment(pid, 2001, village=village)):
+                await router(session, event)
+    finally:
+        await engine.dispose()
+
+
 async def test_browser_sign_in_dashboard_and_sign_out(provider, apps) -> None:  # noqa: ANN001
     running, _ = provider
     app = apps["reporting"]
+    await _seed_target(apps["settings"])
     async with httpx.AsyncClient(follow_redirects=False) as browser:
         callback = await _sign_in(apps, browser, running.issuer)
         assert callback.status_code == 303, callback.text
