@@ -210,7 +210,10 @@ class PostgresRateStore:
         create = (f"CREATE SCHEMA IF NOT EXISTS {schema}; "
                   f"CREATE UNLOGGED TABLE IF NOT EXISTS {table} ("
                   "bucket text PRIMARY KEY, tokens double precision NOT NULL, "
-                  "granted integer NOT NULL, updated_at timestamptz NOT NULL)")
+                  "granted integer NOT NULL, updated_at timestamptz NOT NULL); "
+                  # the table before leases (stop 21) held whole buckets; nothing in it is
+                  # worth keeping and nothing reads it
+                  f"DROP TABLE IF EXISTS {schema}.rate_limit_buckets")
         self._pool = LazyPool(dsn, size=pool_size, setup=create)
         # $2 burst, $3 rate, $4 tokens wanted (1 <= $4 <= burst): grants what the bucket holds,
         # up to $4, or nothing
