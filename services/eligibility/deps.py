@@ -10,18 +10,25 @@
   re-determination).
 - `PrincipalDep`: the authenticated caller (the app-wide access check has run).
 - `DeterminationRepositoryDep`, `PlanRepositoryDep`: reads over the request's session.
+- `PlanDraftsDep`: drafts and publication in the request's unit of work: one transaction, begun
+  when the route first touches the database and committed once when the route function returns
+  (rolled back when it raises); a publication made in it is taken into the catalog right after
+  the commit. Routers that take it never open or commit transactions themselves.
+- `PlanDraftReadsDep`: drafts over the request's session outside a transaction (the draft
+  simulation, which closes the session before its long read).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Request
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.eligibility.determinations.repository import DeterminationRepository
+from services.eligibility.plans.drafts import PlanDrafts
 from services.eligibility.plans.registry import PlanRegistry
 from services.eligibility.plans.repository import PlanRepository
 from services.eligibility.redeterminations.service import Redeterminator
@@ -31,8 +38,8 @@ from shared.outbox import Outbox
 
 __all__ = [
     "DeterminationRepositoryDep", "EngineDep", "Jobs", "JobsDep", "OutboxDep",
-    "PlanRepositoryDep", "PlansChangedDep", "PlansDep", "PrincipalDep", "RedeterminatorDep",
-    "start_job",
+    "PlanDraftReadsDep", "PlanDraftsDep", "PlanRepositoryDep", "PlansChangedDep", "PlansDep",
+    "PrincipalDep", "RedeterminatorDep", "start_job",
 ]
 
 
@@ -101,3 +108,21 @@ JobsDep = Annotated[Jobs, Depends(_jobs)]
 PlansChangedDep = Annotated[Callable[[], Awaitable[Any]], Depends(_plans_changed)]
 DeterminationRepositoryDep = Annotated[DeterminationRepository, Depends(_determinations)]
 PlanRepositoryDep = Annotated[PlanRepository, Depends(_plan_rows)]
+
+
+def _plan_draft_reads(session: SessionDep, outbox: OutboxDep, plans: PlansDep) -> PlanDrafts:
+    return PlanDrafts(session, outbox, plans)
+
+
+async def _plan_drafts(session: SessionDep, outbox: OutboxDep, plans: PlansDep,
+                       plans_changed_now: PlansChangedDep) -> AsyncIterator[PlanDrafts]:
+    drafts = PlanDrafts(session, outbox, plans)
+    async with session.begin():
+        yield drafts
+    if drafts.published:  # take the publication into the catalog now (corrections start
+        await plans_changed_now()  # their re-determination)
+
+
+PlanDraftReadsDep = Annotated[PlanDrafts, Depends(_plan_draft_reads)]
+# scope="function": the transaction ends when the route function returns, before the answer
+PlanDraftsDep = Annotated[PlanDrafts, Depends(_plan_drafts, scope="function")]

@@ -41,17 +41,6 @@ PENDING: dict[tuple[str, str], dict[str, str]] = {
                              "request's own flag that tells the audit middleware the route "
                              "recorded its read itself), which the name check cannot tell apart",
     },
-    ("eligibility", "sql"): {
-        "plans/drafts.py": "drafts and publication run their own statements",
-        "plans/registry.py": "the plans registry loads publications directly",
-        "redeterminations/population.py": "the population reader streams its own statements",
-        "redeterminations/service.py": "the chunked redetermination runs its own statements",
-    },
-    ("eligibility", "transaction"): {
-        "plans/router.py": "the draft routes take a SessionDep and begin their own "
-                           "transaction: a publication is taken into the catalog after it "
-                           "commits, and a draft's simulation closes the session first",
-    },
 }
 
 

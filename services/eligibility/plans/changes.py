@@ -12,8 +12,6 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from services.eligibility.plans.repository import PlanRepository
 from shared.errors import NotFound
 
@@ -25,9 +23,8 @@ def _lines(subsidies: Any) -> dict[str, int]:
     return out
 
 
-async def change_report(session: AsyncSession, region_code: str, plan_year: int,
+async def change_report(repo: PlanRepository, region_code: str, plan_year: int,
                         publication: int, people_limit: int = 10_000) -> dict[str, Any]:
-    repo = PlanRepository(session)
     pub = await repo.publication(publication, region_code, plan_year)
     if pub is None:
         raise NotFound(f"{region_code}-{plan_year} 没有第 {publication} 号发布",

@@ -12,8 +12,7 @@ import uuid
 from typing import Any
 
 import orjson
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from kernels.policy import Policy, parse_policy
 from services.eligibility.plans.checks import ERROR, check_plan
@@ -24,12 +23,12 @@ from services.eligibility.plans.registry import (
     content_json,
     publish_version,
 )
+from services.eligibility.plans.repository import DraftRepository, S
+from services.eligibility.simulations.service import simulate
 from shared import audit
 from shared.auth import Principal, require_region
 from shared.errors import Conflict, Forbidden, Invalid, NotFound
 from shared.outbox import Outbox
-
-S = "eligibility"
 
 
 def refuse(problems: list[Any]) -> Invalid:
@@ -75,22 +74,20 @@ class PlanDrafts:
         self.session = session
         self.outbox = outbox
         self.plans = plans
+        self.drafts = DraftRepository(session)
+        self.published = False  # a publication was made: the catalog takes it in after commit
 
     async def upload(self, content: str | dict[str, Any], principal: Principal) -> dict[str, Any]:
         policy, warnings = check_draft(self.plans, content)
         require_region(principal, policy.region_code)
         base = compared_with(self.plans, policy)
         draft_id = uuid.uuid4()
-        row = (await self.session.execute(text(f"""
-            INSERT INTO {S}.plan_drafts (id, region_code, plan_year, version, content, text,
-                warnings, based_on_version, status, author, author_region)
-            VALUES (:id, :r, :y, :v, CAST(:c AS jsonb), :t, CAST(:w AS jsonb), :b, 'draft',
-                    :a, :ar) RETURNING *"""), {
+        row = await self.drafts.insert({
             "id": draft_id, "r": policy.region_code, "y": policy.plan_year, "v": policy.version,
             "c": content_json(policy), "t": content if isinstance(content, str) else None,
             "w": orjson.dumps([w.to_dict() for w in warnings]).decode(),
             "b": base.version if base else None, "a": principal.subject,
-            "ar": principal.region})).one()
+            "ar": principal.region})
         await audit.record(self.session, S, actor=principal, action="plan.upload",
                            resource=f"plan_draft/{draft_id}", details={
                                "region_code": policy.region_code, "plan_year": policy.plan_year,
@@ -99,9 +96,7 @@ class PlanDrafts:
 
     async def _row(self, draft_id: uuid.UUID, principal: Principal, *,
                    lock: bool = False) -> Any:
-        row = (await self.session.execute(text(
-            f"SELECT * FROM {S}.plan_drafts WHERE id = :id" + (" FOR UPDATE" if lock else "")),
-            {"id": draft_id})).first()
+        row = await self.drafts.get(draft_id, lock=lock)
         if row is None:
             raise NotFound(f"草案 {draft_id} 不存在（no such draft）", code="draft_not_found")
         require_region(principal, row.region_code)
@@ -115,13 +110,19 @@ class PlanDrafts:
                 "compared_with": base.version if base else None,
                 "diff": plan_diff(policy, base)}
 
+    async def simulate(self, draft_id: uuid.UUID, principal: Principal, engine: AsyncEngine,
+                       people_limit: int) -> dict[str, Any]:
+        """The draft's simulation against the plan in force (`simulate`). The session is closed
+        once the draft is read: the simulation reads the population on connections of its
+        own, for as long as it takes, and holds none of the request's."""
+        draft = await self.get(draft_id, principal)
+        await self.session.close()
+        return await simulate(engine, self.plans, draft["content"],
+                              principal=principal, people_limit=people_limit)
+
     async def list(self, principal: Principal, region_code: str | None,
                    plan_year: int | None) -> list[dict[str, Any]]:
-        rows = (await self.session.execute(text(f"""
-            SELECT * FROM {S}.plan_drafts
-            WHERE (CAST(:r AS text) IS NULL OR region_code = :r)
-              AND (CAST(:y AS integer) IS NULL OR plan_year = :y)
-            ORDER BY created_at DESC LIMIT 200"""), {"r": region_code, "y": plan_year})).all()
+        rows = await self.drafts.newest(region_code, plan_year)
         return [_draft(r) for r in rows if principal.can_see_region(r.region_code)]
 
     async def approve(self, draft_id: uuid.UUID, principal: Principal) -> dict[str, Any]:
@@ -131,10 +132,7 @@ class PlanDrafts:
         if row.author == principal.subject:  # the refusal is audited by the middleware
             raise Forbidden("草案须由另一名经办人批准：起草人不能批准自己的草案（four eyes: the "
                             "author cannot approve their own draft）", code="four_eyes")
-        row = (await self.session.execute(text(f"""
-            UPDATE {S}.plan_drafts SET status = 'approved', approved_by = :by,
-                approved_at = now() WHERE id = :id RETURNING *"""),
-            {"by": principal.subject, "id": draft_id})).one()
+        row = await self.drafts.approve(draft_id, principal.subject)
         await audit.record(self.session, S, actor=principal, action="plan.approve",
                            resource=f"plan_draft/{draft_id}", details={"version": row.version})
         return _draft(row)
@@ -147,18 +145,13 @@ class PlanDrafts:
                            code="draft_not_approved")
         policy = parse_policy(row.content, "draft")
         published = await self._publish(policy, principal, effective_on, draft_id=draft_id)
-        await self.session.execute(text(f"""
-            UPDATE {S}.plan_drafts SET status = 'published', publication_id = :p
-            WHERE id = :id"""), {"p": published["publication"], "id": draft_id})
+        await self.drafts.mark_published(draft_id, published["publication"])
         return published
 
     async def republish(self, region_code: str, plan_year: int, publication: int,
                         principal: Principal, effective_on: dt.date | None) -> dict[str, Any]:
         require_region(principal, region_code)
-        row = (await self.session.execute(text(f"""
-            SELECT p.id, v.content FROM {S}.plan_publications p JOIN {S}.policies v
-            USING (version) WHERE p.id = :id AND p.region_code = :r AND p.plan_year = :y"""),
-            {"id": publication, "r": region_code, "y": plan_year})).first()
+        row = await self.drafts.published_content(publication, region_code, plan_year)
         if row is None:
             raise NotFound(f"{region_code}-{plan_year} 没有第 {publication} 号发布",
                            code="publication_not_found")
@@ -171,18 +164,13 @@ class PlanDrafts:
         if day < beijing_today():
             raise Invalid("effective_on：生效日期不能早于今天", field="effective_on",
                           code="effective_in_past")
-        earlier = (await self.session.execute(text(f"""
-            SELECT 1 FROM {S}.plan_publications WHERE region_code = :r AND plan_year = :y
-            LIMIT 1"""), {"r": policy.region_code, "y": policy.plan_year})).first()
+        earlier = await self.drafts.any_publication(policy.region_code, policy.plan_year)
+        self.published = True
         return await publish_version(self.session, self.outbox, policy, effective_on=day,
-                                     actor=principal, correction=earlier is not None, **kw)
+                                     actor=principal, correction=earlier, **kw)
 
     async def history(self, region_code: str, plan_year: int) -> list[dict[str, Any]]:
-        rows = (await self.session.execute(text(f"""
-            SELECT p.*, d.author, d.approved_by, d.approved_at, d.created_at AS drafted_at
-            FROM {S}.plan_publications p LEFT JOIN {S}.plan_drafts d ON d.id = p.draft_id
-            WHERE p.region_code = :r AND p.plan_year = :y ORDER BY p.id"""),
-            {"r": region_code, "y": plan_year})).all()
+        rows = await self.drafts.publications(region_code, plan_year)
         in_force = self.plans.catalog.find(region_code, plan_year)
         return [{
             "publication": r.id, "version": r.version, "effective_on": r.effective_on.isoformat(),

@@ -20,11 +20,11 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import orjson
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from contracts.plan import PlanPublished
 from kernels.policy import Policy, PolicyCatalog, PolicyFileError, parse_policy
+from services.eligibility.plans import repository as repo
 from shared import audit
 from shared.outbox import Outbox
 
@@ -81,8 +81,8 @@ class PlanRegistry:
     async def seed(self, session: AsyncSession, outbox: Outbox,
                    folder: str | Path | None = None) -> int:
         """At first start (no publication yet), publish every seed file; returns how many."""
-        await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _SEED_LOCK})
-        if (await session.execute(text(f"SELECT 1 FROM {S}.plan_publications LIMIT 1"))).first():
+        await repo.lock_seeding(session, _SEED_LOCK)
+        if await repo.any_publication_at_all(session):
             return 0
         seeds = PolicyCatalog.load(seed_folder(folder))
         for policy in seeds:
@@ -96,15 +96,10 @@ class PlanRegistry:
         """Rebuild the catalog from the publications; returns the (region, year) whose plan in
         force changed (new ones included)."""
         day = today or beijing_today()
-        latest = (await conn.execute(text(
-            f"SELECT coalesce(max(id), 0) FROM {S}.plan_publications"))).scalar_one()
+        latest = await repo.newest_publication_id(conn)
         if not force and self._seen == (latest, day):
             return []
-        rows = (await conn.execute(text(f"""
-            SELECT DISTINCT ON (p.region_code, p.plan_year) p.version, v.content
-            FROM {S}.plan_publications p JOIN {S}.policies v USING (version)
-            WHERE p.effective_on <= :day
-            ORDER BY p.region_code, p.plan_year, p.id DESC"""), {"day": day})).all()
+        rows = await repo.in_force(conn, day)
         found: dict[tuple[str, int], Policy] = {}
         for version, content in rows:
             policy = self._parsed.get(version)
@@ -155,14 +150,9 @@ def content_json(policy: Policy) -> str:
 
 
 async def store_version(session: AsyncSession | AsyncConnection, policy: Policy) -> bool:
-    row = (await session.execute(
-        text(f"""INSERT INTO {S}.policies (version, region_code, plan_year, source, content)
-                 VALUES (:v, :r, :y, CAST(:s AS jsonb), CAST(:c AS jsonb))
-                 ON CONFLICT (version) DO NOTHING RETURNING version"""),
-        {"v": policy.version, "r": policy.region_code, "y": policy.plan_year,
-         "s": orjson.dumps(source_of(policy)).decode(), "c": content_json(policy)},
-    )).first()
-    return row is not None
+    return await repo.insert_version(session, {
+        "v": policy.version, "r": policy.region_code, "y": policy.plan_year,
+        "s": orjson.dumps(source_of(policy)).decode(), "c": content_json(policy)})
 
 
 async def publish_version(session: AsyncSession, outbox: Outbox, policy: Policy, *,
@@ -173,12 +163,9 @@ async def publish_version(session: AsyncSession, outbox: Outbox, policy: Policy,
     caller's transaction. `actor`: a Principal or a name ('seed')."""
     await store_version(session, policy)
     by = actor if isinstance(actor, str) else actor.subject
-    row = (await session.execute(text(f"""
-        INSERT INTO {S}.plan_publications (region_code, plan_year, version, effective_on,
-            correction, draft_id, republished_from, published_by)
-        VALUES (:r, :y, :v, :e, :c, :d, :f, :by) RETURNING id, published_at"""), {
+    row = await repo.insert_publication(session, {
         "r": policy.region_code, "y": policy.plan_year, "v": policy.version, "e": effective_on,
-        "c": correction, "d": draft_id, "f": republished_from, "by": by})).one()
+        "c": correction, "d": draft_id, "f": republished_from, "by": by})
     payload = PlanPublished(
         region_code=policy.region_code, plan_year=policy.plan_year, version=policy.version,
         publication=row.id, effective_on=effective_on,

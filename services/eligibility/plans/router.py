@@ -11,13 +11,12 @@ from pydantic import BaseModel, Field
 
 from services.eligibility.deps import (
     EngineDep,
-    OutboxDep,
+    PlanDraftReadsDep,
+    PlanDraftsDep,
     PlanRepositoryDep,
-    PlansChangedDep,
     PlansDep,
 )
 from services.eligibility.plans.changes import change_report
-from services.eligibility.plans.drafts import PlanDrafts
 from services.eligibility.plans.registry import source_of
 from services.eligibility.plans.responses import (
     Draft,
@@ -29,10 +28,8 @@ from services.eligibility.plans.responses import (
     PublicationChanges,
     PublicationHistory,
 )
-from services.eligibility.simulations.service import simulate
 from shared.api_docs import file_responses
 from shared.auth import current_principal
-from shared.db import SessionDep
 from shared.downloads import attachment
 from shared.errors import NotFound
 from shared.params import PlanYearPath
@@ -58,10 +55,6 @@ class Republish(Publish):
     publication: int = Field(ge=1, description="the earlier publication to publish again")
 
 
-def _drafts(session: Any, outbox: OutboxDep, plans: PlansDep) -> PlanDrafts:
-    return PlanDrafts(session, outbox, plans)
-
-
 @router.get("")
 async def list_plans(plan_rows: PlanRepositoryDep, registry: PlansDep) -> dict[str, Any]:
     """Every plan version ever loaded; `active` marks the one in force for its region and year."""
@@ -76,46 +69,40 @@ async def list_plans(plan_rows: PlanRepositoryDep, registry: PlansDep) -> dict[s
 
 
 @router.post("/drafts", status_code=status.HTTP_201_CREATED, response_model=DraftWithDiff)
-async def upload_draft(body: DraftUpload, request: Request, session: SessionDep,
-                       outbox: OutboxDep, plans: PlansDep) -> dict[str, Any]:
+async def upload_draft(body: DraftUpload, request: Request,
+                       drafts: PlanDraftsDep) -> dict[str, Any]:
     """A policy officer uploads a draft plan for a region and year. Every problem is answered
     at once (422, `problems`: line, field, Chinese message); warnings are kept with the draft.
     The answer carries the diff against the version in force, in money terms."""
-    async with session.begin():
-        return await _drafts(session, outbox, plans).upload(body.plan, current_principal(request))
+    return await drafts.upload(body.plan, current_principal(request))
 
 
 @router.get("/drafts", response_model=Drafts)
-async def list_drafts(request: Request, session: SessionDep, outbox: OutboxDep, plans: PlansDep,
+async def list_drafts(request: Request, drafts: PlanDraftsDep,
                       region_code: str | None = Query(None, pattern=r"^\d{6}$"),
                       plan_year: int | None = None) -> dict[str, Any]:
-    return {"drafts": await _drafts(session, outbox, plans).list(current_principal(request),
-                                                            region_code, plan_year)}
+    return {"drafts": await drafts.list(current_principal(request), region_code, plan_year)}
 
 
 @router.get("/drafts/{draft_id}", response_model=DraftDetail)
-async def get_draft(draft_id: uuid.UUID, request: Request, session: SessionDep,
-                    outbox: OutboxDep, plans: PlansDep) -> dict[str, Any]:
+async def get_draft(draft_id: uuid.UUID, request: Request,
+                    drafts: PlanDraftsDep) -> dict[str, Any]:
     """The draft, its warnings, who wrote and approved it, and its diff against the plan in
     force."""
-    return await _drafts(session, outbox, plans).get(draft_id, current_principal(request))
+    return await drafts.get(draft_id, current_principal(request))
 
 
 @router.post("/drafts/{draft_id}/simulation", response_model=None,
              responses=file_responses("csv", model=DraftSimulation))
-async def simulate_draft(draft_id: uuid.UUID, request: Request, session: SessionDep,
-                         outbox: OutboxDep, plans: PlansDep, engine: EngineDep,
+async def simulate_draft(draft_id: uuid.UUID, request: Request, drafts: PlanDraftReadsDep,
+                         engine: EngineDep,
                          format: Literal["json", "csv"] = "json") -> dict[str, Any] | Response:
     """Head count and money per budget line and township under the draft, against the plan in
     force, and the people whose own contribution changes (`format=csv`: all of them, as a
     file: person id, township, amount now, amount under the draft, difference, in fen);
     nothing is stored."""
-    principal = current_principal(request)
-    draft = await _drafts(session, outbox, plans).get(draft_id, principal)
-    await session.close()
-    out = await simulate(engine, plans, draft["content"],
-                         principal=principal,
-                         people_limit=PEOPLE_IN_FILE if format == "csv" else PEOPLE_IN_JSON)
+    out = await drafts.simulate(draft_id, current_principal(request), engine,
+                                PEOPLE_IN_FILE if format == "csv" else PEOPLE_IN_JSON)
     if format == "json":
         return out
     buf = io.StringIO()
@@ -132,61 +119,48 @@ async def simulate_draft(draft_id: uuid.UUID, request: Request, session: Session
 
 
 @router.post("/drafts/{draft_id}/approve", response_model=Draft)
-async def approve_draft(draft_id: uuid.UUID, request: Request, session: SessionDep,
-                        outbox: OutboxDep, plans: PlansDep) -> dict[str, Any]:
+async def approve_draft(draft_id: uuid.UUID, request: Request,
+                        drafts: PlanDraftsDep) -> dict[str, Any]:
     """A second officer approves the draft; its author cannot (403 four_eyes)."""
-    async with session.begin():
-        return await _drafts(session, outbox, plans).approve(draft_id, current_principal(request))
+    return await drafts.approve(draft_id, current_principal(request))
 
 
 @router.post("/drafts/{draft_id}/publish", response_model=Publication)
 async def publish_draft(draft_id: uuid.UUID, body: Publish, request: Request,
-                        session: SessionDep, outbox: OutboxDep, plans: PlansDep,
-                        plans_changed_now: PlansChangedDep) -> dict[str, Any]:
+                        drafts: PlanDraftsDep) -> dict[str, Any]:
     """Publish an approved draft, in force from `effective_on`: sent as `eligibility.plan.v1`.
     Publishing for a year that already has a plan is a correction: the region's enrolled
-    population is re-determined."""
-    async with session.begin():
-        out = await _drafts(session, outbox, plans).publish(draft_id, current_principal(request),
-                                                      body.effective_on)
-    # take the publication into the catalog now (corrections start their re-determination)
-    await plans_changed_now()
-    return out
+    population is re-determined (the catalog takes the publication in once it is committed)."""
+    return await drafts.publish(draft_id, current_principal(request), body.effective_on)
 
 
 @router.get("/{region_code}/{plan_year}/history", response_model=PublicationHistory)
 async def plan_history(region_code: PlanRegionPath, plan_year: PlanYearPath,
-                       session: SessionDep, outbox: OutboxDep,
-                       plans: PlansDep) -> dict[str, Any]:
+                       drafts: PlanDraftsDep) -> dict[str, Any]:
     """Every publication for the region and year: version, who wrote, approved and published
     it and when, the day it took effect, which is in force."""
     return {"region_code": region_code, "plan_year": plan_year,
-            "publications": await _drafts(session, outbox, plans).history(region_code, plan_year)}
+            "publications": await drafts.history(region_code, plan_year)}
 
 
 @router.post("/{region_code}/{plan_year}/republish", response_model=Publication)
 async def republish(region_code: PlanRegionPath, plan_year: PlanYearPath, body: Republish,
-                    request: Request, session: SessionDep, outbox: OutboxDep,
-                    plans: PlansDep, plans_changed_now: PlansChangedDep) -> dict[str, Any]:
+                    request: Request, drafts: PlanDraftsDep) -> dict[str, Any]:
     """Publish an earlier version again (a new publication; nothing is edited in place)."""
-    async with session.begin():
-        out = await _drafts(session, outbox, plans).republish(
-            region_code, plan_year, body.publication, current_principal(request),
-            body.effective_on)
-    # take the publication into the catalog now (corrections start their re-determination)
-    await plans_changed_now()
-    return out
+    return await drafts.republish(region_code, plan_year, body.publication,
+                                  current_principal(request), body.effective_on)
 
 
 @router.get("/{region_code}/{plan_year}/publications/{publication}/changes",
             response_model=None, responses=file_responses("csv", model=PublicationChanges))
 async def publication_changes(region_code: PlanRegionPath, plan_year: PlanYearPath, publication: int,
-                              session: SessionDep, format: Literal["json", "csv"] = "json",
+                              plan_rows: PlanRepositoryDep,
+                              format: Literal["json", "csv"] = "json",
                               ) -> dict[str, Any] | Response:
     """What a correction changed for the people determined under the version it replaced:
     who owes more or less, refunds due to those who had paid more, subsidies added and
     withdrawn per budget line (`format=csv`: the people, as a file)."""
-    out = await change_report(session, region_code, plan_year, publication,
+    out = await change_report(plan_rows, region_code, plan_year, publication,
                               people_limit=PEOPLE_IN_FILE if format == "csv" else PEOPLE_IN_JSON)
     if format == "json":
         return out

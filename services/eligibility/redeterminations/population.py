@@ -44,11 +44,10 @@ from kernels.policy.rules import (
     without_refused,
 )
 from kernels.policy.trace import PAYERS
-from services.eligibility.redeterminations import pgbinary
+from services.eligibility.redeterminations import repository as repo
 from shared.i18n import Text
 from shared.outbox import shards_of_uuids
 
-S = "eligibility"
 _G = len(GROUP_CODES)
 _GROUP_INDEX = {c: i for i, c in enumerate(GROUP_CODES)}
 _CAT_INDEX = {c: i for i, c in enumerate(INSURED_CATEGORIES)}
@@ -58,20 +57,12 @@ _EPOCH = dt.date(1970, 1, 1)
 async def counties_of(conn: asyncpg.Connection, catalog: PolicyCatalog, region_code: str,
                       plan_year: int) -> list[str]:
     """The county codes enrolled in the year whose plan is the region's (county->city->province)."""
-    rows = await conn.fetch(
-        f"SELECT DISTINCT county_code FROM {S}.enrollments WHERE plan_year = $1", plan_year)
     out = []
-    for r in rows:
-        policy = catalog.find(r[0], plan_year)
+    for county in await repo.enrolled_counties(conn, plan_year):
+        policy = catalog.find(county, plan_year)
         if policy is not None and policy.region_code == region_code:
-            out.append(r[0])
+            out.append(county)
     return sorted(out)
-
-
-async def count_population(conn: asyncpg.Connection, plan_year: int, counties: list[str]) -> int:
-    return int(await conn.fetchval(
-        f"SELECT count(*) FROM {S}.enrollments WHERE plan_year = $1 AND county_code = ANY($2)",
-        plan_year, counties))
 
 
 @dataclass
@@ -90,15 +81,8 @@ class Chunk:
 async def read_chunk(conn: asyncpg.Connection, plan_year: int, counties: list[str],
                      after: uuid.UUID | None, limit: int, *, registered_only: bool = False,
                      ) -> Chunk | None:
-    rows = await conn.fetch(f"""
-        SELECT e.person_id, p.birth_date - DATE '1970-01-01', e.insured_category,
-               e.status = 'registered', e.registered_on - DATE '1970-01-01',
-               e.county_code, e.township_code, e.village_code
-        FROM {S}.enrollments e JOIN {S}.persons p USING (person_id)
-        WHERE e.plan_year = $1 AND e.county_code = ANY($2) AND e.person_id > $3
-              {"AND e.status = 'registered'" if registered_only else ""}
-        ORDER BY e.person_id LIMIT $4""",
-        plan_year, counties, after or uuid.UUID(int=0), limit)
+    rows = await repo.people(conn, plan_year, counties, after, limit,
+                             registered_only=registered_only)
     if not rows:
         return None
     n = len(rows)
@@ -110,11 +94,7 @@ async def read_chunk(conn: asyncpg.Connection, plan_year: int, counties: list[st
     status = np.fromiter((r[3] for r in rows), bool, n)
     registered = np.fromiter((r[4] for r in rows), np.int64, n)
     index = {pid: i for i, pid in enumerate(ids)}
-    groups = await conn.fetch(f"""
-        SELECT person_id, group_code, certified_on - DATE '1970-01-01',
-               ends_on - DATE '1970-01-01', later_birth_on - DATE '1970-01-01'
-        FROM {S}.person_groups
-        WHERE person_id >= $1 AND person_id <= $2 AND NOT removed""", ids[0], ids[-1])
+    groups = await repo.groups_between(conn, ids[0], ids[-1])
     bits = np.zeros(n, np.uint32)
     cert = later = ends = None
     if groups:
@@ -358,13 +338,6 @@ def day(n: int) -> dt.date:
 
 # --- the chunk staged on the server (redetermination) -----------------------------------------
 
-STAGE = "redet_in"
-_NULL_DAY = -(2**31)  # an int4 day number standing for NULL in the binary COPY
-_UUID0 = uuid.UUID(int=0)
-_UUID_MAX = uuid.UUID(int=2**128 - 1)
-_GROUP_LIST = ", ".join(f"'{c}'" for c in GROUP_CODES)  # codes are plain identifiers
-_CAT_LIST = ", ".join(f"'{c}'" for c in INSURED_CATEGORIES)
-
 
 @dataclass
 class Staged:
@@ -381,25 +354,6 @@ class Staged:
         return self.n
 
 
-async def chunk_ends(conn: asyncpg.Connection, plan_year: int, counties: list[str],
-                     after: uuid.UUID | None, size: int) -> list[uuid.UUID]:
-    """The person_id of every size-th person enrolled after `after` (in person_id order): the
-    ends of the chunks to come, the last chunk running from the last of them to the end.
-
-    One pass over the enrollments (a sequential scan and a sort, not the primary key's index
-    scan the planner would pick: a heap page per row where the heap is not in person_id order)
-    instead of a LIMIT per chunk: a chunk read as a range of person_id visits each heap page
-    once (bitmap scan) instead of once per row."""
-    rows = await conn.fetch(f"""
-        WITH ids AS MATERIALIZED (
-            SELECT person_id FROM {S}.enrollments
-            WHERE plan_year = $1 AND county_code = ANY($2) AND person_id > $3)
-        SELECT person_id FROM (
-            SELECT person_id, row_number() OVER (ORDER BY person_id) AS n FROM ids) s
-        WHERE n % $4 = 0 ORDER BY person_id""", plan_year, counties, after or _UUID0, size)
-    return [r[0] for r in rows]
-
-
 async def stage_chunk(conn: asyncpg.Connection, plan_year: int, counties: list[str],
                       after: uuid.UUID | None, upto: uuid.UUID | None) -> Staged | None:
     """Stage the persons enrolled with after < person_id <= upto (None: no bound) in redet_in;
@@ -408,29 +362,10 @@ async def stage_chunk(conn: asyncpg.Connection, plan_year: int, counties: list[s
     redet_in(i, person_id, county_code, township_code, village_code, enrolled, ...) stays on the
     server for the writes, row i = the i-th person in person_id order; the facts come to numpy
     through one binary COPY each for the people and their group memberships."""
-    after = after or _UUID0
-    upto = upto or _UUID_MAX
-    status = await conn.execute(f"""
-        CREATE TEMP TABLE {STAGE} ON COMMIT DROP AS
-        SELECT (row_number() OVER (ORDER BY e.person_id) - 1)::int4 AS i, e.person_id,
-               e.county_code, e.township_code, e.village_code,
-               e.status = 'registered' AS enrolled,
-               p.birth_date - DATE '1970-01-01' AS birth,
-               (CASE WHEN e.insured_category IS NULL THEN -1
-                     ELSE coalesce(array_position(ARRAY[{_CAT_LIST}], e.insured_category) - 1,
-                                   -2) END)::int2 AS category,
-               coalesce(e.registered_on - DATE '1970-01-01', {_NULL_DAY}) AS registered
-        FROM {S}.enrollments e JOIN {S}.persons p ON p.person_id = e.person_id
-        WHERE e.plan_year = $1 AND e.county_code = ANY($2)
-              AND e.person_id > $3 AND e.person_id <= $4
-              AND p.person_id > $3 AND p.person_id <= $4""", plan_year, counties, after, upto)
-    n = int(status.split()[-1])
+    n = await repo.stage_people(conn, plan_year, counties, after, upto)
     if n == 0:
-        await conn.execute(f"DROP TABLE {STAGE}")
         return None
-    i, pid, birth, cat, enrolled, registered = await pgbinary.copy_out(
-        conn, f"SELECT i, person_id, birth, category, enrolled, registered FROM {STAGE}",
-        ("int4", "uuid", "int4", "int2", "bool", "int4"))
+    i, pid, birth, cat, enrolled, registered = await repo.staged_people(conn)
     if len(i) != n:
         raise RuntimeError(f"staged {n} persons, read {len(i)}")
     order = np.empty(n, np.intp)
@@ -438,20 +373,12 @@ async def stage_chunk(conn: asyncpg.Connection, plan_year: int, counties: list[s
 
     def days(a: np.ndarray) -> np.ndarray:
         out = a.astype(np.int64)
-        out[out == _NULL_DAY] = NONE_DAY
+        out[out == repo.NULL_DAY] = NONE_DAY
         return out
 
     raw = pid[order].view(np.uint8).reshape(n, 16)
-    gi, gcode, gcert, gends, glater = await pgbinary.copy_out(conn, f"""
-        SELECT r.i, (array_position(ARRAY[{_GROUP_LIST}], g.group_code) - 1)::int2,
-               coalesce(g.certified_on - DATE '1970-01-01', {_NULL_DAY}),
-               coalesce(g.ends_on - DATE '1970-01-01', {_NULL_DAY}),
-               coalesce(g.later_birth_on - DATE '1970-01-01', {_NULL_DAY})
-        FROM {S}.person_groups g JOIN {STAGE} r ON r.person_id = g.person_id
-        WHERE NOT g.removed AND g.group_code IN ({_GROUP_LIST})
-              AND g.person_id BETWEEN '{uuid.UUID(bytes=raw[0].tobytes())}'
-                                  AND '{uuid.UUID(bytes=raw[-1].tobytes())}'""",
-        ("int4", "int2", "int4", "int4", "int4"))
+    gi, gcode, gcert, gends, glater = await repo.staged_groups(
+        conn, uuid.UUID(bytes=raw[0].tobytes()), uuid.UUID(bytes=raw[-1].tobytes()))
     bits = np.zeros(n, np.uint32)
     cert = later = ends = None
     if len(gi):
