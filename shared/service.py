@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from aiokafka import AIOKafkaProducer
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
@@ -283,6 +283,26 @@ class AuditedRead:
 
     action: str
     resource: str
+
+
+class ReadAudit:
+    """A route's own audit entries of reads (see AuditedRead): recorded in the caller's
+    transaction with the client's address, and the audit middleware told that the route
+    recorded the request itself. Routers take it as `ReadAuditDep`."""
+
+    def __init__(self, request: Request) -> None:
+        self._request = request
+
+    async def record(self, session: AsyncSession, schema: str, *, actor: Any, action: str,
+                     resource: str, details: dict[str, Any], outcome: str = "ok") -> None:
+        client = self._request.client
+        await audit.record(session, schema, actor=actor, action=action, resource=resource,
+                           outcome=outcome, client_ip=client.host if client else None,
+                           details=details)
+        self._request.state.audit_recorded = True
+
+
+ReadAuditDep = Annotated[ReadAudit, Depends(ReadAudit)]
 
 
 def _template_regex(template: str) -> re.Pattern[str]:

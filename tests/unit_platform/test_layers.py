@@ -31,16 +31,6 @@ PENDING: dict[tuple[str, str], dict[str, str]] = {
         "reference/service.py": "the reference-data matching (应保未保, 重复参保) runs its "
                                 "own statements",
     },
-    ("registration", "transaction"): {
-        "persons/router.py": "begins its own transactions: the full-ID read commits its audit "
-                             "entry (a denied read's too) before it answers 404 or decrypts, "
-                             "which a unit of work rolled back on the 404 would lose",
-    },
-    ("registration", "app_state"): {
-        "persons/router.py": "no app.state read; it sets request.state.audit_recorded (the "
-                             "request's own flag that tells the audit middleware the route "
-                             "recorded its read itself), which the name check cannot tell apart",
-    },
 }
 
 

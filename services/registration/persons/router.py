@@ -9,8 +9,7 @@ from pydantic import BaseModel
 
 from kernels.regions.codes import narrowest
 from services.registration.common import decode_cursor, encode_cursor
-from services.registration.deps import PersonServiceDep
-from services.registration.persons.repository import PersonRow
+from services.registration.deps import PersonServiceDep, UnitOfWorkDep
 from services.registration.persons.schemas import (
     HistoryEntry,
     HouseholdPublic,
@@ -30,11 +29,9 @@ from services.registration.persons.views import (
     require_person_region,
     sees_person,
 )
-from shared import audit
-from shared.auth import Principal, current_principal, require_region
-from shared.db import SessionDep
+from shared.auth import current_principal, require_region
 from shared.idnumber import mask_name
-from shared.service import AuditedRead
+from shared.service import AuditedRead, ReadAuditDep
 
 router = APIRouter(prefix="/v1/persons", tags=["persons"])
 households = APIRouter(prefix="/v1/households", tags=["households"])
@@ -50,19 +47,16 @@ HOUSEHOLD_READ = AuditedRead(action="household.read", resource="household/{house
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=PersonPublic)
-async def register_person(body: PersonCreate, request: Request, session: SessionDep,
+async def register_person(body: PersonCreate, request: Request, session: UnitOfWorkDep,
                           persons: PersonServiceDep) -> PersonPublic:
     # township staff register people of their own township only
     principal = current_principal(request)
     require_region(principal, narrowest(body.village_code, body.township_code, None) or "")
-    async with session.begin():
-        person = await persons.register(body)
-    return public(person, principal)
+    return public(await persons.register(body), principal)
 
 
 @router.post("/lookup", response_model=PersonPublic)
-async def lookup_person(body: PersonLookup, request: Request, session: SessionDep,
-                        persons: PersonServiceDep) -> PersonPublic:
+async def lookup_person(body: PersonLookup, request: Request, persons: PersonServiceDep) -> PersonPublic:
     """Exact lookup by ID number, sent in the body so that it never appears in a URL. Finds
     only people registered inside the caller's region: anyone else answers 404
     person_not_found, as an unknown ID number does."""
@@ -72,7 +66,8 @@ async def lookup_person(body: PersonLookup, request: Request, session: SessionDe
 
 
 @router.get("", response_model=PersonPage)
-async def list_persons(request: Request, session: SessionDep, persons: PersonServiceDep,
+async def list_persons(request: Request, session: UnitOfWorkDep, persons: PersonServiceDep,
+                       audit: ReadAuditDep,
                        village_code: str = Query(pattern=r"^\d{12}$"),
                        name: str | None = Query(None, min_length=1, max_length=64),
                        cursor: str | None = None,
@@ -81,34 +76,17 @@ async def list_persons(request: Request, session: SessionDep, persons: PersonSer
     Every page read is in the audit log (`person.list_village`, with the village and the ids of
     the people shown, never their data), refused ones included."""
     principal = current_principal(request)
-    after = decode_cursor(cursor, uuid.UUID)
-    async with session.begin():
-        rows = await persons.repo.in_village(
-            village_code, name.strip() if name else None, str(after) if after else None,
-            limit + 1)
-        more = len(rows) > limit
-        rows = rows[:limit]
-        await _audit_list(request, session, principal, VILLAGE_LIST_READ, "persons",
-                          {"village_code": village_code, "name_filter": name is not None},
-                          rows)
+    rows, more = await persons.village_page(
+        village_code, name.strip() if name else None, decode_cursor(cursor, uuid.UUID), limit)
+    await persons.record_shown(audit, principal, VILLAGE_LIST_READ, "persons",
+                               {"village_code": village_code, "name_filter": name is not None},
+                               rows)
     return PersonPage(items=[detail(p, principal) for p in rows],
                       next_cursor=encode_cursor(str(rows[-1].id)) if more else None)
 
 
-async def _audit_list(request: Request, session: SessionDep, principal: Principal,
-                      read: AuditedRead, resource: str, details: dict[str, Any],
-                      rows: list[PersonRow]) -> None:
-    """The audit entry of a read that shows people, in the transaction that read them."""
-    await audit.record(
-        session, "registration", actor=principal, action=read.action, resource=resource,
-        client_ip=request.client.host if request.client else None,
-        details={"status": 200, **details, "count": len(rows),
-                 "person_ids": [str(p.id) for p in rows]})
-    request.state.audit_recorded = True
-
-
 @router.get("/{person_id}", response_model=PersonDetail)
-async def get_person(person_id: uuid.UUID, request: Request, session: SessionDep,
+async def get_person(person_id: uuid.UUID, request: Request,
                      persons: PersonServiceDep) -> PersonDetail:
     """404 person_not_found for people registered outside the caller's region too."""
     principal = current_principal(request)
@@ -118,24 +96,21 @@ async def get_person(person_id: uuid.UUID, request: Request, session: SessionDep
 
 @router.patch("/{person_id}", response_model=PersonDetail)
 async def change_person(person_id: uuid.UUID, body: PersonUpdate, request: Request,
-                        session: SessionDep, persons: PersonServiceDep) -> PersonDetail:
+                        session: UnitOfWorkDep, persons: PersonServiceDep) -> PersonDetail:
     principal = current_principal(request)
-    async with session.begin():
-        service = persons
-        current = await service.repo.get(person_id, for_update=True)
-        if current is not None:
-            # staff change people of their own region only, and cannot move them out of it
-            require_person_region(principal, current)
-            given = body.model_dump(exclude_unset=True)
-            if moved_to := given.get("village_code") or given.get("township_code"):
-                require_region(principal, moved_to)
-        person = await service.update(person_id, body)
-    return detail(person, principal)
+    current = await persons.repo.get(person_id, for_update=True)
+    if current is not None:
+        # staff change people of their own region only, and cannot move them out of it
+        require_person_region(principal, current)
+        given = body.model_dump(exclude_unset=True)
+        if moved_to := given.get("village_code") or given.get("township_code"):
+            require_region(principal, moved_to)
+    return detail(await persons.update(person_id, body), principal)
 
 
 @router.get("/{person_id}/id-number", response_model=IdNumberRead)
-async def read_id_number(person_id: uuid.UUID, request: Request,
-                         session: SessionDep, persons: PersonServiceDep) -> JSONResponse:
+async def read_id_number(person_id: uuid.UUID, request: Request, persons: PersonServiceDep,
+                         audit: ReadAuditDep) -> JSONResponse:
     """The person's full ID number, for those whose work needs it: medical insurance officers
     and administrators for people in their region, township (or village) staff for people
     registered in their own township (or village), system callers holding `pii:read`. Every
@@ -148,25 +123,11 @@ async def read_id_number(person_id: uuid.UUID, request: Request,
     404); the entry of a successful read is committed before the number is sent, and never
     contains the number itself."""
     principal = current_principal(request)
-    service = persons
-    client_ip = request.client.host if request.client else None
-    encrypted: str | None = None
-    async with session.begin():
-        person = await service.repo.get(person_id)
-        visible = sees_person(principal, person)
-        if person is not None:
-            if visible:
-                encrypted = await service.repo.encrypted_id_number(person_id)
-            await audit.record(
-                session, "registration", actor=principal, action=FULL_ID_READ.action,
-                resource=f"person/{person_id}", outcome="ok" if visible else "denied",
-                client_ip=client_ip,
-                details={"status": 200, "person_id": str(person_id)} if visible else
-                {"status": 404, "person_id": str(person_id), "reason": "forbidden_region"})
-            request.state.audit_recorded = True
-    person = person_or_404(principal, person)  # unknown ones: the middleware records them
-    assert encrypted is not None
-    body = IdNumberRead(person_id=person.id, id_number=service.vault.decrypt(encrypted),
+    found, number = await persons.full_id_number(
+        person_id, principal, lambda p: sees_person(principal, p), audit, FULL_ID_READ)
+    person = person_or_404(principal, found)  # unknown ones: the middleware records them
+    assert number is not None
+    body = IdNumberRead(person_id=person.id, id_number=number,
                         id_number_masked=person.id_number_masked)
     return JSONResponse(body.model_dump(mode="json"),
                         headers={"cache-control": "no-store", "pragma": "no-cache"})
@@ -190,29 +151,26 @@ class PersonHistory(BaseModel):
 
 @router.get("/{person_id}/history", response_model=PersonHistory)
 async def person_history(person_id: uuid.UUID, request: Request,
-                         session: SessionDep, persons: PersonServiceDep) -> PersonHistory:
+                         persons: PersonServiceDep) -> PersonHistory:
     """404 person_not_found for people registered outside the caller's region too."""
-    service = persons
-    person_or_404(current_principal(request), await service.repo.get(person_id))
-    entries = await service.history(person_id)
+    person_or_404(current_principal(request), await persons.repo.get(person_id))
+    entries = await persons.history(person_id)
     return PersonHistory(items=[HistoryEntry(revision=r, changed_at=at, changes={
         k: {"from": _mask_change(k, v["from"]), "to": _mask_change(k, v["to"])}
         for k, v in changes.items()}) for r, at, changes in entries])
 
 
 @households.get("/{household_id}", response_model=HouseholdPublic)
-async def get_household(household_id: uuid.UUID, request: Request,
-                        session: SessionDep, persons: PersonServiceDep) -> HouseholdPublic:
+async def get_household(household_id: uuid.UUID, request: Request, session: UnitOfWorkDep,
+                        persons: PersonServiceDep, audit: ReadAuditDep) -> HouseholdPublic:
     """The household's members registered inside the caller's region; a household none of
     whose members the caller may see (nor, when it has none, its village) answers 404
     household_not_found, as an unknown one does. Audited as `household.read` with the ids of
     the members shown."""
     principal = current_principal(request)
-    async with session.begin():
-        (number, head, village), members = await persons.household(
-            household_id, visible_to=principal)
-        await _audit_list(request, session, principal, HOUSEHOLD_READ,
-                          f"household/{household_id}", {"household_id": str(household_id)},
-                          members)
+    (number, head, village), members = await persons.household(household_id,
+                                                                visible_to=principal)
+    await persons.record_shown(audit, principal, HOUSEHOLD_READ, f"household/{household_id}",
+                               {"household_id": str(household_id)}, members)
     return HouseholdPublic(household_id=household_id, household_no=number, village_code=village,
                            head_person_id=head, members=[detail(m, principal) for m in members])

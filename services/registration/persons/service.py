@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -19,6 +20,7 @@ from shared.errors import Conflict, Invalid, NotFound
 from shared.idnumber import IdNumber, InvalidIdNumber, parse_id_number
 from shared.outbox import Outbox
 from shared.pii import PiiVault
+from shared.service import AuditedRead, ReadAudit
 
 HEAD = "户主"
 
@@ -159,6 +161,46 @@ class PersonService:
         if household is None or (prefix is not None and not members):
             raise NotFound("no such household", code="household_not_found")
         return household, members
+
+    async def village_page(self, village_code: str, name: str | None, after: uuid.UUID | None,
+                           limit: int) -> tuple[list[PersonRow], bool]:
+        """Up to `limit` people of the village after `after` (person id order), optionally with
+        this exact name, and whether more follow."""
+        rows = await self.repo.in_village(village_code, name, str(after) if after else None,
+                                          limit + 1)
+        return rows[:limit], len(rows) > limit
+
+    async def record_shown(self, audit: ReadAudit, principal: Principal, read: AuditedRead,
+                           resource: str, details: dict[str, Any],
+                           rows: list[PersonRow]) -> None:
+        """The audit entry of a read that shows people (their ids, never their data), in the
+        transaction that read them."""
+        await audit.record(self.session, "registration", actor=principal, action=read.action,
+                           resource=resource, details={
+                               "status": 200, **details, "count": len(rows),
+                               "person_ids": [str(p.id) for p in rows]})
+
+    async def full_id_number(self, person_id: uuid.UUID, principal: Principal,
+                             visible: Callable[[PersonRow | None], bool], audit: ReadAudit,
+                             read: AuditedRead) -> tuple[PersonRow | None, str | None]:
+        """The person and, when `visible`, their ID number opened; the read (or its refusal,
+        for a person the caller may not see) is in the audit log, committed before this
+        returns: the caller answers 404 for the refused, and that must not lose the entry.
+        So this read opens and commits its own transaction (the session must not be in one);
+        an unknown person is left to the audit middleware."""
+        encrypted: str | None = None
+        async with self.session.begin():
+            person = await self.repo.get(person_id)
+            seen = visible(person)
+            if person is not None:
+                if seen:
+                    encrypted = await self.repo.encrypted_id_number(person_id)
+                await audit.record(
+                    self.session, "registration", actor=principal, action=read.action,
+                    resource=f"person/{person_id}", outcome="ok" if seen else "denied",
+                    details={"status": 200, "person_id": str(person_id)} if seen else
+                    {"status": 404, "person_id": str(person_id), "reason": "forbidden_region"})
+        return person, None if encrypted is None else self.vault.decrypt(encrypted)
 
     async def _publish(self, event_type: type[PersonPayload], person: PersonRow) -> None:
         await self.outbox.add(self.session, events.person_event(event_type, person, self.vault),
