@@ -25,12 +25,6 @@ SQL_HOMES: dict[str, set[str]] = {
 
 # (service, rule) -> {module: why it still offends}
 PENDING: dict[tuple[str, str], dict[str, str]] = {
-    ("registration", "sql"): {
-        "bulk/residents.py": "the county bulk import stages and merges in SQL (COPY, insert "
-                             "from select); no repository split yet",
-        "reference/service.py": "the reference-data matching (应保未保, 重复参保) runs its "
-                                "own statements",
-    },
 }
 
 

@@ -22,28 +22,19 @@ import re
 import sys
 import threading
 import time
-import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from kernels.regions import RegionTree
-from services.registration import events
+from services.registration.bulk import repository as repo
 from services.registration.persons.repository import household_id_of
 from services.registration.uploads import RowError, iter_resident_batches
 from shared.idnumber import mask_id_number, mask_name
 from shared.observability import correlation_id
 from shared.outbox import Outbox, shard_of
 from shared.pii import PiiVault
-
-S = "registration"
-STAGING_COLUMNS = ("id", "id_number_hash", "id_number_enc", "id_number_masked", "name",
-                   "name_masked", "name_enc", "birth_date", "sex", "phone", "phone_enc",
-                   "household_id",
-                   "household_no", "relation_to_head", "county_code", "township_code",
-                   "village_code", "shard", "event_id", "other_hashes", "address",
-                   "address_enc")
 
 
 @dataclass
@@ -101,16 +92,7 @@ async def import_residents(
     tx = pg.transaction()
     await tx.start()
     try:
-        await pg.execute("SELECT pg_advisory_xact_lock(hashtext('registration:resident-import'))")
-        # sorts of a batch in memory (the default 4 MB spills them to disk); until commit
-        await pg.execute("SET LOCAL work_mem = '64MB'")
-        await pg.execute("""CREATE TEMP TABLE resident_staging (
-            id uuid, id_number_hash text, id_number_enc text, id_number_masked text, name text,
-            name_masked text, name_enc text, birth_date date, sex text, phone text,
-            phone_enc text,
-            household_id uuid, household_no text, relation_to_head text, county_code text,
-            township_code text, village_code text, shard smallint, event_id uuid,
-            other_hashes text[], address text, address_enc text) ON COMMIT DROP""")
+        await repo.begin_import(pg)
         event = (correlation_id.get(),)  # $1 of the events' INSERT ... SELECT
         batches: queue.Queue[_Prepared | BaseException | None] = queue.Queue(maxsize=3)
         stop = threading.Event()
@@ -149,10 +131,8 @@ async def import_residents(
             result.seconds = time.perf_counter() - started
             return result
         t0 = time.perf_counter()
-        await pg.execute(
-            f"""INSERT INTO {S}.resident_imports (id, filename, content_rows, imported,
-                already_registered) VALUES ($1, $2, $3, $4, $5)""",
-            uuid.uuid4(), path.name, result.rows, result.imported, result.already_registered)
+        await repo.record_import(pg, path.name, result.rows, result.imported,
+                                 result.already_registered)
         await tx.commit()
         timings["commit"] = time.perf_counter() - t0
         timings["database"] = sum(v for k, v in timings.items() if k.startswith("db_"))
@@ -198,7 +178,7 @@ class _Prepared:
     position: int
     errors: list[RowError]
     count: int  # rows in `staging`
-    staging: bytes  # the batch as COPY text, STAGING_COLUMNS in order
+    staging: bytes  # the batch as COPY text, repository.STAGING_COLUMNS in order
 
 
 def _prepare_all(path: Path, out: queue.Queue[Any], stop: threading.Event, vault: PiiVault,
@@ -275,84 +255,13 @@ async def _apply_batch(pg: Any, outbox: Outbox, item: _Prepared, result: ImportR
     SELECT into households, persons, history and the outbox (events built from staging)."""
     t0 = time.perf_counter()
     try:
-        await _write_batch(pg, outbox, item, result, event)
+        written = await repo.write_batch(pg, outbox, item.staging, item.count, event)
+        result.already_registered += written.already_registered
+        result.households += written.households
+        result.events += written.imported
+        result.imported += written.imported
     finally:
         timings["db_batches"] = timings.get("db_batches", 0.0) + time.perf_counter() - t0
-
-
-async def _chunks(data: bytes, size: int = 1 << 20) -> AsyncIterator[memoryview]:
-    """COPY data from memory (a file-like source would be read through the executor)."""
-    view = memoryview(data)
-    for start in range(0, len(view), size):
-        yield view[start:start + size]
-
-
-async def _write_batch(pg: Any, outbox: Outbox, item: _Prepared, result: ImportResult,
-                       event: tuple[str | None, ...]) -> None:
-    await pg.execute("TRUNCATE resident_staging")
-    await pg.copy_to_table("resident_staging", source=_chunks(item.staging),
-                           columns=list(STAGING_COLUMNS), format="text")
-    # the batch's hashes as one array: index probes, never a scan of persons (a join with the
-    # staging table is planned as a hash join over all of persons)
-    status = await pg.execute(f"""
-        DELETE FROM resident_staging WHERE id_number_hash IN (
-            SELECT p.id_number_hash FROM {S}.persons p
-            WHERE p.id_number_hash = ANY (ARRAY(SELECT id_number_hash FROM resident_staging)))""")
-    known = int(status.split()[-1])
-    status = await pg.execute(f"""
-        DELETE FROM resident_staging s WHERE cardinality(s.other_hashes) > 0 AND EXISTS (
-            SELECT 1 FROM {S}.persons p WHERE p.id_number_hash = ANY (s.other_hashes))""")
-    known += int(status.split()[-1])
-    result.already_registered += known
-    if known == item.count:
-        return
-    # households with their head (户主) in one statement: no join against the whole table
-    status = await pg.execute(f"""
-        INSERT INTO {S}.households AS h (id, household_no, village_code, head_person_id)
-        SELECT household_id, household_no, min(village_code),
-               (array_agg(id) FILTER (WHERE relation_to_head = '户主'))[1]
-        FROM resident_staging WHERE household_no IS NOT NULL
-        GROUP BY household_id, household_no
-        ON CONFLICT (household_no) DO UPDATE SET head_person_id = EXCLUDED.head_person_id
-        WHERE h.head_person_id IS NULL AND EXCLUDED.head_person_id IS NOT NULL""")
-    result.households += int(status.split()[-1])
-    await pg.execute(f"""
-        INSERT INTO {S}.persons (id, id_number_hash, id_number_enc, id_number_masked, name,
-            birth_date, sex, phone, household_id, relation_to_head, county_code,
-            township_code, village_code, address)
-        SELECT id, id_number_hash, id_number_enc, id_number_masked, name, birth_date, sex,
-            phone, household_id, relation_to_head, county_code, township_code, village_code,
-            address
-        FROM resident_staging ORDER BY id""")
-    await pg.execute(f"""
-        INSERT INTO {S}.person_history (person_id, revision, snapshot)
-        SELECT id, 1, jsonb_build_object('name', name, 'phone', phone,
-            'household_id', household_id, 'relation_to_head', relation_to_head,
-            'hukou_region_code', NULL, 'county_code', county_code,
-            'township_code', township_code, 'village_code', village_code,
-            'residence_permit', false, 'school', NULL, 'address', address,
-            'imported', true)
-        FROM resident_staging ORDER BY id""")
-    status = await pg.execute(person_events_sql(outbox), *event)
-    inserted = int(status.split()[-1])
-    result.events += inserted
-    result.imported += inserted
-
-
-def person_events_sql(outbox: Outbox) -> str:
-    """registration.person_registered.v1 for every staged person, built by the database from
-    the staging rows: the payload of events.person_payload (tests validate it against
-    contracts.registration.PersonRegistered). $1: the correlation id."""
-    return outbox.insert_select(
-        events.PersonRegistered, event_id="event_id", key="id::text", shard="shard",
-        correlation="$1", source_rows="resident_staging", data="""jsonb_build_object(
-            'person_id', id, 'revision', 1, 'birth_date', birth_date,
-            'sex', sex, 'id_number_hash', id_number_hash,
-            'id_number_masked', id_number_masked, 'name_masked', name_masked,
-            'county_code', county_code, 'township_code', township_code,
-            'village_code', village_code, 'household_id', household_id,
-            'phone_enc', phone_enc, 'name_enc', name_enc, 'household_no', household_no,
-            'address_enc', address_enc)""")
 
 
 def file_sha256(path: Path) -> str:

@@ -10,11 +10,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kernels.regions import load_regions
-from kernels.regions.codes import InvalidRegionCode, narrowest_sql, pad_code, within_sql
+from kernels.regions.codes import InvalidRegionCode, pad_code
+from services.registration.reference.repository import ReferenceRepository
 from services.registration.scopes import FORBIDDEN_REGION, inside
 from services.registration.uploads import (
     RowError,
@@ -22,11 +22,9 @@ from services.registration.uploads import (
     parse_township_population,
 )
 from shared.auth import NATIONAL, region_prefix
-from shared.bulk import driver_connection
 from shared.idnumber import mask_id_number
 from shared.pii import PiiVault
 
-S = "registration"
 PERSON_KINDS = ("household_register", "employee_pension", "employee_insurance")
 KINDS = (*PERSON_KINDS, "township_population")
 _INACTIVE = ("死亡", "迁出", "注销", "终止", "暂停", "停保", "停止", "中断")
@@ -66,12 +64,10 @@ class ReferenceService:
     def __init__(self, session: AsyncSession, vault: PiiVault) -> None:
         self.session = session
         self.vault = vault
+        self.repo = ReferenceRepository(session)
 
     async def _unchanged(self, kind: str, region: str, sha256: str) -> bool:
-        row = (await self.session.execute(
-            text(f"SELECT content_sha256 FROM {S}.reference_uploads "
-                 "WHERE kind = :k AND region_code = :r"), {"k": kind, "r": region})).first()
-        return row is not None and row[0] == sha256
+        return await self.repo.upload_sha256(kind, region) == sha256
 
     async def replace_persons(self, kind: str, content: bytes, filename: str | None, *,
                               region: str = NATIONAL) -> tuple[str, int, list[RowError]]:
@@ -121,15 +117,7 @@ class ReferenceService:
         errors.extend(await self._registered_elsewhere(rows_of_hash, region))
         if errors:
             return "rejected", 0, sorted(errors, key=lambda e: (e.row_number, e.code))
-        await self.session.execute(
-            text(f"DELETE FROM {S}.reference_persons WHERE kind = :k AND region_code = :r"),
-            {"k": kind, "r": region})
-        pg = await driver_connection(self.session)
-        await pg.copy_records_to_table(
-            "reference_persons", schema_name=S, records=records,
-            columns=["kind", "region_code", "id_number_hash", "id_number_masked", "name",
-                     "household_number", "township_code", "village_code", "active", "fields",
-                     "id_number_enc"])
+        await self.repo.replace_persons(kind, region, records)
         await self._record(kind, region, sha256, len(records))
         return "applied", len(records), []
 
@@ -139,22 +127,14 @@ class ReferenceService:
         prefix = region_prefix(region)
         if not prefix or not rows_of_hash:
             return []
-        result = await self.session.execute(text(
-            f"""SELECT id_number_hash FROM {S}.persons WHERE id_number_hash = ANY(:h)
-                AND NOT {within_sql(narrowest_sql(), 'p')}"""),
-            {"h": list(rows_of_hash), "p": prefix})
+        outside = await self.repo.hashes_registered_outside(list(rows_of_hash), prefix)
         return [RowError(n, "身份证号", masked,
                          f"该人员不在本次上传的辖区（{region}）内登记，不能由您上传",
                          FORBIDDEN_REGION)
-                for (h,) in result for n, masked in rows_of_hash[h]]
+                for h in outside for n, masked in rows_of_hash[h]]
 
     async def _record(self, kind: str, region: str, sha256: str, rows: int) -> None:
-        await self.session.execute(
-            text(f"""INSERT INTO {S}.reference_uploads (kind, region_code, content_sha256,
-                       row_count)
-                     VALUES (:k, :r, :s, :n) ON CONFLICT (kind, region_code) DO UPDATE SET
-                     content_sha256 = EXCLUDED.content_sha256, row_count = EXCLUDED.row_count,
-                     uploaded_at = now()"""), {"k": kind, "r": region, "s": sha256, "n": rows})
+        await self.repo.record_upload(kind, region, sha256, rows)
 
     async def replace_population(self, content: bytes, filename: str | None, county_code: str,
                                  year: int | None) -> tuple[str, int, list[RowError]]:
@@ -177,34 +157,13 @@ class ReferenceService:
             rows.append({"t": region.code, "y": row_year, "r": r.registered, "s": r.resident})
         if errors:
             return "rejected", 0, errors
-        await self.session.execute(
-            text(f"""INSERT INTO {S}.township_population (township_code, year, registered, resident)
-                     VALUES (:t, :y, :r, :s) ON CONFLICT (township_code, year) DO UPDATE SET
-                     registered = EXCLUDED.registered, resident = EXCLUDED.resident"""), rows)
+        await self.repo.upsert_population(rows)
         await self._record("township_population", county_code, parsed.content_sha256, len(rows))
         return "applied", len(rows), []
 
     async def missing(self, village_code: str, plan_year: int, after: str | None,
                       limit: int) -> list[Any]:
-        rows = await self.session.execute(text(f"""
-            SELECT DISTINCT ON (r.id_number_hash)
-                   r.id_number_hash, r.id_number_masked, r.name, r.household_number,
-                   r.village_code, p.id,
-                   CASE WHEN p.id IS NULL THEN 'not_registered'
-                        WHEN e.status IS NULL THEN 'not_enrolled'
-                        ELSE 'enrollment_' || e.status END
-            FROM {S}.reference_persons r
-            LEFT JOIN {S}.persons p ON p.id_number_hash = r.id_number_hash
-            LEFT JOIN {S}.enrollments e ON e.person_id = p.id AND e.plan_year = :y
-            WHERE r.kind = 'household_register' AND r.active AND r.village_code = :v
-              AND (e.status IS NULL OR e.status <> 'registered')
-              AND NOT EXISTS (SELECT 1 FROM {S}.reference_persons x
-                  WHERE x.kind IN ('employee_insurance', 'employee_pension') AND x.active
-                    AND x.id_number_hash = r.id_number_hash)
-              AND (CAST(:after AS text) IS NULL OR r.id_number_hash > :after)
-            ORDER BY r.id_number_hash LIMIT :lim"""),
-            {"v": village_code, "y": plan_year, "after": after, "lim": limit})
-        return list(rows)
+        return await self.repo.missing(village_code, plan_year, after, limit)
 
     async def coverage(self, county_code: str, plan_year: int, township_code: str | None = None,
                        population_year: int | None = None) -> tuple[int | None, list[Coverage]]:
@@ -216,22 +175,10 @@ class ReferenceService:
                      else tree.descendants(county_code, "township"))
         codes = [t.code for t in townships]
         if population_year is None:
-            population_year = (await self.session.execute(text(f"""
-                SELECT max(year) FROM {S}.township_population
-                WHERE township_code = ANY(:t) AND year <= :y"""),
-                {"t": codes, "y": plan_year})).scalar()
-        population = {r[0]: (r[1], r[2]) for r in await self.session.execute(text(f"""
-            SELECT township_code, registered, resident FROM {S}.township_population
-            WHERE township_code = ANY(:t) AND year = :py"""), {"t": codes, "py": population_year})}
-        persons = {r[0]: r[1] for r in await self.session.execute(text(f"""
-            SELECT township_code, count(*) FROM {S}.persons
-            WHERE county_code = :c AND township_code = ANY(:t) GROUP BY township_code"""),
-            {"c": county_code, "t": codes})}
-        enrolled = {r[0]: r[1] for r in await self.session.execute(text(f"""
-            SELECT township_code, count(*) FROM {S}.enrollments
-            WHERE plan_year = :y AND status = 'registered' AND county_code = :c
-              AND township_code = ANY(:t) GROUP BY township_code"""),
-            {"y": plan_year, "c": county_code, "t": codes})}
+            population_year = await self.repo.population_year(codes, plan_year)
+        population = await self.repo.population(codes, population_year)
+        persons = await self.repo.persons_per_township(county_code, codes)
+        enrolled = await self.repo.enrolled_per_township(county_code, codes, plan_year)
         return population_year, [
             Coverage(t.code, t.name, *population.get(t.code, (None, None)),
                      persons.get(t.code, 0), enrolled.get(t.code, 0)) for t in townships]
@@ -240,23 +187,5 @@ class ReferenceService:
                          after: str | None, limit: int, *,
                          region_prefix: str | None = None) -> list[Any]:
         """`region_prefix` (Principal.region_filter): only people registered in that region."""
-        rows = await self.session.execute(text(f"""
-            SELECT p.id, p.id_number_masked, p.name, e.village_code, e.township_code,
-                   x.employer, x.kind
-            FROM {S}.enrollments e JOIN {S}.persons p ON p.id = e.person_id
-            JOIN LATERAL (
-                SELECT r.fields ->> 'employer' AS employer, r.kind
-                FROM {S}.reference_persons r
-                WHERE r.kind IN ('employee_insurance', 'employee_pension') AND r.active
-                  AND r.id_number_hash = p.id_number_hash
-                ORDER BY r.kind, r.region_code LIMIT 1) x ON true
-            WHERE e.plan_year = :y AND e.status = 'registered'
-              AND (CAST(:c AS text) IS NULL OR e.county_code = :c)
-              AND (CAST(:v AS text) IS NULL OR e.village_code = :v)
-              AND (CAST(:rp AS text) IS NULL OR
-                   {within_sql(narrowest_sql('p'))})
-              AND (CAST(:after AS uuid) IS NULL OR p.id > CAST(:after AS uuid))
-            ORDER BY p.id LIMIT :lim"""),
-            {"y": plan_year, "c": county_code, "v": village_code, "after": after, "lim": limit,
-             "rp": region_prefix})
-        return list(rows)
+        return await self.repo.duplicates(plan_year, county_code, village_code, after, limit,
+                                          region_prefix)
