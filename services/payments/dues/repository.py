@@ -59,6 +59,10 @@ _SELECT_DUE = f"""SELECT d.person_id, d.plan_year, d.revision, d.enrolled, d.reg
 FROM {S}.dues d LEFT JOIN {S}.persons p USING (person_id)"""
 
 
+_GET = {lock: text(f"{_SELECT_DUE} WHERE d.person_id = :p AND d.plan_year = :y{lock}")
+        for lock in ("", " FOR SHARE OF d")}
+
+
 class DueRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
@@ -127,10 +131,8 @@ class DueRepository:
 
     async def get(self, person_id: uuid.UUID, plan_year: int, *,
                   lock: bool = False) -> DueRow | None:
-        suffix = " FOR SHARE OF d" if lock else ""
-        row = (await self.session.execute(text(
-            f"{_SELECT_DUE} WHERE d.person_id = :p AND d.plan_year = :y{suffix}"),
-            {"p": person_id, "y": plan_year})).first()
+        row = (await self.session.execute(_GET[" FOR SHARE OF d" if lock else ""],
+                                          {"p": person_id, "y": plan_year})).first()
         return DueRow(*row) if row else None
 
     async def many(self, person_ids: list[uuid.UUID], plan_year: int) -> dict[uuid.UUID, DueRow]:

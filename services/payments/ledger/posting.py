@@ -10,6 +10,7 @@ edge, `services/payments/deps.py`, or the inbox consumer's transaction for match
 The public API:
 
     Posting.post(entry)             book one movement once; None when its key is already booked
+    Posting.post_payment(entry)     the same for a payment, with whether it was reversed already
     Posting.apply_payment(...)      an open order becomes paid by a booked payment (event out)
     Posting.to_suspense(...)        booked money that cannot be applied goes to suspense (event)
     Posting.resolve_suspense(...)   a suspense item is settled (event)
@@ -144,6 +145,11 @@ class Posting:
         """Book one movement; its id, or None when (channel, channel_txn_id, kind) is already
         booked (the second delivery of the same money changes nothing)."""
         return await self.uow.ledger.record(**asdict(entry))
+
+    async def post_payment(self, entry: LedgerEntry) -> tuple[int, bool] | None:
+        """`post` for a payment, after `lock_payment`: its id and whether the channel's reversal
+        of it is already booked; None when the payment is already booked."""
+        return await self.uow.ledger.record_payment(**asdict(entry))
 
     async def lock_payment(self, channel: str, payment_txn_id: str) -> None:
         """Serialize the refunds, reversals and staff actions of one payment until the unit of

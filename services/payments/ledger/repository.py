@@ -42,6 +42,44 @@ _COLS = ("id, channel, channel_txn_id, kind, order_no, person_id, plan_year, pay
          "occurred_at, coverage_start, outcome, origin, refers_to")
 _LCOLS = ", ".join(f"l.{c.strip()}" for c in _COLS.split(","))
 
+# the statements of every payment matched, made once (text() parses its SQL for parameters)
+_INSERT = f"""INSERT INTO {S}.ledger (channel, channel_txn_id, kind, order_no, person_id,
+                    plan_year, payer, amount_fen, occurred_at, coverage_start, outcome, origin,
+                    notification_id, refers_to, coverage_basis, timing)
+                VALUES (:channel, :txn, :kind, :order_no, :person_id, :plan_year, :payer,
+                        :amount, :at, :cs, :outcome, :origin, :nid, :refers_to,
+                        CAST(:basis AS jsonb), :timing)
+                ON CONFLICT (channel, channel_txn_id, kind) DO NOTHING RETURNING id"""
+_RECORD = text(_INSERT)
+# a payment's entry and, read after the caller's lock on the payment (a statement of its own:
+# this one's snapshot is taken after it), whether the channel already reversed it
+_RECORD_PAYMENT = text(_INSERT + f""", EXISTS (SELECT FROM {S}.ledger r
+                    WHERE r.channel = :channel AND r.channel_txn_id = :txn
+                      AND r.kind = 'reversal') AS reversed""")
+_UPDATE = text(f"""UPDATE {S}.ledger SET outcome = :outcome, person_id = :p, plan_year = :y,
+                       coverage_start = :cs, order_no = coalesce(:o, order_no),
+                       coverage_basis = coalesce(CAST(:basis AS jsonb), coverage_basis),
+                       timing = coalesce(:timing, timing)
+                WHERE id = :id""")
+_GET = {lock: text(f"""SELECT {_COLS} FROM {S}.ledger
+                WHERE channel = :c AND channel_txn_id = :t AND kind = :k{lock}""")
+        for lock in ("", " FOR UPDATE")}
+_LOCK_PAYMENT = text("SELECT pg_advisory_xact_lock(hashtext('payments:txn'), hashtext(:k))")
+
+
+def _record_params(channel: str, channel_txn_id: str, kind: str, order_no: str | None,
+                   amount_fen: int, occurred_at: dt.datetime, origin: str,
+                   person_id: uuid.UUID | None, plan_year: int | None, payer: str,
+                   coverage_start: dt.date | None, notification_id: uuid.UUID | None,
+                   outcome: str, refers_to: str | None, coverage_basis: dict[str, Any] | None,
+                   timing: str | None) -> dict[str, Any]:
+    return {"channel": channel, "txn": channel_txn_id, "kind": kind, "order_no": order_no,
+            "person_id": person_id, "plan_year": plan_year, "payer": payer,
+            "amount": amount_fen, "at": occurred_at, "cs": coverage_start, "outcome": outcome,
+            "origin": origin, "nid": notification_id, "refers_to": refers_to,
+            "timing": timing,
+            "basis": orjson.dumps(coverage_basis).decode() if coverage_basis else None}
+
 
 class LedgerRepository:
     def __init__(self, session: AsyncSession) -> None:
@@ -57,33 +95,25 @@ class LedgerRepository:
         timing: str | None = None,
     ) -> int | None:
         """The new entry's id, or None when (channel, channel_txn_id, kind) is already booked."""
-        return (await self.session.execute(text(
-            f"""INSERT INTO {S}.ledger (channel, channel_txn_id, kind, order_no, person_id,
-                    plan_year, payer, amount_fen, occurred_at, coverage_start, outcome, origin,
-                    notification_id, refers_to, coverage_basis, timing)
-                VALUES (:channel, :txn, :kind, :order_no, :person_id, :plan_year, :payer,
-                        :amount, :at, :cs, :outcome, :origin, :nid, :refers_to,
-                        CAST(:basis AS jsonb), :timing)
-                ON CONFLICT (channel, channel_txn_id, kind) DO NOTHING RETURNING id"""),
-            {"channel": channel, "txn": channel_txn_id, "kind": kind, "order_no": order_no,
-             "person_id": person_id, "plan_year": plan_year, "payer": payer,
-             "amount": amount_fen, "at": occurred_at, "cs": coverage_start, "outcome": outcome,
-             "origin": origin, "nid": notification_id, "refers_to": refers_to,
-             "timing": timing,
-             "basis": orjson.dumps(coverage_basis).decode() if coverage_basis else None}
-        )).scalar()
+        return (await self.session.execute(_RECORD, _record_params(
+            channel, channel_txn_id, kind, order_no, amount_fen, occurred_at, origin, person_id,
+            plan_year, payer, coverage_start, notification_id, outcome, refers_to,
+            coverage_basis, timing))).scalar()
+
+    async def record_payment(self, **entry: Any) -> tuple[int, bool] | None:
+        """`record` for a payment, with whether its reversal is already booked (one round trip
+        instead of two); None when the payment is already booked. Read after the caller's
+        `lock_payment`, so a reversal committed meanwhile is seen."""
+        row = (await self.session.execute(_RECORD_PAYMENT, _record_params(**entry))).first()
+        return None if row is None else (int(row[0]), bool(row[1]))
 
     async def update(self, entry_id: int, *, outcome: str, person_id: uuid.UUID | None,
                      plan_year: int | None, coverage_start: dt.date | None = None,
                      order_no: str | None = None,
                      coverage_basis: dict[str, Any] | None = None,
                      timing: str | None = None) -> None:
-        await self.session.execute(text(
-            f"""UPDATE {S}.ledger SET outcome = :outcome, person_id = :p, plan_year = :y,
-                       coverage_start = :cs, order_no = coalesce(:o, order_no),
-                       coverage_basis = coalesce(CAST(:basis AS jsonb), coverage_basis),
-                       timing = coalesce(:timing, timing)
-                WHERE id = :id"""),
+        await self.session.execute(
+            _UPDATE,
             {"id": entry_id, "outcome": outcome, "p": person_id, "y": plan_year,
              "cs": coverage_start, "o": order_no, "timing": timing,
              "basis": orjson.dumps(coverage_basis).decode() if coverage_basis else None})
@@ -104,10 +134,8 @@ class LedgerRepository:
 
     async def get(self, channel: str, channel_txn_id: str, kind: str, *,
                   for_update: bool = False) -> LedgerRow | None:
-        lock = " FOR UPDATE" if for_update else ""
-        row = (await self.session.execute(text(
-            f"""SELECT {_COLS} FROM {S}.ledger
-                WHERE channel = :c AND channel_txn_id = :t AND kind = :k{lock}"""),
+        row = (await self.session.execute(
+            _GET[" FOR UPDATE" if for_update else ""],
             {"c": channel, "t": channel_txn_id, "k": kind})).first()
         return LedgerRow(*row) if row else None
 
@@ -125,9 +153,7 @@ class LedgerRepository:
 
     async def lock_payment(self, channel: str, payment_txn_id: str) -> None:
         """Serialize the refunds and reversals of one payment (until the transaction ends)."""
-        await self.session.execute(
-            text("SELECT pg_advisory_xact_lock(hashtext('payments:txn'), hashtext(:k))"),
-            {"k": f"{channel}:{payment_txn_id}"})
+        await self.session.execute(_LOCK_PAYMENT, {"k": f"{channel}:{payment_txn_id}"})
 
     async def refunds_of(self, channel: str, payment_txn_id: str) -> list[LedgerRow]:
         """Every refund booked against one payment (entries from before `refers_to` existed

@@ -74,16 +74,18 @@ class Matcher:
         if kind == "reversal":
             return await self._reversal(n, paid_at)
         await self.posting.lock_payment(n["channel"], n["channel_txn_id"])
-        entry_id = await self.posting.post(_entry(n, kind, paid_at))
-        if entry_id is None:
+        booked = await self.posting.post_payment(_entry(n, kind, paid_at))
+        if booked is None:
             return "duplicate"
+        entry_id, reversed_before = booked
         order = await self.orders.get(n["order_no"], for_update=True)
-        return await self._payment(n, entry_id, order, paid_at)
+        return await self._payment(n, entry_id, order, paid_at, reversed_before)
 
     async def _payment(self, n: dict[str, Any], entry_id: int, order: OrderRow | None,
-                       paid_at: dt.datetime) -> str:
+                       paid_at: dt.datetime, reversed_before: bool) -> str:
         amount = int(n["amount_fen"])
-        reversal = await self.ledger.get(n["channel"], n["channel_txn_id"], "reversal")
+        reversal = await self.ledger.get(n["channel"], n["channel_txn_id"], "reversal") \
+            if reversed_before else None
         if reversal is not None:
             return await self._reversed_before(n, entry_id, order, reversal)
         if order is None:

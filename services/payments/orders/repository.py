@@ -42,15 +42,24 @@ _COLS = ("order_no, person_id, plan_year, amount_fen, due_revision, status, chan
          "channel_txn_id, coverage_start, paid_at, coverage_basis, timing")
 
 
+_GET = {lock: text(f"SELECT {_COLS} FROM {S}.orders WHERE order_no = :o{lock}")
+        for lock in ("", " FOR UPDATE")}
+_MARK_PAID = text(
+    f"""UPDATE {S}.orders SET status = 'paid', channel = :c, channel_txn_id = :t,
+               paid_at = :at, coverage_start = :cs,
+               coverage_basis = CAST(:basis AS jsonb),
+               amount_fen = coalesce(:amount, amount_fen), timing = :timing,
+               updated_at = now()
+        WHERE order_no = :o AND status = 'open'""")
+
+
 class OrderRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
     async def get(self, order_no: str, *, for_update: bool = False) -> OrderRow | None:
-        lock = " FOR UPDATE" if for_update else ""
         row = (await self.session.execute(
-            text(f"SELECT {_COLS} FROM {S}.orders WHERE order_no = :o{lock}"), {"o": order_no}
-        )).first()
+            _GET[" FOR UPDATE" if for_update else ""], {"o": order_no})).first()
         return OrderRow(*row) if row else None
 
     async def live(self, person_id: uuid.UUID, plan_year: int) -> OrderRow | None:
@@ -83,13 +92,8 @@ class OrderRepository:
                         amount_fen: int | None = None, timing: str | None = None) -> bool:
         """Open -> paid. `amount_fen`: what was paid (what was owed at the payment's date,
         which may differ from what the order was issued for); `timing`: on_time or late."""
-        result = await self.session.execute(text(
-            f"""UPDATE {S}.orders SET status = 'paid', channel = :c, channel_txn_id = :t,
-                       paid_at = :at, coverage_start = :cs,
-                       coverage_basis = CAST(:basis AS jsonb),
-                       amount_fen = coalesce(:amount, amount_fen), timing = :timing,
-                       updated_at = now()
-                WHERE order_no = :o AND status = 'open'"""),
+        result = await self.session.execute(
+            _MARK_PAID,
             {"o": order_no, "c": channel, "t": channel_txn_id, "at": paid_at,
              "cs": coverage_start, "amount": amount_fen, "timing": timing,
              "basis": orjson.dumps(coverage_basis).decode() if coverage_basis else None})
