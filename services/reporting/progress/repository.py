@@ -41,7 +41,8 @@ async def counters(session: AsyncSession, region: Region, plan_year: int, level:
                sum(paid_government_fen)::bigint AS paid_government_fen
         FROM {S}.progress WHERE plan_year = :y AND {where}
         GROUP BY 1, band"""), {"y": plan_year, **params})
-    return [dict(r._mapping) for r in rows]
+    keys = tuple(rows.keys())  # dicts made from plain tuples (Row._mapping costs per row)
+    return [dict(zip(keys, r, strict=True)) for r in rows.tuples()]
 
 
 async def counters_as_of(session: AsyncSession, region: Region, plan_year: int, level: Rank,

@@ -3,8 +3,9 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any, Literal
 
+import orjson
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 
 from services.reporting import responses
 from services.reporting.deps import PlanCopiesDep, UnitOfWorkDep
@@ -48,5 +49,7 @@ async def get_progress(
         session, region=region, plan_year=plan_year, level=level, as_of=as_of,
         plans=plans.catalog)
     if format == "json":
-        return JSONResponse(data)  # plain values already: skip re-encoding
+        # plain values already: encoded once, by orjson (the stdlib encoder was a tenth of
+        # the county view's time)
+        return Response(orjson.dumps(data), media_type="application/json")
     return file_response([progress_table(data)], format)
