@@ -28,6 +28,15 @@ _CURRENT = ("determination_id, policy_version, enrolled, region_code, county_cod
             " subsidies, coverage_start, on_time_until, payable_until, late, determined_at")
 
 
+# a person's current determination replaced by a newer one (per person and set-wise)
+_REPLACED = ("determination_id", "policy_version", "county_code", "township_code",
+             "village_code", "standard_fen", "personal_fen", "subsidies", "enrolled",
+             "region_code", "insured_category", "surcharge_fen", "coverage_start",
+             "determined_at", "on_time_until", "payable_until", "late")
+REPLACE_CURRENT = ("ON CONFLICT (person_id, plan_year) DO UPDATE SET "
+                   + ", ".join(f"{c} = EXCLUDED.{c}" for c in _REPLACED))
+
+
 def same_result(current: dict[str, Any] | None, new: dict[str, Any]) -> bool:
     return current is not None and all(current[k] == new[k] for k in COMPARED)
 
@@ -83,17 +92,7 @@ class DeterminationRepository:
             VALUES (:id, :y, :det, :v, :county, :township, :village, :std, :personal,
                     CAST(:subs AS jsonb), :enrolled, :region, :cat, :sur, :cov, :at, :until,
                     :payable, CAST(:late AS jsonb))
-            ON CONFLICT (person_id, plan_year) DO UPDATE SET
-                determination_id = EXCLUDED.determination_id,
-                policy_version = EXCLUDED.policy_version, county_code = EXCLUDED.county_code,
-                township_code = EXCLUDED.township_code, village_code = EXCLUDED.village_code,
-                standard_fen = EXCLUDED.standard_fen, personal_fen = EXCLUDED.personal_fen,
-                subsidies = EXCLUDED.subsidies, enrolled = EXCLUDED.enrolled,
-                region_code = EXCLUDED.region_code,
-                insured_category = EXCLUDED.insured_category,
-                surcharge_fen = EXCLUDED.surcharge_fen, coverage_start = EXCLUDED.coverage_start,
-                determined_at = EXCLUDED.determined_at, on_time_until = EXCLUDED.on_time_until,
-                payable_until = EXCLUDED.payable_until, late = EXCLUDED.late"""),
+            {REPLACE_CURRENT}"""),
             {**params, "det": det_id, "at": at})
         return int(det_id), at
 

@@ -20,7 +20,7 @@ import numpy as np
 
 from contracts.eligibility import AdjustmentDue, DeterminationChanged
 from kernels.policy import GROUP_CODES, INSURED_CATEGORIES
-from services.eligibility.determinations.repository import DETERMINATION_LOCK
+from services.eligibility.determinations.repository import DETERMINATION_LOCK, REPLACE_CURRENT
 from services.eligibility.redeterminations import pgbinary
 from shared.outbox import Outbox
 
@@ -113,16 +113,7 @@ _WRITE = [
                x.standard_fen, x.personal_fen, x.subsidies, r.enrolled, $2, x.insured_category,
                x.surcharge_fen, x.coverage_start, $4, x.on_time_until, x.payable_until, x.late
         FROM redet_changed r JOIN redet_results x ON x.k = r.k
-        ON CONFLICT (person_id, plan_year) DO UPDATE SET
-            determination_id = EXCLUDED.determination_id,
-            policy_version = EXCLUDED.policy_version, county_code = EXCLUDED.county_code,
-            township_code = EXCLUDED.township_code, village_code = EXCLUDED.village_code,
-            standard_fen = EXCLUDED.standard_fen, personal_fen = EXCLUDED.personal_fen,
-            subsidies = EXCLUDED.subsidies, enrolled = EXCLUDED.enrolled,
-            region_code = EXCLUDED.region_code, insured_category = EXCLUDED.insured_category,
-            surcharge_fen = EXCLUDED.surcharge_fen, coverage_start = EXCLUDED.coverage_start,
-            determined_at = EXCLUDED.determined_at, on_time_until = EXCLUDED.on_time_until,
-            payable_until = EXCLUDED.payable_until, late = EXCLUDED.late""",
+        {REPLACE_CURRENT}""",
     _OUTBOX.insert_select(
         DeterminationChanged, event_id=_event_id("1"), key="r.person_id::text", shard="r.shard",
         data=_PAYLOAD, source_rows="redet_changed r JOIN redet_results x ON x.k = r.k"),
