@@ -49,7 +49,7 @@ def _date(value: str | None) -> dt.date | None:
 
 
 # a DueRow: the person's current due, with the region registration knows where it has none
-_SELECT_DUE = f"""SELECT d.person_id, d.plan_year, d.revision, d.enrolled, d.region_code,
+SELECT_DUE = f"""SELECT d.person_id, d.plan_year, d.revision, d.enrolled, d.region_code,
        d.insured_category, d.standard_fen, d.personal_fen, d.subsidies,
        d.coverage_start, p.birth_date,
        coalesce(d.county_code, p.county_code),
@@ -59,7 +59,7 @@ _SELECT_DUE = f"""SELECT d.person_id, d.plan_year, d.revision, d.enrolled, d.reg
 FROM {S}.dues d LEFT JOIN {S}.persons p USING (person_id)"""
 
 
-_GET = {lock: text(f"{_SELECT_DUE} WHERE d.person_id = :p AND d.plan_year = :y{lock}")
+_GET = {lock: text(f"{SELECT_DUE} WHERE d.person_id = :p AND d.plan_year = :y{lock}")
         for lock in ("", " FOR SHARE OF d")}
 
 
@@ -137,7 +137,7 @@ class DueRepository:
 
     async def many(self, person_ids: list[uuid.UUID], plan_year: int) -> dict[uuid.UUID, DueRow]:
         rows = (await self.session.execute(text(
-            f"{_SELECT_DUE} WHERE d.person_id = ANY(:ids) AND d.plan_year = :y"),
+            f"{SELECT_DUE} WHERE d.person_id = ANY(:ids) AND d.plan_year = :y"),
             {"ids": person_ids, "y": plan_year})).all()
         return {r[0]: DueRow(*r) for r in rows}
 

@@ -175,7 +175,11 @@ class Posting:
 
     async def price(self, order: OrderRow, paid_at: dt.datetime) -> Priced:
         """The order's due and what a payment on `paid_at` owes and covers."""
-        due = await self.uow.dues.get(order.person_id, order.plan_year)
+        return await self.priced(await self.uow.dues.get(order.person_id, order.plan_year),
+                                 paid_at)
+
+    async def priced(self, due: DueRow | None, paid_at: dt.datetime) -> Priced:
+        """`price` with the order's due already read (`OrderRepository.get_with_due`)."""
         return Priced(due, await self.coverage_for(due, paid_at))
 
     async def apply_payment(self, order: OrderRow, entry_id: int, channel: str,

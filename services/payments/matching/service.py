@@ -33,6 +33,7 @@ from typing import Any
 from services.payments import events
 from services.payments.channels import STATUS_CLOSED, STATUS_SUCCEEDED, refund_terms
 from services.payments.coverage import CLOSED
+from services.payments.dues.repository import DueRow
 from services.payments.ledger.posting import LedgerEntry, Money, Posting
 from services.payments.ledger.repository import LedgerRow
 from services.payments.orders.repository import OrderRow
@@ -78,11 +79,11 @@ class Matcher:
         if booked is None:
             return "duplicate"
         entry_id, reversed_before = booked
-        order = await self.orders.get(n["order_no"], for_update=True)
-        return await self._payment(n, entry_id, order, paid_at, reversed_before)
+        order, due = await self.orders.get_with_due(n["order_no"])
+        return await self._payment(n, entry_id, order, due, paid_at, reversed_before)
 
     async def _payment(self, n: dict[str, Any], entry_id: int, order: OrderRow | None,
-                       paid_at: dt.datetime, reversed_before: bool) -> str:
+                       due: DueRow | None, paid_at: dt.datetime, reversed_before: bool) -> str:
         amount = int(n["amount_fen"])
         reversal = await self.ledger.get(n["channel"], n["channel_txn_id"], "reversal") \
             if reversed_before else None
@@ -94,7 +95,7 @@ class Matcher:
         if order.status == "open":
             # what is owed at the payment's date (on time, late, or the year closed), not what
             # the order was issued for: a late payment of the on-time amount is underpaid
-            priced = await self.posting.price(order, paid_at)
+            priced = await self.posting.priced(due, paid_at)
             owed = priced.decision.owed
             if owed is not None and owed.timing == CLOSED:
                 return await self._to_suspense(n, entry_id, order, "plan_year_closed",

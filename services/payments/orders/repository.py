@@ -14,6 +14,8 @@ import orjson
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.payments.dues.repository import SELECT_DUE, DueRow
+
 S = "payments"
 
 
@@ -44,6 +46,13 @@ _COLS = ("order_no, person_id, plan_year, amount_fen, due_revision, status, chan
 
 _GET = {lock: text(f"SELECT {_COLS} FROM {S}.orders WHERE order_no = :o{lock}")
         for lock in ("", " FOR UPDATE")}
+# an order, locked, with its person's due (what a payment of it is priced by) in one round trip
+_OCOLS = ", ".join("o." + c.strip() for c in _COLS.split(","))
+_GET_WITH_DUE = text(f"""SELECT {_OCOLS}, due.* FROM {S}.orders o
+    LEFT JOIN LATERAL ({SELECT_DUE} WHERE d.person_id = o.person_id
+                       AND d.plan_year = o.plan_year) due ON true
+    WHERE o.order_no = :o FOR UPDATE OF o""")
+_ORDER_FIELDS = len(_COLS.split(","))
 _MARK_PAID = text(
     f"""UPDATE {S}.orders SET status = 'paid', channel = :c, channel_txn_id = :t,
                paid_at = :at, coverage_start = :cs,
@@ -61,6 +70,16 @@ class OrderRepository:
         row = (await self.session.execute(
             _GET[" FOR UPDATE" if for_update else ""], {"o": order_no})).first()
         return OrderRow(*row) if row else None
+
+    async def get_with_due(self, order_no: str) -> tuple[OrderRow | None, DueRow | None]:
+        """The order, locked for the transaction, and its person's due for the order's year
+        (None without a determination); (None, None) without the order."""
+        row = (await self.session.execute(_GET_WITH_DUE, {"o": order_no})).first()
+        if row is None:
+            return None, None
+        due = row[_ORDER_FIELDS:]
+        return (OrderRow(*row[:_ORDER_FIELDS]),
+                DueRow(*due) if due[0] is not None else None)
 
     async def live(self, person_id: uuid.UUID, plan_year: int) -> OrderRow | None:
         row = (await self.session.execute(text(

@@ -42,7 +42,7 @@ async def counters(session: AsyncSession, region: Region, plan_year: int, level:
         FROM {S}.progress WHERE plan_year = :y AND {where}
         GROUP BY 1, band"""), {"y": plan_year, **params})
     keys = tuple(rows.keys())  # dicts made from plain tuples (Row._mapping costs per row)
-    return [dict(zip(keys, r, strict=True)) for r in rows.tuples()]
+    return [dict(zip(keys, r, strict=True)) for r in rows]
 
 
 async def counters_as_of(session: AsyncSession, region: Region, plan_year: int, level: Rank,
