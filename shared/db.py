@@ -41,6 +41,19 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
 
 
+async def get_read_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """A session whose statements each run on their own, in autocommit: no BEGIN and no
+    COMMIT round trips. For views answered by one statement (one statement sees one snapshot
+    by itself); never for writes, which belong in a unit of work."""
+    sessions: async_sessionmaker[AsyncSession] = request.app.state.sessions
+    async with sessions() as session:
+        await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+        yield session
+
+
+ReadSessionDep = Annotated[AsyncSession, Depends(get_read_session)]
+
+
 async def ping(engine: AsyncEngine) -> None:
     async with engine.connect() as conn:
         await conn.execute(text("SELECT 1"))

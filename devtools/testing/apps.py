@@ -11,9 +11,10 @@ from fastapi import FastAPI
 
 
 @asynccontextmanager
-async def running_app(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+async def running_app(app: FastAPI, asgi: Any = None) -> AsyncIterator[httpx.AsyncClient]:
+    """`app` started, with a client calling it (or `asgi`, an ASGI callable wrapping it)."""
     async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
+        transport = httpx.ASGITransport(app=asgi or app)
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
             yield client
 

@@ -8,6 +8,8 @@
 - `UnitOfWorkDep`: the request's session in one transaction, begun when the route first touches
   the database and committed once when the route function returns, before the answer is sent;
   rolled back when the route raises. Routers that take it never open or commit transactions.
+- `ReadSessionDep`: a session in autocommit, for views whose figures are read in one
+  statement (progress): no BEGIN/COMMIT round trips, and one statement is one snapshot.
 """
 
 from __future__ import annotations
@@ -19,12 +21,13 @@ from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.auth import PrincipalDep
-from shared.db import SessionDep
+from shared.db import ReadSessionDep, SessionDep
 from shared.pii import PiiVault, vault_for
 from shared.plan_copies import PlanCopies
 from shared.settings import Settings
 
-__all__ = ["PlanCopiesDep", "PrincipalDep", "SettingsDep", "UnitOfWorkDep", "VaultDep"]
+__all__ = ["PlanCopiesDep", "PrincipalDep", "ReadSessionDep", "SettingsDep", "UnitOfWorkDep",
+           "VaultDep"]
 
 
 def _plan_copies(request: Request) -> PlanCopies[Any, Any]:

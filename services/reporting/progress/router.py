@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from services.reporting import responses
-from services.reporting.deps import PlanCopiesDep, UnitOfWorkDep
+from services.reporting.deps import PlanCopiesDep, ReadSessionDep
 from services.reporting.exports import Table, file_response
 from services.reporting.progress import service
 from services.reporting.regions import RegionDep
@@ -36,7 +36,7 @@ def progress_table(data: dict[str, Any]) -> Table:
 @router.get("/progress", response_model=None,
             responses=file_responses("csv", "xlsx", model=responses.Progress))
 async def get_progress(
-    request: Request, session: UnitOfWorkDep, region: RegionDep, plans: PlanCopiesDep,
+    request: Request, session: ReadSessionDep, region: RegionDep, plans: PlanCopiesDep,
     plan_year: Annotated[int, Query(ge=2000, le=2100)],
     level: Literal["province", "city", "county", "township", "village"] | None = None,
     as_of: dt.date | None = None,

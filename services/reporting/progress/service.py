@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections import defaultdict
-from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -14,15 +12,19 @@ from kernels.regions import load_regions
 from services.reporting.names import names_for
 from services.reporting.plans import plan_for
 from services.reporting.progress import repository as repo
-from services.reporting.projections.state import BAND_NAMES_ZH, BANDS, CHINA
+from services.reporting.projections.state import BAND_NAMES_ZH, BANDS, CHINA, PROGRESS_COLUMNS
 from services.reporting.regions import RANK_NAMES_ZH, RANKS, Rank, Region
 from shared.errors import Invalid
 
 
 def percent(part: int, whole: int | None) -> float | None:
+    """part / whole in percent, two decimals, halves rounded away from zero (in integers:
+    exact, and the float of n/100 is the float of the decimal it rounds to)."""
     if not whole:
         return None
-    return float((Decimal(part) * 100 / Decimal(whole)).quantize(Decimal("0.01"), ROUND_HALF_UP))
+    hundredths, rest = divmod(abs(part) * 10000, abs(whole))
+    hundredths += 2 * rest >= abs(whole)
+    return (hundredths if (part < 0) == (whole < 0) else -hundredths) / 100
 
 
 def today_in_china() -> dt.date:
@@ -72,34 +74,21 @@ async def progress(
     plan = plan_for(region.code[:6], plan_year, plans) if region.rank != "nation" else None
     check_as_of(as_of, today_date, plan.collection_start if plan else None, plan_year)
     # today: the live counters; an earlier day: everything as it stood at the end of that day
-    counters = (await repo.counters(session, region, plan_year, level) if as_of >= today_date
-                else await repo.counters_as_of(session, region, plan_year, level, as_of))
-    targets = await repo.targets(session, region, plan_year, level)
-    series = {day: paid for day, paid in await repo.daily_series(session, region, plan_year)
-              if day <= as_of}
-    today = await repo.paid_on_day(session, region, plan_year, as_of,
-                                   "township" if level == "village" else level)
-    if level == "township" or region.rank == "village":
-        total_target = sum(targets.values())
-    else:
-        total_target = sum((await repo.targets(session, region, plan_year, "township")).values())
-
-    units: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    bands: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    for row in counters:
-        for key in ("registered", "settled", "paid_person", "paid_government",
-                    "paid_person_fen", "paid_government_fen"):
-            units[row["code"]][key] += row[key]
-            bands[row["band"]][key] += row[key]
+    figures = await repo.figures(session, region, plan_year, level, as_of,
+                                 live=as_of >= today_date)
+    targets, today, total_target = figures.targets, figures.today, figures.total_target
+    empty = dict.fromkeys(PROGRESS_COLUMNS, 0)
+    units = figures.units
+    bands = figures.bands
 
     for unit in targets:
-        units.setdefault(unit, defaultdict(int))
+        units.setdefault(unit, empty)
     # every township of a county is listed, even one with no target and nobody registered yet
     # (listed apart, unranked): a missing row must not look like a finished one
     listed = set(_townships_of(region.code)) if level == "township" and \
         region.rank == "county" else set()
     for unit in listed:
-        units.setdefault(unit, defaultdict(int))
+        units.setdefault(unit, empty)
     names = await names_for(session, [region.code, *units])
     rows = []
     for code, c in units.items():
@@ -146,14 +135,6 @@ async def progress(
             "meets_target": (rate is not None and rate >= float(goal.percent)) if goal else None,
         })
 
-    cumulative = 0
-    daily_rows = []
-    for day in sorted(series):
-        if not series[day]:
-            continue
-        cumulative += series[day]
-        daily_rows.append({"day": day.isoformat(), "paid": series[day], "cumulative": cumulative})
-
     registered = sum(r["registered"] for r in rows)
     paid_total = sum(r["paid"] for r in rows)
     overall = target_by_band.get("overall")
@@ -178,7 +159,7 @@ async def progress(
         "rows": rows,
         "unranked": unranked,
         "categories": categories,
-        "daily": daily_rows,
+        "daily": figures.daily,
         "plan": {
             "region_code": plan.region_code, "region_name": plan.region_name,
             "target_rates": [{"band": t.band, "percent": float(t.percent),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections import defaultdict
+from collections import Counter, defaultdict
 from typing import Any
 
 from sqlalchemy import text
@@ -25,8 +25,8 @@ S = "reporting"
 
 # Everything rebuilt from the topics; reminder_reasons is staff input and survives a rebuild.
 PROJECTION_TABLES = ("persons", "enrollments", "determinations", "payments", "person_years",
-                     "targets", "progress", "progress_daily", "funding", "reconciliations",
-                     "region_names")
+                     "targets", "progress", "progress_townships", "progress_daily", "funding",
+                     "reconciliations", "region_names")
 
 
 async def upsert_person(session: AsyncSession, d: dict[str, Any]) -> bool:
@@ -302,15 +302,29 @@ _COUNTERS = {
     # table: (key columns, value columns)
     "progress": (("plan_year", "county_code", "township_code", "village_code", "band"),
                  PROGRESS_COLUMNS),
+    # the same counters summed per township (what county and wider views read)
+    "progress_townships": (("plan_year", "county_code", "township_code", "band"),
+                           PROGRESS_COLUMNS),
     "progress_daily": (("plan_year", "county_code", "township_code", "day"), ("paid",)),
     "funding": (("plan_year", "county_code", "township_code", "budget_line", "rule_id"),
                 ("headcount", "amount_fen", "paid_headcount")),
 }
 
 
+def per_township(progress: Counter[tuple[Any, ...]]) -> Counter[tuple[Any, ...]]:
+    """Village x band counter deltas summed per township x band (the village code dropped)."""
+    out: Counter[tuple[Any, ...]] = Counter()
+    for (year, county, township, _village, *rest), v in progress.items():
+        out[(year, county, township, *rest)] += v
+    return Counter({k: v for k, v in out.items() if v})
+
+
 async def apply_deltas(session: AsyncSession, delta: Contributions) -> None:
-    for table, counter in (("progress", delta.progress), ("progress_daily", delta.daily),
-                           ("funding", delta.funding)):
+    """Add a batch's counter deltas, table by table in one order and each table's keys
+    sorted, so that consumers adding to the same rows at once wait instead of deadlocking."""
+    for table, counter in (("progress", delta.progress),
+                           ("progress_townships", per_township(delta.progress)),
+                           ("progress_daily", delta.daily), ("funding", delta.funding)):
         keys, values = _COUNTERS[table]
         grouped: dict[tuple[Any, ...], dict[str, int]] = defaultdict(dict)
         for k, v in counter.items():

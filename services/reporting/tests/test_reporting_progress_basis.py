@@ -106,3 +106,13 @@ async def test_progress_as_of_an_earlier_day_counts_what_had_happened_by_then(
     assert township(after)["paid_person_fen"] - township(before)["paid_person_fen"] == 40000
     assert all(d["day"] <= "2024-11-19" for d in before["daily"])
     assert before["totals"]["paid"] < after["totals"]["paid"]
+
+
+def test_percent_rounds_halves_up_to_two_decimals() -> None:
+    """Rates are exact to the hundredth: halves round up, nothing drifts through floats."""
+    assert progress.percent(1, 8) == 12.5
+    assert progress.percent(1, 1600) == 0.06  # 0.0625 -> 0.06
+    assert progress.percent(1, 800) == 0.13  # 0.125 -> 0.13
+    assert progress.percent(2, 3) == 66.67 and progress.percent(1, 3) == 33.33
+    assert progress.percent(7, 7) == 100.0 and progress.percent(0, 9) == 0.0
+    assert progress.percent(5, 0) is None and progress.percent(5, None) is None

@@ -34,6 +34,8 @@ async def counters(session: AsyncSession, county: str) -> dict[str, list[tuple]]
     for table, cols in (
         ("progress", "township_code, village_code, band, registered, paid_person, "
                      "paid_government, paid_person_fen, paid_government_fen"),
+        ("progress_townships", "township_code, band, registered, settled, paid_person, "
+                               "paid_government, paid_person_fen, paid_government_fen"),
         ("progress_daily", "township_code, day, paid"),
         ("funding", "township_code, budget_line, rule_id, headcount, amount_fen, paid_headcount"),
     ):
@@ -129,6 +131,43 @@ async def test_progress_figures_from_the_scenario(rolled_back_session: AsyncSess
         "SELECT budget_line, headcount, amount_fen FROM reporting.funding "
         "WHERE county_code = :c AND headcount <> 0"), {"c": county})
     assert [tuple(r) for r in funding] == [("medical_assistance_fund", 1, 40000)]
+
+
+async def test_township_counters_are_the_village_counters_summed(
+        rolled_back_session: AsyncSession) -> None:
+    """The township rows (what county and wider views read) equal the village x band rows
+    summed per township after the scenario, a refund's and a superseded determination's
+    negative deltas included; and the live county view (township rows) shows per township
+    what the village view (village rows) sums to."""
+    session = rolled_back_session
+    county = f.new_county()
+    events, _ = scenario(county)
+    await apply(session, events)
+    cols = ("registered", "settled", "paid_person", "paid_government", "paid_person_fen",
+            "paid_government_fen")
+    summed = await session.execute(text(
+        f"SELECT township_code, band, {', '.join(f'sum({c})::int' for c in cols)} "
+        "FROM reporting.progress WHERE county_code = :c GROUP BY 1, 2 ORDER BY 1, 2"),
+        {"c": county})
+    kept = await session.execute(text(
+        f"SELECT township_code, band, {', '.join(cols)} FROM reporting.progress_townships "
+        "WHERE county_code = :c ORDER BY 1, 2"), {"c": county})
+    expected = [tuple(r) for r in summed if any(tuple(r)[2:])]
+    assert [tuple(r) for r in kept if any(tuple(r)[2:])] == expected
+    assert len(expected) >= 3  # both townships, several bands
+
+    today = progress.today_in_china()
+    county_view = await progress.progress(session, region=Region.of(county), plan_year=YEAR,
+                                          as_of=today, plans=PLANS)
+    for row in county_view["rows"]:
+        villages = await progress.progress(session, region=Region.of(row["code"]),
+                                           plan_year=YEAR, level="village", as_of=today,
+                                           plans=PLANS)
+        assert villages["totals"]["registered"] == row["registered"]
+        assert villages["totals"]["paid"] == row["paid"]
+        assert villages["totals"]["paid_person_fen"] == row["paid_person_fen"]
+        assert villages["totals"]["paid_government_fen"] == row["paid_government_fen"]
+    assert {r["code"] for r in county_view["rows"]} >= {f"{county}001000", f"{county}002000"}
 
 
 async def test_same_event_twice_is_applied_once(rolled_back_session: AsyncSession) -> None:
