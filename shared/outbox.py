@@ -26,11 +26,12 @@ from typing import Any
 import numpy as np
 import orjson
 from aiokafka import AIOKafkaProducer
+from aiokafka.partitioner import DefaultPartitioner
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from contracts.base import EventModel
-from shared.events import CloudEvent
+from shared.events import kafka_binding
 from shared.observability import (
     OUTBOX_BACKLOG,
     OUTBOX_OLDEST_AGE,
@@ -219,6 +220,7 @@ class OutboxRelay:
         self._renew_due = 0.0
         self.healthy = False
         self.published = 0
+        self._partitioner = DefaultPartitioner()
         s = schema
         self._heartbeat = text(
             f"""INSERT INTO {s}.outbox_relay (owner, seen_until)
@@ -287,25 +289,7 @@ class OutboxRelay:
             rows = (await conn.execute(self._fetch, {"shards": self.shards, "n": self.batch_size})).all()
         if not rows:
             return 0
-        futures = []
-        for r in rows:
-            event = CloudEvent(
-                id=str(r.event_id),
-                source=r.source,
-                type=r.event_type,
-                time=r.created_at,
-                subject=r.subject,
-                partitionkey=r.partition_key,
-                correlationid=r.correlation_id,
-                data={},
-            )
-            key, _, headers = event.to_kafka()
-            futures.append(
-                await self.producer.send(r.topic, value=r.data.encode(), key=key, headers=headers)
-            )
-        results = await asyncio.gather(*futures, return_exceptions=True)
-        sent = [r.seq for r, res in zip(rows, results, strict=True) if not isinstance(res, BaseException)]
-        failed = [(r.seq, res) for r, res in zip(rows, results, strict=True) if isinstance(res, BaseException)]
+        sent, failed = await self.publish(rows)
         async with self.engine.begin() as conn:
             if sent:
                 await conn.execute(self._mark_sent, {"seqs": sent})
@@ -318,6 +302,53 @@ class OutboxRelay:
         if failed:
             raise RuntimeError(f"{len(failed)} events not published: {failed[0][1]!r}")
         return len(sent)
+
+    async def publish(self, rows: Sequence[Any]) -> tuple[list[int], list[tuple[int, BaseException]]]:
+        """Send fetched rows: (seqs the broker acknowledged, (seq, error) of those it did not).
+
+        Rows are put into one record batch per topic partition, in their order, and each
+        batch is handed to the producer whole (`send_batch`): per message this costs an append,
+        where `send` cost a future and a pass through the accumulator each. The partition is
+        the producer's own rule (murmur2 of the key, as every Kafka client), so a key's events
+        land where any producer would put them; one partition's batches are sent in order."""
+        groups: dict[tuple[str, int], list[Any]] = {}
+        partitions: dict[str, list[int]] = {}
+        for r in rows:
+            if (known := partitions.get(r.topic)) is None:
+                known = partitions[r.topic] = sorted(await self.producer.partitions_for(r.topic))
+            key = r.partition_key.encode() if r.partition_key else None
+            partition = (self._partitioner(key, known, known) if key is not None
+                         else known[r.seq % len(known)])
+            groups.setdefault((r.topic, partition), []).append(r)
+        pending: list[tuple[list[int], Any]] = []
+        for (topic, partition), members in groups.items():
+            batch = self.producer.create_batch()
+            seqs: list[int] = []
+            for r in members:
+                key, headers = kafka_binding(
+                    id=str(r.event_id), source=r.source, type=r.event_type, time=r.created_at,
+                    subject=r.subject, partitionkey=r.partition_key,
+                    correlationid=r.correlation_id)
+                value = r.data.encode()
+                if batch.append(key=key, value=value, timestamp=None, headers=headers) is None:
+                    pending.append((seqs, await self.producer.send_batch(
+                        batch, topic, partition=partition)))
+                    batch, seqs = self.producer.create_batch(), []
+                    if batch.append(key=key, value=value, timestamp=None,
+                                    headers=headers) is None:  # larger than a whole batch
+                        raise RuntimeError(f"outbox event {r.seq} is too large to publish")
+                seqs.append(r.seq)
+            pending.append((seqs, await self.producer.send_batch(batch, topic,
+                                                                 partition=partition)))
+        results = await asyncio.gather(*(f for _, f in pending), return_exceptions=True)
+        sent: list[int] = []
+        failed: list[tuple[int, BaseException]] = []
+        for (seqs, _), res in zip(pending, results, strict=True):
+            if isinstance(res, BaseException):
+                failed += [(seq, res) for seq in seqs]
+            else:
+                sent += seqs
+        return sent, failed
 
     async def backlog(self) -> int:
         async with self.engine.connect() as conn:

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 import orjson
 import pytest
 from aiokafka import AIOKafkaConsumer
+from aiokafka.partitioner import DefaultPartitioner
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
@@ -140,7 +141,14 @@ async def test_relay_killed_before_publishing_loses_nothing(infra: TestInfra, en
     async def die(*_a, **_k):  # noqa: ANN002, ANN003, ANN202
         raise asyncio.CancelledError  # the process is gone
 
-    doomed.producer = type("Dead", (), {"send": die})()  # type: ignore[assignment]
+    class Dead:
+        """The producer of a process that is gone: it knows the partitions, then dies
+        before the broker gets a batch."""
+        partitions_for = staticmethod(producer.partitions_for)
+        create_batch = staticmethod(producer.create_batch)
+        send_batch = send = die
+
+    doomed.producer = Dead()  # type: ignore[assignment]
     with pytest.raises(asyncio.CancelledError):
         await doomed.run_once()
 
@@ -356,3 +364,42 @@ async def test_parallel_partitions_apply_everything_once_and_each_key_in_order(
         by_key.setdefault(n % 12, []).append(n)
     for key, seq in by_key.items():
         assert seq == sorted(seq), f"key {key} applied out of order"
+
+
+async def test_relay_puts_each_key_where_the_producer_would_in_order(
+        infra: TestInfra, engine: AsyncEngine, topic: str) -> None:
+    """The relay hands the broker whole record batches (one per partition) instead of one
+    message at a time: each key's events still land on the partition aiokafka's own `send`
+    picks (murmur2 of the key), in the order they were written, each once and readable as a
+    CloudEvent with its attributes. 1,500 events over 40 keys: more than one relay batch."""
+    settings = infra.settings()
+    await ensure_topics(settings, [topic])
+    await _clear_outbox(engine)
+    await _write_events(engine, topic, 1500, keys=40)
+    producer = make_producer(settings)
+    await producer.start()
+    try:
+        relay = OutboxRelay(engine, SCHEMA, producer, batch_size=600)
+        published = 0
+        while published < 1500:
+            n = await relay.run_once()
+            assert n, "the relay stopped before publishing everything"
+            published += n
+        partitions = sorted(await producer.partitions_for(topic))
+    finally:
+        await producer.stop()
+    assert len(partitions) > 1
+    messages = await _kafka_messages(infra, topic, 1500)
+    assert len(messages) == 1500
+    per_key: dict[str, list[int]] = {}
+    used = set()
+    for m in sorted(messages, key=lambda m: (m.partition, m.offset)):
+        event = CloudEvent.from_kafka(m.key, m.value, m.headers)
+        assert event.partitionkey == event.data["who"] and event.type == "test.thing_happened.v1"
+        assert m.partition == DefaultPartitioner()(m.key, partitions, partitions)
+        used.add(m.partition)
+        per_key.setdefault(event.partitionkey, []).append(event.data["i"])
+    assert len(used) > 1
+    assert len(per_key) == 40
+    assert all(ns == sorted(ns) for ns in per_key.values())
+    assert sorted(i for ns in per_key.values() for i in ns) == list(range(1500))
