@@ -254,14 +254,13 @@ async def test_import_through_the_api_with_a_token(ops_env: dict[str, str],
         server.wait(30)
 
 
-COUNTER_TABLES = {"progress", "progress_daily", "funding"}
 
 
 async def _projections(database_url: str) -> dict[str, list[str]]:
     """Every row of every projection table reporting rebuilds, as JSON text, sorted. A counter
     row whose counts are all zero says nothing (events in another order leave one behind where
     a count went up and down again) and is left out."""
-    from services.reporting.projections.repository import PROJECTION_TABLES
+    from services.reporting.projections.repository import COUNTER_TABLES, PROJECTION_TABLES
 
     conn = await asyncpg.connect(database_url)
     try:

@@ -11,17 +11,16 @@ Fail points (JSON object, any combination):
 its `batch`-th database transaction that applied new events, die before the Kafka offsets
 of that batch are committed. The batch's event ids are written to `record` first.
 
-`kill_relay_mid_batch`: {"after_sends", "record"}: when one relay batch has handed
-`after_sends` events to the producer, wait until the broker has acknowledged them, then die
-before the rest of the batch is sent and before any of it is marked sent. `record` receives
-the ids of the acknowledged events.
+`kill_relay_mid_batch`: {"after_sends", "record"}: in a relay batch of at least
+`after_sends` events, publish its first `after_sends` (`OutboxRelay.publish`, which returns
+once the broker has acknowledged them), then die before the rest of the batch is sent and
+before any of it is marked sent. `record` receives the ids of the acknowledged events.
 
 The production code is untouched: the fail points wrap its methods in this process only.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import signal
@@ -60,44 +59,21 @@ def arm_kill_after_inbox_commit(consumer: str, batch: int, record: str | None = 
     InboxConsumer._apply = _apply  # type: ignore[method-assign]
 
 
-class _CountingProducer:
-    """Stands in for the relay's producer during one batch."""
-
-    def __init__(self, producer: Any, after_sends: int, record: str | None) -> None:
-        self.producer = producer
-        self.after_sends = after_sends
-        self.record = record
-        self.futures: list[asyncio.Future[Any]] = []
-        self.headers: list[Any] = []
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.producer, name)
-
-    async def send(self, topic: str, **kwargs: Any) -> asyncio.Future[Any]:
-        future = await self.producer.send(topic, **kwargs)
-        self.futures.append(future)
-        self.headers.append(kwargs.get("headers") or ())
-        if len(self.futures) >= self.after_sends:
-            await asyncio.gather(*self.futures)  # acknowledged by the broker
-            ids = [dict(h).get("ce_id", b"").decode() for h in self.headers]
-            _die(self.record, {"acknowledged": len(self.futures), "event_ids": ids})
-        return future
-
-
 def arm_kill_relay_mid_batch(after_sends: int, record: str | None = None) -> None:
     from shared.outbox import OutboxRelay
 
-    original = OutboxRelay.run_once
+    original = OutboxRelay.publish
 
-    async def run_once(self: OutboxRelay) -> int:
-        real = self.producer
-        self.producer = _CountingProducer(real, after_sends, record)  # type: ignore[assignment]
-        try:
-            return await original(self)
-        finally:
-            self.producer = real
+    async def publish(self: OutboxRelay, rows: Any) -> Any:
+        if len(rows) < after_sends:
+            return await original(self, rows)
+        sent, failed = await original(self, rows[:after_sends])  # acknowledged by the broker
+        assert not failed, failed
+        _die(record, {"acknowledged": len(sent),
+                      "event_ids": [str(r.event_id) for r in rows[:after_sends]]})
+        return sent, failed
 
-    OutboxRelay.run_once = run_once  # type: ignore[method-assign]
+    OutboxRelay.publish = publish  # type: ignore[method-assign]
 
 
 def arm_from_env() -> None:

@@ -319,6 +319,11 @@ def per_township(progress: Counter[tuple[Any, ...]]) -> Counter[tuple[Any, ...]]
     return Counter({k: v for k, v in out.items() if v})
 
 
+# the counter tables: rows added to by deltas, never replaced (a row whose counts went up and
+# back to zero can stay behind)
+COUNTER_TABLES = tuple(_COUNTERS)
+
+
 async def apply_deltas(session: AsyncSession, delta: Contributions) -> None:
     """Add a batch's counter deltas, table by table in one order and each table's keys
     sorted, so that consumers adding to the same rows at once wait instead of deadlocking."""
