@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 
 import orjson
 import pytest
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.partitioner import DefaultPartitioner
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
@@ -66,6 +66,19 @@ async def _write_events(engine: AsyncEngine, topic: str, n: int, keys: int = 7) 
     outbox, thing = Outbox(SCHEMA), thing_happened(topic)
     async with engine.begin() as conn:
         await outbox.add_many(conn, [thing(i=i, who=f"person-{i % keys}") for i in range(n)])
+
+
+async def _backlog(infra: TestInfra, engine: AsyncEngine, topic: str, n: int, keys: int
+                   ) -> AIOKafkaProducer:
+    """`n` events over `keys` keys waiting in the outbox (and nothing older), the topic made;
+    a started producer for the test's relay."""
+    settings = infra.settings()
+    await ensure_topics(settings, [topic])
+    await _clear_outbox(engine)
+    await _write_events(engine, topic, n, keys=keys)
+    producer = make_producer(settings)
+    await producer.start()
+    return producer
 
 
 def _recording_handler(consumer: str, fail_on: set[int] | None = None):  # noqa: ANN202
@@ -317,11 +330,7 @@ async def test_parallel_partitions_apply_everything_once_and_each_key_in_order(
     infra: TestInfra, engine: AsyncEngine, topic: str
 ) -> None:
     settings = infra.settings()
-    await ensure_topics(settings, [topic])
-    await _clear_outbox(engine)
-    await _write_events(engine, topic, 600, keys=12)
-    producer = make_producer(settings)
-    await producer.start()
+    producer = await _backlog(infra, engine, topic, 600, keys=12)
     relay = OutboxRelay(engine, SCHEMA, producer, batch_size=600, poll_interval=0.01)
     await relay.run_once()
     name = f"parallel-{uuid.uuid4().hex[:6]}"
@@ -372,12 +381,7 @@ async def test_relay_puts_each_key_where_the_producer_would_in_order(
     message at a time: each key's events still land on the partition aiokafka's own `send`
     picks (murmur2 of the key), in the order they were written, each once and readable as a
     CloudEvent with its attributes. 1,500 events over 40 keys: more than one relay batch."""
-    settings = infra.settings()
-    await ensure_topics(settings, [topic])
-    await _clear_outbox(engine)
-    await _write_events(engine, topic, 1500, keys=40)
-    producer = make_producer(settings)
-    await producer.start()
+    producer = await _backlog(infra, engine, topic, 1500, keys=40)
     try:
         relay = OutboxRelay(engine, SCHEMA, producer, batch_size=600)
         published = 0
