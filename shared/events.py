@@ -95,4 +95,3 @@ class CloudEvent(BaseModel):
             raise
         except Exception as exc:  # undecodable bytes, bad JSON, bad time...
             raise MalformedEvent(f"{type(exc).__name__}: {exc}") from exc
-

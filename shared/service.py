@@ -81,7 +81,7 @@ def settle_startup_objects() -> None:
     """Load what every request reads (the division tree), then move everything alive after
     startup out of the collector's reach (gc.freeze): the tree, the plans and the modules are
     a few hundred thousand long-lived objects, and a full collection that walks them all
-    stopped a request for 90 ms (bench/results/reporting_progress.txt). Objects made later
+    stopped a request for 90 ms (bench/results/reporting_progress_one_statement.txt). Objects made later
     are collected as usual; a plan catalog replaced later is not, a bounded leak."""
     load_regions()
     gc.collect()

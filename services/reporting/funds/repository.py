@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.reporting.progress.repository import counter_rows
+from services.reporting.progress.repository import SUMS, counter_rows
 from services.reporting.regions import Region
 
 S = "reporting"
@@ -18,10 +18,7 @@ async def paid_by_county(session: AsyncSession, plan_year: int, region: Region
                          ) -> list[dict[str, Any]]:
     table, where, params = counter_rows(region, "county")
     rows = await session.execute(text(f"""
-        SELECT county_code, sum(registered)::int AS registered, sum(settled)::int AS settled,
-               sum(paid_person)::int AS paid_person, sum(paid_government)::int AS paid_government,
-               sum(paid_person_fen)::bigint AS paid_person_fen,
-               sum(paid_government_fen)::bigint AS paid_government_fen
+        SELECT county_code, {SUMS}
         FROM {S}.{table} WHERE plan_year = :y AND {where}
         GROUP BY county_code ORDER BY county_code"""), {"y": plan_year, **params})
     return [dict(r._mapping) for r in rows]

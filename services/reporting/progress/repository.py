@@ -32,7 +32,8 @@ def unit_sql(level: Rank) -> str:
     return _UNIT[level]
 
 
-_SUMS = """sum(registered)::int AS registered, sum(settled)::int AS settled,
+# the counters summed, each under its own name (what every reader of the counters selects)
+SUMS = """sum(registered)::int AS registered, sum(settled)::int AS settled,
                sum(paid_person)::int AS paid_person,
                sum(paid_government)::int AS paid_government,
                sum(paid_person_fen)::bigint AS paid_person_fen,
@@ -53,7 +54,7 @@ def counter_rows(region: Region, level: Rank) -> tuple[str, str, dict[str, Any]]
 def _counters_sql(region: Region, level: Rank) -> tuple[str, dict[str, Any]]:
     table, where, params = counter_rows(region, level)
     return f"""
-        SELECT {_UNIT[level]} AS code, band, {_SUMS}
+        SELECT {_UNIT[level]} AS code, band, {SUMS}
         FROM {S}.{table} WHERE plan_year = :y AND {where}
         GROUP BY 1, band""", params
 
@@ -151,7 +152,7 @@ async def figures(session: AsyncSession, region: Region, plan_year: int, level: 
             WHERE plan_year = :y AND day = :as_of AND {where} GROUP BY 1) x)"""
     row = (await session.execute(_statement(f"""
         SELECT (SELECT json_agg(g) FROM (
-                    SELECT grouping(code) AS per_band, code, band, {_SUMS}
+                    SELECT grouping(code) AS per_band, code, band, {SUMS}
                     FROM ({counters_sql}) c GROUP BY GROUPING SETS ((code), (band))) g)::text,
                {targets}::text, coalesce({total}, 0), {daily}::text, {today}::text"""),
         params)).one()

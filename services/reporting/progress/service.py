@@ -77,18 +77,16 @@ async def progress(
     figures = await repo.figures(session, region, plan_year, level, as_of,
                                  live=as_of >= today_date)
     targets, today, total_target = figures.targets, figures.today, figures.total_target
-    empty = dict.fromkeys(PROGRESS_COLUMNS, 0)
-    units = figures.units
-    bands = figures.bands
+    units, bands = figures.units, figures.bands
 
     for unit in targets:
-        units.setdefault(unit, empty)
+        units.setdefault(unit, dict.fromkeys(PROGRESS_COLUMNS, 0))
     # every township of a county is listed, even one with no target and nobody registered yet
     # (listed apart, unranked): a missing row must not look like a finished one
     listed = set(_townships_of(region.code)) if level == "township" and \
         region.rank == "county" else set()
     for unit in listed:
-        units.setdefault(unit, empty)
+        units.setdefault(unit, dict.fromkeys(PROGRESS_COLUMNS, 0))
     names = await names_for(session, [region.code, *units])
     rows = []
     for code, c in units.items():

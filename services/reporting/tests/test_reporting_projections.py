@@ -15,6 +15,7 @@ from devtools.testing.plans import seed_catalog
 from services.reporting.lists import service as lists
 from services.reporting.progress import service as progress
 from services.reporting.projections.handlers import router
+from services.reporting.projections.state import PROGRESS_COLUMNS
 from services.reporting.regions import Region
 from services.reporting.tests import factories as f
 from shared.events import CloudEvent
@@ -143,8 +144,7 @@ async def test_township_counters_are_the_village_counters_summed(
     county = f.new_county()
     events, _ = scenario(county)
     await apply(session, events)
-    cols = ("registered", "settled", "paid_person", "paid_government", "paid_person_fen",
-            "paid_government_fen")
+    cols = PROGRESS_COLUMNS
     summed = await session.execute(text(
         f"SELECT township_code, band, {', '.join(f'sum({c})::int' for c in cols)} "
         "FROM reporting.progress WHERE county_code = :c GROUP BY 1, 2 ORDER BY 1, 2"),
