@@ -43,16 +43,24 @@ Handler = Callable[[AsyncSession, CloudEvent], Awaitable[None]]
 M = TypeVar("M", bound=EventModel)
 # a handler of one contract: the session, the payload its model validated, the envelope
 TypedHandler = Callable[[AsyncSession, M, CloudEvent], Awaitable[None]]
+# a handler of a run of consecutive events of one contract, applied together (set based)
+BatchHandler = Callable[[AsyncSession, list[tuple[M, CloudEvent]]], Awaitable[None]]
 
 
 class EventRouter:
     """Maps event contracts (contracts/) to handlers. A consumer names the models it handles;
     each event of those types reaches its handler as the model, validated: a payload the model
     refuses is dead-lettered (it would be refused again). Types nobody handles are acknowledged
-    and skipped."""
+    and skipped.
+
+    A contract registered with `on_batch` reaches its handler as runs: each run of consecutive
+    events of that type in a consumer's batch arrives in one call, in order (the handler sets
+    each event's correlation id where it needs it). The inbox retries a failed batch one event
+    at a time, so a run of one is the same handler's fallback."""
 
     def __init__(self) -> None:
         self.handlers: dict[str, tuple[type[EventModel], TypedHandler[Any]]] = {}
+        self.batch_handlers: dict[str, tuple[type[EventModel], BatchHandler[Any]]] = {}
 
     def on(self, *models: type[M]) -> Callable[[TypedHandler[M]], TypedHandler[M]]:
         def register(fn: TypedHandler[M]) -> TypedHandler[M]:
@@ -62,16 +70,46 @@ class EventRouter:
 
         return register
 
+    def on_batch(self, *models: type[M]) -> Callable[[BatchHandler[M]], BatchHandler[M]]:
+        def register(fn: BatchHandler[M]) -> BatchHandler[M]:
+            for model in models:
+                self.batch_handlers[model.TYPE] = (model, fn)
+            return fn
+
+        return register
+
     @property
     def topics(self) -> tuple[str, ...]:
         """The topics of the handled contracts, in the order they were named."""
-        return tuple(dict.fromkeys(model.TOPIC for model, _ in self.handlers.values()))
+        named = [*self.handlers.values(), *self.batch_handlers.values()]
+        return tuple(dict.fromkeys(model.TOPIC for model, _ in named))
 
     async def __call__(self, session: AsyncSession, event: CloudEvent) -> None:
-        entry = self.handlers.get(event.type)
-        if entry is not None:
-            model, handler = entry
-            await handler(session, model.model_validate(event.data), event)
+        await self.apply_all(session, [event])
+
+    async def apply_all(self, session: AsyncSession, events: Sequence[CloudEvent]) -> None:
+        """Apply events in their order, each run of one batch contract in one call."""
+        i = 0
+        while i < len(events):
+            event = events[i]
+            batch = self.batch_handlers.get(event.type)
+            if batch is not None:
+                j = i + 1
+                while j < len(events) and events[j].type == event.type:
+                    j += 1
+                model, run = batch
+                await run(session, [(model.model_validate(e.data), e) for e in events[i:j]])
+                i = j
+                continue
+            entry = self.handlers.get(event.type)
+            if entry is not None:
+                model, handler = entry
+                token = correlation_id.set(event.correlationid)
+                try:
+                    await handler(session, model.model_validate(event.data), event)
+                finally:
+                    correlation_id.reset(token)
+            i += 1
 
 
 _TRANSIENT_NAMES = frozenset({
@@ -274,13 +312,20 @@ class InboxConsumer:
         async with self.sessions() as session, session.begin():
             fresh = await self._claim(session, items)
             new = len(fresh)
+            events = []
             for item in items:
                 key = (item.event.source, item.event.id)
                 if key in fresh:
                     fresh.discard(key)  # a duplicate later in the same batch is skipped
-                    token = correlation_id.set(item.event.correlationid)
+                    events.append(item.event)
+            apply_all = getattr(self.handler, "apply_all", None)
+            if apply_all is not None:  # a router: it sets each event's correlation id
+                await apply_all(session, events)
+            else:
+                for event in events:
+                    token = correlation_id.set(event.correlationid)
                     try:
-                        await self.handler(session, item.event)
+                        await self.handler(session, event)
                     finally:
                         correlation_id.reset(token)
         self.applied += new

@@ -134,11 +134,20 @@ class Outbox:
         return event_id
 
     async def add_many(self, session: AsyncSession | AsyncConnection,
-                       events: Sequence[EventModel]) -> int:
-        """Several events in one statement; each one's subject is its partition key."""
+                       events: Sequence[EventModel], *,
+                       subjects: Sequence[str | None] | None = None,
+                       correlations: Sequence[str | None] | None = None) -> int:
+        """Several events in one statement; each one's subject is its partition key unless
+        `subjects` names them, its correlation id the current one unless `correlations` does
+        (events of a consumer batch, each from its own event)."""
         if not events:
             return 0
         rows = [self.row(type(e), e.wire(), e.key(), e.key()) for e in events]
+        for i, row in enumerate(rows):
+            if subjects is not None:
+                row["subject"] = subjects[i]
+            if correlations is not None:
+                row["correlation_id"] = correlations[i]
         await session.execute(self._insert, rows)
         return len(rows)
 

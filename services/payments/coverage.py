@@ -38,6 +38,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
+
 from kernels.policy import (
     CLOSED,
     LATE,
@@ -234,13 +236,22 @@ def terms_of(due: DueFacts, policy: Policy) -> tuple[Terms, list[str]]:
         [ASSUME_LEGACY_TERMS]
 
 
+DECISIONS = 4096  # decisions kept for shared dues (cleared when full)
+
+
 class CoverageCalculator:
-    """Asks the engine's owed_on what a payment on a given day owes and buys."""
+    """Asks the engine's owed_on what a payment on a given day owes and buys.
+
+    Most people of a plan share their due (an adult of a county, a student, a subsidized
+    group): the decision for the same due, day and plan version is made once and kept (at most
+    DECISIONS), unless it rests on the person's earlier years (`history`). Bill lookups and
+    matching both ask here."""
 
     def __init__(self, plans: PolicyCatalog | PlanCopies | None) -> None:
         """`plans`: the plans payments holds (from eligibility.plan.v1 events), or a fixed
         catalog (unit tests)."""
         self.plans = plans
+        self._decisions: dict[tuple[Any, ...], CoverageDecision] = {}
 
     @property
     def catalog(self) -> PolicyCatalog | None:
@@ -282,6 +293,19 @@ class CoverageCalculator:
         """What a payment made at `paid_at` (a moment, or a day in Beijing) owes and buys."""
         day = paid_at if not isinstance(paid_at, dt.datetime) else paid_on(paid_at)
         policy = self.policy(due.region_code, due.plan_year)
+        if policy is not None and history is None:
+            key = _decision_key(policy, due, day)
+            found = self._decisions.get(key)
+            if found is None:
+                found = self._decide(due, day, policy, None)
+                if len(self._decisions) >= DECISIONS:
+                    self._decisions.clear()
+                self._decisions[key] = found
+            return found
+        return self._decide(due, day, policy, history)
+
+    def _decide(self, due: DueFacts, day: dt.date, policy: Policy | None,
+                history: EnrollmentHistory | None) -> CoverageDecision:
         if policy is None:
             log.warning("no plan for %s/%s: the determination's on-time outcome is used",
                         due.region_code, due.plan_year)
@@ -304,6 +328,15 @@ class CoverageCalculator:
                 owed.assumptions.append(ASSUME_BACK_PAYMENT)
             owed.assumptions.append(ASSUME_AS_OF_PAYMENT)
         return _decision(owed, due)
+
+
+def _decision_key(policy: Policy, due: DueFacts, day: dt.date) -> tuple[Any, ...]:
+    """Everything a decision without history reads: the plan's version, the day and the due
+    (its birth date is not read: the determination's category already carries the age)."""
+    return (policy.version, day, due.region_code, due.plan_year, due.insured_category,
+            due.coverage_start, due.subsidized, due.standard_fen, due.personal_fen,
+            due.surcharge_fen, orjson.dumps(due.subsidies), due.on_time_until,
+            due.payable_until, orjson.dumps(due.late), due.has_terms)
 
 
 def _decision(owed: Owed, due: DueFacts) -> CoverageDecision:

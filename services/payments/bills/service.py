@@ -39,8 +39,6 @@ from shared.idnumber import InvalidIdNumber, mask_id_number, parse_id_number
 from shared.money import fen_to_yuan
 from shared.pii import PiiVault
 
-DECISIONS = 4096  # decisions kept for shared dues (cleared when full)
-
 
 @dataclass(frozen=True)
 class Bill:
@@ -61,7 +59,6 @@ class BillService:
         self.pool = pool
         self.vault = vault
         self.coverage = coverage or CoverageCalculator(None)
-        self._decisions: dict[tuple[Any, ...], CoverageDecision] = {}
 
     async def lookup(self, id_number: str, plan_year: int,
                      principal: Principal | None = None, on: dt.date | None = None) -> Bill:
@@ -84,7 +81,7 @@ class BillService:
                 raise NotFound("no person with this ID number is registered",
                                code="person_not_found")
             if row["revision"] is None or not row["enrolled"] or row["status"] == "paid":
-                return _bill(row, plan_year, None, day)
+                return _bill(row, plan_year, None, day, self._plan_missing(row, plan_year))
             decision = await self._decide(repo, row, plan_year, day)
             owed = decision.owed
             if owed is not None and owed.timing == CLOSED:
@@ -99,30 +96,19 @@ class BillService:
                                                   new_order_no(plan_year))
         return _bill(row, plan_year, decision, day)
 
+    def _plan_missing(self, row: asyncpg.Record, plan_year: int) -> bool:
+        """No plan for the person's county (or its city or province) and year is held, so
+        nobody there was determined: a missing determination then says nothing about them."""
+        region = row["county_code"] or row["township_code"] or row["village_code"]
+        return (row["revision"] is None and region is not None
+                and self.coverage.catalog is not None
+                and self.coverage.policy(region[:6], plan_year) is None)
+
     async def _decide(self, repo: BillRepository, row: asyncpg.Record, plan_year: int,
                       day: dt.date) -> CoverageDecision:
-        """What paying on `day` owes and buys. Most people of a plan share their due (an adult
-        of a county, a student, a subsidized group): the decision for the same due facts, day
-        and plan version is made once and kept (`_decisions`, at most DECISIONS), unless it
-        depends on the person's earlier years."""
-        policy = self.coverage.policy(row["region_code"], plan_year)
-        key = (policy.version if policy is not None else None, day, row["region_code"],
-               row["insured_category"], row["coverage_start"], row["standard_fen"],
-               row["personal_fen"], row["surcharge_fen"], orjson.dumps(row["subsidies"]),
-               row["on_time_until"], row["payable_until"], orjson.dumps(row["late"]))
-        found = self._decisions.get(key)
-        if found is not None:
-            return found
-        decision, personal = await self._decide_now(repo, row, plan_year, day)
-        if not personal:
-            if len(self._decisions) >= DECISIONS:
-                self._decisions.clear()
-            self._decisions[key] = decision
-        return decision
-
-    async def _decide_now(self, repo: BillRepository, row: asyncpg.Record, plan_year: int,
-                          day: dt.date) -> tuple[CoverageDecision, bool]:
-        """(the decision, whether it rests on this person's earlier years)."""
+        """What paying on `day` owes and buys (the person's earlier years read only when the
+        plan's waiting period depends on them; shared dues' decisions are kept by the
+        calculator)."""
         due = DueFacts(
             region_code=row["region_code"], plan_year=plan_year,
             insured_category=row["insured_category"], coverage_start=row["coverage_start"],
@@ -137,7 +123,7 @@ class BillService:
             first = await repo.first_plan_year(due.region_code)
             ends = self.coverage.plan_ends(due.region_code, sorted(prior))
             history = enrollment_history(plan_year, due.region_code, prior, first, ends)
-        return self.coverage.decide(due, day, history), history is not None
+        return self.coverage.decide(due, day, history)
 
 
 def _visible(principal: Principal | None, row: asyncpg.Record) -> bool:
@@ -148,7 +134,7 @@ def _visible(principal: Principal | None, row: asyncpg.Record) -> bool:
 
 
 def _bill(row: asyncpg.Record, plan_year: int, decision: CoverageDecision | None,
-          day: dt.date) -> Bill:
+          day: dt.date, plan_missing: bool = False) -> Bill:
     body: dict[str, Any] = {
         "plan_year": plan_year,
         "name_masked": row["name_masked"],
@@ -157,8 +143,12 @@ def _bill(row: asyncpg.Record, plan_year: int, decision: CoverageDecision | None
         "village_code": row["village_code"],
     }
     if row["revision"] is None or not row["enrolled"]:
-        reason = ("本年度没有此人的参保认定：未参加本年度参保"
-                  if row["revision"] is None else "本年度参保登记已停止或终止")
+        if plan_missing:
+            reason = f"本地区 {plan_year} 年度的参保缴费方案尚未发布：暂无此人的参保认定，不能缴费"
+        elif row["revision"] is None:
+            reason = "本年度没有此人的参保认定：尚未登记参加本年度参保，或登记尚在认定中"
+        else:
+            reason = "本年度参保登记已停止或终止"
         return Bill("not_enrolled", {"status": "not_enrolled", **body, "amount_fen": 0,
                                      "reason": reason})
     if row["status"] == "paid":

@@ -12,6 +12,7 @@ The public API:
     Posting.post(entry)             book one movement once; None when its key is already booked
     Posting.post_payment(entry)     the same for a payment, with whether it was reversed already
     Posting.apply_payment(...)      an open order becomes paid by a booked payment (event out)
+    Posting.apply_payments(paid)    the same for many orders, one statement per step
     Posting.to_suspense(...)        booked money that cannot be applied goes to suspense (event)
     Posting.resolve_suspense(...)   a suspense item is settled (event)
     Posting.reopen_suspense(...)    a resolved item is open again (event)
@@ -25,7 +26,8 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import uuid
-from dataclasses import asdict, dataclass
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -50,6 +52,7 @@ from services.payments.suspense.repository import (
 )
 from services.payments.webhooks.repository import NotificationRepository
 from shared.errors import Conflict
+from shared.observability import correlation_id
 from shared.outbox import Outbox
 
 log = logging.getLogger(__name__)
@@ -134,6 +137,22 @@ class Priced:
     decision: CoverageDecision
 
 
+@dataclass(frozen=True)
+class Settlement:
+    """An open order paid by a booked payment (`entry_id`), priced at its date; `amount_fen`
+    None: what the order was issued for. `correlation`: the request or event it comes from
+    (the current one unless given), carried by the event it sends."""
+
+    order: OrderRow
+    entry_id: int
+    channel: str
+    channel_txn_id: str
+    paid_at: dt.datetime
+    priced: Priced
+    amount_fen: int | None = None
+    correlation: str | None = field(default_factory=correlation_id.get)
+
+
 class Posting:
     """Ledger posting over one unit of work (see the module's docstring)."""
 
@@ -191,24 +210,41 @@ class Posting:
         plan_year_closed when the date is after the year takes payments. `priced`: the
         caller's `price(order, paid_at)`, when it already read it."""
         priced = priced or await self.price(order, paid_at)
-        due, decision = priced.due, priced.decision
-        if decision.timing == CLOSED:
-            assert decision.owed is not None
-            raise Conflict(decision.owed.explanation, code="plan_year_closed")
-        start, timing = decision.start, decision.timing
-        amount = order.amount_fen if amount_fen is None else amount_fen
-        await self.uow.orders.mark_paid(order.order_no, channel, channel_txn_id, paid_at, start,
-                                        decision.basis, amount_fen=amount, timing=timing)
-        await self.uow.ledger.update(entry_id, outcome="applied", person_id=order.person_id,
-                                     plan_year=order.plan_year, coverage_start=start,
-                                     order_no=order.order_no, coverage_basis=decision.basis,
-                                     timing=timing)
-        await self.emit_payment(events.PaymentReceived, due=due, person_id=order.person_id,
-                                plan_year=order.plan_year, order_no=order.order_no,
-                                channel=channel, channel_txn_id=channel_txn_id, payer="person",
-                                amount_fen=amount, paid_at=paid_at,
-                                coverage_start=start, revision=entry_id, timing=timing)
-        return start
+        await self.apply_payments([Settlement(order, entry_id, channel, channel_txn_id, paid_at,
+                                              priced, amount_fen)])
+        return priced.decision.start
+
+    async def apply_payments(self, paid: Sequence[Settlement]) -> None:
+        """`apply_payment` for several orders at once (matching a consumer batch): each step is
+        one statement for all of them, the events go out in the given order."""
+        if not paid:
+            return
+        for p in paid:
+            if p.priced.decision.timing == CLOSED:
+                assert p.priced.decision.owed is not None
+                raise Conflict(p.priced.decision.owed.explanation, code="plan_year_closed")
+        orders, ledger = self.uow.orders, self.uow.ledger
+        await orders.mark_paid_many([orders.paid_params(
+            p.order.order_no, p.channel, p.channel_txn_id, p.paid_at, p.priced.decision.start,
+            p.priced.decision.basis, amount_fen=self._amount(p), timing=p.priced.decision.timing)
+            for p in paid])
+        await ledger.update_many([ledger.update_params(
+            p.entry_id, outcome="applied", person_id=p.order.person_id,
+            plan_year=p.order.plan_year, coverage_start=p.priced.decision.start,
+            order_no=p.order.order_no, coverage_basis=p.priced.decision.basis,
+            timing=p.priced.decision.timing) for p in paid])
+        await self.uow.outbox.add_many(self.uow.session, [payment_event(
+            events.PaymentReceived, due=p.priced.due, person_id=p.order.person_id,
+            plan_year=p.order.plan_year, order_no=p.order.order_no, channel=p.channel,
+            channel_txn_id=p.channel_txn_id, payer="person", amount_fen=self._amount(p),
+            paid_at=p.paid_at, coverage_start=p.priced.decision.start, revision=p.entry_id,
+            timing=p.priced.decision.timing) for p in paid],
+            subjects=[p.order.order_no for p in paid],
+            correlations=[p.correlation for p in paid])
+
+    @staticmethod
+    def _amount(p: Settlement) -> int:
+        return p.order.amount_fen if p.amount_fen is None else p.amount_fen
 
     async def to_suspense(self, money: Money, entry_id: int, order: OrderRow | None,
                           reason: str, detail: str) -> SuspenseRow | None:
@@ -258,9 +294,15 @@ class Posting:
                            person_id: uuid.UUID, **fields: Any) -> None:
         """payments.payment_{received,refunded,reversed}.v1, keyed by the person, with the
         person's region as the determination gives it."""
-        county = township = village = None
-        if due is not None:
-            county, township, village = due.county_code, due.township_code, due.village_code
-        event = events.payment_event(event_type, person_id=person_id, county_code=county,
-                                     township_code=township, village_code=village, **fields)
-        await self.uow.publish(event, subject=fields.get("order_no"))
+        await self.uow.publish(payment_event(event_type, due=due, person_id=person_id, **fields),
+                               subject=fields.get("order_no"))
+
+
+def payment_event(event_type: type[PaymentPayload], *, due: DueRow | None,
+                  person_id: uuid.UUID, **fields: Any) -> PaymentPayload:
+    """One person's payment event, with the person's region as the determination gives it."""
+    county = township = village = None
+    if due is not None:
+        county, township, village = due.county_code, due.township_code, due.village_code
+    return events.payment_event(event_type, person_id=person_id, county_code=county,
+                                township_code=township, village_code=village, **fields)

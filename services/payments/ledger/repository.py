@@ -65,6 +65,23 @@ _GET = {lock: text(f"""SELECT {_COLS} FROM {S}.ledger
                 WHERE channel = :c AND channel_txn_id = :t AND kind = :k{lock}""")
         for lock in ("", " FOR UPDATE")}
 _LOCK_PAYMENT = text("SELECT pg_advisory_xact_lock(hashtext('payments:txn'), hashtext(:k))")
+# the same locks of several payments, taken in the order given (unnest keeps it)
+_LOCK_PAYMENTS = text("""SELECT count(pg_advisory_xact_lock(hashtext('payments:txn'),
+                                                         hashtext(k)))
+                         FROM unnest(CAST(:ks AS text[])) AS k""")
+# webhook payments of a consumer batch, booked by one statement (read after their locks, so a
+# reversal committed meanwhile is seen): each new entry's key, id and whether it was reversed
+_RECORD_PAYMENTS = text(f"""INSERT INTO {S}.ledger AS l (channel, channel_txn_id, kind,
+                    order_no, payer, amount_fen, occurred_at, outcome, origin, notification_id)
+                SELECT c, t, 'payment', o, 'person', a, at, 'applied', origin, nid
+                FROM unnest(CAST(:c AS text[]), CAST(:t AS text[]), CAST(:o AS text[]),
+                            CAST(:a AS bigint[]), CAST(:at AS timestamptz[]),
+                            CAST(:origin AS text[]), CAST(:nid AS uuid[]))
+                     AS v(c, t, o, a, at, origin, nid)
+                ON CONFLICT (channel, channel_txn_id, kind) DO NOTHING
+                RETURNING l.channel, l.channel_txn_id, l.id, EXISTS (SELECT FROM {S}.ledger r
+                    WHERE r.channel = l.channel AND r.channel_txn_id = l.channel_txn_id
+                      AND r.kind = 'reversal') AS reversed""")
 
 
 def _record_params(channel: str, channel_txn_id: str, kind: str, order_no: str | None,
@@ -107,16 +124,44 @@ class LedgerRepository:
         row = (await self.session.execute(_RECORD_PAYMENT, _record_params(**entry))).first()
         return None if row is None else (int(row[0]), bool(row[1]))
 
+    async def record_payments(self, entries: list[dict[str, Any]]
+                              ) -> dict[tuple[str, str], tuple[int, bool]]:
+        """`record_payment` of several payments with distinct keys (channel, channel_txn_id,
+        order_no, amount_fen, occurred_at, origin, notification_id each), after
+        `lock_payments`: (channel, channel_txn_id) -> (id, reversed already) of those that
+        were not booked yet."""
+        if not entries:
+            return {}
+        rows = (await self.session.execute(_RECORD_PAYMENTS, {
+            "c": [e["channel"] for e in entries], "t": [e["channel_txn_id"] for e in entries],
+            "o": [e["order_no"] for e in entries], "a": [e["amount_fen"] for e in entries],
+            "at": [e["occurred_at"] for e in entries], "origin": [e["origin"] for e in entries],
+            "nid": [e["notification_id"] for e in entries]})).all()
+        return {(r[0], r[1]): (int(r[2]), bool(r[3])) for r in rows}
+
     async def update(self, entry_id: int, *, outcome: str, person_id: uuid.UUID | None,
                      plan_year: int | None, coverage_start: dt.date | None = None,
                      order_no: str | None = None,
                      coverage_basis: dict[str, Any] | None = None,
                      timing: str | None = None) -> None:
-        await self.session.execute(
-            _UPDATE,
-            {"id": entry_id, "outcome": outcome, "p": person_id, "y": plan_year,
-             "cs": coverage_start, "o": order_no, "timing": timing,
-             "basis": orjson.dumps(coverage_basis).decode() if coverage_basis else None})
+        await self.session.execute(_UPDATE, self.update_params(
+            entry_id, outcome=outcome, person_id=person_id, plan_year=plan_year,
+            coverage_start=coverage_start, order_no=order_no, coverage_basis=coverage_basis,
+            timing=timing))
+
+    async def update_many(self, rows: list[dict[str, Any]]) -> None:
+        """`update` of several entries (`update_params` each), one pipelined statement."""
+        if rows:
+            await self.session.execute(_UPDATE, rows)
+
+    @staticmethod
+    def update_params(entry_id: int, *, outcome: str, person_id: uuid.UUID | None,
+                      plan_year: int | None, coverage_start: dt.date | None = None,
+                      order_no: str | None = None, coverage_basis: dict[str, Any] | None = None,
+                      timing: str | None = None) -> dict[str, Any]:
+        return {"id": entry_id, "outcome": outcome, "p": person_id, "y": plan_year,
+                "cs": coverage_start, "o": order_no, "timing": timing,
+                "basis": orjson.dumps(coverage_basis).decode() if coverage_basis else None}
 
     async def unapply(self, entry_id: int, *, order_no: str | None, person_id: uuid.UUID | None,
                       plan_year: int | None) -> None:
@@ -154,6 +199,13 @@ class LedgerRepository:
     async def lock_payment(self, channel: str, payment_txn_id: str) -> None:
         """Serialize the refunds and reversals of one payment (until the transaction ends)."""
         await self.session.execute(_LOCK_PAYMENT, {"k": f"{channel}:{payment_txn_id}"})
+
+    async def lock_payments(self, keys: list[tuple[str, str]]) -> None:
+        """`lock_payment` of several (channel, payment txn id) pairs in one round trip, in
+        sorted order (two batches locking overlapping payments wait instead of deadlocking)."""
+        if keys:
+            await self.session.execute(_LOCK_PAYMENTS,
+                                       {"ks": [f"{c}:{t}" for c, t in sorted(set(keys))]})
 
     async def refunds_of(self, channel: str, payment_txn_id: str) -> list[LedgerRow]:
         """Every refund booked against one payment (entries from before `refers_to` existed

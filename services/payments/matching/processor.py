@@ -1,4 +1,5 @@
-"""The `payments-processor` consumer: payments' own work queue, payments.notification.v1."""
+"""The `payments-processor` consumer: payments' own work queue, payments.notification.v1,
+matched a partition's batch at a time (services/payments/matching/batch.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from contracts.payments import NotificationReceived
 from services.payments.coverage import CoverageCalculator
 from services.payments.ledger.posting import Posting, UnitOfWork
-from services.payments.matching.service import Matcher
+from services.payments.matching.batch import BatchMatcher
 from shared.events import CloudEvent
 from shared.inbox import EventRouter, Handler
 from shared.outbox import Outbox
@@ -16,9 +17,10 @@ from shared.outbox import Outbox
 def processor(outbox: Outbox, coverage: CoverageCalculator) -> Handler:
     router = EventRouter()
 
-    @router.on(NotificationReceived)
-    async def on_notification(session: AsyncSession, data: NotificationReceived,
-                              event: CloudEvent) -> None:
-        await Matcher(Posting(UnitOfWork(session, outbox), coverage)).process(data.wire())
+    @router.on_batch(NotificationReceived)
+    async def on_notifications(session: AsyncSession,
+                               batch: list[tuple[NotificationReceived, CloudEvent]]) -> None:
+        await BatchMatcher(Posting(UnitOfWork(session, outbox), coverage)).process_all(
+            [(data.wire(), event.correlationid) for data, event in batch])
 
     return router

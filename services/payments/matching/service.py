@@ -34,7 +34,7 @@ from services.payments import events
 from services.payments.channels import STATUS_CLOSED, STATUS_SUCCEEDED, refund_terms
 from services.payments.coverage import CLOSED
 from services.payments.dues.repository import DueRow
-from services.payments.ledger.posting import LedgerEntry, Money, Posting
+from services.payments.ledger.posting import LedgerEntry, Money, Posting, Priced, Settlement
 from services.payments.ledger.repository import LedgerRow
 from services.payments.orders.repository import OrderRow
 from services.payments.suspense.repository import SuspenseRow
@@ -96,21 +96,11 @@ class Matcher:
             # what is owed at the payment's date (on time, late, or the year closed), not what
             # the order was issued for: a late payment of the on-time amount is underpaid
             priced = await self.posting.priced(due, paid_at)
-            owed = priced.decision.owed
-            if owed is not None and owed.timing == CLOSED:
-                return await self._to_suspense(n, entry_id, order, "plan_year_closed",
-                                               owed.explanation)
-            expected = owed.personal_fen if owed is not None else order.amount_fen
-            if amount != expected:
-                reason = "underpaid" if amount < expected else "overpaid"
-                when = (f"（{TIMINGS.get(owed.timing, owed.timing)}，"
-                        f"{owed.paid_on.isoformat()} 缴费）：{owed.explanation}"
-                        if owed is not None else "")
-                return await self._to_suspense(
-                    n, entry_id, order, reason,
-                    f"实缴 {fen_to_yuan(amount)} 元，应缴 {fen_to_yuan(expected)} 元{when}")
-            await self.posting.apply_payment(order, entry_id, n["channel"], n["channel_txn_id"],
-                                             paid_at, priced=priced, amount_fen=amount)
+            refused = _refusal(order, priced, amount)
+            if refused is not None:
+                return await self._to_suspense(n, entry_id, order, *refused)
+            await self._settle(Settlement(order, entry_id, n["channel"], n["channel_txn_id"],
+                                          paid_at, priced, amount))
             return "paid"
         if order.status == "paid":
             return await self._to_suspense(
@@ -124,6 +114,10 @@ class Matcher:
                 f"{other.channel} 缴费（订单 {other.order_no}）")
         return await self._to_suspense(n, entry_id, order, "no_open_order",
                                        f"订单 {order.order_no} {_status(order.status)}")
+
+    async def _settle(self, paid: Settlement) -> None:
+        """The open order is paid (`BatchMatcher` gathers these and applies them together)."""
+        await self.posting.apply_payments([paid])
 
     async def _reversed_before(self, n: dict[str, Any], entry_id: int, order: OrderRow | None,
                                reversal: LedgerRow) -> str:
@@ -275,6 +269,22 @@ class Matcher:
                       order_no=n["order_no"], amount_fen=int(n["amount_fen"]))
         await self.posting.to_suspense(money, entry_id, order, reason, detail)
         return "suspense"
+
+
+def _refusal(order: OrderRow, priced: Priced, amount: int) -> tuple[str, str] | None:
+    """Why a payment of `amount` cannot pay the open order (the suspense reason and detail);
+    None when it pays it: the year still takes payments and the amount is what is owed at the
+    payment's date (or, without a determination, what the order was issued for)."""
+    owed = priced.decision.owed
+    if owed is not None and owed.timing == CLOSED:
+        return "plan_year_closed", owed.explanation
+    expected = owed.personal_fen if owed is not None else order.amount_fen
+    if amount == expected:
+        return None
+    reason = "underpaid" if amount < expected else "overpaid"
+    when = (f"（{TIMINGS.get(owed.timing, owed.timing)}，"
+            f"{owed.paid_on.isoformat()} 缴费）：{owed.explanation}" if owed is not None else "")
+    return reason, f"实缴 {fen_to_yuan(amount)} 元，应缴 {fen_to_yuan(expected)} 元{when}"
 
 
 def _entry(n: dict[str, Any], kind: str, paid_at: dt.datetime) -> LedgerEntry:

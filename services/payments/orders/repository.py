@@ -52,6 +52,10 @@ _GET_WITH_DUE = text(f"""SELECT {_OCOLS}, due.* FROM {S}.orders o
     LEFT JOIN LATERAL ({SELECT_DUE} WHERE d.person_id = o.person_id
                        AND d.plan_year = o.plan_year) due ON true
     WHERE o.order_no = :o FOR UPDATE OF o""")
+_GET_MANY_WITH_DUE = text(f"""SELECT {_OCOLS}, due.* FROM {S}.orders o
+    LEFT JOIN LATERAL ({SELECT_DUE} WHERE d.person_id = o.person_id
+                       AND d.plan_year = o.plan_year) due ON true
+    WHERE o.order_no = ANY(CAST(:os AS text[])) ORDER BY o.order_no FOR UPDATE OF o""")
 _ORDER_FIELDS = len(_COLS.split(","))
 _MARK_PAID = text(
     f"""UPDATE {S}.orders SET status = 'paid', channel = :c, channel_txn_id = :t,
@@ -80,6 +84,18 @@ class OrderRepository:
         due = row[_ORDER_FIELDS:]
         return (OrderRow(*row[:_ORDER_FIELDS]),
                 DueRow(*due) if due[0] is not None else None)
+
+    async def get_many_with_dues(self, order_nos: list[str]
+                                 ) -> dict[str, tuple[OrderRow, DueRow | None]]:
+        """`get_with_due` of several orders in one statement, locked in order-number order;
+        orders that do not exist are left out."""
+        rows = (await self.session.execute(_GET_MANY_WITH_DUE, {"os": sorted(order_nos)})).all()
+        found = {}
+        for row in rows:
+            due = row[_ORDER_FIELDS:]
+            found[row[0]] = (OrderRow(*row[:_ORDER_FIELDS]),
+                             DueRow(*due) if due[0] is not None else None)
+        return found
 
     async def live(self, person_id: uuid.UUID, plan_year: int) -> OrderRow | None:
         row = (await self.session.execute(text(
@@ -111,12 +127,25 @@ class OrderRepository:
                         amount_fen: int | None = None, timing: str | None = None) -> bool:
         """Open -> paid. `amount_fen`: what was paid (what was owed at the payment's date,
         which may differ from what the order was issued for); `timing`: on_time or late."""
-        result = await self.session.execute(
-            _MARK_PAID,
-            {"o": order_no, "c": channel, "t": channel_txn_id, "at": paid_at,
-             "cs": coverage_start, "amount": amount_fen, "timing": timing,
-             "basis": orjson.dumps(coverage_basis).decode() if coverage_basis else None})
+        result = await self.session.execute(_MARK_PAID, self.paid_params(
+            order_no, channel, channel_txn_id, paid_at, coverage_start, coverage_basis,
+            amount_fen=amount_fen, timing=timing))
         return result.rowcount == 1  # type: ignore[attr-defined]
+
+    async def mark_paid_many(self, rows: list[dict[str, Any]]) -> None:
+        """`mark_paid` of several orders (`paid_params` each), one pipelined statement."""
+        if rows:
+            await self.session.execute(_MARK_PAID, rows)
+
+    @staticmethod
+    def paid_params(order_no: str, channel: str, channel_txn_id: str, paid_at: dt.datetime,
+                    coverage_start: dt.date | None,
+                    coverage_basis: dict[str, Any] | None = None, *,
+                    amount_fen: int | None = None, timing: str | None = None
+                    ) -> dict[str, Any]:
+        return {"o": order_no, "c": channel, "t": channel_txn_id, "at": paid_at,
+                "cs": coverage_start, "amount": amount_fen, "timing": timing,
+                "basis": orjson.dumps(coverage_basis).decode() if coverage_basis else None}
 
     async def mark_reversed(self, order_no: str) -> bool:
         result = await self.session.execute(text(

@@ -18,3 +18,8 @@ class NotificationRepository:
     async def set_status(self, notification_id: uuid.UUID, outcome: str) -> None:
         """What matching did with it (paid, suspense, duplicate, refunded, ...)."""
         await self.session.execute(_SET_STATUS, {"s": outcome, "id": notification_id})
+
+    async def set_statuses(self, outcomes: list[tuple[uuid.UUID, str]]) -> None:
+        """`set_status` of several notifications, one pipelined statement."""
+        if outcomes:
+            await self.session.execute(_SET_STATUS, [{"s": o, "id": i} for i, o in outcomes])

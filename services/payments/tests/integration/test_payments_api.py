@@ -62,7 +62,11 @@ async def test_bill_lookup_answers_every_case(env) -> None:  # type: ignore[no-u
     assert (await bill(client, free))["status"] == "subsidized"
     missing = await bill(client, undetermined)
     assert (missing["status"], missing["reason"]) == (
-        "not_enrolled", "本年度没有此人的参保认定：未参加本年度参保")
+        "not_enrolled", "本年度没有此人的参保认定：尚未登记参加本年度参保，或登记尚在认定中")
+    # a year no plan is held for says so, instead of blaming the person
+    unplanned = await bill(client, owes, year=2031)
+    assert (unplanned["status"], unplanned["reason"]) == (
+        "not_enrolled", "本地区 2031 年度的参保缴费方案尚未发布：暂无此人的参保认定，不能缴费")
     unknown = await lookup(client, "11010519491231002X")
     assert unknown.status_code == 404 and unknown.json()["error"]["code"] == "person_not_found"
     bad = await lookup(client, "110105194912310021")

@@ -1,6 +1,6 @@
-"""The bill's decision memo (services/payments/bills/service.py `_decide`): people sharing a due
-share one decision per day and plan version; a decision that rests on the person's earlier
-years is made for each person."""
+"""The decision memo of the coverage calculator (services/payments/coverage.py), as bill
+lookups use it: people sharing a due share one decision per day and plan version; a decision
+that rests on the person's earlier years is made for each person."""
 
 from __future__ import annotations
 
@@ -18,9 +18,9 @@ class CountingCalculator(CoverageCalculator):
         super().__init__(seed_catalog())
         self.decided = 0
 
-    def decide(self, *args: Any, **kwargs: Any) -> Any:
+    def _decide(self, *args: Any, **kwargs: Any) -> Any:
         self.decided += 1
-        return super().decide(*args, **kwargs)
+        return super()._decide(*args, **kwargs)
 
 
 class Repo:

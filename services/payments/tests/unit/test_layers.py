@@ -39,13 +39,14 @@ def test_routers_open_no_transaction_and_read_no_app_state(router: Path) -> None
 
 def test_the_posting_core_replaces_the_matcher_hub() -> None:
     users = [_rel(p) for p in MODULES if "Matcher" in _names(p)]
-    assert sorted(users) == ["matching/processor.py", "matching/service.py"]
+    assert sorted(users) == ["matching/batch.py", "matching/service.py"]
     for noun in ("refunds", "suspense", "proxy", "matching"):
         assert "Posting" in _names(ROOT / noun / "service.py"), noun
 
 
 def test_matching_and_posting_name_no_channel() -> None:
-    for path in (ROOT / "matching" / "service.py", ROOT / "ledger" / "posting.py"):
+    for path in (ROOT / "matching" / "service.py", ROOT / "matching" / "batch.py",
+                 ROOT / "ledger" / "posting.py"):
         names = {n.lower() for n in _names(path)}
         assert not any(channel in name for name in names
                        for channel in ("alipay", "wechat", "refund_fee")), _rel(path)
