@@ -208,6 +208,7 @@ class OutboxRelay:
         *,
         batch_size: int = 500,
         poll_interval: float = 0.05,
+        idle_interval: float | None = None,
         lease_seconds: int = 15,
         max_backoff: float = 10.0,
         owner: str | None = None,
@@ -217,6 +218,10 @@ class OutboxRelay:
         self.producer = producer
         self.batch_size = batch_size
         self.poll_interval = poll_interval
+        # an idle relay polls less and less often, up to this interval (the first event after
+        # a quiet spell waits at most this long); any event brings it back to `poll_interval`
+        self.idle_interval = max(poll_interval, idle_interval if idle_interval is not None
+                                 else poll_interval)
         self.lease_seconds = lease_seconds
         self.max_backoff = max_backoff
         self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
@@ -369,6 +374,7 @@ class OutboxRelay:
 
     async def run(self, stop: asyncio.Event) -> None:
         backoff = 0.2
+        wait = self.poll_interval
         last_backlog_check = 0.0
         loop = asyncio.get_running_loop()
         while not stop.is_set():
@@ -379,8 +385,9 @@ class OutboxRelay:
                 if loop.time() - last_backlog_check > 5:
                     last_backlog_check = loop.time()
                     await self.backlog()
+                wait = self.next_wait(wait, n)
                 if n < self.batch_size:
-                    await _sleep_or_stop(stop, self.poll_interval if self.shards else self.lease_seconds / 3)
+                    await _sleep_or_stop(stop, wait if self.shards else self.lease_seconds / 3)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # broker or database away: back off and try again
@@ -390,6 +397,13 @@ class OutboxRelay:
                 backoff = min(backoff * 2, self.max_backoff)
         await self.drain()
         await self.release()
+
+    def next_wait(self, wait: float, published: int) -> float:
+        """The pause before the next poll: `poll_interval` after a poll that found events,
+        twice the last pause (up to `idle_interval`) after one that found none."""
+        if published:
+            return self.poll_interval
+        return min(wait * 2, self.idle_interval)
 
     async def drain(self, seconds: float = 5.0) -> int:
         """At shutdown: publish what is still unsent in this relay's shards (what the last

@@ -177,6 +177,7 @@ class Runtime:
                 self.engine, self.name, producer,
                 batch_size=s.relay_batch_size,
                 poll_interval=s.relay_poll_interval_ms / 1000,
+                idle_interval=s.relay_idle_poll_interval_ms / 1000,
                 lease_seconds=s.relay_lease_seconds,
                 max_backoff=s.relay_max_backoff_seconds,
             )

@@ -59,6 +59,8 @@ class Settings(BaseSettings):
     relay_enabled: bool = True
     relay_batch_size: int = Field(500, ge=1, le=10_000)
     relay_poll_interval_ms: int = Field(50, ge=1, le=60_000)
+    # an idle relay backs off from the poll interval up to this one
+    relay_idle_poll_interval_ms: int = Field(250, ge=1, le=60_000)
     relay_lease_seconds: int = Field(15, ge=2, le=3600)
     relay_max_backoff_seconds: float = Field(10.0, gt=0)
 

@@ -34,6 +34,7 @@ class TestInfra:
             "kafka_idempotent_producer": self.broker_kind == "kafka",
             "topic_partitions": 3,
             "relay_poll_interval_ms": 20,
+            "relay_idle_poll_interval_ms": 80,
             "relay_lease_seconds": 5,
             "database_pool_size": 5,
             "consumer_session_timeout_ms": 3000,
