@@ -418,7 +418,7 @@ def main() -> int:
     proc = None
     try:
         url = infra.database_url
-        orders = int(args.seconds * 5000) + 10_000
+        orders = int(args.seconds * 8000) + 10_000  # as many as the load file names
         print(f"seeding {orders} open orders and {BILL_PERSONS} persons ...", flush=True)
         bill_ids = asyncio.run(seed(url, orders))
         port = int(subprocess.check_output([sys.executable, "-c",
