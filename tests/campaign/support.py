@@ -51,6 +51,9 @@ WECHAT_MCHID = "1900000109"
 WECHAT_APPID = "wxd678efh567hg6787"
 ALIPAY_APP_ID = "2021004100000002"
 ALIPAY_SELLER_ID = "2088000000000002"
+# the bill of someone who owes nothing, once payments holds the determination (a bill without
+# one, not_enrolled, also says 0)
+FREE = ("subsidized", "nothing_due")
 
 
 class ChannelKeys:
