@@ -26,12 +26,12 @@ from typing import Any
 import numpy as np
 import orjson
 from aiokafka import AIOKafkaProducer
-from aiokafka.partitioner import DefaultPartitioner
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from contracts.base import EventModel
 from shared.events import kafka_binding
+from shared.kafka import key_partitions
 from shared.observability import (
     OUTBOX_BACKLOG,
     OUTBOX_OLDEST_AGE,
@@ -234,7 +234,6 @@ class OutboxRelay:
         self._renew_due = 0.0
         self.healthy = False
         self.published = 0
-        self._partitioner = DefaultPartitioner()
         s = schema
         self._heartbeat = text(
             f"""INSERT INTO {s}.outbox_relay (owner, seen_until)
@@ -323,17 +322,22 @@ class OutboxRelay:
         Rows are put into one record batch per topic partition, in their order, and each
         batch is handed to the producer whole (`send_batch`): per message this costs an append,
         where `send` cost a future and a pass through the accumulator each. The partition is
-        the producer's own rule (murmur2 of the key, as every Kafka client), so a key's events
-        land where any producer would put them; one partition's batches are sent in order."""
-        groups: dict[tuple[str, int], list[Any]] = {}
-        partitions: dict[str, list[int]] = {}
+        the producer's own rule (murmur2 of the key, as every Kafka client; computed for the
+        whole fetch at once, `shared.kafka.key_partitions`), so a key's events land where any
+        producer would put them; one partition's batches are sent in order."""
+        by_topic: dict[str, list[Any]] = {}
         for r in rows:
-            if (known := partitions.get(r.topic)) is None:
-                known = partitions[r.topic] = sorted(await self.producer.partitions_for(r.topic))
-            key = r.partition_key.encode() if r.partition_key else None
-            partition = (self._partitioner(key, known, known) if key is not None
-                         else known[r.seq % len(known)])
-            groups.setdefault((r.topic, partition), []).append(r)
+            by_topic.setdefault(r.topic, []).append(r)
+        groups: dict[tuple[str, int], list[Any]] = {}
+        for topic, members in by_topic.items():
+            known = sorted(await self.producer.partitions_for(topic))
+            keyed = [r for r in members if r.partition_key]
+            chosen = dict(zip((r.seq for r in keyed), key_partitions(
+                [r.partition_key.encode() for r in keyed], len(known)).tolist(), strict=True))
+            for r in members:
+                index = chosen.get(r.seq)
+                partition = known[index] if index is not None else known[r.seq % len(known)]
+                groups.setdefault((topic, partition), []).append(r)
         pending: list[tuple[list[int], Any]] = []
         for (topic, partition), members in groups.items():
             batch = self.producer.create_batch()
