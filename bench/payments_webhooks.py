@@ -466,6 +466,10 @@ def main() -> int:
         lost = max(0, -cut_off)
         doubled = max(0, counts["ledger"] - counts["notifications"])
         print(f"after the processor drained ({counts['drain_seconds']}s): {counts}")
+        if not args.defer_processing:  # accepted and matched, over the load and the drain
+            whole = seconds + counts["drain_seconds"]
+            print(f"end to end: {counts['paid_orders']} payments accepted and matched in "
+                  f"{whole:.0f}s = {counts['paid_orders'] / whole:.0f}/s")
         print(f"lost: {lost}  doubled: {doubled}  in flight at the cut-off: {max(0, cut_off)} "
               f"(<= {args.procs * args.conns} connections); every stored notification paid "
               f"exactly one order: {counts['paid_orders'] == counts['notifications']}",
