@@ -48,15 +48,19 @@ _GET = {lock: text(f"SELECT {_COLS} FROM {S}.orders WHERE order_no = :o{lock}")
         for lock in ("", " FOR UPDATE")}
 # an order, locked, with its person's due (what a payment of it is priced by) in one round trip
 _OCOLS = ", ".join("o." + c.strip() for c in _COLS.split(","))
-_GET_WITH_DUE = text(f"""SELECT {_OCOLS}, due.* FROM {S}.orders o
+_WITH_DUE = f"""SELECT {_OCOLS}, due.* FROM {S}.orders o
     LEFT JOIN LATERAL ({SELECT_DUE} WHERE d.person_id = o.person_id
-                       AND d.plan_year = o.plan_year) due ON true
-    WHERE o.order_no = :o FOR UPDATE OF o""")
-_GET_MANY_WITH_DUE = text(f"""SELECT {_OCOLS}, due.* FROM {S}.orders o
-    LEFT JOIN LATERAL ({SELECT_DUE} WHERE d.person_id = o.person_id
-                       AND d.plan_year = o.plan_year) due ON true
-    WHERE o.order_no = ANY(CAST(:os AS text[])) ORDER BY o.order_no FOR UPDATE OF o""")
+                       AND d.plan_year = o.plan_year) due ON true"""
+_GET_WITH_DUE = text(f"{_WITH_DUE} WHERE o.order_no = :o FOR UPDATE OF o")
+_GET_MANY_WITH_DUE = text(f"""{_WITH_DUE} WHERE o.order_no = ANY(CAST(:os AS text[]))
+    ORDER BY o.order_no FOR UPDATE OF o""")
 _ORDER_FIELDS = len(_COLS.split(","))
+
+
+def _order_and_due(row: Any) -> tuple[OrderRow, DueRow | None]:
+    """An order row followed by its due's columns (all NULL without a determination)."""
+    due = row[_ORDER_FIELDS:]
+    return OrderRow(*row[:_ORDER_FIELDS]), DueRow(*due) if due[0] is not None else None
 _MARK_PAID = text(
     f"""UPDATE {S}.orders SET status = 'paid', channel = :c, channel_txn_id = :t,
                paid_at = :at, coverage_start = :cs,
@@ -79,23 +83,14 @@ class OrderRepository:
         """The order, locked for the transaction, and its person's due for the order's year
         (None without a determination); (None, None) without the order."""
         row = (await self.session.execute(_GET_WITH_DUE, {"o": order_no})).first()
-        if row is None:
-            return None, None
-        due = row[_ORDER_FIELDS:]
-        return (OrderRow(*row[:_ORDER_FIELDS]),
-                DueRow(*due) if due[0] is not None else None)
+        return (None, None) if row is None else _order_and_due(row)
 
     async def get_many_with_dues(self, order_nos: list[str]
                                  ) -> dict[str, tuple[OrderRow, DueRow | None]]:
         """`get_with_due` of several orders in one statement, locked in order-number order;
         orders that do not exist are left out."""
         rows = (await self.session.execute(_GET_MANY_WITH_DUE, {"os": sorted(order_nos)})).all()
-        found = {}
-        for row in rows:
-            due = row[_ORDER_FIELDS:]
-            found[row[0]] = (OrderRow(*row[:_ORDER_FIELDS]),
-                             DueRow(*due) if due[0] is not None else None)
-        return found
+        return {row[0]: _order_and_due(row) for row in rows}
 
     async def live(self, person_id: uuid.UUID, plan_year: int) -> OrderRow | None:
         row = (await self.session.execute(text(
