@@ -26,7 +26,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -175,9 +175,12 @@ class Posting:
         work ends."""
         await self.uow.ledger.lock_payment(channel, payment_txn_id)
 
-    async def coverage_for(self, due: DueRow | None, paid_at: dt.datetime) -> CoverageDecision:
+    async def coverage_for(self, due: DueRow | None, paid_at: dt.datetime, *,
+                           before_history: Callable[[], Awaitable[None]] | None = None
+                           ) -> CoverageDecision:
         """The coverage start this payment gives, with its basis; the person's earlier years are
-        read only when the plan's waiting period depends on them (a late payment)."""
+        read only when the plan's waiting period depends on them (a late payment), after
+        `before_history` (matching a batch applies what it set aside first)."""
         if due is None:
             return CoverageDecision(None, {
                 "timing": "no_determination", "coverage_start": None,
@@ -185,6 +188,8 @@ class Posting:
         facts = due_facts(due)
         history = None
         if self.coverage.needs_history(facts, paid_at):
+            if before_history is not None:
+                await before_history()
             dues = self.uow.dues
             prior = await dues.prior_years(due.person_id, due.plan_year)
             first = await dues.first_plan_year(due.region_code)
@@ -197,9 +202,11 @@ class Posting:
         return await self.priced(await self.uow.dues.get(order.person_id, order.plan_year),
                                  paid_at)
 
-    async def priced(self, due: DueRow | None, paid_at: dt.datetime) -> Priced:
+    async def priced(self, due: DueRow | None, paid_at: dt.datetime, *,
+                     before_history: Callable[[], Awaitable[None]] | None = None) -> Priced:
         """`price` with the order's due already read (`OrderRepository.get_with_due`)."""
-        return Priced(due, await self.coverage_for(due, paid_at))
+        return Priced(due, await self.coverage_for(due, paid_at,
+                                                   before_history=before_history))
 
     async def apply_payment(self, order: OrderRow, entry_id: int, channel: str,
                             channel_txn_id: str, paid_at: dt.datetime, *,

@@ -7,9 +7,9 @@ the batch names their order or their transaction) are locked, booked and read wi
 and dues: three statements for all of them. In the walk each is judged by `Matcher._payment`,
 exactly as one at a time; an open order it pays is set aside, and the set-aside orders are paid
 together (`Posting.apply_payments`). Anything else (a refund, a reversal, a close, money going to
-suspense, a late payment whose waiting period reads the person's earlier payments) first
-applies what was set aside and then runs one at a time: every read sees the batch's earlier
-effects and the events leave in the batch's order.
+suspense) first applies what was set aside and then runs one at a time, and a late payment whose
+waiting period reads the person's earlier payments reads them only after what was set aside is
+applied: every read sees the batch's earlier effects and the events leave in the batch's order.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from typing import Any
 
 from services.payments.channels import STATUS_SUCCEEDED, refund_terms
 from services.payments.dues.repository import DueRow
-from services.payments.ledger.posting import Posting, Settlement, due_facts
+from services.payments.ledger.posting import Posting, Priced, Settlement
 from services.payments.matching.service import Matcher
 from services.payments.orders.repository import OrderRow
 from shared.observability import correlation_id
@@ -86,11 +86,14 @@ class BatchMatcher(Matcher):
         entry_id, reversed_before = booked
         order, due = self.found.get(n["order_no"], (None, None))
         paid_at = dt.datetime.fromisoformat(n["paid_at"])
-        if (reversed_before or order is None or order.status != "open"
-                or (due is not None
-                    and self.posting.coverage.needs_history(due_facts(due), paid_at))):
+        if reversed_before or order is None or order.status != "open":
             await self._pay_waiting()  # what follows reads or writes beyond this order
         return await self._payment(n, entry_id, order, due, paid_at, reversed_before)
+
+    async def _price(self, due: DueRow | None, paid_at: dt.datetime) -> Priced:
+        # a late payment whose waiting period reads the person's earlier payments reads them
+        # after what was set aside is applied
+        return await self.posting.priced(due, paid_at, before_history=self._pay_waiting)
 
     async def _settle(self, paid: Settlement) -> None:
         self.waiting.append(paid)

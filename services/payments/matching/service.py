@@ -95,7 +95,7 @@ class Matcher:
         if order.status == "open":
             # what is owed at the payment's date (on time, late, or the year closed), not what
             # the order was issued for: a late payment of the on-time amount is underpaid
-            priced = await self.posting.priced(due, paid_at)
+            priced = await self._price(due, paid_at)
             refused = _refusal(order, priced, amount)
             if refused is not None:
                 return await self._to_suspense(n, entry_id, order, *refused)
@@ -114,6 +114,11 @@ class Matcher:
                 f"{other.channel} 缴费（订单 {other.order_no}）")
         return await self._to_suspense(n, entry_id, order, "no_open_order",
                                        f"订单 {order.order_no} {_status(order.status)}")
+
+    async def _price(self, due: DueRow | None, paid_at: dt.datetime) -> Priced:
+        """What the payment owes and buys at its date (`BatchMatcher` applies what it set aside
+        before the person's earlier payments are read)."""
+        return await self.posting.priced(due, paid_at)
 
     async def _settle(self, paid: Settlement) -> None:
         """The open order is paid (`BatchMatcher` gathers these and applies them together)."""

@@ -1,8 +1,9 @@
 """Matching a consumer batch at once (services/payments/matching/batch.py) decides exactly what
 matching the same notifications one transaction at a time decides, against the real database:
 the same outcome per notification, the same order statuses, ledger outcomes and suspense
-reasons, and the same events in the same order with each notification's correlation id. Also
-that a batch of plain payments is matched by a handful of statements, not several per payment."""
+reasons, and the same events in the same order with each notification's correlation id; a late
+payment's waiting period counts an earlier year paid earlier in the same batch. Also that a
+batch of plain payments is matched by a handful of statements, not several per payment."""
 
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ from shared.outbox import Outbox
 from shared.plan_copies import PlanCopies
 from shared.settings import Settings
 
-from .payments_support import BANK, bill, seed_person
+from .payments_support import BANK, bill, deliver, determination, seed_person
 
 PAID_AT = "2024-12-01T02:00:00+00:00"
 
@@ -38,10 +39,10 @@ async def _orders(client: httpx.AsyncClient, engine: AsyncEngine, settings: Sett
 
 
 def _note(order_no: str, txn: str, amount_fen: int = 40000, kind: str = "payment",
-          status: str = "succeeded") -> dict[str, Any]:
+          status: str = "succeeded", paid_at: str = PAID_AT) -> dict[str, Any]:
     return {"notification_id": str(uuid.uuid4()), "channel": BANK,
             "event_id": f"ev-{uuid.uuid4().hex}", "kind": kind, "channel_txn_id": txn,
-            "order_no": order_no, "amount_fen": amount_fen, "paid_at": PAID_AT,
+            "order_no": order_no, "amount_fen": amount_fen, "paid_at": paid_at,
             "status": status, "origin": "webhook", "refunds_txn_id": None}
 
 
@@ -187,3 +188,32 @@ async def test_a_batch_of_plain_payments_takes_a_few_statements(env: Any) -> Non
             "SELECT count(*) FROM payments.orders WHERE order_no = ANY(:o) AND status = 'paid'"),
             {"o": orders})).scalar()
     assert paid == 30
+
+
+async def test_a_late_payment_counts_an_earlier_year_paid_earlier_in_the_batch(env: Any) -> None:
+    """Tengzhou 2025 lengthens the waiting period per further broken year: the 2025 late
+    payment reads the person's 2024 and 2023, and the 2024 payment is earlier in the same
+    batch (set aside, not yet applied, when the 2025 one is priced)."""
+    client, engine, settings = env
+    handler, starts = await _handler(engine), {}
+    for run, together in (("one", False), ("batch", True)):
+        id_number, person_id = await seed_person(engine, settings)
+        await deliver(engine, determination(person_id, revision=2, plan_year=2024),
+                      determination(person_id, revision=3, plan_year=2023))
+        order24 = (await bill(client, id_number, 2024))["order_no"]
+        order25 = (await bill(client, id_number))["order_no"]
+        outcomes = await _apply(engine, handler, [
+            _note(order24, f"{run}-y24", paid_at="2023-12-01T02:00:00+00:00"),
+            _note(order25, f"{run}-y25", paid_at="2025-02-01T02:00:00+00:00")],
+            together=together)
+        assert outcomes == ["paid", "paid"]
+        async with engine.connect() as conn:
+            start, basis = (await conn.execute(text(
+                "SELECT coverage_start, coverage_basis FROM payments.orders WHERE order_no = :o"),
+                {"o": order25})).one()
+        starts[run] = (start.isoformat(), basis["broken_years"],
+                       [(y["plan_year"], y["status"]) for y in basis["history"]])
+    # 2024 paid, 2023 owed and unpaid: one broken year, the fixed 3 months
+    # 2024 paid in its collection period: enrollment unbroken, the fixed 3 months (were 2024
+    # read as unpaid, 2023 and 2024 would be two broken years: 2025-06-01)
+    assert starts["batch"] == starts["one"] == ("2025-05-01", 0, [(2024, "paid")])
