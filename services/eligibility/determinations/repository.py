@@ -37,6 +37,13 @@ REPLACE_CURRENT = ("ON CONFLICT (person_id, plan_year) DO UPDATE SET "
                    + ", ".join(f"{c} = EXCLUDED.{c}" for c in _REPLACED))
 
 
+# an explanation's id: a hash of its content (migration 0006), so that everyone whose
+# determination rests on the same rules and assumptions shares one stored row
+def explanation_id(assumptions: str, trace: str) -> str:
+    """The SQL of the id of the explanation made of two jsonb expressions."""
+    return f"md5(({assumptions})::text || ' ' || ({trace})::text)::uuid"
+
+
 def same_result(current: dict[str, Any] | None, new: dict[str, Any]) -> bool:
     return current is not None and all(current[k] == new[k] for k in COMPARED)
 
@@ -75,14 +82,20 @@ class DeterminationRepository:
             "village": result["village_code"],
         }
         det_id, at = (await self.session.execute(text(f"""
+            WITH x AS (
+                SELECT {explanation_id("a", "t")} AS id, a, t
+                FROM (SELECT CAST(:assumptions AS jsonb) AS a, CAST(:trace AS jsonb) AS t) v),
+            stored AS (
+                INSERT INTO {S}.explanations (id, assumptions, trace) SELECT id, a, t FROM x
+                ON CONFLICT (id) DO NOTHING)
             INSERT INTO {S}.determinations (person_id, plan_year, policy_version,
                 insured_category, standard_fen, personal_fen, surcharge_fen, subsidies,
-                coverage_start, assumptions, trace, cause, enrolled, region_code, county_code,
+                coverage_start, explanation_id, cause, enrolled, region_code, county_code,
                 township_code, village_code, on_time_until, payable_until, late)
-            VALUES (:id, :y, :v, :cat, :std, :personal, :sur, CAST(:subs AS jsonb), :cov,
-                    CAST(:assumptions AS jsonb), CAST(:trace AS jsonb), :cause, :enrolled,
-                    :region, :county, :township, :village, :until, :payable,
-                    CAST(:late AS jsonb))
+            SELECT :id, :y, :v, :cat, :std, :personal, :sur, CAST(:subs AS jsonb), :cov,
+                   x.id, :cause, :enrolled, :region, :county, :township, :village, :until,
+                   :payable, CAST(:late AS jsonb)
+            FROM x
             RETURNING id, determined_at"""), params)).one()
         await self.session.execute(text(f"""
             INSERT INTO {S}.current_determinations (person_id, plan_year, determination_id,
@@ -98,12 +111,13 @@ class DeterminationRepository:
 
     async def history(self, person_id: uuid.UUID, plan_year: int) -> list[dict[str, Any]]:
         rows = (await self.session.execute(text(f"""
-            SELECT id AS revision, policy_version, enrolled, region_code, county_code,
+            SELECT d.id AS revision, policy_version, enrolled, region_code, county_code,
                    township_code, village_code, insured_category, standard_fen, personal_fen,
                    surcharge_fen, subsidies, coverage_start, on_time_until, payable_until, late,
-                   assumptions, trace, cause, determined_at
-            FROM {S}.determinations WHERE person_id = :id AND plan_year = :y
-            ORDER BY id DESC"""), {"id": person_id, "y": plan_year})).mappings().all()
+                   x.assumptions, x.trace, cause, determined_at
+            FROM {S}.determinations d JOIN {S}.explanations x ON x.id = d.explanation_id
+            WHERE d.person_id = :id AND d.plan_year = :y
+            ORDER BY d.id DESC"""), {"id": person_id, "y": plan_year})).mappings().all()
         return [dict(r) for r in rows]
 
     async def last_paid_on(self, person_id: uuid.UUID, plan_year: int) -> dt.date | None:

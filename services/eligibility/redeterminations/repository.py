@@ -20,7 +20,11 @@ import numpy as np
 
 from contracts.eligibility import AdjustmentDue, DeterminationChanged
 from kernels.policy import GROUP_CODES, INSURED_CATEGORIES
-from services.eligibility.determinations.repository import DETERMINATION_LOCK, REPLACE_CURRENT
+from services.eligibility.determinations.repository import (
+    DETERMINATION_LOCK,
+    REPLACE_CURRENT,
+    explanation_id,
+)
 from services.eligibility.redeterminations import pgbinary
 from shared.outbox import Outbox
 
@@ -41,18 +45,24 @@ _STAGE_RESULTS = [
     """CREATE TEMP TABLE redet_results (k int4, insured_category text, standard_fen int8,
         personal_fen int8, surcharge_fen int8, coverage_start date, subsidies jsonb,
         trace jsonb, assumptions jsonb, on_time_until date, payable_until date, late jsonb,
-        payload jsonb) ON COMMIT DROP""",
+        payload jsonb, explanation_id uuid) ON COMMIT DROP""",
 ]
 _RESULT_COLUMNS = ("k", "insured_category", "standard_fen", "personal_fen", "surcharge_fen",
                    "coverage_start", "subsidies", "trace", "assumptions", "on_time_until",
                    "payable_until", "late")
 # what the events of everyone with the same result share
-_SHARED_PAYLOAD = """UPDATE redet_results SET payload = jsonb_build_object(
+_SHARED_PAYLOAD = f"""UPDATE redet_results SET payload = jsonb_build_object(
     'plan_year', $1::int, 'region_code', $2::text, 'policy_version', $3::text,
     'insured_category', insured_category, 'standard_fen', standard_fen,
     'personal_fen', personal_fen, 'surcharge_fen', surcharge_fen, 'subsidies', subsidies,
     'coverage_start', coverage_start, 'on_time_until', on_time_until,
-    'payable_until', payable_until, 'late', late, 'determined_at', $4::timestamptz)"""
+    'payable_until', payable_until, 'late', late, 'determined_at', $4::timestamptz),
+    explanation_id = {explanation_id("assumptions", "trace")}"""
+# the distinct explanations of the chunk's results not stored yet (migration 0006)
+_NEW_EXPLANATIONS = f"""SELECT DISTINCT ON (explanation_id) explanation_id, assumptions::text,
+        trace::text
+    FROM redet_results r
+    WHERE NOT EXISTS (SELECT FROM {S}.explanations x WHERE x.id = r.explanation_id)"""
 
 
 def _event_id(kind: str) -> str:
@@ -98,11 +108,11 @@ _CHANGED = f"""CREATE TEMP TABLE redet_changed ON COMMIT DROP AS
 _WRITE = [
     f"""INSERT INTO {S}.determinations (id, person_id, plan_year, policy_version,
             insured_category, standard_fen, personal_fen, surcharge_fen, subsidies,
-            coverage_start, assumptions, trace, cause, determined_at, enrolled, region_code,
+            coverage_start, explanation_id, cause, determined_at, enrolled, region_code,
             county_code, township_code, village_code, on_time_until, payable_until, late)
         SELECT r.det_id, r.person_id, $1, $3, x.insured_category, x.standard_fen,
-               x.personal_fen, x.surcharge_fen, x.subsidies, x.coverage_start, x.assumptions,
-               x.trace, $5, $4, r.enrolled, $2, r.county_code, r.township_code, r.village_code,
+               x.personal_fen, x.surcharge_fen, x.subsidies, x.coverage_start,
+               x.explanation_id, $5, $4, r.enrolled, $2, r.county_code, r.township_code, r.village_code,
                x.on_time_until, x.payable_until, x.late
         FROM redet_changed r JOIN redet_results x ON x.k = r.k""",
     f"""INSERT INTO {S}.current_determinations AS c (person_id, plan_year, determination_id,
@@ -279,6 +289,23 @@ async def stage_results(conn: asyncpg.Connection, n: int, keys: np.ndarray, shar
     await conn.execute(_SHARED_PAYLOAD, *params)
     for table in (STAGE, "redet_out", "redet_results"):
         await conn.execute(f"ANALYZE {table}")
+
+
+async def new_explanations(conn: asyncpg.Connection) -> list[tuple[uuid.UUID, str, str]]:
+    """The staged results' explanations not stored yet: (id, assumptions, trace as JSON)."""
+    return [tuple(r) for r in await conn.fetch(_NEW_EXPLANATIONS)]  # type: ignore[misc]
+
+
+async def store_explanations(conn: asyncpg.Connection,
+                             rows: Sequence[tuple[uuid.UUID, str, str]]) -> None:
+    """Store explanations (new_explanations' rows); those stored meanwhile are left as they are.
+    Run on a connection of its own, outside the chunk's transaction: a chunk in flight keeps its
+    new rows locked until it commits, and the other chunks would wait for it to store the same
+    explanation (a chunk that then rolls back leaves its explanations, which are content: the
+    next run names them again)."""
+    await conn.executemany(
+        f"""INSERT INTO {S}.explanations (id, assumptions, trace)
+            VALUES ($1, $2::jsonb, $3::jsonb) ON CONFLICT (id) DO NOTHING""", rows)
 
 
 async def keep_changed(conn: asyncpg.Connection, plan_year: int, region_code: str,

@@ -5,8 +5,9 @@ bring their facts to numpy through a binary COPY (population.stage_chunk), deter
 (determine_batch), COPY back one key per person into the distinct results, and in SQL keep only
 the people whose result changed: their determinations, current rows and outbox events (changed,
 and adjustment due where the person already paid more than is now due) are written set-wise,
-with the job's progress in the same transaction. A restart continues after the last person of
-the last committed chunk.
+with the job's progress in the same transaction. The explanations the results rest on (trace
+and assumptions, shared by many) are stored once each, on a connection of their own. A restart
+continues after the last person of the last committed chunk.
 
 Two chunks are in flight at once, on two connections, so that the database works on both cores
 (one chunk is read while the other writes, or both write); they commit in order, and the
@@ -295,6 +296,13 @@ class Redeterminator:
         now = await repo.now(apg)
         await repo.stage_results(apg, staged.n, outcome.key, staged.shard, outcome.results,
                                  (year, region, policy.version, now))
+        explanations = await repo.new_explanations(apg)
+        if explanations:
+            conn, own = await self._raw()
+            try:
+                await repo.store_explanations(own, explanations)
+            finally:
+                await conn.close()
         steps = [time.perf_counter()]
         changed = await repo.keep_changed(apg, year, region, after, staged.last_person_id)
         steps.append(time.perf_counter())

@@ -108,9 +108,19 @@ async def test_redetermination_is_resumable_and_publishes_only_changes(engine, i
     assert {r[1] for r in rows if r[0]} >= {38000, 0}  # 低保 in Yutai: exempt
     # the plan's assumptions the results rest on are stored with them, as the per-person
     # path stores them (the unit tests compare them person by person)
-    assert await scalar(engine, "SELECT count(*) FROM eligibility.determinations WHERE "
+    assert await scalar(engine, "SELECT count(*) FROM eligibility.determinations d "
+                        "JOIN eligibility.explanations x ON x.id = d.explanation_id WHERE "
                         "plan_year = :y AND region_code = :r AND enrolled AND "
-                        "jsonb_array_length(assumptions) > 0", y=YEAR, r=REGION) > 0
+                        "jsonb_array_length(x.assumptions) > 0", y=YEAR, r=REGION) > 0
+    # the explanations are stored once each: every determination names one, many share it
+    assert await scalar(engine, "SELECT count(*) FROM eligibility.determinations d "
+                        "LEFT JOIN eligibility.explanations x ON x.id = d.explanation_id "
+                        "WHERE plan_year = :y AND region_code = :r AND x.id IS NULL",
+                        y=YEAR, r=REGION) == 0
+    shared = await scalar(engine, "SELECT count(DISTINCT explanation_id) FROM "
+                          "eligibility.determinations WHERE plan_year = :y AND region_code = :r",
+                          y=YEAR, r=REGION)
+    assert 1 < shared <= N // 10
     # a person who paid, then is certified: re-running changes only them, adjustment due
     pid = POPULATION[34]  # born 1974-03-01, no group
     async with engine.begin() as conn:
