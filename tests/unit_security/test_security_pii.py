@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import itertools
+import random
 
 import pytest
 from pydantic import BaseModel, ValidationError
@@ -121,6 +122,22 @@ def test_fullwidth_digits_and_spaces_give_the_same_number(text: str) -> None:
     assert parse_id_number(text).value == ID
     vault = PiiVault(AES_SECRET)
     assert vault.lookup_hash(text) == vault.lookup_hash(ID)
+
+
+def test_the_check_character_is_gb_11643s_and_refuses_anything_but_17_digits() -> None:
+    """The check character agrees with the standard's definition (weights 2^(17-i) mod 11,
+    then 12 - sum mod 11) on 5,000 random numbers and the published example, and refuses
+    what is not 17 ASCII digits instead of answering for it."""
+    rng = random.Random(11643)
+    for _ in range(5000):
+        first17 = "".join(rng.choice("0123456789") for _ in range(17))
+        total = sum(int(d) * (2 ** (17 - i) % 11) for i, d in enumerate(first17))
+        assert check_character(first17) == "0123456789X"[(12 - total % 11) % 11]
+    assert check_character("11010519491231002") == "X"  # GB 11643-1999's example
+    for bad in ("1101051949123100", "110105194912310021", "1101051949123100X",
+                "１１０１０５１９４９１２３１００２"):
+        with pytest.raises(ValueError):
+            check_character(bad)
 
 
 def test_a_lower_case_x_is_the_check_character_x() -> None:

@@ -186,13 +186,11 @@ def _prepare_all(path: Path, out: queue.Queue[Any], stop: threading.Event, vault
                  batch_size: int) -> None:
     """Reader thread: parse, validate, hash and encrypt each batch, and write it out as COPY
     text, while the database works on the previous one. The event loop only sends bytes."""
-    lookup_hash, seal = vault.lookup_hash, vault.encrypt
-    # the hashes of earlier PII key versions (and of values written before versions): people
-    # stored under them are already registered, whether or not `canbao pii rotate` got to them
+    seal = vault.encrypt
+    # the hash under the current key first, then those of earlier PII key versions (and of
+    # values written before versions): people stored under them are already registered,
+    # whether or not `canbao pii rotate` got to them
     lookup_hashes = vault.lookup_hashes
-
-    def other_hashes(id_number: str) -> str:
-        return "{" + ",".join(lookup_hashes(id_number)[1:]) + "}"
     births: dict[str, str] = {}
     households: dict[str, str] = {}
     try:
@@ -230,8 +228,9 @@ def _prepare_all(path: Path, out: queue.Queue[Any], stop: threading.Event, vault
                         name = r.name
                         phone = r.phone
                         township = r.township_code
+                        current_hash, *earlier_hashes = lookup_hashes(id_number)
                         lines.append("\t".join((
-                            person_id, lookup_hash(id_number), seal(id_number),
+                            person_id, current_hash, seal(id_number),
                             mask_id_number(id_number), _copy_text(name),
                             _copy_text(mask_name(name)), seal(name), birth,
                             "male" if int(id_number[16]) % 2 else "female",
@@ -239,7 +238,7 @@ def _prepare_all(path: Path, out: queue.Queue[Any], stop: threading.Event, vault
                             household or "\\N", _copy_text(household_no),
                             _copy_text(r.relation_to_head), township[:6], township,
                             r.village_code or "\\N", str(shard_of(person_id)),
-                            _uuid7_text(event_base, n), other_hashes(id_number),
+                            _uuid7_text(event_base, n), "{" + ",".join(earlier_hashes) + "}",
                             _copy_text(r.address), seal(r.address) if r.address else "\\N")))
                     lines.append("")
                 out.put(_Prepared(rows, stream.tell(), batch.errors, len(batch.rows),
