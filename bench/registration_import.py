@@ -8,7 +8,7 @@
 2. apply a certified list of M rows (civil affairs) with its membership events.
 
 Uses CANBAO_TEST_DATABASE_URL / CANBAO_DATABASE_URL when set, otherwise an embedded
-PostgreSQL under .canbao/bench-pg; creates its own database each run."""
+PostgreSQL under .canbao/bench-pg; makes its own database again each run."""
 
 from __future__ import annotations
 
@@ -20,7 +20,6 @@ import random
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -133,7 +132,8 @@ async def main() -> None:
         pg_server = EmbeddedPostgres(ROOT / ".canbao" / "bench-pg")
         server = await asyncio.to_thread(pg_server.start)
     try:
-        url = await create_database(server, f"canbao_bench_{uuid.uuid4().hex[:8]}")
+        # one database, made again each run: runs leave no databases behind
+        url = await create_database(server, "canbao_bench_registration_import", drop_first=True)
         await asyncio.to_thread(upgrade, "registration", url)
         settings = Settings(environment="test", database_url=url)
         dsn = settings.async_database_url.replace("postgresql+asyncpg://", "postgresql://", 1)

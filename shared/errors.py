@@ -4,7 +4,12 @@ A value that reached the database but cannot be stored or compared there (an int
 the column's range, a NUL character in text, an overlong value, a date Postgres cannot hold:
 SQLSTATE class 22, or asyncpg refusing to encode the argument) is the client's mistake that
 the edge did not catch: it answers 422 `invalid_value`, never 500, and never echoes the value
-(it may be personal data)."""
+(it may be personal data).
+
+A transaction PostgreSQL rolled back to resolve a concurrency conflict (SQLSTATE 40P01 deadlock,
+40001 serialization failure: two requests, or a request and an event consumer, locking the same
+rows in different orders) changed nothing: it answers 503 `busy_retry` with `Retry-After`, so
+that the caller repeats it, instead of a 500 that reads as a fault."""
 
 from __future__ import annotations
 
@@ -26,7 +31,7 @@ from shared.i18n import EN, Text, request_language
 from shared.messages import render
 
 __all__ = ["Conflict", "DomainError", "ErrorBody", "ErrorDetail", "FieldError", "Forbidden",
-           "Invalid", "NotFound", "database_data_error", "error_body", "install_error_handlers"]
+           "Invalid", "NotFound", "database_conflict", "database_data_error", "error_body", "install_error_handlers"]
 
 log = logging.getLogger(__name__)
 
@@ -68,18 +73,31 @@ _DATA_ERRORS: tuple[type[Exception], ...] = (asyncpg.exceptions.DataError,
                                              asyncpg_base.DataError)
 
 
-def database_data_error(exc: BaseException) -> BaseException | None:
-    """The asyncpg data error behind `exc` (itself, or wrapped by SQLAlchemy), else None."""
+_CONFLICT_SQLSTATES = frozenset({"40001", "40P01"})
+
+
+def _database_cause(exc: BaseException, wanted: Any) -> BaseException | None:
+    """The first of `exc` and the errors it wraps (SQLAlchemy's `orig`, then the cause) for which
+    `wanted(error, sqlstate)` holds."""
     seen: set[int] = set()
     current: BaseException | None = exc
     while current is not None and id(current) not in seen:
         seen.add(id(current))
-        if isinstance(current, _DATA_ERRORS):
-            return current
-        if (sqlstate := getattr(current, "sqlstate", None)) and str(sqlstate).startswith("22"):
+        if wanted(current, str(getattr(current, "sqlstate", None) or "")):
             return current
         current = getattr(current, "orig", None) or current.__cause__
     return None
+
+
+def database_data_error(exc: BaseException) -> BaseException | None:
+    """The asyncpg data error behind `exc` (itself, or wrapped by SQLAlchemy), else None."""
+    return _database_cause(exc, lambda e, state: isinstance(e, _DATA_ERRORS)
+                           or state.startswith("22"))
+
+
+def database_conflict(exc: BaseException) -> BaseException | None:
+    """The deadlock or serialization failure behind `exc`, else None."""
+    return _database_cause(exc, lambda _, state: state in _CONFLICT_SQLSTATES)
 
 
 # the codes of the errors the framework raises itself (a body that is not JSON, an unknown
@@ -189,6 +207,12 @@ def install_error_handlers(app: FastAPI) -> None:
         )
 
     async def _data_error(request: Request, exc: Exception) -> JSONResponse:
+        if (conflict := database_conflict(exc)) is not None:
+            log.warning("%s %s: rolled back by a concurrency conflict (%s); answered 503",
+                        request.method, request.url.path, type(conflict).__name__)
+            lang = request_language(request)
+            return JSONResponse(error_body("busy_retry", render("busy_retry", lang) or ""), 503,
+                                headers=_language_headers(lang, {"Retry-After": "1"}))
         cause = database_data_error(exc)
         if cause is None:
             raise exc  # a real server error: let it answer 500 and be logged as one

@@ -39,6 +39,8 @@ RESPONSES = {
     "409": "Conflict with the current state (`person_exists`, `already_completed`, ...)",
     "422": "Invalid request: `invalid_request` (every failing field in `fields`), "
            "`invalid_value` (a value the database cannot hold), or a domain check",
+    "503": "Busy (`busy_retry`, with Retry-After): the call collided with other work on the "
+           "same rows and was rolled back, changing nothing; repeat it",
     "4XX": "Any other client error (413 `request_too_large`, 429 `rate_limited`, ...)",
 }
 
@@ -98,7 +100,7 @@ def correct_error_documents(document: dict[str, Any], public_paths: Iterable[str
             if "{" in path:
                 wanted.append("404")
             if method in WRITES:
-                wanted.append("409")
+                wanted += ["409", "503"]
             wanted.append("4XX")
             for status in wanted:
                 responses.setdefault(status, _error_response(status))

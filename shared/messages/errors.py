@@ -24,6 +24,9 @@ ERRORS: dict[str, T] = {
     "rate_limited": (("请求过于频繁，请稍后再试", "too many requests; try again later"),),
     "internal_error": (("服务内部错误，已记录；请稍后重试", "internal error, logged; try again later"),),
     "conflict": (("操作与当前状态冲突", "the call conflicts with the current state"),),
+    "busy_retry": (("与同时进行的其他操作冲突，本次未做任何更改；请稍后重试",
+                    "it collided with other work done at the same time and changed nothing; "
+                    "try again shortly"),),
     "invalid": (("{field}：取值无效", "{field}: invalid value"),
                 ("请求中的取值无效", "a value in the request is invalid")),
     "invalid_request": (("{field}：{reason}", "{field}: {reason}"),
