@@ -75,7 +75,7 @@ class Principal:
     scopes: frozenset[str] = frozenset()
     expires_at: int = 0
     token_id: str | None = None
-    issued_at: int = 0
+    issued_at: float = 0  # seconds since the epoch (a session's: to the millisecond)
     _prefix: str | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:

@@ -92,7 +92,10 @@ class SessionSigner:
             "sub": principal.subject, "kind": principal.kind, "role": principal.role,
             "region": principal.region, "department": principal.department,
             "scopes": sorted(principal.scopes), "sid": secrets.token_urlsafe(9),
-            "iat": int(time.time()),
+            # to the millisecond: a session signed in the second its subject's sessions were
+            # revoked, but after the revocation, must not count as revoked (revocations
+            # compare it with the revocation's own time, to the microsecond)
+            "iat": round(time.time(), 3),
         }, ttl)
 
     def principal(self, value: str | None) -> Principal | None:
@@ -104,7 +107,7 @@ class SessionSigner:
                              region=data.get("region"), department=data.get("department"),
                              scopes=frozenset(data.get("scopes") or ()),
                              expires_at=data["exp"], token_id=data.get("sid"),
-                             issued_at=int(data.get("iat") or
+                             issued_at=float(data.get("iat") or
                                            data["exp"] - self.max_age_seconds))
         except (KeyError, TypeError, ValueError):
             return None

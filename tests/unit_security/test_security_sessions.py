@@ -61,6 +61,24 @@ def test_session_round_trip_and_tampering() -> None:
     assert signer.unsign("session", signer.sign("session", {"a": 1}, -1)) is None  # expired
 
 
+def test_a_session_signed_after_its_subjects_revocation_in_the_same_second_is_valid(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Revoking a subject's sessions ends those issued up to that moment, not the one its
+    owner signs in with 0.2 s later, in the same second (session times were whole seconds)."""
+    from shared.session_revocation import SessionRevocations
+
+    signer = SessionSigner(b"k" * 32)
+    revocations = SessionRevocations("postgresql://unused")
+    clock = [1_700_000_000.5]
+    monkeypatch.setattr(time, "time", lambda: clock[0])
+    before = signer.principal(signer.session_value(OFFICER))
+    revocations._subjects[OFFICER.subject] = 1_700_000_000.6  # what a refresh loads
+    clock[0] = 1_700_000_000.8
+    after = signer.principal(signer.session_value(OFFICER))
+    assert before is not None and after is not None
+    assert revocations.is_revoked(before) and not revocations.is_revoked(after)
+
+
 # --- the Origin check ------------------------------------------------------------------------
 
 OWN = "https://canbao.example.gov.cn"
