@@ -103,6 +103,8 @@ REQUEST_LATENCY = Histogram(
 )
 OUTBOX_BACKLOG = Gauge("canbao_outbox_backlog", "Outbox rows not yet published", ["service"])
 OUTBOX_PUBLISHED = Counter("canbao_outbox_published_total", "Events published", ["service"])
+OUTBOX_PRUNED = Counter("canbao_outbox_pruned_total",
+                        "Sent outbox rows deleted after the retention period", ["service"])
 EVENTS_CONSUMED = Counter(
     "canbao_events_consumed_total", "Events applied by consumers", ["service", "consumer"]
 )

@@ -35,6 +35,7 @@ from shared.kafka import key_partitions
 from shared.observability import (
     OUTBOX_BACKLOG,
     OUTBOX_OLDEST_AGE,
+    OUTBOX_PRUNED,
     OUTBOX_PUBLISHED,
     correlation_id,
 )
@@ -212,6 +213,9 @@ class OutboxRelay:
         lease_seconds: int = 15,
         max_backoff: float = 10.0,
         owner: str | None = None,
+        retention: float | None = None,
+        prune_every: float = 60.0,
+        prune_batch: int = 5000,
     ) -> None:
         self.engine = engine
         self.schema = schema
@@ -234,6 +238,14 @@ class OutboxRelay:
         self._renew_due = 0.0
         self.healthy = False
         self.published = 0
+        # sent rows are deleted `retention` seconds after they were sent (None: kept), by the
+        # relay that owns their shard, `prune_batch` at a time, every `prune_every` seconds
+        # (at once again while whole batches go: a backlog of old rows is worked off between
+        # polls, never in one long transaction)
+        self.retention = retention if retention else None
+        self.prune_every = prune_every
+        self.prune_batch = prune_batch
+        self.pruned = 0
         s = schema
         self._heartbeat = text(
             f"""INSERT INTO {s}.outbox_relay (owner, seen_until)
@@ -267,6 +279,15 @@ class OutboxRelay:
         self._mark_failed = text(
             f"""UPDATE {s}.outbox SET attempts = attempts + 1, last_error = :err
                 WHERE seq = ANY(:seqs)"""
+        )
+        # the oldest rows of the relay's shards, those of them sent before the retention
+        # period: the scan never runs past `n` rows (sent_at follows seq, so once the oldest
+        # rows are younger than the period, so is the rest)
+        self._prune = text(
+            f"""WITH head AS (
+                    SELECT seq FROM {s}.outbox WHERE shard = ANY(:shards) ORDER BY seq LIMIT :n)
+                DELETE FROM {s}.outbox o USING head
+                WHERE o.seq = head.seq AND o.sent_at < now() - make_interval(secs => :keep)"""
         )
         self._backlog = text(
             f"SELECT count(*), coalesce(extract(epoch FROM now() - min(created_at)), 0) "
@@ -368,6 +389,20 @@ class OutboxRelay:
                 sent += seqs
         return sent, failed
 
+    async def prune_once(self) -> int:
+        """Delete up to `prune_batch` rows of this relay's shards sent more than `retention`
+        seconds ago (unsent rows are never touched); how many."""
+        if self.retention is None or not self.shards:
+            return 0
+        async with self.engine.begin() as conn:
+            result = await conn.execute(self._prune, {"shards": self.shards,
+                                                      "n": self.prune_batch,
+                                                      "keep": self.retention})
+        pruned = int(result.rowcount or 0)
+        self.pruned += pruned
+        OUTBOX_PRUNED.labels(self.schema).inc(pruned)
+        return pruned
+
     async def backlog(self) -> int:
         async with self.engine.connect() as conn:
             n, age = (await conn.execute(self._backlog)).one()
@@ -381,8 +416,13 @@ class OutboxRelay:
         wait = self.poll_interval
         last_backlog_check = 0.0
         loop = asyncio.get_running_loop()
+        prune_due = loop.time() + self.prune_every
         while not stop.is_set():
             try:
+                # before publishing: a row the broker keeps refusing must not stop the pruning
+                if self.retention is not None and loop.time() >= prune_due:
+                    full = await self.prune_once() >= self.prune_batch
+                    prune_due = loop.time() + (0 if full else self.prune_every)
                 n = await self.run_once()
                 self.healthy = True
                 backoff = 0.2

@@ -63,6 +63,10 @@ class Settings(BaseSettings):
     relay_idle_poll_interval_ms: int = Field(250, ge=1, le=60_000)
     relay_lease_seconds: int = Field(15, ge=2, le=3600)
     relay_max_backoff_seconds: float = Field(10.0, gt=0)
+    # sent outbox rows are deleted this long after they were sent (0: kept forever); the
+    # events themselves stay on the broker for its own retention
+    outbox_retention_days: float = Field(14.0, ge=0)
+    outbox_prune_interval_seconds: float = Field(60.0, gt=0)
 
     consumers_enabled: bool = True
     consumer_batch_size: int = Field(500, ge=1, le=10_000)

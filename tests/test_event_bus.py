@@ -15,12 +15,14 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from contracts.base import EventModel
+from devtools.infra import create_database
 from devtools.testing.infra import TestInfra
 from shared.db import make_engine, make_sessionmaker
 from shared.dlt import replay
 from shared.events import CloudEvent
 from shared.inbox import InboxConsumer
 from shared.kafka import ensure_topics, make_consumer, make_producer
+from shared.migrations import upgrade
 from shared.outbox import Outbox, OutboxRelay
 from shared.topics import dead_letter_topic
 
@@ -407,3 +409,66 @@ async def test_relay_puts_each_key_where_the_producer_would_in_order(
     assert len(per_key) == 40
     assert all(ns == sorted(ns) for ns in per_key.values())
     assert sorted(i for ns in per_key.values() for i in ns) == list(range(1500))
+
+
+
+async def test_sent_rows_past_the_retention_period_are_pruned_and_nothing_else(
+        infra: TestInfra, topic: str) -> None:
+    """A running relay with a retention period deletes the rows of its shards sent longer ago
+    than that, a batch at a time, while the broker refuses what is left to publish, and keeps
+    the rows sent since and the rows never sent, whatever their age. In a database of its own
+    (no other test's rows): 30 events published; the 12 oldest made to look sent 15 days ago,
+    the next 3 written 15 days ago and never sent; retention 14 days, batches of 5."""
+    settings = infra.settings()
+    url = await create_database(infra.database_url, f"canbao_test_prune_{uuid.uuid4().hex[:8]}",
+                                drop_first=True)
+    await asyncio.to_thread(upgrade, SCHEMA, url)
+    engine = make_engine(infra.settings(database_url=url))
+    await ensure_topics(settings, [topic])
+    await _write_events(engine, topic, 30, keys=3)
+    producer = make_producer(settings)
+    await producer.start()
+    relay = OutboxRelay(engine, SCHEMA, producer, poll_interval=0.01, retention=14 * 86400,
+                        prune_every=0.05, prune_batch=5)
+    try:
+        published = 0
+        while published < 30:
+            published += await relay.run_once()
+        async with engine.begin() as conn:
+            mine = [r[0] for r in await conn.execute(text(
+                f"SELECT seq FROM {SCHEMA}.outbox ORDER BY seq"))]
+            assert len(mine) == 30
+            old_sent, unsent = mine[:12], mine[12:15]
+            await conn.execute(text(f"""UPDATE {SCHEMA}.outbox SET
+                sent_at = now() - interval '15 days' WHERE seq = ANY(:s)"""), {"s": old_sent})
+            await conn.execute(text(f"""UPDATE {SCHEMA}.outbox SET sent_at = NULL,
+                created_at = now() - interval '15 days', attempts = 9 WHERE seq = ANY(:s)"""),
+                {"s": unsent})
+        relay.producer = _Refusing(producer)  # type: ignore[assignment]
+        stop = asyncio.Event()
+        running = asyncio.create_task(relay.run(stop))
+        for _ in range(200):  # up to 10 s
+            if relay.pruned >= 12:
+                break
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.2)  # a few more rounds: nothing else goes
+        stop.set()
+        await running
+        async with engine.connect() as conn:
+            left = {r[0] for r in await conn.execute(text(f"SELECT seq FROM {SCHEMA}.outbox"))}
+    finally:
+        await producer.stop()
+        await engine.dispose()
+    assert relay.pruned == 12
+    assert left == set(mine) - set(old_sent)
+
+
+class _Refusing:
+    """A producer whose broker refuses every batch (the relay counts an attempt and goes on)."""
+
+    def __init__(self, real: AIOKafkaProducer) -> None:
+        self.partitions_for = real.partitions_for
+        self.create_batch = real.create_batch
+
+    async def send_batch(self, *_a, **_k):  # noqa: ANN002, ANN003, ANN202
+        raise RuntimeError("the broker refuses")
