@@ -122,6 +122,11 @@ async def apply_list(settings: Settings, dsn: str, chosen: list[tuple[str, str]]
 
 
 async def main() -> None:
+    import logging
+
+    if os.environ.get("BENCH_DEBUG"):  # each batch's statements timed
+        logging.basicConfig(level=logging.WARNING, format="%(message)s")
+        logging.getLogger("services.registration.bulk").setLevel(logging.DEBUG)
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=1_500_000)
     parser.add_argument("--list-rows", type=int, default=100_000)

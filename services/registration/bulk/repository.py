@@ -4,6 +4,8 @@ households, persons, history and the outbox, and the import's own row."""
 
 from __future__ import annotations
 
+import logging
+import time
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -12,6 +14,7 @@ from typing import Any
 from services.registration import events
 from shared.outbox import Outbox
 
+log = logging.getLogger(__name__)
 S = "registration"
 STAGING_COLUMNS = ("id", "id_number_hash", "id_number_enc", "id_number_masked", "name",
                    "name_masked", "name_enc", "birth_date", "sex", "phone", "phone_enc",
@@ -64,9 +67,11 @@ async def write_batch(pg: Any, outbox: Outbox, staging: bytes, count: int,
     persons, history and the outbox (events built from staging; `event`: $1, the correlation
     id)."""
     written = BatchWritten()
+    steps = [time.perf_counter()]
     await pg.execute("TRUNCATE resident_staging")
     await pg.copy_to_table("resident_staging", source=_chunks(staging),
                            columns=list(STAGING_COLUMNS), format="text")
+    steps.append(time.perf_counter())
     # the batch's hashes as one array: index probes, never a scan of persons (a join with the
     # staging table is planned as a hash join over all of persons)
     status = await pg.execute(f"""
@@ -78,6 +83,7 @@ async def write_batch(pg: Any, outbox: Outbox, staging: bytes, count: int,
         DELETE FROM resident_staging s WHERE cardinality(s.other_hashes) > 0 AND EXISTS (
             SELECT 1 FROM {S}.persons p WHERE p.id_number_hash = ANY (s.other_hashes))""")
     known += int(status.split()[-1])
+    steps.append(time.perf_counter())
     written.already_registered = known
     if known == count:
         return written
@@ -91,6 +97,7 @@ async def write_batch(pg: Any, outbox: Outbox, staging: bytes, count: int,
         ON CONFLICT (household_no) DO UPDATE SET head_person_id = EXCLUDED.head_person_id
         WHERE h.head_person_id IS NULL AND EXCLUDED.head_person_id IS NOT NULL""")
     written.households = int(status.split()[-1])
+    steps.append(time.perf_counter())
     await pg.execute(f"""
         INSERT INTO {S}.persons (id, id_number_hash, id_number_enc, id_number_masked, name,
             birth_date, sex, phone, household_id, relation_to_head, county_code,
@@ -99,6 +106,7 @@ async def write_batch(pg: Any, outbox: Outbox, staging: bytes, count: int,
             phone, household_id, relation_to_head, county_code, township_code, village_code,
             address
         FROM resident_staging ORDER BY id""")
+    steps.append(time.perf_counter())
     await pg.execute(f"""
         INSERT INTO {S}.person_history (person_id, revision, snapshot)
         SELECT id, 1, jsonb_build_object('name', name, 'phone', phone,
@@ -108,8 +116,14 @@ async def write_batch(pg: Any, outbox: Outbox, staging: bytes, count: int,
             'residence_permit', false, 'school', NULL, 'address', address,
             'imported', true)
         FROM resident_staging ORDER BY id""")
+    steps.append(time.perf_counter())
     status = await pg.execute(person_events_sql(outbox), *event)
+    steps.append(time.perf_counter())
     written.imported = int(status.split()[-1])
+    log.debug("import batch of %d: %s", count, ", ".join(
+        f"{name} {b - a:.2f}s" for name, a, b in zip(
+            ("staging COPY", "already registered", "households", "persons", "history",
+             "events"), steps, steps[1:], strict=False)))
     return written
 
 
