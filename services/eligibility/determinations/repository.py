@@ -38,7 +38,9 @@ REPLACE_CURRENT = ("ON CONFLICT (person_id, plan_year) DO UPDATE SET "
 
 
 # an explanation's id: a hash of its content (migration 0006), so that everyone whose
-# determination rests on the same rules and assumptions shares one stored row
+# determination rests on the same rules and assumptions shares one stored row (rows written
+# before it, or by the previous release while replicas are replaced, have their own
+# `assumptions` and `trace` columns instead: history reads either)
 def explanation_id(assumptions: str, trace: str) -> str:
     """The SQL of the id of the explanation made of two jsonb expressions."""
     return f"md5(({assumptions})::text || ' ' || ({trace})::text)::uuid"
@@ -114,8 +116,10 @@ class DeterminationRepository:
             SELECT d.id AS revision, policy_version, enrolled, region_code, county_code,
                    township_code, village_code, insured_category, standard_fen, personal_fen,
                    surcharge_fen, subsidies, coverage_start, on_time_until, payable_until, late,
-                   x.assumptions, x.trace, cause, determined_at
-            FROM {S}.determinations d JOIN {S}.explanations x ON x.id = d.explanation_id
+                   coalesce(x.assumptions, d.assumptions) AS assumptions,
+                   coalesce(x.trace, d.trace) AS trace, cause, determined_at
+            FROM {S}.determinations d
+                 LEFT JOIN {S}.explanations x ON x.id = d.explanation_id
             WHERE d.person_id = :id AND d.plan_year = :y
             ORDER BY d.id DESC"""), {"id": person_id, "y": plan_year})).mappings().all()
         return [dict(r) for r in rows]

@@ -5,8 +5,13 @@
   trace::text)` as a uuid; jsonb's text is canonical, so the same content gets the same id).
   A county's 1.5 million determinations share a dozen of them; stored in every row they made
   two thirds of the row's 1.5 KB and of a whole-county redetermination's writes.
-- determinations: `explanation_id` instead of their own `assumptions` and `trace`. Rows
-  written before this migration are moved over.
+- determinations: `explanation_id` (NULL in rows written before), and `assumptions` and `trace`
+  may be NULL: this release writes the explanation id instead of them.
+
+Only additions, so that the previous release keeps working while replicas are replaced
+(docs/OPERATIONS.md): it still writes `assumptions` and `trace` in its own rows, and readers take
+the row's own columns where it has no explanation id. A later release, once no release writes
+those columns, moves the rows that still have them and drops them.
 
 No foreign key: every writer inserts the explanation in the same transaction before the rows
 that name it, and a key would cost a trigger per row of a 1.5-million-row redetermination.
@@ -24,7 +29,6 @@ branch_labels = None
 depends_on = None
 
 S = "eligibility"
-_ID = "md5(assumptions::text || ' ' || trace::text)::uuid"
 
 
 def upgrade() -> None:
@@ -32,19 +36,14 @@ def upgrade() -> None:
         id uuid PRIMARY KEY,
         assumptions jsonb NOT NULL,
         trace jsonb NOT NULL)""")
-    op.execute(f"ALTER TABLE {S}.determinations ADD COLUMN explanation_id uuid")
-    op.execute(f"""INSERT INTO {S}.explanations (id, assumptions, trace)
-        SELECT DISTINCT ON ({_ID}) {_ID}, assumptions, trace FROM {S}.determinations""")
-    op.execute(f"UPDATE {S}.determinations SET explanation_id = {_ID}")
-    op.execute(f"""ALTER TABLE {S}.determinations ALTER COLUMN explanation_id SET NOT NULL,
-                   DROP COLUMN assumptions, DROP COLUMN trace""")
+    op.execute(f"""ALTER TABLE {S}.determinations ADD COLUMN explanation_id uuid,
+                   ALTER COLUMN assumptions DROP NOT NULL, ALTER COLUMN trace DROP NOT NULL""")
 
 
 def downgrade() -> None:
-    op.execute(f"""ALTER TABLE {S}.determinations ADD COLUMN assumptions jsonb,
-                   ADD COLUMN trace jsonb""")
     op.execute(f"""UPDATE {S}.determinations d SET assumptions = x.assumptions, trace = x.trace
-                   FROM {S}.explanations x WHERE x.id = d.explanation_id""")
+                   FROM {S}.explanations x
+                   WHERE x.id = d.explanation_id AND d.assumptions IS NULL""")
     op.execute(f"""ALTER TABLE {S}.determinations ALTER COLUMN assumptions SET NOT NULL,
                    ALTER COLUMN trace SET NOT NULL, DROP COLUMN explanation_id""")
     op.execute(f"DROP TABLE {S}.explanations")

@@ -1,6 +1,7 @@
 """A determination's explanation (trace and assumptions) is stored once for everyone who shares
-it (migration 0006): written by the per-person path, read back by a person's history, and moved
-over by the migration from the rows written before it."""
+it (migration 0006): written by the per-person path, read back by a person's history beside the
+rows that carry their own (written before the migration, or by the previous release while
+replicas are replaced)."""
 
 from __future__ import annotations
 
@@ -62,39 +63,53 @@ async def test_people_with_the_same_explanation_share_one_row(infra: TestInfra) 
         await engine.dispose()
 
 
-async def test_the_migration_moves_stored_explanations_and_back(infra: TestInfra) -> None:
-    """Rows written before 0006 keep their trace and assumptions: after the upgrade through the
-    shared explanations (one per distinct content), after the downgrade in their own columns."""
+_OLD_INSERT = text(
+    "INSERT INTO eligibility.determinations (person_id, plan_year, policy_version, "
+    "insured_category, standard_fen, personal_fen, surcharge_fen, subsidies, coverage_start, "
+    "assumptions, trace, cause) VALUES (:p, :y, 'v-old', 'adult', 38000, 38000, 0, '[]', :d, "
+    "CAST(:a AS jsonb), CAST(:t AS jsonb), 'test')")  # the previous release's insert
+
+
+def _old_row(person: uuid.UUID, trace: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"p": person, "y": YEAR, "d": dt.date(YEAR, 1, 1),
+            "a": orjson.dumps(ASSUMPTIONS).decode(), "t": orjson.dumps(trace).decode()}
+
+
+async def test_the_migration_only_adds_and_both_releases_rows_read_back(
+        infra: TestInfra) -> None:
+    """0006 keeps the previous release working: rows it wrote before the migration and while
+    replicas are replaced (its own insert, after the migration) read back beside this release's
+    rows; the downgrade gives every row its own trace and assumptions again."""
     url = await create_database(infra.database_url, f"canbao_test_expl_{uuid.uuid4().hex[:8]}",
                                 drop_first=True)
     await asyncio.to_thread(upgrade, "eligibility", url, BEFORE)
     engine = make_engine(infra.settings(database_url=url))
-    people = [uuid.uuid4() for _ in range(3)]
-    traces = [TRACE, TRACE, OTHER_TRACE]
+    before, during, new = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    expected = {before: TRACE, during: OTHER_TRACE, new: TRACE}
     try:
         async with engine.begin() as conn:
-            for person, trace in zip(people, traces, strict=True):
-                await conn.execute(text(
-                    "INSERT INTO eligibility.determinations (person_id, plan_year, "
-                    "policy_version, insured_category, standard_fen, personal_fen, "
-                    "surcharge_fen, subsidies, coverage_start, assumptions, trace, cause) "
-                    "VALUES (:p, :y, 'v-old', 'adult', 38000, 38000, 0, '[]', :d, "
-                    "CAST(:a AS jsonb), CAST(:t AS jsonb), 'test')"),
-                    {"p": person, "y": YEAR, "d": dt.date(YEAR, 1, 1),
-                     "a": orjson.dumps(ASSUMPTIONS).decode(), "t": orjson.dumps(trace).decode()})
+            await conn.execute(_OLD_INSERT, _old_row(before, TRACE))
         await asyncio.to_thread(upgrade, "eligibility", url)
+        async with engine.begin() as conn:  # the previous release, still running
+            await conn.execute(_OLD_INSERT, _old_row(during, OTHER_TRACE))
+        async with make_sessionmaker(engine)() as session, session.begin():
+            await DeterminationRepository(session).record(new, YEAR, _result(TRACE), "test")
         async with make_sessionmaker(engine)() as session:
             repo = DeterminationRepository(session)
-            for person, trace in zip(people, traces, strict=True):
+            for person, trace in expected.items():
                 (row,) = await repo.history(person, YEAR)
                 assert (row["trace"], row["assumptions"]) == (trace, ASSUMPTIONS)
-            assert (await session.execute(text(
-                "SELECT count(*) FROM eligibility.explanations"))).scalar_one() == 2
+            stored = (await session.execute(text(
+                "SELECT person_id, explanation_id IS NOT NULL, trace IS NULL "
+                "FROM eligibility.determinations"))).all()
+        # only this release's row names an explanation instead of carrying its own
+        assert {r[0]: (r[1], r[2]) for r in stored} == {
+            before: (False, False), during: (False, False), new: (True, True)}
         await engine.dispose()
         await asyncio.to_thread(command.downgrade, alembic_config("eligibility", url), BEFORE)
         async with engine.connect() as conn:
             rows = dict((await conn.execute(text(
                 "SELECT person_id, trace FROM eligibility.determinations"))).all())
-        assert rows == dict(zip(people, traces, strict=True))
+        assert rows == expected
     finally:
         await engine.dispose()
