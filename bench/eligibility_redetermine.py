@@ -2,14 +2,15 @@
 
     python bench/eligibility_redetermine.py [--persons 1500000] [--chunk 250000] [--connections 2]
 
-Creates its own database (on CANBAO_DATABASE_URL's server, or an embedded PostgreSQL 18 under
-.canbao/bench-pg), migrates the eligibility schema, loads synthetic persons, enrollments and
-group memberships (bench/province.py's shares) with COPY, then runs the redetermination job for
-Tengzhou 2025 twice: first with no determinations (everyone new: determinations, current rows
-and 1.5 million outbox events written), then again with nothing changed (only reads, compute and
-the comparison). Prints the wall time and the time split: read, compute, write, each summed over
-the chunks (with --connections 2, two chunks are in flight at once, so the parts overlap and add
-up to more than the wall time), and the WAL written.
+Makes its own database again (on CANBAO_TEST_DATABASE_URL's or CANBAO_DATABASE_URL's server, or
+an embedded PostgreSQL 18 under .canbao/bench-eligibility-pg), migrates the eligibility schema,
+loads synthetic persons, enrollments and group memberships (bench/province.py's shares) with
+COPY, then runs the redetermination job for Tengzhou 2025 twice: first with no determinations
+(everyone new: determinations, current rows and 1.5 million outbox events written), then again
+with nothing changed (only reads, compute and the comparison). Prints the wall time and the time
+split: read, compute, write, each summed over the chunks (with --connections 2, two chunks are
+in flight at once, so the parts overlap and add up to more than the wall time), and the WAL
+written.
 """
 
 from __future__ import annotations
@@ -30,12 +31,11 @@ sys.path.insert(0, str(ROOT))
 
 import province  # noqa: E402
 
-from devtools.infra import EmbeddedPostgres, create_database  # noqa: E402
+from devtools.infra import bench_database  # noqa: E402
 from kernels.policy import PolicyCatalog  # noqa: E402
 from services.eligibility.plans.registry import SEED_DIR, PlanRegistry  # noqa: E402
 from services.eligibility.redeterminations.service import Redeterminator  # noqa: E402
 from shared.db import make_engine  # noqa: E402
-from shared.migrations import upgrade  # noqa: E402
 from shared.settings import Settings  # noqa: E402
 
 COUNTY, YEAR = "370481", 2025
@@ -126,14 +126,8 @@ async def main() -> None:
     parser.add_argument("--connections", type=int, default=2,
                         help="chunks in flight at once (1: one after the other)")
     args = parser.parse_args()
-    pg = None
-    server = os.environ.get("CANBAO_DATABASE_URL")
-    if not server:
-        pg = EmbeddedPostgres(ROOT / ".canbao" / "bench-eligibility-pg")
-        server = await asyncio.to_thread(pg.start)
-    try:
-        url = await create_database(server, "canbao_bench_eligibility", drop_first=True)
-        await asyncio.to_thread(upgrade, "eligibility", url)
+    async with bench_database("canbao_bench_eligibility", ["eligibility"],
+                              ROOT / ".canbao" / "bench-eligibility-pg") as url:
         t = time.perf_counter()
         await load_population(url, province.one_county(COUNTY, args.persons))
         print(f"load (COPY, not part of the figure): {time.perf_counter() - t:.1f}s")
@@ -161,9 +155,6 @@ async def main() -> None:
         finally:
             await engine.dispose()
         print(f"machine: {os.cpu_count()} cores; {dt.date.today().isoformat()}")
-    finally:
-        if pg is not None:
-            pg.stop()
 
 
 if __name__ == "__main__":

@@ -29,9 +29,8 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import text  # noqa: E402
 
-from devtools.infra import EmbeddedPostgres, create_database  # noqa: E402
+from devtools.infra import bench_database  # noqa: E402
 from shared.db import make_engine  # noqa: E402
-from shared.migrations import upgrade  # noqa: E402
 from shared.outbox import OutboxRelay  # noqa: E402
 from shared.settings import Settings  # noqa: E402
 
@@ -50,14 +49,8 @@ async def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--batch", type=int, default=5000)
     args = parser.parse_args()
-    server = os.environ.get("CANBAO_TEST_DATABASE_URL") or os.environ.get("CANBAO_DATABASE_URL")
-    pg = None
-    if not server:
-        pg = EmbeddedPostgres(ROOT / ".canbao" / "bench-prune-pg")
-        server = await asyncio.to_thread(pg.start)
-    try:
-        url = await create_database(server, "canbao_bench_outbox_prune", drop_first=True)
-        await asyncio.to_thread(upgrade, SCHEMA, url)
+    async with bench_database("canbao_bench_outbox_prune", [SCHEMA],
+                              ROOT / ".canbao" / "bench-prune-pg") as url:
         engine = make_engine(Settings(database_url=url))
         try:
             async with engine.begin() as conn:
@@ -99,9 +92,6 @@ async def main() -> None:
         finally:
             await engine.dispose()
         print(f"machine: {os.cpu_count()} cores")
-    finally:
-        if pg is not None:
-            pg.stop()
 
 
 if __name__ == "__main__":

@@ -27,8 +27,7 @@ sys.path.insert(0, str(ROOT))
 
 import province  # noqa: E402
 
-from devtools.infra import EmbeddedPostgres, create_database  # noqa: E402
-from shared.migrations import upgrade  # noqa: E402
+from devtools.infra import bench_database  # noqa: E402
 from shared.settings import Settings  # noqa: E402
 
 
@@ -131,15 +130,8 @@ async def main() -> None:
     parser.add_argument("--rows", type=int, default=1_500_000)
     parser.add_argument("--list-rows", type=int, default=100_000)
     args = parser.parse_args()
-    server = os.environ.get("CANBAO_TEST_DATABASE_URL") or os.environ.get("CANBAO_DATABASE_URL")
-    pg_server = None
-    if not server:
-        pg_server = EmbeddedPostgres(ROOT / ".canbao" / "bench-pg")
-        server = await asyncio.to_thread(pg_server.start)
-    try:
-        # one database, made again each run: runs leave no databases behind
-        url = await create_database(server, "canbao_bench_registration_import", drop_first=True)
-        await asyncio.to_thread(upgrade, "registration", url)
+    async with bench_database("canbao_bench_registration_import", ["registration"],
+                              ROOT / ".canbao" / "bench-pg") as url:
         settings = Settings(environment="test", database_url=url)
         dsn = settings.async_database_url.replace("postgresql+asyncpg://", "postgresql://", 1)
         with tempfile.TemporaryDirectory() as d:
@@ -164,9 +156,6 @@ async def main() -> None:
             elapsed, events, status = await apply_list(settings, dsn, chosen, tmp)
             print(f"certified list: {args.list_rows:,} rows {status} in {elapsed:.1f}s with "
                   f"{events:,} membership events in the outbox")
-    finally:
-        if pg_server is not None:
-            pg_server.stop()
 
 
 if __name__ == "__main__":

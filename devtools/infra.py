@@ -5,12 +5,14 @@ Used only when no database URL or bootstrap servers are configured."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import shutil
 import socket
 import subprocess
 import time
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -104,6 +106,30 @@ async def create_database(server_url: str, name: str, *, drop_first: bool = Fals
     finally:
         await conn.close()
     return database_url(server_url, name)
+
+
+@contextlib.asynccontextmanager
+async def bench_database(name: str, schemas: Sequence[str],
+                         state_dir: Path) -> AsyncIterator[str]:
+    """A benchmark's database: `name`, made again (dropped first, so runs leave nothing
+    behind) and migrated for the services' `schemas`, on the server of CANBAO_TEST_DATABASE_URL
+    or CANBAO_DATABASE_URL, else on an embedded PostgreSQL under `state_dir` that runs for the
+    while; its URL."""
+    from shared.migrations import upgrade
+
+    server = os.environ.get("CANBAO_TEST_DATABASE_URL") or os.environ.get("CANBAO_DATABASE_URL")
+    pg = None
+    if not server:
+        pg = EmbeddedPostgres(state_dir)
+        server = await asyncio.to_thread(pg.start)
+    try:
+        url = await create_database(server, name, drop_first=True)
+        for schema in schemas:
+            await asyncio.to_thread(upgrade, schema, url)
+        yield url
+    finally:
+        if pg is not None:
+            pg.stop()
 
 
 def _asyncpg_dsn(url: str) -> str:
