@@ -29,12 +29,12 @@ _CURRENT = ("determination_id, policy_version, enrolled, region_code, county_cod
 
 
 # a person's current determination replaced by a newer one (per person and set-wise)
-_REPLACED = ("determination_id", "policy_version", "county_code", "township_code",
+REPLACED = ("determination_id", "policy_version", "county_code", "township_code",
              "village_code", "standard_fen", "personal_fen", "subsidies", "enrolled",
              "region_code", "insured_category", "surcharge_fen", "coverage_start",
              "determined_at", "on_time_until", "payable_until", "late")
 REPLACE_CURRENT = ("ON CONFLICT (person_id, plan_year) DO UPDATE SET "
-                   + ", ".join(f"{c} = EXCLUDED.{c}" for c in _REPLACED))
+                   + ", ".join(f"{c} = EXCLUDED.{c}" for c in REPLACED))
 
 
 # an explanation's id: a hash of its content (migration 0006), so that everyone whose

@@ -252,6 +252,13 @@ class Redeterminator:
                 await asyncio.wait([previous])  # its own failure is recorded by itself
                 if not _committed(previous):
                     return None
+            if isinstance(exc, asyncpg.UniqueViolationError) and \
+                    not await repo.holds_determination_lock(apg, ctx.guard_pid):
+                # the guard lost the lock, and per-person work gave someone of the chunk a
+                # current row after the chunk found none: a later round does the chunk again
+                log.warning("redetermination job %s: the guard lost the determination lock; "
+                            "the chunk after %s is rolled back", job_id, after)
+                return None
             log.exception("redetermination job %s failed", job_id)
             row = await repo.fail_job(apg, job_id, repr(exc))
         job = _job(row)
@@ -311,8 +318,8 @@ class Redeterminator:
             adjustments, writes = await repo.write_changed(
                 apg, year, region, policy.version, now, f"redetermination:{job_id}")
             steps += writes[1:]
-        log.debug("chunk write: copy %.2fs, compare %.2fs, then determinations, current, "
-                  "outbox, adjustments: %s", steps[0] - t2, steps[1] - steps[0],
+        log.debug("chunk write: copy %.2fs, compare %.2fs, then determinations, new current, "
+                  "replaced current, outbox, adjustments: %s", steps[0] - t2, steps[1] - steps[0],
                   ", ".join(f"{b - a:.2f}s" for a, b in zip(steps[1:], steps[2:], strict=False)))
         await repo.drop_chunk_tables(apg)
         return changed, adjustments

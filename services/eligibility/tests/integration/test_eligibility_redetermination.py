@@ -220,3 +220,54 @@ async def test_a_failing_chunk_fails_the_job_after_the_chunks_before_it(
     job = await runner.run((await runner.create(REGION, YEAR))["id"])
     assert (job["status"], job["processed"]) == ("failed", 40) and "boom" in job["error"]
     assert job["last_person_id"] == str(POPULATION[39])
+
+
+async def test_a_chunk_that_meets_a_row_written_after_the_lock_was_lost_is_done_again(
+        engine, monkeypatch) -> None:
+    """If the guard loses the determination lock, per-person work may give someone of a chunk
+    in flight a current row after the chunk found none: the chunk's insert of current rows then
+    violates their key. The chunk is rolled back and done again in a later round, instead of
+    failing the job, and that person's row is then replaced like anyone's."""
+    from services.eligibility.redeterminations import service as redetermination
+
+    plans = PlanRegistry(PolicyCatalog.load(SEED_DIR))
+    real_keep = redetermination.repo.keep_changed
+    real_holds = redetermination.repo.holds_determination_lock
+    victims = POPULATION[100:120]  # the sixth chunk of 20
+    async with engine.begin() as conn:  # these have no current row: the chunk inserts them
+        await conn.execute(text(
+            "DELETE FROM eligibility.current_determinations WHERE person_id = ANY(:p) "
+            "AND plan_year = :y"), {"p": victims, "y": YEAR})
+    lost: list[bool] = []
+
+    async def keep_changed(conn, plan_year, region_code, after, last):  # type: ignore[no-untyped-def]
+        n = await real_keep(conn, plan_year, region_code, after, last)
+        if last == victims[-1] and not lost:  # per-person work, while the lock is lost
+            async with engine.begin() as other:
+                await other.execute(text(
+                    "INSERT INTO eligibility.current_determinations (person_id, plan_year, "
+                    "determination_id, policy_version, county_code, standard_fen, personal_fen, "
+                    "subsidies) VALUES (:p, :y, 0, 'per-person', :c, 0, 0, '[]')"),
+                    {"p": victims[0], "y": YEAR, "c": REGION})
+            lost.append(True)
+        return n
+
+    async def holds(conn, pid):  # type: ignore[no-untyped-def]
+        if lost == [True]:  # the check right after the violation: the lock is gone
+            lost.append(False)
+            return False
+        return await real_holds(conn, pid)
+
+    monkeypatch.setattr(redetermination.repo, "keep_changed", keep_changed)
+    monkeypatch.setattr(redetermination.repo, "holds_determination_lock", holds)
+    runner = Redeterminator(engine, plans, chunk_size=20, connections=1)
+    job = await runner.run((await runner.create(REGION, YEAR))["id"])
+    assert (job["status"], job["processed"]) == ("done", N) and lost == [True, False]
+    async with engine.connect() as conn:
+        version = (await conn.execute(text(
+            "SELECT policy_version FROM eligibility.current_determinations WHERE person_id = :p "
+            "AND plan_year = :y"), {"p": victims[0], "y": YEAR})).scalar_one()
+        kept = (await conn.execute(text(
+            "SELECT count(*) FROM eligibility.current_determinations WHERE person_id = ANY(:p) "
+            "AND plan_year = :y"), {"p": victims, "y": YEAR})).scalar_one()
+    assert version == plans.catalog.get(REGION, YEAR).version and kept == len(victims)
