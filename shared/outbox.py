@@ -218,6 +218,9 @@ class OutboxRelay:
         prune_batch: int = 5000,
     ) -> None:
         self.engine = engine
+        # the fetch and the marks are single statements, each atomic on its own: run without
+        # BEGIN/ROLLBACK/COMMIT around them (two round trips a statement fewer)
+        self._statements = engine.execution_options(isolation_level="AUTOCOMMIT")
         self.schema = schema
         self.producer = producer
         self.batch_size = batch_size
@@ -319,12 +322,12 @@ class OutboxRelay:
             self._renew_due = now + self.renew_every
         if not self.shards:
             return 0
-        async with self.engine.connect() as conn:
+        async with self._statements.connect() as conn:
             rows = (await conn.execute(self._fetch, {"shards": self.shards, "n": self.batch_size})).all()
         if not rows:
             return 0
         sent, failed = await self.publish(rows)
-        async with self.engine.begin() as conn:
+        async with self._statements.connect() as conn:
             if sent:
                 await conn.execute(self._mark_sent, {"seqs": sent})
             if failed:
@@ -394,7 +397,7 @@ class OutboxRelay:
         seconds ago (unsent rows are never touched); how many."""
         if self.retention is None or not self.shards:
             return 0
-        async with self.engine.begin() as conn:
+        async with self._statements.connect() as conn:
             result = await conn.execute(self._prune, {"shards": self.shards,
                                                       "n": self.prune_batch,
                                                       "keep": self.retention})
