@@ -218,9 +218,6 @@ class OutboxRelay:
         prune_batch: int = 5000,
     ) -> None:
         self.engine = engine
-        # the fetch and the marks are single statements, each atomic on its own: run without
-        # BEGIN/ROLLBACK/COMMIT around them (two round trips a statement fewer)
-        self._statements = engine.execution_options(isolation_level="AUTOCOMMIT")
         self.schema = schema
         self.producer = producer
         self.batch_size = batch_size
@@ -295,6 +292,12 @@ class OutboxRelay:
         self._backlog = text(
             f"SELECT count(*), coalesce(extract(epoch FROM now() - min(created_at)), 0) "
             f"FROM {s}.outbox WHERE sent_at IS NULL")
+
+    @functools.cached_property
+    def _statements(self) -> AsyncEngine:
+        """The engine for the fetch, the marks and the prune: single statements, each atomic
+        on its own, run without BEGIN/ROLLBACK/COMMIT around them (two round trips fewer)."""
+        return self.engine.execution_options(isolation_level="AUTOCOMMIT")
 
     async def claim_shards(self, conn: AsyncConnection) -> list[int]:
         ttl = self.lease_seconds
