@@ -3,7 +3,8 @@
     python bench/eligibility_preview.py [--rate 500] [--seconds 20]
 
 Runs the eligibility service with uvicorn in a subprocess (its own database on
-CANBAO_DATABASE_URL's server or an embedded PostgreSQL 18; no broker needed for the preview),
+CANBAO_TEST_DATABASE_URL's or CANBAO_DATABASE_URL's server or an embedded PostgreSQL 18; no
+broker needed for the preview),
 then drives it with an open-loop async httpx load generator: requests are sent on a fixed
 schedule whatever the server's speed, and latency is counted from when each request was due,
 so a stalled server cannot hide its queueing (no coordinated omission). The same rate against
@@ -28,8 +29,7 @@ import orjson
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from devtools.infra import EmbeddedPostgres, create_database, free_port  # noqa: E402
-from shared.migrations import upgrade  # noqa: E402
+from devtools.infra import bench_database, free_port  # noqa: E402
 
 BODIES = [
     {"region_code": "370481", "plan_year": 2025,
@@ -96,51 +96,44 @@ async def main() -> None:
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes")
     args = parser.parse_args()
-    pg = None
-    server = os.environ.get("CANBAO_DATABASE_URL")
-    if not server:
-        pg = EmbeddedPostgres(ROOT / ".canbao" / "bench-eligibility-preview-pg")
-        server = await asyncio.to_thread(pg.start)
     proc = None
-    try:
-        url = await create_database(server, "canbao_bench_preview", drop_first=True)
-        await asyncio.to_thread(upgrade, "eligibility", url)
-        port = free_port()
-        env = {**os.environ, "CANBAO_DATABASE_URL": url, "CANBAO_CONSUMERS_ENABLED": "false",
-               "CANBAO_RELAY_ENABLED": "false", "CANBAO_LOG_LEVEL": "ERROR",
-               # the engine's latency; the cost of auth is measured by payments_webhooks.py
-               "CANBAO_AUTH_ENABLED": "false", "CANBAO_RATE_LIMIT_ENABLED": "false",
-               "CANBAO_KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{free_port()}"}
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "services.eligibility.app:create_app", "--factory",
-             "--port", str(port), "--log-level", "error", "--no-access-log",
-             "--workers", str(args.workers)],
-            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        base = f"http://127.0.0.1:{port}"
-        limits = httpx.Limits(max_connections=200, max_keepalive_connections=200)
-        async with httpx.AsyncClient(base_url=base, limits=limits, timeout=10) as client:
-            for _ in range(200):
-                try:
-                    if (await client.get("/healthz")).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                await asyncio.sleep(0.1)
-            r = await client.post("/v1/determinations/preview", json=BODIES[1])
-            assert r.status_code == 200, r.text
-            await drive(port, "POST", "/v1/determinations/preview", args.rate, 2)  # warm-up
-            ms, err = await drive(port, "GET", "/healthz", args.rate, args.seconds)
-            report("GET /healthz (baseline)", ms, err, args.rate)
-            ms, err = await drive(port, "POST", "/v1/determinations/preview", args.rate,
-                                  args.seconds)
-            report("POST /v1/determinations/preview", ms, err, args.rate)
-        print(f"machine: {os.cpu_count()} cores; server and load generator share them")
-    finally:
-        if proc is not None:
-            proc.terminate()
-            proc.wait(10)
-        if pg is not None:
-            pg.stop()
+    async with bench_database("canbao_bench_preview", ["eligibility"],
+                              ROOT / ".canbao" / "bench-eligibility-preview-pg") as url:
+        try:
+            port = free_port()
+            env = {**os.environ, "CANBAO_DATABASE_URL": url, "CANBAO_CONSUMERS_ENABLED": "false",
+                   "CANBAO_RELAY_ENABLED": "false", "CANBAO_LOG_LEVEL": "ERROR",
+                   # the engine's latency; the cost of auth is measured by payments_webhooks.py
+                   "CANBAO_AUTH_ENABLED": "false", "CANBAO_RATE_LIMIT_ENABLED": "false",
+                   "CANBAO_KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{free_port()}"}
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "uvicorn", "services.eligibility.app:create_app", "--factory",
+                 "--port", str(port), "--log-level", "error", "--no-access-log",
+                 "--workers", str(args.workers)],
+                cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            base = f"http://127.0.0.1:{port}"
+            limits = httpx.Limits(max_connections=200, max_keepalive_connections=200)
+            async with httpx.AsyncClient(base_url=base, limits=limits, timeout=10) as client:
+                for _ in range(200):
+                    try:
+                        if (await client.get("/healthz")).status_code == 200:
+                            break
+                    except httpx.HTTPError:
+                        pass
+                    await asyncio.sleep(0.1)
+                r = await client.post("/v1/determinations/preview", json=BODIES[1])
+                assert r.status_code == 200, r.text
+                await drive(port, "POST", "/v1/determinations/preview", args.rate, 2)  # warm-up
+                ms, err = await drive(port, "GET", "/healthz", args.rate, args.seconds)
+                report("GET /healthz (baseline)", ms, err, args.rate)
+                ms, err = await drive(port, "POST", "/v1/determinations/preview", args.rate,
+                                      args.seconds)
+                report("POST /v1/determinations/preview", ms, err, args.rate)
+            print(f"machine: {os.cpu_count()} cores; server and load generator share them")
+        finally:
+            if proc is not None:
+                proc.terminate()
+                proc.wait(10)
 
 
 if __name__ == "__main__":

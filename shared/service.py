@@ -180,7 +180,7 @@ class Runtime:
                 idle_interval=s.relay_idle_poll_interval_ms / 1000,
                 lease_seconds=s.relay_lease_seconds,
                 max_backoff=s.relay_max_backoff_seconds,
-                retention=s.outbox_retention_days * 86400 or None,
+                retention=s.outbox_retention_days * 86400,  # 0: kept
                 prune_every=s.outbox_prune_interval_seconds,
             )
             workers.append(asyncio.create_task(self.relay.run(self.relay_stop),
