@@ -1,6 +1,8 @@
 """Benchmark: re-determine a whole county (1.5 million enrolled persons) and persist it.
 
-    python bench/eligibility_redetermine.py [--persons 1500000] [--chunk 250000] [--connections 2]
+    python bench/eligibility_redetermine.py [--persons 1500000] [--chunk N] [--connections N]
+
+The chunk size and the chunks in flight default to the service's own (CHUNK_SIZE, CONNECTIONS).
 
 Makes its own database again (on CANBAO_TEST_DATABASE_URL's or CANBAO_DATABASE_URL's server, or
 an embedded PostgreSQL 18 under .canbao/bench-eligibility-pg), migrates the eligibility schema,
@@ -34,7 +36,11 @@ import province  # noqa: E402
 from devtools.infra import bench_database  # noqa: E402
 from kernels.policy import PolicyCatalog  # noqa: E402
 from services.eligibility.plans.registry import SEED_DIR, PlanRegistry  # noqa: E402
-from services.eligibility.redeterminations.service import Redeterminator  # noqa: E402
+from services.eligibility.redeterminations.service import (  # noqa: E402
+    CHUNK_SIZE,
+    CONNECTIONS,
+    Redeterminator,
+)
 from shared.db import make_engine  # noqa: E402
 from shared.settings import Settings  # noqa: E402
 
@@ -122,8 +128,8 @@ async def main() -> None:
             logging.getLogger(noisy).setLevel(logging.WARNING)
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--persons", type=int, default=1_500_000)
-    parser.add_argument("--chunk", type=int, default=250_000)
-    parser.add_argument("--connections", type=int, default=2,
+    parser.add_argument("--chunk", type=int, default=CHUNK_SIZE)
+    parser.add_argument("--connections", type=int, default=CONNECTIONS,
                         help="chunks in flight at once (1: one after the other)")
     args = parser.parse_args()
     async with bench_database("canbao_bench_eligibility", ["eligibility"],

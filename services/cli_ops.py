@@ -141,7 +141,8 @@ def cmd_redetermine(args: argparse.Namespace) -> int:
                             stage=f"重新认定 redetermining {args.region}-{args.year} "
                                   f"({job['changed']:,} changed)")
 
-        job = asyncio.run(redetermine(args.region, args.year, chunk_size=args.chunk_size,
+        sizing = {"chunk_size": args.chunk_size} if args.chunk_size else {}
+        job = asyncio.run(redetermine(args.region, args.year, **sizing,
                                       quiet=True, on_progress=show))
     print(f"job {job['id']} {job['status']}: {job['processed']:,} persons, "
           f"{job['changed']:,} changed, {job['adjustments']:,} adjustments due")
@@ -305,8 +306,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
                                    "running the command again continues an unfinished job.")
     p.add_argument("--region", required=True, help="the plan's region code")
     p.add_argument("--year", type=int, required=True, help="plan year")
-    p.add_argument("--chunk-size", type=int, default=100_000,
-                   help="persons per transaction (default 100000)")
+    p.add_argument("--chunk-size", type=int, default=None,
+                   help="persons per transaction (default: the service's, 100000)")
     p.set_defaults(func=cmd_redetermine)
 
     p = sub.add_parser("simulate", help="headcount and money under a draft plan (nothing stored)",

@@ -16,7 +16,7 @@ from typing import Any
 
 from kernels.policy import PolicyCatalog
 from services.eligibility.plans.registry import PlanRegistry
-from services.eligibility.redeterminations.service import Redeterminator
+from services.eligibility.redeterminations.service import CHUNK_SIZE, Redeterminator
 from shared.db import make_engine, make_sessionmaker
 from shared.outbox import Outbox
 from shared.settings import Settings, get_settings
@@ -30,7 +30,7 @@ def _print_progress(job: dict[str, Any]) -> None:
 
 
 async def redetermine(region: str, year: int, *, settings: Settings | None = None,
-                      chunk_size: int = 100_000, max_chunks: int | None = None,
+                      chunk_size: int = CHUNK_SIZE, max_chunks: int | None = None,
                       quiet: bool = False,
                       on_progress: Callable[[dict[str, Any]], None] | None = None,
                       ) -> dict[str, Any]:

@@ -42,6 +42,8 @@ from shared.errors import NotFound
 
 log = logging.getLogger(__name__)
 UNFINISHED = ("queued", "running")
+CHUNK_SIZE = 100_000  # persons per chunk (a transaction); bench/eligibility_redetermine.py
+CONNECTIONS = 2  # chunks in flight at once
 
 def _job(row: Any) -> dict[str, Any]:
     job = dict(row)
@@ -99,9 +101,9 @@ class _Round:
 
 
 class Redeterminator:
-    def __init__(self, engine: AsyncEngine, plans: PlanRegistry, *, chunk_size: int = 100_000,
+    def __init__(self, engine: AsyncEngine, plans: PlanRegistry, *, chunk_size: int = CHUNK_SIZE,
                  progress: Callable[[dict[str, Any]], None] | None = None,
-                 connections: int = 2, round_seconds: float = 10.0) -> None:
+                 connections: int = CONNECTIONS, round_seconds: float = 10.0) -> None:
         self.engine = engine
         self.plans = plans
         self.chunk_size = chunk_size
