@@ -123,8 +123,11 @@ def _shift(value: Any, years: int) -> Any:
 def next_year_text(content: dict[str, Any], year: int) -> str:
     """The plan moved to `year`: the periods and the issue date shifted by the years between
     (other dates, such as a certification cut-off, are law and stay), and every figure, quote,
-    date and document detail marked `# 待核对` (to revisit against the new 实施方案)."""
+    date and document detail marked `# 待核对` (to revisit against the new 实施方案), and so is
+    every text that names the old plan's year ("2025减出生年份" in an assumption's statement
+    would otherwise explain a 2027 plan with 2025's arithmetic)."""
     shift = year - int(content["plan_year"])
+    old_year = re.compile(rf"(?<!\d){int(content['plan_year'])}(?!\d)")
     draft = dict(content, plan_year=year, periods=_shift(content["periods"], shift))
     draft["source"] = dict(content["source"],
                            issued_on=_shift(str(content["source"]["issued_on"]), shift))
@@ -135,7 +138,8 @@ def next_year_text(content: dict[str, Any], year: int) -> str:
     for line in text.splitlines():
         key = line.strip().lstrip("- ").split(":", 1)[0]
         value = line.split(":", 1)[1].strip() if ":" in line else ""
-        if value and (_DATE.search(line) or key in _REVISIT_KEYS):
+        names_old_year = key != "id" and old_year.search(value)  # an id is a name, not a text
+        if value and (_DATE.search(line) or key in _REVISIT_KEYS or names_old_year):
             line = f"{line}  # {REVISIT}"
         out.append(line)
     return "\n".join(out) + "\n"
