@@ -14,6 +14,7 @@ that the caller repeats it, instead of a 500 that reads as a fault."""
 from __future__ import annotations
 
 import logging
+import socket
 from collections.abc import Mapping
 from typing import Any
 
@@ -98,6 +99,21 @@ def database_data_error(exc: BaseException) -> BaseException | None:
 def database_conflict(exc: BaseException) -> BaseException | None:
     """The deadlock or serialization failure behind `exc`, else None."""
     return _database_cause(exc, lambda _, state: state in _CONFLICT_SQLSTATES)
+
+
+# no such database (3D000), refused credentials (28000, 28P01), server starting or stopping (57P03)
+_UNREACHABLE_SQLSTATES = frozenset({"3D000", "28000", "28P01", "57P03"})
+
+
+def database_unreachable(exc: BaseException) -> BaseException | None:
+    """The error behind `exc` that says the database could not be reached at all (refused
+    connection, unknown host, no such database, refused credentials), else None."""
+    def unreachable(e: BaseException, state: str) -> bool:
+        psycopg_connect = (type(e).__module__.startswith("psycopg")
+                           and type(e).__name__ == "OperationalError")
+        return (state in _UNREACHABLE_SQLSTATES or psycopg_connect
+                or isinstance(e, (ConnectionRefusedError, socket.gaierror)))
+    return _database_cause(exc, unreachable)
 
 
 # the codes of the errors the framework raises itself (a body that is not JSON, an unknown

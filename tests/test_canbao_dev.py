@@ -20,6 +20,7 @@ import pytest
 
 from devtools.channels.dev import FILES, ensure_dev_channels
 from devtools.infra import free_port, port_open
+from services.cli import DEV_STACK
 from shared.auth import ensure_dev_keypair, mint_token
 from shared.idnumber import check_character
 from shared.settings import DEFAULT_PORTS
@@ -59,6 +60,13 @@ def test_dev_runs_everything_and_stops_cleanly(tmp_path: Path) -> None:
         assert "NOT READY" not in output, output
         _pay_through_every_channel(env, tmp_path)
         _pay_a_bill_looked_up_by_id_number(env, tmp_path)
+        # a database command in the operator's shell (no CANBAO_DATABASE_URL) finds dev's
+        done = subprocess.run([sys.executable, "-m", "services.cli", "redetermine", "--region",
+                               "370481", "--year", "2025"], cwd=ROOT, env=env,
+                              capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert "使用正在运行的 canbao dev" in done.stderr and " done: " in done.stdout, \
+            done.stdout + done.stderr
     finally:
         proc.send_signal(signal.SIGTERM)
         rest, _ = proc.communicate(timeout=60)
@@ -67,6 +75,7 @@ def test_dev_runs_everything_and_stops_cleanly(tmp_path: Path) -> None:
     for port in [*DEFAULT_PORTS.values(), kafka_port]:
         assert not port_open("127.0.0.1", port), f"port {port} still open after stop"
     assert not (tmp_path / "state" / "pg" / "postmaster.pid").exists()
+    assert not (tmp_path / "state" / DEV_STACK).exists()  # no stack runs any more
 
 
 def _pay(env: dict[str, str], *args: str) -> tuple[int, dict[str, object], str]:
