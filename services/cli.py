@@ -311,7 +311,10 @@ def main(argv: list[str] | None = None) -> int:
 
         return token_command(argv[1:])
     args = build_parser().parse_args(argv)
-    if args.command not in ("dev", "serve"):  # a service is configured by its environment
+    # a service is configured by its environment; these talk to the services' APIs only
+    api_only = args.command in ("dev", "serve", "plans", "pay") or (
+        args.command == "import" and args.what in ("lists", "villages", "students"))
+    if not api_only:
         adopted = {k: v for k, v in running_dev_stack(STATE_DIR).items() if k not in os.environ}
         if adopted:
             os.environ.update(adopted)

@@ -54,6 +54,17 @@ async def test_a_database_command_uses_the_running_dev_stack(infra: TestInfra,
         await conn.close()
 
 
+def test_commands_that_only_call_the_apis_say_nothing_of_it(tmp_path: Path) -> None:
+    """`canbao plans check FILE` (like plans, pay and the list imports, it never opens the
+    database) leaves the record alone and prints no note about it."""
+    write_dev_stack(tmp_path, {"CANBAO_DATABASE_URL": "postgresql://x/y",
+                               "CANBAO_KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:1"})
+    seed = ROOT / "services" / "eligibility" / "policies" / "370481-2025.yaml"
+    done = _canbao(_bare_env(tmp_path), "plans", "check", str(seed))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "canbao dev" not in done.stderr
+
+
 def test_a_record_whose_process_is_gone_is_ignored(tmp_path: Path) -> None:
     """A `canbao dev` killed without its clean stop leaves its record: a pid that no longer
     runs names no stack, and neither does a missing or damaged record."""
