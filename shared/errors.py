@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import socket
+import traceback
 from collections.abc import Mapping
 from typing import Any
 
@@ -111,7 +112,11 @@ def database_unreachable(exc: BaseException) -> BaseException | None:
     def unreachable(e: BaseException, state: str) -> bool:
         psycopg_connect = (type(e).__module__.startswith("psycopg")
                            and type(e).__name__ == "OperationalError")
-        return (state in _UNREACHABLE_SQLSTATES or psycopg_connect
+        # any OSError of asyncpg's connect: refused, timed out, no socket file at the path
+        asyncpg_connect = isinstance(e, OSError) and any(
+            "asyncpg" in f.filename and "connect_utils" in f.filename
+            for f in traceback.extract_tb(e.__traceback__))
+        return (state in _UNREACHABLE_SQLSTATES or psycopg_connect or asyncpg_connect
                 or isinstance(e, (ConnectionRefusedError, socket.gaierror)))
     return _database_cause(exc, unreachable)
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import asyncpg
 
-from devtools.infra import create_database
+from devtools.infra import create_database, database_url
 from devtools.testing.infra import TestInfra
 from services.cli import DEV_STACK, running_dev_stack, write_dev_stack
 
@@ -81,13 +81,13 @@ def test_a_record_whose_process_is_gone_is_ignored(tmp_path: Path) -> None:
 
 async def test_an_unreachable_database_is_one_line_not_a_traceback(infra: TestInfra,
                                                                    tmp_path: Path) -> None:
-    """`canbao redetermine` against a database that does not exist, and against a port where
-    nothing listens: exit 2, a Chinese line naming the database (its password hidden), no
-    traceback."""
-    server = infra.database_url.rsplit("/", 1)[0]
-    missing = f"{server}/no_such_db_{uuid.uuid4().hex[:6]}"
+    """`canbao redetermine` against a database that does not exist, a port where nothing
+    listens and a socket folder where no server runs: exit 2, a Chinese line naming the
+    database (its password hidden), no traceback."""
+    missing = database_url(infra.database_url, f"no_such_db_{uuid.uuid4().hex[:6]}")
     for url, reason in ((missing, "does not exist"),
-                        ("postgresql+asyncpg://canbao:s3cret@127.0.0.1:1/canbao", "")):
+                        ("postgresql+asyncpg://canbao:s3cret@127.0.0.1:1/canbao", ""),
+                        (f"postgresql+asyncpg://canbao:s3cret@/canbao?host={tmp_path}", "")):
         env = {**_bare_env(tmp_path), "CANBAO_DATABASE_URL": url}
         done = _canbao(env, "redetermine", "--region", "370481", "--year", "2027")
         assert done.returncode == 2, done.stderr
