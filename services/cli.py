@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -14,36 +12,15 @@ import time
 import urllib.request
 from pathlib import Path
 
+from services.cli_dev_stack import (
+    DEV_STACK,
+    adopt_dev_stack,
+    without_password,
+    write_dev_stack,
+)
 from shared.settings import DEFAULT_PORTS, SERVICES, get_settings
 
 STATE_DIR = Path(os.environ.get("CANBAO_STATE_DIR", ".canbao"))
-# where a running `canbao dev` says which database and broker it started, so that the commands
-# that work on them directly (redetermine, rollover, import residents, backup, ...) find them
-DEV_STACK = "dev-stack.json"
-_STACK_VARS = ("CANBAO_DATABASE_URL", "CANBAO_KAFKA_BOOTSTRAP_SERVERS")
-
-
-def write_dev_stack(state_dir: Path, env: dict[str, str]) -> Path:
-    """Record this `canbao dev`'s database and broker (readable by the owner only)."""
-    path = state_dir / DEV_STACK
-    path.write_text(json.dumps({"pid": os.getpid(), **{k: env[k] for k in _STACK_VARS}}))
-    path.chmod(0o600)
-    return path
-
-
-def running_dev_stack(state_dir: Path) -> dict[str, str]:
-    """The database and broker of the `canbao dev` running from `state_dir`; {} when none
-    runs (no record, or its process is gone)."""
-    try:
-        data = json.loads((state_dir / DEV_STACK).read_text())
-        os.kill(int(data["pid"]), 0)
-    except (OSError, ValueError, KeyError, TypeError):
-        return {}
-    return {k: str(data[k]) for k in _STACK_VARS if data.get(k)}
-
-
-def _without_password(url: str) -> str:
-    return re.sub(r"://([^:/@]+):[^@/]*@", r"://\1:***@", url)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -315,12 +292,7 @@ def main(argv: list[str] | None = None) -> int:
     api_only = args.command in ("dev", "serve", "plans", "pay") or (
         args.command == "import" and args.what in ("lists", "villages", "students"))
     if not api_only:
-        adopted = {k: v for k, v in running_dev_stack(STATE_DIR).items() if k not in os.environ}
-        if adopted:
-            os.environ.update(adopted)
-            get_settings.cache_clear()
-            print("canbao: 使用正在运行的 canbao dev: " + ", ".join(
-                f"{k}={_without_password(v)}" for k, v in adopted.items()), file=sys.stderr)
+        adopt_dev_stack(STATE_DIR)
     try:
         return int(args.func(args))
     except Exception as exc:
@@ -329,7 +301,7 @@ def main(argv: list[str] | None = None) -> int:
         cause = database_unreachable(exc)
         if cause is None:
             raise
-        url = _without_password(get_settings().database_url)
+        url = without_password(get_settings().database_url)
         print(f"canbao: 无法连接数据库 cannot reach the database {url}: {cause}\n"
               "  make run (canbao dev) 运行时，在同一目录下直接运行本命令即可；"
               "否则请设置 CANBAO_DATABASE_URL。", file=sys.stderr)

@@ -20,7 +20,7 @@ import pytest
 
 from devtools.channels.dev import FILES, ensure_dev_channels
 from devtools.infra import free_port, port_open
-from services.cli import DEV_STACK
+from services.cli_dev_stack import DEV_STACK
 from shared.auth import ensure_dev_keypair, mint_token
 from shared.idnumber import check_character
 from shared.settings import DEFAULT_PORTS

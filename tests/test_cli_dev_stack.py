@@ -16,7 +16,7 @@ import asyncpg
 
 from devtools.infra import create_database, database_url
 from devtools.testing.infra import TestInfra
-from services.cli import DEV_STACK, running_dev_stack, write_dev_stack
+from services.cli_dev_stack import DEV_STACK, running_dev_stack, write_dev_stack
 
 ROOT = Path(__file__).resolve().parent.parent
 _STACK_VARS = ("CANBAO_DATABASE_URL", "CANBAO_KAFKA_BOOTSTRAP_SERVERS")
