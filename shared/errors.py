@@ -14,7 +14,6 @@ that the caller repeats it, instead of a 500 that reads as a fault."""
 from __future__ import annotations
 
 import logging
-import socket
 import traceback
 from collections.abc import Mapping
 from typing import Any
@@ -112,12 +111,11 @@ def database_unreachable(exc: BaseException) -> BaseException | None:
     def unreachable(e: BaseException, state: str) -> bool:
         psycopg_connect = (type(e).__module__.startswith("psycopg")
                            and type(e).__name__ == "OperationalError")
-        # any OSError of asyncpg's connect: refused, timed out, no socket file at the path
+        # any OSError of asyncpg's connect: refused, unknown host, timed out, no socket file
         asyncpg_connect = isinstance(e, OSError) and any(
             "asyncpg" in f.filename and "connect_utils" in f.filename
             for f in traceback.extract_tb(e.__traceback__))
-        return (state in _UNREACHABLE_SQLSTATES or psycopg_connect or asyncpg_connect
-                or isinstance(e, (ConnectionRefusedError, socket.gaierror)))
+        return state in _UNREACHABLE_SQLSTATES or psycopg_connect or asyncpg_connect
     return _database_cause(exc, unreachable)
 
 
