@@ -17,10 +17,12 @@ _STACK_VARS = ("CANBAO_DATABASE_URL", "CANBAO_KAFKA_BOOTSTRAP_SERVERS")
 
 
 def write_dev_stack(state_dir: Path, env: dict[str, str]) -> Path:
-    """Record this `canbao dev`'s database and broker (readable by the owner only)."""
+    """Record this `canbao dev`'s database and broker, in a file readable by the owner only
+    from its creation on (a database URL may carry a password)."""
     path = state_dir / DEV_STACK
-    path.write_text(json.dumps({"pid": os.getpid(), **{k: env[k] for k in _STACK_VARS}}))
-    path.chmod(0o600)
+    path.unlink(missing_ok=True)  # an older record keeps its mode: start a new file
+    with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as out:
+        out.write(json.dumps({"pid": os.getpid(), **{k: env[k] for k in _STACK_VARS}}))
     return path
 
 

@@ -65,6 +65,18 @@ def test_commands_that_only_call_the_apis_say_nothing_of_it(tmp_path: Path) -> N
     assert "canbao dev" not in done.stderr
 
 
+def test_the_record_is_owner_only_even_over_an_older_one(tmp_path: Path) -> None:
+    """A record left world-readable (by an older canbao, or by hand) is replaced by one the
+    owner alone can read: the database URL it holds may carry a password."""
+    old = tmp_path / DEV_STACK
+    old.write_text("{}")
+    old.chmod(0o644)
+    path = write_dev_stack(tmp_path, {"CANBAO_DATABASE_URL": "postgresql://u:pw@h/d",
+                                      "CANBAO_KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:1"})
+    assert oct(path.stat().st_mode & 0o777) == "0o600"
+    assert json.loads(path.read_text())["CANBAO_DATABASE_URL"] == "postgresql://u:pw@h/d"
+
+
 def test_a_record_whose_process_is_gone_is_ignored(tmp_path: Path) -> None:
     """A `canbao dev` killed without its clean stop leaves its record: a pid that no longer
     runs names no stack, and neither does a missing or damaged record."""
