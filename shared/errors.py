@@ -32,7 +32,8 @@ from shared.i18n import EN, Text, request_language
 from shared.messages import render
 
 __all__ = ["Conflict", "DomainError", "ErrorBody", "ErrorDetail", "FieldError", "Forbidden",
-           "Invalid", "NotFound", "database_conflict", "database_data_error", "error_body", "install_error_handlers"]
+           "Invalid", "NotFound", "database_conflict", "database_data_error", "database_unreachable",
+           "error_body", "install_error_handlers"]
 
 log = logging.getLogger(__name__)
 
